@@ -1,0 +1,1 @@
+"""The forumdb Kopf operator: ForumDatabase -> DynamoDB tables, replicas, PITR, backups, alarms."""

@@ -1,0 +1,1 @@
+"""The three Flask services (users, threads, posts) over the storage layer."""

@@ -1,0 +1,1 @@
+"""forumctl, the management CLI."""

@@ -1,0 +1,40 @@
+"""Record ids and timestamps.
+
+Ids stay numbers, as in the classic forum sample, so existing clients keep working. New ids
+are time-ordered 53-bit integers (safe in JavaScript): milliseconds since 2020-01-01 in the
+high bits, 12 random bits below. Creates are conditional, so the rare collision is retried
+by the storage layer rather than overwriting anything.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import UTC, datetime, timedelta
+
+_EPOCH_MS = 1_577_836_800_000  # 2020-01-01T00:00:00Z
+_RANDOM_BITS = 12
+MAX_ID = 2**53 - 1
+
+# Records of the classic sample carry no timestamps; they get deterministic ones, one second
+# apart from this base in file order, so lists sort the way the files are written and a
+# second migration writes the same values.
+LEGACY_BASE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def new_id() -> int:
+    ms = int(time.time() * 1000) - _EPOCH_MS
+    return (ms << _RANDOM_BITS) | random.getrandbits(_RANDOM_BITS)
+
+
+def format_ts(dt: datetime) -> str:
+    """ISO-8601 UTC with fixed-width microseconds, so string order is time order."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def utc_now() -> str:
+    return format_ts(datetime.now(UTC))
+
+
+def legacy_created_at(ordinal: int) -> str:
+    return format_ts(LEGACY_BASE + timedelta(seconds=ordinal))
