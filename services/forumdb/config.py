@@ -39,7 +39,8 @@ class Settings(BaseSettings):
         "json", description="json (local files) or dynamodb", validation_alias="STORAGE_MODE"
     )
     use_dynamodb: bool | None = Field(
-        None, description="the seed's switch; true means STORAGE_MODE=dynamodb",
+        None,
+        description="the seed's switch; true means STORAGE_MODE=dynamodb",
         validation_alias="USE_DYNAMODB",
     )
     data_dir: Path = Field(Path("./data"), validation_alias="DATA_DIR")
@@ -52,7 +53,9 @@ class Settings(BaseSettings):
     )
     aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
     # Published by the operator for information (readyz, metrics, forumctl verify).
-    replica_regions: Annotated[tuple[str, ...], NoDecode] = Field((), validation_alias="REPLICA_REGIONS")
+    replica_regions: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias="REPLICA_REGIONS"
+    )
     port: int = Field(8080, ge=1, le=65535, validation_alias="PORT")
     max_request_bytes: int = Field(64 * 1024, ge=1024, validation_alias="MAX_REQUEST_BYTES")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
@@ -69,8 +72,14 @@ class Settings(BaseSettings):
             return tuple(r.strip() for r in v.split(",") if r.strip())
         return v
 
-    @field_validator("aws_region", "aws_endpoint_url", "users_table", "threads_table",
-                     "posts_table", mode="before")
+    @field_validator(
+        "aws_region",
+        "aws_endpoint_url",
+        "users_table",
+        "threads_table",
+        "posts_table",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, v: Any) -> Any:
         if isinstance(v, str):
@@ -98,8 +107,11 @@ class Settings(BaseSettings):
         return init_settings, file_secret_settings, env_settings
 
     def table_name(self, kind: Kind) -> str:
-        override = {"users": self.users_table, "threads": self.threads_table,
-                    "posts": self.posts_table}[kind]
+        override = {
+            "users": self.users_table,
+            "threads": self.threads_table,
+            "posts": self.posts_table,
+        }[kind]
         return override or table_name(kind, self.table_prefix)
 
     def table_names(self) -> dict[Kind, str]:
@@ -145,8 +157,9 @@ class SettingsWatcher:
     callers compare `generation` to know when to rebuild what depends on the settings.
     """
 
-    def __init__(self, config_dir: Path | None = None, interval: float = 1.0,
-                 **overrides: Any) -> None:
+    def __init__(
+        self, config_dir: Path | None = None, interval: float = 1.0, **overrides: Any
+    ) -> None:
         self.config_dir = config_dir if config_dir is not None else config_dir_from_env()
         self.interval = interval
         self._overrides = overrides

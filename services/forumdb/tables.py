@@ -93,9 +93,7 @@ class TableDef:
 
     def from_item(self, item: Mapping[str, Any]) -> dict[str, Any]:
         """DynamoDB item -> API record; drops the constant index attributes."""
-        return {
-            self.field_for(k): v for k, v in item.items() if k not in self.constant_attrs
-        }
+        return {self.field_for(k): v for k, v in item.items() if k not in self.constant_attrs}
 
     def key_of(self, record: Mapping[str, Any]) -> dict[str, Any]:
         """The primary key (attribute names) of an API record."""
@@ -143,7 +141,9 @@ def table_def(kind: str) -> TableDef:
     try:
         return TABLES[kind]  # type: ignore[index]
     except KeyError:
-        raise ValueError(f"unknown table kind {kind!r}; expected one of {', '.join(KINDS)}") from None
+        raise ValueError(
+            f"unknown table kind {kind!r}; expected one of {', '.join(KINDS)}"
+        ) from None
 
 
 def table_name(kind: str, prefix: str = DEFAULT_TABLE_PREFIX) -> str:

@@ -25,9 +25,21 @@ from forumdb.storage.base import (
 from forumdb.tables import THREAD_FEED_VALUE
 
 __all__ = [
-    "AlreadyExists", "Collection", "Health", "InvalidCursor", "NotFound", "Page",
-    "StorageError", "Store", "StoreUnavailable", "VersionConflict", "open_store",
-    "posts_by_user", "posts_in_thread", "threads_newest_first", "user_by_email",
+    "AlreadyExists",
+    "Collection",
+    "Health",
+    "InvalidCursor",
+    "NotFound",
+    "Page",
+    "StorageError",
+    "Store",
+    "StoreUnavailable",
+    "VersionConflict",
+    "open_store",
+    "posts_by_user",
+    "posts_in_thread",
+    "threads_newest_first",
+    "user_by_email",
 ]
 
 
@@ -48,17 +60,24 @@ def user_by_email(users: Collection, email: str) -> dict[str, Any]:
     return page.items[0]
 
 
-def threads_newest_first(threads: Collection, limit: int = DEFAULT_PAGE_SIZE,
-                         cursor: str | None = None) -> Page:
+def threads_newest_first(
+    threads: Collection, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+) -> Page:
     return threads.query("CreatedAtIndex", THREAD_FEED_VALUE, limit, cursor, newest_first=True)
 
 
-def posts_in_thread(posts: Collection, thread_id: int, limit: int = DEFAULT_PAGE_SIZE,
-                    cursor: str | None = None, newest_first: bool = False) -> Page:
+def posts_in_thread(
+    posts: Collection,
+    thread_id: int,
+    limit: int = DEFAULT_PAGE_SIZE,
+    cursor: str | None = None,
+    newest_first: bool = False,
+) -> Page:
     # A thread reads oldest-first, like a conversation.
     return posts.query("ThreadIndex", thread_id, limit, cursor, newest_first=newest_first)
 
 
-def posts_by_user(posts: Collection, user_id: int, limit: int = DEFAULT_PAGE_SIZE,
-                  cursor: str | None = None) -> Page:
+def posts_by_user(
+    posts: Collection, user_id: int, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None
+) -> Page:
     return posts.query("UserIndex", user_id, limit, cursor, newest_first=True)

@@ -58,8 +58,7 @@ class AlreadyExists(StorageError):
 
 
 class VersionConflict(StorageError):
-    def __init__(self, kind: str, record_id: Any, expected: int | None,
-                 actual: int | None) -> None:
+    def __init__(self, kind: str, record_id: Any, expected: int | None, actual: int | None) -> None:
         super().__init__(
             f"{kind} {record_id} was changed concurrently "
             f"(expected version {expected}, found {actual})"
@@ -132,8 +131,9 @@ class Collection(ABC):
     def create(self, record: Mapping[str, Any]) -> dict[str, Any]: ...
 
     @abstractmethod
-    def update(self, record_id: int, changes: Mapping[str, Any],
-               expected_version: int | None = None) -> dict[str, Any]: ...
+    def update(
+        self, record_id: int, changes: Mapping[str, Any], expected_version: int | None = None
+    ) -> dict[str, Any]: ...
 
     @abstractmethod
     def delete(self, record_id: int, expected_version: int | None = None) -> dict[str, Any]:
@@ -144,8 +144,14 @@ class Collection(ABC):
         """Every record, in an order stable across pages."""
 
     @abstractmethod
-    def query(self, index: str, value: Any, limit: int = DEFAULT_PAGE_SIZE,
-              cursor: str | None = None, newest_first: bool = True) -> Page: ...
+    def query(
+        self,
+        index: str,
+        value: Any,
+        limit: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
+        newest_first: bool = True,
+    ) -> Page: ...
 
     @abstractmethod
     def health(self) -> Health:

@@ -1,0 +1,48 @@
+"""boto3 clients the way every forumdb component wants them.
+
+Endpoints, region and credentials come from boto3's own settings (AWS_ENDPOINT_URL,
+AWS_REGION, the credential chain), so a moto server or DynamoDB Local can stand in for AWS.
+Throttling and transient errors are retried by botocore's retry modes, not by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+DEFAULT_RETRY_MODE = "standard"
+DEFAULT_MAX_ATTEMPTS = 8
+
+
+def client_config(
+    *,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    retry_mode: str = DEFAULT_RETRY_MODE,
+    connect_timeout: float = 5.0,
+    read_timeout: float = 30.0,
+    max_pool_connections: int = 32,
+) -> Config:
+    return Config(
+        retries={"mode": retry_mode, "max_attempts": max_attempts},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        max_pool_connections=max_pool_connections,
+    )
+
+
+def client(
+    service: str,
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    config: Config | None = None,
+) -> Any:
+    """A new client; a fresh Session each time, since boto3 sessions are not thread-safe."""
+    session = boto3.session.Session()
+    kwargs: dict[str, Any] = {"config": config or client_config()}
+    if region:
+        kwargs["region_name"] = region
+    if endpoint_url:
+        kwargs["endpoint_url"] = endpoint_url
+    return session.client(service, **kwargs)
