@@ -1,0 +1,67 @@
+"""Reading the classic sample's db.json files: deterministic ids and timestamps."""
+
+import pytest
+
+from forumdb.ids import MAX_ID, legacy_created_at, new_id
+from forumdb.legacy import LegacyFormatError, normalize_document
+
+SAMPLE_POSTS = {
+    "posts": [
+        {"thread": 1, "text": "first", "user": 4},
+        {"thread": "1", "text": "second", "user": 2},
+    ]
+}
+
+
+def test_posts_without_ids_get_their_position():
+    posts = list(normalize_document("posts", SAMPLE_POSTS))
+    assert [p["id"] for p in posts] == [1, 2]
+    assert posts[1]["thread"] == 1  # numeric strings become integers
+    assert posts[0]["createdAt"] == legacy_created_at(1) < posts[1]["createdAt"]
+    assert posts[0]["version"] == 1
+
+
+def test_normalising_twice_gives_the_same_records():
+    assert list(normalize_document("posts", SAMPLE_POSTS)) == list(
+        normalize_document("posts", SAMPLE_POSTS)
+    )
+
+
+def test_unknown_fields_are_kept_and_given_fields_win():
+    doc = {
+        "users": [
+            {
+                "id": 1,
+                "username": "a",
+                "name": "A",
+                "bio": "b",
+                "karma": 3,
+                "createdAt": "2020-01-01T00:00:00.000000Z",
+            }
+        ]
+    }
+    (user,) = normalize_document("users", doc)
+    assert user["karma"] == 3
+    assert user["createdAt"] == "2020-01-01T00:00:00.000000Z"
+
+
+@pytest.mark.parametrize(
+    ("kind", "doc", "message"),
+    [
+        ("users", {"users": [{"username": "x"}]}, r"users\[0\]: field 'id' is missing"),
+        ("threads", {"threads": [{"id": 1, "createdBy": "bob"}]}, r"threads\[0\].createdBy"),
+        ("users", {"people": []}, "top-level key 'users'"),
+        ("posts", {"posts": {"thread": 1}}, "expected a list"),
+        ("posts", {"posts": ["text"]}, r"posts\[0\]: expected an object"),
+        ("users", {"users": [{"id": True}]}, r"users\[0\].id"),
+    ],
+)
+def test_bad_files_name_the_position_and_field(kind, doc, message):
+    with pytest.raises(LegacyFormatError, match=message):
+        list(normalize_document(kind, doc))
+
+
+def test_new_ids_are_safe_integers_and_time_ordered():
+    ids = [new_id() for _ in range(100)]
+    assert all(0 < i <= MAX_ID for i in ids)
+    assert len(set(ids)) > 90  # 12 random bits per millisecond
