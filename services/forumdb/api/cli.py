@@ -1,0 +1,137 @@
+"""`forum-service users|threads|posts`: serve one service with gunicorn.
+
+Settings (storage mode, DATA_DIR, tables, region) come from the environment and
+FORUMDB_CONFIG_DIR like everywhere else (forumdb.config). This module imports neither Flask
+nor prometheus_client at the top: PROMETHEUS_MULTIPROC_DIR must be set before
+prometheus_client is first imported, and the app is built in each worker after the fork.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+from gunicorn.app.base import BaseApplication
+
+from forumdb.tables import KINDS
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _logconfig(level: str) -> dict[str, Any]:
+    """gunicorn's own logs (start, worker boot and exit) as JSON lines, like ours."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "forumdb.logs.JsonFormatter"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
+        },
+    }
+
+
+def _worker_exit(_server: Any, worker: Any) -> None:
+    # Live gauges of a dead worker must not linger in the multiprocess metrics.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+class ServiceApplication(BaseApplication):
+    """gunicorn, configured in code, serving `create_app(service)`."""
+
+    def __init__(self, service: str, options: dict[str, Any]) -> None:
+        self.service = service
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from forumdb.api.app import create_app
+        from forumdb.config import load_settings
+        from forumdb.logs import configure_logging
+
+        configure_logging(load_settings().log_level)
+        return create_app(self.service)
+
+
+def _prepare_multiproc_dir() -> Path | None:
+    """A clean PROMETHEUS_MULTIPROC_DIR: the given one emptied of old samples, or a fresh
+    temporary folder (returned, for removal at exit)."""
+    given = os.environ.get(MULTIPROC_ENV, "").strip()
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink(missing_ok=True)
+        return None
+    created = Path(tempfile.mkdtemp(prefix="forumdb-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(created)
+    return created
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("service", type=click.Choice(KINDS))
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")  # noqa: S104 - a service in a pod listens on all interfaces
+@click.option(
+    "--port", type=click.IntRange(1, 65535), envvar="PORT", default=8080, show_default=True
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    envvar="WEB_CONCURRENCY",
+    default=2,
+    show_default=True,
+    help="gunicorn worker processes (env WEB_CONCURRENCY).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Threads per worker (more than 1 uses gunicorn's gthread worker).",
+)
+@click.option("--timeout", type=click.IntRange(1, 3600), default=30, show_default=True)
+@click.option("--log-level", envvar="LOG_LEVEL", default="info", show_default=True)
+def main(
+    service: str, host: str, port: int, workers: int, threads: int, timeout: int, log_level: str
+) -> None:
+    """Serve the SERVICE API (users, threads or posts) with gunicorn.
+
+    Storage settings come from the environment (STORAGE_MODE, DATA_DIR, TABLE_PREFIX,
+    AWS_REGION, ...) or the folder FORUMDB_CONFIG_DIR names.
+    """
+    created = _prepare_multiproc_dir()
+    options = {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "timeout": timeout,
+        "graceful_timeout": 20,
+        "proc_name": f"forum-service-{service}",
+        "accesslog": None,  # the app logs one JSON line per request itself
+        "logconfig_dict": _logconfig(log_level.upper()),
+        "loglevel": log_level.lower(),
+        "child_exit": _worker_exit,
+    }
+    try:
+        ServiceApplication(service, options).run()
+    finally:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
