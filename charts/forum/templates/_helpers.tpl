@@ -1,0 +1,252 @@
+{{/*
+Expand the name of the chart.
+*/}}
+{{- define "forum.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+A default fully qualified app name, truncated to 63 characters (DNS label limit).
+The release name alone is used when it already contains the chart name.
+*/}}
+{{- define "forum.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Chart name and version as used by the chart label.
+*/}}
+{{- define "forum.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Common labels.
+*/}}
+{{- define "forum.labels" -}}
+helm.sh/chart: {{ include "forum.chart" . }}
+{{ include "forum.selectorLabels" . }}
+{{- if .Chart.AppVersion }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: forumdb
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Selector labels.
+*/}}
+{{- define "forum.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "forum.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Labels of one component (users, threads, posts, operator, test).
+Usage: include "forum.componentLabels" (dict "ctx" $ "component" "users")
+*/}}
+{{- define "forum.componentLabels" -}}
+{{ include "forum.labels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/*
+Selector labels of one component.
+Usage: include "forum.componentSelectorLabels" (dict "ctx" $ "component" "users")
+*/}}
+{{- define "forum.componentSelectorLabels" -}}
+{{ include "forum.selectorLabels" .ctx }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/*
+The three services, in a fixed order.
+*/}}
+{{- define "forum.serviceNames" -}}
+{{- list "users" "threads" "posts" | toJson }}
+{{- end }}
+
+{{/*
+The enabled services, as a JSON list.
+*/}}
+{{- define "forum.enabledServiceNames" -}}
+{{- $enabled := list }}
+{{- range $name := include "forum.serviceNames" . | fromJsonArray }}
+{{- if (index $.Values.services $name).enabled }}
+{{- $enabled = append $enabled $name }}
+{{- end }}
+{{- end }}
+{{- $enabled | toJson }}
+{{- end }}
+
+{{/*
+Object name of one service's Deployment, Service, claim...
+Usage: include "forum.serviceFullname" (dict "ctx" $ "name" "users")
+*/}}
+{{- define "forum.serviceFullname" -}}
+{{- printf "%s-%s" (include "forum.fullname" .ctx | trunc 55 | trimSuffix "-") .name }}
+{{- end }}
+
+{{/*
+Object name of the operator's objects.
+*/}}
+{{- define "forum.operator.fullname" -}}
+{{- printf "%s-operator" (include "forum.fullname" . | trunc 54 | trimSuffix "-") }}
+{{- end }}
+
+{{/*
+The container image reference; a digest wins over the tag.
+*/}}
+{{- define "forum.image" -}}
+{{- $repo := .Values.image.repository }}
+{{- if .Values.image.registry }}
+{{- $repo = printf "%s/%s" .Values.image.registry .Values.image.repository }}
+{{- end }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $repo .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repo (.Values.image.tag | default .Chart.AppVersion | toString) }}
+{{- end }}
+{{- end }}
+
+{{/*
+imagePullSecrets of a pod spec.
+*/}}
+{{- define "forum.imagePullSecrets" -}}
+{{- with .Values.image.pullSecrets }}
+imagePullSecrets:
+{{- range . }}
+  - name: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+ServiceAccount of the services.
+*/}}
+{{- define "forum.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "forum.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+ServiceAccount of the operator.
+*/}}
+{{- define "forum.operator.serviceAccountName" -}}
+{{- if .Values.operator.serviceAccount.create }}
+{{- default (include "forum.operator.fullname" .) .Values.operator.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.operator.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+The ConfigMap the operator publishes for a ForumDatabase (the operator's contract).
+*/}}
+{{- define "forum.forumDatabaseConfigMap" -}}
+{{- printf "forumdb-%s" .Values.database.forumDatabase }}
+{{- end }}
+
+{{/*
+The namespaces the operator watches: empty means all.
+*/}}
+{{- define "forum.operator.watchesAll" -}}
+{{- if empty .Values.operator.watchNamespaces }}true{{- end }}
+{{- end }}
+
+{{/*
+AWS settings shared by the services and the operator: region, endpoint, and static keys
+only from an existing Secret.
+*/}}
+{{- define "forum.awsEnv" -}}
+{{- with .Values.aws.region }}
+- name: AWS_REGION
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.aws.endpointUrl }}
+- name: AWS_ENDPOINT_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.aws.existingSecret }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ $.Values.aws.accessKeyIdKey | quote }}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ $.Values.aws.secretAccessKeyKey | quote }}
+{{- if $.Values.aws.sessionTokenKey }}
+- name: AWS_SESSION_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ . | quote }}
+      key: {{ $.Values.aws.sessionTokenKey | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Checks across values that a JSON schema cannot express well; each message names the value.
+*/}}
+{{- define "forum.validateValues" -}}
+{{- $errors := list }}
+{{- if eq .Values.database.mode "json" }}
+{{- range $name := include "forum.enabledServiceNames" . | fromJsonArray }}
+{{- $svc := index $.Values.services $name }}
+{{- $replicas := ternary $.Values.services.replicaCount $svc.replicaCount (kindIs "invalid" $svc.replicaCount) | int }}
+{{- if gt $replicas 1 }}
+{{- $errors = append $errors (printf "database.mode=json keeps each service's data in one file with a single writer: services.%s.replicaCount (or services.replicaCount) must be 0 or 1, got %d; use database.mode=dynamodb to scale out" $name $replicas) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and .Values.forumDatabase.create (not .Values.database.forumDatabase) }}
+{{- $errors = append $errors "forumDatabase.create=true needs database.forumDatabase, the name of the ForumDatabase to create" }}
+{{- end }}
+{{- if and .Values.services.pdb.create .Values.services.pdb.minAvailable (not (kindIs "invalid" .Values.services.pdb.maxUnavailable)) (ne (toString .Values.services.pdb.maxUnavailable) "") }}
+{{- $errors = append $errors "services.pdb: set minAvailable or maxUnavailable, not both (set maxUnavailable to \"\")" }}
+{{- end }}
+{{- if $errors }}
+{{- fail (printf "\n\nVALUES VALIDATION:\n%s" (join "\n" $errors)) }}
+{{- end }}
+{{- end }}
+
+{{/*
+What the operator does in a namespace it watches; no wildcards.
+*/}}
+{{- define "forum.operator.namespacedRules" -}}
+- apiGroups: ["forumdb.io"]
+  resources: ["forumdatabases"]
+  verbs: ["get", "list", "watch", "patch", "update"]
+- apiGroups: ["forumdb.io"]
+  resources: ["forumdatabases/status"]
+  verbs: ["get", "patch", "update"]
+# ownerReferences with blockOwnerDeletion on the ConfigMap need update on the owner's finalizers.
+- apiGroups: ["forumdb.io"]
+  resources: ["forumdatabases/finalizers"]
+  verbs: ["update"]
+# The connection settings it publishes per ForumDatabase (forumdb-NAME).
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "list", "watch", "create", "patch", "update", "delete"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
