@@ -1,0 +1,9 @@
+"""stub"""
+
+
+def install() -> None:
+    pass
+
+
+def apply_due() -> None:
+    pass

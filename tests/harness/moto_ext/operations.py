@@ -1,0 +1,110 @@
+"""The control operations, one implementation for both transports (in-process and HTTP).
+
+Each takes keyword arguments validated by a pydantic model and returns plain JSON data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from moto.moto_api._internal import moto_api_backend
+
+from . import backup_runs, replication
+from .models import FaultRule, OutageRequest, ReplicationUpdate, RunPlanRequest
+from .state import STATE
+
+
+class UnknownOperation(KeyError):
+    pass
+
+
+def set_fault(**kwargs: Any) -> dict[str, Any]:
+    rule = FaultRule(**kwargs)
+    with STATE.lock:
+        index = STATE.faults.add(rule)
+    return {"rule": index, **rule.model_dump()}
+
+
+def clear_faults() -> dict[str, Any]:
+    with STATE.lock:
+        STATE.faults.clear()
+    return {}
+
+
+def region_outage(**kwargs: Any) -> dict[str, Any]:
+    request = OutageRequest(**kwargs)
+    with STATE.lock:
+        STATE.faults.set_outage(request.region, request.down)
+        down = sorted(STATE.faults.regions_down)
+    return {"regions_down": down}
+
+
+def set_replication(**kwargs: Any) -> dict[str, Any]:
+    update = ReplicationUpdate(**kwargs)
+    with STATE.lock:
+        merged = STATE.replication.model_dump() | update.model_dump(exclude_none=True)
+        if "replica_activation_calls" in kwargs and "replica_activation_seconds" not in kwargs:
+            merged["replica_activation_seconds"] = None  # asking for calls switches off seconds
+        STATE.replication = type(STATE.replication)(**merged)
+        return STATE.replication.model_dump()
+
+
+def flush_replication() -> dict[str, Any]:
+    """Apply every pending replicated write now, whatever its lag."""
+    with STATE.lock:
+        applied = replication.apply_due(force=True)
+    return {"applied": applied}
+
+
+def run_backup_plan_now(**kwargs: Any) -> dict[str, Any]:
+    request = RunPlanRequest(**kwargs)
+    with STATE.lock:
+        return backup_runs.run_plan_now(request)
+
+
+def stats() -> dict[str, Any]:
+    with STATE.lock:
+        return {
+            "injected": dict(STATE.faults.injected),
+            "regions_down": sorted(STATE.faults.regions_down),
+            "pending_writes": len(STATE.pending_writes),
+            "replication": STATE.replication.model_dump(),
+            "global_tables": {
+                f"{account}/{name}": {
+                    region: replica.status for region, replica in sorted(group.replicas.items())
+                }
+                for (account, name), group in STATE.global_tables.items()
+            },
+        }
+
+
+def reset() -> dict[str, Any]:
+    """Clear the extension's state and every moto backend."""
+    with STATE.lock:
+        STATE.reset()
+        moto_api_backend.reset()
+    return {}
+
+
+OPERATIONS: dict[str, Callable[..., dict[str, Any]]] = {
+    f.__name__: f
+    for f in (
+        set_fault,
+        clear_faults,
+        region_outage,
+        set_replication,
+        flush_replication,
+        run_backup_plan_now,
+        stats,
+        reset,
+    )
+}
+
+
+def dispatch(name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    try:
+        operation = OPERATIONS[name]
+    except KeyError:
+        raise UnknownOperation(name) from None
+    return operation(**payload)

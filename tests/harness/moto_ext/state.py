@@ -1,0 +1,61 @@
+"""The extension's process-wide state, beside moto's own backends (which are process-wide too).
+
+The patches installed into moto are inert unless the extension is active (inside
+`mock_aws_ext()` or in the server process), so plain `mock_aws` tests in the same process
+keep moto's behaviour.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from .backup_model import BackupStore
+from .faults import FaultBook
+from .global_model import GlobalTable
+from .models import ReplicationSettings
+
+
+@dataclass
+class PendingWrite:
+    """A write made in one region, to be applied to the replica in another."""
+
+    account_id: str
+    table_name: str
+    target_region: str
+    key: dict[str, Any]
+    item: dict[str, Any] | None  # None: the item was deleted
+    written_at: float  # wall clock of the original write: last writer wins
+    due_at: float  # monotonic time at which it becomes visible
+
+
+@dataclass
+class ExtState:
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    activations: int = 0
+    server_mode: bool = False
+    faults: FaultBook = field(default_factory=FaultBook)
+    replication: ReplicationSettings = field(default_factory=ReplicationSettings)
+    global_tables: dict[tuple[str, str], GlobalTable] = field(default_factory=dict)
+    pending_writes: list[PendingWrite] = field(default_factory=list)
+    # (account, table, region, key json) -> wall clock of the write that set it
+    last_write: dict[tuple[str, str, str, str], float] = field(default_factory=dict)
+    backup: BackupStore = field(default_factory=BackupStore)
+
+    @property
+    def active(self) -> bool:
+        return self.activations > 0 or self.server_mode
+
+    def reset(self) -> None:
+        """Forget everything the extension holds (moto's own reset is separate)."""
+        with self.lock:
+            self.faults = FaultBook()
+            self.replication = ReplicationSettings()
+            self.global_tables.clear()
+            self.pending_writes.clear()
+            self.last_write.clear()
+            self.backup = BackupStore()
+
+
+STATE = ExtState()
