@@ -1,0 +1,328 @@
+"""Spec -> desired state: what AWS should hold for one ForumDatabase.
+
+Built from forumdb.tables (the one table layout). `None` on a feature means "not managed":
+the diff leaves whatever exists alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from forumdb.tables import KINDS, TABLES, Kind, create_table_request, table_name
+from forumdb_operator import naming
+from forumdb_operator.spec import ForumDatabaseSpec
+
+DYNAMODB_NAMESPACE = "AWS/DynamoDB"
+# Operations the services call; SystemErrors is only published per (TableName, Operation).
+SERVICE_OPERATIONS = (
+    "GetItem",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "Query",
+    "Scan",
+    "BatchWriteItem",
+    "TransactWriteItems",
+)
+
+
+@dataclass(frozen=True)
+class DesiredTable:
+    kind: Kind
+    name: str
+    create_request: dict[str, Any]
+    billing_mode: str
+    read_capacity: int | None
+    write_capacity: int | None
+    # Global tables need streams with both images; None: streams not managed.
+    stream_required: bool
+    # None: encryption not managed; "" : the AWS owned key; else a key id/ARN/alias.
+    kms_key: str | None
+    replica_kms_keys: dict[str, str | None]
+    deletion_protection: bool | None
+    tags: dict[str, str]
+
+    @property
+    def indexes(self) -> list[dict[str, Any]]:
+        return list(self.create_request["GlobalSecondaryIndexes"])
+
+
+@dataclass(frozen=True)
+class DesiredPitr:
+    enabled: bool
+    recovery_period_days: int
+
+
+@dataclass(frozen=True)
+class DesiredBackups:
+    enabled: bool
+    vault_name: str
+    primary_region: str
+    copy_region: str | None
+    plan_name: str
+    rule_name: str
+    schedule: str
+    retention_days: int
+    copy_retention_days: int
+    selection_name: str
+    iam_role_arn: str | None  # None: the account's default AWS Backup role
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class DesiredAlarm:
+    name: str
+    region: str
+    description: str
+    threshold: float
+    comparison: str
+    period: int
+    evaluation_periods: int
+    metric_name: str | None = None
+    dimensions: tuple[tuple[str, str], ...] = ()
+    statistic: str | None = None
+    # metric math: a tuple of (id, expression | None, metric_name | None, dims)
+    metrics: tuple[dict[str, Any], ...] = ()
+
+    def put_request(self, actions: list[str]) -> dict[str, Any]:
+        req: dict[str, Any] = {
+            "AlarmName": self.name,
+            "AlarmDescription": self.description,
+            "ActionsEnabled": True,
+            "AlarmActions": actions,
+            "EvaluationPeriods": self.evaluation_periods,
+            "Threshold": self.threshold,
+            "ComparisonOperator": self.comparison,
+            "TreatMissingData": "notBreaching",
+        }
+        if self.metrics:
+            req["Metrics"] = [dict(m) for m in self.metrics]
+        else:
+            req.update(
+                Namespace=DYNAMODB_NAMESPACE,
+                MetricName=self.metric_name,
+                Dimensions=[{"Name": k, "Value": v} for k, v in self.dimensions],
+                Statistic=self.statistic,
+                Period=self.period,
+            )
+        return req
+
+
+@dataclass(frozen=True)
+class DesiredAlarms:
+    enabled: bool
+    region: str
+    prefix: str
+    alarms: tuple[DesiredAlarm, ...]
+    topic_arn: str | None  # an existing topic named by the spec
+    create_topic_name: str | None  # a topic the operator creates
+    emails: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    namespace: str
+    name: str
+    primary_region: str
+    replica_regions: tuple[str, ...]
+    # False: replicaRegions unset; replicas that exist are neither added to nor removed.
+    replicas_managed: bool
+    tables: tuple[DesiredTable, ...]
+    pitr: DesiredPitr | None
+    backups: DesiredBackups | None
+    alarms: DesiredAlarms | None
+    adopt: bool
+    deletion_policy: str
+    owner: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "owner", naming.owner_value(self.namespace, self.name))
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return (self.primary_region, *self.replica_regions)
+
+    def table(self, kind: Kind) -> DesiredTable:
+        return next(t for t in self.tables if t.kind == kind)
+
+
+def _desired_table(spec: ForumDatabaseSpec, namespace: str, name: str, kind: Kind) -> DesiredTable:
+    billing = spec.billing
+    enc = spec.encryption
+    kms_key: str | None = None if enc is None else (enc.kms_key_id or "")
+    replica_keys: dict[str, str | None] = {}
+    for region in spec.replicas:
+        if enc is None or not enc.kms_key_id:
+            replica_keys[region] = None
+        else:
+            # spec validation guarantees a per-region key unless kmsKeyId is an alias.
+            replica_keys[region] = enc.replica_kms_key_ids.get(region, enc.kms_key_id)
+    tags = naming.table_tags(namespace, name, kind)
+    tname = table_name(kind, spec.table_prefix)
+    request = create_table_request(
+        TABLES[kind],
+        tname,
+        billing_mode=billing.mode,
+        read_capacity=billing.read_capacity,
+        write_capacity=billing.write_capacity,
+        stream=bool(spec.replicas),
+        kms_key=kms_key or None,
+        deletion_protection=bool(spec.deletion_protection),
+        tags=tags,
+    )
+    return DesiredTable(
+        kind=kind,
+        name=tname,
+        create_request=request,
+        billing_mode=billing.mode,
+        read_capacity=billing.read_capacity,
+        write_capacity=billing.write_capacity,
+        stream_required=bool(spec.replicas),
+        kms_key=kms_key,
+        replica_kms_keys=replica_keys,
+        deletion_protection=spec.deletion_protection,
+        tags=tags,
+    )
+
+
+def _desired_backups(spec: ForumDatabaseSpec, namespace: str, name: str) -> DesiredBackups | None:
+    b = spec.backups
+    if b is None:
+        return None
+    return DesiredBackups(
+        enabled=b.enabled,
+        vault_name=naming.vault_name(namespace, name, b.vault_name),
+        primary_region=spec.primary_region,
+        copy_region=b.copy_region,
+        plan_name=naming.plan_name(namespace, name),
+        rule_name="forumdb-scheduled",
+        schedule=b.schedule,
+        retention_days=b.retention_days,
+        copy_retention_days=b.copy_retention_days or b.retention_days,
+        selection_name=naming.selection_name(namespace, name),
+        iam_role_arn=b.iam_role_arn,
+        tags=naming.owner_tags(namespace, name),
+    )
+
+
+def _system_errors_metrics(table: str, period: int) -> tuple[dict[str, Any], ...]:
+    metrics: list[dict[str, Any]] = []
+    for i, op in enumerate(SERVICE_OPERATIONS):
+        metrics.append(
+            {
+                "Id": f"m{i}",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": DYNAMODB_NAMESPACE,
+                        "MetricName": "SystemErrors",
+                        "Dimensions": [
+                            {"Name": "TableName", "Value": table},
+                            {"Name": "Operation", "Value": op},
+                        ],
+                    },
+                    "Period": period,
+                    "Stat": "Sum",
+                },
+                "ReturnData": False,
+            }
+        )
+    ids = ",".join(m["Id"] for m in metrics)
+    metrics.append(
+        {"Id": "total", "Expression": f"SUM([{ids}])", "Label": "SystemErrors", "ReturnData": True}
+    )
+    return tuple(metrics)
+
+
+def _desired_alarms(
+    spec: ForumDatabaseSpec, namespace: str, name: str, tables: tuple[DesiredTable, ...]
+) -> DesiredAlarms | None:
+    a = spec.alarms
+    if a is None:
+        return None
+    common = {"period": a.period_seconds, "evaluation_periods": a.evaluation_periods}
+    gte = "GreaterThanOrEqualToThreshold"
+    alarms: list[DesiredAlarm] = []
+    for t in tables:
+        for metric in ("ReadThrottleEvents", "WriteThrottleEvents"):
+            alarms.append(
+                DesiredAlarm(
+                    name=naming.table_alarm_name(namespace, name, t.name, metric),
+                    region=spec.primary_region,
+                    description=f"{metric} on {t.name} ({namespace}/{name})",
+                    metric_name=metric,
+                    dimensions=(("TableName", t.name),),
+                    statistic="Sum",
+                    threshold=float(a.throttled_requests_threshold),
+                    comparison=gte,
+                    **common,
+                )
+            )
+        alarms.append(
+            DesiredAlarm(
+                name=naming.table_alarm_name(namespace, name, t.name, "SystemErrors"),
+                region=spec.primary_region,
+                description=f"SystemErrors on {t.name} ({namespace}/{name})",
+                threshold=float(a.system_errors_threshold),
+                comparison=gte,
+                metrics=_system_errors_metrics(t.name, a.period_seconds),
+                **common,
+            )
+        )
+        for replica in spec.replicas:
+            alarms.append(
+                DesiredAlarm(
+                    name=naming.replication_alarm_name(namespace, name, t.name, replica),
+                    region=spec.primary_region,
+                    description=(
+                        f"ReplicationLatency of {t.name} from {spec.primary_region} to {replica}"
+                    ),
+                    metric_name="ReplicationLatency",
+                    dimensions=(("ReceivingRegion", replica), ("TableName", t.name)),
+                    statistic="Average",
+                    threshold=float(a.replication_latency_ms),
+                    comparison="GreaterThanThreshold",
+                    **common,
+                )
+            )
+    alarms.append(
+        DesiredAlarm(
+            name=naming.account_alarm_name(namespace, name, "UserErrors"),
+            region=spec.primary_region,
+            description=f"DynamoDB UserErrors in {spec.primary_region} (account-level)",
+            metric_name="UserErrors",
+            statistic="Sum",
+            threshold=float(a.user_errors_threshold),
+            comparison=gte,
+            **common,
+        )
+    )
+    return DesiredAlarms(
+        enabled=a.enabled,
+        region=spec.primary_region,
+        prefix=naming.alarm_prefix(namespace, name),
+        alarms=tuple(alarms),
+        topic_arn=a.sns_topic_arn,
+        create_topic_name=(
+            naming.topic_name(namespace, name) if a.create_topic and not a.sns_topic_arn else None
+        ),
+        emails=tuple(a.email_subscriptions),
+    )
+
+
+def desired_state(spec: ForumDatabaseSpec, namespace: str, name: str) -> DesiredState:
+    tables = tuple(_desired_table(spec, namespace, name, k) for k in KINDS)
+    pitr = spec.point_in_time_recovery
+    return DesiredState(
+        namespace=namespace,
+        name=name,
+        primary_region=spec.primary_region,
+        replica_regions=tuple(spec.replicas),
+        replicas_managed=spec.replica_regions is not None,
+        tables=tables,
+        pitr=DesiredPitr(pitr.enabled, pitr.recovery_period_days) if pitr else None,
+        backups=_desired_backups(spec, namespace, name),
+        alarms=_desired_alarms(spec, namespace, name, tables),
+        adopt=spec.adopt,
+        deletion_policy=spec.deletion_policy,
+    )

@@ -1,0 +1,242 @@
+"""The ForumDatabase spec as pydantic models: the CRD schema's constraints plus the rules that
+span fields (what CEL would express; the 1.20 test apiserver has none), checked before any AWS
+call so a spec that can never work is reported once, naming the field, and not retried.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import boto3
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from forumdb.tables import DEFAULT_TABLE_PREFIX
+
+REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"
+CRON_PATTERN = r"^cron\(\s*\S+(\s+\S+){5}\s*\)$"
+TABLE_PREFIX_PATTERN = r"^[a-zA-Z0-9_.-]*$"
+MAX_CAPACITY = 40000
+
+
+class SpecInvalid(ValueError):
+    """A spec that can never work; `errors` are lines like `spec.backups.copyRegion: ...`."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(errors))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True
+    )
+
+
+class Billing(_Model):
+    mode: Literal["PAY_PER_REQUEST", "PROVISIONED"] = "PAY_PER_REQUEST"
+    read_capacity: int | None = Field(None, ge=1, le=MAX_CAPACITY)
+    write_capacity: int | None = Field(None, ge=1, le=MAX_CAPACITY)
+
+    @property
+    def provisioned(self) -> bool:
+        return self.mode == "PROVISIONED"
+
+
+class PointInTimeRecovery(_Model):
+    enabled: bool = True
+    recovery_period_days: int = Field(35, ge=1, le=35)
+
+
+class Backups(_Model):
+    enabled: bool = True
+    schedule: str = Field("cron(0 5 * * ? *)", pattern=CRON_PATTERN)
+    retention_days: int = Field(35, ge=1, le=36500)
+    copy_region: str | None = Field(None, pattern=REGION_PATTERN)
+    copy_retention_days: int | None = Field(None, ge=1, le=36500)
+    vault_name: str | None = Field(None, min_length=2, max_length=50, pattern=r"^[a-zA-Z0-9_-]+$")
+    iam_role_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$")
+
+
+class Encryption(_Model):
+    kms_key_id: str | None = Field(None, min_length=1, max_length=2048)
+    replica_kms_key_ids: dict[str, str] = Field(default_factory=dict)
+
+
+class Alarms(_Model):
+    enabled: bool = True
+    period_seconds: Literal[60, 300, 900, 3600] = 300
+    evaluation_periods: int = Field(1, ge=1, le=100)
+    throttled_requests_threshold: int = Field(1, ge=0)
+    system_errors_threshold: int = Field(1, ge=0)
+    user_errors_threshold: int = Field(10, ge=0)
+    replication_latency_ms: int = Field(60000, ge=1)
+    sns_topic_arn: str | None = Field(
+        None, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$"
+    )
+    create_topic: bool = False
+    email_subscriptions: list[str] = Field(default_factory=list, max_length=20)
+
+
+class ForumDatabaseSpec(_Model):
+    table_prefix: str = Field(DEFAULT_TABLE_PREFIX, max_length=200, pattern=TABLE_PREFIX_PATTERN)
+    primary_region: str = Field(pattern=REGION_PATTERN)
+    # None: replicas not managed (an adopted global table keeps its replicas).
+    replica_regions: list[str] | None = Field(None, max_length=10)
+    billing: Billing = Field(default_factory=Billing)
+    point_in_time_recovery: PointInTimeRecovery | None = None
+    backups: Backups | None = None
+    encryption: Encryption | None = None
+    alarms: Alarms | None = None
+    deletion_protection: bool | None = None
+    deletion_policy: Literal["Retain", "Delete"] = "Retain"
+    adopt: bool = True
+
+    @property
+    def replicas(self) -> list[str]:
+        return self.replica_regions or []
+
+
+def _kms_key_is_region_bound(key: str) -> bool:
+    """Key ids and ARNs name one key in one region; an alias name can exist in every region."""
+    return not key.startswith("alias/")
+
+
+def _region_of_arn(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 4 and parts[0] == "arn" else None
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """DynamoDB regions botocore knows, over every partition (offline: from its endpoint data)."""
+    session = boto3.session.Session()
+    regions: set[str] = set()
+    for partition in session.get_available_partitions():
+        regions.update(session.get_available_regions("dynamodb", partition_name=partition))
+    return frozenset(regions)
+
+
+def cross_field_errors(
+    spec: ForumDatabaseSpec, allowed_regions: frozenset[str] | None
+) -> list[str]:
+    """The rules a CEL expression would state, as `spec.path: message` lines."""
+    errors: list[str] = []
+    regions_ok = allowed_regions if allowed_regions is not None else known_regions()
+
+    def check_region(path: str, region: str) -> None:
+        if region not in regions_ok:
+            why = (
+                "is not in the operator's allowed regions"
+                if allowed_regions is not None
+                else "is not a DynamoDB region"
+            )
+            errors.append(f"{path}: {region!r} {why} ({', '.join(sorted(regions_ok)[:6])}, ...)")
+
+    check_region("spec.primaryRegion", spec.primary_region)
+    seen: set[str] = set()
+    for i, region in enumerate(spec.replicas):
+        path = f"spec.replicaRegions[{i}]"
+        if region == spec.primary_region:
+            errors.append(f"{path}: {region} is the primary region; a replica needs another region")
+        elif region in seen:
+            errors.append(f"{path}: {region} is listed twice")
+        else:
+            check_region(path, region)
+        seen.add(region)
+
+    billing = spec.billing
+    if billing.provisioned:
+        for field, value in (
+            ("readCapacity", billing.read_capacity),
+            ("writeCapacity", billing.write_capacity),
+        ):
+            if value is None:
+                errors.append(f"spec.billing.{field}: required when mode is PROVISIONED")
+    else:
+        for field, value in (
+            ("readCapacity", billing.read_capacity),
+            ("writeCapacity", billing.write_capacity),
+        ):
+            if value is not None:
+                errors.append(f"spec.billing.{field}: only valid when mode is PROVISIONED")
+
+    if spec.backups is not None and spec.backups.copy_region is not None:
+        if spec.backups.copy_region == spec.primary_region:
+            errors.append(
+                f"spec.backups.copyRegion: {spec.backups.copy_region} is the primary region; "
+                "a copy needs another region"
+            )
+        else:
+            check_region("spec.backups.copyRegion", spec.backups.copy_region)
+
+    enc = spec.encryption
+    if enc is not None:
+        for region in enc.replica_kms_key_ids:
+            if region not in spec.replicas:
+                errors.append(
+                    f"spec.encryption.replicaKmsKeyIds.{region}: {region} is not one of "
+                    f"spec.replicaRegions ({', '.join(spec.replicas) or 'none'})"
+                )
+        arn_region = _region_of_arn(enc.kms_key_id) if enc.kms_key_id else None
+        if arn_region and arn_region != spec.primary_region:
+            errors.append(
+                f"spec.encryption.kmsKeyId: the key is in {arn_region}, "
+                f"the tables in {spec.primary_region}"
+            )
+        for region, key in enc.replica_kms_key_ids.items():
+            if (arn_region := _region_of_arn(key)) and arn_region != region:
+                errors.append(
+                    f"spec.encryption.replicaKmsKeyIds.{region}: the key is in {arn_region}"
+                )
+        if enc.kms_key_id and _kms_key_is_region_bound(enc.kms_key_id):
+            for region in spec.replicas:
+                if region not in enc.replica_kms_key_ids:
+                    errors.append(
+                        f"spec.encryption.replicaKmsKeyIds.{region}: required, since kmsKeyId "
+                        f"names a key of {spec.primary_region} only (or use an alias/NAME "
+                        "that exists in every region)"
+                    )
+
+    alarms = spec.alarms
+    if alarms is not None and alarms.enabled:
+        if alarms.email_subscriptions and not (alarms.create_topic or alarms.sns_topic_arn):
+            errors.append(
+                "spec.alarms.emailSubscriptions: needs a topic: "
+                "set createTopic: true or snsTopicArn"
+            )
+        if alarms.sns_topic_arn and _region_of_arn(alarms.sns_topic_arn) != spec.primary_region:
+            errors.append(
+                f"spec.alarms.snsTopicArn: alarm actions need a topic in {spec.primary_region}, "
+                f"the alarms' region"
+            )
+        for i, email in enumerate(alarms.email_subscriptions):
+            if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+                errors.append(f"spec.alarms.emailSubscriptions[{i}]: {email!r} is not an e-mail")
+    return errors
+
+
+def _loc_to_path(loc: tuple[Any, ...]) -> str:
+    path = "spec"
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def parse_spec(
+    raw: Mapping[str, Any], *, allowed_regions: frozenset[str] | None = None
+) -> ForumDatabaseSpec:
+    """Validate a ForumDatabase spec; raises SpecInvalid listing every problem by field."""
+    try:
+        spec = ForumDatabaseSpec.model_validate(dict(raw))
+    except ValidationError as exc:
+        raise SpecInvalid(
+            [f"{_loc_to_path(e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)]
+        ) from None
+    errors = cross_field_errors(spec, allowed_regions)
+    if errors:
+        raise SpecInvalid(errors)
+    return spec
