@@ -48,6 +48,7 @@ def _call_action(self: BaseResponse) -> Any:
     operation = self._get_action() or ""
     with STATE.lock:
         replication.apply_due()
+        global_tables.advance_timed()
         decision = STATE.faults.decide(region, service, operation)
     if decision.latency_ms:
         time.sleep(decision.latency_ms / 1000)

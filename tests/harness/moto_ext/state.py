@@ -26,7 +26,7 @@ class PendingWrite:
     target_region: str
     key: dict[str, Any]
     item: dict[str, Any] | None  # None: the item was deleted
-    written_at: float  # wall clock of the original write: last writer wins
+    written_at: int  # position of the original write on the write clock: last writer wins
     due_at: float  # monotonic time at which it becomes visible
 
 
@@ -39,8 +39,8 @@ class ExtState:
     replication: ReplicationSettings = field(default_factory=ReplicationSettings)
     global_tables: dict[tuple[str, str], GlobalTable] = field(default_factory=dict)
     pending_writes: list[PendingWrite] = field(default_factory=list)
-    # (account, table, region, key json) -> wall clock of the write that set it
-    last_write: dict[tuple[str, str, str, str], float] = field(default_factory=dict)
+    # (account, table, region, key json) -> write clock of the write that set it
+    last_write: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     backup: BackupStore = field(default_factory=BackupStore)
 
     @property
