@@ -11,7 +11,7 @@ from flask.json.provider import DefaultJSONProvider
 from forumdb.api import posts, probes, threads, users
 from forumdb.api.errors import register_error_handlers
 from forumdb.api.observability import install_request_observability
-from forumdb.api.runtime import StoreRuntime
+from forumdb.api.runtime import EXTENSION_KEY, StoreRuntime, current_runtime
 from forumdb.config import SettingsWatcher
 from forumdb.storage import Store
 from forumdb.tables import KINDS
@@ -49,13 +49,14 @@ def create_app(
     app.json = ForumJSONProvider(app)
     app.config["FORUMDB_SERVICE"] = service
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_request_bytes
-    app.extensions["forumdb.runtime"] = runtime
+    app.extensions[EXTENSION_KEY] = runtime
 
     install_request_observability(app, service)
     register_error_handlers(app)
 
     @app.before_request
     def _hold_store() -> None:
+        runtime = current_runtime()
         request.max_content_length = runtime.settings.max_request_bytes
         if request.endpoint is None or request.endpoint in probes.STORELESS_ENDPOINTS:
             return

@@ -66,7 +66,13 @@ def json_object() -> dict[str, Any]:
             f"request body is {request.content_length} bytes; the limit is {limit}",
             "body",
         )
-    raw = request.get_data(cache=True)  # raises 413 past the limit for chunked bodies too
+    raw = request.get_data(cache=True)
+    if limit is not None and request.content_length is None and len(raw) >= limit:
+        # A body without Content-Length (chunked) is cut at the limit by werkzeug rather
+        # than refused; one that reaches the limit is taken as too large.
+        raise ApiError(
+            413, "payload_too_large", f"request body exceeds the limit of {limit} bytes", "body"
+        )
     if not raw.strip():
         raise bad_request("request body is empty; expected a JSON object", "body")
     try:

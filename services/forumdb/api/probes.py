@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify
 
 from forumdb.api.observability import metrics_response
-from forumdb.api.runtime import StoreRuntime
+from forumdb.api.runtime import current_runtime
 from forumdb.config import Settings
 from forumdb.storage import StoreUnavailable
 
@@ -58,7 +58,7 @@ def _storage_info(settings: Settings, kinds: tuple[str, ...]) -> dict[str, Any]:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    runtime: StoreRuntime = current_app.extensions["forumdb.runtime"]
+    runtime = current_runtime()
     service = current_app.config["FORUMDB_SERVICE"]
     kinds = SERVICE_COLLECTIONS[service]
     body: dict[str, Any] = {"service": service}

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from flask import current_app
+
 from forumdb.config import Settings, SettingsWatcher
 from forumdb.storage import Store, StoreUnavailable, open_store
 
@@ -22,6 +24,7 @@ log = logging.getLogger("forumdb.api.runtime")
 # After a failed open of a new generation's store, wait this long before trying again
 # (requests meanwhile stay on the previous store).
 REOPEN_BACKOFF_SECONDS = 2.0
+EXTENSION_KEY = "forumdb.runtime"
 
 
 @dataclass
@@ -133,3 +136,8 @@ class StoreRuntime:
             if self._active is not None:
                 self._active._retire()
                 self._active = None
+
+
+def current_runtime() -> StoreRuntime:
+    """The StoreRuntime of the app handling the current request."""
+    return current_app.extensions[EXTENSION_KEY]
