@@ -1,10 +1,152 @@
-"""forumctl entry point (stub: its issue fills in migrate, seed, backup, restore, verify)."""
+"""forumctl: manage a forumdb deployment's data (tables, migrate, seed, backup, restore, verify).
+
+Expected failures never print a traceback: they become a message that says what failed and
+what to do, and a documented exit code (forumdb.cli.errors.ExitCode).
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 import sys
+from typing import Any
+
+import click
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+)
+
+from forumdb import __version__
+from forumdb.cli.errors import EXIT_CODES_HELP, AwsError, CliError
+from forumdb.logs import configure_logging
+
+_CREDENTIAL_CODES = {
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "InvalidSignatureException",
+    "ExpiredTokenException",
+    "SignatureDoesNotMatch",
+}
+
+
+def translate(exc: BaseException, region: str | None) -> CliError | None:
+    """An AWS/botocore exception -> a CliError with a hint; None if it is not one we expect."""
+    where = f"in region {region}" if region else "(no region set)"
+    if isinstance(exc, CliError):
+        return exc
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return AwsError(
+            f"no usable AWS credentials ({exc})",
+            hint="set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, "
+            "or run with an IAM role",
+        )
+    if isinstance(exc, NoRegionError):
+        return AwsError(
+            "no AWS region configured", hint="pass --region or set AWS_REGION (or use --forumdb)"
+        )
+    if isinstance(exc, EndpointConnectionError):
+        return AwsError(
+            f"cannot reach the AWS endpoint {exc.kwargs.get('endpoint_url')} {where}",
+            hint="check --endpoint-url / AWS_ENDPOINT_URL, the region name and the network",
+        )
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        code, message = err.get("Code", "Unknown"), err.get("Message", "")
+        op = exc.operation_name
+        if code == "ResourceNotFoundException":
+            return AwsError(
+                f"{op} {where}: {message or 'resource not found'}",
+                hint="create the tables (`forumctl tables create`), or point at the region "
+                "that holds them (--region / AWS_REGION / --forumdb)",
+            )
+        if code in _CREDENTIAL_CODES:
+            return AwsError(
+                f"{op} {where}: AWS rejected the credentials ({code}: {message})",
+                hint="refresh or fix AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN",
+            )
+        if code in ("AccessDeniedException", "AccessDenied"):
+            return AwsError(
+                f"{op} {where}: access denied ({message})",
+                hint="the identity needs the dynamodb/backup/cloudwatch permissions for this call",
+            )
+        if "Throttl" in code or code == "ProvisionedThroughputExceededException":
+            return AwsError(
+                f"{op} {where}: still throttled after retries ({code})",
+                hint="run again (the command is idempotent and resumes), or lower --workers",
+            )
+        return AwsError(f"{op} {where}: {code}: {message}")
+    if isinstance(exc, BotoCoreError):
+        return AwsError(f"AWS call failed {where}: {exc}")
+    return None
+
+
+class ForumctlGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            app = _find_app(ctx)
+            err = translate(exc, app.region_hint if app else None)
+            if err is None:
+                raise
+            _report(err, json_mode=bool(app and app.output.json))
+            ctx.exit(int(err.code))
+
+
+def _find_app(ctx: click.Context) -> Any:
+    return ctx.meta.get("forumctl.app")
+
+
+def _report(err: CliError, *, json_mode: bool) -> None:
+    if json_mode:
+        doc = {"error": err.message, "hint": err.hint, "exitCode": int(err.code)}
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    sys.stderr.write(f"forumctl: error: {err}\n")
+
+
+@click.group(
+    cls=ForumctlGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=EXIT_CODES_HELP,
+)
+@click.version_option(__version__, prog_name="forumctl")
+def cli() -> None:
+    """Manage a forumdb deployment's data.
+
+    Targets (tables, region, endpoint) come from the flags, else from a ForumDatabase
+    (--forumdb NAME), else from the environment: STORAGE_MODE, DATA_DIR, TABLE_PREFIX,
+    USERS_TABLE, THREADS_TABLE, POSTS_TABLE, AWS_REGION, AWS_ENDPOINT_URL, REPLICA_REGIONS.
+    Every writing command has --dry-run; every command has --output json.
+    """
+    configure_logging(os.environ.get("FORUMCTL_LOG_LEVEL", "WARNING"))
+
+
+def _register() -> None:
+    from forumdb.cli.backup_cmd import backup, restore
+    from forumdb.cli.migrate_cmd import migrate
+    from forumdb.cli.seed_cmd import seed
+    from forumdb.cli.tables_cmd import tables
+    from forumdb.cli.verify_cmd import verify
+
+    for command in (tables, migrate, seed, backup, restore, verify):
+        cli.add_command(command)
+
+
+_register()
 
 
 def main() -> None:
-    sys.stderr.write("forumctl: not built yet\n")
-    sys.exit(2)
+    logging.captureWarnings(True)
+    cli(prog_name="forumctl")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Reading a ForumDatabase and the ConfigMap its operator publishes, through the kubeconfig.
+
+The ConfigMap (`status.configMap`, by default `forumdb-NAME`) carries the fixed contract keys
+(TABLE_PREFIX, USERS_TABLE, THREADS_TABLE, POSTS_TABLE, AWS_REGION, REPLICA_REGIONS), so the
+CLI targets exactly what the services use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from forumdb.cli.errors import AwsError
+
+GROUP, VERSION, PLURAL = "forumdb.io", "v1alpha1", "forumdatabases"
+
+
+class ForumDbTarget(BaseModel):
+    name: str
+    namespace: str
+    phase: str | None = None
+    config: dict[str, str] = Field(default_factory=dict)
+    status: dict[str, Any] = Field(default_factory=dict)
+    spec: dict[str, Any] = Field(default_factory=dict)
+
+
+def _api_clients(kubeconfig: str | None) -> tuple[Any, Any, str]:
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    try:
+        config.load_kube_config(config_file=kubeconfig)
+        _, active = config.list_kube_config_contexts(config_file=kubeconfig)
+    except (ConfigException, FileNotFoundError, TypeError) as exc:
+        raise AwsError(
+            f"cannot load the kubeconfig ({kubeconfig or 'KUBECONFIG or ~/.kube/config'}): {exc}",
+            hint="set KUBECONFIG or pass --kubeconfig, or give tables/region by flags instead "
+            "of --forumdb",
+        ) from None
+    namespace = (active or {}).get("context", {}).get("namespace") or "default"
+    return client.CustomObjectsApi(), client.CoreV1Api(), namespace
+
+
+def read_forumdb(name: str, namespace: str | None, kubeconfig: str | None) -> ForumDbTarget:
+    from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
+
+    custom, core, default_ns = _api_clients(kubeconfig)
+    ns = namespace or default_ns
+    try:
+        obj = custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
+    except ApiException as exc:
+        if exc.status == 404:
+            raise AwsError(
+                f"ForumDatabase {name} not found in namespace {ns}",
+                hint="check the name with `kubectl get forumdb -A`, or pass --namespace",
+            ) from None
+        raise AwsError(f"reading ForumDatabase {ns}/{name}: {exc.status} {exc.reason}") from None
+    except HTTPError as exc:
+        raise AwsError(f"cannot reach the Kubernetes API to read {ns}/{name}: {exc}") from None
+    status = obj.get("status") or {}
+    cm_name = status.get("configMap") or f"forumdb-{name}"
+    try:
+        cm = core.read_namespaced_config_map(cm_name, ns)
+    except ApiException as exc:
+        if exc.status == 404:
+            raise AwsError(
+                f"ForumDatabase {ns}/{name} has no ConfigMap {cm_name} yet "
+                f"(phase {status.get('phase', 'unknown')})",
+                hint="wait until the operator has provisioned it (`kubectl get forumdb`)",
+            ) from None
+        raise AwsError(f"reading ConfigMap {ns}/{cm_name}: {exc.status} {exc.reason}") from None
+    return ForumDbTarget(
+        name=name,
+        namespace=ns,
+        phase=status.get("phase"),
+        config=dict(cm.data or {}),
+        status=status,
+        spec=obj.get("spec") or {},
+    )

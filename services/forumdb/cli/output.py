@@ -1,0 +1,77 @@
+"""Results for humans (rich tables on stdout, progress bars on stderr) or for machines
+(`--output json`: one JSON document on stdout, nothing else there)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+
+class Output:
+    def __init__(self, mode: str = "text", *, progress: bool | None = None) -> None:
+        self.mode = mode
+        self.out = Console(file=sys.stdout, soft_wrap=True)
+        self.err = Console(file=sys.stderr, soft_wrap=True)
+        # Bars only where someone watches: a terminal on stderr, unless told otherwise.
+        self.show_progress = self.err.is_terminal if progress is None else progress
+
+    @property
+    def json(self) -> bool:
+        return self.mode == "json"
+
+    def emit(self, data: Any, human: Callable[[Console], None] | None = None) -> None:
+        if self.json:
+            sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+            sys.stdout.flush()
+        elif human is not None:
+            human(self.out)
+        else:
+            self.out.print_json(data=data, default=str)
+
+    def note(self, message: str) -> None:
+        """A human remark on stderr (never pollutes --output json)."""
+        self.err.print(message, highlight=False)
+
+    @contextmanager
+    def progress(self, description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+        """Yields `advance(n)`; thread-safe (rich's Progress locks internally)."""
+        if not self.show_progress:
+            yield lambda n: None
+            return
+        bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=self.err,
+            transient=False,
+        )
+        with bar:
+            task = bar.add_task(description, total=total)
+            yield lambda n: bar.advance(task, n)
+
+
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    t = Table(title=title, title_justify="left")
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*("" if v is None else str(v) for v in r))
+    return t

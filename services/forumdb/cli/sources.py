@@ -1,0 +1,92 @@
+"""Reading the records to migrate from a data folder (DIR/users/db.json, ...).
+
+Through the JSON storage backend when it is installed (forumdb.storage.jsonstore): it reads
+both the classic sample format and its own store, journal included, with the same id and
+timestamp rules as everywhere else. Without it, db.json files are read as sample-format
+documents through forumdb.legacy, which is what the backend does with them too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from forumdb.cli.codec import Item, serialize_record
+from forumdb.cli.errors import DataError
+from forumdb.config import load_settings
+from forumdb.legacy import LegacyFormatError, normalize_document
+from forumdb.tables import Kind, table_def
+
+PAGE = 1000
+
+
+def source_file(data_dir: Path, kind: Kind) -> Path:
+    return data_dir / kind / "db.json"
+
+
+def _jsonstore_available() -> bool:
+    try:
+        import forumdb.storage.jsonstore  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def read_records(data_dir: Path, kind: Kind) -> list[dict[str, Any]]:
+    """Every record of one kind, as API records (id, thread, user, createdAt, ...)."""
+    path = source_file(data_dir, kind)
+    if not path.parent.is_dir():
+        raise DataError(
+            f"no {kind} data in {data_dir}: {path} does not exist",
+            hint="point --from at a folder with users/, threads/ and posts/ inside, "
+            "or pick kinds with --only",
+        )
+    try:
+        if _jsonstore_available():
+            return _read_via_store(data_dir, kind)
+        return _read_sample_file(path, kind)
+    except LegacyFormatError as exc:
+        raise DataError(f"{path}: {exc}") from None
+
+
+def _read_sample_file(path: Path, kind: Kind) -> list[dict[str, Any]]:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            doc = json.load(fh, parse_float=Decimal)
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path} is not readable JSON: {exc}") from None
+    return list(normalize_document(kind, doc))
+
+
+def _read_via_store(data_dir: Path, kind: Kind) -> list[dict[str, Any]]:
+    from forumdb.storage import StorageError, open_store
+
+    store = open_store(load_settings(storage_mode="json", data_dir=data_dir))
+    try:
+        coll = store.collection(kind)
+        records: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            page = coll.list(limit=PAGE, cursor=cursor)
+            records.extend(page.items)
+            if not page.next_cursor:
+                return records
+            cursor = page.next_cursor
+    except StorageError as exc:
+        raise DataError(f"reading {kind} from the JSON store in {data_dir}: {exc}") from None
+    finally:
+        store.close()
+
+
+def records_to_items(kind: Kind, records: list[dict[str, Any]]) -> Iterator[Item]:
+    td = table_def(kind)
+    for rec in records:
+        try:
+            yield serialize_record(td.to_item(rec))
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"{kind} record {rec.get('id')!r} cannot be stored: {exc}") from None
