@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from forumdb.ids import MAX_ID
-from forumdb.storage.base import InvalidCursor, VersionConflict
+from forumdb.storage.base import InvalidCursor, NotFound, VersionConflict
 from forumdb.tables import IndexDef, TableDef
 
 # Fields the store maintains itself; values passed in `changes` for them are overwritten.
@@ -42,6 +42,17 @@ def value_fits(attr_type: str, value: Any) -> bool:
 def _check_id(kind: str, name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
         raise ValueError(f"{kind}: field {name!r} must be an integer from 0 to {MAX_ID}")
+
+
+def check_record_id(table: TableDef, record_id: Any) -> int:
+    """The id argument of get/update/delete; anything that cannot be an id names no record."""
+    if (
+        isinstance(record_id, bool)
+        or not isinstance(record_id, int)
+        or not 0 <= record_id <= MAX_ID
+    ):
+        raise NotFound(table.kind, record_id)
+    return record_id
 
 
 def validate_record(table: TableDef, record: Mapping[str, Any]) -> None:

@@ -271,6 +271,7 @@ class JsonCollection(Collection):
     # -- the contract -------------------------------------------------------------------------
 
     def get(self, record_id: int) -> dict[str, Any]:
+        _records.check_record_id(self.table, record_id)
         rec = self._read(lambda view: view.get(record_id))
         if rec is None:
             raise NotFound(self.kind, record_id)
@@ -296,6 +297,8 @@ class JsonCollection(Collection):
     def update(
         self, record_id: int, changes: Mapping[str, Any], expected_version: int | None = None
     ) -> dict[str, Any]:
+        _records.check_record_id(self.table, record_id)
+
         def operation(view: MemoryView) -> tuple[dict[str, Any], dict[str, Any]]:
             current = view.get(record_id)
             if current is None:
@@ -307,6 +310,8 @@ class JsonCollection(Collection):
         return self._write(operation)
 
     def delete(self, record_id: int, expected_version: int | None = None) -> dict[str, Any]:
+        _records.check_record_id(self.table, record_id)
+
         def operation(view: MemoryView) -> tuple[dict[str, Any], dict[str, Any]]:
             current = view.get(record_id)
             if current is None:

@@ -1,0 +1,436 @@
+"""The storage contract (forumdb/storage/base.py), the same tests for both backends.
+
+`store` runs each test on the JSON backend (files in tmp_path) and on the DynamoDB backend
+(moto's in-process mock_aws, tables from forumdb.tables.create_table_request).
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import itertools
+import json
+from typing import Any
+
+import pytest
+
+from forumdb import ids
+from forumdb.storage import (
+    AlreadyExists,
+    InvalidCursor,
+    NotFound,
+    VersionConflict,
+    posts_by_user,
+    posts_in_thread,
+    threads_newest_first,
+    user_by_email,
+)
+from forumdb.storage.base import Collection, Store, encode_cursor
+
+TS = "2025-01-01T00:00:{:02d}.000000Z"
+
+
+def all_pages(fetch, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """Every record of a paged list, and the number of pages it took."""
+    items: list[dict[str, Any]] = []
+    cursor = None
+    for pages in itertools.count(1):
+        page = fetch(limit=limit, cursor=cursor)
+        assert len(page.items) <= limit
+        items.extend(page.items)
+        cursor = page.next_cursor
+        if cursor is None:
+            return items, pages
+        assert page.items, "a page with a cursor must not be empty"
+
+
+def make_posts(store: Store, thread: int, stamps: list[int], user: int = 7) -> list[dict]:
+    return [
+        store.posts.create(
+            {"thread": thread, "user": user, "text": f"p{i}", "createdAt": TS.format(s)}
+        )
+        for i, s in enumerate(stamps)
+    ]
+
+
+# -- create / get ------------------------------------------------------------------------------
+
+
+def test_create_fills_id_timestamps_and_version(store: Store) -> None:
+    created = store.users.create({"username": "finn", "email": "finn@ooo.example"})
+    assert isinstance(created["id"], int)
+    assert 0 < created["id"] <= ids.MAX_ID
+    assert created["version"] == 1
+    assert created["createdAt"] == created["updatedAt"]
+    assert created["createdAt"].endswith("Z")
+    assert store.users.get(created["id"]) == created
+
+
+def test_create_keeps_given_id_and_timestamps(store: Store) -> None:
+    created = store.threads.create(
+        {"id": 42, "title": "t", "createdAt": TS.format(1), "version": 9}
+    )
+    assert created["id"] == 42
+    assert created["createdAt"] == TS.format(1)
+    assert created["version"] == 1, "version always starts at 1"
+    assert store.threads.get(42)["title"] == "t"
+
+
+def test_create_never_overwrites(store: Store) -> None:
+    store.users.create({"id": 5, "username": "first"})
+    with pytest.raises(AlreadyExists) as err:
+        store.users.create({"id": 5, "username": "second"})
+    assert err.value.record_id == 5
+    assert store.users.get(5)["username"] == "first"
+
+
+def test_post_id_is_unique_across_threads(store: Store) -> None:
+    store.posts.create({"id": 9, "thread": 1, "text": "a"})
+    with pytest.raises(AlreadyExists):
+        store.posts.create({"id": 9, "thread": 2, "text": "b"})
+    assert store.posts.get(9)["thread"] == 1
+
+
+def test_auto_id_collision_is_retried(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    taken = store.users.create({"username": "a"})["id"]
+    backend = importlib.import_module(type(store).__module__)
+    fresh = iter([taken, taken, taken + 1])
+    monkeypatch.setattr(backend, "new_id", lambda: next(fresh))
+    created = store.users.create({"username": "b"})
+    assert created["id"] == taken + 1
+    assert store.users.get(taken)["username"] == "a"
+
+
+def test_unknown_fields_and_values_round_trip(store: Store) -> None:
+    record = {
+        "username": "marceline",
+        "bio": "vampire queen — 1000 years",
+        "score": 2.5,
+        "count": 3,
+        "flags": [True, False],
+        "profile": {"bass": "axe", "years": [1, 2.25], "empty": ""},
+    }
+    created = store.users.create(record)
+    got = store.users.get(created["id"])
+    for key, value in record.items():
+        assert got[key] == value
+    assert type(got["count"]) is int
+    assert type(got["score"]) is float
+
+
+def test_none_fields_are_not_stored(store: Store) -> None:
+    created = store.users.create({"username": "a", "email": None})
+    assert "email" not in store.users.get(created["id"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "record", "field"),
+    [
+        ("users", {"username": "a", "email": 5}, "email"),
+        ("users", {"username": "a", "email": ""}, "email"),
+        ("users", {"id": "7", "username": "a"}, "id"),
+        ("users", {"id": -1, "username": "a"}, "id"),
+        ("posts", {"text": "no thread"}, "thread"),
+        ("posts", {"thread": "one", "text": "x"}, "thread"),
+        ("posts", {"thread": 1, "user": True, "text": "x"}, "user"),
+        ("threads", {"title": "t", "createdAt": 12}, "createdAt"),
+        ("users", {"username": "a", "weight": float("nan")}, "JSON"),
+    ],
+)
+def test_invalid_records_are_refused(store: Store, kind: str, record: dict, field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        store.collection(kind).create(record)
+    assert store.collection(kind).list().items == []
+
+
+@pytest.mark.parametrize("bad_id", [123456, "1", None, 1.5, True, -3])
+def test_get_unknown_or_malformed_id_is_not_found(store: Store, bad_id: Any) -> None:
+    store.users.create({"id": 1, "username": "a"})
+    with pytest.raises(NotFound):
+        store.users.get(bad_id)
+
+
+def test_get_post_by_id_alone(store: Store) -> None:
+    post = store.posts.create({"thread": 3, "user": 1, "text": "hi"})
+    assert store.posts.get(post["id"]) == post
+
+
+# -- update ------------------------------------------------------------------------------------
+
+
+def test_update_bumps_version_and_merges(store: Store) -> None:
+    user = store.users.create({"username": "jake", "bio": "dog", "email": "j@ooo.example"})
+    updated = store.users.update(user["id"], {"bio": "magic dog", "email": None, "age": 28})
+    assert updated["version"] == 2
+    assert updated["bio"] == "magic dog"
+    assert updated["age"] == 28
+    assert "email" not in updated
+    assert updated["username"] == "jake"
+    assert updated["createdAt"] == user["createdAt"]
+    assert updated["updatedAt"] >= user["updatedAt"]
+    assert store.users.get(user["id"]) == updated
+
+
+def test_update_with_expected_version(store: Store) -> None:
+    user = store.users.create({"username": "pb"})
+    store.users.update(user["id"], {"bio": "one"}, expected_version=1)
+    with pytest.raises(VersionConflict) as err:
+        store.users.update(user["id"], {"bio": "two"}, expected_version=1)
+    assert (err.value.expected, err.value.actual) == (1, 2)
+    assert store.users.get(user["id"])["bio"] == "one"
+
+
+def test_update_ignores_store_managed_fields(store: Store) -> None:
+    user = store.users.create({"username": "pb"})
+    updated = store.users.update(user["id"], {"version": 99, "bio": "b"})
+    assert updated["version"] == 2
+
+
+@pytest.mark.parametrize(
+    ("kind", "record", "changes"),
+    [
+        ("users", {"username": "a"}, {"id": 777}),
+        ("users", {"username": "a"}, {"id": None}),
+        ("posts", {"thread": 1, "text": "a"}, {"thread": 2}),
+    ],
+)
+def test_key_fields_cannot_change(store: Store, kind: str, record: dict, changes: dict) -> None:
+    coll = store.collection(kind)
+    created = coll.create(record)
+    with pytest.raises(ValueError, match="key"):
+        coll.update(created["id"], changes)
+    assert coll.get(created["id"]) == created
+
+
+def test_update_with_unchanged_key_fields_is_allowed(store: Store) -> None:
+    post = store.posts.create({"thread": 4, "text": "a"})
+    updated = store.posts.update(post["id"], {"id": post["id"], "thread": 4, "text": "b"})
+    assert updated["text"] == "b"
+
+
+def test_update_missing_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFound):
+        store.threads.update(31337, {"title": "x"})
+
+
+# -- delete ------------------------------------------------------------------------------------
+
+
+def test_delete_returns_the_record(store: Store) -> None:
+    thread = store.threads.create({"title": "bye"})
+    assert store.threads.delete(thread["id"]) == thread
+    with pytest.raises(NotFound):
+        store.threads.get(thread["id"])
+    with pytest.raises(NotFound):
+        store.threads.delete(thread["id"])
+
+
+def test_delete_is_conditional_on_version(store: Store) -> None:
+    post = store.posts.create({"thread": 1, "text": "a"})
+    store.posts.update(post["id"], {"text": "b"})
+    with pytest.raises(VersionConflict):
+        store.posts.delete(post["id"], expected_version=1)
+    assert store.posts.get(post["id"])["text"] == "b"
+    assert store.posts.delete(post["id"], expected_version=2)["text"] == "b"
+
+
+# -- lists and cursors ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("count", "limit", "pages"), [(0, 10, 1), (20, 10, 2), (57, 10, 6)])
+def test_list_pages_cover_everything_once(store: Store, count: int, limit: int, pages: int) -> None:
+    made = {store.users.create({"username": f"u{i}"})["id"] for i in range(count)}
+    items, taken = all_pages(store.users.list, limit)
+    ids_seen = [r["id"] for r in items]
+    assert len(ids_seen) == len(set(ids_seen)), "no duplicates"
+    assert set(ids_seen) == made, "no gaps"
+    assert taken == pages, "the last full page carries no cursor"
+
+
+def test_list_order_is_stable_across_calls(store: Store) -> None:
+    for i in range(15):
+        store.posts.create({"thread": i % 3, "text": str(i)})
+    first, _ = all_pages(store.posts.list, 4)
+    second, _ = all_pages(store.posts.list, 7)
+    assert [r["id"] for r in first] == [r["id"] for r in second]
+
+
+def test_list_survives_writes_between_pages(store: Store) -> None:
+    made = [store.users.create({"username": f"u{i}"})["id"] for i in range(12)]
+    page = store.users.list(limit=5)
+    last = page.items[-1]["id"]
+    store.users.delete(last)  # the cursor's own record goes away
+    rest, _ = all_pages(
+        lambda limit, cursor: store.users.list(limit, cursor or page.next_cursor), 5
+    )
+    seen = [r["id"] for r in page.items + rest]
+    assert len(seen) == len(set(seen))
+    assert set(seen) == set(made)
+
+
+def _forged(scope: str, position: dict) -> str:
+    return encode_cursor(scope, position)
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "not a cursor!",
+        "",
+        base64.urlsafe_b64encode(b"[1,2]").decode(),
+        base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+        _forged("list:threads", {"id": 1}),
+        _forged("list:users", {"id": "1"}),
+        _forged("list:users", {}),
+        _forged("list:users", {"id": True}),
+    ],
+)
+def test_bad_list_cursors(store: Store, cursor: str) -> None:
+    for i in range(3):
+        store.users.create({"username": f"u{i}"})
+    with pytest.raises(InvalidCursor):
+        store.users.list(limit=2, cursor=cursor)
+
+
+def test_a_cursor_only_fits_its_own_list(store: Store) -> None:
+    for i in range(3):
+        store.users.create({"username": f"u{i}", "email": "same@ooo.example"})
+    make_posts(store, 1, [1, 2, 3])
+    list_cursor = store.users.list(limit=1).next_cursor
+    query_cursor = store.users.query("EmailIndex", "same@ooo.example", limit=1).next_cursor
+    thread_cursor = posts_in_thread(store.posts, 1, limit=1).next_cursor
+    assert list_cursor is not None
+    assert query_cursor is not None
+    assert thread_cursor is not None
+    with pytest.raises(InvalidCursor):
+        store.users.query("EmailIndex", "same@ooo.example", cursor=list_cursor)
+    with pytest.raises(InvalidCursor):
+        store.users.query("EmailIndex", "other@ooo.example", cursor=query_cursor)
+    with pytest.raises(InvalidCursor):
+        store.threads.list(cursor=list_cursor)
+    with pytest.raises(InvalidCursor):
+        posts_in_thread(store.posts, 2, cursor=thread_cursor)
+    with pytest.raises(InvalidCursor):  # the other direction is another list
+        posts_in_thread(store.posts, 1, cursor=thread_cursor, newest_first=True)
+    with pytest.raises(InvalidCursor):
+        posts_in_thread(
+            store.posts,
+            1,
+            cursor=_forged("query:posts:ThreadIndex:1:asc", {"id": 1, "thread": 1, "r": 5}),
+        )
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1001, "5", True, 2.0])
+def test_bad_limits(store: Store, limit: Any) -> None:
+    with pytest.raises(ValueError, match="limit"):
+        store.users.list(limit=limit)
+    with pytest.raises(ValueError, match="limit"):
+        store.users.query("EmailIndex", "a@b.example", limit=limit)
+
+
+# -- secondary indexes ------------------------------------------------------------------------
+
+
+def test_query_rejects_unknown_index_and_wrong_value_type(store: Store) -> None:
+    with pytest.raises(ValueError, match="NoSuchIndex"):
+        store.users.query("NoSuchIndex", "x")
+    with pytest.raises(ValueError, match="ThreadIndex"):
+        store.posts.query("ThreadIndex", "1")
+    with pytest.raises(ValueError, match="EmailIndex"):
+        store.users.query("EmailIndex", 5)
+
+
+def test_user_by_email(store: Store) -> None:
+    store.users.create({"username": "nomail"})
+    bubble = store.users.create({"username": "pb", "email": "pb@candy.example"})
+    assert user_by_email(store.users, "pb@candy.example") == bubble
+    with pytest.raises(NotFound):
+        user_by_email(store.users, "nobody@candy.example")
+
+
+def test_indexes_are_sparse(store: Store) -> None:
+    store.users.create({"username": "nomail"})
+    anonymous = store.posts.create({"thread": 1, "text": "no user"})
+    signed = store.posts.create({"thread": 1, "user": 3, "text": "signed"})
+    assert [p["id"] for p in posts_by_user(store.posts, 3).items] == [signed["id"]]
+    in_thread = {p["id"] for p in posts_in_thread(store.posts, 1).items}
+    assert in_thread == {anonymous["id"], signed["id"]}
+    # A record whose range key is removed leaves the index, and comes back with it.
+    thread = store.threads.create({"title": "t"})
+    store.threads.update(thread["id"], {"createdAt": None})
+    assert threads_newest_first(store.threads).items == []
+    store.threads.update(thread["id"], {"createdAt": TS.format(3)})
+    assert [t["id"] for t in threads_newest_first(store.threads).items] == [thread["id"]]
+
+
+def test_index_follows_updates_and_deletes(store: Store) -> None:
+    user = store.users.create({"username": "a", "email": "old@ooo.example"})
+    store.users.update(user["id"], {"email": "new@ooo.example"})
+    assert store.users.query("EmailIndex", "old@ooo.example").items == []
+    assert user_by_email(store.users, "new@ooo.example")["id"] == user["id"]
+    store.users.delete(user["id"])
+    assert store.users.query("EmailIndex", "new@ooo.example").items == []
+
+
+def test_threads_newest_first(store: Store) -> None:
+    made = [
+        store.threads.create({"title": f"t{s}", "createdAt": TS.format(s)}) for s in (5, 1, 9, 3)
+    ]
+    newest = [t["title"] for t in threads_newest_first(store.threads).items]
+    assert newest == ["t9", "t5", "t3", "t1"]
+    assert len(made) == 4
+
+
+def test_query_order_and_ties_across_pages(store: Store) -> None:
+    """Range key order, ties by id (as a GSI orders them), reversed as a whole for
+    newest-first; pages join up with no duplicate and no gap."""
+    stamps = [3, 1, 2, 3, 1, 2, 3, 1, 2, 2, 2, 5, 4, 1, 3, 3, 0, 5, 2, 1, 4, 4, 3]
+    posts = make_posts(store, 8, stamps)
+    make_posts(store, 9, [1, 2, 3])  # another thread, never in the results
+    oldest_first = [p["id"] for p in sorted(posts, key=lambda p: (p["createdAt"], p["id"]))]
+    for limit in (1, 5, 50):
+        forward, _ = all_pages(
+            lambda limit, cursor: posts_in_thread(store.posts, 8, limit, cursor), limit
+        )
+        assert [p["id"] for p in forward] == oldest_first
+        backward, _ = all_pages(
+            lambda limit, cursor: posts_in_thread(store.posts, 8, limit, cursor, newest_first=True),
+            limit,
+        )
+        assert [p["id"] for p in backward] == oldest_first[::-1]
+
+
+def test_posts_by_user_newest_first(store: Store) -> None:
+    mine = make_posts(store, 1, [1, 4], user=5) + make_posts(store, 2, [2, 3], user=5)
+    make_posts(store, 1, [9], user=6)
+    got = [p["text"] + p["createdAt"][17:19] for p in posts_by_user(store.posts, 5).items]
+    assert got == ["p104", "p103", "p002", "p001"]
+    assert len(mine) == 4
+
+
+def test_query_cursor_survives_a_deleted_anchor(store: Store) -> None:
+    posts = make_posts(store, 1, list(range(10)))
+    page = posts_in_thread(store.posts, 1, limit=4)
+    store.posts.delete(page.items[-1]["id"])
+    rest = posts_in_thread(store.posts, 1, limit=50, cursor=page.next_cursor)
+    assert [p["id"] for p in rest.items] == [p["id"] for p in posts[4:]]
+
+
+# -- health --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["users", "threads", "posts"])
+def test_health_ok(store: Store, kind: str) -> None:
+    health = store.collection(kind).health()
+    assert health.ok, health.detail
+
+
+def test_unknown_kind(store: Store) -> None:
+    with pytest.raises(ValueError, match="users"):
+        store.collection("comments")
+
+
+def test_collections_are_the_same_objects(store: Store) -> None:
+    assert isinstance(store.users, Collection)
+    assert store.users is store.collection("users")
+    assert json.dumps(store.users.list().items) == "[]"
