@@ -1,0 +1,57 @@
+"""Execute actions with boto3, in order, mapping errors to transient/permanent outcomes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from forumdb_operator import errors, metrics
+from forumdb_operator.diff import Action
+
+log = logging.getLogger("forumdb_operator.apply")
+
+ClientFactory = Callable[[str, str], Any]
+
+
+def apply_actions(
+    actions: Iterable[Action],
+    clients: ClientFactory,
+    *,
+    resource: str,
+    done: list[Action] | None = None,
+) -> list[Action]:
+    """Run each action; stop at the first error (raised as errors.ReconcileError) so the next
+    reconcile re-observes before trying again. `done` collects what succeeded, also on error."""
+    done = [] if done is None else done
+    for action in actions:
+        client = clients(action.service, action.region)
+        try:
+            getattr(client, action.operation)(**action.params)
+        except Exception as exc:
+            code = errors.error_code(exc)
+            if action.operation == "create_table" and code == "ResourceInUseException":
+                # Created by an earlier, interrupted reconcile (or a peer): not a duplicate.
+                log.info(
+                    "table already exists",
+                    extra={"resource": resource, "region": action.region, "action": str(action)},
+                )
+                continue
+            err = errors.classify(exc, action.summary, action.region)
+            log.warning(
+                "action failed",
+                extra={
+                    "resource": resource,
+                    "region": action.region,
+                    "action": str(action),
+                    "cause": str(err),
+                    "transient": err.transient,
+                },
+            )
+            raise err from exc
+        metrics.ACTIONS.labels(feature=action.feature).inc()
+        log.info(
+            "applied", extra={"resource": resource, "region": action.region, "action": str(action)}
+        )
+        done.append(action)
+    return done

@@ -1,0 +1,37 @@
+"""Prometheus metrics of the operator (served by `forum-operator --metrics-port`)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+RECONCILES = Counter(
+    "forumdb_reconciles_total",
+    "Reconciles of ForumDatabases, by outcome (ready, progressing, failed, error).",
+    ["outcome"],
+)
+RECONCILE_ERRORS = Counter(
+    "forumdb_reconcile_errors_total",
+    "Reconciles that ended in an error, by kind (transient, permanent, spec).",
+    ["kind"],
+)
+RECONCILE_SECONDS = Histogram(
+    "forumdb_reconcile_duration_seconds",
+    "Wall time of one reconcile (observe, diff, apply).",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+AWS_CALLS = Counter(
+    "forumdb_aws_calls_total",
+    "AWS API calls (each logical call once, retries not counted), by operation and region.",
+    ["service", "operation", "region", "kind"],
+)
+DRIFT_REPAIRS = Counter(
+    "forumdb_drift_repairs_total",
+    "Changes made to bring back something that had been in shape (drift repaired), by feature.",
+    ["feature"],
+)
+ACTIONS = Counter(
+    "forumdb_actions_total",
+    "Changes applied to AWS, by feature (table, replica, pitr, backup, alarm, topic, tags).",
+    ["feature"],
+)
+MANAGED = Gauge("forumdb_managed_resources", "ForumDatabases this operator reconciles.")

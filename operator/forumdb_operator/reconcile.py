@@ -1,0 +1,345 @@
+"""One reconcile of one ForumDatabase, in plain Python (no Kopf): validate the spec, then
+observe -> diff -> apply, pass after pass, until nothing is left to do, something must be
+waited for, or a problem stops it; then the status and the events that tell what happened.
+
+Also the deletion of a resource (deletionPolicy Retain or Delete).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from forumdb_operator import awsclients, errors, metrics, status
+from forumdb_operator.apply import apply_actions
+from forumdb_operator.desired import DesiredState, desired_state
+from forumdb_operator.diff import Action, Plan, deletion_plan, diff
+from forumdb_operator.observed import Observed, Observer
+from forumdb_operator.spec import ForumDatabaseSpec, SpecInvalid, parse_spec
+
+log = logging.getLogger("forumdb_operator.reconcile")
+
+MAX_PASSES = 8
+WAIT_DELAY = 3.0  # seconds before looking again at a table or replica that is changing
+BLOCKED_DELAY = 60.0
+MAX_EVENT_LEN = 1000
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass
+class Outcome:
+    status: dict[str, Any]
+    events: list[Event] = field(default_factory=list)
+    requeue_after: float | None = None  # None: the drift interval
+    applied: list[Action] = field(default_factory=list)
+    calls: awsclients.CallLog = field(default_factory=awsclients.CallLog)
+    desired: DesiredState | None = None
+    done: bool = True  # deletion: finished
+
+    @property
+    def phase(self) -> str:
+        return str(self.status.get("phase", ""))
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_EVENT_LEN else text[: MAX_EVENT_LEN - 3] + "..."
+
+
+def _changed(previous: Mapping[str, Any], generation: int | None, message: str) -> bool:
+    """Whether a failure message is news (so a stuck spec is not re-announced every pass)."""
+    return previous.get("message") != message or previous.get("observedGeneration") != generation
+
+
+class Reconciler:
+    def __init__(
+        self,
+        clients: Callable[[str, str], Any],
+        *,
+        allowed_regions: frozenset[str] | None = None,
+        max_passes: int = MAX_PASSES,
+    ) -> None:
+        self.clients = clients
+        self.observer = Observer(clients)
+        self.allowed_regions = allowed_regions
+        self.max_passes = max_passes
+
+    # ------------------------------------------------------------------ reconcile
+
+    def reconcile(
+        self,
+        *,
+        namespace: str,
+        name: str,
+        spec: Mapping[str, Any],
+        generation: int | None,
+        previous: Mapping[str, Any] | None = None,
+    ) -> Outcome:
+        previous = previous or {}
+        resource = f"{namespace}/{name}"
+        started = time.monotonic()
+        with awsclients.recording() as calls:
+            outcome = self._reconcile(resource, namespace, name, spec, generation, previous)
+        outcome.calls = calls
+        elapsed = time.monotonic() - started
+        metrics.RECONCILE_SECONDS.observe(elapsed)
+        metrics.RECONCILES.labels(outcome=outcome.phase.lower() or "unknown").inc()
+        log.info(
+            "reconciled",
+            extra={
+                "resource": resource,
+                "region": outcome.status.get("primaryRegion"),
+                "phase": outcome.phase,
+                "seconds": round(elapsed, 3),
+                "aws_calls": len(calls.calls),
+                "aws_writes": len(calls.writes),
+                "applied": [str(a) for a in outcome.applied],
+                "requeue_after": outcome.requeue_after,
+            },
+        )
+        return outcome
+
+    def _reconcile(
+        self,
+        resource: str,
+        namespace: str,
+        name: str,
+        raw_spec: Mapping[str, Any],
+        generation: int | None,
+        previous: Mapping[str, Any],
+    ) -> Outcome:
+        now = status.now_iso()
+        try:
+            spec = parse_spec(raw_spec, allowed_regions=self.allowed_regions)
+        except SpecInvalid as exc:
+            return self._spec_invalid(exc, generation, previous, now)
+        desired = desired_state(spec, namespace, name)
+        # Actions on a resource that was Ready for this very spec are drift repairs.
+        was_ready = (
+            previous.get("phase") in ("Ready", "Degraded")
+            and previous.get("observedGeneration") == generation
+        )
+        applied: list[Action] = []
+        obs: Observed | None = None
+        plan = Plan()
+        try:
+            for _ in range(self.max_passes):
+                obs = self.observer.observe(desired)
+                plan = diff(desired, obs)
+                if plan.problems or not plan.actions:
+                    break
+                apply_actions(plan.actions, self.clients, resource=resource, done=applied)
+            else:
+                obs = self.observer.observe(desired)
+                plan = diff(desired, obs)
+        except errors.ReconcileError as exc:
+            return self._failed(exc, desired, spec, applied, was_ready, generation, previous, now)
+
+        assert obs is not None
+        conds = status.conditions(desired, obs, plan)
+        phase = status.phase_for(conds, plan, previous.get("phase"))
+        message = next((c.message for c in conds if c.type == "Ready"), "")
+        new_status: dict[str, Any] = {
+            "phase": phase,
+            "message": message,
+            "observedGeneration": generation,
+            "lastReconcileTime": now,
+            **status.summary_fields(desired, obs),
+            "conditions": status.merge_conditions(
+                conds, previous.get("conditions"), generation, now
+            ),
+        }
+        events = self._action_events(applied, was_ready)
+        if plan.problems and _changed(previous, generation, message):
+            metrics.RECONCILE_ERRORS.labels(kind="problem").inc()
+            events.append(Event("Warning", plan.problems[0].reason, _short(message)))
+        if phase == "Ready" and previous.get("phase") != "Ready":
+            events.append(Event("Normal", "Ready", _short(message)))
+        requeue = WAIT_DELAY if (plan.waiting or plan.actions) and not plan.problems else None
+        return Outcome(new_status, events, requeue, applied, desired=desired)
+
+    def _action_events(self, applied: list[Action], was_ready: bool) -> list[Event]:
+        if not applied:
+            return []
+        if was_ready:
+            for a in applied:
+                metrics.DRIFT_REPAIRS.labels(feature=a.feature).inc()
+            return [
+                Event("Normal", "DriftRepaired", _short(f"repaired drift: {a}")) for a in applied
+            ]
+        return [
+            Event("Normal", "Provisioned", _short("; ".join(str(a) for a in applied[i : i + 10])))
+            for i in range(0, len(applied), 10)
+        ]
+
+    def _spec_invalid(
+        self, exc: SpecInvalid, generation: int | None, previous: Mapping[str, Any], now: str
+    ) -> Outcome:
+        metrics.RECONCILE_ERRORS.labels(kind="spec").inc()
+        message = "invalid spec: " + "; ".join(exc.errors)
+        conds = [status.Cond("Ready", False, "InvalidSpec", message)]
+        new_status = {
+            "phase": "Failed",
+            "message": message,
+            "observedGeneration": generation,
+            "lastReconcileTime": now,
+            "conditions": status.merge_conditions(
+                conds, previous.get("conditions"), generation, now
+            ),
+        }
+        events = (
+            [Event("Warning", "InvalidSpec", _short(message))]
+            if _changed(previous, generation, message)
+            else []
+        )
+        # Not retried: a new generation (spec change) wakes the reconciler.
+        return Outcome(new_status, events, None)
+
+    def _failed(
+        self,
+        exc: errors.ReconcileError,
+        desired: DesiredState,
+        spec: ForumDatabaseSpec,
+        applied: list[Action],
+        was_ready: bool,
+        generation: int | None,
+        previous: Mapping[str, Any],
+        now: str,
+    ) -> Outcome:
+        transient = exc.transient
+        metrics.RECONCILE_ERRORS.labels(kind="transient" if transient else "permanent").inc()
+        reason = getattr(exc, "reason", None) or exc.code or "AWSError"
+        message = f"{desired.owner}: {exc}"
+        if transient:
+            phase = "Degraded" if previous.get("phase") in ("Ready", "Degraded") else "Provisioning"
+        else:
+            phase = "Failed"
+        conds = [status.Cond("Ready", False, reason if not transient else "Retrying", message)]
+        new_status: dict[str, Any] = {
+            "phase": phase,
+            "message": message,
+            "observedGeneration": generation,
+            "lastReconcileTime": now,
+            "primaryRegion": spec.primary_region,
+            "conditions": status.merge_conditions(
+                conds, previous.get("conditions"), generation, now
+            ),
+        }
+        events = self._action_events(applied, was_ready)
+        if _changed(previous, generation, message):
+            events.append(Event("Warning", "Retrying" if transient else reason, _short(message)))
+        log.warning(
+            "reconcile failed",
+            extra={
+                "resource": desired.owner,
+                "region": exc.region,
+                "cause": str(exc),
+                "transient": transient,
+            },
+        )
+        # Permanent: no retry storm; the drift interval (or a spec change) brings it back.
+        requeue = getattr(exc, "delay", 30.0) if transient else None
+        return Outcome(new_status, events, requeue, applied, desired=desired)
+
+    # ------------------------------------------------------------------ deletion
+
+    def delete(
+        self,
+        *,
+        namespace: str,
+        name: str,
+        spec: Mapping[str, Any],
+        previous: Mapping[str, Any] | None = None,
+    ) -> Outcome:
+        previous = previous or {}
+        with awsclients.recording() as calls:
+            outcome = self._delete(namespace, name, spec, previous)
+        outcome.calls = calls
+        log.info(
+            "deletion step",
+            extra={
+                "resource": f"{namespace}/{name}",
+                "done": outcome.done,
+                "applied": [str(a) for a in outcome.applied],
+                "aws_writes": len(calls.writes),
+            },
+        )
+        return outcome
+
+    def _delete(
+        self, namespace: str, name: str, raw_spec: Mapping[str, Any], previous: Mapping[str, Any]
+    ) -> Outcome:
+        now = status.now_iso()
+        base = {"phase": "Deleting", "lastReconcileTime": now}
+        try:
+            spec = parse_spec(raw_spec, allowed_regions=self.allowed_regions)
+        except SpecInvalid as exc:
+            msg = "invalid spec, nothing deleted in AWS: " + "; ".join(exc.errors)
+            return Outcome({**base, "message": msg}, [Event("Warning", "Retained", _short(msg))])
+        desired = desired_state(spec, namespace, name)
+        if spec.deletion_policy == "Retain":
+            msg = retained_message(desired)
+            return Outcome({**base, "message": msg}, [Event("Normal", "Retained", _short(msg))])
+        applied: list[Action] = []
+        try:
+            for _ in range(self.max_passes):
+                obs = self.observer.observe(desired, resolve_kms=False)
+                plan = deletion_plan(desired, obs)
+                if plan.problems or not plan.actions:
+                    break
+                apply_actions(plan.actions, self.clients, resource=desired.owner, done=applied)
+        except errors.ReconcileError as exc:
+            msg = f"deleting {desired.owner}: {exc}"
+            return Outcome(
+                {**base, "message": msg},
+                [Event("Warning", "DeleteRetrying", _short(msg))],
+                getattr(exc, "delay", BLOCKED_DELAY),
+                applied,
+                desired=desired,
+                done=False,
+            )
+        events = [Event("Normal", "Deleted", _short(str(a))) for a in applied]
+        if plan.problems:
+            p = plan.problems[0]
+            cond = status.Cond("DeletionBlocked", True, p.reason, str(p))
+            msg = f"deletion blocked: {p}"
+            new_status = {
+                **base,
+                "message": msg,
+                "conditions": status.merge_conditions(
+                    [cond], previous.get("conditions"), previous.get("observedGeneration"), now
+                ),
+            }
+            events.append(Event("Warning", p.reason, _short(msg)))
+            return Outcome(new_status, events, BLOCKED_DELAY, applied, desired=desired, done=False)
+        if plan.waiting:
+            msg = "deleting: " + "; ".join(plan.waiting)
+            return Outcome(
+                {**base, "message": _short(msg)}, events, WAIT_DELAY, applied, desired, done=False
+            )
+        msg = (
+            f"deleted tables {', '.join(t.name for t in desired.tables)}, replicas, alarms and "
+            "backup plan; backup vaults and recovery points were kept"
+        )
+        events.append(Event("Normal", "Deleted", msg))
+        return Outcome({**base, "message": msg}, events, None, applied, desired=desired)
+
+
+def retained_message(d: DesiredState) -> str:
+    parts = [
+        f"deletionPolicy Retain: left tables {', '.join(t.name for t in d.tables)} in "
+        f"{', '.join(d.regions)}"
+    ]
+    if d.backups is not None:
+        parts.append(f"backup vault {d.backups.vault_name} and plan {d.backups.plan_name}")
+    if d.alarms is not None:
+        parts.append(f"alarms {d.alarms.prefix}*")
+    return "; ".join(parts) + " in place"
