@@ -1,0 +1,173 @@
+"""What only the JSON backend has: the sample-format files, the journal, compaction, several
+store instances (processes) on one folder, damaged files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from forumdb.config import Settings
+from forumdb.ids import legacy_created_at
+from forumdb.legacy import normalize_document
+from forumdb.storage import (
+    StoreUnavailable,
+    VersionConflict,
+    open_store,
+    posts_in_thread,
+    threads_newest_first,
+)
+from forumdb.storage.jsonstore import JsonStore
+
+SAMPLE = Path(__file__).resolve().parents[3] / "examples" / "sample-data"
+
+
+@pytest.fixture
+def sample_dir(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE, data, ignore=shutil.ignore_patterns("*.md"))
+    return data
+
+
+def journals(folder: Path) -> list[Path]:
+    return sorted(folder.glob("journal-*.jsonl"))
+
+
+def test_sample_files_are_served_as_migrate_reads_them(sample_dir: Path) -> None:
+    store = JsonStore(sample_dir)
+    for kind in ("users", "threads", "posts"):
+        expected = list(
+            normalize_document(kind, json.loads((sample_dir / kind / "db.json").read_text()))
+        )
+        assert store.collection(kind).list(limit=100).items == expected
+    assert store.posts.get(6)["createdAt"] == legacy_created_at(6)
+    assert store.users.get(4)["username"] == "jake"
+    assert [p["id"] for p in posts_in_thread(store.posts, 2).items] == [3, 4, 5]
+    assert [t["id"] for t in threads_newest_first(store.threads).items] == [3, 2, 1]
+
+
+def test_open_store_picks_the_json_backend(sample_dir: Path) -> None:
+    store = open_store(Settings(STORAGE_MODE="json", DATA_DIR=str(sample_dir)))
+    assert isinstance(store, JsonStore)
+    assert store.users.get(1)["username"] == "marceline"
+
+
+def test_sample_records_with_string_ids_are_normalised(tmp_path: Path) -> None:
+    folder = tmp_path / "threads"
+    folder.mkdir()
+    (folder / "db.json").write_text(
+        json.dumps({"threads": [{"id": "2", "title": "t", "createdBy": "4"}]})
+    )
+    thread = JsonStore(tmp_path).threads.get(2)
+    assert (thread["id"], thread["createdBy"], thread["version"]) == (2, 4, 1)
+
+
+def test_a_write_appends_instead_of_rewriting_db_json(sample_dir: Path) -> None:
+    snapshot = sample_dir / "users" / "db.json"
+    before = snapshot.read_bytes()
+    store = JsonStore(sample_dir)
+    created = store.users.create({"username": "bmo"})
+    store.users.update(1, {"bio": "queen"})
+    assert snapshot.read_bytes() == before
+    (journal,) = journals(sample_dir / "users")
+    assert len(journal.read_bytes().splitlines()) == 2
+    reopened = JsonStore(sample_dir)
+    assert reopened.users.get(created["id"]) == created
+    assert reopened.users.get(1)["bio"] == "queen"
+
+
+def test_instances_on_one_folder_see_each_others_writes(tmp_path: Path) -> None:
+    one, two = JsonStore(tmp_path), JsonStore(tmp_path)
+    user = one.users.create({"username": "finn"})
+    assert two.users.get(user["id"]) == user
+    two.users.update(user["id"], {"bio": "hero"})
+    with pytest.raises(VersionConflict):
+        one.users.update(user["id"], {"bio": "stale"}, expected_version=1)
+    assert one.users.get(user["id"])["bio"] == "hero"
+    one.users.delete(user["id"])
+    assert two.users.list().items == []
+
+
+def test_compaction_folds_the_journal_into_db_json(tmp_path: Path) -> None:
+    store = JsonStore(tmp_path, compact_min_bytes=2_000)
+    watcher = JsonStore(tmp_path)  # loaded before the compactions, must follow them
+    assert watcher.users.list().items == []
+    made = [store.users.create({"username": f"u{i}", "extra": {"n": i}}) for i in range(60)]
+    for user in made[:10]:
+        store.users.delete(user["id"])
+    folder = tmp_path / "users"
+    doc = json.loads((folder / "db.json").read_text())
+    assert doc["forumdb"]["snapshot"], "db.json was rewritten by a compaction"
+    assert all(isinstance(u["id"], int) for u in doc["users"]), "still the sample's shape"
+    assert len(journals(folder)) <= 1, "the folded journal is removed"
+    expected = sorted(made[10:], key=lambda u: u["id"])
+    assert watcher.users.list(limit=100).items == expected
+    assert JsonStore(tmp_path).users.list(limit=100).items == expected
+    assert not list(folder.glob("*.tmp"))
+
+
+def test_a_torn_last_line_is_ignored_then_cut_off(tmp_path: Path) -> None:
+    store = JsonStore(tmp_path)
+    kept = [store.users.create({"username": f"u{i}"}) for i in range(3)]
+    (journal,) = journals(tmp_path / "users")
+    with journal.open("ab") as f:
+        f.write(b'0badc0de {"put":{"id":99,"username":"half')  # a writer killed mid-line
+    assert JsonStore(tmp_path).users.list().items == kept
+    later = JsonStore(tmp_path).users.create({"username": "after"})
+    assert JsonStore(tmp_path).users.list().items == [*kept, later]
+    assert b"half" not in journal.read_bytes()
+
+
+def test_a_line_with_a_bad_checksum_ends_the_journal(tmp_path: Path) -> None:
+    store = JsonStore(tmp_path)
+    first = store.users.create({"username": "first"})
+    store.users.create({"username": "second"})
+    (journal,) = journals(tmp_path / "users")
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(lines[0] + lines[1].replace(b"second", b"secont"))
+    assert JsonStore(tmp_path).users.list().items == [first]
+
+
+def test_a_replaced_db_json_does_not_replay_the_old_journal(sample_dir: Path) -> None:
+    JsonStore(sample_dir).users.update(1, {"bio": "from the old journal"})
+    (sample_dir / "users" / "db.json").write_text(
+        json.dumps({"users": [{"id": 1, "username": "new"}]})
+    )
+    user = JsonStore(sample_dir).users.get(1)
+    assert user["username"] == "new"
+    assert "bio" not in user
+
+
+def test_a_corrupt_db_json_is_unavailable_with_its_path(tmp_path: Path) -> None:
+    folder = tmp_path / "posts"
+    folder.mkdir()
+    (folder / "db.json").write_text('{"posts": [')
+    store = JsonStore(tmp_path)
+    with pytest.raises(StoreUnavailable, match=r"posts.*db\.json"):
+        store.posts.list()
+    health = store.posts.health()
+    assert not health.ok
+    assert "db.json" in health.detail
+
+
+def test_health_creates_a_missing_kind_folder(tmp_path: Path) -> None:
+    health = JsonStore(tmp_path / "fresh").threads.health()
+    assert health.ok, health.detail
+    assert (tmp_path / "fresh" / "threads").is_dir()
+
+
+def test_health_fails_where_the_folder_cannot_exist(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    health = JsonStore(blocker).users.health()
+    assert not health.ok
+    assert str(blocker) in health.detail
+
+
+def test_large_ids_from_new_id_survive_a_reload(tmp_path: Path) -> None:
+    store = JsonStore(tmp_path, compact_min_bytes=0)
+    created = store.posts.create({"thread": 1, "text": "x"})
+    assert created["id"] > 2**40
+    assert JsonStore(tmp_path).posts.get(created["id"]) == created
