@@ -21,6 +21,7 @@ from moto import mock_aws
 
 from forumdb.api.app import create_app
 from forumdb.config import SettingsWatcher
+from forumdb.storage import open_store
 from forumdb.tables import KINDS, create_table_request, table_def
 
 REPO = Path(__file__).resolve().parents[3]
@@ -112,7 +113,10 @@ def dynamo_watcher(**overrides: Any) -> SettingsWatcher:
 
 
 def forum_of(mode: str, watcher_factory: Any) -> Forum:
-    return Forum(mode, {kind: create_app(kind, watcher_factory()) for kind in KINDS})
+    # One store shared by the three apps: opening a boto3 client per app costs more than
+    # most tests do.
+    store = open_store(watcher_factory().current())
+    return Forum(mode, {kind: create_app(kind, watcher_factory(), store) for kind in KINDS})
 
 
 @pytest.fixture

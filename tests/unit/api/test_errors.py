@@ -1,5 +1,9 @@
 """Every error path: a JSON body `{"error": {"code", "message", "field"}}` naming what is
-wrong, with the right status; never a 500 for bad input."""
+wrong, with the right status; never a 500 for bad input.
+
+Errors found before the store is touched (malformed bodies, ids, headers, limits, content
+types, schema validation) are checked in JSON mode only; those that involve the store
+(unknown ids and references, cursors, conflicts, failures) in both modes."""
 
 from __future__ import annotations
 
@@ -69,28 +73,31 @@ def test_deeply_nested_json_within_size_limit(json_forum: Forum) -> None:
 
 @pytest.mark.parametrize("raw_id", ["abc", "0", "-1", "1.5", "1e3", str(MAX_ID + 1), "9" * 40, "٣"])
 @pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
-def test_bad_ids_in_path(forum: Forum, raw_id: str, method: str) -> None:
-    response = getattr(forum.users, method)(f"/api/users/{raw_id}", json={"username": "x"})
+def test_bad_ids_in_path(json_forum: Forum, raw_id: str, method: str) -> None:
+    response = getattr(json_forum.users, method)(f"/api/users/{raw_id}", json={"username": "x"})
     error = assert_error(response, 400, "bad_request", "id")
     assert "integer" in error["message"]
 
 
-def test_bad_reference_ids_in_path(forum: Forum) -> None:
-    assert_error(forum.posts.get("/api/posts/in-thread/x"), 400, "bad_request", "threadId")
-    assert_error(forum.posts.get("/api/posts/by-user/0"), 400, "bad_request", "userId")
+def test_bad_reference_ids_in_path(json_forum: Forum) -> None:
+    assert_error(json_forum.posts.get("/api/posts/in-thread/x"), 400, "bad_request", "threadId")
+    assert_error(json_forum.posts.get("/api/posts/by-user/0"), 400, "bad_request", "userId")
 
 
 @pytest.mark.parametrize("limit", ["0", "1001", "-1", "abc", "1.5", "", "9999999999"])
-def test_bad_limit(forum: Forum, limit: str) -> None:
+def test_bad_limit(json_forum: Forum, limit: str) -> None:
     error = assert_error(
-        forum.users.get("/api/users", query_string={"limit": limit}), 400, "bad_request", "limit"
+        json_forum.users.get("/api/users", query_string={"limit": limit}),
+        400,
+        "bad_request",
+        "limit",
     )
     assert "1 to 1000" in error["message"]
 
 
 @pytest.mark.parametrize("limit", ["1", "1000"])
-def test_limit_bounds_accepted(forum: Forum, limit: str) -> None:
-    assert forum.users.get("/api/users", query_string={"limit": limit}).status_code == 200
+def test_limit_bounds_accepted(json_forum: Forum, limit: str) -> None:
+    assert json_forum.users.get("/api/users", query_string={"limit": limit}).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -123,9 +130,9 @@ def test_cursor_of_another_list_is_rejected(forum: Forum) -> None:
 
 
 @pytest.mark.parametrize("header", ['"abc"', '"1", "2"', '"0"', "W/", f'"{MAX_ID + 1}"'])
-def test_bad_if_match(forum: Forum, header: str) -> None:
-    user = forum.user("finn")
-    response = forum.users.patch(
+def test_bad_if_match(json_forum: Forum, header: str) -> None:
+    user = json_forum.user("finn")
+    response = json_forum.users.patch(
         f"/api/users/{user['id']}", json={"bio": "x"}, headers={"If-Match": header}
     )
     assert_error(response, 400, "bad_request", "If-Match")
@@ -140,9 +147,9 @@ def test_if_match_and_body_version_must_agree(forum: Forum) -> None:
 
 
 @pytest.mark.parametrize("email", ["nope", "x" * 300 + "@a.io"])
-def test_bad_email_lookup(forum: Forum, email: str) -> None:
-    assert_error(forum.users.get(f"/api/users/by-email/{email}"), 400, "bad_request", "email")
-    response = forum.users.get("/api/users", query_string={"email": email})
+def test_bad_email_lookup(json_forum: Forum, email: str) -> None:
+    assert_error(json_forum.users.get(f"/api/users/by-email/{email}"), 400, "bad_request", "email")
+    response = json_forum.users.get("/api/users", query_string={"email": email})
     assert_error(response, 400, "bad_request", "email")
 
 
@@ -164,8 +171,8 @@ def test_unknown_ids(forum: Forum, service: str) -> None:
         assert "424242" in error["message"]
 
 
-def test_unknown_route(forum: Forum) -> None:
-    error = assert_error(forum.users.get("/api/nothing/here"), 404, "not_found", None)
+def test_unknown_route(json_forum: Forum) -> None:
+    error = assert_error(json_forum.users.get("/api/nothing/here"), 404, "not_found", None)
     assert "/api/nothing/here" in error["message"]
 
 
@@ -180,9 +187,9 @@ def test_unknown_route(forum: Forum) -> None:
     ],
 )
 def test_method_not_allowed(
-    forum: Forum, service: str, method: str, url: str, allowed: set[str]
+    json_forum: Forum, service: str, method: str, url: str, allowed: set[str]
 ) -> None:
-    response = getattr(forum.client(service), method)(url)
+    response = getattr(json_forum.client(service), method)(url)
     error = assert_error(response, 405, "method_not_allowed", None)
     assert method.upper() in error["message"]
     assert allowed <= {m.strip() for m in response.headers["Allow"].split(",")}
@@ -191,9 +198,9 @@ def test_method_not_allowed(
 # --- 413 / 415 ---------------------------------------------------------------------------
 
 
-def test_body_too_large(forum: Forum) -> None:
+def test_body_too_large(json_forum: Forum) -> None:
     raw = '{"username": "' + "x" * (70 * 1024) + '"}'
-    response = forum.users.post("/api/users", data=raw, content_type="application/json")
+    response = json_forum.users.post("/api/users", data=raw, content_type="application/json")
     error = assert_error(response, 413, "payload_too_large", "body")
     assert "65536" in error["message"]
 
@@ -224,19 +231,19 @@ def test_chunked_body_too_large(json_forum: Forum) -> None:
 @pytest.mark.parametrize(
     "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None]
 )
-def test_wrong_content_type(forum: Forum, content_type: str | None) -> None:
+def test_wrong_content_type(json_forum: Forum, content_type: str | None) -> None:
     kwargs: dict[str, Any] = {"data": '{"username": "x"}'}
     if content_type:
         kwargs["content_type"] = content_type
     error = assert_error(
-        forum.users.post("/api/users", **kwargs), 415, "unsupported_media_type", "Content-Type"
+        json_forum.users.post("/api/users", **kwargs), 415, "unsupported_media_type", "Content-Type"
     )
     assert "application/json" in error["message"]
 
 
-def test_json_suffix_content_types_accepted(forum: Forum) -> None:
-    user = forum.user("finn")
-    response = forum.users.patch(
+def test_json_suffix_content_types_accepted(json_forum: Forum) -> None:
+    user = json_forum.user("finn")
+    response = json_forum.users.patch(
         f"/api/users/{user['id']}",
         data='{"bio": "x"}',
         content_type="application/merge-patch+json; charset=utf-8",
@@ -272,13 +279,15 @@ def test_json_suffix_content_types_accepted(forum: Forum) -> None:
         ({"username": "ok", "version": 3}, "version"),
     ],
 )
-def test_user_create_validation(forum: Forum, body: dict[str, Any], field: str) -> None:
-    error = assert_error(forum.users.post("/api/users", json=body), 422, "validation_error", field)
+def test_user_create_validation(json_forum: Forum, body: dict[str, Any], field: str) -> None:
+    error = assert_error(
+        json_forum.users.post("/api/users", json=body), 422, "validation_error", field
+    )
     assert any(d["field"] == field for d in error["details"])
 
 
-def test_all_bad_fields_are_named(forum: Forum) -> None:
-    response = forum.users.post("/api/users", json={"username": 1, "bio": 2, "extra": 3})
+def test_all_bad_fields_are_named(json_forum: Forum) -> None:
+    response = json_forum.users.post("/api/users", json={"username": 1, "bio": 2, "extra": 3})
     error = assert_error(response, 422, "validation_error", "username")
     assert {d["field"] for d in error["details"]} == {"username", "bio", "extra"}
     assert "unknown or read-only" in error["message"]
@@ -294,8 +303,8 @@ def test_all_bad_fields_are_named(forum: Forum) -> None:
         ({"title": "t", "createdBy": True}, "createdBy"),
     ],
 )
-def test_thread_create_validation(forum: Forum, body: dict[str, Any], field: str) -> None:
-    assert_error(forum.threads.post("/api/threads", json=body), 422, "validation_error", field)
+def test_thread_create_validation(json_forum: Forum, body: dict[str, Any], field: str) -> None:
+    assert_error(json_forum.threads.post("/api/threads", json=body), 422, "validation_error", field)
 
 
 @pytest.mark.parametrize(
@@ -308,8 +317,8 @@ def test_thread_create_validation(forum: Forum, body: dict[str, Any], field: str
         ({"thread": [1], "user": 1, "text": "x"}, "thread"),
     ],
 )
-def test_post_create_validation(forum: Forum, body: dict[str, Any], field: str) -> None:
-    assert_error(forum.posts.post("/api/posts", json=body), 422, "validation_error", field)
+def test_post_create_validation(json_forum: Forum, body: dict[str, Any], field: str) -> None:
+    assert_error(json_forum.posts.post("/api/posts", json=body), 422, "validation_error", field)
 
 
 def test_references_must_exist(forum: Forum) -> None:
