@@ -149,6 +149,19 @@ def leftover_groups() -> dict[int, str]:
     return {pid: name for pid, name in _live_groups.items() if group_alive(pid)}
 
 
+def kill_leftovers() -> dict[int, str]:
+    """SIGKILL every group started here and never stopped; returns those that were alive."""
+    leftovers = leftover_groups()
+    for pid in leftovers:
+        _signal_group(pid, signal.SIGKILL)
+    _live_groups.clear()
+    return leftovers
+
+
+class GiveUp(Exception):
+    """Raised by a `wait_for` predicate when waiting longer cannot help (a process died)."""
+
+
 def wait_for(
     predicate: Callable[[], T],
     timeout: float = 30.0,
@@ -158,7 +171,8 @@ def wait_for(
 ) -> T:
     """Call `predicate` until it returns something truthy and return that value.
 
-    Exceptions from the predicate count as "not yet"; on timeout a `TimeoutError` names what
+    Exceptions from the predicate count as "not yet", except `GiveUp`, which ends the wait at
+    once and propagates; on timeout a `TimeoutError` names what
     was awaited and the last value or exception seen.
     """
     deadline = time.monotonic() + timeout
@@ -169,6 +183,8 @@ def wait_for(
             if value:
                 return value
             last = value
+        except GiveUp:
+            raise
         except Exception as exc:
             last = exc
         if time.monotonic() >= deadline:

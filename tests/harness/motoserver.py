@@ -1,0 +1,128 @@
+"""moto as its own server process on 127.0.0.1, with the forumdb extension when present.
+
+`python -m harness.moto_ext.server --port 0` picks its own port and prints
+`forumdb-moto ready on http://127.0.0.1:N` once it serves; the URL is read from that line.
+Without the extension (a checkout where tests/harness/moto_ext is absent), plain
+`python -m moto.server` on a free port is used, polled until it answers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from subprocess import Popen
+from typing import Any
+
+import requests
+
+from harness.procs import GiveUp, free_port, start_group, stop_group, tail, wait_for
+
+TESTS_DIR = Path(__file__).resolve().parents[1]
+EXTENSION_SERVER = TESTS_DIR / "harness" / "moto_ext" / "server.py"
+READY_LINE = re.compile(r"forumdb-moto ready on (http://\S+)")
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+DEFAULT_REGION = "us-east-1"
+
+
+def extension_available() -> bool:
+    return EXTENSION_SERVER.is_file()
+
+
+@dataclass
+class MotoServer:
+    """A running moto server. Build it with `MotoServer.start()`."""
+
+    url: str
+    workdir: Path
+    process: Popen[bytes]
+    extended: bool
+    startup_seconds: float
+    region: str = DEFAULT_REGION
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a boto3 client (or a process) needs to talk to this server and nothing else."""
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            **FAKE_CREDENTIALS,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
+    @property
+    def control(self) -> Any:
+        """The extension's control client (faults, replication, backup runs, reset)."""
+        if not self.extended:
+            raise RuntimeError(
+                f"the moto server at {self.url} runs without the forumdb extension "
+                f"({EXTENSION_SERVER.name} absent): no control API"
+            )
+        from harness.moto_ext.control import ExtControl
+
+        return ExtControl(self.url)
+
+    @classmethod
+    def start(cls, *, timeout: float = 60) -> MotoServer:
+        t0 = time.monotonic()
+        workdir = Path(tempfile.mkdtemp(prefix="forumdb-moto-"))
+        log_file = workdir / "moto.log"
+        extended = extension_available()
+        if extended:
+            argv = [sys.executable, "-m", "harness.moto_ext.server", "--host", "127.0.0.1"]
+            argv += ["--port", "0"]
+        else:
+            port = free_port()
+            argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")])
+            ),
+            "PYTHONUNBUFFERED": "1",
+        }
+        process = start_group(argv, log_file=log_file, env=env, name="moto server")
+
+        def served_url() -> str | None:
+            if process.poll() is not None:
+                raise GiveUp(f"moto server exited with {process.returncode}:\n{tail(log_file)}")
+            if extended:
+                match = READY_LINE.search(log_file.read_text(errors="replace"))
+                return match.group(1) if match else None
+            url = f"http://127.0.0.1:{port}"
+            requests.get(f"{url}/moto-api/", timeout=2)
+            return url
+
+        try:
+            url = wait_for(served_url, timeout=timeout, interval=0.05, what="the moto server")
+        except BaseException:
+            stop_group(process, grace=5)
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        return cls(
+            url=url,
+            workdir=workdir,
+            process=process,
+            extended=extended,
+            startup_seconds=time.monotonic() - t0,
+        )
+
+    def reset(self) -> None:
+        """Forget every resource (all services, all regions), and the extension's faults,
+        outages and replication settings."""
+        response = requests.post(f"{self.url}/moto-api/reset", timeout=30)
+        response.raise_for_status()
+        if self.extended:
+            self.control.reset()
+
+    def logs(self) -> str:
+        return (self.workdir / "moto.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        stop_group(self.process, grace=10)
+        shutil.rmtree(self.workdir, ignore_errors=True)
