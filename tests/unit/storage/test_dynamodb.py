@@ -1,0 +1,227 @@
+"""What only the DynamoDB backend has: which calls it makes, how AWS errors surface, a
+concurrent writer between its read and its conditional write, cheap construction."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from forumdb import aws
+from forumdb.config import Settings
+from forumdb.storage import (
+    NotFound,
+    StoreUnavailable,
+    VersionConflict,
+    open_store,
+    posts_by_user,
+    posts_in_thread,
+    threads_newest_first,
+    user_by_email,
+)
+from forumdb.storage.dynamodb import DynamoStore
+
+from .conftest import REGION
+
+
+@pytest.fixture
+def calls(moto_client: Any) -> Iterator[list[str]]:
+    """The names of the DynamoDB operations the client sends, in order."""
+    seen: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        seen.append(model.name)
+
+    moto_client.meta.events.register("before-call.dynamodb", record)
+    yield seen
+    moto_client.meta.events.unregister("before-call.dynamodb", record)
+
+
+def test_lookups_are_queries_never_scans(dynamodb_store: DynamoStore, calls: list[str]) -> None:
+    store = dynamodb_store
+    user = store.users.create({"username": "pb", "email": "pb@candy.example"})
+    store.threads.create({"title": "t"})
+    post = store.posts.create({"thread": 1, "user": user["id"], "text": "hi"})
+    lookups = {
+        "user by e-mail": lambda: user_by_email(store.users, "pb@candy.example"),
+        "threads newest first": lambda: threads_newest_first(store.threads),
+        "posts in a thread": lambda: posts_in_thread(store.posts, 1),
+        "posts by a user": lambda: posts_by_user(store.posts, user["id"]),
+        "post by id": lambda: store.posts.get(post["id"]),
+    }
+    for name, lookup in lookups.items():
+        calls.clear()
+        lookup()
+        assert calls == ["Query"], name
+    calls.clear()
+    store.users.get(user["id"])
+    assert calls == ["GetItem"]
+    calls.clear()
+    store.users.list()
+    assert calls == ["Scan"]
+
+
+def test_a_page_is_filled_by_as_few_calls_as_possible(
+    dynamodb_store: DynamoStore, calls: list[str]
+) -> None:
+    for i in range(7):
+        dynamodb_store.posts.create({"thread": 1, "text": str(i)})
+    calls.clear()
+    page = posts_in_thread(dynamodb_store.posts, 1, limit=5)
+    assert len(page.items) == 5
+    assert calls == ["Query"]
+
+
+def test_a_missing_table_is_unavailable_naming_table_and_region(moto_client: Any) -> None:
+    names = {"users": "nope-Users", "threads": "nope-Threads", "posts": "nope-Posts"}
+    store = DynamoStore(names, region=REGION, client=moto_client)
+    with pytest.raises(StoreUnavailable) as err:
+        store.users.get(1)
+    assert "nope-Users" in str(err.value)
+    assert REGION in str(err.value)
+    health = store.posts.health()
+    assert not health.ok
+    assert "nope-Posts" in health.detail
+    assert REGION in health.detail
+
+
+def test_health_describes_the_table(dynamodb_store: DynamoStore, calls: list[str]) -> None:
+    health = dynamodb_store.threads.health()
+    assert health.ok
+    assert health.info["status"] == "ACTIVE"
+    assert calls == ["DescribeTable"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_unreachable_endpoint_is_unavailable() -> None:
+    client = aws.client(
+        "dynamodb",
+        REGION,
+        f"http://127.0.0.1:{_closed_port()}",
+        config=aws.client_config(max_attempts=1, connect_timeout=1),
+    )
+    store = DynamoStore({"users": "U", "threads": "T", "posts": "P"}, client=client)
+    with pytest.raises(StoreUnavailable, match=rf"table U in region {REGION}.*(onnect|refused)"):
+        store.users.get(1)
+    assert not store.users.health().ok
+
+
+class _Body:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.data
+
+
+def throttle(client: Any, times: int) -> list[int]:
+    """Answer the next `times` HTTP attempts with a throttling error, below botocore's retry
+    loop (a Stubber would answer above it); returns the attempt counter."""
+    attempts: list[int] = []
+    body = b'{"__type":"ProvisionedThroughputExceededException","message":"slow down"}'
+
+    def answer(request: Any, **_: Any) -> AWSResponse | None:
+        attempts.append(1)
+        if len(attempts) > times:
+            return None
+        return AWSResponse(request.url, 400, {"x-amzn-requestid": "t"}, _Body(body))
+
+    client.meta.events.register_first("before-send.dynamodb", answer)
+    return attempts
+
+
+def test_throttling_is_retried_by_botocore_then_unavailable(
+    moto_client: Any, table_names: dict[str, str]
+) -> None:
+    # botocore's `max_attempts` counts retries: 1 means two attempts in all.
+    moto_client.put_item(TableName=table_names["users"], Item={"userId": {"N": "1"}})
+    client = aws.client("dynamodb", REGION, config=aws.client_config(max_attempts=1))
+    store = DynamoStore(table_names, client=client)
+    attempts = throttle(client, 1)
+    assert store.users.get(1) == {"id": 1}
+    assert len(attempts) == 2
+
+    client = aws.client("dynamodb", REGION, config=aws.client_config(max_attempts=1))
+    store = DynamoStore(table_names, client=client)
+    attempts = throttle(client, 2)
+    with pytest.raises(StoreUnavailable, match=r"Users in region us-east-1.*ProvisionedThroughput"):
+        store.users.get(1)
+    assert len(attempts) == 2
+
+
+def _interleave(store: DynamoStore, kind: str, meddle: Any) -> None:
+    """Run `meddle` right after the next read of `kind`, as a concurrent writer would."""
+    coll = store.collection(kind)
+    real_find = coll._find
+
+    def find_then_meddle(record_id: int) -> Any:
+        found = real_find(record_id)
+        coll._find = real_find  # once
+        meddle()
+        return found
+
+    coll._find = find_then_meddle  # type: ignore[method-assign]
+
+
+def test_a_concurrent_update_is_never_lost(
+    dynamodb_store: DynamoStore, moto_client: Any, table_names: dict[str, str]
+) -> None:
+    user = dynamodb_store.users.create({"username": "finn"})
+    other = DynamoStore(table_names, client=moto_client)
+    _interleave(dynamodb_store, "users", lambda: other.users.update(user["id"], {"bio": "theirs"}))
+    with pytest.raises(VersionConflict) as err:
+        dynamodb_store.users.update(user["id"], {"bio": "mine"})
+    assert (err.value.expected, err.value.actual) == (1, 2)
+    assert dynamodb_store.users.get(user["id"])["bio"] == "theirs"
+
+
+def test_a_concurrent_delete_is_reported(
+    dynamodb_store: DynamoStore, moto_client: Any, table_names: dict[str, str]
+) -> None:
+    post = dynamodb_store.posts.create({"thread": 2, "text": "x"})
+    other = DynamoStore(table_names, client=moto_client)
+    _interleave(dynamodb_store, "posts", lambda: other.posts.delete(post["id"]))
+    with pytest.raises(NotFound):
+        dynamodb_store.posts.delete(post["id"])
+
+
+def test_records_without_version_can_be_updated(
+    dynamodb_store: DynamoStore, moto_client: Any, table_names: dict[str, str]
+) -> None:
+    moto_client.put_item(
+        TableName=table_names["users"], Item={"userId": {"N": "3"}, "username": {"S": "old"}}
+    )
+    updated = dynamodb_store.users.update(3, {"bio": "b"})
+    assert updated["version"] == 1
+    assert dynamodb_store.users.get(3)["bio"] == "b"
+
+
+def test_an_item_too_large_is_a_value_error(dynamodb_store: DynamoStore) -> None:
+    with pytest.raises(ValueError, match="Users"):
+        dynamodb_store.users.create({"username": "big", "bio": "x" * 500_000})
+
+
+def test_from_settings_is_cheap_and_uses_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings(
+        STORAGE_MODE="dynamodb",
+        TABLE_PREFIX="blue-",
+        POSTS_TABLE="custom-posts",
+        AWS_REGION="eu-west-1",
+        AWS_ENDPOINT_URL="http://127.0.0.1:1",
+    )
+    made: list[Any] = []
+    monkeypatch.setattr(aws, "client", lambda *a, **k: made.append(a) or object())
+    store = open_store(settings)
+    assert isinstance(store, DynamoStore)
+    assert made == [], "no client, so no network call, until the store is used"
+    assert store.users.table_name == "blue-Users"
+    assert store.posts.table_name == "custom-posts"
+    assert (store.region, store.endpoint_url) == ("eu-west-1", "http://127.0.0.1:1")
