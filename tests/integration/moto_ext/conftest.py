@@ -1,0 +1,124 @@
+"""Fixtures for the moto extension's own tests: every behaviour runs in-process and through
+a server process of its own (the session `moto_server` fixture of tests/conftest.py is the
+other harness part's; this folder starts its own to test the server module itself)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import botocore.retries.standard
+import pytest
+from ext_support import EAST
+
+from forumdb.aws import client as aws_client
+from forumdb.aws import client_config
+from harness.moto_ext import ExtControl, mock_aws_ext
+
+TESTS_DIR = Path(__file__).resolve().parents[2]
+READY_PREFIX = "forumdb-moto ready on "
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[str]
+    url: str
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(timeout=5)
+
+
+def start_server() -> ServerProcess:
+    """`python -m harness.moto_ext.server` on a free port; waits for its ready line."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness.moto_ext.server", "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()  # blocks until the ready line, or EOF if it died
+    if not line.startswith(READY_PREFIX):
+        process.kill()
+        raise RuntimeError(f"moto extension server did not start: {line!r}")
+    return ServerProcess(process, line[len(READY_PREFIX) :].strip())
+
+
+@pytest.fixture(scope="session")
+def ext_server() -> Iterator[ServerProcess]:
+    server = start_server()
+    yield server
+    server.stop()
+
+
+@dataclass
+class ExtEnv:
+    """One way of running the extension: in-process or through the server."""
+
+    mode: str
+    control: ExtControl
+    endpoint_url: str | None
+
+    def client(self, service: str, region: str = EAST, *, retries: int = 8) -> Any:
+        """A boto3 client as forumdb builds them (botocore standard retry mode)."""
+        cache_key = (self.endpoint_url, service, region, retries)
+        if cache_key not in _CLIENTS:
+            # clients are reused across tests: loading a service model costs ~0.1 s each time
+            _CLIENTS[cache_key] = aws_client(
+                service, region, self.endpoint_url, client_config(max_attempts=retries)
+            )
+        return _CLIENTS[cache_key]
+
+
+_CLIENTS: dict[tuple[str | None, str, str, int], Any] = {}
+
+
+@pytest.fixture(autouse=True)
+def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": EAST,
+        "AWS_REGION": EAST,
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep botocore's retries (what is tested) but not its exponential sleeps."""
+    monkeypatch.setattr(
+        botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, ctx: 0.001
+    )
+
+
+@pytest.fixture(params=["inprocess", "server"])
+def ext(request: pytest.FixtureRequest) -> Iterator[ExtEnv]:
+    if request.param == "inprocess":
+        with mock_aws_ext() as control:
+            yield ExtEnv("inprocess", control, None)
+        return
+    server: ServerProcess = request.getfixturevalue("ext_server")
+    control = ExtControl(server.url)
+    control.reset()
+    yield ExtEnv("server", control, server.url)
+    control.reset()

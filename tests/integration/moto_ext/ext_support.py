@@ -1,0 +1,57 @@
+"""Helpers for the moto extension's tests: forumdb's Posts layout, items, polling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forumdb.tables import POSTS, create_table_request
+
+ACCOUNT = "123456789012"
+EAST, WEST, CENTRAL = "us-east-1", "us-west-2", "eu-central-1"
+TABLE = "forum-Posts"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/forumdb-backup"
+
+
+def create_table(client: Any, name: str = TABLE, **options: Any) -> dict[str, Any]:
+    """A table of forumdb's Posts layout (hash + range key, two GSIs)."""
+    return client.create_table(**create_table_request(POSTS, name, **options))["TableDescription"]
+
+
+def post(post_id: int, thread_id: int = 1, text: str = "hello") -> dict[str, Any]:
+    return {
+        "postId": {"N": str(post_id)},
+        "threadId": {"N": str(thread_id)},
+        "userId": {"N": "4"},
+        "createdAt": {"S": f"2026-01-01T00:00:{post_id % 60:02d}Z"},
+        "text": {"S": text},
+    }
+
+
+def key(post_id: int, thread_id: int = 1) -> dict[str, Any]:
+    return {"postId": {"N": str(post_id)}, "threadId": {"N": str(thread_id)}}
+
+
+def describe(client: Any, name: str = TABLE) -> dict[str, Any]:
+    return client.describe_table(TableName=name)["Table"]
+
+
+def wait_settled(client: Any, name: str = TABLE, limit: int = 20) -> dict[str, Any]:
+    """DescribeTable until the table is ACTIVE (each call counts toward replica progress)."""
+    table: dict[str, Any] = {}
+    for _ in range(limit):
+        table = describe(client, name)
+        if table["TableStatus"] == "ACTIVE":
+            return table
+    raise AssertionError(
+        f"{name} still {table.get('TableStatus')} after {limit} DescribeTable calls"
+    )
+
+
+def add_replica(client: Any, region: str, name: str = TABLE, **spec: Any) -> dict[str, Any]:
+    return client.update_table(
+        TableName=name, ReplicaUpdates=[{"Create": {"RegionName": region, **spec}}]
+    )["TableDescription"]
+
+
+def error_code(exc_info: Any) -> str:
+    return exc_info.value.response["Error"]["Code"]
