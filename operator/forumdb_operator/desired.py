@@ -124,6 +124,7 @@ class DesiredAlarms:
 class DesiredState:
     namespace: str
     name: str
+    table_prefix: str
     primary_region: str
     replica_regions: tuple[str, ...]
     # False: replicaRegions unset; replicas that exist are neither added to nor removed.
@@ -316,6 +317,7 @@ def desired_state(spec: ForumDatabaseSpec, namespace: str, name: str) -> Desired
     return DesiredState(
         namespace=namespace,
         name=name,
+        table_prefix=spec.table_prefix,
         primary_region=spec.primary_region,
         replica_regions=tuple(spec.replicas),
         replicas_managed=spec.replica_regions is not None,

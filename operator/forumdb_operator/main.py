@@ -1,10 +1,181 @@
-"""forum-operator entry point (stub until the operator issue lands)."""
+"""forum-operator: run the ForumDatabase operator.
+
+    forum-operator [--namespace NS]... | [--all-namespaces]   (default: all namespaces)
+                   [--health-port 8080] [--metrics-port 9090]
+                   [--peering NAME | --standalone] [--drift-interval SECONDS]
+
+AWS endpoints, region and credentials come from boto3's standard settings (AWS_ENDPOINT_URL,
+AWS_REGION, the credential chain); Kubernetes from the in-cluster service account or KUBECONFIG.
+"""
 
 from __future__ import annotations
 
-import sys
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import click
+import kopf
+import kubernetes
+from kubernetes.client import CoreV1Api, CustomObjectsApi
+from kubernetes.client.exceptions import ApiException
+from prometheus_client import start_http_server
+
+from forumdb.logs import configure_logging
+from forumdb_operator import handlers, naming
+from forumdb_operator.awsclients import Clients
+from forumdb_operator.reconcile import Reconciler
+
+log = logging.getLogger("forumdb_operator.main")
+
+PEERING_GROUP = "kopf.dev"
+PEERING_VERSION = "v1"
+
+
+def load_kube_config() -> None:
+    try:
+        kubernetes.config.load_incluster_config()
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config()
+
+
+def ensure_peering(custom: CustomObjectsApi, name: str, namespaces: tuple[str, ...]) -> None:
+    """Kopf pauses until its peering object exists: create it when missing (needs RBAC create
+    on clusterkopfpeerings/kopfpeerings; without it, the object must be installed beforehand)."""
+    body: dict[str, Any] = {"metadata": {"name": name}}
+    try:
+        if not namespaces:
+            custom.create_cluster_custom_object(
+                PEERING_GROUP,
+                PEERING_VERSION,
+                "clusterkopfpeerings",
+                {
+                    **body,
+                    "apiVersion": f"{PEERING_GROUP}/{PEERING_VERSION}",
+                    "kind": "ClusterKopfPeering",
+                },
+            )
+        for ns in namespaces:
+            custom.create_namespaced_custom_object(
+                PEERING_GROUP,
+                PEERING_VERSION,
+                ns,
+                "kopfpeerings",
+                {**body, "apiVersion": f"{PEERING_GROUP}/{PEERING_VERSION}", "kind": "KopfPeering"},
+            )
+    except ApiException as exc:
+        if exc.status != 409:  # 409: it exists, which is what we want
+            log.warning(
+                "could not create the peering object; create it or run with --standalone",
+                extra={"peering": name, "cause": f"{exc.status} {exc.reason}"},
+            )
+
+
+def _configure_kopf(settings: kopf.OperatorSettings, **_: Any) -> None:
+    settings.persistence.finalizer = naming.FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=naming.GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=naming.GROUP, key="last-handled-configuration"
+    )
+    # Kopf would post every INFO log line as an event; the operator posts its own events.
+    settings.posting.level = logging.WARNING
+    settings.networking.error_backoffs = [1, 2, 5, 10, 20]
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--namespace", "namespaces", multiple=True, help="Watch this namespace (repeatable).")
+@click.option("--all-namespaces", is_flag=True, help="Watch every namespace (the default).")
+@click.option("--health-port", type=int, default=8080, show_default=True, help="Liveness /healthz.")
+@click.option(
+    "--metrics-port", type=int, default=9090, show_default=True, help="Prometheus /metrics."
+)
+@click.option("--peering", "peering_name", default="forumdb", show_default=True)
+@click.option("--standalone", is_flag=True, help="No peering (one operator, tests).")
+@click.option(
+    "--drift-interval",
+    type=float,
+    default=300.0,
+    show_default=True,
+    envvar="FORUMDB_DRIFT_INTERVAL",
+    help="Seconds between drift checks of a resource that is in shape.",
+)
+@click.option(
+    "--workers",
+    type=int,
+    default=8,
+    show_default=True,
+    envvar="FORUMDB_OPERATOR_WORKERS",
+    help="Threads for AWS and Kubernetes calls (reconciles running at once).",
+)
+@click.option(
+    "--allowed-regions",
+    default="",
+    envvar="FORUMDB_ALLOWED_REGIONS",
+    help="Comma-separated regions a spec may use (default: every DynamoDB region).",
+)
+@click.option("--log-level", default="INFO", envvar="LOG_LEVEL", show_default=True)
+def cli(
+    namespaces: tuple[str, ...],
+    all_namespaces: bool,
+    health_port: int,
+    metrics_port: int,
+    peering_name: str,
+    standalone: bool,
+    drift_interval: float,
+    workers: int,
+    allowed_regions: str,
+    log_level: str,
+) -> None:
+    """Run the ForumDatabase operator."""
+    if all_namespaces and namespaces:
+        raise click.UsageError("--all-namespaces and --namespace exclude each other")
+    if drift_interval <= 0:
+        raise click.BadParameter("must be > 0", param_hint="--drift-interval")
+    configure_logging(log_level)
+    load_kube_config()
+    custom = CustomObjectsApi()
+    allowed = frozenset(r.strip() for r in allowed_regions.split(",") if r.strip()) or None
+    handlers.configure(
+        handlers.Runtime(
+            reconciler=Reconciler(
+                Clients(os.environ.get("AWS_ENDPOINT_URL") or None), allowed_regions=allowed
+            ),
+            core=CoreV1Api(),
+            custom=custom,
+            pool=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile"),
+            drift_interval=drift_interval,
+        )
+    )
+    kopf.on.startup()(_configure_kopf)
+    if metrics_port:
+        start_http_server(metrics_port)
+    if not standalone:
+        ensure_peering(custom, peering_name, namespaces)
+    log.info(
+        "starting",
+        extra={
+            "namespaces": list(namespaces) or "all",
+            "peering": None if standalone else peering_name,
+            "drift_interval": drift_interval,
+            "health_port": health_port,
+            "metrics_port": metrics_port,
+        },
+    )
+    kopf.run(
+        clusterwide=not namespaces,
+        namespaces=list(namespaces),
+        standalone=standalone,
+        peering_name=None if standalone else peering_name,
+        liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz" if health_port else None,
+    )
 
 
 def main() -> None:
-    sys.stderr.write("forum-operator: not built yet\n")
-    sys.exit(2)
+    cli()
+
+
+if __name__ == "__main__":
+    main()

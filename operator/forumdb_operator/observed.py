@@ -7,6 +7,7 @@ an error; every other failure is classified by forumdb_operator.errors.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -15,6 +16,7 @@ from forumdb_operator import errors
 from forumdb_operator.desired import DesiredState
 
 ClientFactory = Callable[[str, str], Any]
+log = logging.getLogger("forumdb_operator.observed")
 
 
 @dataclass(frozen=True)
@@ -299,18 +301,31 @@ class Observer:
                 )
                 out.selection = (got or {}).get("BackupSelection")
         if out.vault_arns.get(region):
+            out.last_recovery_point = self._last_recovery_point(b.vault_name, region)
+        return out
+
+    def _last_recovery_point(self, vault: str, region: str) -> dict[str, Any] | None:
+        """The newest completed recovery point; informational, so a failure to list them is
+        logged and does not fail the reconcile."""
+        try:
             points = self._paged(
                 "backup",
                 region,
                 "list_recovery_points_by_backup_vault",
                 "RecoveryPoints",
-                f"list recovery points of vault {b.vault_name}",
-                BackupVaultName=b.vault_name,
+                f"list recovery points of vault {vault}",
+                BackupVaultName=vault,
             )
-            done = [p for p in points if p.get("Status") in (None, "COMPLETED")]
-            if done:
-                out.last_recovery_point = max(done, key=lambda p: p.get("CreationDate") or "")
-        return out
+        except errors.ReconcileError as exc:
+            log.warning(
+                "cannot list recovery points",
+                extra={"vault": vault, "region": region, "cause": str(exc)},
+            )
+            return None
+        done = [p for p in points if p.get("Status") in (None, "COMPLETED")]
+        if not done:
+            return None
+        return max(done, key=lambda p: str(p.get("CreationDate") or ""))
 
     def alarms(self, desired: DesiredState) -> ObservedAlarms:
         a = desired.alarms

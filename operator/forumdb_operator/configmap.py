@@ -1,0 +1,81 @@
+"""The ConfigMap `forumdb-NAME` that tells the services where their data is.
+
+Keys are the configuration names of forumdb.config (STORAGE_MODE, TABLE_PREFIX, USERS_TABLE,
+THREADS_TABLE, POSTS_TABLE, AWS_REGION, REPLICA_REGIONS); the resource owns it, so Kubernetes
+garbage-collects it with the resource. Written only when its content differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes.client import CoreV1Api
+from kubernetes.client.exceptions import ApiException
+
+from forumdb_operator import naming
+from forumdb_operator.desired import DesiredState
+
+
+def configmap_data(desired: DesiredState) -> dict[str, str]:
+    tables = {t.kind: t.name for t in desired.tables}
+    return {
+        "STORAGE_MODE": "dynamodb",
+        "TABLE_PREFIX": desired.table_prefix,
+        "USERS_TABLE": tables["users"],
+        "THREADS_TABLE": tables["threads"],
+        "POSTS_TABLE": tables["posts"],
+        "AWS_REGION": desired.primary_region,
+        "REPLICA_REGIONS": ",".join(desired.replica_regions),
+    }
+
+
+def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
+    meta = owner["metadata"]
+    return {
+        "apiVersion": owner.get("apiVersion", naming.API_VERSION),
+        "kind": owner.get("kind", naming.KIND),
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def configmap_manifest(owner: Mapping[str, Any], data: Mapping[str, str]) -> dict[str, Any]:
+    meta = owner["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": naming.configmap_name(meta["name"]),
+            "namespace": meta["namespace"],
+            "labels": {
+                "app.kubernetes.io/managed-by": naming.MANAGED_BY,
+                naming.LABEL_OWNER_NAME: meta["name"],
+            },
+            "ownerReferences": [owner_reference(owner)],
+        },
+        "data": dict(data),
+    }
+
+
+def ensure_configmap(api: CoreV1Api, manifest: Mapping[str, Any]) -> bool:
+    """Create or update the ConfigMap; True when something was written."""
+    meta = manifest["metadata"]
+    try:
+        current = api.read_namespaced_config_map(meta["name"], meta["namespace"])
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        api.create_namespaced_config_map(meta["namespace"], dict(manifest))
+        return True
+    refs = [r.uid for r in (current.metadata.owner_references or [])]
+    if (current.data or {}) == manifest["data"] and meta["ownerReferences"][0]["uid"] in refs:
+        return False
+    api.patch_namespaced_config_map(
+        meta["name"],
+        meta["namespace"],
+        {"data": manifest["data"], "metadata": {"ownerReferences": meta["ownerReferences"]}},
+    )
+    return True

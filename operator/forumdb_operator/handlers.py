@@ -1,0 +1,217 @@
+"""Kopf handlers: thin glue between Kubernetes and forumdb_operator.reconcile.
+
+Each ForumDatabase gets one reconcile loop (a Kopf daemon): it reconciles at once, then again
+after a short delay while something is changing (a table CREATING, a replica being added, a
+transient AWS error), and otherwise every drift interval (the timer that finds and repairs
+drift). One loop per resource means reconciles of one resource never overlap. A spec change
+wakes the loop at once. The blocking boto3 and Kubernetes calls run in a bounded thread pool.
+
+Deletion is a finalizer (`on.delete`): Retain leaves everything in AWS and says so in an event;
+Delete removes alarms, backup plan and selection, replicas, then tables, retrying until done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import kopf
+from kubernetes.client import CoreV1Api, CustomObjectsApi
+from kubernetes.client.exceptions import ApiException
+
+from forumdb_operator import metrics, naming
+from forumdb_operator.configmap import configmap_data, configmap_manifest, ensure_configmap
+from forumdb_operator.reconcile import Event, Outcome, Reconciler
+
+log = logging.getLogger("forumdb_operator.handlers")
+T = TypeVar("T")
+
+WAKE_KEY = "forumdb_wake"
+STOP_POLL = 1.0  # seconds: how often an idle loop checks whether it should stop
+
+
+@dataclass
+class Runtime:
+    """What the handlers need, built by main() before Kopf starts."""
+
+    reconciler: Reconciler
+    core: CoreV1Api
+    custom: CustomObjectsApi
+    pool: ThreadPoolExecutor
+    drift_interval: float
+
+
+_runtime: Runtime | None = None
+
+
+def configure(runtime: Runtime) -> None:
+    global _runtime
+    _runtime = runtime
+
+
+def runtime() -> Runtime:
+    if _runtime is None:
+        raise RuntimeError("forumdb_operator.handlers.configure() was not called")
+    return _runtime
+
+
+async def _in_pool(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(runtime().pool, functools.partial(fn, *args, **kwargs))
+
+
+def _wake_event(memo: Any) -> asyncio.Event:
+    event = memo.get(WAKE_KEY) if hasattr(memo, "get") else None
+    if event is None:
+        event = asyncio.Event()
+        memo[WAKE_KEY] = event
+    return event
+
+
+def _post(body: Mapping[str, Any], events: list[Event]) -> None:
+    for e in events:
+        kopf.event(dict(body), type=e.type, reason=e.reason, message=e.message)
+
+
+def _patch_status(namespace: str, name: str, status: Mapping[str, Any]) -> None:
+    rt = runtime()
+    try:
+        rt.custom.patch_namespaced_custom_object_status(
+            naming.GROUP,
+            naming.VERSION,
+            namespace,
+            naming.PLURAL,
+            name,
+            {"status": dict(status)},
+            _content_type="application/merge-patch+json",
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return  # deleted meanwhile
+        raise
+
+
+def _publish(body: Mapping[str, Any], outcome: Outcome) -> None:
+    """Write the ConfigMap (when it differs) and the status; blocking, runs in the pool."""
+    if outcome.desired is not None:
+        manifest = configmap_manifest(body, configmap_data(outcome.desired))
+        try:
+            if ensure_configmap(runtime().core, manifest):
+                log.info(
+                    "configmap written",
+                    extra={
+                        "resource": outcome.desired.owner,
+                        "configmap": manifest["metadata"]["name"],
+                    },
+                )
+            outcome.status["configMap"] = manifest["metadata"]["name"]
+        except ApiException as exc:
+            log.warning(
+                "configmap write failed",
+                extra={"resource": outcome.desired.owner, "cause": f"{exc.status} {exc.reason}"},
+            )
+    meta = body["metadata"]
+    _patch_status(meta["namespace"], meta["name"], outcome.status)
+
+
+@kopf.on.create(naming.GROUP, naming.VERSION, naming.PLURAL)
+@kopf.on.update(naming.GROUP, naming.VERSION, naming.PLURAL, field="spec")
+async def spec_changed(memo: Any, name: str, namespace: str, **_: Any) -> None:
+    """The reconcile loop does the work; a new spec only wakes it up."""
+    _wake_event(memo).set()
+    log.info("spec changed", extra={"resource": f"{namespace}/{name}"})
+
+
+@kopf.daemon(naming.GROUP, naming.VERSION, naming.PLURAL, cancellation_timeout=60.0)
+async def reconcile_loop(
+    stopped: Any,
+    name: str,
+    namespace: str,
+    body: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    meta: Mapping[str, Any],
+    status: Mapping[str, Any],
+    memo: Any,
+    **_: Any,
+) -> None:
+    """Reconcile now, then after `requeue_after` or the drift interval, until stopped."""
+    rt = runtime()
+    wake = _wake_event(memo)
+    metrics.MANAGED.inc()
+    try:
+        delay = 0.0
+        while not stopped:
+            await _sleep(wake, stopped, delay)
+            if stopped:
+                break
+            wake.clear()
+            if meta.get("deletionTimestamp"):
+                break
+            # body/spec/meta/status are live views: copy a consistent snapshot.
+            snapshot = {
+                "apiVersion": body.get("apiVersion"),
+                "kind": body.get("kind"),
+                "metadata": {**meta},
+            }
+            try:
+                outcome = await _in_pool(
+                    rt.reconciler.reconcile,
+                    namespace=namespace,
+                    name=name,
+                    spec=dict(spec),
+                    generation=meta.get("generation"),
+                    previous=dict(status),
+                )
+                await _in_pool(_publish, snapshot, outcome)
+                _post(snapshot, outcome.events)
+                delay = outcome.requeue_after or rt.drift_interval
+            except Exception as exc:  # keep the loop alive; Kubernetes/API hiccups retry soon
+                log.exception(
+                    "reconcile loop error",
+                    extra={"resource": f"{namespace}/{name}", "cause": repr(exc)},
+                )
+                delay = 10.0
+    finally:
+        metrics.MANAGED.dec()
+
+
+async def _sleep(wake: asyncio.Event, stopped: Any, delay: float) -> None:
+    """Sleep `delay` seconds, or less if woken up or stopped."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + delay
+    while not stopped and not wake.is_set():
+        left = deadline - loop.time()
+        if left <= 0:
+            return
+        try:
+            await asyncio.wait_for(wake.wait(), timeout=min(left, STOP_POLL))
+        except TimeoutError:
+            continue
+
+
+@kopf.on.delete(naming.GROUP, naming.VERSION, naming.PLURAL)
+async def on_delete(
+    name: str,
+    namespace: str,
+    body: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    status: Mapping[str, Any],
+    patch: Any,
+    **_: Any,
+) -> None:
+    rt = runtime()
+    outcome = await _in_pool(
+        rt.reconciler.delete, namespace=namespace, name=name, spec=dict(spec), previous=dict(status)
+    )
+    _post(body, outcome.events)
+    for key, value in outcome.status.items():
+        patch.status[key] = value
+    if not outcome.done:
+        raise kopf.TemporaryError(
+            outcome.status.get("message", "deleting"), delay=outcome.requeue_after or 5.0
+        )
