@@ -1,0 +1,88 @@
+"""A changed config folder (the operator's ConfigMap, mounted) reaches a running app: new
+requests use a store opened with the new settings, and /readyz says which."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from forumdb.api.app import create_app
+from forumdb.config import SettingsWatcher
+
+from .conftest import TABLE_PREFIX, create_tables
+
+
+def _write(config_dir: Path, **values: str) -> None:
+    for name, value in values.items():
+        (config_dir / name).write_text(value)
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "config"
+    folder.mkdir()
+    return folder
+
+
+def test_json_data_dir_switch(config_dir: Path, tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    _write(config_dir, STORAGE_MODE="json", DATA_DIR=str(first))
+    client = create_app("users", SettingsWatcher(config_dir, interval=0)).test_client()
+    made = client.post("/api/users", json={"username": "finn"}).get_json()
+    assert client.get("/readyz").get_json()["storage"]["dataDir"] == str(first)
+
+    _write(config_dir, DATA_DIR=str(second))
+    assert client.get(f"/api/users/{made['id']}").status_code == 404
+    assert client.get("/api/users").get_json() == []
+    ready = client.get("/readyz").get_json()
+    assert ready["storage"]["dataDir"] == str(second)
+    assert ready["generation"] == 1
+
+    _write(config_dir, DATA_DIR=str(first))
+    assert client.get(f"/api/users/{made['id']}").get_json() == made
+
+
+@pytest.mark.usefixtures("aws")
+def test_dynamodb_region_failover(config_dir: Path) -> None:
+    create_tables("us-east-1")
+    create_tables("us-west-2")
+    _write(config_dir, STORAGE_MODE="dynamodb", AWS_REGION="us-east-1", TABLE_PREFIX=TABLE_PREFIX)
+    client = create_app("users", SettingsWatcher(config_dir, interval=0)).test_client()
+    east = client.post("/api/users", json={"username": "east"}).get_json()
+    ready = client.get("/readyz").get_json()
+    assert ready["storage"]["region"] == "us-east-1"
+    assert ready["storage"]["tables"] == {"users": f"{TABLE_PREFIX}Users"}
+
+    _write(config_dir, AWS_REGION="us-west-2")  # what the operator does on failover
+    ready = client.get("/readyz").get_json()
+    assert ready["status"] == "ready"
+    assert ready["storage"]["region"] == "us-west-2"
+    assert ready["generation"] == 1
+    assert client.get(f"/api/users/{east['id']}").status_code == 404
+    west = client.post("/api/users", json={"username": "west"}).get_json()
+
+    _write(config_dir, AWS_REGION="us-east-1")
+    assert client.get(f"/api/users/{east['id']}").get_json() == east
+    assert client.get(f"/api/users/{west['id']}").status_code == 404
+
+
+def test_config_dir_from_the_environment(
+    config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write(config_dir, STORAGE_MODE="json", DATA_DIR=str(tmp_path / "from-config"))
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "from-env"))
+    monkeypatch.setenv("FORUMDB_CONFIG_DIR", str(config_dir))
+    client = create_app("threads").test_client()
+    ready = client.get("/readyz").get_json()
+    # The mounted folder outranks the pod's frozen environment.
+    assert ready["storage"] == {"mode": "json", "dataDir": str(tmp_path / "from-config")}
+
+
+def test_half_written_config_keeps_the_old_settings(config_dir: Path, tmp_path: Path) -> None:
+    _write(config_dir, STORAGE_MODE="json", DATA_DIR=str(tmp_path / "data"))
+    client = create_app("users", SettingsWatcher(config_dir, interval=0)).test_client()
+    client.post("/api/users", json={"username": "finn"})
+    _write(config_dir, STORAGE_MODE="cassandra")
+    assert len(client.get("/api/users").get_json()) == 1
+    assert client.get("/readyz").get_json()["storage"]["mode"] == "json"
