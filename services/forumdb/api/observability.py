@@ -99,4 +99,4 @@ def metrics_response() -> Response:
         from prometheus_client import REGISTRY
 
         body = generate_latest(REGISTRY)
-    return Response(body, mimetype=CONTENT_TYPE_LATEST)
+    return Response(body, content_type=CONTENT_TYPE_LATEST)
