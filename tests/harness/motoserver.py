@@ -1,4 +1,5 @@
-"""moto as its own server process on 127.0.0.1, with the forumdb extension when present.
+"""moto as its own server process (on 127.0.0.1 unless told otherwise), with the forumdb
+extension when present.
 
 `python -m harness.moto_ext.server --port 0` picks its own port and prints
 `forumdb-moto ready on http://127.0.0.1:N` once it serves; the URL is read from that line.
@@ -68,17 +69,18 @@ class MotoServer:
         return ExtControl(self.url)
 
     @classmethod
-    def start(cls, *, timeout: float = 60) -> MotoServer:
+    def start(cls, *, host: str = "127.0.0.1", timeout: float = 60) -> MotoServer:
+        """Start it on `host` (another address than loopback when pods in a kind cluster must
+        reach it) and wait until it serves."""
         t0 = time.monotonic()
         workdir = Path(tempfile.mkdtemp(prefix="forumdb-moto-"))
         log_file = workdir / "moto.log"
         extended = extension_available()
         if extended:
-            argv = [sys.executable, "-m", "harness.moto_ext.server", "--host", "127.0.0.1"]
-            argv += ["--port", "0"]
+            argv = [sys.executable, "-m", "harness.moto_ext.server", "--host", host, "--port", "0"]
         else:
             port = free_port()
-            argv = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+            argv = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
             "PYTHONPATH": os.pathsep.join(
@@ -94,7 +96,7 @@ class MotoServer:
             if extended:
                 match = READY_LINE.search(log_file.read_text(errors="replace"))
                 return match.group(1) if match else None
-            url = f"http://127.0.0.1:{port}"
+            url = f"http://{host}:{port}"
             requests.get(f"{url}/moto-api/", timeout=2)
             return url
 

@@ -6,8 +6,9 @@
     op.stop()                           # SIGTERM, then SIGKILL after a grace period
 
 Positional arguments are extra command-line arguments; keywords override environment
-variables (None removes one). Each operator gets `--standalone` (no peering) and its own free
-health and metrics ports, so several can run at once, also under pytest-xdist.
+variables (None removes one). Each operator gets `--standalone` (no peering; unless the runner
+says otherwise) and its own free health and metrics ports, so several can run at once, also
+under pytest-xdist.
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ class OperatorRunner:
     workdir: Path
     # Another program to run in its place (the runner's own tests use a stand-in).
     executable: Path | None = None
+    # False: no --standalone, so the operator uses Kopf peering (`--peering NAME` in args).
+    standalone: bool = True
     handles: list[OperatorHandle] = field(default_factory=list)
     _counter: itertools.count = field(default_factory=itertools.count)
 
@@ -143,7 +146,7 @@ class OperatorRunner:
         health_port, metrics_port = free_port(), free_port()
         argv = [
             str(self.executable or operator_executable()),
-            "--standalone",
+            *(["--standalone"] if self.standalone else []),
             *("--health-port", str(health_port)),
             *("--metrics-port", str(metrics_port)),
             *args,
