@@ -11,6 +11,7 @@ import signal
 from pathlib import Path
 
 import pytest
+import requests
 
 from harness.operator_runner import OperatorExited, OperatorRunner, operator_executable
 from harness.procs import group_alive
@@ -109,3 +110,17 @@ def test_real_operator_reports_an_early_exit_with_its_logs(operator_runner) -> N
         op.wait_for_log("this line is never logged", timeout=60)
     assert op.returncode == 2
     assert op.logs()  # the usage error it printed was captured
+
+
+@pytest.mark.apiserver
+def test_real_operator_serves_health_and_metrics_then_stops_cleanly(
+    operator_runner, namespace: str
+) -> None:
+    op = operator_runner.start("--namespace", namespace)
+    op.wait_healthy(timeout=60)
+    metrics = requests.get(op.metrics_url, timeout=5)
+    assert metrics.status_code == 200
+    assert "# TYPE" in metrics.text
+    assert op.stop() == 0  # SIGTERM: kopf shuts down by itself, no SIGKILL needed
+    assert not group_alive(op.pid)
+    assert op.logs()
