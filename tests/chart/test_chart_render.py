@@ -407,3 +407,104 @@ def test_kubernetes_validation_catches_an_invalid_object():
         "spec": {"replicas": "two", "selector": {}, "template": {}},
     }
     assert kubernetes_errors(bad)
+
+
+def _rules(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        r for kind in ("ClusterRole", "Role") for o in by_kind(objects, kind) for r in o["rules"]
+    ]
+
+
+def test_operator_rbac_has_no_wildcards_and_no_cluster_admin(rendered):
+    for rule in _rules(rendered):
+        for field in ("apiGroups", "resources", "verbs"):
+            assert "*" not in rule[field], rule
+    for binding in by_kind(rendered, "ClusterRoleBinding") + by_kind(rendered, "RoleBinding"):
+        assert binding["roleRef"]["name"] not in ("cluster-admin", "admin", "edit")
+
+
+def _grants(objects: list[dict[str, Any]], kind: str) -> dict[str, set[str]]:
+    grants: dict[str, set[str]] = {}
+    for obj in by_kind(objects, kind):
+        for rule in obj["rules"]:
+            for group in rule["apiGroups"]:
+                for resource in rule["resources"]:
+                    key = f"{resource}.{group}" if group else resource
+                    grants.setdefault(key, set()).update(rule["verbs"])
+    return grants
+
+
+NAMESPACED_GRANTS = {
+    "forumdatabases.forumdb.io": {"get", "list", "watch", "patch", "update"},
+    "forumdatabases/status.forumdb.io": {"get", "patch", "update"},
+    "forumdatabases/finalizers.forumdb.io": {"update"},
+    "configmaps": {"get", "list", "watch", "create", "patch", "update", "delete"},
+    "events": {"create", "patch"},
+}
+CRD_READ = {"customresourcedefinitions.apiextensions.k8s.io": {"get", "list", "watch"}}
+
+
+def test_operator_rbac_watching_all_namespaces_is_exactly_this(render):
+    objects = render(OPERATOR_ALL)
+    assert not by_kind(objects, "Role")
+    assert _grants(objects, "ClusterRole") == {
+        **CRD_READ,
+        **NAMESPACED_GRANTS,
+        "clusterkopfpeerings.kopf.dev": {"get", "list", "watch", "patch"},
+    }
+    (peering,) = by_kind(objects, "ClusterKopfPeering")
+    assert peering["metadata"]["name"] == "forumdb"
+
+
+def test_operator_rbac_watching_some_namespaces_is_a_role_in_each(render):
+    objects = render({**OPERATOR_ALL, "operator": {"enabled": True, "watchNamespaces": ["a", "b"]}})
+    assert _grants(objects, "ClusterRole") == {**CRD_READ, "namespaces": {"list", "watch"}}
+    roles = by_kind(objects, "Role")
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["a", "b"]
+    for role in roles:
+        assert _grants([role], "Role") == {
+            **NAMESPACED_GRANTS,
+            "kopfpeerings.kopf.dev": {"get", "list", "watch", "patch"},
+        }
+    bindings = by_kind(objects, "RoleBinding")
+    assert sorted(b["metadata"]["namespace"] for b in bindings) == ["a", "b"]
+    for binding in bindings:
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": "forum-operator", "namespace": NAMESPACE}
+        ]
+    peerings = by_kind(objects, "KopfPeering")
+    assert sorted(p["metadata"]["namespace"] for p in peerings) == ["a", "b"]
+
+
+def test_operator_deployment_is_one_replica_recreated_with_probes(render):
+    objects = render({**OPERATOR_ALL, "operator": {"enabled": True, "watchNamespaces": ["a", "b"]}})
+    deployment = named(objects, "Deployment", "forum-operator")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    spec = deployment["spec"]["template"]["spec"]
+    assert spec["serviceAccountName"] == "forum-operator"
+    (c,) = spec["containers"]
+    assert c["command"] == ["forum-operator"]
+    assert c["args"] == [
+        *("--namespace", "a", "--namespace", "b"),
+        *("--health-port", "8080", "--metrics-port", "9090", "--peering", "forumdb"),
+    ]
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert env_of(c)["FORUMDB_DRIFT_INTERVAL"] == "300"
+    standalone = render(
+        {**OPERATOR_ALL, "operator": {"enabled": True, "peering": {"enabled": False}}}
+    )
+    (c,) = named(standalone, "Deployment", "forum-operator")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert c["args"][0] == "--all-namespaces"
+    assert c["args"][-1] == "--standalone"
+    assert not by_kind(standalone, "ClusterKopfPeering")
+    assert "clusterkopfpeerings.kopf.dev" not in _grants(standalone, "ClusterRole")
+
+
+def test_no_operator_objects_unless_enabled(render):
+    objects = render(DYNAMODB)
+    kinds = {o["kind"] for o in objects}
+    assert not kinds & {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+    assert not kinds & {"ClusterKopfPeering", "KopfPeering", "ForumDatabase"}
