@@ -26,15 +26,20 @@ from .state import STATE
 
 log = logging.getLogger("forumdb.moto_ext.backup")
 
-# Paths of the added operations (moto's own patterns already cover /backup/plans/...).
+# Paths of the added operations (moto's own patterns already cover /backup/plans/...). List
+# calls end in a slash; each path is given with and without it, since moto's server turns
+# "/?$" into a Flask rule that a longer sibling rule can shadow.
+_LIST_PATHS = (
+    "{0}/backup-jobs",
+    "{0}/copy-jobs",
+    "{0}/backup-vaults/(?P<name>[^/]+)/recovery-points",
+    "{0}/resources/(?P<arn>.+)/recovery-points",
+)
 _EXTRA_PATHS = (
-    "{0}/backup-jobs/?$",
+    *(path + end for path in _LIST_PATHS for end in ("$", "/$")),
     "{0}/backup-jobs/(?P<job_id>[^/]+)$",
-    "{0}/copy-jobs/?$",
     "{0}/copy-jobs/(?P<job_id>[^/]+)$",
-    "{0}/backup-vaults/(?P<name>[^/]+)/recovery-points/?$",
     "{0}/backup-vaults/(?P<name>[^/]+)/recovery-points/(?P<arn>.+)$",
-    "{0}/resources/(?P<arn>.+)/recovery-points/?$",
 )
 
 

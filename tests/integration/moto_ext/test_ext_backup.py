@@ -1,0 +1,240 @@
+"""AWS Backup: selections, on-demand and plan-run jobs, recovery points, cross-region copies."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+from ext_support import ACCOUNT, EAST, ROLE, TABLE, WEST, create_table, error_code, post
+
+DAY = 86_400
+
+
+@pytest.fixture
+def setup(ext):
+    """forum-Posts with one item, vault `forumdb` in us-east-1 and `forumdb-dr` in us-west-2,
+    and a plan whose rule copies to the DR vault."""
+    dynamodb = ext.client("dynamodb", EAST)
+    table_arn = create_table(dynamodb, tags={"app": "forum"})["TableArn"]
+    dynamodb.put_item(TableName=TABLE, Item=post(1))
+    backup, backup_west = ext.client("backup", EAST), ext.client("backup", WEST)
+    backup.create_backup_vault(BackupVaultName="forumdb")
+    dr_vault_arn = backup_west.create_backup_vault(BackupVaultName="forumdb-dr")["BackupVaultArn"]
+    plan = backup.create_backup_plan(
+        BackupPlan={
+            "BackupPlanName": "forumdb-daily",
+            "Rules": [
+                {
+                    "RuleName": "daily",
+                    "TargetBackupVaultName": "forumdb",
+                    "ScheduleExpression": "cron(0 3 * * ? *)",
+                    "Lifecycle": {"DeleteAfterDays": 35},
+                    "CopyActions": [
+                        {
+                            "DestinationBackupVaultArn": dr_vault_arn,
+                            "Lifecycle": {"DeleteAfterDays": 90},
+                        }
+                    ],
+                }
+            ],
+        }
+    )
+    ext.table_arn, ext.dr_vault_arn, ext.plan = table_arn, dr_vault_arn, plan
+    return ext
+
+
+def select(backup, plan_id, **selection):
+    return backup.create_backup_selection(
+        BackupPlanId=plan_id,
+        BackupSelection={"SelectionName": "forumdb-tables", "IamRoleArn": ROLE, **selection},
+    )
+
+
+def test_selection_create_get_list_delete(setup):
+    backup, plan_id = setup.client("backup", EAST), setup.plan["BackupPlanId"]
+
+    created = select(backup, plan_id, Resources=[setup.table_arn])
+
+    got = backup.get_backup_selection(BackupPlanId=plan_id, SelectionId=created["SelectionId"])
+    assert got["BackupSelection"]["Resources"] == [setup.table_arn]
+    assert got["BackupPlanId"] == plan_id
+    listed = backup.list_backup_selections(BackupPlanId=plan_id)["BackupSelectionsList"]
+    assert [(s["SelectionId"], s["SelectionName"]) for s in listed] == [
+        (created["SelectionId"], "forumdb-tables")
+    ]
+    backup.delete_backup_selection(BackupPlanId=plan_id, SelectionId=created["SelectionId"])
+    assert backup.list_backup_selections(BackupPlanId=plan_id)["BackupSelectionsList"] == []
+    with pytest.raises(ClientError) as gone:
+        backup.get_backup_selection(BackupPlanId=plan_id, SelectionId=created["SelectionId"])
+    assert error_code(gone) == "ResourceNotFoundException"
+
+
+def test_selection_needs_an_existing_plan(setup):
+    with pytest.raises(ClientError) as err:
+        select(setup.client("backup", EAST), "no-such-plan", Resources=[setup.table_arn])
+    assert error_code(err) == "ResourceNotFoundException"
+
+
+def test_on_demand_backup_job_makes_a_restorable_recovery_point(setup):
+    backup, dynamodb = setup.client("backup", EAST), setup.client("dynamodb", EAST)
+
+    started = backup.start_backup_job(
+        BackupVaultName="forumdb",
+        ResourceArn=setup.table_arn,
+        IamRoleArn=ROLE,
+        Lifecycle={"DeleteAfterDays": 7},
+    )
+
+    job = backup.describe_backup_job(BackupJobId=started["BackupJobId"])
+    assert job["State"] == "COMPLETED"
+    assert job["RecoveryPointArn"] == started["RecoveryPointArn"]
+    points = backup.list_recovery_points_by_backup_vault(BackupVaultName="forumdb")
+    (point,) = points["RecoveryPoints"]
+    assert point["RecoveryPointArn"] == started["RecoveryPointArn"]
+    assert point["ResourceArn"] == setup.table_arn
+    assert point["Lifecycle"] == {"DeleteAfterDays": 7}
+    deleted_after = point["CalculatedLifecycle"]["DeleteAt"] - point["CreationDate"]
+    assert round(deleted_after.total_seconds()) == 7 * DAY
+    # the recovery point is a DynamoDB backup that restores
+    dynamodb.restore_table_from_backup(
+        TargetTableName="forum-Posts-restored", BackupArn=started["RecoveryPointArn"]
+    )
+    restored = dynamodb.scan(TableName="forum-Posts-restored")["Items"]
+    assert restored == [post(1)]
+
+
+def test_backup_job_of_a_missing_table_fails_with_the_cause(setup):
+    backup = setup.client("backup", EAST)
+    missing = f"arn:aws:dynamodb:{EAST}:{ACCOUNT}:table/forum-Nope"
+    started = backup.start_backup_job(
+        BackupVaultName="forumdb", ResourceArn=missing, IamRoleArn=ROLE
+    )
+    job = backup.describe_backup_job(BackupJobId=started["BackupJobId"])
+    assert job["State"] == "FAILED"
+    assert "forum-Nope" in job["StatusMessage"]
+    assert backup.list_backup_jobs(ByState="FAILED")["BackupJobs"][0]["ResourceArn"] == missing
+    assert backup.list_backup_jobs(ByState="COMPLETED")["BackupJobs"] == []
+
+
+def test_backup_job_into_a_missing_vault_is_refused(setup):
+    with pytest.raises(ClientError) as err:
+        setup.client("backup", EAST).start_backup_job(
+            BackupVaultName="nope", ResourceArn=setup.table_arn, IamRoleArn=ROLE
+        )
+    assert error_code(err) == "ResourceNotFoundException"
+
+
+def test_run_plan_now_backs_up_selected_tables_and_copies_to_the_dr_region(setup):
+    backup, backup_west = setup.client("backup", EAST), setup.client("backup", WEST)
+    plan_id = setup.plan["BackupPlanId"]
+    select(backup, plan_id, Resources=[setup.table_arn])
+
+    run = setup.control.run_backup_plan_now(plan_id)
+
+    assert run["region"] == EAST
+    (job,) = backup.list_backup_jobs(ByResourceArn=setup.table_arn)["BackupJobs"]
+    assert job["State"] == "COMPLETED"
+    assert job["CreatedBy"]["BackupPlanId"] == plan_id
+    assert [j["BackupJobId"] for j in run["backup_jobs"]] == [job["BackupJobId"]]
+    (copy,) = backup.list_copy_jobs()["CopyJobs"]
+    assert copy["State"] == "COMPLETED"
+    assert copy["SourceRecoveryPointArn"] == job["RecoveryPointArn"]
+    assert copy["DestinationBackupVaultArn"] == setup.dr_vault_arn
+    (copied,) = backup_west.list_recovery_points_by_backup_vault(BackupVaultName="forumdb-dr")[
+        "RecoveryPoints"
+    ]
+    assert copied["RecoveryPointArn"] == copy["DestinationRecoveryPointArn"]
+    assert copied["RecoveryPointArn"] != job["RecoveryPointArn"]
+    assert copied["RecoveryPointArn"].startswith(f"arn:aws:backup:{WEST}:{ACCOUNT}:recovery-point:")
+    assert copied["ResourceArn"] == setup.table_arn
+    assert copied["Lifecycle"] == {"DeleteAfterDays": 90}
+    source = backup.describe_recovery_point(
+        BackupVaultName="forumdb", RecoveryPointArn=job["RecoveryPointArn"]
+    )
+    assert source["Lifecycle"] == {"DeleteAfterDays": 35}
+    by_resource = backup.list_recovery_points_by_resource(ResourceArn=setup.table_arn)
+    assert [p["RecoveryPointArn"] for p in by_resource["RecoveryPoints"]] == [
+        job["RecoveryPointArn"]
+    ]
+    vaults = {v["BackupVaultName"]: v for v in backup.list_backup_vaults()["BackupVaultList"]}
+    assert vaults["forumdb"]["NumberOfRecoveryPoints"] == 1
+
+
+def test_selection_by_wildcard_and_tags(setup):
+    backup, dynamodb = setup.client("backup", EAST), setup.client("dynamodb", EAST)
+    plan_id = setup.plan["BackupPlanId"]
+    other_arn = create_table(dynamodb, "other-Posts")["TableArn"]
+    select(
+        backup,
+        plan_id,
+        Resources=[f"arn:aws:dynamodb:{EAST}:{ACCOUNT}:table/forum-*"],
+        NotResources=[other_arn],
+    )
+    backup.create_backup_selection(
+        BackupPlanId=plan_id,
+        BackupSelection={
+            "SelectionName": "tagged",
+            "IamRoleArn": ROLE,
+            "ListOfTags": [
+                {"ConditionType": "STRINGEQUALS", "ConditionKey": "app", "ConditionValue": "forum"}
+            ],
+        },
+    )
+
+    run = setup.control.run_backup_plan_now(plan_id, region=EAST)
+
+    assert [j["ResourceArn"] for j in run["backup_jobs"]] == [setup.table_arn, setup.table_arn]
+
+
+def test_copy_into_a_missing_vault_fails(setup):
+    backup = setup.client("backup", EAST)
+    started = backup.start_backup_job(
+        BackupVaultName="forumdb", ResourceArn=setup.table_arn, IamRoleArn=ROLE
+    )
+    copy = backup.start_copy_job(
+        RecoveryPointArn=started["RecoveryPointArn"],
+        SourceBackupVaultName="forumdb",
+        DestinationBackupVaultArn=f"arn:aws:backup:{WEST}:{ACCOUNT}:backup-vault:missing",
+        IamRoleArn=ROLE,
+    )
+    described = backup.describe_copy_job(CopyJobId=copy["CopyJobId"])["CopyJob"]
+    assert described["State"] == "FAILED"
+    assert "missing" in described["StatusMessage"]
+
+
+def test_update_backup_plan_changes_rules_and_version(setup):
+    backup, plan_id = setup.client("backup", EAST), setup.plan["BackupPlanId"]
+    select(backup, plan_id, Resources=[setup.table_arn])
+
+    updated = backup.update_backup_plan(
+        BackupPlanId=plan_id,
+        BackupPlan={
+            "BackupPlanName": "forumdb-daily",
+            "Rules": [{"RuleName": "hourly", "TargetBackupVaultName": "forumdb"}],
+        },
+    )
+
+    assert updated["VersionId"] != setup.plan["VersionId"]
+    rules = backup.get_backup_plan(BackupPlanId=plan_id)["BackupPlan"]["Rules"]
+    assert [r["RuleName"] for r in rules] == ["hourly"]
+    run = setup.control.run_backup_plan_now(plan_id)
+    assert run["copy_jobs"] == []  # the new rule has no copy action
+    assert run["backup_jobs"][0]["CreatedBy"]["BackupPlanVersion"] == updated["VersionId"]
+
+
+def test_delete_recovery_point(setup):
+    backup = setup.client("backup", EAST)
+    started = backup.start_backup_job(
+        BackupVaultName="forumdb", ResourceArn=setup.table_arn, IamRoleArn=ROLE
+    )
+    backup.delete_recovery_point(
+        BackupVaultName="forumdb", RecoveryPointArn=started["RecoveryPointArn"]
+    )
+    listed = backup.list_recovery_points_by_backup_vault(BackupVaultName="forumdb")
+    assert listed["RecoveryPoints"] == []
+
+
+def test_run_plan_now_of_an_unknown_plan_is_refused(setup):
+    from harness.moto_ext.control import ControlError
+
+    with pytest.raises((ControlError, LookupError), match="not found"):
+        setup.control.run_backup_plan_now("no-such-plan")
