@@ -640,15 +640,31 @@ def deletion_plan(d: DesiredState, obs: Observed) -> Plan:
     Vaults stay (they hold the recovery points). Deletion protection blocks it all."""
     plan = Plan()
     protected = sorted(
-        f"{t.name} in {t.region}"
-        for t in obs.tables.values()
-        if t is not None and t.deletion_protection
+        (t for t in obs.tables.values() if t is not None and t.deletion_protection),
+        key=lambda t: (t.name, t.region),
     )
+    if protected and d.tables[0].deletion_protection is False:
+        # The spec asks for protection off: that is the user's way to unblock the deletion.
+        for t in protected:
+            plan.actions.append(
+                Action(
+                    "protection",
+                    "dynamodb",
+                    t.region,
+                    "update_table",
+                    {"TableName": t.name, "DeletionProtectionEnabled": False},
+                    f"turn deletion protection off for {t.name} in {t.region}",
+                )
+            )
+        plan.waiting.append("deletion protection is being turned off")
+        return plan
     if protected:
         plan.problems.append(
             Problem(
                 "spec.deletionProtection",
-                f"deletion protection is on for {', '.join(protected)}; turn it off "
+                "deletion protection is on for "
+                + ", ".join(f"{t.name} in {t.region}" for t in protected)
+                + "; turn it off "
                 "(spec.deletionProtection: false) or set spec.deletionPolicy: Retain",
                 "DeletionProtected",
             )

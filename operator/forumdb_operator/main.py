@@ -72,6 +72,19 @@ def ensure_peering(custom: CustomObjectsApi, name: str, namespaces: tuple[str, .
             )
 
 
+# Attributes Kopf adds to its log records (its whole settings object among them): not for logs.
+_KOPF_EXTRAS = ("settings", "k8s_skip", "k8s_ref")
+
+
+def _drop_kopf_extras(record: logging.LogRecord) -> bool:
+    ref = getattr(record, "k8s_ref", None)
+    for key in _KOPF_EXTRAS:
+        record.__dict__.pop(key, None)
+    if isinstance(ref, dict) and "resource" not in record.__dict__:
+        record.resource = f"{ref.get('namespace')}/{ref.get('name')}"
+    return True
+
+
 def _configure_kopf(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.finalizer = naming.FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=naming.GROUP)
@@ -135,6 +148,8 @@ def cli(
     if drift_interval <= 0:
         raise click.BadParameter("must be > 0", param_hint="--drift-interval")
     configure_logging(log_level)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_drop_kopf_extras)
     load_kube_config()
     custom = CustomObjectsApi()
     allowed = frozenset(r.strip() for r in allowed_regions.split(",") if r.strip()) or None

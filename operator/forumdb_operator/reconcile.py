@@ -24,7 +24,7 @@ log = logging.getLogger("forumdb_operator.reconcile")
 
 MAX_PASSES = 8
 WAIT_DELAY = 3.0  # seconds before looking again at a table or replica that is changing
-BLOCKED_DELAY = 60.0
+BLOCKED_DELAY = 15.0
 MAX_EVENT_LEN = 1000
 
 
@@ -123,10 +123,7 @@ class Reconciler:
             return self._spec_invalid(exc, generation, previous, now)
         desired = desired_state(spec, namespace, name)
         # Actions on a resource that was Ready for this very spec are drift repairs.
-        was_ready = (
-            previous.get("phase") in ("Ready", "Degraded")
-            and previous.get("observedGeneration") == generation
-        )
+        was_ready = generation is not None and previous.get("readyGeneration") == generation
         applied: list[Action] = []
         obs: Observed | None = None
         plan = Plan()
@@ -145,12 +142,13 @@ class Reconciler:
 
         assert obs is not None
         conds = status.conditions(desired, obs, plan)
-        phase = status.phase_for(conds, plan, previous.get("phase"))
+        phase = status.phase_for(conds, plan, was_ready)
         message = next((c.message for c in conds if c.type == "Ready"), "")
         new_status: dict[str, Any] = {
             "phase": phase,
             "message": message,
             "observedGeneration": generation,
+            "readyGeneration": generation if phase == "Ready" else previous.get("readyGeneration"),
             "lastReconcileTime": now,
             **status.summary_fields(desired, obs),
             "conditions": status.merge_conditions(
@@ -218,10 +216,7 @@ class Reconciler:
         metrics.RECONCILE_ERRORS.labels(kind="transient" if transient else "permanent").inc()
         reason = getattr(exc, "reason", None) or exc.code or "AWSError"
         message = f"{desired.owner}: {exc}"
-        if transient:
-            phase = "Degraded" if previous.get("phase") in ("Ready", "Degraded") else "Provisioning"
-        else:
-            phase = "Failed"
+        phase = ("Degraded" if was_ready else "Provisioning") if transient else "Failed"
         conds = [status.Cond("Ready", False, reason if not transient else "Retrying", message)]
         new_status: dict[str, Any] = {
             "phase": phase,

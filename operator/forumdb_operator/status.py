@@ -317,11 +317,11 @@ def summary_fields(d: DesiredState, obs: Observed) -> dict[str, Any]:
     return out
 
 
-def phase_for(conds: Sequence[Cond], plan: Plan, previous_phase: str | None) -> str:
+def phase_for(conds: Sequence[Cond], plan: Plan, was_ready: bool) -> str:
+    """Degraded: was Ready for this spec and something is out of shape (being repaired);
+    Provisioning: a new spec is being brought about."""
     if plan.problems:
         return "Failed"
     if all(c.ok for c in conds):
         return "Ready"
-    if previous_phase in ("Ready", "Degraded"):
-        return "Degraded"
-    return "Provisioning"
+    return "Degraded" if was_ready else "Provisioning"
