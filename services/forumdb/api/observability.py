@@ -70,6 +70,7 @@ def install_request_observability(app: Flask, service: str) -> None:
         LATENCY.labels(service, route, method).observe(duration)
         request_id = g.get("request_id") or _request_id()
         response.headers[REQUEST_ID_HEADER] = request_id
+        generation = g.get("generation")
         access_log.info(
             "%s %s %d",
             method,
@@ -83,7 +84,9 @@ def install_request_observability(app: Flask, service: str) -> None:
                 "duration_ms": round(duration * 1000, 3),
                 "service": service,
                 "request_id": request_id,
-                "generation": g.get("generation"),
+                # Which gunicorn worker answered, and with which settings generation.
+                "pid": os.getpid(),
+                "config_generation": generation.number if generation is not None else None,
             },
         )
         return response

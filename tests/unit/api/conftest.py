@@ -120,7 +120,8 @@ def forum_of(mode: str, watcher_factory: Any) -> Forum:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def mocked_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto's in-process mock (the harness's `aws` fixture is the moto server instead)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_REGION", REGION)
@@ -138,7 +139,7 @@ def forum(mode: str, tmp_path: Path, request: pytest.FixtureRequest) -> Forum:
     """An empty forum in each storage mode."""
     if mode == "json":
         return forum_of(mode, lambda: json_watcher(tmp_path / "data"))
-    request.getfixturevalue("aws")
+    request.getfixturevalue("mocked_aws")
     create_tables()
     return forum_of(mode, dynamo_watcher)
 

@@ -43,7 +43,7 @@ def test_json_data_dir_switch(config_dir: Path, tmp_path: Path) -> None:
     assert client.get(f"/api/users/{made['id']}").get_json() == made
 
 
-@pytest.mark.usefixtures("aws")
+@pytest.mark.usefixtures("mocked_aws")
 def test_dynamodb_region_failover(config_dir: Path) -> None:
     create_tables("us-east-1")
     create_tables("us-west-2")

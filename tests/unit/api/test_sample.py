@@ -39,7 +39,7 @@ def _strip(record: dict, sample_fields: dict) -> dict:
 def sample_forum(mode: str, sample_dir: Path, request: pytest.FixtureRequest) -> Forum:
     if mode == "json":
         return forum_of(mode, lambda: json_watcher(sample_dir))
-    request.getfixturevalue("aws")
+    request.getfixturevalue("mocked_aws")
     create_tables()
     store = open_store(dynamo_watcher().current())
     for kind in ("users", "threads", "posts"):
