@@ -1,7 +1,7 @@
 #!/bin/sh
 # Copies into the chart what it must carry byte for byte from the repository (the single
-# sources): the CRDs (crds/) and the seed sample (examples/sample-data/<kind>/db.json).
-# tests/chart/test_chart_sync.py fails while they differ.
+# sources): the CRDs (crds/), the seed sample (examples/sample-data/<kind>/db.json), and the
+# IAM policies (examples/iam/*.json) shown in README.md. tests/chart fails while they differ.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo="$here/../.."
@@ -9,4 +9,16 @@ cp "$repo/crds/"*.yaml "$here/crds/"
 for kind in users threads posts; do
   cp "$repo/examples/sample-data/$kind/db.json" "$here/files/seed/$kind.json"
 done
-echo "synced: $(ls "$here/crds" | tr '\n' ' ')and files/seed/{users,threads,posts}.json"
+python3 - "$here/README.md" "$repo/examples/iam" <<'PY'
+import pathlib, re, sys
+readme, iam = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+text = readme.read_text()
+for policy in sorted(iam.glob("*.json")):
+    block = f"### examples/iam/{policy.name}\n\n```json\n{policy.read_text().rstrip()}\n```"
+    pattern = rf"### examples/iam/{re.escape(policy.name)}\n\n```json\n.*?\n```"
+    text, found = re.subn(pattern, lambda _: block, text, flags=re.S)
+    if not found:
+        sys.exit(f"README.md has no section '### examples/iam/{policy.name}' to update")
+readme.write_text(text)
+PY
+echo "synced: crds/, files/seed/, the IAM policies in README.md"
