@@ -179,3 +179,31 @@ def test_operator_reconciles_with_only_the_charts_rbac(
         operator.stop()
         logs = operator.logs()
         assert "Forbidden" not in logs, logs
+
+
+def test_helm_install_with_defaults_then_upgrade_to_dynamodb(
+    helm, apiserver, kubectl, namespace, tmp_path
+):
+    ns = ["--namespace", namespace]
+    seeded = {"database": {"seed": {"enabled": True}}}
+    with _installed(helm, apiserver, namespace, seeded, tmp_path) as output:
+        # json mode: a claim per service, the seed ConfigMap, and NOTES that say how to reach it
+        claims = kubectl("get", "persistentvolumeclaims", *ns, "-o", "name").stdout.split()
+        assert sorted(claims) == sorted(
+            f"persistentvolumeclaim/forum-{n}-data" for n in SERVICE_NAMES
+        )
+        assert kubectl.exists("configmap", "forum-seed", namespace=namespace)
+        assert "kubectl port-forward --namespace" in output
+        assert f"helm test {RELEASE} --namespace {namespace}" in output
+        # Upgrading to DynamoDB mode with the operator: new objects appear, the seed goes,
+        # and the claims stay (helm.sh/resource-policy: keep).
+        upgrade = write_values(tmp_path, _values(namespace), "upgrade.yaml")
+        helm.with_cluster(apiserver.env)(
+            *("upgrade", RELEASE, str(CHART_DIR), *ns, "--values", str(upgrade))
+        )
+        assert kubectl.exists("deployment", OPERATOR_SA, namespace=namespace)
+        assert not kubectl.exists("configmap", "forum-seed", namespace=namespace)
+        assert kubectl.exists("persistentvolumeclaim", "forum-users-data", namespace=namespace)
+        users = kubectl.json("get", "deployment", "forum-users", *ns)
+        volumes = {v["name"]: v for v in users["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["forumdb-config"]["configMap"]["name"] == "forumdb-forum"
