@@ -2,11 +2,14 @@
 lists page through, and one sorted structure per secondary index of `forumdb.tables`.
 
 Index order is DynamoDB's: by the index's range key, ties by the table's key (ids are unique
-per kind, so the id decides); reversed as a whole for newest-first.
+per kind, so the id decides); reversed as a whole for newest-first. An index partition is a
+plain sorted list (bisect): most hold one record (an e-mail), and building 100,000
+SortedLists costs more than the occasional memmove of a large one.
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
 from collections.abc import Iterable
 from typing import Any
@@ -28,14 +31,16 @@ class MemoryView:
         for rec in records:
             self._records[rec["id"]] = rec  # a later duplicate wins, as a migration's put would
         self._ids = SortedList(self._records)
-        self._indexes: dict[str, dict[Any, SortedList]] = {}
+        self._indexes: dict[str, dict[Any, list[tuple]]] = {}
         for idx in table.indexes:
             groups: dict[Any, list[tuple]] = {}
             for rid, rec in self._records.items():
                 entry = index_entry(table, idx, rec)
                 if entry is not None:
                     groups.setdefault(entry[0], []).append(_sort_key(idx, entry, rid))
-            self._indexes[idx.name] = {h: SortedList(keys) for h, keys in groups.items()}
+            for keys in groups.values():
+                keys.sort()
+            self._indexes[idx.name] = groups
 
     def __len__(self) -> int:
         return len(self._records)
@@ -57,8 +62,8 @@ class MemoryView:
         for idx in self.table.indexes:
             entry = index_entry(self.table, idx, record)
             if entry is not None:
-                bucket = self._indexes[idx.name].setdefault(entry[0], SortedList())
-                bucket.add(_sort_key(idx, entry, rid))
+                bucket = self._indexes[idx.name].setdefault(entry[0], [])
+                bisect.insort(bucket, _sort_key(idx, entry, rid))
 
     def remove(self, record_id: int) -> None:
         rec = self._records.pop(record_id, None)
@@ -73,7 +78,8 @@ class MemoryView:
                 continue
             buckets = self._indexes[idx.name]
             bucket = buckets[entry[0]]
-            bucket.remove(_sort_key(idx, entry, record["id"]))
+            key = _sort_key(idx, entry, record["id"])
+            del bucket[bisect.bisect_left(bucket, key)]
             if not bucket:
                 del buckets[entry[0]]
 
@@ -102,10 +108,10 @@ class MemoryView:
             return [], False
         key = None if after is None else _sort_key(idx, (value, after[0]), after[1])
         if newest_first:
-            end = len(bucket) if key is None else bucket.bisect_left(key)
-            keys = list(bucket.islice(max(0, end - limit - 1), end, reverse=True))
+            end = len(bucket) if key is None else bisect.bisect_left(bucket, key)
+            keys = bucket[max(0, end - limit - 1) : end][::-1]
         else:
-            start = 0 if key is None else bucket.bisect_right(key)
-            keys = list(bucket.islice(start, start + limit + 1))
+            start = 0 if key is None else bisect.bisect_right(bucket, key)
+            keys = bucket[start : start + limit + 1]
         found = [copy.deepcopy(self._records[k[-1]]) for k in keys[:limit]]
         return found, len(keys) > limit
