@@ -60,6 +60,11 @@ class ServiceApplication(BaseApplication):
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        # gunicorn >= 25.1 opens a control socket at one fixed path per user ($HOME/.gunicorn):
+        # several services on one host would fight over it, and a pod's home may be
+        # read-only. Nothing here uses it.
+        if "control_socket_disable" in self.cfg.settings:
+            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Any:
         from forumdb.api.app import create_app
