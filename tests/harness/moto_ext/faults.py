@@ -111,8 +111,12 @@ class FaultBook:
         return self._count(Decision(outcome, latency))
 
     def _count(self, decision: Decision) -> Decision:
+        """Tally what was injected (tests read it through the control's stats())."""
         if decision.outcome != "pass":
             self.injected[decision.outcome] = self.injected.get(decision.outcome, 0) + 1
+        if decision.latency_ms:
+            self.injected["delayed"] = self.injected.get("delayed", 0) + 1
+            self.injected["latency_ms"] = self.injected.get("latency_ms", 0) + decision.latency_ms
         return decision
 
 

@@ -18,7 +18,6 @@ from functools import cache, wraps
 from typing import Any
 
 import boto3
-from moto.applicationautoscaling.models import applicationautoscaling_backends
 from moto.dynamodb.exceptions import (
     MockValidationException,
     ResourceInUseException,
@@ -293,6 +292,9 @@ def _check_write_capacity(table: Table) -> None:
     """Replicas need on-demand billing or write capacity auto scaling."""
     if table.billing_mode == "PAY_PER_REQUEST":
         return
+    # imported here: it pulls in moto's EC2 and ECS models, about 2 s of start-up
+    from moto.applicationautoscaling.models import applicationautoscaling_backends
+
     autoscaling = applicationautoscaling_backends[table.account_id][table.region_name]
     targets = autoscaling.targets.get("dynamodb:table:WriteCapacityUnits", {})
     if f"table/{table.name}" not in targets:

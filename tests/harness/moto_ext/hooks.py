@@ -19,6 +19,7 @@ from .state import STATE
 log = logging.getLogger("forumdb.moto_ext")
 
 _installed = False
+_sleep = time.sleep  # a seam for tests that check the added latency without timing it
 
 
 class InjectedFault(ServiceException):
@@ -51,7 +52,7 @@ def _call_action(self: BaseResponse) -> Any:
         global_tables.advance_timed()
         decision = STATE.faults.decide(region, service, operation)
     if decision.latency_ms:
-        time.sleep(decision.latency_ms / 1000)
+        _sleep(decision.latency_ms / 1000)
     if decision.outcome == "pass":
         with STATE.lock:
             return _original_call_action(self)

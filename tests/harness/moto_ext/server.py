@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     server = make_server(
         args.host, args.port, build_app(), threaded=True, request_handler=MotoRequestHandler
     )
+    # Clients keep idle keep-alive connections open; do not wait for them on shutdown.
+    server.daemon_threads = True
+    server.block_on_close = False
 
     def _stop(signum: int, _frame: Any) -> None:
         raise SystemExit(0)

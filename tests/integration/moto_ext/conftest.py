@@ -4,61 +4,17 @@ other harness part's; this folder starts its own to test the server module itsel
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import botocore.retries.standard
 import pytest
-from ext_support import EAST
+from ext_support import EAST, ServerProcess, start_server
 
 from forumdb.aws import client as aws_client
 from forumdb.aws import client_config
 from harness.moto_ext import ExtControl, mock_aws_ext
-
-TESTS_DIR = Path(__file__).resolve().parents[2]
-READY_PREFIX = "forumdb-moto ready on "
-
-
-@dataclass
-class ServerProcess:
-    process: subprocess.Popen[str]
-    url: str
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait(timeout=5)
-
-
-def start_server() -> ServerProcess:
-    """`python -m harness.moto_ext.server` on a free port; waits for its ready line."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "harness.moto_ext.server", "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()  # blocks until the ready line, or EOF if it died
-    if not line.startswith(READY_PREFIX):
-        process.kill()
-        raise RuntimeError(f"moto extension server did not start: {line!r}")
-    return ServerProcess(process, line[len(READY_PREFIX) :].strip())
 
 
 @pytest.fixture(scope="session")

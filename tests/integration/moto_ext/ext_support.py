@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from forumdb.tables import POSTS, create_table_request
@@ -10,6 +16,8 @@ ACCOUNT = "123456789012"
 EAST, WEST, CENTRAL = "us-east-1", "us-west-2", "eu-central-1"
 TABLE = "forum-Posts"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/forumdb-backup"
+TESTS_DIR = Path(__file__).resolve().parents[2]
+READY_PREFIX = "forumdb-moto ready on "
 
 
 def create_table(client: Any, name: str = TABLE, **options: Any) -> dict[str, Any]:
@@ -55,3 +63,39 @@ def add_replica(client: Any, region: str, name: str = TABLE, **spec: Any) -> dic
 
 def error_code(exc_info: Any) -> str:
     return exc_info.value.response["Error"]["Code"]
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[str]
+    url: str
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(timeout=5)
+
+
+def start_server() -> ServerProcess:
+    """`python -m harness.moto_ext.server` on a free port; waits for its ready line."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness.moto_ext.server", "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()  # blocks until the ready line, or EOF if it died
+    if not line.startswith(READY_PREFIX):
+        process.kill()
+        raise RuntimeError(f"moto extension server did not start: {line!r}")
+    return ServerProcess(process, line[len(READY_PREFIX) :].strip())
