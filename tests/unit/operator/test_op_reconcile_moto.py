@@ -1,0 +1,249 @@
+"""The reconciler against moto in-process, with the forumdb extension (global tables, AWS
+Backup selections and recovery points, fault injection): AWS-level behaviour without Kubernetes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from op_factories import spec
+
+from forumdb import tables
+from forumdb_operator import naming
+from forumdb_operator.awsclients import Clients
+from forumdb_operator.reconcile import Outcome, Reconciler
+from harness.moto_ext import mock_aws_ext
+
+NS, NAME = "ns1", "forum"
+
+
+@pytest.fixture
+def ext(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
+    with mock_aws_ext() as control:
+        yield control
+
+
+@pytest.fixture
+def reconciler(ext: Any) -> Reconciler:
+    return Reconciler(Clients())
+
+
+def converge(
+    r: Reconciler, raw: dict, previous: dict | None = None, generation: int = 1, limit: int = 10
+) -> Outcome:
+    """Reconcile as the operator's loop would until Ready (or Failed); the outcome returned
+    carries the events of every reconcile it took."""
+    previous = previous or {}
+    events = []
+    for _ in range(limit):
+        out = r.reconcile(
+            namespace=NS, name=NAME, spec=raw, generation=generation, previous=previous
+        )
+        events += out.events
+        previous = out.status
+        if out.phase in ("Ready", "Failed") and out.requeue_after is None:
+            out.events = events
+            return out
+    raise AssertionError(f"not converged: {previous}")
+
+
+def ddb(region: str) -> Any:
+    return boto3.client("dynamodb", region_name=region)
+
+
+def test_converges_then_steady_state_makes_no_write(reconciler):
+    out = converge(reconciler, spec())
+    assert out.status["replication"] == "2/2 ACTIVE"
+    assert out.status["pitr"] == "Enabled"
+    assert all(c["status"] == "True" for c in out.status["conditions"])
+    assert (
+        ddb("us-west-2").describe_table(TableName="forum-Posts")["Table"]["TableStatus"] == "ACTIVE"
+    )
+    again = reconciler.reconcile(
+        namespace=NS, name=NAME, spec=spec(), generation=1, previous=out.status
+    )
+    assert again.phase == "Ready"
+    assert again.calls.writes == []
+    assert again.applied == []
+    assert 10 <= len(again.calls.reads) <= 40, again.calls.summary()
+    assert again.events == []
+
+
+def test_drift_made_by_hand_is_repaired_with_events(reconciler):
+    ready = converge(reconciler, spec())
+    ddb("us-west-2").update_continuous_backups(
+        TableName="forum-Users",
+        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False},
+    )
+    boto3.client("cloudwatch", region_name="us-east-1").delete_alarms(
+        AlarmNames=[naming.account_alarm_name(NS, NAME, "UserErrors")]
+    )
+    ddb("us-east-1").update_table(
+        TableName="forum-Threads", ReplicaUpdates=[{"Delete": {"RegionName": "us-west-2"}}]
+    )
+    out = converge(reconciler, spec(), previous=ready.status)
+    messages = [e.message for e in out.events if e.reason == "DriftRepaired"]
+    assert "repaired drift: enable PITR on forum-Users in us-west-2 (it was disabled)" in messages
+    assert any("UserErrors" in m for m in messages)
+    replicas = ddb("us-east-1").describe_table(TableName="forum-Threads")["Table"]["Replicas"]
+    assert [r["RegionName"] for r in replicas] == ["us-west-2"]
+
+
+def test_add_and_remove_regions_one_at_a_time(reconciler, ext):
+    ext.set_replication(replica_activation_calls=2)
+    ready = converge(reconciler, spec())
+    three = spec(replicaRegions=["us-west-2", "eu-west-1"])
+    out = reconciler.reconcile(
+        namespace=NS, name=NAME, spec=three, generation=2, previous=ready.status
+    )
+    assert out.phase == "Provisioning"
+    assert out.requeue_after is not None
+    out = converge(reconciler, three, previous=out.status, generation=2)
+    assert out.status["replication"] == "3/3 ACTIVE"
+    assert (
+        ddb("eu-west-1").describe_table(TableName="forum-Users")["Table"]["TableStatus"] == "ACTIVE"
+    )
+    one = spec(replicaRegions=["eu-west-1"])
+    out = converge(reconciler, one, previous=out.status, generation=3)
+    assert out.status["replication"] == "2/2 ACTIVE"
+    replicas = ddb("us-east-1").describe_table(TableName="forum-Posts")["Table"]["Replicas"]
+    assert [r["RegionName"] for r in replicas] == ["eu-west-1"]
+    alarms = boto3.client("cloudwatch", region_name="us-east-1").describe_alarms(
+        AlarmNamePrefix=naming.alarm_prefix(NS, NAME)
+    )["MetricAlarms"]
+    assert not [a for a in alarms if a["AlarmName"].endswith("/us-west-2")]
+
+
+@pytest.mark.slow
+def test_throttling_is_retried_and_converges(reconciler, ext):
+    ext.fail_next(3, kind="throttle", service="dynamodb")
+    ext.fail_next(2, kind="error", service="backup")
+    out = converge(reconciler, spec())
+    assert out.phase == "Ready"
+
+
+def test_unknown_kms_key_fails_without_writes(reconciler):
+    out = reconciler.reconcile(
+        namespace=NS, name=NAME, spec=spec(encryption={"kmsKeyId": "alias/missing"}), generation=1
+    )
+    assert out.phase == "Failed"
+    assert out.requeue_after is None
+    assert (
+        "spec.encryption.kmsKeyId: KMS key 'alias/missing' not found in us-east-1"
+        in out.status["message"]
+    )
+    assert out.calls.writes == []
+    assert [e.type for e in out.events] == ["Warning"]
+    # the same failure again is not re-announced
+    again = reconciler.reconcile(
+        namespace=NS,
+        name=NAME,
+        spec=spec(encryption={"kmsKeyId": "alias/missing"}),
+        generation=1,
+        previous=out.status,
+    )
+    assert again.events == []
+
+
+def test_existing_kms_key_is_used(reconciler):
+    kms = boto3.client("kms", region_name="us-east-1")
+    key = kms.create_key()["KeyMetadata"]
+    kms.create_alias(AliasName="alias/forum", TargetKeyId=key["KeyId"])
+    kms_w = boto3.client("kms", region_name="us-west-2")
+    key_w = kms_w.create_key()["KeyMetadata"]
+    kms_w.create_alias(AliasName="alias/forum", TargetKeyId=key_w["KeyId"])
+    out = converge(reconciler, spec(encryption={"kmsKeyId": "alias/forum"}))
+    sse = ddb("us-east-1").describe_table(TableName="forum-Users")["Table"]["SSEDescription"]
+    assert sse["SSEType"] == "KMS"
+    again = reconciler.reconcile(
+        namespace=NS,
+        name=NAME,
+        spec=spec(encryption={"kmsKeyId": "alias/forum"}),
+        generation=1,
+        previous=out.status,
+    )
+    assert again.calls.writes == []
+
+
+def test_invalid_spec_makes_no_aws_call(reconciler):
+    out = reconciler.reconcile(
+        namespace=NS, name=NAME, spec=spec(replicaRegions=["us-east-1"]), generation=1
+    )
+    assert out.phase == "Failed"
+    assert out.calls.calls == []
+    assert out.status["message"].startswith("invalid spec: spec.replicaRegions[0]:")
+    assert out.events[0].reason == "InvalidSpec"
+
+
+def test_existing_tables_are_adopted_with_their_data(reconciler):
+    for kind in tables.KINDS:
+        req = tables.create_table_request(tables.TABLES[kind], tables.table_name(kind))
+        ddb("us-east-1").create_table(**req)
+    ddb("us-east-1").put_item(TableName="forum-Users", Item={"userId": {"N": "1"}})
+    out = converge(reconciler, spec(replicaRegions=[]))
+    assert out.phase == "Ready"
+    assert not [a for a in out.applied if a.operation == "create_table"]
+    assert sum(a.operation == "tag_resource" for a in out.applied) == 3
+    assert ddb("us-east-1").get_item(TableName="forum-Users", Key={"userId": {"N": "1"}})["Item"]
+    arn = ddb("us-east-1").describe_table(TableName="forum-Users")["Table"]["TableArn"]
+    tags = ddb("us-east-1").list_tags_of_resource(ResourceArn=arn)["Tags"]
+    assert {"Key": naming.TAG_OWNER, "Value": f"{NS}/{NAME}"} in tags
+
+
+@pytest.mark.slow
+def test_region_outage_is_transient_not_failed(reconciler, ext):
+    ready = converge(reconciler, spec())
+    ext.region_outage("us-west-2")
+    out = reconciler.reconcile(
+        namespace=NS, name=NAME, spec=spec(), generation=1, previous=ready.status
+    )
+    assert out.phase == "Degraded"
+    assert out.requeue_after
+    assert "us-west-2" in out.status["message"]
+    ext.region_outage("us-west-2", down=False)
+    assert converge(reconciler, spec(), previous=out.status).phase == "Ready"
+
+
+def test_backup_run_shows_last_recovery_point(reconciler, ext):
+    ready = converge(reconciler, spec())
+    ext.run_backup_plan_now(ready.status["backups"]["planId"], region="us-east-1")
+    out = reconciler.reconcile(
+        namespace=NS, name=NAME, spec=spec(), generation=1, previous=ready.status
+    )
+    assert out.status["lastBackup"] != "never"
+    # DynamoDB recovery points are table backups: their ARN is the table's backup ARN
+    assert "table/forum-" in out.status["backups"]["lastRecoveryPoint"]["arn"]
+
+
+def test_delete_policy_removes_everything_but_vaults(reconciler):
+    raw = spec(deletionPolicy="Delete")
+    converge(reconciler, raw)
+    for _ in range(10):
+        out = reconciler.delete(namespace=NS, name=NAME, spec=raw)
+        if out.done:
+            break
+    assert out.done
+    for region in ("us-east-1", "us-west-2"):
+        assert ddb(region).list_tables()["TableNames"] == []
+    cw = boto3.client("cloudwatch", region_name="us-east-1")
+    assert cw.describe_alarms(AlarmNamePrefix=naming.alarm_prefix(NS, NAME))["MetricAlarms"] == []
+    backup = boto3.client("backup", region_name="us-east-1")
+    assert backup.list_backup_plans()["BackupPlansList"] == []
+    assert backup.describe_backup_vault(BackupVaultName=naming.vault_name(NS, NAME))
+
+
+def test_retain_policy_leaves_everything(reconciler):
+    converge(reconciler, spec())
+    out = reconciler.delete(namespace=NS, name=NAME, spec=spec())
+    assert out.done
+    assert out.calls.calls == []
+    assert "deletionPolicy Retain: left tables forum-Users" in out.events[0].message
+    assert len(ddb("us-east-1").list_tables()["TableNames"]) == 3
