@@ -9,11 +9,9 @@ collected. Both processes listen on random 127.0.0.1 ports; etcd keeps its data 
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import Popen
@@ -69,7 +67,6 @@ class ApiServer:
     kubeconfig: Path
     pki: Pki
     admin_token: str
-    startup_seconds: float
     processes: dict[str, Popen[bytes]] = field(default_factory=dict)
     # `plural.group` of each namespaced custom resource applied by `apply_crds`
     namespaced_crds: list[str] = field(default_factory=list)
@@ -82,7 +79,6 @@ class ApiServer:
 
     @classmethod
     def start(cls, *, kube_apiserver: Path, etcd: Path, timeout: float = 60) -> ApiServer:
-        t0 = time.monotonic()
         workdir = Path(tempfile.mkdtemp(prefix="forumdb-apiserver-", dir=_state_root()))
         processes: dict[str, Popen[bytes]] = {}
         try:
@@ -148,7 +144,6 @@ class ApiServer:
             kubeconfig=kubeconfig,
             pki=pki,
             admin_token=token,
-            startup_seconds=time.monotonic() - t0,
             processes=processes,
         )
 
@@ -159,7 +154,7 @@ class ApiServer:
         return path
 
     def kubectl(self, binary: Path) -> Kubectl:
-        return Kubectl(binary, self.kubeconfig, env={**_base_env(), **self.env})
+        return Kubectl(binary, self.kubeconfig, cache_dir=self.workdir / "cache")
 
     def apply_crds(self, kubectl: Kubectl, crd_dir: Path, *, timeout: float = 30) -> list[str]:
         """Apply crd_dir/*.yaml and wait until each CRD is Established; remembers and returns
@@ -188,10 +183,6 @@ class ApiServer:
             if proc is not None:
                 stop_group(proc, grace=10)
         shutil.rmtree(self.workdir, ignore_errors=True)
-
-
-def _base_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "KUBECACHEDIR")}
 
 
 def _wait_ready(

@@ -91,7 +91,7 @@ def kind_cluster() -> Iterator[Cluster]:
         kube_env = {"KUBECONFIG": str(kubeconfig), "KUBECACHEDIR": str(workdir / "cache")}
         yield Cluster(
             flavour="kind",
-            kubectl=Kubectl(require_tool("kubectl"), kubeconfig),
+            kubectl=Kubectl(require_tool("kubectl"), kubeconfig, cache_dir=workdir / "cache"),
             helm=Helm(require_tool("helm"), workdir / "helm", kube_env=kube_env),
             moto=moto,
             runs_pods=True,

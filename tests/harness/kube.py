@@ -14,6 +14,7 @@ import yaml
 from harness.procs import run_tool, wait_for
 
 FORUMDB_RESOURCE = "forumdatabases.forumdb.io"
+_KUBE_SETTINGS = ("KUBECONFIG", "KUBECACHEDIR")
 
 
 class Kubectl:
@@ -23,10 +24,14 @@ class Kubectl:
     unless `check=False`.
     """
 
-    def __init__(self, binary: Path, kubeconfig: Path, *, env: Mapping[str, str] | None = None):
+    def __init__(self, binary: Path, kubeconfig: Path, *, cache_dir: Path | None = None):
         self.binary = binary
         self.kubeconfig = kubeconfig
-        self._env = {**(env if env is not None else os.environ), "KUBECONFIG": str(kubeconfig)}
+        # the caller's own KUBECONFIG never leaks in; the discovery cache goes where asked
+        self._env = {k: v for k, v in os.environ.items() if k not in _KUBE_SETTINGS}
+        self._env["KUBECONFIG"] = str(kubeconfig)
+        if cache_dir is not None:
+            self._env["KUBECACHEDIR"] = str(cache_dir)
 
     def __call__(
         self,

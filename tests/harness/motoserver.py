@@ -14,7 +14,6 @@ import re
 import shutil
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
@@ -43,7 +42,6 @@ class MotoServer:
     workdir: Path
     process: Popen[bytes]
     extended: bool
-    startup_seconds: float
     region: str = DEFAULT_REGION
 
     @property
@@ -72,7 +70,6 @@ class MotoServer:
     def start(cls, *, host: str = "127.0.0.1", timeout: float = 60) -> MotoServer:
         """Start it on `host` (another address than loopback when pods in a kind cluster must
         reach it) and wait until it serves."""
-        t0 = time.monotonic()
         workdir = Path(tempfile.mkdtemp(prefix="forumdb-moto-"))
         log_file = workdir / "moto.log"
         extended = extension_available()
@@ -111,7 +108,6 @@ class MotoServer:
             workdir=workdir,
             process=process,
             extended=extended,
-            startup_seconds=time.monotonic() - t0,
         )
 
     def reset(self) -> None:
