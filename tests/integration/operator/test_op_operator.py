@@ -1,0 +1,307 @@
+"""forum-operator as a process against a real kube-apiserver and the moto server (with the
+forumdb extension: global tables, AWS Backup, fault injection): the scenarios of the issue."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+import yaml
+
+from forumdb_operator import naming
+from harness.kube import forumdb_status, wait_for_phase
+from harness.procs import wait_for
+
+pytestmark = [pytest.mark.apiserver, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLE = ROOT / "examples" / "forumdatabase.yaml"
+NAME = "forum"
+
+
+def example(**spec_changes: Any) -> dict[str, Any]:
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    doc["spec"].update(spec_changes)
+    return doc
+
+
+def ddb(region: str) -> Any:
+    return boto3.client("dynamodb", region_name=region)
+
+
+def replica_regions(table: str = "forum-Users") -> list[str]:
+    desc = ddb("us-east-1").describe_table(TableName=table)["Table"]
+    return sorted(r["RegionName"] for r in desc.get("Replicas", []))
+
+
+def events(kubectl, namespace: str, reason: str | None = None) -> list[dict[str, Any]]:
+    items = kubectl.json("get", "events", "-n", namespace)["items"]
+    return [e for e in items if reason is None or e.get("reason") == reason]
+
+
+def reconciles(op) -> list[dict[str, Any]]:
+    out = []
+    for line in op.logs().splitlines():
+        if '"reconciled"' in line:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+    return out
+
+
+def aws_write_calls(op) -> float:
+    text = requests.get(op.metrics_url, timeout=5).text
+    return sum(
+        float(m.group(1))
+        for m in re.finditer(
+            r'^forumdb_aws_calls_total\{[^}]*kind="write"[^}]*\} (\S+)$', text, re.M
+        )
+    )
+
+
+@pytest.fixture
+def operator(operator_runner, namespace):
+    op = operator_runner.start("--namespace", namespace)
+    op.wait_healthy()
+    return op
+
+
+def test_example_becomes_ready_and_kubectl_get_shows_it(aws, kubectl, namespace, operator):
+    aws.control.set_replication(replica_activation_calls=2)
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLE))
+    status = wait_for_phase(kubectl, NAME, namespace, "Ready", timeout=90)
+    assert status["replication"] == "2/2 ACTIVE"
+    assert status["pitr"] == "Enabled"
+    assert status["configMap"] == "forumdb-forum"
+    table = kubectl("get", "forumdb", "-n", namespace).stdout
+    assert re.search(r"forum\s+Ready\s+us-east-1\s+2/2 ACTIVE\s+Enabled\s+never", table), table
+    cm = kubectl.json("get", "configmap", "forumdb-forum", "-n", namespace)
+    assert cm["data"] == {
+        "STORAGE_MODE": "dynamodb",
+        "TABLE_PREFIX": "forum-",
+        "USERS_TABLE": "forum-Users",
+        "THREADS_TABLE": "forum-Threads",
+        "POSTS_TABLE": "forum-Posts",
+        "AWS_REGION": "us-east-1",
+        "REPLICA_REGIONS": "us-west-2",
+    }
+    assert cm["metadata"]["ownerReferences"][0]["kind"] == "ForumDatabase"
+    assert replica_regions() == ["us-west-2"]
+    assert (
+        ddb("us-west-2").describe_table(TableName="forum-Posts")["Table"]["TableStatus"] == "ACTIVE"
+    )
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions == dict.fromkeys(
+        [
+            "Ready",
+            "TablesReady",
+            "ReplicationHealthy",
+            "PointInTimeRecovery",
+            "BackupsConfigured",
+            "AlarmsConfigured",
+        ],
+        "True",
+    )
+
+
+def test_steady_state_reconcile_makes_no_aws_write(aws, kubectl, namespace, operator):
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLE))
+    wait_for_phase(kubectl, NAME, namespace, "Ready", timeout=90)
+    seen = len(reconciles(operator))
+    wait_for(lambda: len(reconciles(operator)) >= seen + 1, timeout=30, what="one more reconcile")
+    writes = aws_write_calls(operator)
+    wait_for(lambda: len(reconciles(operator)) >= seen + 3, timeout=30, what="two more reconciles")
+    assert aws_write_calls(operator) == writes
+    steady = reconciles(operator)[-1]
+    assert steady["phase"] == "Ready"
+    assert steady["aws_writes"] == 0
+    assert steady["aws_calls"] > 0
+
+
+def test_add_a_region_then_remove_one(aws, kubectl, namespace, operator):
+    aws.control.set_replication(replica_activation_calls=2)
+    kubectl.apply(example(), namespace=namespace)
+    wait_for_phase(kubectl, NAME, namespace, "Ready", timeout=90)
+    kubectl.apply(example(replicaRegions=["us-west-2", "eu-west-1"]), namespace=namespace)
+    wait_for(
+        lambda: (
+            forumdb_status(kubectl, NAME, namespace).get("replication") == "3/3 ACTIVE"
+            and forumdb_status(kubectl, NAME, namespace).get("phase") == "Ready"
+        ),
+        timeout=90,
+        what="3/3 ACTIVE",
+    )
+    assert replica_regions("forum-Posts") == ["eu-west-1", "us-west-2"]
+    kubectl.apply(example(replicaRegions=["eu-west-1"]), namespace=namespace)
+    wait_for(
+        lambda: (
+            forumdb_status(kubectl, NAME, namespace).get("replication") == "2/2 ACTIVE"
+            and replica_regions("forum-Posts") == ["eu-west-1"]
+        ),
+        timeout=90,
+        what="the us-west-2 replica gone",
+    )
+    assert replica_regions("forum-Users") == ["eu-west-1"]
+    assert ConfigMapRegions(kubectl, namespace) == "eu-west-1"
+
+
+def ConfigMapRegions(kubectl, namespace: str) -> str:
+    cm = kubectl.json("get", "configmap", "forumdb-forum", "-n", namespace)
+    return cm["data"]["REPLICA_REGIONS"]
+
+
+def test_drift_made_by_hand_is_repaired_with_an_event(aws, kubectl, namespace, operator):
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLE))
+    wait_for_phase(kubectl, NAME, namespace, "Ready", timeout=90)
+    ddb("us-west-2").update_continuous_backups(
+        TableName="forum-Threads",
+        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False},
+    )
+    cw = boto3.client("cloudwatch", region_name="us-east-1")
+    cw.delete_alarms(AlarmNames=[naming.account_alarm_name(namespace, NAME, "UserErrors")])
+    wait_for(
+        lambda: len(events(kubectl, namespace, "DriftRepaired")) >= 2,
+        timeout=30,
+        what="DriftRepaired events",
+    )
+    messages = [e["message"] for e in events(kubectl, namespace, "DriftRepaired")]
+    assert "repaired drift: enable PITR on forum-Threads in us-west-2 (it was disabled)" in messages
+    pitr = ddb("us-west-2").describe_continuous_backups(TableName="forum-Threads")
+    assert (
+        pitr["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"][
+            "PointInTimeRecoveryStatus"
+        ]
+        == "ENABLED"
+    )
+    assert cw.describe_alarms(
+        AlarmNames=[naming.account_alarm_name(namespace, NAME, "UserErrors")]
+    )["MetricAlarms"]
+
+
+def test_schema_errors_are_rejected_by_the_apiserver_naming_the_field(kubectl, namespace):
+    bad = example(billing={"mode": "FREE"}, pointInTimeRecovery={"recoveryPeriodDays": 99})
+    result = kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(bad), check=False)
+    assert result.returncode != 0
+    assert "spec.billing.mode" in result.stderr
+    assert "spec.pointInTimeRecovery.recoveryPeriodDays" in result.stderr
+
+
+def test_cross_field_errors_fail_with_a_message_and_no_aws_resources(
+    aws, kubectl, namespace, operator
+):
+    bad = example(replicaRegions=["us-east-1"], backups={"copyRegion": "us-east-1"})
+    kubectl.apply(bad, namespace=namespace)
+    status = wait_for_phase(kubectl, NAME, namespace, "Failed", timeout=60)
+    assert "spec.replicaRegions[0]: us-east-1 is the primary region" in status["message"]
+    assert "spec.backups.copyRegion" in status["message"]
+    warnings = events(kubectl, namespace, "InvalidSpec")
+    assert warnings
+    assert warnings[0]["type"] == "Warning"
+    assert ddb("us-east-1").list_tables()["TableNames"] == []
+    # fixing the spec is enough: the operator picks the new generation up
+    kubectl.apply(example(), namespace=namespace)
+    wait_for_phase(kubectl, NAME, namespace, "Ready", timeout=90)
+
+
+def test_killed_mid_reconcile_and_restarted_converges_without_duplicates(
+    aws, kubectl, namespace, operator_runner
+):
+    aws.control.set_replication(replica_activation_calls=3)
+    op = operator_runner.start("--namespace", namespace)
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLE))
+    op.wait_for_log(r"create table forum-", timeout=60)
+    op.kill()
+    op2 = operator_runner.start("--namespace", namespace)
+    wait_for_phase(kubectl, NAME, namespace, "Ready", timeout=90)
+    assert sorted(ddb("us-east-1").list_tables()["TableNames"]) == [
+        "forum-Posts",
+        "forum-Threads",
+        "forum-Users",
+    ]
+    backup = boto3.client("backup", region_name="us-east-1")
+    plans = backup.list_backup_plans()["BackupPlansList"]
+    assert len(plans) == 1
+    assert (
+        len(
+            backup.list_backup_selections(BackupPlanId=plans[0]["BackupPlanId"])[
+                "BackupSelectionsList"
+            ]
+        )
+        == 1
+    )
+    alarms = boto3.client("cloudwatch", region_name="us-east-1").describe_alarms()["MetricAlarms"]
+    assert len(alarms) == 13
+    assert replica_regions() == ["us-west-2"]
+    assert op2.alive
+
+
+def test_twenty_percent_throttling_still_converges(aws, kubectl, namespace, operator):
+    aws.control.set_fault(throttle_rate=0.2, seed=7)
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLE))
+    status = wait_for_phase(kubectl, NAME, namespace, "Ready", timeout=180)
+    assert status["replication"] == "2/2 ACTIVE"
+    stats = aws.control.stats()
+    assert json.dumps(stats)  # the extension reports what it injected
+    aws.control.clear_faults()
+
+
+def test_delete_with_retain_keeps_the_tables(aws, kubectl, namespace, operator):
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLE))
+    wait_for_phase(kubectl, NAME, namespace, "Ready", timeout=90)
+    kubectl("delete", "forumdb", NAME, "-n", namespace, "--timeout=60s")
+    assert not kubectl.exists("forumdb", NAME, namespace=namespace)
+    assert len(ddb("us-east-1").list_tables()["TableNames"]) == 3
+    assert len(ddb("us-west-2").list_tables()["TableNames"]) == 3
+    retained = [e["message"] for e in events(kubectl, namespace, "Retained")]
+    assert retained
+    assert retained[0].startswith("deletionPolicy Retain: left tables forum-Users")
+
+
+def test_delete_with_delete_removes_tables_replicas_alarms_and_plan(
+    aws, kubectl, namespace, operator
+):
+    kubectl.apply(example(deletionPolicy="Delete"), namespace=namespace)
+    wait_for_phase(kubectl, NAME, namespace, "Ready", timeout=90)
+    kubectl("delete", "forumdb", NAME, "-n", namespace, "--timeout=90s")
+    assert not kubectl.exists("forumdb", NAME, namespace=namespace)
+    assert ddb("us-east-1").list_tables()["TableNames"] == []
+    assert ddb("us-west-2").list_tables()["TableNames"] == []
+    assert (
+        boto3.client("cloudwatch", region_name="us-east-1").describe_alarms()["MetricAlarms"] == []
+    )
+    assert (
+        boto3.client("backup", region_name="us-east-1").list_backup_plans()["BackupPlansList"] == []
+    )
+
+
+def test_deletion_protection_blocks_delete_with_a_clear_condition(
+    aws, kubectl, namespace, operator
+):
+    kubectl.apply(example(deletionPolicy="Delete", deletionProtection=True), namespace=namespace)
+    wait_for_phase(kubectl, NAME, namespace, "Ready", timeout=90)
+    kubectl("delete", "forumdb", NAME, "-n", namespace, "--wait=false")
+
+    def blocked() -> bool:
+        conds = forumdb_status(kubectl, NAME, namespace).get("conditions", [])
+        return any(c["type"] == "DeletionBlocked" and c["status"] == "True" for c in conds)
+
+    wait_for(blocked, timeout=30, what="DeletionBlocked condition")
+    assert "deletion protection is on" in forumdb_status(kubectl, NAME, namespace)["message"]
+    assert len(ddb("us-east-1").list_tables()["TableNames"]) == 3
+    # the way out the message names: protection off in the spec, then the deletion proceeds
+    kubectl(
+        *("patch", "forumdb", NAME, "-n", namespace, "--type=merge"),
+        *("-p", '{"spec":{"deletionProtection":false}}'),
+    )
+    wait_for(
+        lambda: not kubectl.exists("forumdb", NAME, namespace=namespace),
+        timeout=60,
+        what="the resource to be gone",
+    )
+    assert ddb("us-east-1").list_tables()["TableNames"] == []
