@@ -1,13 +1,17 @@
-"""One boto3 client per worker thread, all for the same region and endpoint.
+"""boto3 clients for worker threads, all for the same region and endpoint.
 
-boto3 sessions and clients are cheap to share for calls but not to create concurrently, and
-the shared factory (forumdb.aws) gives a fresh session per client; a thread-local cache
-keeps it to one client per thread per service.
+Creating a client is expensive (it loads the service model: tens to hundreds of ms), so
+clients are reused: a worker leases one for a unit of work and gives it back, which keeps
+one client per concurrently running thread and lets the next thread pool (the next table,
+the verification scan) reuse them. `get()` gives the calling thread a client of its own.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from forumdb import aws
@@ -18,12 +22,28 @@ class ClientPool:
         self.region = region
         self.endpoint_url = endpoint_url
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._free: dict[str, list[Any]] = defaultdict(list)
+
+    def _new(self, service: str) -> Any:
+        return aws.client(service, self.region, self.endpoint_url)
 
     def get(self, service: str = "dynamodb") -> Any:
+        """A client owned by the calling thread (for the main thread's own calls)."""
         cache: dict[str, Any] = self._local.__dict__.setdefault("clients", {})
         if service not in cache:
-            cache[service] = aws.client(service, self.region, self.endpoint_url)
+            cache[service] = self._new(service)
         return cache[service]
 
-    def for_region(self, region: str) -> ClientPool:
-        return ClientPool(region, self.endpoint_url)
+    @contextmanager
+    def lease(self, service: str = "dynamodb") -> Iterator[Any]:
+        """A client for this thread's exclusive use until the block ends."""
+        with self._lock:
+            client = self._free[service].pop() if self._free[service] else None
+        if client is None:
+            client = self._new(service)
+        try:
+            yield client
+        finally:
+            with self._lock:
+                self._free[service].append(client)

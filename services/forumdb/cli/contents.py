@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 
 from forumdb.cli.clients import ClientPool
 from forumdb.cli.codec import TableChecksum, item_digest, key_of
@@ -13,6 +14,8 @@ from forumdb.cli.scan import scan_pages
 
 
 class ContentReport(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
     table: str
     expected_count: int
     expected_checksum: str

@@ -109,7 +109,7 @@ def summarize(results: list[SyncResult], reports: list[ContentReport]) -> dict[s
             "compared": r.compared,
         }
         if r.table in by_table:
-            row["verify"] = by_table[r.table].model_dump()
+            row["verify"] = by_table[r.table].model_dump(by_alias=True)
             row["verify"]["ok"] = by_table[r.table].ok
         rows.append(row)
     return {"tables": rows, "ok": all(rep.ok for rep in reports)}

@@ -37,22 +37,25 @@ def scan_pages(
 
     def worker(segment: int) -> None:
         try:
-            client = pool.get()
-            kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": consistent}
-            if segments > 1:
-                kwargs.update(Segment=segment, TotalSegments=segments)
-            if page_limit:
-                kwargs["Limit"] = page_limit
-            while not stop.is_set():
-                resp = client.scan(**kwargs)
-                if resp.get("Items") and not put(resp["Items"]):
-                    return
-                if "LastEvaluatedKey" not in resp:
-                    break
-                kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+            with pool.lease() as client:
+                _scan_segment(client, segment)
             put(_DONE)
         except BaseException as exc:  # handed to the consumer, which raises it
             put(exc)
+
+    def _scan_segment(client: Any, segment: int) -> None:
+        kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": consistent}
+        if segments > 1:
+            kwargs.update(Segment=segment, TotalSegments=segments)
+        if page_limit:
+            kwargs["Limit"] = page_limit
+        while not stop.is_set():
+            resp = client.scan(**kwargs)
+            if resp.get("Items") and not put(resp["Items"]):
+                return
+            if "LastEvaluatedKey" not in resp:
+                break
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     threads = [
         threading.Thread(target=worker, args=(s,), name=f"scan-{table}-{s}", daemon=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from rich.console import Console
 
 from forumdb.cli import sample
 from forumdb.cli.app import App, common_options
-from forumdb.cli.codec import serialize_record
+from forumdb.cli.codec import Item, serialize_record
 from forumdb.cli.errors import DataError
 from forumdb.cli.loader import LoadJob, fail_if_unverified, load, render, require_tables, summarize
 from forumdb.cli.output import table
@@ -67,14 +68,7 @@ def seed(
         _seed_json(app, tgt.data_dir, sizes, counts, force=force, dry_run=dry_run)
         return
     require_tables(app, KINDS)
-    jobs = [
-        LoadJob(
-            kind,
-            (serialize_record(table_def(kind).to_item(r)) for r in sample.generate(kind, **sizes)),
-            counts[kind],
-        )
-        for kind in KINDS
-    ]
+    jobs = [LoadJob(kind, _items(kind, sizes), counts[kind]) for kind in KINDS]
     results, reports = load(app, jobs, dry_run=dry_run, workers=workers, verify=verify)
     summary = summarize(results, reports)
     summary.update({"target": tgt.describe(), "dryRun": dry_run, "seed": seed})
@@ -82,6 +76,11 @@ def seed(
         summary, lambda c: render(c, "seed" + (" (dry run)" if dry_run else ""), summary)
     )
     fail_if_unverified(reports)
+
+
+def _items(kind: Kind, sizes: dict[str, int]) -> Iterator[Item]:
+    td = table_def(kind)
+    return (serialize_record(td.to_item(r)) for r in sample.generate(kind, **sizes))
 
 
 def _seed_json(

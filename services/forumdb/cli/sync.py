@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any
 
 from forumdb.cli.batch import (
     DEFAULT_POLICY,
@@ -95,7 +96,12 @@ def sync_items(
     counter = _Counter()
 
     def run_chunk(chunk: list[Item]) -> None:
-        client = pool.get()
+        with pool.lease() as client:
+            written, unchanged = _sync_chunk(client, chunk)
+        counter.add(written, unchanged)
+        progress(len(chunk))
+
+    def _sync_chunk(client: Any, chunk: list[Item]) -> tuple[int, int]:
         todo = chunk
         if compare:
             keys = [{k: it[k] for k in key_names} for it in chunk]
@@ -107,8 +113,7 @@ def sync_items(
         if not dry_run:
             for batch in chunks(todo, WRITE_BATCH):
                 write_batch(client, table, batch, policy=policy)
-        counter.add(len(todo), len(chunk) - len(todo))
-        progress(len(chunk))
+        return len(todo), len(chunk) - len(todo)
 
     def checked(source: Iterable[Item]) -> Iterator[Item]:
         for it in source:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, PrivateAttr
 
 from forumdb.cli.clients import ClientPool
 from forumdb.cli.kube import ForumDbTarget, read_forumdb
@@ -37,9 +37,14 @@ class Target(BaseModel):
     tables: dict[Kind, str]
     replica_regions: tuple[str, ...] = ()
     forumdb: ForumDbTarget | None = None
+    _pools: dict[str | None, ClientPool] = PrivateAttr(default_factory=dict)
 
     def pool(self, region: str | None = None) -> ClientPool:
-        return ClientPool(region or self.region, self.endpoint_url)
+        """The (shared, cached) clients for the target's region or another one."""
+        region = region or self.region
+        if region not in self._pools:
+            self._pools[region] = ClientPool(region, self.endpoint_url)
+        return self._pools[region]
 
     def key_names(self, kind: Kind) -> tuple[str, ...]:
         return tuple(a.name for a in table_def(kind).key_attrs)
