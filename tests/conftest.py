@@ -1,10 +1,14 @@
 """Fixtures shared by every test layer (support code in tests/harness/).
 
-    def test_example(apiserver, kubectl, namespace, aws, operator_runner):
+    from harness.kube import wait_for_phase
+
+    def test_example(kubectl, namespace, aws, operator_runner):
         aws.control.set_replication(replica_activation_calls=2)   # moto with replicas
         op = operator_runner.start("--namespace", namespace)      # the real operator
-        kubectl("apply", "-n", namespace, "-f", "examples/forumdatabase.yaml")
-        wait_for_phase(kubectl, "forum", namespace, "Ready")
+        kubectl("apply", "-n", namespace, "-f", str(REPO_ROOT / "examples/forumdatabase.yaml"))
+        wait_for_phase(kubectl, "forum", namespace, "Ready")      # status of the resource
+
+(tests/integration/harness/test_harness_end_to_end.py does exactly this.)
 
 Costly servers are session-scoped (one per pytest-xdist worker, since each worker is its own
 process); state that leaks between tests is reset per test (`aws`, `namespace`). Tools come
