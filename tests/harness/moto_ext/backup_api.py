@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 from moto.backup import urls as backup_urls
 from moto.backup.exceptions import InvalidParameterValueException, ResourceNotFoundException
+from moto.backup.models import Vault
 from moto.backup.responses import BackupResponse
 from moto.core.utils import unix_time
 from moto.moto_api._internal import mock_random
@@ -48,6 +49,9 @@ def install() -> None:
         backup_urls.url_paths.setdefault(path, BackupResponse.dispatch)
     for name, handler in _HANDLERS.items():
         setattr(BackupResponse, name, _when_active(name, handler))
+    # moto serialises DescribeBackupVault from attributes named after the API's fields;
+    # its counter has another name, so DescribeBackupVault never showed it.
+    Vault.number_of_recovery_points = property(lambda vault: vault.num_of_recovery_points)
 
 
 def _when_active(name: str, handler: Callable[[BackupResponse], str]) -> Callable[..., str]:

@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import EndpointConnectionError
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, BaseResponse
+from moto.moto_api._internal.models import MotoAPIBackend
 
 from . import backup_api, global_tables, replication
 from .faults import error_for
@@ -27,6 +28,7 @@ class InjectedFault(ServiceException):
 
 
 _original_call_action = BaseResponse.call_action
+_original_reset = MotoAPIBackend.reset
 
 
 def install() -> None:
@@ -35,10 +37,17 @@ def install() -> None:
         if _installed:
             return
         BaseResponse.call_action = _call_action  # type: ignore[method-assign]
+        MotoAPIBackend.reset = _reset_with_extension  # type: ignore[method-assign]
         global_tables.install()
         replication.install()
         backup_api.install()
         _installed = True
+
+
+def _reset_with_extension(self: MotoAPIBackend) -> None:
+    """moto's own reset (POST /moto-api/reset, moto_api_backend.reset()) clears ours too."""
+    _original_reset(self)
+    STATE.reset()
 
 
 def _call_action(self: BaseResponse) -> Any:

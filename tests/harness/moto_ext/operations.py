@@ -66,6 +66,7 @@ def run_backup_plan_now(**kwargs: Any) -> dict[str, Any]:
 def stats() -> dict[str, Any]:
     with STATE.lock:
         return {
+            "fault_rules": len(STATE.faults.rules),
             "injected": dict(STATE.faults.injected),
             "regions_down": sorted(STATE.faults.regions_down),
             "pending_writes": len(STATE.pending_writes),
@@ -82,8 +83,7 @@ def stats() -> dict[str, Any]:
 def reset() -> dict[str, Any]:
     """Clear the extension's state and every moto backend."""
     with STATE.lock:
-        STATE.reset()
-        moto_api_backend.reset()
+        moto_api_backend.reset()  # hooked: clears the extension's state as well
     return {}
 
 

@@ -157,6 +157,7 @@ def test_run_plan_now_backs_up_selected_tables_and_copies_to_the_dr_region(setup
     ]
     vaults = {v["BackupVaultName"]: v for v in backup.list_backup_vaults()["BackupVaultList"]}
     assert vaults["forumdb"]["NumberOfRecoveryPoints"] == 1
+    assert backup.describe_backup_vault(BackupVaultName="forumdb")["NumberOfRecoveryPoints"] == 1
 
 
 def test_selection_by_wildcard_and_tags(setup):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 from botocore.exceptions import ClientError, EndpointConnectionError
 from ext_support import EAST, TABLE, WEST, add_replica, create_table, error_code, key, post
 
@@ -168,6 +169,7 @@ def test_reset_clears_the_extension_and_moto(ext):
     ext.control.reset()
 
     stats = ext.control.stats()
+    assert stats["fault_rules"] == 0
     assert stats["global_tables"] == {}
     assert stats["injected"] == {}
     assert stats["replication"]["lag_seconds"] == 0
@@ -175,6 +177,20 @@ def test_reset_clears_the_extension_and_moto(ext):
     assert ext.client("dynamodb", WEST).list_tables()["TableNames"] == []
     create_table(east)
     east.scan(TableName=TABLE)
+
+
+def test_motos_own_reset_clears_the_extension_too(ext):
+    ext.control.set_fault(operation="Scan", throttle_rate=1.0)
+    assert ext.control.stats()["fault_rules"] == 1
+    if ext.mode == "server":
+        requests.post(f"{ext.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
+    else:
+        from moto.moto_api._internal import moto_api_backend
+
+        moto_api_backend.reset()
+    assert ext.control.stats()["fault_rules"] == 0
+    create_table(ext.client("dynamodb", EAST))
+    ext.client("dynamodb", EAST, retries=0).scan(TableName=TABLE)
 
 
 def test_invalid_fault_rule_is_refused(ext):
