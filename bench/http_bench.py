@@ -23,6 +23,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -139,6 +140,39 @@ def seed(url: str) -> int:
     return ids[len(ids) // 2]
 
 
+def moto_baseline(endpoint: str, some_id: int, seconds: float) -> dict[str, float]:
+    """Sequential boto3 calls straight to the moto server, the service left out: what one
+    store call costs there (ms per call, median), to tell moto's share from the service's."""
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+    )
+    table = PREFIX + table_def("users").logical_name
+    calls = {
+        "GET item": lambda: client.get_item(
+            TableName=table, Key={"userId": {"N": str(some_id)}}, ConsistentRead=True
+        ),
+        "GET list": lambda: client.scan(TableName=table, Limit=51, ConsistentRead=True),
+        "POST": lambda: client.put_item(
+            TableName=table,
+            Item={"userId": {"N": str(time.time_ns() // 1000)}, "username": {"S": "direct"}},
+        ),
+    }
+    medians = {}
+    for scenario, call in calls.items():
+        timings: list[float] = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and len(timings) < 500:
+            t0 = time.perf_counter()
+            call()
+            timings.append((time.perf_counter() - t0) * 1000)
+        medians[scenario] = statistics.median(timings)
+    return medians
+
+
 _DURATION = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -154,22 +188,26 @@ def run_wrk(url: str, duration: int, connections: int, script: Path | None) -> d
     out = subprocess.run(
         [*argv, url], capture_output=True, text=True, check=True, timeout=duration + 60
     ).stdout
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.MULTILINE))
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.MULTILINE))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     socket_errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
     )
+    if "50" not in percentiles:  # no request completed in time: keep wrk's words
+        print(out, file=sys.stderr)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
         "requests": int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
-        "p50": _ms(percentiles["50"]),
-        "p99": _ms(percentiles["99"]),
+        "p50": _ms(percentiles["50"]) if "50" in percentiles else float("nan"),
+        "p99": _ms(percentiles["99"]) if "99" in percentiles else float("nan"),
         "errors": (int(errors.group(1)) if errors else 0)
         + (sum(int(n) for n in socket_errors.groups()) if socket_errors else 0),
     }
 
 
-def write_report(results: list[Result], args: argparse.Namespace, started: str) -> str:
+def write_report(
+    results: list[Result], baseline: dict[str, float], args: argparse.Namespace, started: str
+) -> str:
     lines = [
         "# HTTP benchmark: forum-service users, JSON mode vs DynamoDB on a moto server",
         "",
@@ -194,6 +232,11 @@ def write_report(results: list[Result], args: argparse.Namespace, started: str) 
         j, d = by_key.get((scenario, "json")), by_key.get((scenario, "dynamodb"))
         if j and d and d.requests_per_s:
             lines.append(f"- {scenario}: {j.requests_per_s / d.requests_per_s:.1f}x")
+    lines += [
+        "",
+        "moto alone (sequential boto3 calls to the same server, no service; median ms per"
+        " call): " + ", ".join(f"{k} {v:.1f} ms" for k, v in baseline.items()) + ".",
+    ]
     lines += [
         "",
         "Reading it: the DynamoDB figures measure moto's server (one Python process that holds",
@@ -226,6 +269,7 @@ def main() -> int:
     post_script = workdir / "post.lua"
     post_script.write_text(POST_SCRIPT)
     results: list[Result] = []
+    baseline: dict[str, float] = {}
     try:
         with contextlib.ExitStack() as stack:
             moto = stack.enter_context(
@@ -285,9 +329,10 @@ def main() -> int:
                     )
                     results.append(result)
                     print(json.dumps(result.__dict__), flush=True)
+            baseline = moto_baseline(moto_url, servers["dynamodb"][1], min(args.duration, 5))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    report = write_report(results, args, started)
+    report = write_report(results, baseline, args, started)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report)
     print(report)
