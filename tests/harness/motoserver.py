@@ -19,6 +19,7 @@ from pathlib import Path
 from subprocess import Popen
 from typing import Any
 
+import boto3
 import requests
 
 from harness.procs import GiveUp, free_port, start_group, stop_group, tail, wait_for
@@ -53,6 +54,16 @@ class MotoServer:
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
         }
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A boto3 client of this server with the fake credentials, whatever the environment
+        says (for tests that do not patch it with the `aws` fixture)."""
+        session = boto3.session.Session(
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=region or self.region,
+        )
+        return session.client(service, endpoint_url=self.url)
 
     @property
     def control(self) -> Any:

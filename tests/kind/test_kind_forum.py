@@ -11,12 +11,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
 
 from harness.kind import Cluster
 from harness.kube import FORUMDB_RESOURCE, delete_namespace
+from harness.motoserver import FAKE_CREDENTIALS
 from harness.operator_runner import OperatorRunner
 from harness.procs import free_port, start_group, stop_group, wait_for
 from harness.scenario import (
@@ -46,9 +46,10 @@ def release_namespace(cluster: Cluster) -> Iterator[str]:
 def _install(cluster: Cluster, namespace: str) -> None:
     cluster.kubectl(
         *("create", "secret", "generic", "forumdb-aws", "-n", namespace),
-        *(f"--from-literal={k}={v}" for k, v in cluster.moto.env.items() if "KEY" in k),
+        *(f"--from-literal={k}={v}" for k, v in FAKE_CREDENTIALS.items()),
     )
-    wait = ("--wait", f"--timeout={READY_TIMEOUT}s") if cluster.runs_pods else ()
+    # No --wait: the service pods mount the operator's ConfigMap, which exists only once the
+    # ForumDatabase is applied and reconciled; the test waits for the rollouts after that.
     cluster.helm(
         *("install", RELEASE, str(REPO_ROOT / "charts" / "forum"), "-n", namespace),
         *cluster.image_values,
@@ -60,8 +61,7 @@ def _install(cluster: Cluster, namespace: str) -> None:
         f"--set=aws.region={cluster.moto.region}",
         f"--set=aws.endpointUrl={cluster.moto.url}",
         "--set=aws.existingSecret=forumdb-aws",
-        *wait,
-        timeout=READY_TIMEOUT + 60,
+        timeout=READY_TIMEOUT,
     )
 
 
@@ -114,18 +114,13 @@ def test_helm_install_then_example_forumdatabase_becomes_ready(
         check_configmap(cluster.kubectl, ns, manifest)
 
         def dynamodb(region: str):
-            return boto3.client(
-                "dynamodb",
-                region_name=region,
-                endpoint_url=cluster.moto.url,
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
+            return cluster.moto.client("dynamodb", region)
 
         check_tables(dynamodb, manifest["spec"])
 
         if cluster.runs_pods:
-            for service in SERVICES:  # readiness is /readyz, which reads the store
+            # services' readiness is /readyz, which reads the store through the ConfigMap
+            for service in (*SERVICES, "operator"):
                 cluster.kubectl(
                     "rollout",
                     "status",
