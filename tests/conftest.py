@@ -126,3 +126,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         listed = ", ".join(f"{name} (pgid {pid})" for pid, name in leftovers.items())
         print(f"\nharness: processes left running after the session, killed now: {listed}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs the kube-apiserver carries the `apiserver` mark, so that
+    `-m "not apiserver"` leaves them all out, whether or not their module marks them."""
+    for item in items:
+        if "apiserver" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.apiserver)

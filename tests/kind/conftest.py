@@ -21,7 +21,12 @@ def kind() -> Iterator[Cluster]:
         yield cluster
 
 
-@pytest.fixture(params=["kind", "apiserver"])
+@pytest.fixture(
+    params=[
+        pytest.param("kind", marks=pytest.mark.kind),
+        pytest.param("apiserver", marks=pytest.mark.apiserver),
+    ]
+)
 def cluster(request: pytest.FixtureRequest) -> Cluster:
     if request.param == "kind":
         return request.getfixturevalue("kind")

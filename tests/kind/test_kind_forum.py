@@ -27,7 +27,7 @@ from harness.scenario import (
     table_names,
 )
 
-pytestmark = [pytest.mark.kind, pytest.mark.slow]
+pytestmark = pytest.mark.slow  # `kind` or `apiserver` comes with the cluster parameter
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RELEASE = "forum"
