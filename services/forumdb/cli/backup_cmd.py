@@ -17,6 +17,7 @@ from forumdb.cli.backup_format import (
     TableEnd,
     TableStart,
     dump_line,
+    is_compressed,
     open_write,
     read_section,
     scan_file,
@@ -83,7 +84,7 @@ def backup(
     else:
         tmp = out.with_name(out.name + ".partial")
         try:
-            with open_write(tmp) as fh:
+            with open_write(tmp, compress=is_compressed(out)) as fh:
                 header = Header(
                     createdAt=utc_now(), tool=f"forumctl {__version__}", source=tgt.describe()
                 )

@@ -63,15 +63,19 @@ class End(BaseModel):
     tables: dict[str, dict[str, Any]]
 
 
-def open_write(path: Path) -> IO[str]:
-    if path.name.endswith(".gz"):
+def is_compressed(path: Path) -> bool:
+    return path.name.endswith(".gz")
+
+
+def open_write(path: Path, *, compress: bool) -> IO[str]:
+    if compress:
         return io.TextIOWrapper(gzip.open(path, "wb", compresslevel=5), encoding="utf-8")
     return path.open("w", encoding="utf-8")
 
 
 def open_read(path: Path) -> IO[str]:
     try:
-        if path.name.endswith(".gz"):
+        if is_compressed(path):
             return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8")
         return path.open(encoding="utf-8")
     except OSError as exc:
