@@ -10,11 +10,15 @@ import base64
 import importlib
 import itertools
 import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from forumdb import ids
+from forumdb.ids import legacy_created_at
+from forumdb.legacy import normalize_document
 from forumdb.storage import (
     AlreadyExists,
     InvalidCursor,
@@ -26,6 +30,9 @@ from forumdb.storage import (
     user_by_email,
 )
 from forumdb.storage.base import Collection, Store, encode_cursor
+from forumdb.storage.jsonstore import JsonStore
+
+SAMPLE = Path(__file__).resolve().parents[3] / "examples" / "sample-data"
 
 TS = "2025-01-01T00:00:{:02d}.000000Z"
 
@@ -414,6 +421,24 @@ def test_query_cursor_survives_a_deleted_anchor(store: Store) -> None:
     store.posts.delete(page.items[-1]["id"])
     rest = posts_in_thread(store.posts, 1, limit=50, cursor=page.next_cursor)
     assert [p["id"] for p in rest.items] == [p["id"] for p in posts[4:]]
+
+
+# -- the sample's files (JSON backend: forumctl migrate brings them to DynamoDB) -------------
+
+
+def test_json_serves_the_sample_files_as_migrate_reads_them(tmp_path: Path) -> None:
+    sample_dir = tmp_path / "data"
+    shutil.copytree(SAMPLE, sample_dir, ignore=shutil.ignore_patterns("*.md"))
+    store = JsonStore(sample_dir)
+    for kind in ("users", "threads", "posts"):
+        expected = list(
+            normalize_document(kind, json.loads((sample_dir / kind / "db.json").read_text()))
+        )
+        assert store.collection(kind).list(limit=100).items == expected
+    assert store.posts.get(6)["createdAt"] == legacy_created_at(6)
+    assert store.users.get(4)["username"] == "jake"
+    assert [p["id"] for p in posts_in_thread(store.posts, 2).items] == [3, 4, 5]
+    assert [t["id"] for t in threads_newest_first(store.threads).items] == [3, 2, 1]
 
 
 # -- health --------------------------------------------------------------------------------------

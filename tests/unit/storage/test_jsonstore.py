@@ -10,14 +10,10 @@ from pathlib import Path
 import pytest
 
 from forumdb.config import Settings
-from forumdb.ids import legacy_created_at
-from forumdb.legacy import normalize_document
 from forumdb.storage import (
     StoreUnavailable,
     VersionConflict,
     open_store,
-    posts_in_thread,
-    threads_newest_first,
 )
 from forumdb.storage.jsonstore import JsonStore
 
@@ -33,19 +29,6 @@ def sample_dir(tmp_path: Path) -> Path:
 
 def journals(folder: Path) -> list[Path]:
     return sorted(folder.glob("journal-*.jsonl"))
-
-
-def test_sample_files_are_served_as_migrate_reads_them(sample_dir: Path) -> None:
-    store = JsonStore(sample_dir)
-    for kind in ("users", "threads", "posts"):
-        expected = list(
-            normalize_document(kind, json.loads((sample_dir / kind / "db.json").read_text()))
-        )
-        assert store.collection(kind).list(limit=100).items == expected
-    assert store.posts.get(6)["createdAt"] == legacy_created_at(6)
-    assert store.users.get(4)["username"] == "jake"
-    assert [p["id"] for p in posts_in_thread(store.posts, 2).items] == [3, 4, 5]
-    assert [t["id"] for t in threads_newest_first(store.threads).items] == [3, 2, 1]
 
 
 def test_open_store_picks_the_json_backend(sample_dir: Path) -> None:
