@@ -67,7 +67,7 @@ def _check_unique(schema: KindSchema, record: dict[str, Any], record_id: int | N
 
 def get_record(kind: str, record_id: int) -> Response:
     record = collection(kind).get(record_id)
-    if record.get("version") is not None and request.if_none_match.contains(
+    if record.get("version") is not None and request.if_none_match.contains_weak(
         str(int(record["version"]))
     ):
         response = Response(status=304)

@@ -252,6 +252,8 @@ def test_if_none_match_gives_304(forum: Forum) -> None:
     cached = forum.users.get(url, headers={"If-None-Match": '"1"'})
     assert cached.status_code == 304
     assert cached.headers["ETag"] == '"1"'
+    # Weak comparison, as If-None-Match asks for.
+    assert forum.users.get(url, headers={"If-None-Match": 'W/"1"'}).status_code == 304
     forum.users.patch(url, json={"bio": "changed"})
     assert forum.users.get(url, headers={"If-None-Match": '"1"'}).status_code == 200
 
