@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from forumdb.tables import KINDS, create_table_request, table_def
 from harness.motoserver import MotoServer
+from harness.procs import wait_for
 
 from .conftest import ServiceProcess, ServiceRunner
 
@@ -23,8 +24,8 @@ PREFIX = "e2e-"
 pytestmark = pytest.mark.slow
 
 
-def _create_tables(aws: MotoServer) -> None:
-    client = boto3.client("dynamodb", endpoint_url=aws.url, region_name=aws.region)
+def _create_tables(aws: MotoServer, region: str | None = None) -> None:
+    client = boto3.client("dynamodb", endpoint_url=aws.url, region_name=region or aws.region)
     for kind in KINDS:
         td = table_def(kind)
         client.create_table(**create_table_request(td, PREFIX + td.logical_name))
@@ -183,3 +184,43 @@ def test_json_mode_two_workers_share_the_store(
     assert len(everything) == 4 + len(written)
     labels = {"service": "users", "route": "/api/users", "method": "POST", "status": "201"}
     assert _counter(users, labels) == len(written)
+
+
+def test_region_switch_in_the_mounted_config_reaches_every_worker(
+    aws: MotoServer, service_runner: ServiceRunner, tmp_path: Path
+) -> None:
+    """The operator's failover: AWS_REGION changes in the ConfigMap folder, the running
+    workers move to the other region's tables without a restart."""
+    _create_tables(aws, "us-east-1")
+    _create_tables(aws, "us-west-2")
+    config = tmp_path / "config"
+    config.mkdir()
+    for name, value in {
+        "STORAGE_MODE": "dynamodb",
+        "TABLE_PREFIX": PREFIX,
+        "AWS_REGION": "us-east-1",
+    }.items():
+        (config / name).write_text(value)
+    env = {**aws.env, "FORUMDB_CONFIG_DIR": str(config)}
+    users = service_runner.start("users", env, workers=2)
+    east = requests.post(f"{users.url}/api/users", json={"username": "east"}, timeout=10).json()
+
+    (config / "AWS_REGION").write_text("us-west-2")
+
+    def every_answer_from_west() -> bool:
+        # Ten fresh connections, so both workers answer; each must have switched.
+        answers = [
+            requests.get(f"{users.url}/readyz", headers={"Connection": "close"}, timeout=5).json()
+            for _ in range(10)
+        ]
+        return all(a["storage"]["region"] == "us-west-2" for a in answers)
+
+    wait_for(every_answer_from_west, timeout=30, interval=0.5, what="both workers in us-west-2")
+    assert requests.get(f"{users.url}/api/users/{east['id']}", timeout=5).status_code == 404
+    west = requests.post(f"{users.url}/api/users", json={"username": "west"}, timeout=10)
+    assert west.status_code == 201
+    west_table = boto3.client("dynamodb", endpoint_url=aws.url, region_name="us-west-2")
+    item = west_table.get_item(
+        TableName=f"{PREFIX}Users", Key={"userId": {"N": str(west.json()["id"])}}
+    )
+    assert item["Item"]["username"] == {"S": "west"}
