@@ -74,7 +74,11 @@ class DynamoCollection(Collection):
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         """One DynamoDB call on this table, errors mapped to the storage contract."""
         try:
-            return getattr(self._client(), operation)(TableName=self.table_name, **kwargs)
+            client = self._client()
+        except StoreUnavailable as exc:
+            raise StoreUnavailable(f"DynamoDB table {self.table_name}: {exc}") from None
+        try:
+            return getattr(client, operation)(TableName=self.table_name, **kwargs)
         except ClientError as exc:
             error = exc.response.get("Error", {})
             code, message = error.get("Code", "Unknown"), error.get("Message", str(exc))

@@ -355,6 +355,20 @@ def test_user_by_email(store: Store) -> None:
         user_by_email(store.users, "nobody@candy.example")
 
 
+def test_an_index_without_range_key_pages_by_id(store: Store) -> None:
+    for i in (3, 1, 2):
+        store.users.create({"id": i, "email": "shared@ooo.example"})
+    for newest_first, expected in ((True, [3, 2, 1]), (False, [1, 2, 3])):
+        found, pages = all_pages(
+            lambda limit, cursor, newest_first=newest_first: store.users.query(
+                "EmailIndex", "shared@ooo.example", limit, cursor, newest_first
+            ),
+            1,
+        )
+        assert [u["id"] for u in found] == expected
+        assert pages == 3
+
+
 def test_indexes_are_sparse(store: Store) -> None:
     store.users.create({"username": "nomail"})
     anonymous = store.posts.create({"thread": 1, "text": "no user"})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -93,6 +94,18 @@ def test_health_describes_the_table(dynamodb_store: DynamoStore, calls: list[str
     assert health.ok
     assert health.info["status"] == "ACTIVE"
     assert calls == ["DescribeTable"]
+
+
+def test_no_region_is_unavailable_naming_the_table(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    store = DynamoStore({"users": "U", "threads": "T", "posts": "P"})
+    with pytest.raises(StoreUnavailable, match=r"table T: .*region"):
+        store.threads.list()
+    assert not store.threads.health().ok
 
 
 def _closed_port() -> int:
