@@ -26,7 +26,7 @@ from forumdb.cli.codec import TableChecksum, to_json_item
 from forumdb.cli.errors import AwsError, DataError
 from forumdb.cli.loader import LoadJob, fail_if_unverified, load, render, require_tables, summarize
 from forumdb.cli.output import table
-from forumdb.cli.scan import scan_pages
+from forumdb.cli.scan import scan_pages, segments_for
 from forumdb.cli.sync import DEFAULT_WORKERS, table_is_empty
 from forumdb.cli.tables_cmd import describe
 from forumdb.ids import utc_now
@@ -53,7 +53,7 @@ FORMAT_HELP = (
     type=click.IntRange(1, 64),
     default=4,
     show_default=True,
-    help="Parallel Scan segments per table.",
+    help="Parallel Scan segments per table, at most (small tables use fewer).",
 )
 @click.option("--only", type=click.Choice(KINDS), multiple=True, help="Only these kinds.")
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
@@ -99,7 +99,9 @@ def backup(
                     )
                     total = TableChecksum()
                     with app.output.progress(f"backing up {name}", None) as advance:
-                        for page in scan_pages(pool, name, segments=segments):
+                        for page in scan_pages(
+                            pool, name, segments=segments_for(pool, name, segments)
+                        ):
                             for item in page:
                                 total.add(item)
                                 fh.write(dump_line({"type": "item", "item": to_json_item(item)}))

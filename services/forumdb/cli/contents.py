@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -10,7 +9,7 @@ from pydantic.alias_generators import to_camel
 
 from forumdb.cli.clients import ClientPool
 from forumdb.cli.codec import TableChecksum, item_digest, key_of
-from forumdb.cli.scan import scan_pages
+from forumdb.cli.scan import scan_pages, segments_for
 
 
 class ContentReport(BaseModel):
@@ -47,17 +46,6 @@ class ContentReport(BaseModel):
         )
 
 
-def table_checksum(
-    pool: ClientPool, table: str, progress: Callable[[int], None] = lambda n: None
-) -> TableChecksum:
-    total = TableChecksum()
-    for page in scan_pages(pool, table):
-        for item in page:
-            total.add(item)
-        progress(len(page))
-    return total
-
-
 def verify_contents(
     pool: ClientPool,
     table: str,
@@ -69,7 +57,7 @@ def verify_contents(
     written by others are told apart; without, the whole table must equal `expected`."""
     seen = TableChecksum()
     matched = different = extra = 0
-    for page in scan_pages(pool, table):
+    for page in scan_pages(pool, table, segments=segments_for(pool, table, 4)):
         for item in page:
             digest = item_digest(item)
             seen.add_digest(digest)

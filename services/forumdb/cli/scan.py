@@ -12,6 +12,14 @@ from forumdb.cli.clients import ClientPool
 from forumdb.cli.codec import Item
 
 _DONE = object()
+ITEMS_PER_SEGMENT = 5000  # below this a segment's own client costs more than it saves
+
+
+def segments_for(pool: ClientPool, table: str, most: int) -> int:
+    """As many segments as the table's size justifies (DynamoDB's item count is approximate,
+    refreshed every few hours, which is good enough to size parallelism)."""
+    count = pool.get().describe_table(TableName=table)["Table"].get("ItemCount", 0)
+    return max(1, min(most, count // ITEMS_PER_SEGMENT + 1))
 
 
 def scan_pages(
