@@ -156,7 +156,10 @@ def _update_table(original: Callable[..., Any], self: DynamoHandler) -> Any:
         )
     updates = body.get("ReplicaUpdates")
     if not updates:
-        return original(self)
+        result = original(self)
+        if group is not None:
+            _propagate_settings(group, region, body)
+        return result
 
     table = backend(account, region).get_table(name)
     if len(updates) != 1:
@@ -186,6 +189,30 @@ def _update_table(original: Callable[..., Any], self: DynamoHandler) -> Any:
     else:
         raise MockValidationException(f"Unknown replica update action {action!r}")
     return DynamoResult(table.describe())
+
+
+def _propagate_settings(group: GlobalTable, origin: str, body: dict[str, Any]) -> None:
+    """Billing mode, write capacity and index changes apply to every replica of a global
+    table (read capacity may differ per replica, through ProvisionedThroughputOverride)."""
+    billing_mode = body.get("BillingMode")
+    throughput = body.get("ProvisionedThroughput")
+    index_updates = body.get("GlobalSecondaryIndexUpdates")
+    if not (billing_mode or throughput or index_updates):
+        return
+    for region, replica in group.replicas.items():
+        if region == origin or replica.status == "DELETING":
+            continue
+        backend(group.account_id, region).update_table(
+            name=group.name,
+            attr_definitions=copy.deepcopy(body.get("AttributeDefinitions")),
+            global_index=copy.deepcopy(index_updates),
+            throughput=copy.deepcopy(throughput),
+            billing_mode=billing_mode,
+            stream_spec=None,
+            deletion_protection_enabled=None,
+            warm_throughput=None,
+        )
+        log.info("settings propagated to replica", extra={"table": group.name, "region": region})
 
 
 @cache

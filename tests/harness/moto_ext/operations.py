@@ -11,7 +11,13 @@ from typing import Any
 from moto.moto_api._internal import moto_api_backend
 
 from . import backup_runs, replication
-from .models import FaultRule, OutageRequest, ReplicationUpdate, RunPlanRequest
+from .models import (
+    FaultRule,
+    OutageRequest,
+    ReplicationSettings,
+    ReplicationUpdate,
+    RunPlanRequest,
+)
 from .state import STATE
 
 
@@ -46,7 +52,7 @@ def set_replication(**kwargs: Any) -> dict[str, Any]:
         merged = STATE.replication.model_dump() | update.model_dump(exclude_none=True)
         if "replica_activation_calls" in kwargs and "replica_activation_seconds" not in kwargs:
             merged["replica_activation_seconds"] = None  # asking for calls switches off seconds
-        STATE.replication = type(STATE.replication)(**merged)
+        STATE.replication = ReplicationSettings(**merged)
         return STATE.replication.model_dump()
 
 

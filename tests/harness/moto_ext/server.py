@@ -23,6 +23,7 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
@@ -63,6 +64,8 @@ class ExtensionApp:
             return _json({"error": f"{name}: {exc}"}, 400)
         except LookupError as exc:
             return _json({"error": f"{name}: {exc}"}, 404)
+        except HTTPException as exc:  # a moto error, e.g. a backup vault that does not exist
+            return _json({"error": f"{name}: {exc.description}"}, exc.code or 400)
         return _json(result, 200)
 
 

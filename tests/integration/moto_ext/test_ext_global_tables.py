@@ -300,3 +300,27 @@ def test_missing_table(ext):
     with pytest.raises(ClientError) as err:
         add_replica(east, WEST, name="nope")
     assert error_code(err) == "ResourceNotFoundException"
+
+
+def test_billing_and_index_changes_reach_every_replica(ext):
+    east, west = ext.client("dynamodb", EAST), ext.client("dynamodb", WEST)
+    ext.control.set_replication(replica_activation_calls=0)
+    create_table(east)
+    add_replica(east, WEST)
+    wait_settled(east)
+
+    east.update_table(
+        TableName=TABLE,
+        AttributeDefinitions=[{"AttributeName": "text", "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    "IndexName": "TextIndex",
+                    "KeySchema": [{"AttributeName": "text", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            }
+        ],
+    )
+
+    assert "TextIndex" in {i["IndexName"] for i in describe(west)["GlobalSecondaryIndexes"]}
