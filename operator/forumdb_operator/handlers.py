@@ -143,6 +143,8 @@ async def reconcile_loop(
     rt = runtime()
     wake = _wake_event(memo)
     metrics.MANAGED.inc()
+    # The status this loop last wrote: the live `status` view lags behind our own patches.
+    last_status: dict[str, Any] | None = None
     try:
         delay = 0.0
         while not stopped:
@@ -165,9 +167,10 @@ async def reconcile_loop(
                     name=name,
                     spec=dict(spec),
                     generation=meta.get("generation"),
-                    previous=dict(status),
+                    previous=last_status if last_status is not None else dict(status),
                 )
                 await _in_pool(_publish, snapshot, outcome)
+                last_status = outcome.status
                 _post(snapshot, outcome.events)
                 delay = outcome.requeue_after or rt.drift_interval
             except Exception as exc:  # keep the loop alive; Kubernetes/API hiccups retry soon
