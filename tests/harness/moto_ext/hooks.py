@@ -55,7 +55,10 @@ def _call_action(self: BaseResponse) -> Any:
         return _original_call_action(self)
     service = self.service_name or ""
     region = self.region
-    operation = self._get_action() or ""
+    try:
+        operation = self._get_action() or ""
+    except Exception:  # some services resolve actions their own way; match them as "any"
+        operation = ""
     with STATE.lock:
         replication.apply_due()
         global_tables.advance_timed()

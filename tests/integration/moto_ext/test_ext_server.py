@@ -52,3 +52,15 @@ def test_plain_mock_aws_keeps_moto_behaviour():
         with pytest.raises(NotImplementedError):
             boto3.client("backup", region_name=EAST).list_backup_jobs()
         assert table["TableName"] == TABLE
+
+
+@mock_aws_ext()
+def _replicas_inside_a_decorated_function() -> list[str]:
+    east = boto3.client("dynamodb", region_name=EAST)
+    create_table(east)
+    add_replica(east, WEST)
+    return [r["RegionName"] for r in describe(east)["Replicas"]]
+
+
+def test_mock_aws_ext_works_as_a_decorator():
+    assert _replicas_inside_a_decorated_function() == [WEST]
