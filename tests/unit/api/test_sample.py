@@ -62,6 +62,9 @@ def test_get_users(sample_forum: Forum) -> None:
     assert response.status_code == 200
     body = response.get_json()
     assert isinstance(body, list)
+    if sample_forum.mode == "dynamodb":
+        # A Scan returns items in hash order, not file order; the records are the same.
+        body = sorted(body, key=lambda u: u["id"])
     assert [_strip(u, s) for u, s in zip(body, USERS, strict=True)] == USERS
     assert all(u["version"] == 1 for u in body)
 
