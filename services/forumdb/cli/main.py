@@ -97,7 +97,9 @@ class ForumctlGroup(click.Group):
             err = translate(exc, app.region_hint if app else None)
             if err is None:
                 raise
-            _report(err, json_mode=bool(app and app.output.json))
+            # In JSON mode stdout carries one document: the result if there is one (a failed
+            # check), else the error.
+            _report(err, json_mode=bool(app and app.output.json and not app.output.emitted))
             ctx.exit(int(err.code))
 
 

@@ -29,12 +29,14 @@ class Output:
         self.err = Console(file=sys.stderr, soft_wrap=True)
         # Bars only where someone watches: a terminal on stderr, unless told otherwise.
         self.show_progress = self.err.is_terminal if progress is None else progress
+        self.emitted = False  # stdout holds the result: an error must not add a second one
 
     @property
     def json(self) -> bool:
         return self.mode == "json"
 
     def emit(self, data: Any, human: Callable[[Console], None] | None = None) -> None:
+        self.emitted = True
         if self.json:
             sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
             sys.stdout.flush()

@@ -1,0 +1,226 @@
+"""verify passes on a deployment in shape and fails, naming what and why, on each broken
+aspect; against the DR region it checks the replica side. Replicas and AWS Backup come from
+the moto extension (in-process)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from conftest import REGION, forumctl
+
+from forumdb.cli.errors import ExitCode
+from forumdb.tables import KINDS, table_name
+from forumdb_operator import naming
+
+DR = "us-west-2"
+NS, NAME = "shop", "forum"
+OWNER = f"{NS}/{NAME}"
+ROLE = "arn:aws:iam::123456789012:role/service-role/AWSBackupDefaultServiceRole"
+TABLES = [table_name(k) for k in KINDS]
+
+
+@dataclass
+class Deployment:
+    control: Any
+
+    def client(self, service: str, region: str = REGION) -> Any:
+        return boto3.client(service, region_name=region)
+
+    @property
+    def plan_id(self) -> str:
+        plans = self.client("backup").list_backup_plans()["BackupPlansList"]
+        return next(
+            p["BackupPlanId"] for p in plans if p["BackupPlanName"] == naming.plan_name(NS, NAME)
+        )
+
+
+@pytest.fixture
+def deployment(moto: Any) -> Deployment:
+    """What the operator would build: tables with a DR replica, PITR on both sides, a backup
+    plan with a copy to the DR vault (run once), and alarms."""
+    moto.set_replication(replica_activation_calls=0)
+    dep = Deployment(moto)
+    forumctl("tables", "create")
+    ddb, ddb_dr = dep.client("dynamodb"), dep.client("dynamodb", DR)
+    arns = []
+    for name in TABLES:
+        ddb.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": DR}}])
+        for client in (ddb, ddb_dr):
+            client.update_continuous_backups(
+                TableName=name,
+                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+            )
+        arns.append(ddb.describe_table(TableName=name)["Table"]["TableArn"])
+    vault = naming.vault_name(NS, NAME)
+    backup, backup_dr = dep.client("backup"), dep.client("backup", DR)
+    backup.create_backup_vault(BackupVaultName=vault)
+    dr_vault = backup_dr.create_backup_vault(BackupVaultName=vault)["BackupVaultArn"]
+    plan = backup.create_backup_plan(
+        BackupPlan={
+            "BackupPlanName": naming.plan_name(NS, NAME),
+            "Rules": [
+                {
+                    "RuleName": "daily",
+                    "TargetBackupVaultName": vault,
+                    "ScheduleExpression": "cron(0 3 * * ? *)",
+                    "CopyActions": [{"DestinationBackupVaultArn": dr_vault}],
+                }
+            ],
+        }
+    )
+    backup.create_backup_selection(
+        BackupPlanId=plan["BackupPlanId"],
+        BackupSelection={
+            "SelectionName": naming.selection_name(NS, NAME),
+            "IamRoleArn": ROLE,
+            "Resources": arns,
+        },
+    )
+    moto.run_backup_plan_now(plan["BackupPlanId"])
+    cw = dep.client("cloudwatch")
+    for name in TABLES:
+        cw.put_metric_alarm(
+            AlarmName=naming.table_alarm_name(NS, NAME, name, "SystemErrors"),
+            MetricName="SystemErrors",
+            Namespace="AWS/DynamoDB",
+            Dimensions=[{"Name": "TableName", "Value": name}],
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+        )
+    return dep
+
+
+def verify(*args: str, expect: int) -> dict[str, Any]:
+    out = forumctl(
+        "verify", "--owner", OWNER, "--replica-region", DR, "-o", "json", *args, expect=expect
+    ).json
+    return out
+
+
+def outcomes(result: dict[str, Any]) -> dict[str, str]:
+    return {c["name"]: c["outcome"] for c in result["checks"]}
+
+
+def test_a_deployment_in_shape_passes_every_check(deployment: Deployment) -> None:
+    result = verify(expect=ExitCode.OK)
+    assert result["ok"] is True
+    assert result["side"] == "primary"
+    assert set(outcomes(result).values()) == {"pass"}
+    names = set(outcomes(result))
+    for kind in KINDS:
+        assert {f"table/{kind}", f"indexes/{kind}", f"pitr/{kind}", f"replicas/{kind}"} <= names
+    assert {"backup-plan", "recovery-point", "alarms"} <= names
+
+
+def test_the_dr_region_checks_the_replica_side(deployment: Deployment) -> None:
+    result = verify("--region", DR, "--primary-region", REGION, expect=ExitCode.OK)
+    assert result["side"] == "replica"
+    got = outcomes(result)
+    for kind in KINDS:
+        assert got[f"table/{kind}"] == "pass"
+        assert got[f"replicas/{kind}"] == "pass"  # the DR table sees the primary ACTIVE
+        assert got[f"pitr/{kind}"] == "pass"
+    assert got["recovery-point"] == "pass"  # the copy in the DR vault
+    assert got["backup-plan"] == "skip"
+
+
+def _delete_replica(dep: Deployment) -> None:
+    dep.client("dynamodb").update_table(
+        TableName="forum-Users", ReplicaUpdates=[{"Delete": {"RegionName": DR}}]
+    )
+
+
+def _pitr_off(dep: Deployment) -> None:
+    dep.client("dynamodb").update_continuous_backups(
+        TableName="forum-Posts",
+        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False},
+    )
+
+
+def _drop_index(dep: Deployment) -> None:
+    dep.client("dynamodb").update_table(
+        TableName="forum-Posts",
+        GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "UserIndex"}}],
+    )
+
+
+def _drop_plan(dep: Deployment) -> None:
+    backup = dep.client("backup")
+    for sel in backup.list_backup_selections(BackupPlanId=dep.plan_id)["BackupSelectionsList"]:
+        backup.delete_backup_selection(BackupPlanId=dep.plan_id, SelectionId=sel["SelectionId"])
+    backup.delete_backup_plan(BackupPlanId=dep.plan_id)
+
+
+def _drop_alarm(dep: Deployment) -> None:
+    dep.client("cloudwatch").delete_alarms(
+        AlarmNames=[naming.table_alarm_name(NS, NAME, "forum-Threads", "SystemErrors")]
+    )
+
+
+def _nothing(dep: Deployment) -> None:
+    pass
+
+
+@pytest.mark.parametrize(
+    ("breakage", "args", "check", "reason"),
+    [
+        (_delete_replica, (), "replicas/users", f"{DR} not a replica"),
+        (_pitr_off, (), "pitr/posts", "is DISABLED"),
+        (_drop_index, (), "indexes/posts", "UserIndex missing"),
+        (_drop_plan, (), "backup-plan", "not found"),
+        (_drop_alarm, (), "alarms", "forum-Threads"),
+        (_nothing, ("--max-backup-age", "0"), "recovery-point", "older than"),
+        (_nothing, ("--expect", "posts=5"), "items/posts", "expected 5"),
+    ],
+    ids=["replica", "pitr", "index", "plan", "alarm", "backup-age", "count"],
+)
+def test_each_broken_aspect_fails_with_its_reason(
+    deployment: Deployment,
+    breakage: Callable[[Deployment], None],
+    args: tuple[str, ...],
+    check: str,
+    reason: str,
+) -> None:
+    breakage(deployment)
+    result = verify(*args, expect=ExitCode.CHECK_FAILED)
+    failed = {c["name"]: c["detail"] for c in result["checks"] if c["outcome"] == "fail"}
+    assert list(failed) == [check], failed
+    assert reason in failed[check]
+    assert result["ok"] is False
+
+
+def test_a_missing_replica_table_fails_on_the_dr_side(deployment: Deployment) -> None:
+    _delete_replica(deployment)
+    result = verify("--region", DR, "--primary-region", REGION, expect=ExitCode.CHECK_FAILED)
+    failed = {c["name"]: c["detail"] for c in result["checks"] if c["outcome"] == "fail"}
+    assert "table/users" in failed
+    assert f"replica table forum-Users in {DR} does not exist" in failed["table/users"]
+
+
+def test_human_output_names_each_failure_on_stderr(deployment: Deployment) -> None:
+    _pitr_off(deployment)
+    run = forumctl("verify", "--owner", OWNER, "--replica-region", DR, expect=1)
+    assert "FAIL" in run.stdout
+    assert "pitr/posts" in run.stderr
+    assert "point-in-time recovery on forum-Posts" in run.stderr
+
+
+def test_without_names_backup_and_alarm_checks_are_skipped_not_failed(moto: Any) -> None:
+    forumctl("tables", "create")
+    ddb = boto3.client("dynamodb", region_name=REGION)
+    for name in TABLES:
+        ddb.update_continuous_backups(
+            TableName=name,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+        )
+    result = forumctl("verify", "-o", "json").json
+    got = outcomes(result)
+    assert got["backup-plan"] == got["alarms"] == got["replicas/users"] == "skip"
+    assert result["ok"] is True
