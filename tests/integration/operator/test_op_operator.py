@@ -305,3 +305,15 @@ def test_deletion_protection_blocks_delete_with_a_clear_condition(
         what="the resource to be gone",
     )
     assert ddb("us-east-1").list_tables()["TableNames"] == []
+
+
+def test_with_kopf_peering_the_operator_creates_its_peering_object_and_works(
+    aws, kubectl, namespace, operator_runner
+):
+    operator_runner.standalone = False
+    op = operator_runner.start("--namespace", namespace, "--peering", "forumdb")
+    op.wait_healthy()
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLE))
+    wait_for_phase(kubectl, NAME, namespace, "Ready", timeout=90)
+    peering = kubectl.json("get", "kopfpeerings.kopf.dev", "forumdb", "-n", namespace)
+    assert peering["status"], "kopf keeps its keep-alive in the peering object's status"
