@@ -15,8 +15,12 @@ from typing import Any
 from urllib.parse import unquote
 
 from moto.backup import urls as backup_urls
-from moto.backup.exceptions import InvalidParameterValueException, ResourceNotFoundException
-from moto.backup.models import Vault
+from moto.backup.exceptions import (
+    AlreadyExistsException,
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+)
+from moto.backup.models import Plan, Vault
 from moto.backup.responses import BackupResponse
 from moto.core.utils import unix_time
 from moto.moto_api._internal import mock_random
@@ -111,8 +115,6 @@ def create_backup_selection(self: BackupResponse) -> str:
         s["BackupSelection"]["SelectionName"] == selection["SelectionName"]
         for s in selections.values()
     ):
-        from moto.backup.exceptions import AlreadyExistsException
-
         raise AlreadyExistsException(
             msg=f"Backup selection {selection['SelectionName']} already exists in plan {plan_id}"
         )
@@ -180,8 +182,6 @@ def update_backup_plan(self: BackupResponse) -> str:
     if not new_plan or not new_plan.get("Rules"):
         raise InvalidParameterValueException(msg="BackupPlan with at least one rule is required")
     # Reuse moto's defaults (schedule, windows, rule ids) by building a throwaway Plan.
-    from moto.backup.models import Plan
-
     fresh = Plan(new_plan, plan.creator_request_id, backup_backend(account, region))
     plan.backup_plan = fresh.backup_plan
     plan.advanced_backup_settings = fresh.advanced_backup_settings
@@ -344,9 +344,7 @@ def list_recovery_points_by_resource(self: BackupResponse) -> str:
             "BackupSizeBytes": p["BackupSizeInBytes"],
             "ResourceName": p.get("ResourceName"),
         }
-        for (point_account, point_region), store in STATE.backup.regions.items()
-        if (point_account, point_region) == (account, region)
-        for vault in store.recovery_points.values()
+        for vault in regional(account, region).recovery_points.values()
         for p in vault.values()
         if p["ResourceArn"] == resource_arn
     ]

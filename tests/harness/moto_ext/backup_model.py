@@ -25,11 +25,3 @@ class BackupStore:
 
     def at(self, account_id: str, region: str) -> RegionalBackup:
         return self.regions.setdefault((account_id, region), RegionalBackup())
-
-    def all_recovery_points(self) -> list[dict[str, Any]]:
-        return [
-            point
-            for regional in self.regions.values()
-            for vault in regional.recovery_points.values()
-            for point in vault.values()
-        ]
