@@ -21,7 +21,15 @@ import yaml
 
 from harness.kube import Kubectl
 from harness.pki import Pki, write_pki
-from harness.procs import GiveUp, free_port, start_group, stop_group, tail, wait_for
+from harness.procs import (
+    GiveUp,
+    discard_on_failure,
+    free_port,
+    start_group,
+    stop_group,
+    tail,
+    wait_for,
+)
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 
@@ -81,7 +89,7 @@ class ApiServer:
     def start(cls, *, kube_apiserver: Path, etcd: Path, timeout: float = 60) -> ApiServer:
         workdir = Path(tempfile.mkdtemp(prefix="forumdb-apiserver-", dir=_state_root()))
         processes: dict[str, Popen[bytes]] = {}
-        try:
+        with discard_on_failure(workdir, processes.values()):
             pki = write_pki(workdir / "pki")
             token = secrets.token_hex(16)
             (workdir / "tokens.csv").write_text(f'{token},admin,admin,"system:masters"\n')
@@ -133,11 +141,6 @@ class ApiServer:
                 "client-key-data": _b64(pki.admin_key),
             }
             kubeconfig.write_text(_kubeconfig(url, pki.ca_cert, admin))
-        except BaseException:
-            for proc in processes.values():
-                stop_group(proc, grace=5)
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise
         return cls(
             url=url,
             workdir=workdir,

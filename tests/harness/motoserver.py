@@ -22,7 +22,15 @@ from typing import Any
 import boto3
 import requests
 
-from harness.procs import GiveUp, free_port, start_group, stop_group, tail, wait_for
+from harness.procs import (
+    GiveUp,
+    discard_on_failure,
+    free_port,
+    start_group,
+    stop_group,
+    tail,
+    wait_for,
+)
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 EXTENSION_SERVER = TESTS_DIR / "harness" / "moto_ext" / "server.py"
@@ -108,12 +116,8 @@ class MotoServer:
             requests.get(f"{url}/moto-api/", timeout=2)
             return url
 
-        try:
+        with discard_on_failure(workdir, [process]):
             url = wait_for(served_url, timeout=timeout, interval=0.05, what="the moto server")
-        except BaseException:
-            stop_group(process, grace=5)
-            shutil.rmtree(workdir, ignore_errors=True)
-            raise
         return cls(
             url=url,
             workdir=workdir,

@@ -11,11 +11,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -142,6 +144,21 @@ def kill_group(proc: subprocess.Popen[bytes]) -> int:
     wait_for(lambda: not group_alive(proc.pid), timeout=10, what=f"group {proc.pid} to exit")
     _live_groups.pop(proc.pid, None)
     return code
+
+
+@contextmanager
+def discard_on_failure(
+    workdir: Path, processes: Collection[subprocess.Popen[bytes]]
+) -> Iterator[None]:
+    """If the block raises (a server failed to start), stop the processes started so far
+    (a live view such as `dict.values()` sees those added inside) and remove `workdir`."""
+    try:
+        yield
+    except BaseException:
+        for proc in processes:
+            stop_group(proc, grace=5)
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
 
 
 def leftover_groups() -> dict[int, str]:
