@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import click
@@ -23,7 +24,7 @@ from kubernetes.client.exceptions import ApiException
 from prometheus_client import start_http_server
 
 from forumdb.logs import configure_logging
-from forumdb_operator import handlers, naming
+from forumdb_operator import handlers, naming, webhook
 from forumdb_operator.awsclients import Clients
 from forumdb_operator.reconcile import Reconciler
 
@@ -129,6 +130,25 @@ def _configure_kopf(settings: kopf.OperatorSettings, **_: Any) -> None:
     envvar="FORUMDB_ALLOWED_REGIONS",
     help="Comma-separated regions a spec may use (default: every DynamoDB region).",
 )
+@click.option(
+    "--webhook-port",
+    type=int,
+    default=0,
+    envvar="FORUMDB_WEBHOOK_PORT",
+    help="Serve the validating admission webhook on this port (0: no webhook).",
+)
+@click.option(
+    "--webhook-host",
+    default="",
+    envvar="FORUMDB_WEBHOOK_HOST",
+    help="Host name the API server uses to reach the webhook (e.g. the Service's DNS name).",
+)
+@click.option(
+    "--webhook-cert-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="FORUMDB_WEBHOOK_CERT_DIR",
+    help="Folder with tls.crt, tls.key (and ca.crt) for the webhook's HTTPS.",
+)
 @click.option("--log-level", default="INFO", envvar="LOG_LEVEL", show_default=True)
 def cli(
     namespaces: tuple[str, ...],
@@ -140,6 +160,9 @@ def cli(
     drift_interval: float,
     workers: int,
     allowed_regions: str,
+    webhook_port: int,
+    webhook_host: str,
+    webhook_cert_dir: Path | None,
     log_level: str,
 ) -> None:
     """Run the ForumDatabase operator."""
@@ -147,6 +170,8 @@ def cli(
         raise click.UsageError("--all-namespaces and --namespace exclude each other")
     if drift_interval <= 0:
         raise click.BadParameter("must be > 0", param_hint="--drift-interval")
+    if webhook_port and not (webhook_host and webhook_cert_dir):
+        raise click.UsageError("--webhook-port needs --webhook-host and --webhook-cert-dir")
     configure_logging(log_level)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_drop_kopf_extras)
@@ -165,6 +190,15 @@ def cli(
         )
     )
     kopf.on.startup()(_configure_kopf)
+    if webhook_port and webhook_cert_dir is not None:
+        webhook.register(allowed)
+        admission_server = webhook.server(webhook_port, webhook_host, webhook_cert_dir)
+
+        def _configure_admission(settings: kopf.OperatorSettings, **_: Any) -> None:
+            settings.admission.server = admission_server
+            settings.admission.managed = webhook.CONFIGURATION_NAME
+
+        kopf.on.startup()(_configure_admission)
     if metrics_port:
         start_http_server(metrics_port)
     if not standalone:

@@ -317,3 +317,52 @@ def test_with_kopf_peering_the_operator_creates_its_peering_object_and_works(
     wait_for_phase(kubectl, NAME, namespace, "Ready", timeout=90)
     peering = kubectl.json("get", "kopfpeerings.kopf.dev", "forumdb", "-n", namespace)
     assert peering["status"], "kopf keeps its keep-alive in the peering object's status"
+
+
+@pytest.fixture
+def webhook_certs(tmp_path) -> Path:
+    """A self-signed serving certificate for 127.0.0.1 (cert-manager's Secret layout)."""
+    import subprocess
+
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "ec"),
+            *("-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-keyout", str(tmp_path / "tls.key"), "-out", str(tmp_path / "tls.crt")),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return tmp_path
+
+
+def test_validating_webhook_rejects_cross_field_errors_at_apply(
+    aws, kubectl, namespace, operator_runner, webhook_certs
+):
+    from harness.procs import free_port
+
+    port = free_port()
+    op = operator_runner.start(
+        *("--namespace", namespace, "--webhook-port", str(port)),
+        *("--webhook-host", "127.0.0.1", "--webhook-cert-dir", str(webhook_certs)),
+    )
+    try:
+        op.wait_healthy()
+        wait_for(
+            lambda: kubectl.exists("validatingwebhookconfiguration", "forumdb.io"),
+            timeout=30,
+            what="the managed ValidatingWebhookConfiguration",
+        )
+        bad = example(replicaRegions=["us-east-1"], backups={"copyRegion": "us-east-1"})
+        result = kubectl(
+            "apply", "-n", namespace, "-f", "-", input=yaml.safe_dump(bad), check=False
+        )
+        assert result.returncode != 0
+        assert "spec.replicaRegions[0]: us-east-1 is the primary region" in result.stderr
+        assert "spec.backups.copyRegion" in result.stderr
+        kubectl("apply", "-n", namespace, "-f", str(EXAMPLE))
+        wait_for_phase(kubectl, NAME, namespace, "Ready", timeout=90)
+    finally:
+        op.stop()
+        kubectl("delete", "validatingwebhookconfiguration", "forumdb.io", check=False)
