@@ -270,23 +270,29 @@ def _update_replica(
     replica = group.replicas.get(target) if group else None
     if group is None or replica is None:
         raise _replica_not_found(table.name, target)
-    if "KMSMasterKeyId" in spec:
-        key = _replica_kms_key(table, target, spec["KMSMasterKeyId"])
+    # validate everything before changing anything
+    override = spec.get("ProvisionedThroughputOverride")
+    if override is not None and table.billing_mode == "PAY_PER_REQUEST":
+        raise MockValidationException(
+            "One or more parameter values were invalid: ProvisionedThroughputOverride is not "
+            f"allowed for a PAY_PER_REQUEST table ({table.name}, replica {target})"
+        )
+    key = (
+        _replica_kms_key(table, target, spec["KMSMasterKeyId"])
+        if "KMSMasterKeyId" in spec
+        else None
+    )
+
+    if key:
         replica.kms_key_id = spec["KMSMasterKeyId"]
         replica_table = backend(table.account_id, target).tables.get(table.name)
-        if replica_table is not None and key:
+        if replica_table is not None:
             replica_table.sse_specification = {
                 "Enabled": True,
                 "SSEType": "KMS",
                 "KMSMasterKeyId": key,
             }
-    override = spec.get("ProvisionedThroughputOverride")
     if override is not None:
-        if table.billing_mode == "PAY_PER_REQUEST":
-            raise MockValidationException(
-                "One or more parameter values were invalid: ProvisionedThroughputOverride is not "
-                f"allowed for a PAY_PER_REQUEST table ({table.name}, replica {target})"
-            )
         replica.read_capacity_override = override.get("ReadCapacityUnits")
     if spec.get("TableClassOverride"):
         replica.table_class = spec["TableClassOverride"]

@@ -324,3 +324,26 @@ def test_billing_and_index_changes_reach_every_replica(ext):
     )
 
     assert "TextIndex" in {i["IndexName"] for i in describe(west)["GlobalSecondaryIndexes"]}
+
+
+def test_read_capacity_override_needs_provisioned_billing(ext):
+    east = ext.client("dynamodb", EAST)
+    ext.control.set_replication(replica_activation_calls=0)
+    create_table(east)
+    add_replica(east, WEST)
+    wait_settled(east)
+    with pytest.raises(ClientError) as err:
+        east.update_table(
+            TableName=TABLE,
+            ReplicaUpdates=[
+                {
+                    "Update": {
+                        "RegionName": WEST,
+                        "ProvisionedThroughputOverride": {"ReadCapacityUnits": 10},
+                    }
+                }
+            ],
+        )
+    assert error_code(err) == "ValidationException"
+    assert "PAY_PER_REQUEST" in str(err.value)
+    assert describe(east)["Replicas"][0]["ReplicaStatus"] == "ACTIVE"
