@@ -169,6 +169,15 @@ def test_replica_with_customer_managed_key_per_region(ext):
     assert created["Replicas"][0]["KMSMasterKeyId"] == west_key
     assert describe(west)["SSEDescription"]["KMSMasterKeyArn"] == west_key
 
+    wait_settled(east)
+    rotated_key = ext.client("kms", WEST).create_key()["KeyMetadata"]["Arn"]
+    east.update_table(
+        TableName=TABLE,
+        ReplicaUpdates=[{"Update": {"RegionName": WEST, "KMSMasterKeyId": rotated_key}}],
+    )
+    assert wait_settled(east)["Replicas"][0]["KMSMasterKeyId"] == rotated_key
+    assert describe(west)["SSEDescription"]["KMSMasterKeyArn"] == rotated_key
+
 
 def test_pitr_per_replica_region(ext):
     east, west = ext.client("dynamodb", EAST), ext.client("dynamodb", WEST)
