@@ -31,6 +31,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -67,6 +68,7 @@ SNAPSHOT_NAME = "db.json"
 LOCK_NAME = ".lock"
 COMPACT_MIN_BYTES = 4 * 1024 * 1024
 _ID_ATTEMPTS = 8
+ORPHAN_AGE_SECONDS = 60
 T = TypeVar("T")
 
 
@@ -159,9 +161,15 @@ class JsonCollection(Collection):
         self._warn_orphans()
 
     def _warn_orphans(self) -> None:
+        # A journal folded in by a compaction lives on for a moment (until its unlink), so
+        # only old ones are worth a word: left by a crash there, or by a db.json replaced
+        # by hand (their writes are not in the store).
         with contextlib.suppress(OSError):
+            cutoff = time.time() - ORPHAN_AGE_SECONDS
             orphans = [
-                p.name for p in self.folder.glob("journal-*.jsonl") if p.name != self._journal.name
+                p.name
+                for p in self.folder.glob("journal-*.jsonl")
+                if p.name != self._journal.name and p.stat().st_mtime < cutoff
             ]
             if orphans:
                 log.warning(
