@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,19 +14,27 @@ from chartkit import parse_manifests, template_args, write_values
 Render = Callable[..., list[dict[str, Any]]]
 
 
-@pytest.fixture
-def render(helm: Any, tmp_path: Path) -> Render:
-    """`render(values, *value_files, extra=[...])`: the rendered objects (helm must succeed)."""
+@pytest.fixture(scope="session")
+def render(helm: Any, tmp_path_factory: pytest.TempPathFactory) -> Render:
+    """`render(values, *value_files, extra=[...])`: the rendered objects (helm must succeed).
+
+    Renders are cached for the session (the same values render the same objects); each
+    caller gets its own copy."""
+    folder = tmp_path_factory.mktemp("values")
+    cache: dict[str, list[dict[str, Any]]] = {}
 
     def _render(
         values: Mapping[str, Any] | None = None,
         *value_files: Path,
         extra: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
-        files = list(value_files)
-        if values:
-            files.append(write_values(tmp_path, values, f"values-{len(files)}.yaml"))
-        return parse_manifests(helm(*template_args(files, extra=extra)).stdout)
+        key = json.dumps([values, [str(f) for f in value_files], list(extra)], sort_keys=True)
+        if key not in cache:
+            files = list(value_files)
+            if values:
+                files.append(write_values(folder, values, f"values-{len(cache)}.yaml"))
+            cache[key] = parse_manifests(helm(*template_args(files, extra=extra)).stdout)
+        return copy.deepcopy(cache[key])
 
     return _render
 
