@@ -13,7 +13,7 @@ import boto3
 from botocore.config import Config
 
 DEFAULT_RETRY_MODE = "standard"
-DEFAULT_MAX_ATTEMPTS = 8
+DEFAULT_MAX_ATTEMPTS = 8  # in total, the first try included
 
 
 def client_config(
@@ -25,7 +25,7 @@ def client_config(
     max_pool_connections: int = 32,
 ) -> Config:
     return Config(
-        retries={"mode": retry_mode, "max_attempts": max_attempts},
+        retries={"mode": retry_mode, "total_max_attempts": max_attempts},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         max_pool_connections=max_pool_connections,
