@@ -207,3 +207,16 @@ def test_helm_install_with_defaults_then_upgrade_to_dynamodb(
         users = kubectl.json("get", "deployment", "forum-users", *ns)
         volumes = {v["name"]: v for v in users["spec"]["template"]["spec"]["volumes"]}
         assert volumes["forumdb-config"]["configMap"]["name"] == "forumdb-forum"
+
+
+def test_pdb_on_a_cluster_without_policy_v1_is_refused_clearly(
+    helm, apiserver, namespace, tmp_path
+):
+    values = write_values(tmp_path, {**_values(namespace), "services": {"pdb": {"create": True}}})
+    proc = helm.with_cluster(apiserver.env)(
+        *("install", RELEASE, str(CHART_DIR), "--namespace", namespace),
+        *("--values", str(values), "--dry-run"),
+        check=False,
+    )
+    assert proc.returncode != 0
+    assert "services.pdb.create=true needs policy/v1 PodDisruptionBudgets" in proc.stderr
