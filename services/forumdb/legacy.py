@@ -55,9 +55,14 @@ def normalize_record(kind: Kind, raw: Mapping[str, Any], position: int) -> dict[
     for ref in REFERENCE_FIELDS[kind]:
         if rec.get(ref) is not None:
             rec[ref] = _as_int(rec[ref], f"{kind}[{position}].{ref}")
-    rec.setdefault("createdAt", legacy_created_at(rec["id"]))
-    rec.setdefault("updatedAt", rec["createdAt"])
-    rec.setdefault("version", 1)
+    # Records the services wrote carry their own timestamps (and time-based ids, far past
+    # what legacy_created_at can turn into a date): only fill what is missing.
+    if rec.get("createdAt") is None:
+        rec["createdAt"] = legacy_created_at(rec["id"])
+    if rec.get("updatedAt") is None:
+        rec["updatedAt"] = rec["createdAt"]
+    if rec.get("version") is None:
+        rec["version"] = 1
     return rec
 
 

@@ -65,3 +65,25 @@ def test_new_ids_are_safe_integers_and_time_ordered():
     ids = [new_id() for _ in range(100)]
     assert all(0 < i <= MAX_ID for i in ids)
     assert len(set(ids)) > 90  # 12 random bits per millisecond
+
+
+def test_records_written_by_the_services_keep_their_ids_and_timestamps():
+    rid = new_id()
+    doc = {
+        "threads": [
+            {
+                "id": rid,
+                "title": "t",
+                "createdBy": 1,
+                "createdAt": "2026-11-25T10:00:00.000000Z",
+                "version": 3,
+            }
+        ]
+    }
+    (thread,) = normalize_document("threads", doc)
+    assert (thread["id"], thread["createdAt"], thread["version"]) == (
+        rid,
+        "2026-11-25T10:00:00.000000Z",
+        3,
+    )
+    assert thread["updatedAt"] == thread["createdAt"]
