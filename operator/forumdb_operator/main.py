@@ -42,35 +42,53 @@ def load_kube_config() -> None:
 
 
 def ensure_peering(custom: CustomObjectsApi, name: str, namespaces: tuple[str, ...]) -> None:
-    """Kopf pauses until its peering object exists: create it when missing (needs RBAC create
-    on clusterkopfpeerings/kopfpeerings; without it, the object must be installed beforehand)."""
-    body: dict[str, Any] = {"metadata": {"name": name}}
-    try:
-        if not namespaces:
-            custom.create_cluster_custom_object(
-                PEERING_GROUP,
-                PEERING_VERSION,
-                "clusterkopfpeerings",
-                {
-                    **body,
-                    "apiVersion": f"{PEERING_GROUP}/{PEERING_VERSION}",
-                    "kind": "ClusterKopfPeering",
-                },
-            )
-        for ns in namespaces:
-            custom.create_namespaced_custom_object(
-                PEERING_GROUP,
-                PEERING_VERSION,
-                ns,
-                "kopfpeerings",
-                {**body, "apiVersion": f"{PEERING_GROUP}/{PEERING_VERSION}", "kind": "KopfPeering"},
-            )
-    except ApiException as exc:
-        if exc.status != 409:  # 409: it exists, which is what we want
-            log.warning(
-                "could not create the peering object; create it or run with --standalone",
-                extra={"peering": name, "cause": f"{exc.status} {exc.reason}"},
-            )
+    """Kopf pauses until its peering object exists: create it where it is missing (the chart
+    usually installs it; creating needs RBAC create on clusterkopfpeerings/kopfpeerings)."""
+    api_version = f"{PEERING_GROUP}/{PEERING_VERSION}"
+    targets: list[str | None] = list(namespaces) or [None]
+    for ns in targets:
+        try:
+            if ns is None:
+                custom.get_cluster_custom_object(
+                    PEERING_GROUP, PEERING_VERSION, "clusterkopfpeerings", name
+                )
+            else:
+                custom.get_namespaced_custom_object(
+                    PEERING_GROUP, PEERING_VERSION, ns, "kopfpeerings", name
+                )
+            continue
+        except ApiException as exc:
+            if exc.status != 404:
+                log.warning(
+                    "cannot read the peering object",
+                    extra={"peering": name, "namespace": ns, "cause": f"{exc.status} {exc.reason}"},
+                )
+                continue
+        try:
+            if ns is None:
+                body = {"apiVersion": api_version, "kind": "ClusterKopfPeering"}
+                custom.create_cluster_custom_object(
+                    PEERING_GROUP,
+                    PEERING_VERSION,
+                    "clusterkopfpeerings",
+                    {**body, "metadata": {"name": name}},
+                )
+            else:
+                body = {"apiVersion": api_version, "kind": "KopfPeering"}
+                custom.create_namespaced_custom_object(
+                    PEERING_GROUP,
+                    PEERING_VERSION,
+                    ns,
+                    "kopfpeerings",
+                    {**body, "metadata": {"name": name, "namespace": ns}},
+                )
+            log.info("created the peering object", extra={"peering": name, "namespace": ns})
+        except ApiException as exc:
+            if exc.status != 409:  # 409: another copy created it meanwhile
+                log.warning(
+                    "could not create the peering object; create it or run with --standalone",
+                    extra={"peering": name, "namespace": ns, "cause": f"{exc.status} {exc.reason}"},
+                )
 
 
 # Attributes Kopf adds to its log records (its whole settings object among them): not for logs.
