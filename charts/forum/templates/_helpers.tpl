@@ -223,7 +223,7 @@ Checks across values that a JSON schema cannot express well; each message names 
 {{- if and .Values.services.pdb.create .Values.services.pdb.minAvailable (not (kindIs "invalid" .Values.services.pdb.maxUnavailable)) (ne (toString .Values.services.pdb.maxUnavailable) "") }}
 {{- $errors = append $errors "services.pdb: set minAvailable or maxUnavailable, not both (set maxUnavailable to \"\")" }}
 {{- end }}
-{{- if and .Values.services.pdb.create (not (.Capabilities.APIVersions.Has "policy/v1/PodDisruptionBudget")) }}
+{{- if and .Values.services.pdb.create (not (.Capabilities.APIVersions.Has "policy/v1")) }}
 {{- $errors = append $errors (printf "services.pdb.create=true needs policy/v1 PodDisruptionBudgets (Kubernetes 1.21+); this cluster (%s) does not serve them" .Capabilities.KubeVersion.Version) }}
 {{- end }}
 {{- if $errors }}
