@@ -89,6 +89,14 @@ MATRIX: dict[str, dict[str, Any]] = {
             "extraEgress": [{"ports": [{"port": 5000, "protocol": "TCP"}]}],
         },
     },
+    "dynamodb, operator with the admission webhook and allowed regions": {
+        **OPERATOR_ALL,
+        "operator": {
+            "enabled": True,
+            "allowedRegions": ["us-east-1", "us-west-2"],
+            "webhook": {"enabled": True, "certSecret": "forum-webhook-tls"},
+        },
+    },
     "PDB by minAvailable, NetworkPolicy open": {
         **DYNAMODB,
         "services": {
@@ -172,7 +180,9 @@ def test_services_select_their_own_pods_only(rendered):
             for name, d in deployments.items()
             if selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()
         ]
-        assert matching == [svc["metadata"]["name"].removesuffix("-metrics")], svc["metadata"]
+        # The operator's metrics and webhook Services select the operator's pod.
+        workload = svc["metadata"]["name"].removesuffix("-metrics").removesuffix("-webhook")
+        assert matching == [workload], svc["metadata"]
     for d in deployments.values():
         labels = d["spec"]["template"]["metadata"]["labels"]
         assert d["spec"]["selector"]["matchLabels"].items() <= labels.items()
@@ -488,6 +498,7 @@ def test_operator_deployment_is_one_replica_recreated_with_probes(render):
     assert c["args"] == [
         *("--namespace", "a", "--namespace", "b"),
         *("--health-port", "8080", "--metrics-port", "9090", "--peering", "forumdb"),
+        *("--log-level", "INFO"),
     ]
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert env_of(c)["FORUMDB_DRIFT_INTERVAL"] == "300"
@@ -498,7 +509,8 @@ def test_operator_deployment_is_one_replica_recreated_with_probes(render):
         "containers"
     ]
     assert c["args"][0] == "--all-namespaces"
-    assert c["args"][-1] == "--standalone"
+    assert "--standalone" in c["args"]
+    assert "--peering" not in c["args"]
     assert not by_kind(standalone, "ClusterKopfPeering")
     assert "clusterkopfpeerings.kopf.dev" not in _grants(standalone, "ClusterRole")
 
@@ -508,3 +520,42 @@ def test_no_operator_objects_unless_enabled(render):
     kinds = {o["kind"] for o in objects}
     assert not kinds & {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
     assert not kinds & {"ClusterKopfPeering", "KopfPeering", "ForumDatabase"}
+
+
+def test_operator_webhook_is_served_behind_its_service_with_a_named_patch_grant(render):
+    values = MATRIX["dynamodb, operator with the admission webhook and allowed regions"]
+    objects = render(values)
+    deployment = named(objects, "Deployment", "forum-operator")
+    spec = deployment["spec"]["template"]["spec"]
+    (c,) = spec["containers"]
+    args = c["args"]
+    assert args[args.index("--allowed-regions") + 1] == "us-east-1,us-west-2"
+    assert args[args.index("--webhook-port") + 1] == "9443"
+    assert args[args.index("--webhook-host") + 1] == f"forum-operator-webhook.{NAMESPACE}.svc"
+    cert_dir = args[args.index("--webhook-cert-dir") + 1]
+    cert_volume = volumes_of(spec)[mounts_of(c)[cert_dir]]
+    assert cert_volume["secret"] == {"secretName": "forum-webhook-tls"}
+    service = named(objects, "Service", "forum-operator-webhook")
+    assert service["spec"]["ports"] == [
+        {"name": "webhook", "port": 9443, "targetPort": "webhook", "protocol": "TCP"}
+    ]
+    assert {"name": "webhook", "containerPort": 9443, "protocol": "TCP"} in c["ports"]
+    webhook_rules = [
+        r for r in _rules(objects) if r["apiGroups"] == ["admissionregistration.k8s.io"]
+    ]
+    assert webhook_rules == [
+        {
+            "apiGroups": ["admissionregistration.k8s.io"],
+            "resources": ["validatingwebhookconfigurations"],
+            "verbs": ["create"],
+        },
+        {
+            "apiGroups": ["admissionregistration.k8s.io"],
+            "resources": ["validatingwebhookconfigurations"],
+            "resourceNames": ["forumdb.io"],
+            "verbs": ["patch"],
+        },
+    ]
+    assert not [
+        r for r in _rules(render(OPERATOR_ALL)) if "admissionregistration.k8s.io" in r["apiGroups"]
+    ]

@@ -115,6 +115,10 @@ BAD_VALUES = {
         {"forumDatabase": {"create": True, "spec": {"primaryRegion": None}}},
         r"/forumDatabase/spec.*missing property 'primaryRegion'",
     ),
+    "the webhook without a certificate": (
+        {"operator": {"enabled": True, "webhook": {"enabled": True}}},
+        r"operator.webhook.enabled=true needs operator.webhook.certSecret",
+    ),
     "PDB with both bounds": (
         {
             "database": {"mode": "dynamodb"},

@@ -226,6 +226,9 @@ Checks across values that a JSON schema cannot express well; each message names 
 {{- if and .Values.services.pdb.create (not (.Capabilities.APIVersions.Has "policy/v1")) }}
 {{- $errors = append $errors (printf "services.pdb.create=true needs policy/v1 PodDisruptionBudgets (Kubernetes 1.21+); this cluster (%s) does not serve them" .Capabilities.KubeVersion.Version) }}
 {{- end }}
+{{- if and .Values.operator.enabled .Values.operator.webhook.enabled (not .Values.operator.webhook.certSecret) }}
+{{- $errors = append $errors "operator.webhook.enabled=true needs operator.webhook.certSecret: a Secret with tls.crt, tls.key and ca.crt for the webhook's HTTPS (e.g. from a cert-manager Certificate)" }}
+{{- end }}
 {{- if $errors }}
 {{- fail (printf "\n\nVALUES VALIDATION:\n%s" (join "\n" $errors)) }}
 {{- end }}
