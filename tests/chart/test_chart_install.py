@@ -8,6 +8,7 @@ no kubelet, so the Deployments never get pods (the kind scenario covers that).""
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -220,3 +221,71 @@ def test_pdb_on_a_cluster_without_policy_v1_is_refused_clearly(
     )
     assert proc.returncode != 0
     assert "services.pdb.create=true needs policy/v1 PodDisruptionBudgets" in proc.stderr
+
+
+def _self_signed_cert(folder: Path) -> Path:
+    """A serving certificate for 127.0.0.1 in cert-manager's Secret layout (tls.crt, tls.key)."""
+    import subprocess
+
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "ec"),
+            *("-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+            *("-keyout", str(folder / "tls.key"), "-out", str(folder / "tls.crt")),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return folder
+
+
+def test_operator_webhook_works_with_only_the_charts_rbac(
+    helm, apiserver, kubectl, namespace, operator_runner, tmp_path
+):
+    if _operator_is_a_stub():
+        pytest.skip("forum-operator is still the stub (operator/forumdb_operator/main.py)")
+    from harness.procs import free_port, wait_for
+
+    values = _values(namespace)
+    values["operator"] = {
+        **values["operator"],
+        "webhook": {"enabled": True, "certSecret": "forum-webhook-tls"},
+    }
+    values["forumDatabase"] = {"create": False}
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    _self_signed_cert(certs)
+    with _installed(helm, apiserver, namespace, values, tmp_path):
+        token = kubectl("create", "token", OPERATOR_SA, "--namespace", namespace).stdout.strip()
+        sa_kubeconfig = apiserver.token_kubeconfig(token, tmp_path / "operator.kubeconfig")
+        # The pod's Service DNS name cannot be reached here: the API server calls 127.0.0.1.
+        operator = operator_runner.start(
+            *("--namespace", namespace, "--webhook-port", str(free_port())),
+            *("--webhook-host", "127.0.0.1", "--webhook-cert-dir", str(certs)),
+            KUBECONFIG=str(sa_kubeconfig),
+        )
+        try:
+            wait_for(
+                lambda: kubectl.exists("validatingwebhookconfiguration", "forumdb.io"),
+                timeout=30,
+                what="the operator's ValidatingWebhookConfiguration",
+            )
+            bad = {
+                "apiVersion": "forumdb.io/v1alpha1",
+                "kind": "ForumDatabase",
+                "metadata": {"name": "forum"},
+                "spec": {"primaryRegion": "us-east-1", "replicaRegions": ["us-east-1"]},
+            }
+            refused = kubectl(
+                "apply", "-n", namespace, "-f", "-", input=json.dumps(bad), check=False
+            )
+            assert refused.returncode != 0
+            assert "replicaRegions" in refused.stderr
+            operator.stop()
+            logs = operator.logs()
+            assert "Forbidden" not in logs, logs
+        finally:
+            operator.stop()
+            for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
+                kubectl("delete", kind, "forumdb.io", check=False)

@@ -546,12 +546,12 @@ def test_operator_webhook_is_served_behind_its_service_with_a_named_patch_grant(
     assert webhook_rules == [
         {
             "apiGroups": ["admissionregistration.k8s.io"],
-            "resources": ["validatingwebhookconfigurations"],
+            "resources": ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"],
             "verbs": ["create"],
         },
         {
             "apiGroups": ["admissionregistration.k8s.io"],
-            "resources": ["validatingwebhookconfigurations"],
+            "resources": ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"],
             "resourceNames": ["forumdb.io"],
             "verbs": ["patch"],
         },
