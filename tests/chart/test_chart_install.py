@@ -289,3 +289,43 @@ def test_operator_webhook_works_with_only_the_charts_rbac(
             operator.stop()
             for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
                 kubectl("delete", kind, "forumdb.io", check=False)
+
+
+@pytest.mark.parametrize("watch", ["one namespace", "all namespaces"])
+def test_operator_peering_works_with_only_the_charts_rbac(
+    helm, apiserver, kubectl, namespace, operator_runner, tmp_path, watch
+):
+    """As the chart runs it: with Kopf peering on the object the chart created (the test
+    runner's operators are standalone, so this one is started here)."""
+    if _operator_is_a_stub():
+        pytest.skip("forum-operator is still the stub (operator/forumdb_operator/main.py)")
+    from harness.operator_runner import operator_executable
+    from harness.procs import free_port, start_group, stop_group, wait_for
+
+    one = watch == "one namespace"
+    peering = "forumdb" if one else f"forumdb-{namespace}"
+    values = _values(namespace)
+    if not one:
+        values["operator"] = {"enabled": True, "peering": {"name": peering}}
+    with _installed(helm, apiserver, namespace, values, tmp_path):
+        token = kubectl("create", "token", OPERATOR_SA, "--namespace", namespace).stdout.strip()
+        sa_kubeconfig = apiserver.token_kubeconfig(token, tmp_path / "operator.kubeconfig")
+        scope = ("--namespace", namespace) if one else ("--all-namespaces",)
+        argv = [operator_executable(), *scope, "--peering", peering]
+        argv += ["--health-port", str(free_port()), "--metrics-port", str(free_port())]
+        log_file = tmp_path / "operator.log"
+        env = operator_runner.environment({"KUBECONFIG": str(sa_kubeconfig)})
+        process = start_group(argv, log_file=log_file, env=env, name="forum-operator")
+        try:
+            wait_for_phase(kubectl, "forum", namespace, "Ready", timeout=60)
+            kind, ns = ("kopfpeering", ["-n", namespace]) if one else ("clusterkopfpeering", [])
+
+            def keepalive() -> bool:
+                return bool(kubectl.json("get", kind, peering, *ns).get("status"))
+
+            # Kopf keeps its keep-alive in the status of the peering object.
+            wait_for(keepalive, timeout=30, what=f"a keep-alive in {kind} {peering}")
+        finally:
+            stop_group(process, grace=10)
+        logs = log_file.read_text()
+        assert "Forbidden" not in logs, logs
