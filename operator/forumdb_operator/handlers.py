@@ -145,6 +145,15 @@ async def reconcile_loop(
     metrics.MANAGED.inc()
     # The status this loop last wrote: the live `status` view lags behind our own patches.
     last_status: dict[str, Any] | None = None
+    if not status.get("phase"):
+        # Seen, not yet reconciled: with many new resources, the pool may queue it a while.
+        try:
+            await _in_pool(_patch_status, namespace, name, {"phase": "Pending"})
+        except ApiException as exc:
+            log.warning(
+                "cannot set phase Pending",
+                extra={"resource": f"{namespace}/{name}", "cause": f"{exc.status} {exc.reason}"},
+            )
     try:
         delay = 0.0
         while not stopped:

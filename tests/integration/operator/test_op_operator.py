@@ -366,3 +366,19 @@ def test_validating_webhook_rejects_cross_field_errors_at_apply(
     finally:
         op.stop()
         kubectl("delete", "validatingwebhookconfiguration", "forumdb.io", check=False)
+
+
+def test_a_backup_run_shows_in_kubectl_get(aws, kubectl, namespace, operator):
+    kubectl("apply", "-n", namespace, "-f", str(EXAMPLE))
+    status = wait_for_phase(kubectl, NAME, namespace, "Ready", timeout=90)
+    assert status["lastBackup"] == "never"
+    aws.control.run_backup_plan_now(status["backups"]["planId"], region="us-east-1")
+    wait_for(
+        lambda: forumdb_status(kubectl, NAME, namespace).get("lastBackup", "never") != "never",
+        timeout=30,
+        what="status.lastBackup",
+    )
+    status = forumdb_status(kubectl, NAME, namespace)
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", status["lastBackup"])
+    row = kubectl("get", "forumdb", NAME, "-n", namespace).stdout
+    assert status["lastBackup"] in row
