@@ -14,6 +14,9 @@ from forumdb_operator import naming
 from forumdb_operator.spec import ForumDatabaseSpec
 
 DYNAMODB_NAMESPACE = "AWS/DynamoDB"
+AUTOSCALING_MAX_FACTOR = 4  # default max write capacity = 4 x writeCapacity
+AUTOSCALING_POLICY = "forumdb-write-utilization"
+AUTOSCALING_TARGET_UTILIZATION = 70.0
 # Operations the services call; SystemErrors is only published per (TableName, Operation).
 SERVICE_OPERATIONS = (
     "GetItem",
@@ -42,10 +45,22 @@ class DesiredTable:
     replica_kms_keys: dict[str, str | None]
     deletion_protection: bool | None
     tags: dict[str, str]
+    # (min, max) write capacity auto scaling of the table and its indexes; None: not managed.
+    write_autoscaling: tuple[int, int] | None = None
 
     @property
     def indexes(self) -> list[dict[str, Any]]:
         return list(self.create_request["GlobalSecondaryIndexes"])
+
+    @property
+    def autoscaled_resources(self) -> list[tuple[str, str]]:
+        """(ResourceId, ScalableDimension) of the table and each index, for auto scaling."""
+        out = [(f"table/{self.name}", "dynamodb:table:WriteCapacityUnits")]
+        out += [
+            (f"table/{self.name}/index/{g['IndexName']}", "dynamodb:index:WriteCapacityUnits")
+            for g in self.indexes
+        ]
+        return out
 
 
 @dataclass(frozen=True)
@@ -172,6 +187,14 @@ def _desired_table(spec: ForumDatabaseSpec, namespace: str, name: str, kind: Kin
         deletion_protection=bool(spec.deletion_protection),
         tags=tags,
     )
+    autoscaling = None
+    if (
+        billing.provisioned
+        and billing.write_capacity
+        and (spec.replicas or billing.max_write_capacity)
+    ):
+        high = billing.max_write_capacity or AUTOSCALING_MAX_FACTOR * billing.write_capacity
+        autoscaling = (billing.write_capacity, max(high, billing.write_capacity))
     return DesiredTable(
         kind=kind,
         name=tname,
@@ -184,6 +207,7 @@ def _desired_table(spec: ForumDatabaseSpec, namespace: str, name: str, kind: Kin
         replica_kms_keys=replica_keys,
         deletion_protection=spec.deletion_protection,
         tags=tags,
+        write_autoscaling=autoscaling,
     )
 
 

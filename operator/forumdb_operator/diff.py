@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from forumdb_operator import naming
-from forumdb_operator.desired import DesiredAlarms, DesiredBackups, DesiredState, DesiredTable
+from forumdb_operator.desired import (
+    AUTOSCALING_POLICY,
+    AUTOSCALING_TARGET_UTILIZATION,
+    DesiredAlarms,
+    DesiredBackups,
+    DesiredState,
+    DesiredTable,
+)
 from forumdb_operator.observed import Observed, ObservedTable
 
 ALARM_DELETE_BATCH = 100
@@ -178,20 +185,35 @@ def _table_update(
                     {"Update": {"IndexName": i, "ProvisionedThroughput": tp}} for i in managed_gsis
                 ],
             )
-        table_differs = (o.read_capacity, o.write_capacity) != (t.read_capacity, t.write_capacity)
+        # Under write auto scaling, write capacity is auto scaling's to change: compare reads
+        # only and keep whatever write capacity it has set.
+        scaled = t.write_autoscaling is not None
+
+        def differs(read: int, write: int) -> bool:
+            return read != t.read_capacity or (not scaled and write != t.write_capacity)
+
+        def throughput(write: int) -> dict[str, int]:
+            return {**tp, "WriteCapacityUnits": write or tp["WriteCapacityUnits"]} if scaled else tp
+
+        table_differs = differs(o.read_capacity, o.write_capacity)
         gsi_differs = [
             i
             for i in managed_gsis
-            if (o.indexes[i].read_capacity, o.indexes[i].write_capacity)
-            != (t.read_capacity, t.write_capacity)
+            if differs(o.indexes[i].read_capacity, o.indexes[i].write_capacity)
         ]
         if table_differs or gsi_differs:
             params: dict[str, Any] = {}
             if table_differs:
-                params["ProvisionedThroughput"] = tp
+                params["ProvisionedThroughput"] = throughput(o.write_capacity)
             if gsi_differs:
                 params["GlobalSecondaryIndexUpdates"] = [
-                    {"Update": {"IndexName": i, "ProvisionedThroughput": tp}} for i in gsi_differs
+                    {
+                        "Update": {
+                            "IndexName": i,
+                            "ProvisionedThroughput": throughput(o.indexes[i].write_capacity),
+                        }
+                    }
+                    for i in gsi_differs
                 ]
             return update(
                 "billing",
@@ -227,6 +249,59 @@ def _table_update(
             DeletionProtectionEnabled=t.deletion_protection,
         )
     return None
+
+
+def autoscaling_actions(t: DesiredTable, obs: Observed, region: str) -> list[Action]:
+    """Write capacity auto scaling (target tracking) of the table and each index."""
+    if t.write_autoscaling is None:
+        return []
+    low, high = t.write_autoscaling
+    actions = []
+    for resource_id, dimension in t.autoscaled_resources:
+        key = (resource_id, dimension)
+        have = obs.scalable_targets.get(key)
+        if have != (low, high):
+            actions.append(
+                Action(
+                    "autoscaling",
+                    "application-autoscaling",
+                    region,
+                    "register_scalable_target",
+                    {
+                        "ServiceNamespace": "dynamodb",
+                        "ResourceId": resource_id,
+                        "ScalableDimension": dimension,
+                        "MinCapacity": low,
+                        "MaxCapacity": high,
+                    },
+                    f"set write auto scaling of {resource_id} in {region} to {low}-{high}"
+                    + (f" (it was {have[0]}-{have[1]})" if have else ""),
+                )
+            )
+        if key not in obs.scaling_policies:
+            actions.append(
+                Action(
+                    "autoscaling",
+                    "application-autoscaling",
+                    region,
+                    "put_scaling_policy",
+                    {
+                        "PolicyName": AUTOSCALING_POLICY,
+                        "ServiceNamespace": "dynamodb",
+                        "ResourceId": resource_id,
+                        "ScalableDimension": dimension,
+                        "PolicyType": "TargetTrackingScaling",
+                        "TargetTrackingScalingPolicyConfiguration": {
+                            "TargetValue": AUTOSCALING_TARGET_UTILIZATION,
+                            "PredefinedMetricSpecification": {
+                                "PredefinedMetricType": "DynamoDBWriteCapacityUtilization"
+                            },
+                        },
+                    },
+                    f"put the write utilisation policy on {resource_id} in {region}",
+                )
+            )
+    return actions
 
 
 def _replica_update(
@@ -332,7 +407,15 @@ def diff_tables(d: DesiredState, obs: Observed, plan: Plan) -> None:
             plan.waiting.append(f"table {t.name} in {region} is {o.status}")
             continue
         _pitr_actions(d, t, obs, plan)
-        change = _table_update(d, t, o, obs) or _replica_update(d, t, o, plan)
+        change = _table_update(d, t, o, obs)
+        if change is None and o.billing_mode == "PROVISIONED":
+            # before any replica: AWS refuses replicas of PROVISIONED tables without it
+            scaling = autoscaling_actions(t, obs, region)
+            plan.actions.extend(scaling)
+            if scaling and t.stream_required and set(d.replica_regions) - set(o.replicas):
+                plan.waiting.append(f"table {t.name}: write auto scaling before replicas")
+                continue
+        change = change or _replica_update(d, t, o, plan)
         if change is not None:
             plan.actions.append(change)
             plan.waiting.append(f"table {t.name} in {region}: {change.summary}")
@@ -715,6 +798,22 @@ def deletion_plan(d: DesiredState, obs: Observed) -> Plan:
         owner = (o.tags or {}).get(naming.TAG_OWNER)
         if owner != d.owner:
             continue  # never delete a table this resource does not own
+        for resource_id, dimension in t.autoscaled_resources:
+            if (resource_id, dimension) in obs.scalable_targets:
+                plan.actions.append(
+                    Action(
+                        "autoscaling",
+                        "application-autoscaling",
+                        o.region,
+                        "deregister_scalable_target",
+                        {
+                            "ServiceNamespace": "dynamodb",
+                            "ResourceId": resource_id,
+                            "ScalableDimension": dimension,
+                        },
+                        f"remove write auto scaling of {resource_id} in {o.region}",
+                    )
+                )
         if o.busy or any(r.status != "ACTIVE" for r in o.replicas.values()):
             plan.waiting.append(f"table {t.name} in {o.region} is {o.status}")
             continue

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from forumdb_operator import errors
-from forumdb_operator.desired import DesiredState
+from forumdb_operator.desired import AUTOSCALING_POLICY, DesiredState
 
 ClientFactory = Callable[[str, str], Any]
 log = logging.getLogger("forumdb_operator.observed")
@@ -91,6 +91,9 @@ class Observed:
     kms_arns: dict[tuple[str, str], str] = field(default_factory=dict)  # (region, key) -> ARN
     backups: ObservedBackups | None = None
     alarms: ObservedAlarms | None = None
+    # (ResourceId, ScalableDimension) -> (min, max); policies: the same keys, where ours exists
+    scalable_targets: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    scaling_policies: set[tuple[str, str]] = field(default_factory=set)
 
     def table(self, kind: str, region: str) -> ObservedTable | None:
         return self.tables.get((kind, region))
@@ -199,6 +202,8 @@ class Observer:
                     obs.pitr[(t.kind, region)] = self.pitr(t.name, region)
         if resolve_kms:
             self._resolve_kms(desired, obs)
+        if any(t.write_autoscaling for t in desired.tables):
+            self.autoscaling(desired, obs)
         if desired.backups is not None:
             obs.backups = self.backups(desired)
         if desired.alarms is not None:
@@ -221,6 +226,32 @@ class Observer:
             enabled=desc.get("PointInTimeRecoveryStatus") == "ENABLED",
             recovery_period_days=int(period) if period is not None else None,
         )
+
+    def autoscaling(self, desired: DesiredState, obs: Observed) -> None:
+        region = desired.primary_region
+        ids = [r for t in desired.tables for r, _ in t.autoscaled_resources]
+        for page in self._pages(
+            "application-autoscaling",
+            region,
+            "describe_scalable_targets",
+            "describe scalable targets",
+            ServiceNamespace="dynamodb",
+            ResourceIds=ids,
+        ):
+            for t in page.get("ScalableTargets", []):
+                key = (t["ResourceId"], t["ScalableDimension"])
+                obs.scalable_targets[key] = (int(t["MinCapacity"]), int(t["MaxCapacity"]))
+        wanted = set(ids)
+        for page in self._pages(
+            "application-autoscaling",
+            region,
+            "describe_scaling_policies",
+            "describe scaling policies",
+            ServiceNamespace="dynamodb",
+        ):
+            for p in page.get("ScalingPolicies", []):
+                if p.get("PolicyName") == AUTOSCALING_POLICY and p["ResourceId"] in wanted:
+                    obs.scaling_policies.add((p["ResourceId"], p["ScalableDimension"]))
 
     def _resolve_kms(self, desired: DesiredState, obs: Observed) -> None:
         """Key ids and aliases -> ARNs (to compare with what DynamoDB reports); a key that does

@@ -40,6 +40,7 @@ class Billing(_Model):
     mode: Literal["PAY_PER_REQUEST", "PROVISIONED"] = "PAY_PER_REQUEST"
     read_capacity: int | None = Field(None, ge=1, le=MAX_CAPACITY)
     write_capacity: int | None = Field(None, ge=1, le=MAX_CAPACITY)
+    max_write_capacity: int | None = Field(None, ge=1, le=MAX_CAPACITY)
 
     @property
     def provisioned(self) -> bool:
@@ -156,10 +157,20 @@ def cross_field_errors(
         ):
             if value is None:
                 errors.append(f"spec.billing.{field}: required when mode is PROVISIONED")
+        if (
+            billing.max_write_capacity is not None
+            and billing.write_capacity is not None
+            and billing.max_write_capacity < billing.write_capacity
+        ):
+            errors.append(
+                f"spec.billing.maxWriteCapacity: {billing.max_write_capacity} is below "
+                f"writeCapacity {billing.write_capacity}"
+            )
     else:
         for field, value in (
             ("readCapacity", billing.read_capacity),
             ("writeCapacity", billing.write_capacity),
+            ("maxWriteCapacity", billing.max_write_capacity),
         ):
             if value is not None:
                 errors.append(f"spec.billing.{field}: only valid when mode is PROVISIONED")

@@ -21,7 +21,7 @@ CONDITION_TYPES = (
     "AlarmsConfigured",
 )
 TABLE_FEATURES = frozenset(
-    {"table", "index", "billing", "stream", "encryption", "protection", "tags"}
+    {"table", "index", "billing", "stream", "encryption", "protection", "tags", "autoscaling"}
 )
 FEATURE_CONDITION = {
     **dict.fromkeys(TABLE_FEATURES, "TablesReady"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from forumdb_operator import naming
@@ -24,6 +25,7 @@ from forumdb_operator.observed import (
 )
 from forumdb_operator.spec import parse_spec
 
+ROOT = Path(__file__).resolve().parents[3]
 ACCOUNT = "123456789012"
 BASE_SPEC: dict[str, Any] = {
     "tablePrefix": "forum-",
@@ -120,6 +122,11 @@ def in_shape(d: DesiredState) -> Observed:
             obs.kms_arns[(d.primary_region, t.kms_key)] = (
                 f"arn:aws:kms:{d.primary_region}:{ACCOUNT}:key/{t.kms_key}"
             )
+    for t in d.tables:
+        if t.write_autoscaling:
+            for key in t.autoscaled_resources:
+                obs.scalable_targets[key] = t.write_autoscaling
+                obs.scaling_policies.add(key)
     if d.backups is not None:
         b = d.backups
         vaults = {b.primary_region: vault_arn(b.primary_region, b.vault_name)}

@@ -119,7 +119,9 @@ def test_switch_to_pay_per_request():
 
 
 def test_provisioned_capacity_change_updates_table_and_gsis():
-    d = desired(billing={"mode": "PROVISIONED", "readCapacity": 10, "writeCapacity": 5})
+    d = desired(
+        replicaRegions=[], billing={"mode": "PROVISIONED", "readCapacity": 10, "writeCapacity": 5}
+    )
     obs = in_shape(d)
     t = obs.tables[("users", "us-east-1")]
     idx = {n: ObservedIndex(n, "ACTIVE", i.key_schema, 1, 1) for n, i in t.indexes.items()}
@@ -495,3 +497,68 @@ def test_diff_does_not_mutate_its_inputs():
     diff(d, obs)
     assert obs == before
     assert spec()["primaryRegion"] == "us-east-1"
+
+
+PROVISIONED = {"mode": "PROVISIONED", "readCapacity": 10, "writeCapacity": 5}
+
+
+def test_provisioned_replicas_get_write_auto_scaling_before_the_replica():
+    d = desired(billing=PROVISIONED)
+    assert d.table("posts").write_autoscaling == (5, 20)
+    obs = with_table(in_shape(d), "posts", "us-east-1", replicas={})
+    obs.scalable_targets.clear()
+    obs.scaling_policies.clear()
+    plan = diff(d, obs)
+    posts = [a for a in plan.actions if "forum-Posts" in str(a.params)]
+    # table + 2 indexes: a target and a policy each, and no replica yet
+    assert [a.operation for a in posts] == ["register_scalable_target", "put_scaling_policy"] * 3
+    assert posts[0].params["MinCapacity"] == 5
+    assert posts[0].params["MaxCapacity"] == 20
+    obs.scalable_targets.update({k: (5, 20) for k in d.table("posts").autoscaled_resources})
+    obs.scaling_policies.update(d.table("posts").autoscaled_resources)
+    (replica,) = [a for a in diff(d, obs).actions if a.feature == "replica"]
+    assert replica.params["TableName"] == "forum-Posts"
+
+
+def test_write_capacity_moved_by_auto_scaling_is_not_drift():
+    d = desired(billing=PROVISIONED)
+    obs = in_shape(d)
+    t = obs.tables[("users", "us-east-1")]
+    idx = {n: ObservedIndex(n, "ACTIVE", i.key_schema, 10, 17) for n, i in t.indexes.items()}
+    obs = with_table(obs, "users", "us-east-1", write_capacity=13, indexes=idx)
+    assert diff(d, obs).converged
+
+
+def test_read_capacity_change_under_auto_scaling_keeps_the_write_capacity():
+    d = desired(billing={**PROVISIONED, "readCapacity": 12})
+    obs = with_table(
+        in_shape(desired(billing=PROVISIONED)), "users", "us-east-1", write_capacity=13
+    )
+    updates = {
+        a.params["TableName"]: a for a in diff(d, obs).actions if a.operation == "update_table"
+    }
+    assert updates["forum-Users"].params["ProvisionedThroughput"] == {
+        "ReadCapacityUnits": 12,
+        "WriteCapacityUnits": 13,
+    }
+    assert updates["forum-Posts"].params["ProvisionedThroughput"]["WriteCapacityUnits"] == 5
+
+
+def test_auto_scaling_bounds_follow_the_spec():
+    d = desired(billing={**PROVISIONED, "maxWriteCapacity": 50})
+    obs = in_shape(desired(billing=PROVISIONED))
+    plan = diff(d, obs)
+    assert {a.operation for a in plan.actions} == {"register_scalable_target"}
+    assert len(plan.actions) == 7  # 3 tables + 4 indexes
+    assert all(a.params["MaxCapacity"] == 50 for a in plan.actions)
+    assert "(it was 5-20)" in plan.actions[0].summary
+
+
+def test_deletion_removes_auto_scaling_targets():
+    d = desired(billing=PROVISIONED, deletionPolicy="Delete")
+    obs = in_shape(d)
+    for t in d.tables:
+        obs = with_table(obs, t.kind, "us-east-1", replicas={})
+    ops = [a.operation for a in deletion_plan(d, obs).actions]
+    assert ops.count("deregister_scalable_target") == 7  # 3 tables + 4 indexes
+    assert ops.index("deregister_scalable_target") < ops.index("delete_table")

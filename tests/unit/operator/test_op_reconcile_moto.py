@@ -8,7 +8,8 @@ from typing import Any
 
 import boto3
 import pytest
-from op_factories import spec
+import yaml
+from op_factories import ROOT, spec
 
 from forumdb import tables
 from forumdb_operator import naming
@@ -247,3 +248,24 @@ def test_retain_policy_leaves_everything(reconciler):
     assert out.calls.calls == []
     assert "deletionPolicy Retain: left tables forum-Users" in out.events[0].message
     assert len(ddb("us-east-1").list_tables()["TableNames"]) == 3
+
+
+def test_every_feature_converges_and_then_makes_no_write(reconciler):
+    for region in ("eu-west-1", "eu-central-1", "us-east-1"):
+        kms = boto3.client("kms", region_name=region)
+        key = kms.create_key()["KeyMetadata"]
+        kms.create_alias(AliasName="alias/forum-prod", TargetKeyId=key["KeyId"])
+    raw = yaml.safe_load((ROOT / "examples" / "forumdatabase-provisioned.yaml").read_text())["spec"]
+    out = converge(reconciler, raw)
+    assert out.phase == "Ready", out.status["message"]
+    assert out.status["replication"] == "3/3 ACTIVE"
+    desc = ddb("eu-west-1").describe_table(TableName="forum-prod-Posts")["Table"]
+    assert desc["ProvisionedThroughput"]["ReadCapacityUnits"] == 20
+    assert desc["DeletionProtectionEnabled"] is True
+    topics = boto3.client("sns", region_name="eu-west-1").list_topics()["Topics"]
+    assert [t["TopicArn"].rsplit(":", 1)[1] for t in topics] == [naming.topic_name(NS, NAME)]
+    again = reconciler.reconcile(
+        namespace=NS, name=NAME, spec=raw, generation=1, previous=out.status
+    )
+    assert again.calls.writes == [], again.calls.summary()
+    assert again.phase == "Ready"
