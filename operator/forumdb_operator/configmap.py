@@ -7,7 +7,7 @@ garbage-collects it with the resource. Written only when its content differs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubernetes.client import CoreV1Api
@@ -17,8 +17,12 @@ from forumdb_operator import naming
 from forumdb_operator.desired import DesiredState
 
 
-def configmap_data(desired: DesiredState) -> dict[str, str]:
+def configmap_data(
+    desired: DesiredState, replica_regions: Sequence[str] | None = None
+) -> dict[str, str]:
+    """The services' settings; `replica_regions` as observed (replicas may be unmanaged)."""
     tables = {t.kind: t.name for t in desired.tables}
+    replicas = desired.replica_regions if replica_regions is None else replica_regions
     return {
         "STORAGE_MODE": "dynamodb",
         "TABLE_PREFIX": desired.table_prefix,
@@ -26,7 +30,7 @@ def configmap_data(desired: DesiredState) -> dict[str, str]:
         "THREADS_TABLE": tables["threads"],
         "POSTS_TABLE": tables["posts"],
         "AWS_REGION": desired.primary_region,
-        "REPLICA_REGIONS": ",".join(desired.replica_regions),
+        "REPLICA_REGIONS": ",".join(replicas),
     }
 
 

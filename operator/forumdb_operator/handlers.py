@@ -97,9 +97,11 @@ def _patch_status(namespace: str, name: str, status: Mapping[str, Any]) -> None:
 
 
 def _publish(body: Mapping[str, Any], outcome: Outcome) -> None:
-    """Write the ConfigMap (when it differs) and the status; blocking, runs in the pool."""
-    if outcome.desired is not None:
-        manifest = configmap_manifest(body, configmap_data(outcome.desired))
+    """Write the ConfigMap (when it differs) and the status; blocking, runs in the pool.
+    The ConfigMap only from a reconcile that could read AWS, so an outage never blanks it."""
+    if outcome.desired is not None and outcome.replica_regions is not None:
+        data = configmap_data(outcome.desired, outcome.replica_regions)
+        manifest = configmap_manifest(body, data)
         try:
             if ensure_configmap(runtime().core, manifest):
                 log.info(

@@ -43,6 +43,8 @@ class Outcome:
     applied: list[Action] = field(default_factory=list)
     calls: awsclients.CallLog = field(default_factory=awsclients.CallLog)
     desired: DesiredState | None = None
+    # Replica regions as observed (also when unmanaged); None when AWS could not be read.
+    replica_regions: list[str] | None = None
     done: bool = True  # deletion: finished
 
     @property
@@ -162,7 +164,14 @@ class Reconciler:
         if phase == "Ready" and previous.get("phase") != "Ready":
             events.append(Event("Normal", "Ready", _short(message)))
         requeue = WAIT_DELAY if (plan.waiting or plan.actions) and not plan.problems else None
-        return Outcome(new_status, events, requeue, applied, desired=desired)
+        return Outcome(
+            new_status,
+            events,
+            requeue,
+            applied,
+            desired=desired,
+            replica_regions=status.replica_regions(desired, obs),
+        )
 
     def _action_events(self, applied: list[Action], was_ready: bool) -> list[Event]:
         if not applied:

@@ -141,3 +141,15 @@ def test_error_classification():
     assert conn.transient
     assert errors.is_not_found(_client_error("ResourceNotFoundException"))
     assert not errors.is_not_found(_client_error("ValidationException"))
+
+
+def test_configmap_publishes_observed_replicas_when_unmanaged():
+    from forumdb_operator.configmap import configmap_data
+
+    d = desired(replicaRegions=None)
+    obs = in_shape(desired())  # an adopted global table with a us-west-2 replica
+    data = configmap_data(d, status.replica_regions(d, obs))
+    assert data["REPLICA_REGIONS"] == "us-west-2"
+    assert data["AWS_REGION"] == "us-east-1"
+    assert data["STORAGE_MODE"] == "dynamodb"
+    assert configmap_data(desired(replicaRegions=[]))["REPLICA_REGIONS"] == ""
