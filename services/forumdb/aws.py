@@ -13,7 +13,8 @@ import boto3
 from botocore.config import Config
 
 DEFAULT_RETRY_MODE = "standard"
-DEFAULT_MAX_ATTEMPTS = 8  # in total, the first try included
+# botocore's meaning: retries after the first try (so 8 is up to 9 calls in all).
+DEFAULT_MAX_ATTEMPTS = 8
 
 
 def client_config(
@@ -25,7 +26,7 @@ def client_config(
     max_pool_connections: int = 32,
 ) -> Config:
     return Config(
-        retries={"mode": retry_mode, "total_max_attempts": max_attempts},
+        retries={"mode": retry_mode, "max_attempts": max_attempts},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         max_pool_connections=max_pool_connections,
