@@ -182,6 +182,11 @@ def test_drift_made_by_hand_is_repaired_with_an_event(aws, kubectl, namespace, o
     assert cw.describe_alarms(
         AlarmNames=[naming.account_alarm_name(namespace, NAME, "UserErrors")]
     )["MetricAlarms"]
+    metrics = requests.get(operator.metrics_url, timeout=5).text
+    repaired = re.search(r'^forumdb_drift_repairs_total\{feature="pitr"\} (\S+)$', metrics, re.M)
+    assert repaired
+    assert float(repaired.group(1)) >= 1
+    assert re.search(r'^forumdb_aws_calls_total\{.*operation="DescribeTable".*\} ', metrics, re.M)
 
 
 def test_schema_errors_are_rejected_by_the_apiserver_naming_the_field(kubectl, namespace):
