@@ -9,7 +9,9 @@ from typing import Any, TypeVar
 
 import click
 
+from forumdb.cli.batch import DEFAULT_POLICY, RetryPolicy
 from forumdb.cli.output import Output
+from forumdb.cli.sync import DEFAULT_WORKERS
 from forumdb.cli.target import Target, resolve_target
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -80,6 +82,30 @@ _OPTIONS: list[Callable[[F], F]] = [
         help="Progress bars on stderr (default: only when stderr is a terminal).",
     ),
 ]
+
+
+def write_options(fn: F) -> F:
+    """--workers and --max-attempts of the commands that write items in batches."""
+    fn = click.option(
+        "--max-attempts",
+        type=click.IntRange(1, 100),
+        default=DEFAULT_POLICY.max_attempts,
+        show_default=True,
+        help="Attempts per batch, both for botocore's retries of a throttled or failed request "
+        "and for resending unprocessed items (exponential backoff with jitter); when they run "
+        "out the command fails (exit 3) and can simply be run again.",
+    )(fn)
+    return click.option(
+        "--workers",
+        type=click.IntRange(1, 64),
+        default=DEFAULT_WORKERS,
+        show_default=True,
+        help="Parallel writers, one AWS client each.",
+    )(fn)
+
+
+def retry_policy(max_attempts: int) -> RetryPolicy:
+    return RetryPolicy(max_attempts=max_attempts)
 
 
 def common_options(fn: F) -> F:

@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 
 from forumdb import __version__
-from forumdb.cli.app import App, common_options
+from forumdb.cli.app import App, common_options, retry_policy, write_options
 from forumdb.cli.backup_format import (
     End,
     Header,
@@ -27,7 +27,7 @@ from forumdb.cli.errors import AwsError, DataError
 from forumdb.cli.loader import LoadJob, fail_if_unverified, load, render, require_tables, summarize
 from forumdb.cli.output import table
 from forumdb.cli.scan import scan_pages, segments_for
-from forumdb.cli.sync import DEFAULT_WORKERS, table_is_empty
+from forumdb.cli.sync import table_is_empty
 from forumdb.cli.tables_cmd import describe
 from forumdb.ids import utc_now
 from forumdb.tables import KINDS, Kind, key_schema, table_def
@@ -161,11 +161,19 @@ def backup(
     help="Restore into tables that already hold items (same keys are overwritten, "
     "others are kept).",
 )
-@click.option("--workers", type=click.IntRange(1, 64), default=DEFAULT_WORKERS, show_default=True)
+@write_options
 @click.option("--verify/--no-verify", default=True, show_default=True)
 @click.option("--dry-run", is_flag=True, help="Check the file and the targets; write nothing.")
 @common_options
-def restore(app: App, source: Path, force: bool, workers: int, verify: bool, dry_run: bool) -> None:
+def restore(
+    app: App,
+    source: Path,
+    force: bool,
+    workers: int,
+    max_attempts: int,
+    verify: bool,
+    dry_run: bool,
+) -> None:
     """Load a backup into the target tables (names from the target, not from the file).
 
     The whole file is checked first (structure, and every table's count and checksum), so a
@@ -199,7 +207,14 @@ def restore(app: App, source: Path, force: bool, workers: int, verify: bool, dry
                 track_digests=not empty,
             )
         )
-    results, reports = load(app, jobs, dry_run=dry_run, workers=workers, verify=verify)
+    results, reports = load(
+        app,
+        jobs,
+        dry_run=dry_run,
+        workers=workers,
+        verify=verify,
+        policy=retry_policy(max_attempts),
+    )
     summary = summarize(results, reports)
     summary.update(
         {

@@ -1,10 +1,12 @@
 """BatchWriteItem and BatchGetItem with the retries DynamoDB asks of its callers.
 
-Throttled or failed *requests* are retried by botocore's retry mode (forumdb.aws). What
-botocore does not retry is a *successful* answer that leaves work undone: UnprocessedItems
-and UnprocessedKeys. Those are sent again here, with exponential backoff and full jitter,
-and when the attempts run out the batch fails loudly (`RetriesExhausted`) with the table,
-the region and the number of items left: nothing is ever dropped silently.
+Throttled or failed *requests* are first retried by botocore's retry mode (forumdb.aws).
+What botocore does not retry is a *successful* answer that leaves work undone:
+UnprocessedItems and UnprocessedKeys. Those are sent again here, with exponential backoff
+and full jitter; so is a request still throttled after botocore gave up (its retry quota
+runs dry under sustained throttling, which a bulk load is). When the attempts run out the
+batch fails loudly (`RetriesExhausted`) with the table, the region and the number of items
+left: nothing is ever dropped silently.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from forumdb.cli.codec import Item
 from forumdb.cli.errors import AwsError
@@ -27,7 +31,7 @@ GET_BATCH = 100  # DynamoDB's limit per BatchGetItem
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_attempts: int = 12
+    max_attempts: int = 8
     base_delay: float = 0.05
     max_delay: float = 5.0
 
@@ -39,12 +43,28 @@ class RetryPolicy:
 
 DEFAULT_POLICY = RetryPolicy()
 
+# Errors worth another try after botocore's own retries: throttling and transient faults.
+RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+
+
+def _retryable(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") in RETRYABLE_CODES
+
 
 class RetriesExhausted(AwsError):
     def __init__(self, op: str, table: str, region: str | None, left: int, attempts: int) -> None:
         super().__init__(
             f"{op} on table {table} in {region or 'the default region'}: {left} item(s) still "
-            f"unprocessed after {attempts} attempts (throttled); nothing was dropped silently",
+            f"unprocessed after {attempts} attempts (throttled or failing); nothing was "
+            "dropped silently",
             hint="run the same command again: it is idempotent and resumes where it stopped; "
             "or raise the table's capacity / lower --workers",
         )
@@ -65,8 +85,12 @@ def write_batch(
     requests: list[dict[str, Any]] = [{"PutRequest": {"Item": it}} for it in items]
     attempt = 0
     while requests:
-        resp = client.batch_write_item(RequestItems={table: requests})
-        requests = resp.get("UnprocessedItems", {}).get(table, [])
+        try:
+            resp = client.batch_write_item(RequestItems={table: requests})
+            requests = resp.get("UnprocessedItems", {}).get(table, [])
+        except ClientError as exc:
+            if not _retryable(exc):
+                raise
         if not requests:
             break
         attempt += 1
@@ -97,9 +121,13 @@ def get_batch(
     request: dict[str, Any] = {table: {"Keys": list(keys), "ConsistentRead": True}}
     attempt = 0
     while request:
-        resp = client.batch_get_item(RequestItems=request)
-        found.extend(resp.get("Responses", {}).get(table, []))
-        request = resp.get("UnprocessedKeys") or {}
+        try:
+            resp = client.batch_get_item(RequestItems=request)
+            found.extend(resp.get("Responses", {}).get(table, []))
+            request = resp.get("UnprocessedKeys") or {}
+        except ClientError as exc:
+            if not _retryable(exc):
+                raise
         if not request:
             break
         attempt += 1

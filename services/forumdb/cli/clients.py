@@ -18,15 +18,20 @@ from forumdb import aws
 
 
 class ClientPool:
-    def __init__(self, region: str | None, endpoint_url: str | None = None) -> None:
+    def __init__(
+        self, region: str | None, endpoint_url: str | None = None, max_attempts: int | None = None
+    ) -> None:
         self.region = region
         self.endpoint_url = endpoint_url
+        # botocore's attempts per request (None: forumdb.aws's default)
+        self.max_attempts = max_attempts
         self._local = threading.local()
         self._lock = threading.Lock()
         self._free: dict[str, list[Any]] = defaultdict(list)
 
     def _new(self, service: str) -> Any:
-        return aws.client(service, self.region, self.endpoint_url)
+        config = aws.client_config(max_attempts=self.max_attempts) if self.max_attempts else None
+        return aws.client(service, self.region, self.endpoint_url, config=config)
 
     def get(self, service: str = "dynamodb") -> Any:
         """A client owned by the calling thread (for the main thread's own calls)."""

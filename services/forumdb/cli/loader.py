@@ -61,7 +61,7 @@ def load(
     policy: RetryPolicy = DEFAULT_POLICY,
 ) -> tuple[list[SyncResult], list[ContentReport]]:
     tgt = app.target
-    pool = tgt.pool()
+    pool = tgt.pool(max_attempts=policy.max_attempts)
     results: list[SyncResult] = []
     reports: list[ContentReport] = []
     for job in jobs:

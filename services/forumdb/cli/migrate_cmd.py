@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from forumdb.cli.app import App, common_options
+from forumdb.cli.app import App, common_options, retry_policy, write_options
 from forumdb.cli.loader import LoadJob, fail_if_unverified, load, render, require_tables, summarize
 from forumdb.cli.sources import read_records, records_to_items
-from forumdb.cli.sync import DEFAULT_WORKERS
 from forumdb.tables import KINDS, Kind
 
 
@@ -28,18 +27,18 @@ from forumdb.tables import KINDS, Kind
     multiple=True,
     help="Migrate only these kinds (repeatable; default all three).",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(1, 64),
-    default=DEFAULT_WORKERS,
-    show_default=True,
-    help="Parallel writers (one AWS client each).",
-)
+@write_options
 @click.option("--verify/--no-verify", default=True, show_default=True, help="Check afterwards.")
 @click.option("--dry-run", is_flag=True, help="Read and compare; write nothing; report counts.")
 @common_options
 def migrate(
-    app: App, source: Path, only: tuple[Kind, ...], workers: int, verify: bool, dry_run: bool
+    app: App,
+    source: Path,
+    only: tuple[Kind, ...],
+    workers: int,
+    max_attempts: int,
+    verify: bool,
+    dry_run: bool,
 ) -> None:
     """Copy a JSON data folder into the DynamoDB tables.
 
@@ -57,7 +56,14 @@ def migrate(
     for kind in kinds:
         records = read_records(source, kind)
         jobs.append(LoadJob(kind, records_to_items(kind, records), len(records)))
-    results, reports = load(app, jobs, dry_run=dry_run, workers=workers, verify=verify)
+    results, reports = load(
+        app,
+        jobs,
+        dry_run=dry_run,
+        workers=workers,
+        verify=verify,
+        policy=retry_policy(max_attempts),
+    )
     summary = summarize(results, reports)
     summary.update({"source": str(source), "target": app.target.describe(), "dryRun": dry_run})
     app.output.emit(

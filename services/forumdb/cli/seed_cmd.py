@@ -12,12 +12,11 @@ import click
 from rich.console import Console
 
 from forumdb.cli import sample
-from forumdb.cli.app import App, common_options
+from forumdb.cli.app import App, common_options, retry_policy, write_options
 from forumdb.cli.codec import Item, serialize_record
 from forumdb.cli.errors import DataError
 from forumdb.cli.loader import LoadJob, fail_if_unverified, load, render, require_tables, summarize
 from forumdb.cli.output import table
-from forumdb.cli.sync import DEFAULT_WORKERS
 from forumdb.tables import KINDS, Kind, table_def
 
 
@@ -37,7 +36,7 @@ from forumdb.tables import KINDS, Kind, table_def
     help="JSON mode: the data folder (default: DATA_DIR, else ./data).",
 )
 @click.option("--force", is_flag=True, help="JSON mode: replace db.json files that exist.")
-@click.option("--workers", type=click.IntRange(1, 64), default=DEFAULT_WORKERS, show_default=True)
+@write_options
 @click.option("--verify/--no-verify", default=True, show_default=True)
 @click.option("--dry-run", is_flag=True, help="Say what would be written; write nothing.")
 @common_options
@@ -51,6 +50,7 @@ def seed(
     data_dir: Path | None,
     force: bool,
     workers: int,
+    max_attempts: int,
     verify: bool,
     dry_run: bool,
 ) -> None:
@@ -69,7 +69,14 @@ def seed(
         return
     require_tables(app, KINDS)
     jobs = [LoadJob(kind, _items(kind, sizes), counts[kind]) for kind in KINDS]
-    results, reports = load(app, jobs, dry_run=dry_run, workers=workers, verify=verify)
+    results, reports = load(
+        app,
+        jobs,
+        dry_run=dry_run,
+        workers=workers,
+        verify=verify,
+        policy=retry_policy(max_attempts),
+    )
     summary = summarize(results, reports)
     summary.update({"target": tgt.describe(), "dryRun": dry_run, "seed": seed})
     app.output.emit(

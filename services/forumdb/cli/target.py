@@ -37,14 +37,14 @@ class Target(BaseModel):
     tables: dict[Kind, str]
     replica_regions: tuple[str, ...] = ()
     forumdb: ForumDbTarget | None = None
-    _pools: dict[str | None, ClientPool] = PrivateAttr(default_factory=dict)
+    _pools: dict[tuple[str | None, int | None], ClientPool] = PrivateAttr(default_factory=dict)
 
-    def pool(self, region: str | None = None) -> ClientPool:
+    def pool(self, region: str | None = None, max_attempts: int | None = None) -> ClientPool:
         """The (shared, cached) clients for the target's region or another one."""
-        region = region or self.region
-        if region not in self._pools:
-            self._pools[region] = ClientPool(region, self.endpoint_url)
-        return self._pools[region]
+        key = (region or self.region, max_attempts)
+        if key not in self._pools:
+            self._pools[key] = ClientPool(key[0], self.endpoint_url, max_attempts)
+        return self._pools[key]
 
     def key_names(self, kind: Kind) -> tuple[str, ...]:
         return tuple(a.name for a in table_def(kind).key_attrs)
