@@ -291,7 +291,9 @@ class _Drill:
     help="Restore the newest completed recovery point of each table (the default): from "
     "the operator's backup vault when known, else from the table's DynamoDB backups.",
 )
-@click.option("--backup-vault", help="Vault to take recovery points from (default: the operator's).")
+@click.option(
+    "--backup-vault", help="Vault to take recovery points from (default: the operator's)."
+)
 @click.option(
     "--owner",
     metavar="NAMESPACE/NAME",
@@ -340,7 +342,9 @@ def restore_drill(
     if point_in_time is not None and latest:
         raise click.UsageError("--point-in-time and --latest exclude each other")
     if recovery_point_arn and latest_recovery_point:
-        raise click.UsageError("--from-recovery-point and --latest-recovery-point exclude each other")
+        raise click.UsageError(
+            "--from-recovery-point and --latest-recovery-point exclude each other"
+        )
     if recovery_point_arn and table_kind == "all":
         raise click.UsageError("--from-recovery-point restores one table: pass --table KIND")
     methods: tuple[Method, ...] = (
@@ -408,8 +412,17 @@ def _report(app: App, drill: str, rows: list[DrillRow], *, dry_run: bool, keep: 
         c.print(
             table(
                 title,
-                ["table", "method", "drill table", "restore point", "source", "restored",
-                 "checksum", "seconds", "result"],
+                [
+                    "table",
+                    "method",
+                    "drill table",
+                    "restore point",
+                    "source",
+                    "restored",
+                    "checksum",
+                    "seconds",
+                    "result",
+                ],
                 [
                     [
                         r.source,
@@ -418,8 +431,9 @@ def _report(app: App, drill: str, rows: list[DrillRow], *, dry_run: bool, keep: 
                         r.restore_point.isoformat(timespec="seconds") if r.restore_point else "",
                         r.source_count,
                         r.restored_count,
-                        "" if r.checksum_match is None else ("match" if r.checksum_match else
-                                                             "DIFFERS"),
+                        ""
+                        if r.checksum_match is None
+                        else ("match" if r.checksum_match else "DIFFERS"),
                         r.duration_seconds,
                         "[green]ok[/]" if r.ok else "[red]FAIL[/]",
                     ]

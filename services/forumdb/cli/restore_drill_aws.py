@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
-from forumdb_operator.naming import TAG_OWNER
 
 from forumdb.cli.restore_drill_model import (
     TAG_DRILL,
@@ -17,6 +16,7 @@ from forumdb.cli.restore_drill_model import (
     TAG_DRILL_SOURCE,
     DrillRestore,
 )
+from forumdb_operator.naming import TAG_OWNER
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,14 @@ def check_pitr(dynamodb: Any, plan: DrillRestore, region: str | None) -> None:
     plan.restore_point = wanted
 
 
+def _newer(
+    newest: tuple[datetime, str] | None, created: datetime | None, arn: str
+) -> tuple[datetime, str] | None:
+    if created is None or (newest is not None and newest[0] >= created):
+        return newest
+    return created, arn
+
+
 def find_latest_recovery_point(
     backup: Any, dynamodb: Any, plan: DrillRestore, region: str | None
 ) -> None:
@@ -99,12 +107,9 @@ def find_latest_recovery_point(
             page = backup.list_recovery_points_by_backup_vault(**kwargs)
             for rp in page.get("RecoveryPoints", []):
                 created = _utc(rp.get("CreationDate"))
-                if rp.get("Status") == "COMPLETED" and created and rp.get("ResourceArn") in (
-                    None,
-                    table_arn,
-                ):
-                    if newest is None or created > newest[0]:
-                        newest = (created, rp["RecoveryPointArn"])
+                usable = rp.get("Status") == "COMPLETED" and created is not None
+                if usable and rp.get("ResourceArn") in (None, table_arn):
+                    newest = _newer(newest, created, rp["RecoveryPointArn"])
             if not page.get("NextToken"):
                 break
             kwargs["NextToken"] = page["NextToken"]
@@ -115,9 +120,8 @@ def find_latest_recovery_point(
             page = dynamodb.list_backups(**kwargs)
             for b in page.get("BackupSummaries", []):
                 created = _utc(b.get("BackupCreationDateTime"))
-                if b.get("BackupStatus") == "AVAILABLE" and created:
-                    if newest is None or created > newest[0]:
-                        newest = (created, b["BackupArn"])
+                if b.get("BackupStatus") == "AVAILABLE" and created is not None:
+                    newest = _newer(newest, created, b["BackupArn"])
             if not page.get("LastEvaluatedBackupArn"):
                 break
             kwargs["ExclusiveStartBackupArn"] = page["LastEvaluatedBackupArn"]
@@ -212,8 +216,6 @@ def delete_table(dynamodb: Any, table: str, *, timeout: float, poll: float) -> b
             if code == "ResourceNotFoundException":
                 return True
             if code != "ResourceInUseException" or time.monotonic() >= deadline:
-                log.warning(
-                    "drill table not deleted", extra={"table": table, "cause": str(exc)}
-                )
+                log.warning("drill table not deleted", extra={"table": table, "cause": str(exc)})
                 return False
         time.sleep(poll)
