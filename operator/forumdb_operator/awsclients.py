@@ -75,8 +75,9 @@ def recording() -> Iterator[CallLog]:
 class Clients:
     """Thread-safe cache of boto3 clients keyed by (service, region)."""
 
-    def __init__(self, endpoint_url: str | None = None) -> None:
+    def __init__(self, endpoint_url: str | None = None, config: Any = None) -> None:
         self._endpoint_url = endpoint_url
+        self._config = config  # botocore Config; None: forumdb.aws's defaults
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], Any] = {}
 
@@ -88,7 +89,9 @@ class Clients:
         with self._lock:
             client = self._clients.get(key)
             if client is None:
-                client = aws.client(service, region=region, endpoint_url=self._endpoint_url)
+                client = aws.client(
+                    service, region=region, endpoint_url=self._endpoint_url, config=self._config
+                )
                 client.meta.events.register("before-call", _make_hook(service, region))
                 self._clients[key] = client
         return client

@@ -18,9 +18,12 @@ from forumdb_operator.desired import DesiredState
 
 
 def configmap_data(
-    desired: DesiredState, replica_regions: Sequence[str] | None = None
+    desired: DesiredState,
+    replica_regions: Sequence[str] | None = None,
+    active_region: str | None = None,
 ) -> dict[str, str]:
-    """The services' settings; `replica_regions` as observed (replicas may be unmanaged)."""
+    """The services' settings; `replica_regions` as observed (replicas may be unmanaged);
+    AWS_REGION is the active region (the health monitor's, else the spec's)."""
     tables = {t.kind: t.name for t in desired.tables}
     replicas = desired.replica_regions if replica_regions is None else replica_regions
     return {
@@ -29,7 +32,7 @@ def configmap_data(
         "USERS_TABLE": tables["users"],
         "THREADS_TABLE": tables["threads"],
         "POSTS_TABLE": tables["posts"],
-        "AWS_REGION": desired.primary_region,
+        "AWS_REGION": active_region or desired.active_region or desired.primary_region,
         "REPLICA_REGIONS": ",".join(replicas),
     }
 

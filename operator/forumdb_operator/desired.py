@@ -150,6 +150,8 @@ class DesiredState:
     alarms: DesiredAlarms | None
     adopt: bool
     deletion_policy: str
+    # The region the spec asks the services to use (spec.activeRegion, else the primary).
+    active_region: str = ""
     owner: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -351,4 +353,5 @@ def desired_state(spec: ForumDatabaseSpec, namespace: str, name: str) -> Desired
         alarms=_desired_alarms(spec, namespace, name, tables),
         adopt=spec.adopt,
         deletion_policy=spec.deletion_policy,
+        active_region=spec.requested_region,
     )

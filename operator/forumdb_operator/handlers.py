@@ -6,6 +6,11 @@ transient AWS error), and otherwise every drift interval (the timer that finds a
 drift). One loop per resource means reconciles of one resource never overlap. A spec change
 wakes the loop at once. The blocking boto3 and Kubernetes calls run in a bounded thread pool.
 
+A second daemon per resource checks the health of each region's tables on
+spec.failover.healthCheckIntervalSeconds and switches the services' region when it must
+(forumdb_operator.health); it shares the resource's memo (its Monitor) with the reconcile loop, so
+both agree on the active region and on the conditions each owns.
+
 Deletion is a finalizer (`on.delete`): Retain leaves everything in AWS and says so in an event;
 Delete removes alarms, backup plan and selection, replicas, then tables, retrying until done.
 """
@@ -24,14 +29,18 @@ import kopf
 from kubernetes.client import CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
-from forumdb_operator import metrics, naming
+from forumdb_operator import awsclients, health, metrics, naming
 from forumdb_operator.configmap import configmap_data, configmap_manifest, ensure_configmap
 from forumdb_operator.reconcile import Event, Outcome, Reconciler
+from forumdb_operator.spec import SpecInvalid, parse_spec
 
 log = logging.getLogger("forumdb_operator.handlers")
 T = TypeVar("T")
 
 WAKE_KEY = "forumdb_wake"
+HEALTH_WAKE_KEY = "forumdb_health_wake"
+MONITOR_KEY = "forumdb_monitor"
+DEFAULT_HEALTH_INTERVAL = 10.0
 STOP_POLL = 1.0  # seconds: how often an idle loop checks whether it should stop
 
 
@@ -44,6 +53,11 @@ class Runtime:
     custom: CustomObjectsApi
     pool: ThreadPoolExecutor
     drift_interval: float
+    # Health checks: their own threads and clients (one try, short timeouts), so a slow
+    # reconcile never delays a check and a check never waits through botocore's retries.
+    health_pool: ThreadPoolExecutor | None = None
+    probe_clients: Callable[[str, str], Any] | None = None
+    allowed_regions: frozenset[str] | None = None
 
 
 _runtime: Runtime | None = None
@@ -65,12 +79,20 @@ async def _in_pool(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await loop.run_in_executor(runtime().pool, functools.partial(fn, *args, **kwargs))
 
 
-def _wake_event(memo: Any) -> asyncio.Event:
-    event = memo.get(WAKE_KEY) if hasattr(memo, "get") else None
+def _wake_event(memo: Any, key: str = WAKE_KEY) -> asyncio.Event:
+    event = memo.get(key) if hasattr(memo, "get") else None
     if event is None:
         event = asyncio.Event()
-        memo[WAKE_KEY] = event
+        memo[key] = event
     return event
+
+
+def _monitor(memo: Any, namespace: str, name: str) -> health.Monitor:
+    monitor = memo.get(MONITOR_KEY) if hasattr(memo, "get") else None
+    if monitor is None:
+        monitor = health.Monitor(namespace, name)
+        memo[MONITOR_KEY] = monitor
+    return monitor
 
 
 def _post(body: Mapping[str, Any], events: list[Event]) -> None:
@@ -96,13 +118,21 @@ def _patch_status(namespace: str, name: str, status: Mapping[str, Any]) -> None:
         raise
 
 
-def _publish(body: Mapping[str, Any], outcome: Outcome) -> None:
+def _publish(body: Mapping[str, Any], outcome: Outcome, monitor: health.Monitor) -> None:
     """Write the ConfigMap (when it differs) and the status; blocking, runs in the pool.
-    The ConfigMap only from a reconcile that could read AWS, so an outage never blanks it."""
+    The ConfigMap only from a reconcile that could read AWS, so an outage never blanks it;
+    its region is the monitor's active region (a failover is not undone by a reconcile)."""
+    if "conditions" in outcome.status:
+        outcome.status["conditions"] = monitor.conditions_with_failover(
+            outcome.status["conditions"], outcome.status.get("lastReconcileTime", "")
+        )
     if outcome.desired is not None and outcome.replica_regions is not None:
-        data = configmap_data(outcome.desired, outcome.replica_regions)
+        monitor.replica_regions = tuple(outcome.replica_regions)
+        region = monitor.active_region or outcome.desired.active_region
+        data = configmap_data(outcome.desired, outcome.replica_regions, region)
         manifest = configmap_manifest(body, data)
         try:
+            monitor.configmap_region = region
             if ensure_configmap(runtime().core, manifest):
                 log.info(
                     "configmap written",
@@ -124,8 +154,10 @@ def _publish(body: Mapping[str, Any], outcome: Outcome) -> None:
 @kopf.on.create(naming.GROUP, naming.VERSION, naming.PLURAL)
 @kopf.on.update(naming.GROUP, naming.VERSION, naming.PLURAL, field="spec")
 async def spec_changed(memo: Any, name: str, namespace: str, **_: Any) -> None:
-    """The reconcile loop does the work; a new spec only wakes it up."""
+    """The reconcile loop does the work; a new spec only wakes it up (and the health checks,
+    so that a manual failover takes effect at once)."""
     _wake_event(memo).set()
+    _wake_event(memo, HEALTH_WAKE_KEY).set()
     log.info("spec changed", extra={"resource": f"{namespace}/{name}"})
 
 
@@ -180,7 +212,7 @@ async def reconcile_loop(
                     generation=meta.get("generation"),
                     previous=last_status if last_status is not None else dict(status),
                 )
-                await _in_pool(_publish, snapshot, outcome)
+                await _in_pool(_publish, snapshot, outcome, _monitor(memo, namespace, name))
                 last_status = outcome.status
                 _post(snapshot, outcome.events)
                 delay = outcome.requeue_after or rt.drift_interval
@@ -206,6 +238,67 @@ async def _sleep(wake: asyncio.Event, stopped: Any, delay: float) -> None:
             await asyncio.wait_for(wake.wait(), timeout=min(left, STOP_POLL))
         except TimeoutError:
             continue
+
+
+def _health_interval(spec: Mapping[str, Any]) -> float:
+    try:
+        parsed = parse_spec(spec, allowed_regions=runtime().allowed_regions)
+    except SpecInvalid:
+        return DEFAULT_HEALTH_INTERVAL
+    return float(parsed.failover.health_check_interval_seconds)
+
+
+def _probe_clients(rt: Runtime) -> Callable[[str, str], Any]:
+    if rt.probe_clients is None:
+        rt.probe_clients = awsclients.Clients(config=health.probe_config(5.0))
+    return rt.probe_clients
+
+
+@kopf.daemon(naming.GROUP, naming.VERSION, naming.PLURAL, id="health", cancellation_timeout=30.0)
+async def health_loop(
+    stopped: Any,
+    name: str,
+    namespace: str,
+    body: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    meta: Mapping[str, Any],
+    status: Mapping[str, Any],
+    memo: Any,
+    **_: Any,
+) -> None:
+    """Check each region's tables every healthCheckIntervalSeconds; fail over when due."""
+    rt = runtime()
+    wake = _wake_event(memo, HEALTH_WAKE_KEY)
+    monitor = _monitor(memo, namespace, name)
+    loop = asyncio.get_running_loop()
+    while not stopped:
+        wake.clear()
+        if meta.get("deletionTimestamp"):
+            break
+        interval = _health_interval(spec)
+        started = loop.time()
+        snapshot = {"apiVersion": body.get("apiVersion"), "kind": body.get("kind"),
+                    "metadata": {**meta}}  # fmt: skip
+        try:
+            events = await loop.run_in_executor(
+                rt.health_pool or rt.pool,
+                functools.partial(
+                    monitor.tick,
+                    raw_spec=dict(spec),
+                    live_status=dict(status),
+                    clients=_probe_clients(rt),
+                    core=rt.core,
+                    custom=rt.custom,
+                    allowed_regions=rt.allowed_regions,
+                ),
+            )
+            _post(snapshot, events)
+        except Exception as exc:  # keep checking; a Kubernetes hiccup must not end the loop
+            log.exception(
+                "health check error",
+                extra={"resource": f"{namespace}/{name}", "cause": repr(exc)},
+            )
+        await _sleep(wake, stopped, interval - (loop.time() - started))
 
 
 @kopf.on.delete(naming.GROUP, naming.VERSION, naming.PLURAL)

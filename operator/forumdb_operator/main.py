@@ -24,7 +24,7 @@ from kubernetes.client.exceptions import ApiException
 from prometheus_client import start_http_server
 
 from forumdb.logs import configure_logging
-from forumdb_operator import handlers, naming, webhook
+from forumdb_operator import handlers, health, naming, webhook
 from forumdb_operator.awsclients import Clients
 from forumdb_operator.reconcile import Reconciler
 
@@ -205,6 +205,11 @@ def cli(
             custom=custom,
             pool=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile"),
             drift_interval=drift_interval,
+            health_pool=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="health"),
+            probe_clients=Clients(
+                os.environ.get("AWS_ENDPOINT_URL") or None, config=health.probe_config(5.0)
+            ),
+            allowed_regions=allowed,
         )
     )
     kopf.on.startup()(_configure_kopf)

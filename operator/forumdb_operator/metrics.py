@@ -35,3 +35,13 @@ ACTIONS = Counter(
     ["feature"],
 )
 MANAGED = Gauge("forumdb_managed_resources", "ForumDatabases this operator reconciles.")
+REGION_HEALTHY = Gauge(
+    "forumdb_region_healthy",
+    "1 when the last health check of a ForumDatabase's tables in a region passed, else 0.",
+    ["resource", "region"],
+)
+FAILOVERS = Counter(
+    "forumdb_failovers_total",
+    "Switches of the services' active region, by kind (automatic, manual).",
+    ["kind"],
+)

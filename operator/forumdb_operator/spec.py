@@ -82,6 +82,16 @@ class Alarms(_Model):
     email_subscriptions: list[str] = Field(default_factory=list, max_length=20)
 
 
+class Failover(_Model):
+    """How the operator picks the region the services use (the active region)."""
+
+    # Manual: only spec.activeRegion moves it. Automatic: the operator also moves it to a
+    # healthy replica once the active region failed `failure_threshold` checks in a row.
+    mode: Literal["Manual", "Automatic"] = "Manual"
+    health_check_interval_seconds: int = Field(10, ge=1, le=3600)
+    failure_threshold: int = Field(3, ge=1, le=100)
+
+
 class ForumDatabaseSpec(_Model):
     table_prefix: str = Field(DEFAULT_TABLE_PREFIX, max_length=200, pattern=TABLE_PREFIX_PATTERN)
     primary_region: str = Field(pattern=REGION_PATTERN)
@@ -95,10 +105,17 @@ class ForumDatabaseSpec(_Model):
     deletion_protection: bool | None = None
     deletion_policy: Literal["Retain", "Delete"] = "Retain"
     adopt: bool = True
+    failover: Failover = Field(default_factory=Failover)
+    # The region the services use; None: the primary.
+    active_region: str | None = Field(None, pattern=REGION_PATTERN)
 
     @property
     def replicas(self) -> list[str]:
         return self.replica_regions or []
+
+    @property
+    def requested_region(self) -> str:
+        return self.active_region or self.primary_region
 
 
 def _kms_key_is_region_bound(key: str) -> bool:
@@ -148,6 +165,18 @@ def cross_field_errors(
         else:
             check_region(path, region)
         seen.add(region)
+
+    if spec.active_region is not None:
+        if spec.replica_regions is None:
+            # Replicas unmanaged: which exist is known only at run time (the health checks).
+            if spec.active_region != spec.primary_region:
+                check_region("spec.activeRegion", spec.active_region)
+        elif spec.active_region not in (spec.primary_region, *spec.replicas):
+            errors.append(
+                f"spec.activeRegion: {spec.active_region} is neither the primary region "
+                f"({spec.primary_region}) nor one of spec.replicaRegions "
+                f"({', '.join(spec.replicas) or 'none'})"
+            )
 
     billing = spec.billing
     if billing.provisioned:

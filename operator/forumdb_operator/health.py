@@ -1,0 +1,352 @@
+"""Health checks of each region's tables and the failover they may trigger, for one
+ForumDatabase (blocking code; the Kopf daemon in handlers.py calls `tick()` on the interval).
+
+A check is one DescribeTable per table and region (reads only, no retries: a check that fails is
+a data point, the next check comes soon). forumdb_operator.failover decides; this module carries
+the decision out: spec.activeRegion (an automatic switch), the ConfigMap's AWS_REGION, the
+status fields (activeRegion, health, regionHealth, lastFailover, conditions FailedOver and
+RegionsHealthy) and events. The status is patched only when it changes (and at most every
+STATUS_REFRESH seconds for the check times), so a steady state costs reads only.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from kubernetes.client import CoreV1Api, CustomObjectsApi
+from kubernetes.client.exceptions import ApiException
+
+from forumdb import aws
+from forumdb_operator import failover, metrics, naming, status
+from forumdb_operator.desired import desired_state
+from forumdb_operator.reconcile import Event
+from forumdb_operator.spec import ForumDatabaseSpec, SpecInvalid, parse_spec
+
+log = logging.getLogger("forumdb_operator.health")
+
+STATUS_REFRESH = 60.0  # seconds: refresh lastCheckTime in status at most this often
+SERVING_STATES = frozenset({"ACTIVE", "UPDATING"})  # a table that serves reads and writes
+CONDITION_TYPES = ("FailedOver", "RegionsHealthy")
+
+
+def probe_config(interval: float) -> Any:
+    """One try, short timeouts: a check must end well within the interval."""
+    timeout = max(1.0, min(5.0, interval))
+    return aws.client_config(max_attempts=0, connect_timeout=timeout, read_timeout=timeout)
+
+
+def probe_region(
+    clients: Callable[[str, str], Any], region: str, tables: Sequence[str], checked_at: str
+) -> failover.Probe:
+    """DescribeTable of each table in `region`; stops at the first failure."""
+    client = clients("dynamodb", region)
+    all_active = True
+    for table in tables:
+        try:
+            state = client.describe_table(TableName=table)["Table"]["TableStatus"]
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            cause = f"DescribeTable {table} in {region}: {err.get('Code')}: {err.get('Message')}"
+            return failover.Probe(region, False, checked_at, cause)
+        except BotoCoreError as exc:
+            return failover.Probe(
+                region, False, checked_at, f"DescribeTable {table} in {region}: {exc}"
+            )
+        if state not in SERVING_STATES:
+            return failover.Probe(region, False, checked_at, f"{table} in {region} is {state}")
+        all_active = all_active and state == "ACTIVE"
+    return failover.Probe(region, True, checked_at, all_active=all_active)
+
+
+@dataclass
+class Monitor:
+    """The health and failover state of one ForumDatabase, kept in the resource's Kopf memo
+    (shared by the health daemon and the reconcile loop)."""
+
+    namespace: str
+    name: str
+    health: dict[str, failover.RegionHealth] = field(default_factory=dict)
+    active_region: str | None = None  # what the ConfigMap should say; None: not decided yet
+    # Observed replica regions, from the last reconcile that could read AWS.
+    replica_regions: tuple[str, ...] | None = None
+    # After an automatic switch, until the (watched) spec shows it.
+    switched_from: str | None = None
+    reconcile_conditions: list[dict[str, Any]] | None = None
+    last_failover: dict[str, Any] | None = None
+    last_problem: str | None = None
+    configmap_region: str | None = None  # AWS_REGION last seen or written in the ConfigMap
+    primary_region: str | None = None
+    _published: dict[str, Any] | None = None
+    _published_at: float = 0.0
+    _last_conditions: list[dict[str, Any]] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def resource(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    # ------------------------------------------------------------------ used by reconcile
+
+    def conditions_with_failover(
+        self, reconcile_conditions: list[dict[str, Any]], now: str
+    ) -> list[dict[str, Any]]:
+        """The reconcile's conditions plus this monitor's (which the reconcile does not own)."""
+        with self.lock:
+            self.reconcile_conditions = [
+                c for c in reconcile_conditions if c.get("type") not in CONDITION_TYPES
+            ]
+            return self._conditions(now, self._last_conditions or reconcile_conditions)
+
+    # ------------------------------------------------------------------ one health check
+
+    def tick(
+        self,
+        *,
+        raw_spec: Mapping[str, Any],
+        live_status: Mapping[str, Any],
+        clients: Callable[[str, str], Any],
+        core: CoreV1Api,
+        custom: CustomObjectsApi,
+        allowed_regions: frozenset[str] | None = None,
+    ) -> list[Event]:
+        """Check every region, decide, act; returns the events to post."""
+        try:
+            spec = parse_spec(raw_spec, allowed_regions=allowed_regions)
+        except SpecInvalid:
+            return []  # the reconcile reports it
+        if self.active_region is None:
+            self.active_region = live_status.get("activeRegion")
+        if self.reconcile_conditions is None:
+            self.reconcile_conditions = [
+                dict(c)
+                for c in live_status.get("conditions") or []
+                if c.get("type") not in CONDITION_TYPES
+            ]
+        now = status.now_iso()
+        desired = desired_state(spec, self.namespace, self.name)
+        replicas = (
+            tuple(spec.replicas) if desired.replicas_managed else (self.replica_regions or ())
+        )
+        regions = (spec.primary_region, *replicas)
+        tables = [t.name for t in desired.tables]
+        probes = [probe_region(clients, r, tables, now) for r in regions]
+        for p in probes:
+            metrics.REGION_HEALTHY.labels(resource=self.resource, region=p.region).set(
+                1 if p.ok else 0
+            )
+        self.health = failover.record_all(self.health, probes)
+        policy = failover.Policy(
+            mode=spec.failover.mode,
+            failure_threshold=spec.failover.failure_threshold,
+            primary_region=spec.primary_region,
+            replica_regions=replicas,
+        )
+        requested = spec.requested_region
+        if self.switched_from is not None:
+            if requested == self.switched_from:
+                requested = self.active_region or requested  # the watch has not caught up
+            else:
+                self.switched_from = None
+        # Only a resource that was Ready once fails over: during provisioning tables are missing.
+        armed = bool(live_status.get("readyGeneration"))
+        decision = failover.decide(policy, requested, self.health)
+        events: list[Event] = []
+        previous = self.active_region
+        target = decision.active_region
+        if decision.switch_to and armed:
+            if self._write_spec_region(custom, decision.switch_to):
+                target = decision.switch_to
+                self.switched_from = decision.active_region
+                self.last_failover = {
+                    "from": decision.active_region,
+                    "to": target,
+                    "time": now,
+                    "mode": "Automatic",
+                    "reason": decision.reason,
+                }
+                metrics.FAILOVERS.labels(kind="automatic").inc()
+                events.append(
+                    Event(
+                        "Warning",
+                        "FailedOver",
+                        f"switched the services from {decision.active_region} to {target}: "
+                        f"{decision.reason}",
+                    )
+                )
+        elif previous is not None and previous != target:
+            self.last_failover = {
+                "from": previous,
+                "to": target,
+                "time": now,
+                "mode": "Manual",
+                "reason": "spec.activeRegion",
+            }
+            metrics.FAILOVERS.labels(kind="manual").inc()
+            events.append(
+                Event(
+                    "Normal",
+                    "ActiveRegionChanged",
+                    f"switched the services from {previous} to {target} (spec.activeRegion)",
+                )
+            )
+        self.active_region = target
+        problem = decision.problem if armed and not decision.switch_to else None
+        if problem and problem != self.last_problem:
+            events.append(Event("Warning", "ActiveRegionDown", problem))
+        self.last_problem = problem
+        self._sync_configmap(core, target)
+        self._publish_status(custom, spec, now)
+        for e in events:
+            log.warning(
+                e.message,
+                extra={"resource": self.resource, "region": target, "reason": e.reason},
+            )
+        return events
+
+    # ------------------------------------------------------------------ effects
+
+    def _write_spec_region(self, custom: CustomObjectsApi, region: str) -> bool:
+        try:
+            custom.patch_namespaced_custom_object(
+                naming.GROUP,
+                naming.VERSION,
+                self.namespace,
+                naming.PLURAL,
+                self.name,
+                {"spec": {"activeRegion": region}},
+            )
+        except ApiException as exc:
+            log.warning(
+                "cannot record the failover in spec.activeRegion; not switching yet",
+                extra={
+                    "resource": self.resource,
+                    "region": region,
+                    "cause": f"{exc.status} {exc.reason}",
+                },
+            )
+            return False
+        return True
+
+    def _sync_configmap(self, core: CoreV1Api, region: str) -> None:
+        """AWS_REGION of the existing ConfigMap (the reconcile creates it with the rest)."""
+        if self.configmap_region == region:
+            return
+        name = naming.configmap_name(self.name)
+        try:
+            current = core.read_namespaced_config_map(name, self.namespace)
+            if (current.data or {}).get("AWS_REGION") != region:
+                core.patch_namespaced_config_map(
+                    name, self.namespace, {"data": {"AWS_REGION": region}}
+                )
+                log.info(
+                    "configmap region switched",
+                    extra={"resource": self.resource, "configmap": name, "region": region},
+                )
+            self.configmap_region = region
+        except ApiException as exc:
+            if exc.status != 404:
+                log.warning(
+                    "cannot switch the configmap region",
+                    extra={
+                        "resource": self.resource,
+                        "configmap": name,
+                        "region": region,
+                        "cause": f"{exc.status} {exc.reason}",
+                    },
+                )
+
+    def _conditions(self, now: str, previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        base = [c for c in self.reconcile_conditions or [] if c.get("type") not in CONDITION_TYPES]
+        return base + status.merge_conditions(self._own_conditions(), previous, None, now)
+
+    def _own_conditions(self) -> list[status.Cond]:
+        conds: list[status.Cond] = []
+        primary = self.primary_region
+        if self.active_region is None or self.active_region == primary:
+            conds.append(status.Cond("FailedOver", False, "OnPrimary", "services use the primary"))
+        else:
+            last = self.last_failover or {}
+            mode = last.get("mode", "Manual")
+            why = f": {last['reason']}" if mode == "Automatic" and last.get("reason") else ""
+            conds.append(
+                status.Cond(
+                    "FailedOver",
+                    True,
+                    mode,
+                    f"services use {self.active_region}, not the primary {primary}{why}",
+                )
+            )
+        bad = [f"{r}: {h.last_error}" for r, h in self.health.items() if h.last_ok is False]
+        if self.last_problem:
+            conds.append(
+                status.Cond("RegionsHealthy", False, "ActiveRegionDown", self.last_problem)
+            )
+        elif bad:
+            conds.append(status.Cond("RegionsHealthy", False, "ChecksFailing", "; ".join(bad)))
+        else:
+            conds.append(
+                status.Cond(
+                    "RegionsHealthy", True, "AllRegionsHealthy", "every region answers its checks"
+                )
+            )
+        return conds
+
+    def _publish_status(self, custom: CustomObjectsApi, spec: ForumDatabaseSpec, now: str) -> None:
+        threshold = spec.failover.failure_threshold
+        self.primary_region = spec.primary_region
+        region_health = [
+            {
+                "region": r,
+                "role": "primary" if r == spec.primary_region else "replica",
+                "healthy": h.healthy,
+                "consecutiveFailures": h.consecutive_failures,
+                **({"lastError": h.last_error[:300]} if h.last_error else {}),
+            }
+            for r, h in self.health.items()
+        ]
+        fields: dict[str, Any] = {
+            "activeRegion": self.active_region,
+            "health": failover.health_summary(self.health, threshold),
+            "regionHealth": region_health,
+        }
+        if self.last_failover:
+            fields["lastFailover"] = self.last_failover
+        with self.lock:
+            conditions = self._conditions(now, self._last_conditions or [])
+            fields["conditions"] = conditions
+            comparable = {**fields, "conditions": [_no_time(c) for c in conditions]}
+            fresh = time.monotonic() - self._published_at < STATUS_REFRESH
+            if comparable == self._published and fresh:
+                return
+            for item, h in zip(region_health, self.health.values(), strict=True):
+                item["lastCheckTime"] = h.last_check
+            try:
+                custom.patch_namespaced_custom_object_status(
+                    naming.GROUP,
+                    naming.VERSION,
+                    self.namespace,
+                    naming.PLURAL,
+                    self.name,
+                    {"status": fields},
+                    _content_type="application/merge-patch+json",
+                )
+            except ApiException as exc:
+                if exc.status != 404:
+                    log.warning(
+                        "cannot write the health status",
+                        extra={"resource": self.resource, "cause": f"{exc.status} {exc.reason}"},
+                    )
+                return
+            self._published = comparable
+            self._published_at = time.monotonic()
+            self._last_conditions = conditions
+
+
+def _no_time(cond: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in cond.items() if k != "lastTransitionTime"}
