@@ -133,12 +133,13 @@ def cli() -> None:
 
 def _register() -> None:
     from forumdb.cli.backup_cmd import backup, restore
+    from forumdb.cli.dev_cmd import dev
     from forumdb.cli.migrate_cmd import migrate
     from forumdb.cli.seed_cmd import seed
     from forumdb.cli.tables_cmd import tables
     from forumdb.cli.verify_cmd import verify
 
-    for command in (tables, migrate, seed, backup, restore, verify):
+    for command in (tables, migrate, seed, backup, restore, verify, dev):
         cli.add_command(command)
     from forumdb.cli.restore_drill import restore_drill
 

@@ -1,5 +1,6 @@
-"""Throwaway certificates for a test kube-apiserver: a CA, a serving cert, an admin client
-cert (group system:masters) and the service-account signing key pair.
+"""Throwaway certificates for a local kube-apiserver (tests, `forumctl dev up`): a CA, a
+serving cert, an admin client cert (group system:masters) and the service-account signing key
+pair. Needs `cryptography` (in the test extras that `make setup` installs).
 
 EC P-256 throughout: about ten times faster to generate than RSA-2048, and kube-apiserver
 accepts it for TLS and for signing service-account tokens (ES256).

@@ -1,0 +1,154 @@
+"""`forumctl dev up|down|status`: the whole stack on this machine (forumdb.devstack)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from forumdb.cli.errors import ExitCode
+from forumdb.devstack import stack
+from forumdb.devstack.errors import DevStackError
+from forumdb.devstack.ports import DEFAULT_PORT_BASE, PortPlan
+from forumdb.devstack.progress import Progress
+from forumdb.devstack.summary import what_to_try
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _location_options(fn: F) -> F:
+    fn = click.option(
+        "--checkout",
+        type=click.Path(file_okay=False, exists=True, path_type=Path),
+        help="The forumdb source checkout (default: the one this forumctl is installed from, "
+        "else the current folder or a parent).",
+    )(fn)
+    return click.option(
+        "--state-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Where PIDs, ports, logs and the kubeconfig are kept (default: .forumdb-dev/ "
+        "in the checkout).",
+    )(fn)
+
+
+def _fail(progress: Progress, exc: DevStackError) -> None:
+    if not getattr(exc, "reported", False):
+        progress.console.print(f"[red]forumctl: error:[/] {exc}", markup=True, highlight=False)
+    sys.exit(int(ExitCode.AWS))
+
+
+@click.group()
+def dev() -> None:
+    """Run the whole stack on this machine: a real kube-apiserver + etcd, moto with DynamoDB
+    global tables, the operator and the three services (or only the services on JSON files).
+    Needs a source checkout with `make setup` done."""
+
+
+@dev.command()
+@_location_options
+@click.option(
+    "--json-mode",
+    is_flag=True,
+    help="Only the three services, on local JSON files with the sample data (no AWS emulation, "
+    "no Kubernetes).",
+)
+@click.option(
+    "--port-base",
+    type=int,
+    default=DEFAULT_PORT_BASE,
+    show_default=True,
+    help="Fixed ports from BASE+1: users, threads, posts (8081..8083 by default), then moto, "
+    "kube-apiserver, etcd (2), operator health and metrics.",
+)
+@click.option("--free-ports", is_flag=True, help="Let the OS pick free ports instead.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(10, 1800),
+    default=180,
+    show_default=True,
+    help="Seconds to wait for the ForumDatabase to become Ready.",
+)
+def up(
+    state_dir: Path | None,
+    checkout: Path | None,
+    json_mode: bool,
+    port_base: int,
+    free_ports: bool,
+    timeout: float,
+) -> None:
+    """Start the stack (harmless when it runs already: prints how to reach it)."""
+    progress = Progress()
+    try:
+        ports = PortPlan.free() if free_ports else PortPlan.from_base(port_base)
+        options = stack.UpOptions(
+            json_mode=json_mode,
+            ports=ports,
+            state_dir=state_dir,
+            checkout=checkout,
+            ready_timeout=timeout,
+        )
+        state, started = stack.up(options, progress)
+        resolved = stack.resolve_state_dir(state_dir, checkout)
+    except DevStackError as exc:
+        _fail(progress, exc)
+        return
+    if not started:
+        progress.note("the stack was running already; nothing started")
+    click.echo(what_to_try(state, resolved))
+
+
+@dev.command()
+@_location_options
+def down(state_dir: Path | None, checkout: Path | None) -> None:
+    """Stop everything `dev up` started and remove its state folder."""
+    progress = Progress()
+    try:
+        resolved = stack.resolve_state_dir(state_dir, checkout)
+        if not stack.down(resolved, progress):
+            progress.note(f"nothing recorded in {resolved}: no stack to stop")
+    except DevStackError as exc:
+        _fail(progress, exc)
+
+
+@dev.command()
+@_location_options
+@click.option(
+    "--output",
+    "-o",
+    "output_mode",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+def status(state_dir: Path | None, checkout: Path | None, output_mode: str) -> None:
+    """What runs. Exit code 1 when a recorded process is gone."""
+    progress = Progress()
+    try:
+        report = stack.status(stack.resolve_state_dir(state_dir, checkout))
+    except DevStackError as exc:
+        _fail(progress, exc)
+        return
+    if output_mode == "json":
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo(_status_text(report))
+    if any(not p["alive"] for p in report["processes"]):
+        sys.exit(int(ExitCode.CHECK_FAILED))
+
+
+def _status_text(report: dict[str, Any]) -> str:
+    if not report["processes"]:
+        return f"no stack recorded in {report['stateDir']}"
+    state = "running" if report["running"] else "NOT running (see below)"
+    lines = [f"{report['mode']} stack {state}; state in {report['stateDir']}"]
+    for p in report["processes"]:
+        mark = "up  " if p["alive"] else "DOWN"
+        url = f"  {p['url']}" if p["url"] else ""
+        lines.append(f"  {mark} {p['name']:<16} pid {p['pid']:<8}{url}  log {p['log']}")
+    if report.get("kubeconfig"):
+        lines.append(f"  KUBECONFIG={report['kubeconfig']}")
+    return "\n".join(lines)

@@ -1,0 +1,258 @@
+"""Child processes of the local stack and the test harness: own process groups, clean stops,
+polling, tool calls.
+
+Every long-running child (etcd, kube-apiserver, moto server, the operator, a service) is
+started in a new session so that stopping it stops whatever it spawned too (gunicorn workers,
+kopf's threads' subprocesses). Each group started by this process is remembered until stopped,
+so a test session can prove that nothing is left behind (`leftover_groups`). Groups started by
+another process (`forumctl dev up`, then `dev down`) are stopped by PID with `stop_pid_group`,
+which first checks that the PID still is the process that was started (`process_start_ticks`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
+
+log = logging.getLogger("forumdb.devstack.procs")
+
+T = TypeVar("T")
+
+# pid -> what it is, for every group started and not yet stopped.
+_live_groups: dict[int, str] = {}
+
+
+class ToolError(subprocess.CalledProcessError):
+    """A command-line tool failed; the message carries its command and stderr."""
+
+    def __str__(self) -> str:
+        cmd = " ".join(str(c) for c in self.cmd)
+        err = (self.stderr or "").strip() or (self.output or "").strip()
+        return f"`{cmd}` exited with {self.returncode}: {err}"
+
+
+def run_tool(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    env: Mapping[str, str] | None = None,
+    check: bool = True,
+    input: str | None = None,
+    timeout: float = 120,
+    cwd: str | os.PathLike[str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a tool to completion, text in and out; raise `ToolError` (with stderr) on failure."""
+    proc = subprocess.run(
+        [str(a) for a in argv],
+        env=dict(env) if env is not None else None,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise ToolError(proc.returncode, proc.args, proc.stdout, proc.stderr)
+    return proc
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def start_group(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    log_file: Path,
+    env: Mapping[str, str] | None = None,
+    name: str,
+    cwd: str | os.PathLike[str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start `argv` as the leader of a new process group, stdout+stderr into `log_file`."""
+    with open(log_file, "ab") as out:
+        proc = subprocess.Popen(
+            [str(a) for a in argv],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(env) if env is not None else None,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    _live_groups[proc.pid] = name
+    log.debug("started %s pid=%d", name, proc.pid)
+    return proc
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)
+
+
+def group_alive(pid: int) -> bool:
+    """True while any process of the group led by `pid` exists (zombies excluded)."""
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # killpg(0) also succeeds for a zombie leader that nobody reaped; look at the members.
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp == pid and state != "Z":
+            return True
+    return False
+
+
+def stop_group(proc: subprocess.Popen[bytes], *, grace: float = 10.0) -> int:
+    """SIGTERM the process group, wait up to `grace` seconds, then SIGKILL it. Returns the
+    leader's exit code (negative: the signal that ended it)."""
+    if proc.poll() is None:
+        _signal_group(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            log.warning("pid %d ignored SIGTERM for %.0fs; killing its group", proc.pid, grace)
+    return kill_group(proc)
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> int:
+    """SIGKILL the whole group (children the leader left behind too) and reap the leader."""
+    _signal_group(proc.pid, signal.SIGKILL)
+    code = proc.wait(timeout=30)
+    wait_for(lambda: not group_alive(proc.pid), timeout=10, what=f"group {proc.pid} to exit")
+    _live_groups.pop(proc.pid, None)
+    return code
+
+
+@contextmanager
+def discard_on_failure(
+    workdir: Path | None, processes: Collection[subprocess.Popen[bytes]]
+) -> Iterator[None]:
+    """If the block raises (a server failed to start), stop the processes started so far
+    (a live view such as `dict.values()` sees those added inside) and remove `workdir`
+    (None: keep it, with its logs, for the caller to show)."""
+    try:
+        yield
+    except BaseException:
+        for proc in processes:
+            stop_group(proc, grace=5)
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+        raise
+
+
+def leftover_groups() -> dict[int, str]:
+    """Groups started here and never stopped, that still have a live process."""
+    return {pid: name for pid, name in _live_groups.items() if group_alive(pid)}
+
+
+def kill_leftovers() -> dict[int, str]:
+    """SIGKILL every group started here and never stopped; returns those that were alive."""
+    leftovers = leftover_groups()
+    for pid in leftovers:
+        _signal_group(pid, signal.SIGKILL)
+    _live_groups.clear()
+    return leftovers
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """When the process `pid` started (clock ticks since boot, /proc/PID/stat field 22), or
+    None if there is no such process. Recorded at start, it tells a later caller whether the
+    PID still names that process or was reused by another."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[19])
+
+
+def stop_pid_group(pid: int, start_ticks: int | None, *, grace: float = 10.0) -> bool:
+    """Stop the process group led by `pid`, started by another process (so not ours to reap):
+    SIGTERM, up to `grace` seconds, then SIGKILL. A leader that is alive but started at another
+    time than `start_ticks` is someone else's process: left alone. True if the group is gone."""
+    ticks = process_start_ticks(pid)
+    if ticks is not None and start_ticks is not None and ticks != start_ticks:
+        log.warning("pid %d is another process now (started later); not signalled", pid)
+        return True
+    if not group_alive(pid):
+        return True
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while group_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if group_alive(pid):
+        log.warning("group %d ignored SIGTERM for %.0fs; killing it", pid, grace)
+        _signal_group(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while group_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    return not group_alive(pid)
+
+
+class GiveUp(Exception):
+    """Raised by a `wait_for` predicate when waiting longer cannot help (a process died)."""
+
+
+def wait_for(
+    predicate: Callable[[], T],
+    timeout: float = 30.0,
+    interval: float = 0.1,
+    *,
+    what: str | None = None,
+) -> T:
+    """Call `predicate` until it returns something truthy and return that value.
+
+    Exceptions from the predicate count as "not yet", except `GiveUp`, which ends the wait at
+    once and propagates; on timeout a `TimeoutError` names what
+    was awaited and the last value or exception seen.
+    """
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+            last = value
+        except GiveUp:
+            raise
+        except Exception as exc:
+            last = exc
+        if time.monotonic() >= deadline:
+            desc = what or getattr(predicate, "__name__", "condition")
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {desc}; last: {last!r}")
+        time.sleep(interval)
+
+
+def tail(path: Path, max_chars: int = 4000) -> str:
+    """The end of a log file, for error messages."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as exc:
+        return f"<{path.name} unreadable: {exc}>"
+    return text if len(text) <= max_chars else "...\n" + text[-max_chars:]

@@ -1,0 +1,381 @@
+"""`forumctl dev up|down|status`: the whole stack, or only the services on JSON files, on
+127.0.0.1, recorded in a state folder.
+
+Full stack (`up`): etcd + kube-apiserver with the CRDs -> the moto server with the forumdb
+extension (global tables across regions) -> forum-operator -> examples/forumdatabase.yaml
+applied and Ready -> its ConfigMap kept in a folder (configsync) -> the three services reading
+that folder -> the sample data migrated with forumctl. JSON mode: the sample data copied into
+the state folder -> the three services on it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from forumdb.devstack.apiserver import ApiServer, ApiServerPorts
+from forumdb.devstack.checkout import Checkout, find_checkout
+from forumdb.devstack.errors import DevStackError
+from forumdb.devstack.launch import (
+    FAKE_CREDENTIALS,
+    Launcher,
+    base_env,
+    console_script,
+    wait_http_ok,
+    wait_log_line,
+)
+from forumdb.devstack.ports import SERVICES, PortPlan
+from forumdb.devstack.procs import ToolError, run_tool, stop_pid_group, wait_for
+from forumdb.devstack.progress import Progress
+from forumdb.devstack.state import STATE_FILE, DevState, Mode, load_state, save_state
+
+NAMESPACE = "default"
+MOTO_READY = re.compile(r"forumdb-moto ready on (http://\S+)")
+CONFIG_KEY_PROBE = "STORAGE_MODE"  # present in every ConfigMap the operator writes
+_PHASE_WAIT_INTERVAL = 0.5
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    json_mode: bool
+    ports: PortPlan
+    state_dir: Path | None = None
+    checkout: Path | None = None
+    ready_timeout: float = 180.0
+
+    @property
+    def mode(self) -> Mode:
+        return "json" if self.json_mode else "dynamodb"
+
+
+def resolve_state_dir(state_dir: Path | None, checkout: Path | None = None) -> Path:
+    """--state-dir, else .forumdb-dev/ in the checkout."""
+    if state_dir is not None:
+        return state_dir.resolve()
+    return find_checkout(checkout).default_state_dir
+
+
+# ---- up ------------------------------------------------------------------------------------
+
+
+def up(options: UpOptions, progress: Progress) -> tuple[DevState, bool]:
+    """Start the stack; (its state, False) when it was running already."""
+    checkout = find_checkout(options.checkout)
+    state_dir = options.state_dir.resolve() if options.state_dir else checkout.default_state_dir
+    existing = load_state(state_dir)
+    if existing is not None:
+        if existing.running():
+            if existing.mode != options.mode:
+                raise DevStackError(
+                    f"a {existing.mode} stack already runs from {state_dir}",
+                    hint="`forumctl dev down` first to switch modes",
+                )
+            return existing, False
+        dead = ", ".join(p.name for p in existing.dead()) or "setup never finished"
+        progress.note(f"the stack in {state_dir} is incomplete ({dead}): replacing it")
+        down(state_dir, progress)
+    elif state_dir.exists() and any(state_dir.iterdir()):
+        raise DevStackError(
+            f"{state_dir} exists and is not a dev state folder (no {STATE_FILE})",
+            hint="pass another --state-dir (dev down removes that folder)",
+        )
+    state = DevState(mode=options.mode, checkout=checkout.root)
+    save_state(state_dir, state)
+    launcher = Launcher(state_dir, state)
+    try:
+        if options.json_mode:
+            _up_json(checkout, options, launcher, progress)
+        else:
+            _up_full(checkout, options, launcher, progress)
+    except BaseException:
+        _stop_processes(state)
+        save_state(state_dir, state)
+        progress.note(
+            f"stopped what had started; the logs stay in {launcher.log_dir} "
+            "(`forumctl dev down` removes them)"
+        )
+        raise
+    state.complete = True
+    save_state(state_dir, state)
+    return state, True
+
+
+def _up_json(
+    checkout: Checkout, options: UpOptions, launcher: Launcher, progress: Progress
+) -> None:
+    state = launcher.state
+    with progress.step("sample data copied for the JSON store"):
+        checkout.require_sample_data()
+        options.ports.check_free(SERVICES)
+        data_dir = launcher.state_dir / "data"
+        for kind in SERVICES:
+            (data_dir / kind).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(checkout.sample_data / kind / "db.json", data_dir / kind / "db.json")
+        state.data_dir = data_dir
+        save_state(launcher.state_dir, state)
+    _start_services(
+        launcher, options.ports, base_env(STORAGE_MODE="json", DATA_DIR=str(data_dir)), progress
+    )
+
+
+def _up_full(
+    checkout: Checkout, options: UpOptions, launcher: Launcher, progress: Progress
+) -> None:
+    state, ports = launcher.state, options.ports
+    with progress.step("checkout set up (tools, moto extension, free ports)"):
+        tools = checkout.require_full_stack()
+        ports.check_free(tuple(ports.as_dict()))
+    kubectl = _start_kubernetes(checkout, tools, launcher, ports, progress, options.ready_timeout)
+    aws_env = _start_moto(checkout, launcher, ports, progress)
+    manifest = yaml.safe_load(checkout.example.read_text())
+    name, spec = manifest["metadata"]["name"], manifest["spec"]
+    state.namespace, state.forumdb = NAMESPACE, name
+    state.primary_region, state.replica_regions = (
+        spec["primaryRegion"],
+        spec.get("replicaRegions", []),
+    )
+    kube_env = {"KUBECONFIG": str(state.kubeconfig), "KUBECACHEDIR": str(state.kube_cache_dir)}
+
+    with progress.step("forum-operator"):
+        argv = [
+            console_script("forum-operator"),
+            "--standalone",
+            *("--namespace", NAMESPACE),
+            *("--health-port", str(ports.operator_health)),
+            *("--metrics-port", str(ports.operator_metrics)),
+        ]
+        health = f"http://127.0.0.1:{ports.operator_health}/healthz"
+        proc, record = launcher.start(
+            "forum-operator", argv, base_env(**kube_env, **aws_env), url=health
+        )
+        wait_http_ok("forum-operator", proc, record.log, health)
+
+    with progress.step(f"ForumDatabase {name} applied and Ready ({checkout.example.name})"):
+        _kubectl_step(kubectl, "apply", "-n", NAMESPACE, "-f", str(checkout.example))
+        _wait_ready(kubectl, name, record.log, options.ready_timeout)
+
+    config_dir = launcher.state_dir / "config"
+    with progress.step(f"ConfigMap forumdb-{name} kept in {config_dir.name}/ (FORUMDB_CONFIG_DIR)"):
+        argv = [
+            sys.executable,
+            *("-m", "forumdb.devstack.configsync"),
+            *("--kubeconfig", str(state.kubeconfig)),
+            *("--namespace", NAMESPACE, "--name", f"forumdb-{name}", "--dir", str(config_dir)),
+        ]
+        proc, sync = launcher.start("configsync", argv, base_env())
+        state.config_dir = config_dir
+        _wait_file(proc, sync.log, config_dir / CONFIG_KEY_PROBE)
+
+    service_env = base_env(FORUMDB_CONFIG_DIR=str(config_dir), **aws_env)
+    _start_services(launcher, ports, service_env, progress)
+
+    with progress.step(f"sample data migrated ({checkout.sample_data.name}, forumctl migrate)"):
+        log = launcher.log_file("migrate")
+        argv = [
+            console_script("forumctl"),
+            *("migrate", "--from", str(checkout.sample_data)),
+            *("--forumdb", name, "-n", NAMESPACE, "--kubeconfig", str(state.kubeconfig)),
+        ]
+        with open(log, "wb") as out:
+            done = subprocess.run(
+                argv,
+                env=base_env(**kube_env, **aws_env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=300,
+                check=False,
+            )
+        if done.returncode != 0:
+            raise DevStackError(f"forumctl migrate exited with code {done.returncode}", log=log)
+
+
+def _start_kubernetes(
+    checkout: Checkout,
+    tools: dict[str, Path],
+    launcher: Launcher,
+    ports: PortPlan,
+    progress: Progress,
+    timeout: float,
+) -> Any:
+    state = launcher.state
+    workdir = launcher.state_dir / "apiserver"
+    with progress.step("etcd + kube-apiserver"):
+        try:
+            api = ApiServer.start(
+                kube_apiserver=tools["kube-apiserver"],
+                etcd=tools["etcd"],
+                workdir=workdir,
+                ports=ApiServerPorts(ports.apiserver, ports.etcd_client, ports.etcd_peer),
+                cluster_name="forumdb-dev",
+                timeout=min(timeout, 60),
+            )
+        except (TimeoutError, RuntimeError, OSError) as exc:
+            raise DevStackError(str(exc).splitlines()[0], log=workdir / "apiserver.log") from None
+        for name, proc in api.processes.items():
+            launcher.adopt(name, proc, api.log_files[name], url=api.url if name != "etcd" else None)
+        state.kubeconfig, state.kube_cache_dir = api.kubeconfig, workdir / "cache"
+        save_state(launcher.state_dir, state)
+    env = base_env(KUBECONFIG=str(api.kubeconfig), KUBECACHEDIR=str(state.kube_cache_dir))
+
+    def kubectl(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_tool([tools["kubectl"], *args], env=env, timeout=60)
+
+    with progress.step(f"CRDs applied ({checkout.crds_dir.name}/)"):
+        try:
+            api.apply_crds(kubectl, checkout.crds_dir)
+        except ToolError as exc:
+            raise DevStackError(str(exc)) from None
+    return kubectl
+
+
+def _kubectl_step(kubectl: Any, *args: str) -> Any:
+    try:
+        return kubectl(*args)
+    except ToolError as exc:
+        raise DevStackError(str(exc)) from None
+
+
+def _start_moto(
+    checkout: Checkout, launcher: Launcher, ports: PortPlan, progress: Progress
+) -> dict[str, str]:
+    """The moto server with the forumdb extension, from the checkout's tests/ folder."""
+    with progress.step("moto server with the forumdb extension (DynamoDB global tables)"):
+        argv = [
+            sys.executable,
+            *("-m", "harness.moto_ext.server", "--host", "127.0.0.1", "--port", str(ports.moto)),
+        ]
+        env = base_env(PYTHONPATH=str(checkout.tests_dir))
+        proc, record = launcher.start("moto", argv, env)
+        url = wait_log_line("moto", proc, record.log, MOTO_READY).group(1)
+        record.url = url
+        launcher.state.aws_endpoint = url
+        save_state(launcher.state_dir, launcher.state)
+    return {
+        "AWS_ENDPOINT_URL": url,
+        **FAKE_CREDENTIALS,
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+def _wait_ready(kubectl: Any, name: str, operator_log: Path, timeout: float) -> None:
+    last: dict[str, Any] = {}
+
+    def ready() -> bool:
+        nonlocal last
+        out = kubectl("get", "forumdatabases.forumdb.io", name, "-n", NAMESPACE, "-o", "json")
+        last = json.loads(out.stdout).get("status") or {}
+        return last.get("phase") == "Ready"
+
+    try:
+        wait_for(ready, timeout=timeout, interval=_PHASE_WAIT_INTERVAL, what=f"{name} Ready")
+    except TimeoutError:
+        reasons = "; ".join(
+            f"{c.get('type')}={c.get('status')}: {c.get('message')}"
+            for c in last.get("conditions", [])
+            if c.get("status") != "True"
+        )
+        raise DevStackError(
+            f"ForumDatabase {NAMESPACE}/{name} not Ready after {timeout:.0f}s "
+            f"(phase {last.get('phase', 'none')}{'; ' + reasons if reasons else ''})",
+            log=operator_log,
+        ) from None
+
+
+def _wait_file(proc: Any, log: Path, path: Path, timeout: float = 30) -> None:
+    def written() -> bool:
+        if proc.poll() is not None:
+            raise DevStackError(f"configsync exited with code {proc.returncode}", log=log)
+        return path.is_file()
+
+    try:
+        wait_for(written, timeout=timeout, interval=0.1, what=str(path))
+    except TimeoutError:
+        raise DevStackError(f"{path} not written after {timeout:.0f}s", log=log) from None
+
+
+def _start_services(
+    launcher: Launcher, ports: PortPlan, env: dict[str, str], progress: Progress
+) -> None:
+    with progress.step("services users, threads, posts"):
+        started = []
+        for kind in SERVICES:
+            url = f"http://127.0.0.1:{ports.service(kind)}"
+            argv = [
+                console_script("forum-service"),
+                kind,
+                *("--host", "127.0.0.1", "--port", str(ports.service(kind)), "--workers", "1"),
+            ]
+            proc, record = launcher.start(f"service-{kind}", argv, env, url=url)
+            launcher.state.services[kind] = url
+            started.append((kind, proc, record))
+        save_state(launcher.state_dir, launcher.state)
+        for kind, proc, record in started:
+            wait_http_ok(f"the {kind} service", proc, record.log, f"{record.url}/readyz")
+
+
+# ---- down and status ----------------------------------------------------------------------
+
+
+def _stop_processes(state: DevState) -> list[str]:
+    """Stop every recorded group, newest first; the names of those that would not stop."""
+    stuck = []
+    for record in reversed(state.processes):
+        if not stop_pid_group(record.pid, record.start_ticks, grace=10):
+            stuck.append(f"{record.name} (pid {record.pid})")
+    return stuck
+
+
+def down(state_dir: Path, progress: Progress) -> bool:
+    """Stop what `up` started and remove the state folder; False if nothing was recorded."""
+    state = load_state(state_dir)
+    if state is None:
+        return False
+    with progress.step(f"stopped {len(state.processes)} processes"):
+        stuck = _stop_processes(state)
+        if stuck:
+            raise DevStackError(
+                f"still running after SIGKILL: {', '.join(stuck)}",
+                hint=f"the state stays in {state_dir}; run `forumctl dev down` again",
+            )
+    with progress.step(f"removed {state_dir}"):
+        shutil.rmtree(state_dir)
+    return True
+
+
+def status(state_dir: Path) -> dict[str, Any]:
+    """What runs, as one JSON-able document."""
+    state = load_state(state_dir)
+    if state is None:
+        return {"stateDir": str(state_dir), "running": False, "processes": []}
+    return {
+        "stateDir": str(state_dir),
+        "running": state.running(),
+        "complete": state.complete,
+        "mode": state.mode,
+        "startedAt": state.started_at.isoformat(),
+        "services": state.services,
+        "kubeconfig": str(state.kubeconfig) if state.kubeconfig else None,
+        "forumdb": {"name": state.forumdb, "namespace": state.namespace} if state.forumdb else None,
+        "awsEndpoint": state.aws_endpoint,
+        "regions": {"primary": state.primary_region, "replicas": state.replica_regions},
+        "processes": [
+            {
+                "name": p.name,
+                "pid": p.pid,
+                "alive": p.alive(),
+                "url": p.url,
+                "log": str(p.log),
+            }
+            for p in state.processes
+        ],
+    }
