@@ -92,8 +92,10 @@ class Decision:
     # Set when the operator itself switches (Automatic): the spec must be updated to it.
     switch_to: str | None = None
     reason: str = ""
-    # A problem to report (active region down and nowhere to go, Manual mode waiting).
+    # A problem to report (active region down and nowhere to go, Manual mode waiting), and a
+    # stable key for it (the message changes with every failed check).
     problem: str | None = None
+    problem_key: str | None = None
 
 
 def decide(policy: Policy, requested_region: str, health: Mapping[str, RegionHealth]) -> Decision:
@@ -109,7 +111,9 @@ def decide(policy: Policy, requested_region: str, health: Mapping[str, RegionHea
     )
     if policy.mode != "Automatic":
         return Decision(
-            active, problem=f"{why}; failover mode is Manual: set spec.activeRegion to switch"
+            active,
+            problem=f"{why}; failover mode is Manual: set spec.activeRegion to switch",
+            problem_key=f"{active}:manual",
         )
     candidates = [
         r
@@ -120,7 +124,11 @@ def decide(policy: Policy, requested_region: str, health: Mapping[str, RegionHea
         and h.last_active
     ]
     if not candidates:
-        return Decision(active, problem=f"{why}; no healthy replica region to fail over to")
+        return Decision(
+            active,
+            problem=f"{why}; no healthy replica region to fail over to",
+            problem_key=f"{active}:nowhere",
+        )
     return Decision(active, switch_to=candidates[0], reason=why)
 
 

@@ -11,6 +11,7 @@ STATUS_REFRESH seconds for the check times), so a steady state costs reads only.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
@@ -80,6 +81,7 @@ class Monitor:
     reconcile_conditions: list[dict[str, Any]] | None = None
     last_failover: dict[str, Any] | None = None
     last_problem: str | None = None
+    last_problem_key: str | None = None
     configmap_region: str | None = None  # AWS_REGION last seen or written in the ConfigMap
     primary_region: str | None = None
     _published: dict[str, Any] | None = None
@@ -197,9 +199,10 @@ class Monitor:
             )
         self.active_region = target
         problem = decision.problem if armed and not decision.switch_to else None
-        if problem and problem != self.last_problem:
+        key = decision.problem_key if problem else None
+        if problem and key != self.last_problem_key:
             events.append(Event("Warning", "ActiveRegionDown", problem))
-        self.last_problem = problem
+        self.last_problem, self.last_problem_key = problem, key
         self._sync_configmap(core, target)
         self._publish_status(custom, spec, now)
         for e in events:
@@ -320,7 +323,7 @@ class Monitor:
         with self.lock:
             conditions = self._conditions(now, self._last_conditions or [])
             fields["conditions"] = conditions
-            comparable = {**fields, "conditions": [_no_time(c) for c in conditions]}
+            comparable = copy.deepcopy({**fields, "conditions": [_no_time(c) for c in conditions]})
             fresh = time.monotonic() - self._published_at < STATUS_REFRESH
             if comparable == self._published and fresh:
                 return
