@@ -19,6 +19,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -41,6 +42,23 @@ LATENCY = Histogram(
     ["service", "route", "method"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+
+# 1 for the region the process's DynamoDB store uses (0 for one it used before a failover);
+# in multiprocess mode, the highest over live workers: during a switch both may read 1.
+STORAGE_REGION = Gauge(
+    "forumdb_storage_region_info",
+    "The AWS region the DynamoDB store uses (1) or used before the last switch (0)",
+    ["region"],
+    multiprocess_mode="livemax",
+)
+
+
+def report_storage_region(region: str | None, previous: str | None = None) -> None:
+    """Record the region in use (None: not DynamoDB mode, nothing to report)."""
+    if previous and previous != region:
+        STORAGE_REGION.labels(previous).set(0)
+    if region:
+        STORAGE_REGION.labels(region).set(1)
 
 
 def _request_id() -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
+from forumdb.api.observability import report_storage_region
 from forumdb.config import Settings, SettingsWatcher
 from forumdb.storage import Store, StoreUnavailable, open_store
 
@@ -79,6 +80,7 @@ class StoreRuntime:
         self._next_attempt = 0.0
         if store is not None:
             self._active = Generation(watcher.generation, watcher.current(), store)
+        report_storage_region(_region(self.settings))
 
     @property
     def settings(self) -> Settings:
@@ -118,6 +120,7 @@ class StoreRuntime:
             return old
         new = Generation(number, settings, store)
         self._active = new
+        report_storage_region(_region(settings), _region(old.settings) if old else None)
         if old is not None:
             log.info(
                 "settings generation %d: switched store",
@@ -136,6 +139,10 @@ class StoreRuntime:
             if self._active is not None:
                 self._active._retire()
                 self._active = None
+
+
+def _region(settings: Settings) -> str | None:
+    return settings.aws_region if settings.storage_mode == "dynamodb" else None
 
 
 def current_runtime() -> StoreRuntime:
