@@ -144,6 +144,9 @@ def _register() -> None:
     from forumdb.cli.restore_drill import restore_drill
 
     cli.add_command(restore_drill)
+    from forumdb.cli.failover_cmd import failover
+
+    cli.add_command(failover)
 
 
 _register()
