@@ -13,7 +13,7 @@ from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult, BaseResponse
 from moto.moto_api._internal.models import MotoAPIBackend
 
-from . import backup_api, global_tables, replication
+from . import backup_api, global_tables, pitr, replication
 from .faults import error_for
 from .state import STATE
 
@@ -40,6 +40,7 @@ def install() -> None:
         MotoAPIBackend.reset = _reset_with_extension  # type: ignore[method-assign]
         global_tables.install()
         replication.install()
+        pitr.install()
         backup_api.install()
         _installed = True
 
