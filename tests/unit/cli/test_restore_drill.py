@@ -60,7 +60,8 @@ def test_drill_passes_for_pitr_and_latest_backup_and_cleans_up(deployment: Any) 
         assert row["comparison"]["missing"] == row["comparison"]["extra"] == 0
         assert row["layoutProblems"] == []
         assert row["target"].startswith(f"{row['source']}-drill-{report['drillId']}-")
-        assert row["created"] is True and row["cleanedUp"] is True
+        assert row["created"] is True
+        assert row["cleanedUp"] is True
         assert row["durationSeconds"] is not None
         if method == "recovery-point":
             assert "/backup/" in row["recoveryPointArn"]
@@ -91,7 +92,8 @@ def test_drill_takes_the_newest_recovery_point_of_the_operators_vault(
     moto.run_backup_plan_now(plan_id)
     points = backup.list_recovery_points_by_backup_vault(BackupVaultName=vault)["RecoveryPoints"]
     report = _drill("--owner", "shop/forum", "--method", "recovery-point", "--keep")
-    assert report["ok"] is True and report["kept"] is True
+    assert report["ok"] is True
+    assert report["kept"] is True
     assert {r["recoveryPointArn"] for r in report["tables"]} == {
         p["RecoveryPointArn"] for p in points
     }
@@ -166,7 +168,8 @@ def test_source_items_changed_after_the_restore_point_are_left_out(deployment: A
 def test_dry_run_creates_nothing(deployment: Any) -> None:
     _backups(deployment)
     report = _drill("--dry-run")
-    assert report["dryRun"] is True and report["ok"] is True
+    assert report["dryRun"] is True
+    assert report["ok"] is True
     assert len(report["tables"]) == 6
     assert all(not r["created"] and r["restoredCount"] is None for r in report["tables"])
     assert _tables(deployment) == SOURCES
