@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
 import yaml
 
 from forumdb.devstack.apiserver import ApiServer, ApiServerPorts
@@ -160,7 +161,7 @@ def _up_full(
 
     with progress.step(f"ForumDatabase {name} applied and Ready ({checkout.example.name})"):
         _kubectl_step(kubectl, "apply", "-n", NAMESPACE, "-f", str(checkout.example))
-        _wait_ready(kubectl, name, record.log, options.ready_timeout)
+        ready_status = _wait_ready(kubectl, name, record.log, options.ready_timeout)
 
     config_dir = launcher.state_dir / "config"
     with progress.step(f"ConfigMap forumdb-{name} kept in {config_dir.name}/ (FORUMDB_CONFIG_DIR)"):
@@ -195,6 +196,11 @@ def _up_full(
             )
         if done.returncode != 0:
             raise DevStackError(f"forumctl migrate exited with code {done.returncode}", log=log)
+
+    plan_id = (ready_status.get("backups") or {}).get("planId")
+    if plan_id:
+        with progress.step("first backup (the emulator runs the backup plan now)"):
+            _run_backup_plan(launcher, plan_id, state.primary_region)
 
 
 def _start_kubernetes(
@@ -267,7 +273,25 @@ def _start_moto(
     }
 
 
-def _wait_ready(kubectl: Any, name: str, operator_log: Path, timeout: float) -> None:
+def _run_backup_plan(launcher: Launcher, plan_id: str, region: str | None) -> None:
+    """AWS Backup schedules are not emulated: ask the moto extension to run the plan once, so
+    that a recovery point exists (what `forumctl verify` checks) as on a day-old deployment."""
+    state = launcher.state
+    url = f"{state.aws_endpoint}/_forumdb/run_backup_plan_now"
+    try:
+        response = requests.post(url, json={"plan_id": plan_id, "region": region}, timeout=60)
+    except requests.RequestException as exc:
+        raise DevStackError(f"POST {url} failed: {exc}", log=launcher.log_file("moto")) from None
+    if response.status_code != 200:
+        raise DevStackError(
+            f"the moto server did not run backup plan {plan_id} in {region} "
+            f"({response.status_code}: {response.text[:300]})",
+            log=launcher.log_file("moto"),
+        )
+
+
+def _wait_ready(kubectl: Any, name: str, operator_log: Path, timeout: float) -> dict[str, Any]:
+    """Wait for phase Ready; returns the resource's status."""
     last: dict[str, Any] = {}
 
     def ready() -> bool:
@@ -278,6 +302,7 @@ def _wait_ready(kubectl: Any, name: str, operator_log: Path, timeout: float) -> 
 
     try:
         wait_for(ready, timeout=timeout, interval=_PHASE_WAIT_INTERVAL, what=f"{name} Ready")
+        return last
     except TimeoutError:
         reasons = "; ".join(
             f"{c.get('type')}={c.get('status')}: {c.get('message')}"

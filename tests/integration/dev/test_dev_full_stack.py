@@ -1,0 +1,111 @@
+"""`forumctl dev up` end to end: kube-apiserver + etcd, moto with replicas, the operator, the
+services on the operator's ConfigMap, the sample data; then `dev down` leaves nothing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from boto3.dynamodb.conditions import Attr
+from devcli import FORUMCTL, DevCli, alive_pids
+
+from forumdb.devstack.procs import run_tool, wait_for
+from harness.kube import Kubectl
+from harness.provision import require_tool
+
+pytestmark = [pytest.mark.apiserver, pytest.mark.slow]
+
+FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def _dynamodb(endpoint: str, region: str):  # type: ignore[no-untyped-def]
+    session = boto3.session.Session(
+        region_name=region,
+        aws_access_key_id=FAKE_AWS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_AWS["AWS_SECRET_ACCESS_KEY"],
+    )
+    return session.resource("dynamodb", endpoint_url=endpoint)
+
+
+def test_dev_up_runs_the_forum_on_replicated_tables_and_down_leaves_nothing(
+    dev: DevCli,
+) -> None:
+    shown = dev.up().stdout
+    report = dev.status()
+    assert report["running"] is True
+    assert report["mode"] == "dynamodb"
+    kubeconfig = Path(report["kubeconfig"])
+    assert f"export KUBECONFIG={kubeconfig}" in shown
+    assert "kubectl get forumdb" in shown
+    assert "forumctl verify --forumdb forum" in shown
+    assert {p["name"] for p in report["processes"]} == {
+        "etcd",
+        "kube-apiserver",
+        "moto",
+        "forum-operator",
+        "configsync",
+        "service-users",
+        "service-threads",
+        "service-posts",
+    }
+    assert all(p["alive"] for p in report["processes"])
+
+    # the ForumDatabase is Ready, and the services run on the tables of its ConfigMap
+    kubectl = Kubectl(require_tool("kubectl"), kubeconfig, cache_dir=dev.state_dir / "kcache")
+    resource = kubectl.json("get", "forumdb", "forum", "-n", "default")
+    assert resource["status"]["phase"] == "Ready"
+    configmap = kubectl.json("get", "configmap", "forumdb-forum", "-n", "default")["data"]
+    assert configmap["STORAGE_MODE"] == "dynamodb"
+    assert configmap["REPLICA_REGIONS"] == "us-west-2"
+
+    urls = report["services"]
+    readyz = requests.get(f"{urls['posts']}/readyz", timeout=10).json()
+    assert readyz["status"] == "ready", readyz
+    users = requests.get(f"{urls['users']}/api/users", timeout=10).json()
+    assert "marceline" in {u["username"] for u in users}  # the sample data was migrated
+
+    created = requests.post(
+        f"{urls['posts']}/api/posts",
+        json={"thread": 1, "user": 2, "text": "written in us-east-1"},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    post_id = created.json()["id"]
+    in_thread = requests.get(f"{urls['posts']}/api/posts/in-thread/1", timeout=10).json()
+    assert post_id in [p["id"] for p in in_thread]
+
+    # the post reached the global table's replica in us-west-2
+    replica = _dynamodb(report["awsEndpoint"], "us-west-2").Table(configmap["POSTS_TABLE"])
+    items = wait_for(
+        lambda: replica.scan(FilterExpression=Attr("postId").eq(post_id))["Items"],
+        timeout=20,
+        what=f"post {post_id} in the us-west-2 replica",
+    )
+    assert items[0]["text"] == "written in us-east-1"
+
+    # what `up` told the user to try works: forumctl verify (the first backup ran too)
+    verify = run_tool(
+        [FORUMCTL, "verify", "--forumdb", "forum"],
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+            "KUBECONFIG": str(kubeconfig),
+            "AWS_ENDPOINT_URL": report["awsEndpoint"],
+            **FAKE_AWS,
+        },
+        check=False,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+    # up again: harmless, the same stack and the same information
+    again = dev.up()
+    assert "running already" in again.stderr
+    assert again.stdout == shown
+    assert dev.status()["processes"] == report["processes"]
+
+    pids = [p["pid"] for p in report["processes"]]
+    dev.ok("down", timeout=120)
+    assert not dev.state_dir.exists()
+    assert alive_pids(pids) == []
