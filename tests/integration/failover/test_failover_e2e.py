@@ -1,0 +1,215 @@
+"""Regional failover end to end: a real kube-apiserver, the moto server with global tables and
+region outages, forum-operator, and a real forum-service whose config folder follows the
+operator's ConfigMap (as the kubelet would keep a mounted ConfigMap), written to steadily by a
+client. Times are printed (pytest -s, or the report on failure), never asserted: the benchmark
+(bench/failover_bench.py) measures them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from failover_kit import (
+    DR,
+    NAME,
+    PRIMARY,
+    ConfigMirror,
+    Service,
+    Writer,
+    forumdatabase,
+    measure_outage,
+    missing_acks,
+    start_service,
+)
+
+from harness.kube import forumdb_status, wait_for_phase
+from harness.procs import wait_for
+
+pytestmark = [pytest.mark.apiserver, pytest.mark.slow]
+
+FORUMCTL = Path(sys.executable).with_name("forumctl")
+
+
+@dataclass
+class Deployment:
+    namespace: str
+    mirror: ConfigMirror
+    service: Service
+    env: dict[str, str]  # KUBECONFIG and the moto server's AWS settings, for forumctl
+
+    def forumctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(FORUMCTL), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+
+
+@pytest.fixture
+def deploy(apiserver, kubectl, namespace, aws, operator_runner, tmp_path) -> Iterator[Any]:
+    """deploy(**forumdatabase args) -> a Ready ForumDatabase with a service in front of it."""
+    started: list[Deployment] = []
+
+    def make(lag_seconds: float = 0, **spec: Any) -> Deployment:
+        aws.control.set_replication(replica_activation_calls=2, lag_seconds=lag_seconds)
+        op = operator_runner.start("--namespace", namespace)
+        op.wait_healthy()
+        kubectl.apply(forumdatabase(**spec), namespace=namespace)
+        wait_for_phase(kubectl, NAME, namespace, "Ready", timeout=120)
+        mirror = ConfigMirror(apiserver.kubeconfig, namespace, f"forumdb-{NAME}", tmp_path / "cm")
+        mirror.start()
+        service = start_service(tmp_path / "cm", aws.env, tmp_path)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+            **aws.env,
+            **apiserver.env,
+        }
+        d = Deployment(namespace, mirror, service, env)
+        started.append(d)
+        wait_for(lambda: service.ready()["storage"]["region"] == PRIMARY, timeout=30)
+        return d
+
+    yield make
+    for d in started:
+        d.mirror.stop()
+        d.service.stop()
+        print(f"---- forum-service log tail\n{d.service.log_file.read_text()[-3000:]}")
+
+
+def events(kubectl, namespace: str, reason: str) -> list[dict[str, Any]]:
+    items = kubectl.json("get", "events", "-n", namespace)["items"]
+    return [e for e in items if e.get("reason") == reason]
+
+
+def condition(status: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next(c for c in status.get("conditions", []) if c["type"] == kind)
+
+
+def write_through_outage(d: Deployment, aws: Any) -> tuple[Any, Writer]:
+    writer = Writer(d.service.url).start()
+    wait_for(lambda: len(writer.acks) >= 10, timeout=60, what="10 writes before the outage")
+    run = measure_outage(aws.control, d.mirror, writer, region=PRIMARY, to=DR, timeout=90)
+    acked = len(writer.acks)
+    wait_for(lambda: len(writer.acks) >= acked + 10, timeout=60, what="10 writes in the DR region")
+    writer.stop()
+    return run, writer
+
+
+def test_automatic_failover_keeps_every_acknowledged_write(deploy, aws, kubectl):
+    d = deploy(mode="Automatic", interval=1, threshold=3)
+    run, writer = write_through_outage(d, aws)
+    print(
+        f"\nautomatic failover: detected (ConfigMap switched) {run.detected:.2f} s, "
+        f"writes back {run.writes_back:.2f} s after the outage began "
+        f"(switch {run.switch:.2f} s); {len(writer.acks)} writes acknowledged, "
+        f"{run.failed_during} failed during the outage"
+    )
+    assert missing_acks(d.service.url, writer.acks) == []
+
+    status = forumdb_status(kubectl, NAME, d.namespace)
+    assert status["activeRegion"] == DR
+    assert (
+        condition(status, "FailedOver")["status"],
+        condition(status, "FailedOver")["reason"],
+    ) == (
+        "True",
+        "Automatic",
+    )
+    assert status["lastFailover"]["from"] == PRIMARY
+    spec = kubectl.json("get", "forumdb", NAME, "-n", d.namespace)["spec"]
+    assert spec["activeRegion"] == DR
+    assert events(kubectl, d.namespace, "FailedOver")
+    ready = d.service.ready()
+    assert ready["storage"]["region"] == DR
+    assert d.service.region_gauge() == {PRIMARY: 0.0, DR: 1.0}
+
+    # The primary comes back: the services stay in the DR region until told otherwise.
+    aws.control.region_outage(PRIMARY, down=False)
+    wait_for(
+        lambda: forumdb_status(kubectl, NAME, d.namespace).get("health") == "Healthy",
+        timeout=60,
+        what="both regions healthy again",
+    )
+    time.sleep(3)  # several more health checks
+    assert forumdb_status(kubectl, NAME, d.namespace)["activeRegion"] == DR
+    assert d.mirror.region == DR
+    assert len(events(kubectl, d.namespace, "FailedOver")) == 1
+
+
+def test_replication_lag_is_the_rpo(deploy, aws, kubectl):
+    """With replication lag, writes acknowledged in the primary shortly before the outage may
+    not be in the DR region at the switch: that window is the RPO. Reported, not asserted."""
+    lag = 2.0
+    d = deploy(lag_seconds=lag, mode="Automatic", interval=1, threshold=3)
+    run, writer = write_through_outage(d, aws)
+    before = writer.acks[: run.acked_before]
+    after = writer.acks[run.acked_before :]
+    missing_now = missing_acks(d.service.url, before)
+    time.sleep(lag + 1)
+    missing_later = missing_acks(d.service.url, before)
+    print(
+        f"\nreplication lag {lag} s: {len(before)} writes acknowledged in {PRIMARY} before the "
+        f"outage; at the switch ({run.detected:.2f} s) {len(missing_now)} of them were not "
+        f"readable in {DR}, {len(missing_later)} still missing {lag + 1:.0f} s later"
+    )
+    # Writes acknowledged after the switch went to the DR region itself: none is lost.
+    assert missing_acks(d.service.url, after) == []
+    assert d.service.ready()["storage"]["region"] == DR
+
+
+def test_short_outages_cause_no_switch(deploy, aws, kubectl):
+    d = deploy(mode="Automatic", interval=1, threshold=4)
+    for _ in range(3):
+        aws.control.region_outage(PRIMARY)
+        time.sleep(1.2)  # at most two checks fail
+        aws.control.region_outage(PRIMARY, down=False)
+        time.sleep(3)
+    assert aws.control.stats()["injected"].get("outage", 0) > 0  # the checks saw the outages
+    time.sleep(4)
+    status = forumdb_status(kubectl, NAME, d.namespace)
+    assert status["activeRegion"] == PRIMARY
+    assert condition(status, "FailedOver")["status"] == "False"
+    assert "activeRegion" not in kubectl.json("get", "forumdb", NAME, "-n", d.namespace)["spec"]
+    assert events(kubectl, d.namespace, "FailedOver") == []
+    assert d.mirror.region == PRIMARY
+    assert d.service.ready()["storage"]["region"] == PRIMARY
+
+
+def test_manual_failover_and_failback_with_forumctl(deploy, aws, kubectl):
+    d = deploy(mode="Manual", interval=1, threshold=3)
+    ns = ["--forumdb", NAME, "--namespace", d.namespace]
+    refused = d.forumctl("failover", "--to", "eu-west-1", *ns)
+    assert refused.returncode == 2, refused.stderr
+    assert "not a region of ForumDatabase" in refused.stderr
+
+    out = d.forumctl("failover", "--to", DR, *ns, "-o", "json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert (result["previous_region"], result["active_region"]) == (PRIMARY, DR)
+    assert result["configmap_region"] == DR
+    wait_for(lambda: d.service.ready()["storage"]["region"] == DR, timeout=30, what="service in DR")
+    writer = Writer(d.service.url).start()
+    wait_for(lambda: len(writer.acks) >= 5, timeout=30, what="writes in the DR region")
+    writer.stop()
+    assert events(kubectl, d.namespace, "ActiveRegionChanged")
+
+    verify = d.forumctl("verify", "--region", DR, *ns, "-o", "json")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+    back = d.forumctl("failover", "--to", PRIMARY, *ns)
+    assert back.returncode == 0, back.stderr
+    wait_for(lambda: d.service.ready()["storage"]["region"] == PRIMARY, timeout=30, what="failback")
+    assert condition(forumdb_status(kubectl, NAME, d.namespace), "FailedOver")["status"] == "False"
+    # What was written in the DR region is in the primary too (replication lag 0).
+    assert missing_acks(d.service.url, writer.acks) == []
