@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from rich.markup import escape
 
 from forumdb.cli.errors import ExitCode
 from forumdb.devstack import stack
@@ -37,7 +38,7 @@ def _location_options(fn: F) -> F:
 
 def _fail(progress: Progress, exc: DevStackError) -> None:
     if not getattr(exc, "reported", False):
-        progress.console.print(f"[red]forumctl: error:[/] {exc}", markup=True, highlight=False)
+        progress.console.print(f"[red]forumctl: error:[/] {escape(str(exc))}")
     sys.exit(int(ExitCode.AWS))
 
 

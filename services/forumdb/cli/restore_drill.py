@@ -2,45 +2,19 @@
 
 from __future__ import annotations
 
-import signal
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import click
-from botocore.exceptions import ClientError
 from rich.console import Console
 
 from forumdb.cli.app import App, common_options
 from forumdb.cli.errors import AwsError, CheckFailed
 from forumdb.cli.output import table
-from forumdb.cli.restore_drill_aws import (
-    RestoreProblem,
-    as_problem,
-    aws_code,
-    check_pitr,
-    delete_table,
-    describe_recovery_point,
-    drill_tags,
-    find_latest_recovery_point,
-    start_restore,
-    tag_table,
-    wait_active,
-)
-from forumdb.cli.restore_drill_compare import compare_tables
-from forumdb.cli.restore_drill_model import (
-    TAG_DRILL,
-    DrillRestore,
-    DrillRow,
-    Method,
-    drill_id,
-    drill_table_name,
-)
-from forumdb.cli.tables_cmd import describe, layout_problems
-from forumdb.cli.target import Target
-from forumdb.tables import KINDS, Kind, table_def
+from forumdb.cli.restore_drill_model import TAG_DRILL, DrillRow, Method, drill_id
+from forumdb.cli.restore_drill_plan import plan_drill, vault_and_owner
+from forumdb.cli.restore_drill_run import DrillRunner, row_for
+from forumdb.tables import KINDS, Kind
 
 WHAT_IS_CHECKED = (
     "What a drill proves: the restore call succeeds, the new table becomes ACTIVE with the "
@@ -62,194 +36,6 @@ def _parse_time(_ctx: click.Context, _param: click.Parameter, value: str | None)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not an ISO 8601 time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM cleans up like Ctrl-C (a drill must not leave tables behind when killed)."""
-
-    def _raise(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, _raise)
-    except ValueError:  # not the main thread: nothing to install
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _vault_and_owner(
-    tgt: Target, backup_vault: str | None, owner: str | None
-) -> tuple[str | None, str | None]:
-    from forumdb_operator import naming
-
-    fdb = tgt.forumdb
-    if fdb:
-        owner = owner or naming.owner_value(fdb.namespace, fdb.name)
-        backups_status = fdb.status.get("backups") or {}
-        backups_spec = fdb.spec.get("backups") or {}
-        backup_vault = backup_vault or backups_status.get("vaultName")
-        backup_vault = backup_vault or backups_spec.get("vaultName")
-    if owner and not backup_vault:
-        ns, _, name = owner.partition("/")
-        if not name:
-            raise click.BadParameter(f"{owner!r}: expected NAMESPACE/NAME", param_hint="--owner")
-        backup_vault = naming.vault_name(ns, name)
-    return backup_vault, owner
-
-
-def _plan(
-    app: App,
-    kinds: tuple[Kind, ...],
-    methods: tuple[Method, ...],
-    drill: str,
-    point_in_time: datetime | None,
-    recovery_point_arn: str | None,
-    vault: str | None,
-) -> list[DrillRestore]:
-    tgt = app.target
-    dynamodb, backup = tgt.pool().get(), tgt.pool().get("backup")
-    plans = []
-    for kind in kinds:
-        source = tgt.tables[kind]
-        for method in methods:
-            plan = DrillRestore(
-                kind=kind,
-                method=method,
-                source=source,
-                target=drill_table_name(source, drill, method),
-                point_in_time=point_in_time if method == "pitr" else None,
-                recovery_point_arn=recovery_point_arn if method == "recovery-point" else None,
-                vault=vault if method == "recovery-point" else None,
-            )
-            try:
-                if describe(dynamodb, source) is None:
-                    raise RestoreProblem(f"source table {source} does not exist in {tgt.region}")
-                if describe(dynamodb, plan.target) is not None:
-                    raise RestoreProblem(f"{plan.target} already exists in {tgt.region}")
-                if method == "pitr":
-                    check_pitr(dynamodb, plan, tgt.region)
-                elif plan.recovery_point_arn:
-                    describe_recovery_point(backup, dynamodb, plan, tgt.region)
-                else:
-                    find_latest_recovery_point(backup, dynamodb, plan, tgt.region)
-            except RestoreProblem as exc:
-                plan.problem = str(exc)
-            except ClientError as exc:
-                problem = as_problem(exc, f"{method} restore of {source} in {tgt.region}")
-                if problem is None:
-                    raise
-                plan.problem = str(problem)
-            plans.append(plan)
-    return plans
-
-
-def _row(plan: DrillRestore) -> DrillRow:
-    return DrillRow(
-        kind=plan.kind,
-        method=plan.method,
-        source=plan.source,
-        target=plan.target,
-        recovery_point_arn=plan.recovery_point_arn,
-        restore_point=plan.restore_point,
-        reason=plan.problem,
-        ok=plan.problem is None,
-    )
-
-
-class _Drill:
-    """Runs the planned restores, checks them, and always deletes what it created."""
-
-    def __init__(
-        self, app: App, drill: str, owner: str | None, *, timeout: float, poll: float
-    ) -> None:
-        self.app = app
-        self.tgt = app.target
-        self.drill = drill
-        self.owner = owner
-        self.timeout = timeout
-        self.poll = poll
-        self.dynamodb = self.tgt.pool().get()
-
-    def start(self, plan: DrillRestore, row: DrillRow) -> bool:
-        """Start one restore and tag the new table; False (with the reason) if it cannot."""
-        try:
-            desc = start_restore(self.dynamodb, plan)
-        except ClientError as exc:
-            problem = as_problem(exc, f"{plan.method} restore of {plan.source} in {self.region}")
-            if problem is None:
-                raise
-            row.reason, row.ok = str(problem), False
-            return False
-        row.created, row.status = True, desc.get("TableStatus")
-        row.restore_point = plan.restore_point
-        self.tag(desc["TableArn"], plan, row, allow_busy=True)
-        return True
-
-    def tag(self, arn: str, plan: DrillRestore, row: DrillRow, *, allow_busy: bool) -> None:
-        try:
-            tag_table(self.dynamodb, arn, drill_tags(plan, self.drill, self.owner))
-            row.tagged = True
-        except ClientError as exc:
-            if not (allow_busy and aws_code(exc) == "ResourceInUseException"):
-                raise  # tagged once ACTIVE
-
-    def check(self, plan: DrillRestore, row: DrillRow) -> None:
-        """Wait for ACTIVE, check the layout, compare the content with the source."""
-        try:
-            row.status = wait_active(
-                self.dynamodb, plan.target, timeout=self.timeout, poll=self.poll
-            )
-            desc = self.dynamodb.describe_table(TableName=plan.target)["Table"]
-            if not row.tagged:
-                self.tag(desc["TableArn"], plan, row, allow_busy=False)
-            row.layout_problems = layout_problems(table_def(plan.kind), desc)
-            comparison = compare_tables(
-                self.tgt.pool(),
-                plan.source,
-                plan.target,
-                self.tgt.key_names(plan.kind),
-                plan.restore_point,
-            )
-        except RestoreProblem as exc:
-            row.reason, row.ok = str(exc), False
-            return
-        except ClientError as exc:
-            problem = as_problem(exc, f"checking {plan.target} in {self.region}")
-            if problem is None:
-                raise
-            row.reason, row.ok = str(problem), False
-            return
-        row.comparison = comparison
-        row.source_count = comparison.source_count
-        row.restored_count = comparison.restored_count
-        row.checksum_match = comparison.checksum_match
-        reasons = [r for r in (comparison.reason(),) if r]
-        if row.layout_problems:
-            reasons.append("layout differs: " + "; ".join(row.layout_problems))
-        row.ok = not reasons
-        row.reason = "; ".join(reasons) or None
-
-    def cleanup(self, rows: list[DrillRow]) -> list[str]:
-        """Delete every table the drill created; returns those that could not be deleted."""
-        left = []
-        for row in rows:
-            if not row.created:
-                continue
-            row.cleaned_up = delete_table(
-                self.dynamodb, row.target, timeout=self.timeout, poll=self.poll
-            )
-            if not row.cleaned_up:
-                left.append(row.target)
-        return left
-
-    @property
-    def region(self) -> str | None:
-        return self.tgt.region
 
 
 @click.command("restore-drill", epilog=WHAT_IS_CHECKED)
@@ -356,31 +142,22 @@ def restore_drill(
         raise click.UsageError("--from-recovery-point needs --method recovery-point or both")
     kinds: tuple[Kind, ...] = KINDS if table_kind == "all" else (table_kind,)  # type: ignore[assignment]
     tgt = app.target
-    vault, owner = _vault_and_owner(tgt, backup_vault, owner)
+    vault, owner = vault_and_owner(tgt, backup_vault, owner)
     drill = drill_id()
-    plans = _plan(app, kinds, methods, drill, point_in_time, recovery_point_arn, vault)
-    rows = [_row(p) for p in plans]
+    plans = plan_drill(
+        tgt,
+        kinds,
+        methods,
+        drill,
+        point_in_time=point_in_time,
+        recovery_point_arn=recovery_point_arn,
+        vault=vault,
+    )
+    rows = [row_for(p) for p in plans]
     left: list[str] = []
     if not dry_run:
-        runner = _Drill(app, drill, owner, timeout=timeout, poll=poll_interval)
-        with _sigterm_as_interrupt():
-            try:
-                started = []
-                for plan, row in zip(plans, rows, strict=True):
-                    if plan.problem is None:
-                        row_start = time.monotonic()
-                        if runner.start(plan, row):
-                            started.append((plan, row, row_start))
-                for plan, row, row_start in started:
-                    runner.check(plan, row)
-                    row.duration_seconds = round(time.monotonic() - row_start, 3)
-            except BaseException:
-                if not keep:
-                    app.output.note("restore-drill: interrupted; deleting the drill tables")
-                raise
-            finally:
-                if not keep:
-                    left = runner.cleanup(rows)
+        runner = DrillRunner(tgt, app.output, drill, owner, timeout=timeout, poll=poll_interval)
+        left = runner.run(plans, rows, keep=keep)
     _report(app, drill, rows, dry_run=dry_run, keep=keep)
     if left:
         raise AwsError(
@@ -409,40 +186,35 @@ def _report(app: App, drill: str, rows: list[DrillRow], *, dry_run: bool, keep: 
 
     def human(c: Console) -> None:
         title = f"restore drill {drill} in {tgt.region}" + (" (dry run)" if dry_run else "")
-        c.print(
-            table(
-                title,
-                [
-                    "table",
-                    "method",
-                    "drill table",
-                    "restore point",
-                    "source",
-                    "restored",
-                    "checksum",
-                    "seconds",
-                    "result",
-                ],
-                [
-                    [
-                        r.source,
-                        r.method,
-                        r.target,
-                        r.restore_point.isoformat(timespec="seconds") if r.restore_point else "",
-                        r.source_count,
-                        r.restored_count,
-                        ""
-                        if r.checksum_match is None
-                        else ("match" if r.checksum_match else "DIFFERS"),
-                        r.duration_seconds,
-                        "[green]ok[/]" if r.ok else "[red]FAIL[/]",
-                    ]
-                    for r in rows
-                ],
-            )
-        )
+        c.print(table(title, _COLUMNS, [_human_row(r) for r in rows]))
         for r in rows:
             if r.reason:
                 c.print(f"{r.target}: {r.reason}", highlight=False)
 
     app.output.emit(result, human)
+
+
+_COLUMNS = [
+    "method",
+    "drill table",
+    "restore point",
+    "source items",
+    "restored items",
+    "checksum",
+    "seconds",
+    "result",
+]
+
+
+def _human_row(r: DrillRow) -> list[Any]:
+    checksum = {None: "", True: "match", False: "DIFFERS"}[r.checksum_match]
+    return [
+        r.method,
+        r.target,
+        r.restore_point.isoformat(timespec="seconds") if r.restore_point else "",
+        r.source_count,
+        r.restored_count,
+        checksum,
+        r.duration_seconds,
+        "[green]ok[/]" if r.ok else "[red]FAIL[/]",
+    ]

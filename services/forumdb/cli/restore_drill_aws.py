@@ -131,19 +131,20 @@ def find_latest_recovery_point(
     plan.restore_point, plan.recovery_point_arn = newest
 
 
-def describe_recovery_point(
-    backup: Any, dynamodb: Any, plan: DrillRestore, region: str | None
-) -> None:
-    """An ARN given on the command line: its creation time (the restore point)."""
+def describe_recovery_point(dynamodb: Any, plan: DrillRestore, region: str | None) -> None:
+    """Check that the recovery point is a DynamoDB backup of the source table (what
+    RestoreTableFromBackup restores); its creation time is the restore point."""
     arn = plan.recovery_point_arn or ""
     if ":dynamodb:" not in arn or "/backup/" not in arn:
         raise RestoreProblem(
-            f"{arn} is not a DynamoDB backup ARN (arn:aws:dynamodb:REGION:ACCOUNT:table/T/backup/"
-            "ID); AWS Backup recovery points of other shapes (copies, advanced DynamoDB backups) "
-            "are restored with AWS Backup restore jobs, which restore-drill does not run"
+            f"recovery point {arn} of {plan.source} ({region}) is not a DynamoDB backup ARN "
+            "(arn:aws:dynamodb:REGION:ACCOUNT:table/T/backup/ID): copies and AWS Backup "
+            "advanced DynamoDB backups restore through AWS Backup restore jobs, which "
+            "restore-drill does not run"
         )
     details = dynamodb.describe_backup(BackupArn=arn)["BackupDescription"]
-    plan.restore_point = _utc(details["BackupDetails"].get("BackupCreationDateTime"))
+    created = _utc(details["BackupDetails"].get("BackupCreationDateTime"))
+    plan.restore_point = created or plan.restore_point
     source = details.get("SourceTableDetails", {}).get("TableName")
     if source and source != plan.source:
         raise RestoreProblem(f"recovery point {arn} is a backup of {source}, not of {plan.source}")

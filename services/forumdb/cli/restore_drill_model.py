@@ -111,7 +111,9 @@ class DrillRow(_Camel):
     checksum_match: bool | None = None
     comparison: Comparison | None = None
     layout_problems: list[str] = Field(default_factory=list)
-    duration_seconds: float | None = None
+    restore_seconds: float | None = None  # restore started -> seen ACTIVE
+    compare_seconds: float | None = None
+    duration_seconds: float | None = None  # the two together
     ok: bool = False
     reason: str | None = None
     created: bool = False  # the drill created the table (so it must delete it)

@@ -12,7 +12,7 @@ from forumdb.cli.clients import ClientPool
 from forumdb.cli.codec import Item
 
 _DONE = object()
-ITEMS_PER_SEGMENT = 5000  # below this a segment's own client costs more than it saves
+ITEMS_PER_SEGMENT = 1000  # below this a segment's own client costs more than it saves
 
 
 def segments_for(pool: ClientPool, table: str, most: int) -> int:

@@ -107,7 +107,10 @@ def test_throttling_that_never_ends_fails_loudly(aws: Any, tmp_path: Path) -> No
     seed_json(data, 30, 0, 0)
     forumctl("tables", "create")
     aws.control.set_fault(service="dynamodb", operation="BatchWriteItem", throttle_rate=1.0)
-    out = forumctl("migrate", "--from", data, "--only", "users", "-o", "json", expect=ExitCode.AWS)
+    out = forumctl(
+        "migrate", "--from", data, "--only", "users", "--max-attempts", "2", "-o", "json",
+        expect=ExitCode.AWS,
+    )  # fmt: skip
     assert "forum-Users" in out["error"]
     assert "unprocessed" in out["error"]
     assert "nothing was dropped silently" in out["error"]
