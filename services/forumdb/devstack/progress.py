@@ -14,8 +14,10 @@ from forumdb.devstack.errors import DevStackError
 
 
 class Progress:
+    """Soft wrap: no line breaks inside messages, so paths and hints stay copyable."""
+
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True, highlight=False)
+        self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
 
     @contextmanager
     def step(self, title: str) -> Iterator[None]:

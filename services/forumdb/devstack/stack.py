@@ -34,7 +34,7 @@ from forumdb.devstack.launch import (
     wait_log_line,
 )
 from forumdb.devstack.ports import SERVICES, PortPlan
-from forumdb.devstack.procs import ToolError, run_tool, stop_pid_group, wait_for
+from forumdb.devstack.procs import GiveUp, ToolError, run_tool, stop_pid_group, wait_for
 from forumdb.devstack.progress import Progress
 from forumdb.devstack.state import STATE_FILE, DevState, Mode, load_state, save_state
 
@@ -97,12 +97,13 @@ def up(options: UpOptions, progress: Progress) -> tuple[DevState, bool]:
         else:
             _up_full(checkout, options, launcher, progress)
     except BaseException:
-        _stop_processes(state)
+        if state.processes:
+            _stop_processes(state)
+            progress.note(
+                f"stopped what had started; the logs stay in {state_dir} "
+                "(`forumctl dev down` removes them)"
+            )
         save_state(state_dir, state)
-        progress.note(
-            f"stopped what had started; the logs stay in {launcher.log_dir} "
-            "(`forumctl dev down` removes them)"
-        )
         raise
     state.complete = True
     save_state(state_dir, state)
@@ -113,9 +114,10 @@ def _up_json(
     checkout: Checkout, options: UpOptions, launcher: Launcher, progress: Progress
 ) -> None:
     state = launcher.state
-    with progress.step("sample data copied for the JSON store"):
+    with progress.step("checkout has the sample data; ports free"):
         checkout.require_sample_data()
         options.ports.check_free(SERVICES)
+    with progress.step("sample data copied for the JSON store"):
         data_dir = launcher.state_dir / "data"
         for kind in SERVICES:
             (data_dir / kind).mkdir(parents=True, exist_ok=True)
@@ -223,7 +225,7 @@ def _start_kubernetes(
                 cluster_name="forumdb-dev",
                 timeout=min(timeout, 60),
             )
-        except (TimeoutError, RuntimeError, OSError) as exc:
+        except (GiveUp, TimeoutError, RuntimeError, OSError) as exc:
             raise DevStackError(str(exc).splitlines()[0], log=workdir / "apiserver.log") from None
         for name, proc in api.processes.items():
             launcher.adopt(name, proc, api.log_files[name], url=api.url if name != "etcd" else None)
