@@ -25,6 +25,11 @@ format:
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## demo: the whole stack on this machine (forumctl dev up); `.venv/bin/forumctl dev down` stops it
+.PHONY: demo
+demo:
+	$(BIN)/forumctl dev up
+
 ## unit: the fast layer only
 unit:
 	$(BIN)/python -m pytest tests/unit -q
