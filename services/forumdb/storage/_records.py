@@ -9,11 +9,20 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from forumdb.ids import MAX_ID
-from forumdb.storage.base import InvalidCursor, NotFound, VersionConflict
+from forumdb.storage.base import (
+    InvalidCursor,
+    NotFound,
+    Page,
+    VersionConflict,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+)
 from forumdb.tables import IndexDef, KeyAttr, TableDef, table_def
 
 # Fields the store maintains itself; values passed in `changes` for them are overwritten.
@@ -222,3 +231,34 @@ def parse_query_position(
     if not value_fits(idx.range_key.type, range_value):
         raise InvalidCursor()
     return key, range_value
+
+
+@dataclass(frozen=True)
+class QueryPlan:
+    """A checked index lookup: the index, the cursor scope and where to resume (if anywhere)."""
+
+    idx: IndexDef
+    scope: str
+    # (primary key, range value) of the last record of the previous page
+    after: tuple[dict[str, int], Any] | None
+
+
+def plan_query(
+    table: TableDef, index: str, value: Any, limit: int, cursor: str | None, newest_first: bool
+) -> QueryPlan:
+    """Validates a `Collection.query` call the same way for every backend."""
+    check_limit(limit)
+    idx = index_def(table, index)
+    check_query_value(table, idx, value)
+    scope = query_scope(table, idx, value, newest_first)
+    after = None
+    if cursor is not None:
+        after = parse_query_position(table, idx, decode_cursor(scope, cursor))
+    return QueryPlan(idx, scope, after)
+
+
+def query_page(table: TableDef, plan: QueryPlan, items: list[dict[str, Any]], more: bool) -> Page:
+    next_cursor = (
+        encode_cursor(plan.scope, query_position(table, plan.idx, items[-1])) if more else None
+    )
+    return Page(items, next_cursor)

@@ -254,16 +254,11 @@ class DynamoCollection(Collection):
         cursor: str | None = None,
         newest_first: bool = True,
     ) -> Page:
-        check_limit(limit)
-        idx = _records.index_def(self.table, index)
-        _records.check_query_value(self.table, idx, value)
-        scope = _records.query_scope(self.table, idx, value, newest_first)
+        plan = _records.plan_query(self.table, index, value, limit, cursor, newest_first)
+        idx = plan.idx
         start_key = None
-        if cursor is not None:
-            key, range_value = _records.parse_query_position(
-                self.table, idx, decode_cursor(scope, cursor)
-            )
-            start_key = self._index_start_key(idx, value, key, range_value)
+        if plan.after is not None:
+            start_key = self._index_start_key(idx, value, *plan.after)
         items, more = self._pages(
             "query",
             limit,
@@ -274,12 +269,7 @@ class DynamoCollection(Collection):
             ExpressionAttributeValues={":v": serialize_value(value)},
             ScanIndexForward=not newest_first,
         )
-        next_cursor = (
-            encode_cursor(scope, _records.query_position(self.table, idx, items[-1]))
-            if more
-            else None
-        )
-        return Page(items, next_cursor)
+        return _records.query_page(self.table, plan, items, more)
 
     def health(self) -> Health:
         info: dict[str, Any] = {"table": self.table_name}

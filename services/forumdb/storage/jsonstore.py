@@ -349,23 +349,15 @@ class JsonCollection(Collection):
         cursor: str | None = None,
         newest_first: bool = True,
     ) -> Page:
-        check_limit(limit)
-        idx = _records.index_def(self.table, index)
-        _records.check_query_value(self.table, idx, value)
-        scope = _records.query_scope(self.table, idx, value, newest_first)
+        plan = _records.plan_query(self.table, index, value, limit, cursor, newest_first)
         after = None
-        if cursor is not None:
-            key, range_value = _records.parse_query_position(
-                self.table, idx, decode_cursor(scope, cursor)
-            )
+        if plan.after is not None:
+            key, range_value = plan.after
             after = (range_value, key["id"])
-        items, more = self._read(lambda view: view.query(idx, value, after, limit, newest_first))
-        next_cursor = (
-            encode_cursor(scope, _records.query_position(self.table, idx, items[-1]))
-            if more
-            else None
+        items, more = self._read(
+            lambda view: view.query(plan.idx, value, after, limit, newest_first)
         )
-        return Page(items, next_cursor)
+        return _records.query_page(self.table, plan, items, more)
 
     def health(self) -> Health:
         info: dict[str, Any] = {"path": str(self.folder)}
