@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import REGION, SAMPLE_DIR, forumctl
 
-from forumdb.cli import restore_drill
+from forumdb.cli import restore_drill_run
 from forumdb.cli.errors import ExitCode
 from forumdb.cli.restore_drill_compare import written_after
 from forumdb.ids import format_ts
@@ -110,7 +110,7 @@ def test_drill_takes_the_newest_recovery_point_of_the_operators_vault(
 def test_drill_fails_with_the_reason_when_restored_content_differs(
     deployment: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_start = restore_drill.start_restore
+    real_start = restore_drill_run.start_restore
 
     def start_then_damage(dynamodb: Any, plan: Any) -> dict[str, Any]:
         desc = real_start(dynamodb, plan)
@@ -123,7 +123,7 @@ def test_drill_fails_with_the_reason_when_restored_content_differs(
             )
         return desc
 
-    monkeypatch.setattr(restore_drill, "start_restore", start_then_damage)
+    monkeypatch.setattr(restore_drill_run, "start_restore", start_then_damage)
     run = forumctl("restore-drill", "-o", "json", "--method", "pitr", expect=ExitCode.CHECK_FAILED)
     report = run.json
     assert report["ok"] is False
@@ -163,6 +163,14 @@ def test_source_items_changed_after_the_restore_point_are_left_out(deployment: A
     assert row["ok"] is True
     assert row["comparison"]["changedSince"] == 1
     assert row["comparison"]["compared"] == 3
+
+
+def test_text_report_shows_a_row_per_restore(deployment: Any) -> None:
+    _backups(deployment)
+    out = forumctl("restore-drill", "--table", "threads", "--poll-interval", "0.05").stdout
+    assert "restore drill" in out
+    assert out.count("match") == 2  # one row per method
+    assert "FAIL" not in out
 
 
 def test_dry_run_creates_nothing(deployment: Any) -> None:
@@ -206,13 +214,13 @@ def test_interrupt_deletes_the_drill_tables(
     def interrupted(*_args: Any, **_kwargs: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(restore_drill, "compare_tables", interrupted)
+    monkeypatch.setattr(restore_drill_run, "compare_tables", interrupted)
     run = forumctl("restore-drill", "--poll-interval", "0.05", expect=1)
     assert "deleting the drill tables" in run.stderr
     assert _tables(deployment) == SOURCES
 
 
-def test_explicit_recovery_point_needs_one_table(deployment: Any) -> None:
+def test_explicit_recovery_point_needs_one_table() -> None:
     run = forumctl("restore-drill", "--from-recovery-point", "arn:x", expect=ExitCode.USAGE)
     assert "--table" in run.stderr
     forumctl("restore-drill", "--point-in-time", "2026-01-01", "--latest", expect=ExitCode.USAGE)
