@@ -30,6 +30,10 @@ def _dynamodb(endpoint: str, region: str):  # type: ignore[no-untyped-def]
     return session.resource("dynamodb", endpoint_url=endpoint)
 
 
+def _readyz(url: str) -> dict:
+    return requests.get(f"{url}/readyz", timeout=10).json()
+
+
 def test_dev_up_runs_the_forum_on_replicated_tables_and_down_leaves_nothing(
     dev: DevCli,
 ) -> None:
@@ -62,8 +66,9 @@ def test_dev_up_runs_the_forum_on_replicated_tables_and_down_leaves_nothing(
     assert configmap["REPLICA_REGIONS"] == "us-west-2"
 
     urls = report["services"]
-    readyz = requests.get(f"{urls['posts']}/readyz", timeout=10).json()
+    readyz = _readyz(urls["posts"])
     assert readyz["status"] == "ready", readyz
+    assert readyz["storage"]["region"] == "us-east-1"
     users = requests.get(f"{urls['users']}/api/users", timeout=10).json()
     assert "marceline" in {u["username"] for u in users}  # the sample data was migrated
 
@@ -98,6 +103,19 @@ def test_dev_up_runs_the_forum_on_replicated_tables_and_down_leaves_nothing(
         check=False,
     )
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+    # a region switch in the ConfigMap reaches the running services (configsync, reload)
+    kubectl(
+        *("patch", "configmap", "forumdb-forum", "-n", "default", "--type=merge"),
+        *("-p", '{"data":{"AWS_REGION":"us-west-2"}}'),
+    )
+    wait_for(
+        lambda: _readyz(urls["posts"])["storage"]["region"] == "us-west-2",
+        timeout=30,
+        what="the posts service to use us-west-2",
+    )
+    in_replica = requests.get(f"{urls['posts']}/api/posts/in-thread/1", timeout=10).json()
+    assert post_id in [p["id"] for p in in_replica]
 
     # up again: harmless, the same stack and the same information
     again = dev.up()
