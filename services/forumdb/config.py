@@ -118,6 +118,22 @@ class Settings(BaseSettings):
         return {k: self.table_name(k) for k in KINDS}
 
 
+def _env_names() -> tuple[str, ...]:
+    names: list[str] = []
+    for f in Settings.model_fields.values():
+        alias = f.validation_alias
+        if isinstance(alias, str):
+            names.append(alias)
+        elif isinstance(alias, AliasChoices):
+            names.extend(c for c in alias.choices if isinstance(c, str))
+    return (*names, CONFIG_DIR_ENV)
+
+
+# Every environment variable the settings read: for tests and launchers that must keep a
+# developer's shell from leaking into what they start.
+SETTINGS_ENV_NAMES: tuple[str, ...] = _env_names()
+
+
 def config_dir_from_env() -> Path | None:
     value = os.environ.get(CONFIG_DIR_ENV, "").strip()
     return Path(value) if value else None

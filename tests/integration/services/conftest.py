@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 
+from forumdb.config import SETTINGS_ENV_NAMES
 from harness.procs import GiveUp, free_port, start_group, stop_group, tail, wait_for
 
 FORUM_SERVICE = Path(sys.executable).with_name("forum-service")
@@ -86,18 +87,7 @@ class ServiceRunner:
             stop_group(handle.process, grace=15)
 
 
-_CONFIG_NAMES = {
-    "STORAGE_MODE",
-    "USE_DYNAMODB",
-    "DATA_DIR",
-    "TABLE_PREFIX",
-    "USERS_TABLE",
-    "THREADS_TABLE",
-    "POSTS_TABLE",
-    "FORUMDB_CONFIG_DIR",
-    "PORT",
-    "WEB_CONCURRENCY",
-}
+_CONFIG_NAMES = {*SETTINGS_ENV_NAMES, "WEB_CONCURRENCY"}
 
 
 @pytest.fixture

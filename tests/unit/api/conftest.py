@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from moto import mock_aws
 
 from forumdb.api.app import create_app
-from forumdb.config import SettingsWatcher
+from forumdb.config import SETTINGS_ENV_NAMES, SettingsWatcher
 from forumdb.storage import open_store
 from forumdb.tables import KINDS, create_table_request, table_def
 
@@ -30,20 +30,7 @@ REGION = "us-east-1"
 TABLE_PREFIX = "apitest-"
 
 # Variables of forumdb.config that a developer's shell could leak into a test.
-_CONFIG_ENV = (
-    "STORAGE_MODE",
-    "USE_DYNAMODB",
-    "DATA_DIR",
-    "TABLE_PREFIX",
-    "USERS_TABLE",
-    "THREADS_TABLE",
-    "POSTS_TABLE",
-    "AWS_ENDPOINT_URL",
-    "FORUMDB_CONFIG_DIR",
-    "PROMETHEUS_MULTIPROC_DIR",
-    "MAX_REQUEST_BYTES",
-    "REPLICA_REGIONS",
-)
+_CONFIG_ENV = (*SETTINGS_ENV_NAMES, "PROMETHEUS_MULTIPROC_DIR")
 
 
 @pytest.fixture(autouse=True)

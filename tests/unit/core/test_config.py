@@ -3,28 +3,12 @@
 import pytest
 from pydantic import ValidationError
 
-from forumdb.config import CONFIG_DIR_ENV, SettingsWatcher, load_settings
-
-ENV_NAMES = [
-    "STORAGE_MODE",
-    "USE_DYNAMODB",
-    "DATA_DIR",
-    "TABLE_PREFIX",
-    "USERS_TABLE",
-    "THREADS_TABLE",
-    "POSTS_TABLE",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_ENDPOINT_URL",
-    "REPLICA_REGIONS",
-    "PORT",
-    CONFIG_DIR_ENV,
-]
+from forumdb.config import CONFIG_DIR_ENV, SETTINGS_ENV_NAMES, SettingsWatcher, load_settings
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    for name in ENV_NAMES:
+    for name in SETTINGS_ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -127,3 +111,19 @@ def test_watcher_follows_kubernetes_symlink_swap(tmp_path):
     (tmp_path / "..data_tmp").symlink_to(second.name)
     (tmp_path / "..data_tmp").rename(tmp_path / "..data")
     assert w.current().aws_region == "eu-west-1"
+
+
+def test_env_names_cover_every_setting():
+    assert {
+        "STORAGE_MODE",
+        "USE_DYNAMODB",
+        "DATA_DIR",
+        "TABLE_PREFIX",
+        "USERS_TABLE",
+        "THREADS_TABLE",
+        "POSTS_TABLE",
+        "AWS_REGION",
+        "AWS_ENDPOINT_URL",
+        "PORT",
+        CONFIG_DIR_ENV,
+    } <= set(SETTINGS_ENV_NAMES)
