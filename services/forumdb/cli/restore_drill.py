@@ -117,10 +117,12 @@ def restore_drill(
     timeout: float,
     poll_interval: float,
 ) -> None:
-    """Restore each table into new tables named TABLE-drill-TIMESTAMP-pitr (point in time)
-    and TABLE-drill-TIMESTAMP-rp (latest recovery point), tagged forumdb.io/drill, wait for
-    ACTIVE, compare them with the source (item counts and content checksums), report per
-    table, and delete them (unless --keep; also on failure, Ctrl-C and SIGTERM).
+    """Prove the tables can be restored: restore, compare with the source, clean up.
+
+    Each table is restored into new tables named TABLE-drill-TIMESTAMP-pitr (point in time)
+    and TABLE-drill-TIMESTAMP-rp (latest recovery point), tagged forumdb.io/drill; the drill
+    waits for ACTIVE, compares them with the source (item counts and content checksums),
+    reports per table, and deletes them (unless --keep; also on failure, Ctrl-C, SIGTERM).
 
     Exit 0 only when every restore passes; 1 when one differs or cannot be restored (the
     report says why); 3 on AWS or configuration errors.
