@@ -35,15 +35,18 @@ def forumdatabase(
     threshold: int = 3,
     name: str = NAME,
     replicas: tuple[str, ...] = (DR,),
+    backups: bool = False,
 ) -> dict[str, Any]:
-    """A small ForumDatabase (tables and replicas only: quick to become Ready)."""
-    return {
+    """A small ForumDatabase (tables, replicas and PITR: quick to become Ready); with
+    `backups`, an AWS Backup plan copying into the DR region."""
+    manifest: dict[str, Any] = {
         "apiVersion": "forumdb.io/v1alpha1",
         "kind": "ForumDatabase",
         "metadata": {"name": name},
         "spec": {
             "primaryRegion": PRIMARY,
             "replicaRegions": list(replicas),
+            "pointInTimeRecovery": {"enabled": True},
             "failover": {
                 "mode": mode,
                 "healthCheckIntervalSeconds": interval,
@@ -51,6 +54,9 @@ def forumdatabase(
             },
         },
     }
+    if backups:
+        manifest["spec"]["backups"] = {"enabled": True, "copyRegion": replicas[0]}
+    return manifest
 
 
 class ConfigMirror:

@@ -150,7 +150,7 @@ def test_automatic_failover_keeps_every_acknowledged_write(deploy, aws, kubectl)
 def test_replication_lag_is_the_rpo(deploy, aws, kubectl):
     """With replication lag, writes acknowledged in the primary shortly before the outage may
     not be in the DR region at the switch: that window is the RPO. Reported, not asserted."""
-    lag = 2.0
+    lag = 10.0  # longer than detection + switch, so the window shows
     d = deploy(lag_seconds=lag, mode="Automatic", interval=1, threshold=3)
     run, writer = write_through_outage(d, aws)
     before = writer.acks[: run.acked_before]
@@ -187,7 +187,7 @@ def test_short_outages_cause_no_switch(deploy, aws, kubectl):
 
 
 def test_manual_failover_and_failback_with_forumctl(deploy, aws, kubectl):
-    d = deploy(mode="Manual", interval=1, threshold=3)
+    d = deploy(mode="Manual", interval=1, threshold=3, backups=True)
     ns = ["--forumdb", NAME, "--namespace", d.namespace]
     refused = d.forumctl("failover", "--to", "eu-west-1", *ns)
     assert refused.returncode == 2, refused.stderr
@@ -204,6 +204,8 @@ def test_manual_failover_and_failback_with_forumctl(deploy, aws, kubectl):
     writer.stop()
     assert events(kubectl, d.namespace, "ActiveRegionChanged")
 
+    plan_id = forumdb_status(kubectl, NAME, d.namespace)["backups"]["planId"]
+    aws.control.run_backup_plan_now(plan_id)  # a recovery point (and its copy in DR)
     verify = d.forumctl("verify", "--region", DR, *ns, "-o", "json")
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
