@@ -17,6 +17,7 @@ from forumdb.devstack.procs import (
     start_group,
     stop_group,
     stop_pid_group,
+    stop_pid_groups,
     tail,
     wait_for,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "start_group",
     "stop_group",
     "stop_pid_group",
+    "stop_pid_groups",
     "tail",
     "wait_for",
 ]

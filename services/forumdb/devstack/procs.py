@@ -192,26 +192,39 @@ def process_start_ticks(pid: int) -> int | None:
 
 
 def stop_pid_group(pid: int, start_ticks: int | None, *, grace: float = 10.0) -> bool:
-    """Stop the process group led by `pid`, started by another process (so not ours to reap):
-    SIGTERM, up to `grace` seconds, then SIGKILL. A leader that is alive but started at another
-    time than `start_ticks` is someone else's process: left alone. True if the group is gone."""
-    ticks = process_start_ticks(pid)
-    if ticks is not None and start_ticks is not None and ticks != start_ticks:
-        log.warning("pid %d is another process now (started later); not signalled", pid)
-        return True
-    if not group_alive(pid):
-        return True
-    _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while group_alive(pid) and time.monotonic() < deadline:
+    """Stop one process group started by another process: see `stop_pid_groups`."""
+    return not stop_pid_groups([(pid, start_ticks)], grace=grace)
+
+
+def stop_pid_groups(groups: Sequence[tuple[int, int | None]], *, grace: float = 10.0) -> list[int]:
+    """Stop process groups, given as (leader pid, its `process_start_ticks`), started by another
+    process (so not ours to reap): SIGTERM to all in the given order, up to `grace` seconds for
+    them to end, then SIGKILL. A leader that is alive but started at another time than
+    recorded is someone else's process now: left alone. Returns the pids still alive."""
+    ours = []
+    for pid, start_ticks in groups:
+        ticks = process_start_ticks(pid)
+        if ticks is not None and start_ticks is not None and ticks != start_ticks:
+            log.warning("pid %d is another process now (started later); not signalled", pid)
+        elif group_alive(pid):
+            _signal_group(pid, signal.SIGTERM)
+            ours.append(pid)
+    alive = _wait_groups_gone(ours, grace)
+    if alive:
+        log.warning("groups %s ignored SIGTERM for %.0fs; killing them", alive, grace)
+        for pid in alive:
+            _signal_group(pid, signal.SIGKILL)
+        alive = _wait_groups_gone(alive, 10)
+    return alive
+
+
+def _wait_groups_gone(pids: list[int], timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    alive = [pid for pid in pids if group_alive(pid)]
+    while alive and time.monotonic() < deadline:
         time.sleep(0.1)
-    if group_alive(pid):
-        log.warning("group %d ignored SIGTERM for %.0fs; killing it", pid, grace)
-        _signal_group(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while group_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-    return not group_alive(pid)
+        alive = [pid for pid in alive if group_alive(pid)]
+    return alive
 
 
 class GiveUp(Exception):

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import Popen
 from typing import Any
 
 import requests
@@ -34,9 +35,16 @@ from forumdb.devstack.launch import (
     wait_log_line,
 )
 from forumdb.devstack.ports import SERVICES, PortPlan
-from forumdb.devstack.procs import GiveUp, ToolError, run_tool, stop_pid_group, wait_for
+from forumdb.devstack.procs import GiveUp, ToolError, run_tool, stop_pid_groups, wait_for
 from forumdb.devstack.progress import Progress
-from forumdb.devstack.state import STATE_FILE, DevState, Mode, load_state, save_state
+from forumdb.devstack.state import (
+    STATE_FILE,
+    DevState,
+    Mode,
+    ProcessRecord,
+    load_state,
+    save_state,
+)
 
 NAMESPACE = "default"
 MOTO_READY = re.compile(r"forumdb-moto ready on (http://\S+)")
@@ -124,27 +132,30 @@ def _up_json(
             shutil.copyfile(checkout.sample_data / kind / "db.json", data_dir / kind / "db.json")
         state.data_dir = data_dir
         save_state(launcher.state_dir, state)
-    _start_services(
-        launcher, options.ports, base_env(STORAGE_MODE="json", DATA_DIR=str(data_dir)), progress
-    )
+    with progress.step("services users, threads, posts (JSON files)"):
+        env = base_env(STORAGE_MODE="json", DATA_DIR=str(data_dir))
+        _await_services(_launch_services(launcher, options.ports, env))
 
 
 def _up_full(
     checkout: Checkout, options: UpOptions, launcher: Launcher, progress: Progress
 ) -> None:
+    # Slow starts overlap: moto starts while kube-apiserver does, configsync while the
+    # operator provisions, the services while the sample data is migrated.
     state, ports = launcher.state, options.ports
     with progress.step("checkout set up (tools, moto extension, free ports)"):
         tools = checkout.require_full_stack()
         ports.check_free(tuple(ports.as_dict()))
+    moto = _launch_moto(checkout, launcher, ports)
     kubectl = _start_kubernetes(checkout, tools, launcher, ports, progress, options.ready_timeout)
-    aws_env = _start_moto(checkout, launcher, ports, progress)
+    with progress.step("moto server with the forumdb extension (DynamoDB global tables)"):
+        aws_env = _await_moto(launcher, *moto)
     manifest = yaml.safe_load(checkout.example.read_text())
     name, spec = manifest["metadata"]["name"], manifest["spec"]
     state.namespace, state.forumdb = NAMESPACE, name
-    state.primary_region, state.replica_regions = (
-        spec["primaryRegion"],
-        spec.get("replicaRegions", []),
-    )
+    state.primary_region = spec["primaryRegion"]
+    state.replica_regions = spec.get("replicaRegions", [])
+    state.config_dir = launcher.state_dir / "config"
     kube_env = {"KUBECONFIG": str(state.kubeconfig), "KUBECACHEDIR": str(state.kube_cache_dir)}
 
     with progress.step("forum-operator"):
@@ -156,53 +167,58 @@ def _up_full(
             *("--metrics-port", str(ports.operator_metrics)),
         ]
         health = f"http://127.0.0.1:{ports.operator_health}/healthz"
-        proc, record = launcher.start(
+        proc, operator = launcher.start(
             "forum-operator", argv, base_env(**kube_env, **aws_env), url=health
         )
-        wait_http_ok("forum-operator", proc, record.log, health)
+        sync_proc, sync = _launch_configsync(launcher, f"forumdb-{name}")
+        wait_http_ok("forum-operator", proc, operator.log, health)
 
     with progress.step(f"ForumDatabase {name} applied and Ready ({checkout.example.name})"):
         _kubectl_step(kubectl, "apply", "-n", NAMESPACE, "-f", str(checkout.example))
-        ready_status = _wait_ready(kubectl, name, record.log, options.ready_timeout)
+        ready_status = _wait_ready(kubectl, name, operator.log, options.ready_timeout)
 
-    config_dir = launcher.state_dir / "config"
-    with progress.step(f"ConfigMap forumdb-{name} kept in {config_dir.name}/ (FORUMDB_CONFIG_DIR)"):
-        argv = [
-            sys.executable,
-            *("-m", "forumdb.devstack.configsync"),
-            *("--kubeconfig", str(state.kubeconfig)),
-            *("--namespace", NAMESPACE, "--name", f"forumdb-{name}", "--dir", str(config_dir)),
-        ]
-        proc, sync = launcher.start("configsync", argv, base_env())
-        state.config_dir = config_dir
-        _wait_file(proc, sync.log, config_dir / CONFIG_KEY_PROBE)
+    with progress.step(f"ConfigMap forumdb-{name} kept in config/ (FORUMDB_CONFIG_DIR)"):
+        _wait_file(sync_proc, sync.log, state.config_dir / CONFIG_KEY_PROBE)
 
-    service_env = base_env(FORUMDB_CONFIG_DIR=str(config_dir), **aws_env)
-    _start_services(launcher, ports, service_env, progress)
-
-    with progress.step(f"sample data migrated ({checkout.sample_data.name}, forumctl migrate)"):
-        log = launcher.log_file("migrate")
-        argv = [
-            console_script("forumctl"),
-            *("migrate", "--from", str(checkout.sample_data)),
-            *("--forumdb", name, "-n", NAMESPACE, "--kubeconfig", str(state.kubeconfig)),
-        ]
-        with open(log, "wb") as out:
-            done = subprocess.run(
-                argv,
-                env=base_env(**kube_env, **aws_env),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=300,
-                check=False,
-            )
-        if done.returncode != 0:
-            raise DevStackError(f"forumctl migrate exited with code {done.returncode}", log=log)
+    services = _launch_services(
+        launcher, ports, base_env(FORUMDB_CONFIG_DIR=str(state.config_dir), **aws_env)
+    )
+    with progress.step(f"sample data migrated ({checkout.sample_data.name}/, forumctl migrate)"):
+        _migrate(checkout, launcher, name, base_env(**kube_env, **aws_env))
+    with progress.step("services users, threads, posts (DynamoDB, the ConfigMap's settings)"):
+        _await_services(services)
 
     plan_id = (ready_status.get("backups") or {}).get("planId")
     if plan_id:
         with progress.step("first backup (the emulator runs the backup plan now)"):
             _run_backup_plan(launcher, plan_id, state.primary_region)
+
+
+def _launch_configsync(launcher: Launcher, configmap: str) -> tuple[Popen[bytes], ProcessRecord]:
+    state = launcher.state
+    argv = [
+        sys.executable,
+        *("-m", "forumdb.devstack.configsync"),
+        *("--kubeconfig", str(state.kubeconfig), "--namespace", NAMESPACE),
+        *("--name", configmap, "--dir", str(state.config_dir)),
+    ]
+    return launcher.start("configsync", argv, base_env())
+
+
+def _migrate(checkout: Checkout, launcher: Launcher, name: str, env: dict[str, str]) -> None:
+    """`forumctl migrate` of the sample data into the tables the ConfigMap names."""
+    log = launcher.log_file("migrate")
+    argv = [
+        console_script("forumctl"),
+        *("migrate", "--from", str(checkout.sample_data)),
+        *("--forumdb", name, "-n", NAMESPACE, "--kubeconfig", str(launcher.state.kubeconfig)),
+    ]
+    with open(log, "wb") as out:
+        done = subprocess.run(
+            argv, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=300, check=False
+        )
+    if done.returncode != 0:
+        raise DevStackError(f"forumctl migrate exited with code {done.returncode}", log=log)
 
 
 def _start_kubernetes(
@@ -251,21 +267,23 @@ def _kubectl_step(kubectl: Any, *args: str) -> Any:
         raise DevStackError(str(exc)) from None
 
 
-def _start_moto(
-    checkout: Checkout, launcher: Launcher, ports: PortPlan, progress: Progress
-) -> dict[str, str]:
-    """The moto server with the forumdb extension, from the checkout's tests/ folder."""
-    with progress.step("moto server with the forumdb extension (DynamoDB global tables)"):
-        argv = [
-            sys.executable,
-            *("-m", "harness.moto_ext.server", "--host", "127.0.0.1", "--port", str(ports.moto)),
-        ]
-        env = base_env(PYTHONPATH=str(checkout.tests_dir))
-        proc, record = launcher.start("moto", argv, env)
-        url = wait_log_line("moto", proc, record.log, MOTO_READY).group(1)
-        record.url = url
-        launcher.state.aws_endpoint = url
-        save_state(launcher.state_dir, launcher.state)
+def _launch_moto(
+    checkout: Checkout, launcher: Launcher, ports: PortPlan
+) -> tuple[Popen[bytes], ProcessRecord]:
+    """The moto server with the forumdb extension, run from the checkout's tests/ folder."""
+    argv = [
+        sys.executable,
+        *("-m", "harness.moto_ext.server", "--host", "127.0.0.1", "--port", str(ports.moto)),
+    ]
+    return launcher.start("moto", argv, base_env(PYTHONPATH=str(checkout.tests_dir)))
+
+
+def _await_moto(launcher: Launcher, proc: Popen[bytes], record: ProcessRecord) -> dict[str, str]:
+    """Wait for its ready line; the AWS settings of the processes that use it."""
+    url = wait_log_line("moto", proc, record.log, MOTO_READY).group(1)
+    record.url = url
+    launcher.state.aws_endpoint = url
+    save_state(launcher.state_dir, launcher.state)
     return {
         "AWS_ENDPOINT_URL": url,
         **FAKE_CREDENTIALS,
@@ -330,36 +348,38 @@ def _wait_file(proc: Any, log: Path, path: Path, timeout: float = 30) -> None:
         raise DevStackError(f"{path} not written after {timeout:.0f}s", log=log) from None
 
 
-def _start_services(
-    launcher: Launcher, ports: PortPlan, env: dict[str, str], progress: Progress
-) -> None:
-    with progress.step("services users, threads, posts"):
-        started = []
-        for kind in SERVICES:
-            url = f"http://127.0.0.1:{ports.service(kind)}"
-            argv = [
-                console_script("forum-service"),
-                kind,
-                *("--host", "127.0.0.1", "--port", str(ports.service(kind)), "--workers", "1"),
-            ]
-            proc, record = launcher.start(f"service-{kind}", argv, env, url=url)
-            launcher.state.services[kind] = url
-            started.append((kind, proc, record))
-        save_state(launcher.state_dir, launcher.state)
-        for kind, proc, record in started:
-            wait_http_ok(f"the {kind} service", proc, record.log, f"{record.url}/readyz")
+def _launch_services(
+    launcher: Launcher, ports: PortPlan, env: dict[str, str]
+) -> list[tuple[str, Popen[bytes], ProcessRecord]]:
+    started = []
+    for kind in SERVICES:
+        url = f"http://127.0.0.1:{ports.service(kind)}"
+        argv = [
+            console_script("forum-service"),
+            kind,
+            *("--host", "127.0.0.1", "--port", str(ports.service(kind)), "--workers", "1"),
+        ]
+        proc, record = launcher.start(f"service-{kind}", argv, env, url=url)
+        launcher.state.services[kind] = url
+        started.append((kind, proc, record))
+    save_state(launcher.state_dir, launcher.state)
+    return started
+
+
+def _await_services(started: list[tuple[str, Popen[bytes], ProcessRecord]]) -> None:
+    for kind, proc, record in started:
+        wait_http_ok(f"the {kind} service", proc, record.log, f"{record.url}/readyz")
 
 
 # ---- down and status ----------------------------------------------------------------------
 
 
 def _stop_processes(state: DevState) -> list[str]:
-    """Stop every recorded group, newest first; the names of those that would not stop."""
-    stuck = []
-    for record in reversed(state.processes):
-        if not stop_pid_group(record.pid, record.start_ticks, grace=10):
-            stuck.append(f"{record.name} (pid {record.pid})")
-    return stuck
+    """Stop every recorded group, newest first (all at once: SIGTERM, then SIGKILL after a
+    grace period); the names of those that would not stop."""
+    records = list(reversed(state.processes))
+    alive = stop_pid_groups([(r.pid, r.start_ticks) for r in records], grace=10)
+    return [f"{r.name} (pid {r.pid})" for r in records if r.pid in alive]
 
 
 def down(state_dir: Path, progress: Progress) -> bool:
