@@ -286,7 +286,9 @@ class Monitor:
                 )
             )
         bad = [f"{r}: {h.last_error}" for r, h in self.health.items() if h.last_ok is False]
-        if self.last_problem:
+        if not self.health:
+            conds.append(status.Cond("RegionsHealthy", None, "NotChecked", "no health check yet"))
+        elif self.last_problem:
             conds.append(
                 status.Cond("RegionsHealthy", False, "ActiveRegionDown", self.last_problem)
             )

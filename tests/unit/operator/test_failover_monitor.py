@@ -220,3 +220,10 @@ def test_reconcile_conditions_keep_the_monitors(ext):
         [{"type": "Ready", "status": "True", "reason": "Ready", "message": "ok"}], "now"
     )
     assert [c["type"] for c in merged] == ["Ready", "FailedOver", "RegionsHealthy"]
+
+
+def test_before_the_first_check_region_health_is_unknown():
+    monitor = health.Monitor(NS, NAME)
+    merged = monitor.conditions_with_failover([], "now")
+    regions = next(c for c in merged if c["type"] == "RegionsHealthy")
+    assert (regions["status"], regions["reason"]) == ("Unknown", "NotChecked")
