@@ -1,10 +1,10 @@
 """Point-in-time recovery that honours the time: a restore to T gives the table as of T.
 
 moto's RestoreTableToPointInTime copies the source table as it is now. Here every successful
-write (PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactWriteItems) through the API
-appends (time, key, image before the write) to a change log kept on moto's table object (so
-it lives and dies with the table, including moto's reset). A restore copies the table as moto
-does, then undoes, newest first, every logged change made after T. Also:
+write (PutItem, UpdateItem, DeleteItem, BatchWriteItem, TransactWriteItems) through the API to
+a table with PITR enabled appends (time, key, image before the write) to a change log kept on
+moto's table object (so it lives and dies with the table, including moto's reset). A restore
+copies the table as moto does, then undoes, newest first, every logged change made after T. Also:
 - PITR must be ENABLED on the source (PointInTimeRecoveryUnavailableException), and T inside
   [EarliestRestorableDateTime, now] (InvalidRestoreTimeException);
 - DescribeContinuousBackups reports LatestRestorableDateTime as now (AWS: about 5 minutes ago);
@@ -86,8 +86,8 @@ def _images_before(account: str, region: str, touched: Touched) -> list[tuple[Ta
     tables = backend(account, region).tables
     for table_name, attrs in touched:
         table = tables.get(table_name)
-        if table is None:
-            continue
+        if table is None or not _pitr_enabled(table):
+            continue  # no PITR, nothing to restore to (and no log to grow)
         try:
             key = _key_of(table, attrs)
         except KeyError:  # a malformed request: moto will refuse it
@@ -118,6 +118,10 @@ def _pitr_description(table: Table) -> dict[str, Any]:
     return table.continuous_backups.setdefault("PointInTimeRecoveryDescription", {})
 
 
+def _pitr_enabled(table: Table) -> bool:
+    return _pitr_description(table).get("PointInTimeRecoveryStatus") == "ENABLED"
+
+
 def _describe_continuous_backups(original: Callable[..., Any], self: DynamoHandler) -> Any:
     table = backend(self.current_account, self.region).tables.get(self.body.get("TableName"))
     if table is not None:
@@ -141,9 +145,9 @@ def _restore_to_time(original: Callable[..., Any], self: DynamoHandler) -> Any:
     source = backend(account, region).tables.get(body.get("SourceTableName", ""))
     if source is None:
         return original(self)  # moto's SourceTableNotFoundException
-    pitr = _pitr_description(source)
-    if pitr.get("PointInTimeRecoveryStatus") != "ENABLED":
+    if not _pitr_enabled(source):
         raise PointInTimeRecoveryUnavailable(source.name)
+    pitr = _pitr_description(source)
     now = unix_time()
     if body.get("UseLatestRestorableTime"):
         moment = now

@@ -128,3 +128,17 @@ def test_restore_needs_pitr_on_and_a_time_inside_the_window(users: Any) -> None:
         users.restore_table_to_point_in_time(
             SourceTableName=USERS, TargetTableName="off", UseLatestRestorableTime=True
         )
+
+
+def test_only_tables_with_pitr_keep_a_change_log(users: Any) -> None:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    from harness.moto_ext.pitr import change_log
+
+    users.put_item(TableName="forum-Threads", Item={"threadId": {"N": "1"}})
+    tables = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables
+    assert change_log(tables["forum-Threads"]) == []
+    logged = change_log(tables[USERS])
+    assert [c.key for c in logged] == [{"userId": {"N": str(i)}} for i in (1, 2, 3)]
+    assert all(c.before is None for c in logged)  # each was a new item
