@@ -213,6 +213,9 @@ async def reconcile_loop(
                     previous=last_status if last_status is not None else dict(status),
                 )
                 await _in_pool(_publish, snapshot, outcome, _monitor(memo, namespace, name))
+                if outcome.phase != (last_status or status).get("phase"):
+                    # e.g. the tables now exist: check their health now, not an interval later
+                    _wake_event(memo, HEALTH_WAKE_KEY).set()
                 last_status = outcome.status
                 _post(snapshot, outcome.events)
                 delay = outcome.requeue_after or rt.drift_interval
