@@ -9,8 +9,11 @@ Modules, each with one job (plain Python except handlers/main):
 - apply: actions -> boto3 calls, errors mapped to transient/permanent
 - status: conditions, phase and the printer-column summaries
 - reconcile: one reconcile (observe -> diff -> apply passes) and one deletion step
-- configmap: the ConfigMap forumdb-NAME for the services
+- configmap: the ConfigMap forumdb-NAME for the services (AWS_REGION: the active region)
+- failover: region health from checks, and which region the services should use (plain rules)
+- health: the health checks of each region's tables and the failover they trigger
 - awsclients, errors, metrics: cached counted clients, error mapping, Prometheus metrics
-- handlers: the Kopf glue (a reconcile loop per resource, spec wake-up, delete finalizer)
+- handlers: the Kopf glue (a reconcile loop and a health loop per resource, spec wake-up,
+  delete finalizer)
 - main: the `forum-operator` command line
 """
