@@ -121,7 +121,7 @@ def single_scan(pool: ClientPool, table: str) -> int:
 # A fresh parent per measurement: RUSAGE_CHILDREN's ru_maxrss is the max over all children.
 _MEASURE = (
     "import resource, subprocess, sys; "
-    "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+    "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=sys.stderr); "
     "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
 )
 
@@ -132,10 +132,11 @@ def run_cli(env: dict[str, str], *args: str) -> tuple[float, int]:
     out = subprocess.run(
         [sys.executable, "-c", _MEASURE, sys.executable, "-m", "forumdb.cli.main", *args],
         env=env,
-        check=True,
         capture_output=True,
         text=True,
     )
+    if out.returncode != 0:
+        raise RuntimeError(f"forumctl {' '.join(args)} failed:\n{out.stderr}")
     return time.perf_counter() - t0, int(out.stdout.split()[-1]) // 1024
 
 
