@@ -7,6 +7,7 @@ import random
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from forumdb.cli.batch import RetriesExhausted, RetryPolicy, get_batch, write_batch
 from forumdb.cli.errors import ExitCode
@@ -97,3 +98,32 @@ def test_unprocessed_keys_are_read_again() -> None:
     got = get_batch(client, "T", [{"id": {"N": str(i)}} for i in range(20)], sleep=lambda s: None)
     assert sorted(int(it["id"]["N"]) for it in got) == list(range(20))
     assert client.calls == [20, 3, 3]
+
+
+class ThrottledClient(FlakyClient):
+    """Raises the throttling error botocore gives up with, `times` times."""
+
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        if self.times > 0:
+            self.times -= 1
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow"}},
+                "BatchWriteItem",
+            )
+        return super().batch_write_item(RequestItems)
+
+
+def test_a_request_still_throttled_after_botocore_is_retried_too() -> None:
+    client, sleeps = ThrottledClient(times=3), []
+    assert write_batch(client, "T", items(5), sleep=sleeps.append) == 5
+    assert len(client.stored) == 5
+    assert len(sleeps) == 3
+
+
+def test_other_client_errors_are_not_retried() -> None:
+    class Refusing(FlakyClient):
+        def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+            raise ClientError({"Error": {"Code": "ValidationException"}}, "BatchWriteItem")
+
+    with pytest.raises(ClientError):
+        write_batch(Refusing(0), "T", items(2), sleep=lambda s: None)
