@@ -16,7 +16,7 @@ from forumdb.devstack import stack
 from forumdb.devstack.errors import DevStackError
 from forumdb.devstack.ports import DEFAULT_PORT_BASE, PortPlan
 from forumdb.devstack.progress import Progress
-from forumdb.devstack.summary import what_to_try
+from forumdb.devstack.summary import export_lines, what_to_try
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -139,6 +139,21 @@ def status(state_dir: Path | None, checkout: Path | None, output_mode: str) -> N
         click.echo(_status_text(report))
     if any(not p["alive"] for p in report["processes"]):
         sys.exit(int(ExitCode.CHECK_FAILED))
+
+
+@dev.command()
+@_location_options
+def env(state_dir: Path | None, checkout: Path | None) -> None:
+    """Shell settings of the running stack: `eval "$(forumctl dev env)"` puts forumctl and
+    kubectl on PATH and sets KUBECONFIG and the AWS_* settings of its moto server."""
+    progress = Progress()
+    try:
+        resolved = stack.resolve_state_dir(state_dir, checkout)
+        state = stack.load_running(resolved)
+    except DevStackError as exc:
+        _fail(progress, exc)
+        return
+    click.echo("\n".join(export_lines(state)))
 
 
 def _status_text(report: dict[str, Any]) -> str:

@@ -399,6 +399,14 @@ def down(state_dir: Path, progress: Progress) -> bool:
     return True
 
 
+def load_running(state_dir: Path) -> DevState:
+    """The recorded stack; an error when none runs there."""
+    state = load_state(state_dir)
+    if state is None or not state.complete:
+        raise DevStackError(f"no stack runs from {state_dir}", hint="start one: forumctl dev up")
+    return state
+
+
 def status(state_dir: Path) -> dict[str, Any]:
     """What runs, as one JSON-able document."""
     state = load_state(state_dir)

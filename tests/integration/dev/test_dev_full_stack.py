@@ -4,6 +4,7 @@ services on the operator's ConfigMap, the sample data; then `dev down` leaves no
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import boto3
@@ -91,18 +92,17 @@ def test_dev_up_runs_the_forum_on_replicated_tables_and_down_leaves_nothing(
     )
     assert items[0]["text"] == "written in us-east-1"
 
-    # what `up` told the user to try works: forumctl verify (the first backup ran too)
-    verify = run_tool(
-        [FORUMCTL, "verify", "--forumdb", "forum"],
-        env={
-            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-            "KUBECONFIG": str(kubeconfig),
-            "AWS_ENDPOINT_URL": report["awsEndpoint"],
-            **FAKE_AWS,
-        },
-        check=False,
+    # what `up` told the user to try works in a plain shell: `eval "$(forumctl dev env)"`,
+    # kubectl get forumdb, forumctl verify (the first backup ran, so every check passes)
+    script = (
+        f'eval "$({FORUMCTL} dev env --state-dir {dev.state_dir})" && '
+        "kubectl get forumdb && forumctl verify --forumdb forum"
     )
-    assert verify.returncode == 0, verify.stdout + verify.stderr
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KUBE"))}
+    clean["PATH"] = "/usr/bin:/bin"
+    tried = run_tool(["bash", "-c", script], env=clean, check=False)
+    assert tried.returncode == 0, tried.stdout + tried.stderr
+    assert re.search(r"forum\s+Ready\s+us-east-1", tried.stdout), tried.stdout
 
     # a region switch in the ConfigMap reaches the running services (configsync, reload)
     kubectl(
