@@ -73,6 +73,13 @@ def dev() -> None:
     show_default=True,
     help="Seconds to wait for the ForumDatabase to become Ready.",
 )
+@click.option(
+    "--drift-interval",
+    type=click.IntRange(5, 86400),
+    default=60,
+    show_default=True,
+    help="Seconds between the operator's drift checks (switch PITR off by hand, see it back).",
+)
 def up(
     state_dir: Path | None,
     checkout: Path | None,
@@ -80,6 +87,7 @@ def up(
     port_base: int,
     free_ports: bool,
     timeout: float,
+    drift_interval: int,
 ) -> None:
     """Start the stack (harmless when it runs already: prints how to reach it)."""
     progress = Progress()
@@ -91,6 +99,7 @@ def up(
             state_dir=state_dir,
             checkout=checkout,
             ready_timeout=timeout,
+            drift_interval=drift_interval,
         )
         state, started = stack.up(options, progress)
         resolved = stack.resolve_state_dir(state_dir, checkout)

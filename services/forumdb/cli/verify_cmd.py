@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from forumdb.cli.app import App, common_options
 from forumdb.cli.checks import Check, Plan, run_all
 from forumdb.cli.errors import AwsError, CheckFailed
+from forumdb.cli.kube import ForumDbTarget
 from forumdb.cli.output import table
 from forumdb.config import load_settings
 from forumdb.tables import KINDS, Kind
@@ -34,6 +36,44 @@ def _parse_expect(values: tuple[str, ...]) -> dict[Kind, int]:
     return out
 
 
+@dataclass
+class _Known:
+    """What a ForumDatabase says about the names and regions verify needs."""
+
+    primary: str | None = None
+    owner: str | None = None
+    plan: str | None = None
+    vault: str | None = None
+    copy_region: str | None = None
+    alarm_names: tuple[str, ...] = ()
+    backups: bool = True  # False: the resource manages no backups, so none are expected
+    alarms: bool = True
+
+
+def _from_forumdb(fdb: ForumDbTarget | None, region: str) -> _Known:
+    if fdb is None:
+        return _Known()
+    spec, status = fdb.spec, fdb.status
+    backups_spec = spec.get("backups") or {}
+    alarms_spec = spec.get("alarms") or {}
+    status_backups = status.get("backups") or {}
+    items = (status.get("alarms") or {}).get("items") or []
+    return _Known(
+        primary=spec.get("primaryRegion")
+        or status.get("primaryRegion")
+        or fdb.config.get("AWS_REGION"),
+        owner=f"{fdb.namespace}/{fdb.name}",
+        plan=status_backups.get("planName"),
+        vault=status_backups.get("vaultName") or backups_spec.get("vaultName"),
+        copy_region=backups_spec.get("copyRegion"),
+        alarm_names=tuple(
+            a["name"] for a in items if a.get("name") and a.get("region") in (None, region)
+        ),
+        backups=bool(backups_spec.get("enabled", bool(backups_spec))),
+        alarms=bool(alarms_spec.get("enabled", bool(alarms_spec))),
+    )
+
+
 def build_plan(
     app: App,
     *,
@@ -47,64 +87,44 @@ def build_plan(
     expect: dict[Kind, int],
     max_backup_age_hours: float,
 ) -> Plan:
+    """Flags first, then the ForumDatabase, then names derived from NAMESPACE/NAME
+    (forumdb_operator.naming), then the environment."""
     tgt = app.target
-    fdb = tgt.forumdb
     if not tgt.region:
         raise AwsError("no region to verify", hint="pass --region or set AWS_REGION")
-    # The primary: explicit, else the ForumDatabase's, else the environment's region.
-    primary = primary_region
-    copy_region: str | None = None
-    alarm_names: tuple[str, ...] = ()
-    if fdb:
-        spec_backups = fdb.spec.get("backups") or {}
-        primary = primary or fdb.spec.get("primaryRegion") or fdb.status.get("primaryRegion")
-        primary = primary or fdb.config.get("AWS_REGION")
-        owner = owner or f"{fdb.namespace}/{fdb.name}"
-        status_backups = fdb.status.get("backups") or {}
-        backup_vault = (
-            backup_vault or status_backups.get("vaultName") or spec_backups.get("vaultName")
-        )
-        backup_plan = backup_plan or status_backups.get("planName")
-        copy_region = spec_backups.get("copyRegion")
-        items = (fdb.status.get("alarms") or {}).get("items") or []
-        alarm_names = tuple(a["name"] for a in items if a.get("region") in (None, tgt.region))
-        if not spec_backups.get("enabled", bool(spec_backups)):
-            backup_plan = backup_vault = None
-        if not (fdb.spec.get("alarms") or {}).get("enabled", bool(fdb.spec.get("alarms"))):
-            alarm_prefix, alarm_names = None, ()
-            owner_alarms = False
-        else:
-            owner_alarms = True
-    else:
-        owner_alarms = True
-    primary = primary or load_settings().aws_region or tgt.region
+    known = _from_forumdb(tgt.forumdb, tgt.region)
+    primary = primary_region or known.primary or load_settings().aws_region or tgt.region
+    owner = owner or known.owner
+    plan_name, vault = backup_plan or known.plan, backup_vault or known.vault
+    alarm_names = known.alarm_names
     if owner:
         ns, _, name = owner.partition("/")
         if not name:
             raise click.BadParameter(f"{owner!r}: expected NAMESPACE/NAME", param_hint="--owner")
         naming = _naming()
-        backup_plan = backup_plan or naming.plan_name(ns, name)
-        backup_vault = backup_vault or naming.vault_name(ns, name)
-        if owner_alarms:
-            alarm_prefix = alarm_prefix or naming.alarm_prefix(ns, name)
-    replicas = tuple(dict.fromkeys((*tgt.replica_regions, *replica_regions)))
-    replicas = tuple(r for r in replicas if r != primary)
+        plan_name = plan_name or naming.plan_name(ns, name)
+        vault = vault or naming.vault_name(ns, name)
+        alarm_prefix = alarm_prefix or naming.alarm_prefix(ns, name)
+    if not known.backups:
+        plan_name = vault = None
+    if not known.alarms:
+        alarm_prefix, alarm_names = None, ()
+    replicas = [r for r in dict.fromkeys((*tgt.replica_regions, *replica_regions)) if r != primary]
     if tgt.region != primary:
-        # The replica side: plans and alarms live in the primary; a copy vault only in the
+        # The replica side: it must itself be a replica; a copy vault exists only in the
         # backup copy region.
-        if copy_region and copy_region != tgt.region:
-            backup_vault = None
-        if tgt.region not in replicas:
-            replicas = (*replicas, tgt.region)
+        if known.copy_region and known.copy_region != tgt.region:
+            vault = None
+        replicas.append(tgt.region)
     return Plan(
         region=tgt.region,
         primary_region=primary,
-        replica_regions=tuple(r for r in replicas if r != tgt.region),
+        replica_regions=tuple(r for r in dict.fromkeys(replicas) if r != tgt.region),
         tables=dict(tgt.tables),
         exact_counts=exact_counts,
         expect_items=expect,
-        backup_plan=backup_plan,
-        backup_vault=backup_vault,
+        backup_plan=plan_name,
+        backup_vault=vault,
         max_backup_age=timedelta(hours=max_backup_age_hours),
         alarm_prefix=alarm_prefix,
         alarm_names=alarm_names,

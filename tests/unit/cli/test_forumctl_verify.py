@@ -224,3 +224,26 @@ def test_without_names_backup_and_alarm_checks_are_skipped_not_failed(moto: Any)
     got = outcomes(result)
     assert got["backup-plan"] == got["alarms"] == got["replicas/users"] == "skip"
     assert result["ok"] is True
+
+
+def test_names_and_regions_come_from_the_forumdatabase() -> None:
+    from forumdb.cli.kube import ForumDbTarget
+    from forumdb.cli.verify_cmd import _from_forumdb
+
+    fdb = ForumDbTarget(
+        name="forum",
+        namespace="shop",
+        config={"AWS_REGION": "eu-west-1"},
+        spec={"primaryRegion": "us-east-1", "backups": {"enabled": False}, "alarms": {}},
+        status={
+            "backups": {"planName": "p", "vaultName": "v"},
+            "alarms": {"items": [{"name": "a", "region": REGION}, {"name": "b", "region": DR}]},
+        },
+    )
+    known = _from_forumdb(fdb, REGION)
+    assert known.primary == "us-east-1"  # the spec, not the ConfigMap's (maybe failed-over) one
+    assert known.owner == "shop/forum"
+    assert (known.plan, known.vault) == ("p", "v")
+    assert known.alarm_names == ("a",)
+    assert known.backups is False  # backups switched off: none expected
+    assert known.alarms is False  # empty alarms spec: unmanaged
