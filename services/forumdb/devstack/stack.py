@@ -59,6 +59,8 @@ class UpOptions:
     state_dir: Path | None = None
     checkout: Path | None = None
     ready_timeout: float = 180.0
+    # the operator's drift check: more often than in a cluster, to see repairs soon
+    drift_interval: int = 60
 
     @property
     def mode(self) -> Mode:
@@ -165,6 +167,7 @@ def _up_full(
             *("--namespace", NAMESPACE),
             *("--health-port", str(ports.operator_health)),
             *("--metrics-port", str(ports.operator_metrics)),
+            *("--drift-interval", str(options.drift_interval)),
         ]
         health = f"http://127.0.0.1:{ports.operator_health}/healthz"
         proc, operator = launcher.start(
