@@ -23,7 +23,7 @@ from typing import Any
 import requests
 import yaml
 
-from forumdb.devstack.apiserver import ApiServer, ApiServerPorts
+from forumdb.devstack.apiserver import ApiServer, ApiServerPorts, KubectlCall
 from forumdb.devstack.checkout import Checkout, find_checkout
 from forumdb.devstack.errors import DevStackError
 from forumdb.devstack.launch import (
@@ -231,7 +231,7 @@ def _start_kubernetes(
     ports: PortPlan,
     progress: Progress,
     timeout: float,
-) -> Any:
+) -> KubectlCall:
     state = launcher.state
     workdir = launcher.state_dir / "apiserver"
     with progress.step("etcd + kube-apiserver"):
@@ -245,7 +245,9 @@ def _start_kubernetes(
                 timeout=min(timeout, 60),
             )
         except (GiveUp, TimeoutError, RuntimeError, OSError) as exc:
-            raise DevStackError(str(exc).splitlines()[0], log=workdir / "apiserver.log") from None
+            message = str(exc).splitlines()[0]
+            log = workdir / ("etcd.log" if message.startswith("etcd") else "apiserver.log")
+            raise DevStackError(message, log=log) from None
         for name, proc in api.processes.items():
             launcher.adopt(name, proc, api.log_files[name], url=api.url if name != "etcd" else None)
         state.kubeconfig, state.kube_cache_dir = api.kubeconfig, workdir / "cache"
@@ -263,7 +265,7 @@ def _start_kubernetes(
     return kubectl
 
 
-def _kubectl_step(kubectl: Any, *args: str) -> Any:
+def _kubectl_step(kubectl: KubectlCall, *args: str) -> subprocess.CompletedProcess[str]:
     try:
         return kubectl(*args)
     except ToolError as exc:
@@ -313,7 +315,9 @@ def _run_backup_plan(launcher: Launcher, plan_id: str, region: str | None) -> No
         )
 
 
-def _wait_ready(kubectl: Any, name: str, operator_log: Path, timeout: float) -> dict[str, Any]:
+def _wait_ready(
+    kubectl: KubectlCall, name: str, operator_log: Path, timeout: float
+) -> dict[str, Any]:
     """Wait for phase Ready; returns the resource's status."""
     last: dict[str, Any] = {}
 
@@ -339,7 +343,7 @@ def _wait_ready(kubectl: Any, name: str, operator_log: Path, timeout: float) -> 
         ) from None
 
 
-def _wait_file(proc: Any, log: Path, path: Path, timeout: float = 30) -> None:
+def _wait_file(proc: Popen[bytes], log: Path, path: Path, timeout: float = 30) -> None:
     def written() -> bool:
         if proc.poll() is not None:
             raise DevStackError(f"configsync exited with code {proc.returncode}", log=log)
