@@ -116,6 +116,6 @@ class DrillRow(_Camel):
     duration_seconds: float | None = None  # the two together
     ok: bool = False
     reason: str | None = None
-    created: bool = False  # the drill created the table (so it must delete it)
+    created: bool = False  # the drill created (or may have created) it: it must delete it
     tagged: bool = False
     cleaned_up: bool | None = None  # None: kept (--keep) or never created

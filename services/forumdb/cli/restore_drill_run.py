@@ -114,12 +114,17 @@ class DrillRunner:
         row.reason, row.ok = str(exc), False
 
     def _start(self, plan: DrillRestore, row: DrillRow) -> bool:
+        # Counted as created before the call: an interrupt (or a lost connection) after AWS
+        # took the request but before its answer must still lead to the table's deletion.
+        # The name is this drill's own (checked absent while planning), so that is safe.
+        row.created = True
         try:
             desc = start_restore(self.dynamodb, plan)
         except ClientError as exc:
+            row.created = False  # AWS refused it: nothing was created
             self._fail(row, exc, f"{plan.method} restore of {plan.source}")
             return False
-        row.created, row.status = True, desc.get("TableStatus")
+        row.status = desc.get("TableStatus")
         row.restore_point = plan.restore_point
         self._tag(desc["TableArn"], plan, row, allow_busy=True)
         return True

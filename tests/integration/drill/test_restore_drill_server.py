@@ -120,7 +120,7 @@ def test_sigterm_during_a_drill_deletes_its_tables(aws):
             TableName=name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
         )
     # Every Scan is slow, so the drill is still comparing when it is told to stop.
-    aws.control.set_fault(service="dynamodb", operation="Scan", latency_ms=1500)
+    aws.control.set_fault(service="dynamodb", operation="Scan", latency_ms=3000)
     proc = subprocess.Popen(
         [sys.executable, "-m", "forumdb.cli.main", "restore-drill", "--method", "pitr"],
         env=dict(os.environ),

@@ -220,6 +220,20 @@ def test_interrupt_deletes_the_drill_tables(
     assert _tables(deployment) == SOURCES
 
 
+def test_interrupt_between_the_restore_request_and_its_answer_still_cleans_up(
+    deployment: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_start = restore_drill_run.start_restore
+
+    def answer_lost(dynamodb: Any, plan: Any) -> dict[str, Any]:
+        real_start(dynamodb, plan)  # AWS took the request...
+        raise KeyboardInterrupt  # ...but the answer never arrived
+
+    monkeypatch.setattr(restore_drill_run, "start_restore", answer_lost)
+    forumctl("restore-drill", "--method", "pitr", expect=1)
+    assert _tables(deployment) == SOURCES
+
+
 def test_explicit_recovery_point_needs_one_table() -> None:
     run = forumctl("restore-drill", "--from-recovery-point", "arn:x", expect=ExitCode.USAGE)
     assert "--table" in run.stderr
