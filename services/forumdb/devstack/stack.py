@@ -18,12 +18,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 import yaml
 
-from forumdb.devstack.apiserver import ApiServer, ApiServerPorts, KubectlCall
 from forumdb.devstack.checkout import Checkout, find_checkout
 from forumdb.devstack.errors import DevStackError
 from forumdb.devstack.launch import (
@@ -45,6 +44,9 @@ from forumdb.devstack.state import (
     load_state,
     save_state,
 )
+
+if TYPE_CHECKING:
+    from forumdb.devstack.apiserver import KubectlCall
 
 NAMESPACE = "default"
 MOTO_READY = re.compile(r"forumdb-moto ready on (http://\S+)")
@@ -232,6 +234,10 @@ def _start_kubernetes(
     progress: Progress,
     timeout: float,
 ) -> KubectlCall:
+    # Imported here: its certificates need `cryptography`, one of the test extras, which
+    # forumctl must not need for anything but the full dev stack (checked before this).
+    from forumdb.devstack.apiserver import ApiServer, ApiServerPorts
+
     state = launcher.state
     workdir = launcher.state_dir / "apiserver"
     with progress.step("etcd + kube-apiserver"):

@@ -78,3 +78,22 @@ def test_state_round_trips_and_a_broken_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "state.json").write_text("{not json")
     with pytest.raises(DevStackError, match=r"state\.json is unreadable"):
         load_state(tmp_path)
+
+
+def test_forumctl_and_json_mode_need_none_of_the_test_extras(tmp_path: Path) -> None:
+    # An image or plain install has no moto or cryptography: forumctl must still load, and the
+    # dev commands that need neither must work.
+    script = (
+        "import sys\n"
+        "sys.modules['cryptography'] = sys.modules['moto'] = None  # as if not installed\n"
+        "from click.testing import CliRunner\n"
+        "from forumdb.cli.main import cli\n"
+        f"result = CliRunner().invoke(cli, ['dev', 'status', '--state-dir', {str(tmp_path)!r}])\n"
+        "print(result.output)\n"
+        "sys.exit(result.exit_code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"no stack recorded in {tmp_path}" in done.stdout
