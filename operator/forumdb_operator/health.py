@@ -84,6 +84,11 @@ class Monitor:
     last_problem_key: str | None = None
     configmap_region: str | None = None  # AWS_REGION last seen or written in the ConfigMap
     primary_region: str | None = None
+    started: bool = False
+    armed: bool = False  # the resource was Ready once: checks count, failover may happen
+    # Whether the FailedOver / RegionsHealthy conditions are shown (see _own_conditions).
+    shows_failover: bool = False
+    shows_health: bool = False
     _published: dict[str, Any] | None = None
     _published_at: float = 0.0
     _last_conditions: list[dict[str, Any]] | None = None
@@ -124,6 +129,11 @@ class Monitor:
             return []  # the reconcile reports it
         if self.active_region is None:
             self.active_region = live_status.get("activeRegion")
+        if not self.started:  # the first check since the operator started
+            self.started = True
+            shown = {c.get("type") for c in live_status.get("conditions") or []}
+            self.shows_failover = "FailedOver" in shown
+            self.shows_health = "RegionsHealthy" in shown
         if self.reconcile_conditions is None:
             self.reconcile_conditions = [
                 dict(c)
@@ -156,7 +166,7 @@ class Monitor:
             else:
                 self.switched_from = None
         # Only a resource that was Ready once fails over: during provisioning tables are missing.
-        armed = bool(live_status.get("readyGeneration"))
+        self.armed = armed = bool(live_status.get("readyGeneration"))
         decision = failover.decide(policy, requested, self.health)
         events: list[Event] = []
         previous = self.active_region
@@ -266,14 +276,20 @@ class Monitor:
 
     def _conditions(self, now: str, previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
         base = [c for c in self.reconcile_conditions or [] if c.get("type") not in CONDITION_TYPES]
-        return base + status.merge_conditions(self._own_conditions(), previous, None, now)
+        own_before = [c for c in previous if c.get("type") in CONDITION_TYPES]
+        return base + status.merge_conditions(self._own_conditions(), own_before, None, now)
 
     def _own_conditions(self) -> list[status.Cond]:
+        """FailedOver and RegionsHealthy, each from the first time it has news (a switch; a
+        failed check of a Ready resource) on: a resource that never had any keeps the
+        reconcile's conditions only."""
         conds: list[status.Cond] = []
         primary = self.primary_region
-        if self.active_region is None or self.active_region == primary:
+        on_primary = self.active_region is None or self.active_region == primary
+        self.shows_failover = self.shows_failover or not on_primary
+        if self.shows_failover and on_primary:
             conds.append(status.Cond("FailedOver", False, "OnPrimary", "services use the primary"))
-        else:
+        elif self.shows_failover:
             last = self.last_failover or {}
             mode = last.get("mode", "Manual")
             why = f": {last['reason']}" if mode == "Automatic" and last.get("reason") else ""
@@ -286,9 +302,10 @@ class Monitor:
                 )
             )
         bad = [f"{r}: {h.last_error}" for r, h in self.health.items() if h.last_ok is False]
-        if not self.health:
-            conds.append(status.Cond("RegionsHealthy", None, "NotChecked", "no health check yet"))
-        elif self.last_problem:
+        self.shows_health = self.shows_health or (self.armed and bool(bad))
+        if not self.shows_health:
+            return conds
+        if self.last_problem:
             conds.append(
                 status.Cond("RegionsHealthy", False, "ActiveRegionDown", self.last_problem)
             )

@@ -115,8 +115,9 @@ def test_healthy_steady_state_reads_only_and_writes_status_once(ext):
     assert w.status["activeRegion"] == PRIMARY
     assert w.status["health"] == "Healthy"
     assert [r["region"] for r in w.status["regionHealth"]] == [PRIMARY, DR]
-    assert conditions(w.status)["FailedOver"]["status"] == "False"
-    assert conditions(w.status)["RegionsHealthy"]["status"] == "True"
+    # Nothing happened: no failover conditions next to the reconcile's.
+    assert "FailedOver" not in conditions(w.status)
+    assert "RegionsHealthy" not in conditions(w.status)
     for _ in range(3):
         assert w.tick() == []
     assert len(w.custom.status_patches) == 1  # nothing changed after the first check
@@ -133,6 +134,7 @@ def test_automatic_failover_after_threshold_then_no_failback(ext):
     for _ in range(2):
         assert w.tick() == []
     assert w.status["health"] == "Failing: us-east-1"
+    assert conditions(w.status)["RegionsHealthy"]["reason"] == "ChecksFailing"
     assert w.core.data["AWS_REGION"] == PRIMARY
 
     events = w.tick()  # the third failed check in a row
@@ -149,6 +151,7 @@ def test_automatic_failover_after_threshold_then_no_failback(ext):
     for _ in range(5):
         assert w.tick() == []
     assert w.status["health"] == "Healthy"
+    assert conditions(w.status)["RegionsHealthy"]["status"] == "True"
     assert w.core.data["AWS_REGION"] == DR  # no automatic failback
     assert w.custom.spec_patches == [{"activeRegion": DR}]
 
@@ -165,6 +168,8 @@ def test_short_outage_below_threshold_causes_no_switch(ext):
     assert w.custom.spec_patches == []
     assert w.core.data["AWS_REGION"] == PRIMARY
     assert w.status["activeRegion"] == PRIMARY
+    assert "FailedOver" not in conditions(w.status)
+    assert conditions(w.status)["RegionsHealthy"]["status"] == "True"  # seen failing, recovered
 
 
 def test_manual_mode_warns_once_and_stays(ext):
@@ -214,16 +219,22 @@ def test_no_healthy_replica_means_no_switch(ext):
 
 
 def test_reconcile_conditions_keep_the_monitors(ext):
-    w = World(automatic())
+    w = World(automatic(mode="Manual"))
     w.tick()
-    merged = w.monitor.conditions_with_failover(
-        [{"type": "Ready", "status": "True", "reason": "Ready", "message": "ok"}], "now"
-    )
-    assert [c["type"] for c in merged] == ["Ready", "FailedOver", "RegionsHealthy"]
+    ready = {"type": "Ready", "status": "True", "reason": "Ready", "message": "ok"}
+    assert w.monitor.conditions_with_failover([ready], "t1") == [ready]
+    w.spec = {**w.spec, "activeRegion": DR}
+    w.tick()
+    for now in ("t2", "t3"):  # no duplicates from one publication to the next
+        merged = w.monitor.conditions_with_failover([ready], now)
+        assert [c["type"] for c in merged] == ["Ready", "FailedOver"]
+    assert w.status["conditions"][-1]["type"] == "FailedOver"
 
 
-def test_before_the_first_check_region_health_is_unknown():
-    monitor = health.Monitor(NS, NAME)
-    merged = monitor.conditions_with_failover([], "now")
-    regions = next(c for c in merged if c["type"] == "RegionsHealthy")
-    assert (regions["status"], regions["reason"]) == ("Unknown", "NotChecked")
+def test_restarted_operator_keeps_showing_the_conditions_it_showed(ext):
+    w = World(automatic())
+    w.status["conditions"] = [
+        {"type": "FailedOver", "status": "False", "reason": "OnPrimary", "message": "m"}
+    ]
+    w.tick()
+    assert conditions(w.status)["FailedOver"]["reason"] == "OnPrimary"
