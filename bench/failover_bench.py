@@ -131,8 +131,9 @@ def main() -> None:
 {args.threshold}` on {platform.machine()}, {platform.python_version()}, \
 {time.strftime("%Y-%m-%d")}: real kube-apiserver, moto server with the forumdb extension
 (global tables, region outage), forum-operator, one forum-service (users, gunicorn gthread)
-whose config folder mirrors the ConfigMap every 0.1 s, one client writing steadily
-(2 s timeout per request). Replication lag 0. Times in seconds from the start of the outage.
+whose config folder mirrors the ConfigMap every 0.1 s, 4 clients writing steadily
+(1 s timeout per request, as a front end would give up). Replication lag 0. Times in
+seconds from the start of the outage.
 
 - detection: until the operator switched the ConfigMap's AWS_REGION to {DR}
   ({args.threshold} failed checks {args.interval} s apart: at least about \

@@ -134,7 +134,7 @@ class Service:
 
 
 def start_service(
-    config_dir: Path, aws_env: dict[str, str], workdir: Path, *, threads: int = 16
+    config_dir: Path, aws_env: dict[str, str], workdir: Path, *, threads: int = 32
 ) -> Service:
     """`forum-service users` (gunicorn, gthread) reading its settings from `config_dir`."""
     port = free_port()
@@ -168,31 +168,34 @@ class Ack:
 
 @dataclass
 class Writer:
-    """One client creating users one after the other (each request with a short timeout, as a
-    web front end would), until stopped."""
+    """`clients` clients creating users one request after the other each (every request with
+    a short timeout, as a web front end would), until stopped."""
 
     url: str
-    timeout: float = 2.0
+    clients: int = 4
+    timeout: float = 1.0
     acks: list[Ack] = field(default_factory=list)
     failures: list[tuple[float, str]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> Writer:
-        self._thread = threading.Thread(target=self._run, name="writer", daemon=True)
-        self._thread.start()
+        for i in range(self.clients):
+            thread = threading.Thread(target=self._run, args=(i,), name=f"writer-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
         return self
 
-    def _run(self) -> None:
+    def _run(self, client: int) -> None:
         n = 0
         session = requests.Session()
         while not self._stop.is_set():
             n += 1
-            username = f"writer-{os.getpid()}-{time.monotonic_ns()}-{n}"
+            username = f"writer-{os.getpid()}-{client}-{n}-{time.monotonic_ns()}"
             try:
                 r = session.post(
                     f"{self.url}/api/users",
-                    json={"username": username, "name": f"Writer {n}"},
+                    json={"username": username, "name": f"Writer {client}/{n}"},
                     timeout=self.timeout,
                 )
             except requests.RequestException as exc:
@@ -206,12 +209,12 @@ class Writer:
             time.sleep(0.02)
 
     def first_ack_after(self, t: float) -> Ack | None:
-        return next((a for a in list(self.acks) if a.at > t), None)
+        return min((a for a in list(self.acks) if a.at > t), key=lambda a: a.at, default=None)
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        for thread in self._threads:
+            thread.join(timeout=30)
 
 
 def missing_acks(service_url: str, acks: list[Ack]) -> list[Ack]:
