@@ -60,10 +60,19 @@ HEADER = (
 
 
 def one_run(
-    i: int, api: ApiServer, moto: MotoServer, runner: OperatorRunner, kubectl, args, work: Path
-) -> tuple[OutageRun, int, int]:
+    i: int,
+    api: ApiServer,
+    moto: MotoServer,
+    runner: OperatorRunner,
+    kubectl,
+    args,
+    work: Path,
+    lag: float = 0,
+) -> tuple[OutageRun, int, int, int]:
+    """One outage; returns the times, the writes acknowledged, those acknowledged before the
+    outage but not readable at the switch (the RPO window), and those not readable at the end."""
     moto.reset()
-    moto.control.set_replication(replica_activation_calls=2, lag_seconds=0)
+    moto.control.set_replication(replica_activation_calls=2, lag_seconds=lag)
     ns = f"bench-failover-{i}"
     kubectl("create", "namespace", ns)
     op = runner.start("--namespace", ns)
@@ -81,9 +90,11 @@ def one_run(
         writer = Writer(service.url).start()
         wait_for(lambda: len(writer.acks) >= 10, timeout=60, what="writes before the outage")
         run = measure_outage(moto.control, mirror, writer, region=PRIMARY, to=DR, timeout=120)
+        at_switch = len(missing_acks(service.url, writer.acks[: run.acked_before]))
         writer.stop()
+        time.sleep(lag + 1 if lag else 0)  # let the replication lag pass
         lost = len(missing_acks(service.url, writer.acks))
-        return run, len(writer.acks), lost
+        return run, len(writer.acks), at_switch, lost
     finally:
         mirror.stop()
         service.stop()
@@ -99,6 +110,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--interval", type=int, default=1, help="healthCheckIntervalSeconds")
     ap.add_argument("--threshold", type=int, default=3, help="failureThreshold")
+    ap.add_argument("--lag", type=float, default=10.0, help="replication lag of the RPO runs")
+    ap.add_argument("--lag-runs", type=int, default=2, help="runs with --lag (RPO)")
     args = ap.parse_args()
 
     api = ApiServer.start(kube_apiserver=require_tool("kube-apiserver"), etcd=require_tool("etcd"))
@@ -109,15 +122,25 @@ def main() -> None:
     api.apply_crds(kubectl, REPO / "crds")
     runs: list[OutageRun] = []
     rows: list[str] = []
+    lag_rows: list[str] = []
     try:
         for i in range(args.repeat):
-            run, acked, lost = one_run(i, api, moto, runner, kubectl, args, work)
+            run, acked, _, lost = one_run(i, api, moto, runner, kubectl, args, work)
             runs.append(run)
             rows.append(
                 f"| {i + 1} | {run.detected:.2f} | {run.switch:.2f} | {run.writes_back:.2f} | "
                 f"{run.failed_during} | {acked} | {lost} |"
             )
             print(rows[-1], flush=True)
+        for i in range(args.lag_runs):
+            run, acked, at_switch, lost = one_run(
+                args.repeat + i, api, moto, runner, kubectl, args, work, lag=args.lag
+            )
+            lag_rows.append(
+                f"| {i + 1} | {args.lag:g} | {run.detected:.2f} | {run.acked_before} | "
+                f"{at_switch} | {lost} |"
+            )
+            print(lag_rows[-1], flush=True)
     finally:
         runner.stop_all()
         moto.stop()
@@ -150,12 +173,27 @@ seconds from the start of the outage.
 {HEADER}
 {chr(10).join(rows)}
 
+RPO: the same outage with a replication lag of {args.lag:g} s (the moto extension delays
+every replicated write by that much). Writes acknowledged in {PRIMARY} within the lag before the
+outage are not in {DR} when the services switch: that window is the RPO.
+
+| run | lag | detection | acknowledged before the outage | not readable in {DR} at the switch \
+| not readable {args.lag + 1:g} s after the writes stopped |
+| --- | --- | --- | --- | --- | --- |
+{chr(10).join(lag_rows)}
+
+The last column is 0 because the moto extension still delivers the pending writes of a region
+that is down; in AWS they wait for the region to come back (last writer wins against what was
+written meanwhile in {DR}), or are lost with it. DynamoDB global tables replicate
+asynchronously (typically within a second): the RPO is that replication delay, whatever the
+failover does.
+
 Notes
 - The switch is short here because the ConfigMap mirror polls every 0.1 s. In a cluster the
-  kubelet refreshes a mounted ConfigMap on its sync period plus its cache TTL (up to about a
-  minute by default), which adds to the switch time: for a fast RTO, lower the kubelet's
-  `syncFrequency`/`configMapAndSecretChangeDetectionStrategy: Watch`, or have the services
-  watch the ConfigMap through the API.
+  kubelet projects a changed ConfigMap into a mounted volume within its sync period plus the
+  cache propagation delay (about a minute by default), which adds to the switch time: for a
+  fast RTO, lower the kubelet's `syncFrequency`, or have the services watch the ConfigMap
+  through the API.
 - After the switch the services' config watcher re-reads the folder at most every second and
   opens a new store; requests in flight on the old store finish there (here: they fail
   after botocore's retries against the region that is down).
