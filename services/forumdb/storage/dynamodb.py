@@ -286,6 +286,12 @@ class DynamoCollection(Collection):
         return Health(ok, detail, info)
 
 
+# A request of a service must answer within gunicorn's worker timeout (30 s): a few retries
+# with short timeouts, not the default budget (whose back-off alone can pass a minute while a
+# region is down, which is when the operator is switching the services to another region).
+SERVICE_CLIENT_CONFIG = aws.client_config(max_attempts=3, connect_timeout=2, read_timeout=5)
+
+
 class DynamoStore(Store):
     mode = "dynamodb"
 
@@ -320,7 +326,9 @@ class DynamoStore(Store):
             with self._client_lock:
                 if self._client_obj is None:
                     try:
-                        self._client_obj = aws.client("dynamodb", self.region, self.endpoint_url)
+                        self._client_obj = aws.client(
+                            "dynamodb", self.region, self.endpoint_url, SERVICE_CLIENT_CONFIG
+                        )
                     except BotoCoreError as exc:
                         raise StoreUnavailable(
                             f"cannot make a DynamoDB client for region {self.region}: {exc}"

@@ -241,3 +241,17 @@ def test_from_settings_is_cheap_and_uses_the_settings(monkeypatch: pytest.Monkey
     assert store.users.table_name == "blue-Users"
     assert store.posts.table_name == "custom-posts"
     assert (store.region, store.endpoint_url) == ("eu-west-1", "http://127.0.0.1:1")
+
+
+def test_service_clients_give_up_within_a_request_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    # gunicorn kills a worker after 30 s; botocore's standard back-off caps at 20 s per retry.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    store = DynamoStore({"users": "U", "threads": "T", "posts": "P"}, region=REGION)
+    config = store.client().meta.config
+    attempts = config.retries["total_max_attempts"]  # botocore's normalised form
+    assert attempts <= 4
+    worst_case = attempts * (config.connect_timeout + config.read_timeout) + sum(
+        min(2**n, 20) for n in range(attempts - 1)
+    )
+    assert worst_case < 30
