@@ -289,7 +289,7 @@ class DynamoCollection(Collection):
 # A request of a service must answer within gunicorn's worker timeout (30 s): a few retries
 # with short timeouts, not the default budget (whose back-off alone can pass a minute while a
 # region is down, which is when the operator is switching the services to another region).
-SERVICE_CLIENT_CONFIG = aws.client_config(max_attempts=3, connect_timeout=2, read_timeout=5)
+SERVICE_CLIENT_CONFIG = aws.client_config(max_attempts=2, connect_timeout=2, read_timeout=5)
 
 
 class DynamoStore(Store):
