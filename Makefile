@@ -15,7 +15,7 @@ setup:
 
 ## test: lint, format check, then the whole suite (kind and live-AWS tests skip with a reason)
 test: lint
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
 lint:
 	$(BIN)/ruff check .
