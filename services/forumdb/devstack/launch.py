@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import requests
 
+from forumdb.config import SETTINGS_ENV_NAMES
 from forumdb.devstack.errors import DevStackError
 from forumdb.devstack.procs import GiveUp, process_start_ticks, start_group, wait_for
 from forumdb.devstack.state import DevState, ProcessRecord, save_state
@@ -23,18 +24,7 @@ FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "te
 # Settings of the user's shell that must not reach the stack's processes: real AWS accounts,
 # a kubeconfig of a real cluster, or storage settings meant for something else.
 _SCRUBBED_PREFIXES = ("AWS_", "KUBECONFIG", "KUBECACHEDIR", "FORUMDB_", "PROMETHEUS_MULTIPROC")
-_SCRUBBED = {
-    "STORAGE_MODE",
-    "USE_DYNAMODB",
-    "DATA_DIR",
-    "TABLE_PREFIX",
-    "USERS_TABLE",
-    "THREADS_TABLE",
-    "POSTS_TABLE",
-    "REPLICA_REGIONS",
-    "PORT",
-    "WEB_CONCURRENCY",
-}
+_SCRUBBED = {*SETTINGS_ENV_NAMES, "WEB_CONCURRENCY"}
 
 
 def base_env(**extra: str) -> dict[str, str]:

@@ -14,25 +14,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from forumdb.cli.main import cli
+from forumdb.config import SETTINGS_ENV_NAMES
 from harness.moto_ext import mock_aws_ext
 
 REGION = "us-east-1"
 SAMPLE_DIR = Path(__file__).resolve().parents[3] / "examples" / "sample-data"
 
-_CONFIG_ENV = (
-    "STORAGE_MODE",
-    "USE_DYNAMODB",
-    "DATA_DIR",
-    "TABLE_PREFIX",
-    "USERS_TABLE",
-    "THREADS_TABLE",
-    "POSTS_TABLE",
-    "REPLICA_REGIONS",
-    "FORUMDB_CONFIG_DIR",
-    "AWS_ENDPOINT_URL",
-    "AWS_PROFILE",
-    "KUBECONFIG",
-)
+_CONFIG_ENV = (*SETTINGS_ENV_NAMES, "AWS_PROFILE", "KUBECONFIG")
 
 
 @dataclass
