@@ -25,7 +25,7 @@ from forumdb_operator.desired import (
     DesiredState,
     DesiredTable,
 )
-from forumdb_operator.observed import Observed, ObservedTable
+from forumdb_operator.observed import Observed, ObservedBackups, ObservedTable
 
 ALARM_DELETE_BATCH = 100
 DEFAULT_BACKUP_ROLE = "arn:aws:iam::{account}:role/service-role/AWSBackupDefaultServiceRole"
@@ -472,6 +472,35 @@ def _plan_matches(want: dict[str, Any], have: dict[str, Any] | None) -> bool:
     return True
 
 
+def _backup_plan_removal(b: DesiredBackups, ob: ObservedBackups, why: str = "") -> list[Action]:
+    """Delete the selection, then the plan; vaults and their recovery points stay."""
+    region = b.primary_region
+    actions = []
+    if ob.plan_id and ob.selection_id:
+        actions.append(
+            Action(
+                "backup",
+                "backup",
+                region,
+                "delete_backup_selection",
+                {"BackupPlanId": ob.plan_id, "SelectionId": ob.selection_id},
+                f"delete backup selection {b.selection_name}{why}",
+            )
+        )
+    if ob.plan_id:
+        actions.append(
+            Action(
+                "backup",
+                "backup",
+                region,
+                "delete_backup_plan",
+                {"BackupPlanId": ob.plan_id},
+                f"delete backup plan {b.plan_name}{why}",
+            )
+        )
+    return actions
+
+
 def diff_backups(d: DesiredState, obs: Observed, plan: Plan) -> None:
     b = d.backups
     ob = obs.backups
@@ -479,28 +508,7 @@ def diff_backups(d: DesiredState, obs: Observed, plan: Plan) -> None:
         return
     region = b.primary_region
     if not b.enabled:
-        if ob.selection_id and ob.plan_id:
-            plan.actions.append(
-                Action(
-                    "backup",
-                    "backup",
-                    region,
-                    "delete_backup_selection",
-                    {"BackupPlanId": ob.plan_id, "SelectionId": ob.selection_id},
-                    f"delete backup selection {b.selection_name} (backups disabled)",
-                )
-            )
-        if ob.plan_id:
-            plan.actions.append(
-                Action(
-                    "backup",
-                    "backup",
-                    region,
-                    "delete_backup_plan",
-                    {"BackupPlanId": ob.plan_id},
-                    f"delete backup plan {b.plan_name} (backups disabled; vaults kept)",
-                )
-            )
+        plan.actions.extend(_backup_plan_removal(b, ob, " (backups disabled; vaults kept)"))
         return
     vault_regions = [region] + ([b.copy_region] if b.copy_region else [])
     for r in vault_regions:
@@ -768,29 +776,7 @@ def deletion_plan(d: DesiredState, obs: Observed) -> Plan:
             )
     ob = obs.backups
     if ob is not None and d.backups is not None:
-        region = d.backups.primary_region
-        if ob.plan_id and ob.selection_id:
-            plan.actions.append(
-                Action(
-                    "backup",
-                    "backup",
-                    region,
-                    "delete_backup_selection",
-                    {"BackupPlanId": ob.plan_id, "SelectionId": ob.selection_id},
-                    f"delete backup selection {d.backups.selection_name}",
-                )
-            )
-        if ob.plan_id:
-            plan.actions.append(
-                Action(
-                    "backup",
-                    "backup",
-                    region,
-                    "delete_backup_plan",
-                    {"BackupPlanId": ob.plan_id},
-                    f"delete backup plan {d.backups.plan_name}",
-                )
-            )
+        plan.actions.extend(_backup_plan_removal(d.backups, ob))
     for t in d.tables:
         o = obs.table(t.kind, d.primary_region)
         if o is None:
