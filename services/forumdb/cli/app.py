@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from forumdb.cli.batch import DEFAULT_POLICY, RetryPolicy
+from forumdb.cli.batch import DEFAULT_POLICY
 from forumdb.cli.output import Output
 from forumdb.cli.sync import DEFAULT_WORKERS
 from forumdb.cli.target import Target, resolve_target
@@ -102,10 +102,6 @@ def write_options(fn: F) -> F:
         show_default=True,
         help="Parallel writers, one AWS client each.",
     )(fn)
-
-
-def retry_policy(max_attempts: int) -> RetryPolicy:
-    return RetryPolicy(max_attempts=max_attempts)
 
 
 def common_options(fn: F) -> F:

@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 
 from forumdb import __version__
-from forumdb.cli.app import App, common_options, retry_policy, write_options
+from forumdb.cli.app import App, common_options, write_options
 from forumdb.cli.backup_format import (
     End,
     Header,
@@ -24,7 +24,7 @@ from forumdb.cli.backup_format import (
 )
 from forumdb.cli.codec import TableChecksum, to_json_item
 from forumdb.cli.errors import AwsError, DataError
-from forumdb.cli.loader import LoadJob, fail_if_unverified, load, render, require_tables, summarize
+from forumdb.cli.loader import LoadJob, load_and_report, require_tables
 from forumdb.cli.output import table
 from forumdb.cli.scan import scan_pages, segments_for
 from forumdb.cli.sync import table_is_empty
@@ -207,26 +207,19 @@ def restore(
                 track_digests=not empty,
             )
         )
-    results, reports = load(
+    load_and_report(
         app,
         jobs,
-        dry_run=dry_run,
-        workers=workers,
-        verify=verify,
-        policy=retry_policy(max_attempts),
-    )
-    summary = summarize(results, reports)
-    summary.update(
-        {
+        title=f"restore {source}",
+        extra={
             "file": str(source),
             "backupCreatedAt": header.createdAt,
             "backupSource": header.source,
             "target": tgt.describe(),
             "dryRun": dry_run,
-        }
+        },
+        dry_run=dry_run,
+        workers=workers,
+        verify=verify,
+        max_attempts=max_attempts,
     )
-    app.output.emit(
-        summary,
-        lambda c: render(c, f"restore {source}" + (" (dry run)" if dry_run else ""), summary),
-    )
-    fail_if_unverified(reports)

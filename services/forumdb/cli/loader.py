@@ -96,6 +96,34 @@ def load(
     return results, reports
 
 
+def load_and_report(
+    app: App,
+    jobs: list[LoadJob],
+    *,
+    title: str,
+    extra: dict[str, Any],
+    dry_run: bool,
+    workers: int,
+    verify: bool,
+    max_attempts: int,
+) -> None:
+    """What migrate, seed and restore share: load, summarise, print, and fail loudly when
+    the content did not verify."""
+    results, reports = load(
+        app,
+        jobs,
+        dry_run=dry_run,
+        workers=workers,
+        verify=verify,
+        policy=RetryPolicy(max_attempts=max_attempts),
+    )
+    summary = summarize(results, reports)
+    summary.update(extra)
+    heading = title + (" (dry run)" if dry_run else "")
+    app.output.emit(summary, lambda c: render(c, heading, summary))
+    fail_if_unverified(reports)
+
+
 def summarize(results: list[SyncResult], reports: list[ContentReport]) -> dict[str, Any]:
     by_table = {r.table: r for r in reports}
     rows = []

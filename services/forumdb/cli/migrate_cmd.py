@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from forumdb.cli.app import App, common_options, retry_policy, write_options
-from forumdb.cli.loader import LoadJob, fail_if_unverified, load, render, require_tables, summarize
+from forumdb.cli.app import App, common_options, write_options
+from forumdb.cli.loader import LoadJob, load_and_report, require_tables
 from forumdb.cli.sources import read_records, records_to_items
 from forumdb.tables import KINDS, Kind
 
@@ -56,18 +56,13 @@ def migrate(
     for kind in kinds:
         records = read_records(source, kind)
         jobs.append(LoadJob(kind, records_to_items(kind, records), len(records)))
-    results, reports = load(
+    load_and_report(
         app,
         jobs,
+        title=f"migrate {source}",
+        extra={"source": str(source), "target": app.target.describe(), "dryRun": dry_run},
         dry_run=dry_run,
         workers=workers,
         verify=verify,
-        policy=retry_policy(max_attempts),
+        max_attempts=max_attempts,
     )
-    summary = summarize(results, reports)
-    summary.update({"source": str(source), "target": app.target.describe(), "dryRun": dry_run})
-    app.output.emit(
-        summary,
-        lambda c: render(c, f"migrate {source}" + (" (dry run)" if dry_run else ""), summary),
-    )
-    fail_if_unverified(reports)

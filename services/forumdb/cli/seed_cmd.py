@@ -12,10 +12,10 @@ import click
 from rich.console import Console
 
 from forumdb.cli import sample
-from forumdb.cli.app import App, common_options, retry_policy, write_options
+from forumdb.cli.app import App, common_options, write_options
 from forumdb.cli.codec import Item, serialize_record
 from forumdb.cli.errors import DataError
-from forumdb.cli.loader import LoadJob, fail_if_unverified, load, render, require_tables, summarize
+from forumdb.cli.loader import LoadJob, load_and_report, require_tables
 from forumdb.cli.output import table
 from forumdb.tables import KINDS, Kind, table_def
 
@@ -69,20 +69,16 @@ def seed(
         return
     require_tables(app, KINDS)
     jobs = [LoadJob(kind, _items(kind, sizes), counts[kind]) for kind in KINDS]
-    results, reports = load(
+    load_and_report(
         app,
         jobs,
+        title="seed",
+        extra={"target": tgt.describe(), "dryRun": dry_run, "seed": seed},
         dry_run=dry_run,
         workers=workers,
         verify=verify,
-        policy=retry_policy(max_attempts),
+        max_attempts=max_attempts,
     )
-    summary = summarize(results, reports)
-    summary.update({"target": tgt.describe(), "dryRun": dry_run, "seed": seed})
-    app.output.emit(
-        summary, lambda c: render(c, "seed" + (" (dry run)" if dry_run else ""), summary)
-    )
-    fail_if_unverified(reports)
 
 
 def _items(kind: Kind, sizes: dict[str, int]) -> Iterator[Item]:
