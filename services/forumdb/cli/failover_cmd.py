@@ -16,9 +16,9 @@ from pydantic import BaseModel
 from rich.console import Console
 
 from forumdb.cli.errors import AwsError, CheckFailed, CliError, ExitCode
+from forumdb.cli.kube import GROUP, PLURAL, VERSION, api_clients
 from forumdb.cli.output import Output, table
 
-GROUP, VERSION, PLURAL = "forumdb.io", "v1alpha1", "forumdatabases"
 POLL_SECONDS = 0.5
 
 
@@ -41,21 +41,9 @@ class _Kube:
     """The two API groups the command needs, from the kubeconfig."""
 
     def __init__(self, kubeconfig: str | None) -> None:
-        from kubernetes import client, config
-        from kubernetes.config.config_exception import ConfigException
-
-        try:
-            config.load_kube_config(config_file=kubeconfig)
-            _, active = config.list_kube_config_contexts(config_file=kubeconfig)
-        except (ConfigException, FileNotFoundError, TypeError) as exc:
-            raise AwsError(
-                f"cannot load the kubeconfig ({kubeconfig or 'KUBECONFIG or ~/.kube/config'}): "
-                f"{exc}",
-                hint="set KUBECONFIG or pass --kubeconfig",
-            ) from None
-        self.default_namespace = (active or {}).get("context", {}).get("namespace") or "default"
-        self.custom = client.CustomObjectsApi()
-        self.core = client.CoreV1Api()
+        self.custom, self.core, self.default_namespace = api_clients(
+            kubeconfig, hint="set KUBECONFIG or pass --kubeconfig"
+        )
 
     def call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         from kubernetes.client.exceptions import ApiException

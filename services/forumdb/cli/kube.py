@@ -25,7 +25,13 @@ class ForumDbTarget(BaseModel):
     spec: dict[str, Any] = Field(default_factory=dict)
 
 
-def _api_clients(kubeconfig: str | None) -> tuple[Any, Any, str]:
+_FLAGS_HINT = (
+    "set KUBECONFIG or pass --kubeconfig, or give tables/region by flags instead of --forumdb"
+)
+
+
+def api_clients(kubeconfig: str | None, hint: str = _FLAGS_HINT) -> tuple[Any, Any, str]:
+    """(CustomObjectsApi, CoreV1Api, the context's namespace) from the kubeconfig."""
     from kubernetes import client, config
     from kubernetes.config.config_exception import ConfigException
 
@@ -35,8 +41,7 @@ def _api_clients(kubeconfig: str | None) -> tuple[Any, Any, str]:
     except (ConfigException, FileNotFoundError, TypeError) as exc:
         raise AwsError(
             f"cannot load the kubeconfig ({kubeconfig or 'KUBECONFIG or ~/.kube/config'}): {exc}",
-            hint="set KUBECONFIG or pass --kubeconfig, or give tables/region by flags instead "
-            "of --forumdb",
+            hint=hint,
         ) from None
     namespace = (active or {}).get("context", {}).get("namespace") or "default"
     return client.CustomObjectsApi(), client.CoreV1Api(), namespace
@@ -46,7 +51,7 @@ def read_forumdb(name: str, namespace: str | None, kubeconfig: str | None) -> Fo
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError
 
-    custom, core, default_ns = _api_clients(kubeconfig)
+    custom, core, default_ns = api_clients(kubeconfig)
     ns = namespace or default_ns
     try:
         obj = custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, name)
