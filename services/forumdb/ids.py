@@ -2,13 +2,16 @@
 
 Ids stay numbers, as in the classic forum sample, so existing clients keep working. New ids
 are time-ordered 53-bit integers (safe in JavaScript): milliseconds since 2020-01-01 in the
-high bits, 12 random bits below. Creates are conditional, so the rare collision is retried
-by the storage layer rather than overwriting anything.
+high bits, 12 random bits below. Within one process ids strictly increase, so records made
+one after another list in the order they were made even inside one millisecond. Across
+processes the random bits make collisions rare; creates are conditional, so the rare
+collision is retried by the storage layer rather than overwriting anything.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -22,9 +25,21 @@ MAX_ID = 2**53 - 1
 LEGACY_BASE = datetime(2000, 1, 1, tzinfo=UTC)
 
 
+_last_id = 0
+_id_lock = threading.Lock()
+
+
 def new_id() -> int:
+    """A fresh id, larger than any this process made before (a clock step back included)."""
+    global _last_id
     ms = int(time.time() * 1000) - _EPOCH_MS
-    return (ms << _RANDOM_BITS) | random.getrandbits(_RANDOM_BITS)
+    candidate = (ms << _RANDOM_BITS) | random.getrandbits(_RANDOM_BITS)
+    with _id_lock:
+        # Past the last id, keep a random step so two processes in step rarely collide.
+        if candidate <= _last_id:
+            candidate = _last_id + 1 + random.getrandbits(_RANDOM_BITS // 2)
+        _last_id = candidate
+    return candidate
 
 
 def format_ts(dt: datetime) -> str:

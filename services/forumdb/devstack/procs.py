@@ -118,14 +118,26 @@ def group_alive(pid: int) -> bool:
         return True
     # killpg(0) also succeeds for a zombie leader that nobody reaped; look at the members.
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        state, pgrp = fields[0], int(fields[2])
-        if pgrp == pid and state != "Z":
+        fields = _stat_fields(stat)
+        if fields and int(fields[2]) == pid and fields[0] != "Z":
             return True
     return False
+
+
+def process_running(pid: int) -> bool:
+    """True while process `pid` exists and is not a zombie. A killed orphan stays a zombie
+    until its new parent (init, or a container's PID 1) reaps it, which may be never."""
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+    return bool(fields) and fields[0] != "Z"
+
+
+def _stat_fields(stat: Path) -> list[str]:
+    """The fields of a /proc/PID/stat file after the command name (state first); [] when
+    the process is gone."""
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
 
 
 def stop_group(proc: subprocess.Popen[bytes], *, grace: float = 10.0) -> int:
@@ -184,11 +196,8 @@ def process_start_ticks(pid: int) -> int | None:
     """When the process `pid` started (clock ticks since boot, /proc/PID/stat field 22), or
     None if there is no such process. Recorded at start, it tells a later caller whether the
     PID still names that process or was reused by another."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return int(fields[19])
+    fields = _stat_fields(Path(f"/proc/{pid}/stat"))
+    return int(fields[19]) if fields else None
 
 
 def stop_pid_group(pid: int, start_ticks: int | None, *, grace: float = 10.0) -> bool:

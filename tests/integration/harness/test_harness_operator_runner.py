@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
 import requests
 
 from harness.operator_runner import OperatorExited, OperatorRunner, operator_executable
-from harness.procs import group_alive
+from harness.procs import group_alive, process_running, wait_for
 
 # Prints what the runner gave it, starts a child (to check that the whole group is stopped),
 # then sleeps; on SIGTERM it logs and exits 0 unless IGNORE_TERM is set.
@@ -76,8 +77,8 @@ def test_stop_terminates_the_whole_group(stand_in_runner: OperatorRunner) -> Non
     assert op.stop() == 0
     assert "got SIGTERM" in op.logs()
     assert not group_alive(op.pid)
-    with pytest.raises(ProcessLookupError):
-        os.kill(child, 0)
+    # The orphaned child may linger as a zombie until PID 1 reaps it; it must not run.
+    assert not process_running(child)
 
 
 def test_stop_escalates_to_sigkill_when_sigterm_is_ignored(
@@ -124,3 +125,17 @@ def test_real_operator_serves_health_and_metrics_then_stops_cleanly(
     assert op.stop() == 0  # SIGTERM: kopf shuts down by itself, no SIGKILL needed
     assert not group_alive(op.pid)
     assert op.logs()
+
+
+def test_process_running_counts_a_zombie_as_gone() -> None:
+    proc = subprocess.Popen(["sleep", "300"])
+    try:
+        assert process_running(proc.pid)
+        proc.kill()
+        # Not reaped yet: the pid still exists, as the zombie it is.
+        wait_for(lambda: not process_running(proc.pid), timeout=10, what="sleep to die")
+        os.kill(proc.pid, 0)  # still there (a zombie), so the check above saw the state
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not process_running(proc.pid)

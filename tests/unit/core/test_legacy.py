@@ -1,7 +1,10 @@
 """Reading the classic sample's db.json files: deterministic ids and timestamps."""
 
+from types import SimpleNamespace
+
 import pytest
 
+from forumdb import ids as ids_module
 from forumdb.ids import MAX_ID, legacy_created_at, new_id
 from forumdb.legacy import LegacyFormatError, normalize_document
 
@@ -62,9 +65,18 @@ def test_bad_files_name_the_position_and_field(kind, doc, message):
 
 
 def test_new_ids_are_safe_integers_and_time_ordered():
-    ids = [new_id() for _ in range(100)]
+    ids = [new_id() for _ in range(2000)]  # many share a millisecond
     assert all(0 < i <= MAX_ID for i in ids)
-    assert len(set(ids)) > 90  # 12 random bits per millisecond
+    assert ids == sorted(set(ids)), "one process's ids strictly increase"
+
+
+def test_new_ids_keep_increasing_when_the_clock_steps_back(monkeypatch):
+    first = new_id()
+    # Only the ids module's clock goes back (to 2020-09), not the whole time module.
+    monkeypatch.setattr(ids_module, "time", SimpleNamespace(time=lambda: 1_600_000_000.0))
+    later = [new_id() for _ in range(50)]
+    assert first < later[0]
+    assert later == sorted(set(later))
 
 
 def test_records_written_by_the_services_keep_their_ids_and_timestamps():
