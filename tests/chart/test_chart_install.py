@@ -2,8 +2,8 @@
 is accepted, and the operator's RBAC is enough: the operator, authenticated as the chart's
 ServiceAccount, reconciles a ForumDatabase.
 
-This apiserver (1.20) serves no policy/v1, so PodDisruptionBudgets stay off here, and it runs
-no kubelet, so the Deployments never get pods (the kind scenario covers that)."""
+This apiserver (1.20) serves no policy/v1, so PodDisruptionBudgets are policy/v1beta1 here, and
+it runs no kubelet, so the Deployments never get pods (the kind scenario covers that)."""
 
 from __future__ import annotations
 
@@ -210,17 +210,15 @@ def test_helm_install_with_defaults_then_upgrade_to_dynamodb(
         assert volumes["forumdb-config"]["configMap"]["name"] == "forumdb-forum"
 
 
-def test_pdb_on_a_cluster_without_policy_v1_is_refused_clearly(
-    helm, apiserver, namespace, tmp_path
+def test_pdb_on_a_cluster_without_policy_v1_falls_back_to_v1beta1(
+    helm, apiserver, kubectl, namespace, tmp_path
 ):
-    values = write_values(tmp_path, {**_values(namespace), "services": {"pdb": {"create": True}}})
-    proc = helm.with_cluster(apiserver.env)(
-        *("install", RELEASE, str(CHART_DIR), "--namespace", namespace),
-        *("--values", str(values), "--dry-run"),
-        check=False,
-    )
-    assert proc.returncode != 0
-    assert "services.pdb.create=true needs policy/v1 PodDisruptionBudgets" in proc.stderr
+    values = {**_values(namespace), "services": {"pdb": {"create": True}}}
+    with _installed(helm, apiserver, namespace, values, tmp_path):
+        pdbs = kubectl.json("get", "poddisruptionbudgets.v1beta1.policy", "-n", namespace)
+        by_name = {p["metadata"]["name"]: p["spec"] for p in pdbs["items"]}
+        assert sorted(by_name) == sorted(f"forum-{n}" for n in SERVICE_NAMES)
+        assert all(spec["maxUnavailable"] == 1 for spec in by_name.values())
 
 
 def _self_signed_cert(folder: Path) -> Path:

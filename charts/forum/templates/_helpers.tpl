@@ -204,6 +204,21 @@ only from an existing Secret.
 {{- end }}
 
 {{/*
+apiVersion of the PodDisruptionBudgets: policy/v1 where the cluster serves it, policy/v1beta1
+(same fields) on clusters before 1.21; empty if neither. A cluster's discovery lists each kind
+(group/version/Kind), which wins; offline `helm template` knows only helm's built-in group
+versions, unless --api-versions names a kind.
+*/}}
+{{- define "forum.pdbApiVersion" -}}
+{{- $has := .Capabilities.APIVersions }}
+{{- if $has.Has "policy/v1/PodDisruptionBudget" }}policy/v1
+{{- else if $has.Has "policy/v1beta1/PodDisruptionBudget" }}policy/v1beta1
+{{- else if $has.Has "policy/v1" }}policy/v1
+{{- else if $has.Has "policy/v1beta1" }}policy/v1beta1
+{{- end }}
+{{- end }}
+
+{{/*
 Checks across values that a JSON schema cannot express well; each message names the value.
 */}}
 {{- define "forum.validateValues" -}}
@@ -223,8 +238,8 @@ Checks across values that a JSON schema cannot express well; each message names 
 {{- if and .Values.services.pdb.create .Values.services.pdb.minAvailable (not (kindIs "invalid" .Values.services.pdb.maxUnavailable)) (ne (toString .Values.services.pdb.maxUnavailable) "") }}
 {{- $errors = append $errors "services.pdb: set minAvailable or maxUnavailable, not both (set maxUnavailable to \"\")" }}
 {{- end }}
-{{- if and .Values.services.pdb.create (not (.Capabilities.APIVersions.Has "policy/v1")) }}
-{{- $errors = append $errors (printf "services.pdb.create=true needs policy/v1 PodDisruptionBudgets (Kubernetes 1.21+); this cluster (%s) does not serve them" .Capabilities.KubeVersion.Version) }}
+{{- if and .Values.services.pdb.create (not (include "forum.pdbApiVersion" .)) }}
+{{- $errors = append $errors (printf "services.pdb.create=true needs PodDisruptionBudgets (policy/v1, or policy/v1beta1 before Kubernetes 1.21); this cluster (%s) serves neither" .Capabilities.KubeVersion.Version) }}
 {{- end }}
 {{- if and .Values.operator.enabled .Values.operator.webhook.enabled (not .Values.operator.webhook.certSecret) }}
 {{- $errors = append $errors "operator.webhook.enabled=true needs operator.webhook.certSecret: a Secret with tls.crt, tls.key and ca.crt for the webhook's HTTPS (e.g. from a cert-manager Certificate)" }}
