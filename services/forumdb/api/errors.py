@@ -29,6 +29,7 @@ _HTTP_CODES = {
     400: "bad_request",
     404: "not_found",
     405: "method_not_allowed",
+    308: "permanent_redirect",
     413: "payload_too_large",
     415: "unsupported_media_type",
 }
@@ -93,6 +94,28 @@ def validation_error(exc: ValidationError) -> ApiError:
     return ApiError(422, "validation_error", message, first["field"], details)
 
 
+def _json_instead_of_html(response: Response) -> Response:
+    """Responses werkzeug builds itself bypass the error handlers: a routing redirect (an
+    HTML page, e.g. for `/api//users`) and the automatic OPTIONS answer (an empty body typed
+    text/html). Neither leaves as HTML."""
+    if response.mimetype != "text/html" or response.direct_passthrough:
+        return response
+    if not response.get_data():
+        del response.headers["Content-Type"]
+        return response
+    status = response.status_code
+    location = response.headers.get("Location")
+    if 300 <= status < 400 and location:
+        message = f"{request.path} is at {location}"
+    else:
+        message = response.status
+    replacement = error_response(status, _HTTP_CODES.get(status, f"http_{status}"), message)
+    for name, value in response.headers.items():
+        if name.lower() not in {"content-type", "content-length"}:
+            replacement.headers[name] = value
+    return replacement
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
@@ -100,7 +123,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(NotFound)
     def _not_found(exc: NotFound) -> Response:
-        return error_response(404, "not_found", str(exc), "id")
+        return error_response(404, "not_found", str(exc), exc.field)
 
     @app.errorhandler(AlreadyExists)
     def _exists(exc: AlreadyExists) -> Response:
@@ -138,6 +161,10 @@ def register_error_handlers(app: Flask) -> None:
         if allow:
             response.headers["Allow"] = allow
         return response
+
+    @app.after_request
+    def _never_html(response: Response) -> Response:
+        return _json_instead_of_html(response)
 
     @app.errorhandler(Exception)
     def _bug(exc: Exception) -> Response:

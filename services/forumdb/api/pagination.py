@@ -38,12 +38,13 @@ def page_request() -> PageRequest:
         limit = int(raw_limit)
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise bad_request(f"limit must be an integer from 1 to {MAX_PAGE_SIZE}", "limit")
-    cursor = request.args.get("cursor")
+    # An empty `?cursor=` (a client that templates the parameter in) means the first page.
+    cursor = request.args.get("cursor") or None
     if cursor is not None and (
         len(cursor) > MAX_CURSOR_LENGTH or not _CURSOR_CHARS.fullmatch(cursor)
     ):
         raise bad_request("cursor is not a cursor this service issued", "cursor")
-    return PageRequest(limit, cursor or None)
+    return PageRequest(limit, cursor)
 
 
 def _next_link(cursor: str) -> str:

@@ -36,6 +36,8 @@ def root() -> Response:
     return _text("Ready to receive requests")
 
 
+# `/api` answers too, rather than werkzeug's redirect to `/api/` (an HTML page).
+@bp.get("/api")
 @bp.get("/api/")
 def api_root() -> Response:
     return _text("API ready to receive requests")

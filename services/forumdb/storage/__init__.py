@@ -56,7 +56,7 @@ def open_store(settings: Settings) -> Store:
 def user_by_email(users: Collection, email: str) -> dict[str, Any]:
     page = users.query("EmailIndex", email, limit=1)
     if not page.items:
-        raise NotFound("user with e-mail", email)
+        raise NotFound("user with e-mail", email, field="email")
     return page.items[0]
 
 

@@ -44,10 +44,14 @@ class StorageError(Exception):
 
 
 class NotFound(StorageError):
-    def __init__(self, kind: str, record_id: Any) -> None:
+    """No record of `kind` has `record_id`; `field` names what was looked up by (the API
+    reports it as the field at fault)."""
+
+    def __init__(self, kind: str, record_id: Any, field: str = "id") -> None:
         super().__init__(f"{kind} {record_id} not found")
         self.kind = kind
         self.record_id = record_id
+        self.field = field
 
 
 class AlreadyExists(StorageError):
