@@ -80,9 +80,34 @@ def write_batch(
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Puts up to 25 items; returns how many were written (all of them, or raises)."""
-    if len(items) > WRITE_BATCH:
-        raise ValueError(f"a batch holds at most {WRITE_BATCH} items, got {len(items)}")
     requests: list[dict[str, Any]] = [{"PutRequest": {"Item": it}} for it in items]
+    return _write_requests(client, table, requests, policy=policy, sleep=sleep)
+
+
+def delete_batch(
+    client: Any,
+    table: str,
+    keys: Sequence[Item],
+    *,
+    policy: RetryPolicy = DEFAULT_POLICY,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Deletes up to 25 items by key; returns how many (all of them, or raises)."""
+    requests: list[dict[str, Any]] = [{"DeleteRequest": {"Key": key}} for key in keys]
+    return _write_requests(client, table, requests, policy=policy, sleep=sleep)
+
+
+def _write_requests(
+    client: Any,
+    table: str,
+    requests: list[dict[str, Any]],
+    *,
+    policy: RetryPolicy,
+    sleep: Callable[[float], None],
+) -> int:
+    if len(requests) > WRITE_BATCH:
+        raise ValueError(f"a batch holds at most {WRITE_BATCH} items, got {len(requests)}")
+    total = len(requests)
     attempt = 0
     while requests:
         try:
@@ -103,7 +128,7 @@ def write_batch(
             extra={"table": table, "left": len(requests), "attempt": attempt},
         )
         sleep(policy.delay(attempt))
-    return len(items)
+    return total
 
 
 def get_batch(

@@ -17,7 +17,7 @@ from forumdb.cli.errors import AwsError, CheckFailed
 from forumdb.cli.output import table
 from forumdb.cli.sync import SyncResult, sync_items
 from forumdb.cli.tables_cmd import describe
-from forumdb.tables import Kind
+from forumdb.tables import Kind, table_def
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +77,20 @@ def load(
                 dry_run=dry_run,
                 compare=job.compare,
                 track_digests=job.track_digests,
+                # A post's id names it; its thread is part of its key only for the index.
+                one_per_hash=table_def(job.kind).range_key is not None,
                 policy=policy,
                 progress=advance,
             )
         log.info(
             "table loaded",
-            extra={"table": name, "written": res.written, "unchanged": res.unchanged},
+            extra={
+                "table": name,
+                "written": res.written,
+                "unchanged": res.unchanged,
+                "removed": res.removed,
+                "dryRun": dry_run,
+            },
         )
         results.append(res)
         if job.expected is not None and job.expected != res.source:
@@ -134,6 +142,8 @@ def summarize(results: list[SyncResult], reports: list[ContentReport]) -> dict[s
             "sourceChecksum": r.source.hexdigest,
             ("wouldWrite" if r.dry_run else "written"): r.written,
             "unchanged": r.unchanged,
+            # the same ids under another key (a post moved to another thread)
+            ("wouldRemove" if r.dry_run else "removed"): r.removed,
             "compared": r.compared,
         }
         if r.table in by_table:
@@ -153,12 +163,15 @@ def render(c: Console, title: str, summary: dict[str, Any]) -> None:
                 r["sourceItems"],
                 r.get("written", r.get("wouldWrite")),
                 r["unchanged"],
+                r.get("removed", r.get("wouldRemove")),
                 "-" if v is None else ("ok" if v["ok"] else "MISMATCH"),
                 r["sourceChecksum"][:16],
             ]
         )
-    written = "would write" if any("wouldWrite" in r for r in summary["tables"]) else "written"
-    c.print(table(title, ["table", "items", written, "unchanged", "verified", "checksum"], rows))
+    dry = any("wouldWrite" in r for r in summary["tables"])
+    written, removed = ("would write", "would remove") if dry else ("written", "removed")
+    columns = ["table", "items", written, "unchanged", removed, "verified", "checksum"]
+    c.print(table(title, columns, rows))
 
 
 def fail_if_unverified(reports: list[ContentReport]) -> None:

@@ -29,8 +29,10 @@ def scan_pages(
     segments: int = 4,
     consistent: bool = True,
     page_limit: int | None = None,
+    attributes: tuple[str, ...] | None = None,
 ) -> Iterator[list[Item]]:
-    """Yields lists of typed items until the whole table has been read once."""
+    """Yields lists of typed items until the whole table has been read once; with
+    `attributes`, only those attributes of each item (a keys-only read costs less)."""
     pages: queue.Queue[Any] = queue.Queue(maxsize=2 * segments)
     stop = threading.Event()
 
@@ -57,6 +59,11 @@ def scan_pages(
             kwargs.update(Segment=segment, TotalSegments=segments)
         if page_limit:
             kwargs["Limit"] = page_limit
+        if attributes:
+            # Placeholders for every name: some (`version`, ...) are reserved words.
+            names = {f"#a{i}": name for i, name in enumerate(attributes)}
+            kwargs["ProjectionExpression"] = ", ".join(names)
+            kwargs["ExpressionAttributeNames"] = names
         while not stop.is_set():
             resp = client.scan(**kwargs)
             if resp.get("Items") and not put(resp["Items"]):

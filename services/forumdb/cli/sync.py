@@ -7,10 +7,17 @@ checksum differs are written. A table that is empty when the run starts has noth
 compare with, so the reads are skipped and the run goes at full write speed; a killed run
 leaves the table non-empty, so the next run compares. Since every write is a full put of a
 deterministic item, a resumed run ends with exactly the source's content.
+
+A post is named by its id alone, but its key also holds its thread (postId + threadId), so
+a source that puts post 7 in thread 3 while the table holds it in thread 5 would leave two
+posts 7. For such tables (`one_per_hash`) the keys the table holds are read first, once,
+by a keys-only scan (hash key -> range keys), and the item of the same id under another
+range key is deleted after the new one is written (never a moment without the post).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -24,12 +31,14 @@ from forumdb.cli.batch import (
     WRITE_BATCH,
     RetryPolicy,
     chunks,
+    delete_batch,
     get_batch,
     write_batch,
 )
 from forumdb.cli.clients import ClientPool
 from forumdb.cli.codec import Item, TableChecksum, item_digest, key_of
 from forumdb.cli.errors import DataError
+from forumdb.cli.scan import scan_pages, segments_for
 
 DEFAULT_WORKERS = 8
 
@@ -40,6 +49,7 @@ class SyncResult:
     source: TableChecksum = field(default_factory=TableChecksum)
     written: int = 0
     unchanged: int = 0
+    removed: int = 0  # items of a source id under another key (a post now in another thread)
     compared: bool = False
     dry_run: bool = False
     # primary key -> content digest of every source item, for verification (when tracked)
@@ -51,16 +61,50 @@ def table_is_empty(pool: ClientPool, table: str) -> bool:
     return resp.get("Count", 0) == 0 and "LastEvaluatedKey" not in resp
 
 
+# hash key (as key_of gives it) -> the range keys the table holds under it:
+# (key_of form, the AttributeValue's type and value)
+HeldKeys = dict[str, list[tuple[str, str, Any]]]
+
+
+def held_keys(pool: ClientPool, table: str, key_names: tuple[str, ...]) -> HeldKeys:
+    """Every key of a hash+range table, grouped by hash key: one keys-only parallel scan
+    rather than a Query per source item."""
+    hash_name, range_name = key_names
+    held: HeldKeys = {}
+    pages = scan_pages(
+        pool, table, segments=segments_for(pool, table, 4), attributes=(hash_name, range_name)
+    )
+    for page in pages:
+        for it in page:
+            ((tag, value),) = it[range_name].items()
+            entry = (key_of(it, (range_name,))[0], tag, value)
+            held.setdefault(key_of(it, (hash_name,))[0], []).append(entry)
+    return held
+
+
+def _elsewhere(held: HeldKeys, item: Item, key_names: tuple[str, ...]) -> list[Item]:
+    """Keys of the table's items with the item's hash key but another range key."""
+    hash_name, range_name = key_names
+    hash_key, range_key = key_of(item, key_names)
+    return [
+        {hash_name: item[hash_name], range_name: {tag: value}}
+        for key, tag, value in held.get(hash_key, ())
+        if key != range_key
+    ]
+
+
 class _Counter:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.written = 0
         self.unchanged = 0
+        self.removed = 0
 
-    def add(self, written: int, unchanged: int) -> None:
+    def add(self, written: int, unchanged: int, removed: int) -> None:
         with self._lock:
             self.written += written
             self.unchanged += unchanged
+            self.removed += removed
 
 
 def _batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
@@ -79,6 +123,7 @@ def sync_items(
     dry_run: bool = False,
     compare: bool | None = None,
     track_digests: bool = True,
+    one_per_hash: bool = False,
     policy: RetryPolicy = DEFAULT_POLICY,
     progress: Callable[[int], None] = lambda n: None,
 ) -> SyncResult:
@@ -88,21 +133,29 @@ def sync_items(
     With `track_digests` (the default) the key and digest of every source item are kept for
     verification, and a key seen twice is a data error (one of them would silently win);
     without it, memory stays flat however many items stream through.
+    `one_per_hash` (a hash+range table whose hash key alone names a record: posts) removes,
+    when comparing, the table's items whose hash key a source item has under another range
+    key, and makes a hash key seen twice in the source a data error too.
     """
     if compare is None:
         compare = not table_is_empty(pool, table)
+    if one_per_hash and len(key_names) != 2:
+        raise ValueError(f"one_per_hash needs a hash and a range key, got {key_names}")
     result = SyncResult(table=table, compared=compare, dry_run=dry_run)
     seen: dict[tuple[str, ...], bytes] = {}
+    seen_hashes: dict[str, str] = {}  # hash key -> range key, with one_per_hash
+    held = held_keys(pool, table, key_names) if compare and one_per_hash else None
     counter = _Counter()
 
     def run_chunk(chunk: list[Item]) -> None:
         with pool.lease() as client:
-            written, unchanged = _sync_chunk(client, chunk)
-        counter.add(written, unchanged)
+            written, unchanged, removed = _sync_chunk(client, chunk)
+        counter.add(written, unchanged, removed)
         progress(len(chunk))
 
-    def _sync_chunk(client: Any, chunk: list[Item]) -> tuple[int, int]:
+    def _sync_chunk(client: Any, chunk: list[Item]) -> tuple[int, int, int]:
         todo = chunk
+        stale: list[Item] = []
         if compare:
             keys = [{k: it[k] for k in key_names} for it in chunk]
             existing = {
@@ -110,10 +163,15 @@ def sync_items(
                 for it in get_batch(client, table, keys, policy=policy)
             }
             todo = [it for it in chunk if existing.get(key_of(it, key_names)) != item_digest(it)]
+            if held is not None:
+                stale = [old for it in chunk for old in _elsewhere(held, it, key_names)]
         if not dry_run:
             for batch in chunks(todo, WRITE_BATCH):
                 write_batch(client, table, batch, policy=policy)
-        return len(todo), len(chunk) - len(todo)
+            # After the writes: the record is never missing from the table.
+            for batch in chunks(stale, WRITE_BATCH):
+                delete_batch(client, table, batch, policy=policy)
+        return len(todo), len(chunk) - len(todo), len(stale)
 
     def checked(source: Iterable[Item]) -> Iterator[Item]:
         for it in source:
@@ -123,6 +181,8 @@ def sync_items(
                 raise DataError(f"an item for {table} lacks its key attribute {exc}") from None
             digest = item_digest(it)
             result.source.add_digest(digest)
+            if one_per_hash and (track_digests or held is not None):
+                _check_one_per_hash(key)
             if not track_digests:
                 yield it
                 continue
@@ -135,8 +195,20 @@ def sync_items(
             seen[key] = digest
             yield it
 
+    def _check_one_per_hash(key: tuple[str, ...]) -> None:
+        hash_key, range_key = key
+        other = seen_hashes.setdefault(hash_key, range_key)
+        if other != range_key:
+            raise DataError(
+                f"the source holds two items with {key_names[0]} {json.loads(hash_key)[1]} "
+                f"for table {table}: {key_names[1]} {json.loads(other)[1]} and "
+                f"{json.loads(range_key)[1]}",
+                hint="an id names one record; fix the duplicate id in the input",
+            )
+
     _run_parallel(run_chunk, _batched(checked(items), GET_BATCH), workers)
     result.written, result.unchanged = counter.written, counter.unchanged
+    result.removed = counter.removed
     result.digests = seen if track_digests else None
     return result
 
