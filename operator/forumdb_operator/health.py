@@ -24,7 +24,7 @@ from kubernetes.client import CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
 from forumdb import aws
-from forumdb_operator import failover, metrics, naming, status
+from forumdb_operator import failover, immutable, metrics, naming, status
 from forumdb_operator.desired import desired_state
 from forumdb_operator.reconcile import Event
 from forumdb_operator.spec import ForumDatabaseSpec, SpecInvalid, parse_spec
@@ -124,7 +124,9 @@ class Monitor:
     ) -> list[Event]:
         """Check every region, decide, act; returns the events to post."""
         try:
-            spec = parse_spec(raw_spec, allowed_regions=allowed_regions)
+            # A refused tablePrefix/primaryRegion change: keep watching the tables in use.
+            effective = immutable.effective_spec(raw_spec, live_status)
+            spec = parse_spec(effective, allowed_regions=allowed_regions)
         except SpecInvalid:
             return []  # the reconcile reports it
         if self.active_region is None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from forumdb_operator import awsclients, errors, metrics, status
+from forumdb_operator import awsclients, errors, immutable, metrics, naming, status
 from forumdb_operator.apply import apply_actions
 from forumdb_operator.desired import DesiredState, desired_state
 from forumdb_operator.diff import Action, Plan, deletion_plan, diff
@@ -90,6 +90,9 @@ class Reconciler:
         started = time.monotonic()
         with awsclients.recording() as calls:
             outcome = self._reconcile(resource, namespace, name, spec, generation, previous)
+        if immutable.STATUS_KEY not in outcome.status and previous.get(immutable.STATUS_KEY):
+            # The loop passes its own last status as `previous`: keep the record in it.
+            outcome.status[immutable.STATUS_KEY] = previous[immutable.STATUS_KEY]
         outcome.calls = calls
         elapsed = time.monotonic() - started
         metrics.RECONCILE_SECONDS.observe(elapsed)
@@ -123,6 +126,9 @@ class Reconciler:
             spec = parse_spec(raw_spec, allowed_regions=self.allowed_regions)
         except SpecInvalid as exc:
             return self._spec_invalid(exc, generation, previous, now)
+        refused = immutable.changes(raw_spec, previous)
+        if refused:
+            return self._immutable_changed(refused, generation, previous, now)
         desired = desired_state(spec, namespace, name)
         # Actions on a resource that was Ready for this very spec are drift repairs.
         was_ready = generation is not None and previous.get("readyGeneration") == generation
@@ -140,10 +146,17 @@ class Reconciler:
                 obs = self.observer.observe(desired)
                 plan = diff(desired, obs)
         except errors.ReconcileError as exc:
-            return self._failed(exc, desired, spec, applied, was_ready, generation, previous, now)
+            outcome = self._failed(
+                exc, desired, spec, applied, was_ready, generation, previous, now
+            )
+            if any(a.operation == "create_table" for a in applied):
+                outcome.status[immutable.STATUS_KEY] = _provisioned(spec)
+            return outcome
 
         assert obs is not None
         conds = status.conditions(desired, obs, plan)
+        if any(c.get("type") == immutable.CONDITION for c in previous.get("conditions") or []):
+            conds.append(status.Cond(immutable.CONDITION, True, "Accepted", "spec accepted"))
         phase = status.phase_for(conds, plan, was_ready)
         message = next((c.message for c in conds if c.type == "Ready"), "")
         new_status: dict[str, Any] = {
@@ -157,6 +170,8 @@ class Reconciler:
                 conds, previous.get("conditions"), generation, now
             ),
         }
+        if _owns_tables(desired, obs):
+            new_status[immutable.STATUS_KEY] = _provisioned(spec)
         events = self._action_events(applied, was_ready)
         if plan.problems and _changed(previous, generation, message):
             metrics.RECONCILE_ERRORS.labels(kind="problem").inc()
@@ -186,6 +201,33 @@ class Reconciler:
             Event("Normal", "Provisioned", _short("; ".join(str(a) for a in applied[i : i + 10])))
             for i in range(0, len(applied), 10)
         ]
+
+    def _immutable_changed(
+        self,
+        refused: list[immutable.Change],
+        generation: int | None,
+        previous: Mapping[str, Any],
+        now: str,
+    ) -> Outcome:
+        """Leave AWS and the ConfigMap alone (desired=None): the services keep their tables."""
+        metrics.RECONCILE_ERRORS.labels(kind="spec").inc()
+        message = "change refused: " + immutable.message(refused)
+        cond = status.Cond(immutable.CONDITION, False, immutable.REASON, message)
+        new_status = {
+            **previous,
+            "message": message,
+            "lastReconcileTime": now,
+            "conditions": status.merge_conditions(
+                [cond], previous.get("conditions"), generation, now
+            ),
+        }
+        events = (
+            [Event("Warning", immutable.REASON, _short(message))]
+            if previous.get("message") != message
+            else []
+        )
+        # Not retried: reverting the spec (a new generation) wakes the reconciler.
+        return Outcome(new_status, events, None)
 
     def _spec_invalid(
         self, exc: SpecInvalid, generation: int | None, previous: Mapping[str, Any], now: str
@@ -283,6 +325,8 @@ class Reconciler:
     ) -> Outcome:
         now = status.now_iso()
         base = {"phase": "Deleting", "lastReconcileTime": now}
+        # A refused tablePrefix/primaryRegion change: the tables are the provisioned ones.
+        raw_spec = immutable.effective_spec(raw_spec, previous)
         try:
             spec = parse_spec(raw_spec, allowed_regions=self.allowed_regions)
         except SpecInvalid as exc:
@@ -290,7 +334,7 @@ class Reconciler:
             return Outcome({**base, "message": msg}, [Event("Warning", "Retained", _short(msg))])
         desired = desired_state(spec, namespace, name)
         if spec.deletion_policy == "Retain":
-            msg = retained_message(desired)
+            msg = retained_message(desired, previous)
             return Outcome({**base, "message": msg}, [Event("Normal", "Retained", _short(msg))])
         applied: list[Action] = []
         try:
@@ -313,13 +357,16 @@ class Reconciler:
         events = [Event("Normal", "Deleted", _short(str(a))) for a in applied]
         if plan.problems:
             p = plan.problems[0]
-            cond = status.Cond("DeletionBlocked", True, p.reason, str(p))
             msg = f"deletion blocked: {p}"
+            conds = [
+                status.Cond("Ready", False, p.reason, msg),
+                status.Cond("DeletionBlocked", True, p.reason, str(p)),
+            ]
             new_status = {
                 **base,
                 "message": msg,
                 "conditions": status.merge_conditions(
-                    [cond], previous.get("conditions"), previous.get("observedGeneration"), now
+                    conds, previous.get("conditions"), previous.get("observedGeneration"), now
                 ),
             }
             events.append(Event("Warning", p.reason, _short(msg)))
@@ -337,13 +384,43 @@ class Reconciler:
         return Outcome({**base, "message": msg}, events, None, applied, desired=desired)
 
 
-def retained_message(d: DesiredState) -> str:
-    parts = [
-        f"deletionPolicy Retain: left tables {', '.join(t.name for t in d.tables)} in "
-        f"{', '.join(d.regions)}"
-    ]
-    if d.backups is not None:
-        parts.append(f"backup vault {d.backups.vault_name} and plan {d.backups.plan_name}")
-    if d.alarms is not None:
-        parts.append(f"alarms {d.alarms.prefix}*")
-    return "; ".join(parts) + " in place"
+def _provisioned(spec: ForumDatabaseSpec) -> dict[str, str]:
+    return immutable.Provisioned(spec.table_prefix, spec.primary_region).as_status()
+
+
+def _owns_tables(d: DesiredState, obs: Observed) -> bool:
+    """A table of this resource (its owner tag) exists in the primary region."""
+    for t in d.tables:
+        o = obs.table(t.kind, d.primary_region)
+        if o is not None and (o.tags or {}).get(naming.TAG_OWNER) == d.owner:
+            return True
+    return False
+
+
+def retained_message(d: DesiredState, previous: Mapping[str, Any]) -> str:
+    """What deletionPolicy Retain leaves, from the last status (no AWS call): only what this
+    resource made or adopted (status.provisioned), and the vault, plan and alarms it saw."""
+    parts = []
+    if immutable.recorded(previous) is not None:
+        seen = [
+            str(r.get("region"))
+            for r in previous.get("regions") or []
+            if isinstance(r, Mapping) and r.get("status") not in (None, "MISSING")
+        ]
+        parts.append(
+            f"tables {', '.join(t.name for t in d.tables)} in {', '.join(seen or d.regions)}"
+        )
+    backups = previous.get("backups") or {}
+    if d.backups is not None and backups.get("vaultArn"):
+        parts.append(f"backup vault {d.backups.vault_name}")
+    if d.backups is not None and backups.get("planId"):
+        parts.append(f"backup plan {d.backups.plan_name}")
+    alarms = (previous.get("alarms") or {}).get("items") or []
+    if d.alarms is not None and alarms:
+        parts.append(f"{len(alarms)} alarms {d.alarms.prefix}*")
+    if not parts:
+        return (
+            f"deletionPolicy Retain: {d.owner} made no tables, backups or alarms of its own; "
+            "nothing in AWS was changed"
+        )
+    return "deletionPolicy Retain: left " + "; ".join(parts) + " in place"

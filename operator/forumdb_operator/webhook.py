@@ -1,6 +1,7 @@
 """Optional validating admission webhook: the cross-field spec rules (what CEL would express,
 which the 1.20 API server lacks) checked at `kubectl apply` time, with the same messages the
-reconciler puts in the status.
+reconciler puts in the status, and the fields that may not change once tables exist
+(spec.tablePrefix, spec.primaryRegion: forumdb_operator.immutable).
 
 Off unless `forum-operator --webhook-port N --webhook-host HOST --webhook-cert-dir DIR`: Kopf
 serves HTTPS on N with DIR/tls.crt and DIR/tls.key (the layout of a cert-manager Secret; DIR/ca.crt
@@ -17,7 +18,7 @@ from typing import Any
 
 import kopf
 
-from forumdb_operator import naming
+from forumdb_operator import immutable, naming
 from forumdb_operator.spec import SpecInvalid, parse_spec
 
 CONFIGURATION_NAME = naming.GROUP
@@ -40,6 +41,17 @@ def check_spec(
         parse_spec(spec, allowed_regions=allowed_regions)
     except SpecInvalid as exc:
         raise kopf.AdmissionError("invalid spec: " + "; ".join(exc.errors), code=422) from None
+    if old is not None:
+        # Only a field this update changes: a pending refused change (made while the webhook
+        # was down) must not block other writes, such as the operator's own failover.
+        pending = {
+            (c.field, c.new) for c in immutable.changes(old.get("spec") or {}, old.get("status"))
+        }
+        refused = [
+            c for c in immutable.changes(spec, old.get("status")) if (c.field, c.new) not in pending
+        ]
+        if refused:
+            raise kopf.AdmissionError("change refused: " + immutable.message(refused), code=422)
 
 
 def register(allowed_regions: frozenset[str] | None) -> None:

@@ -242,8 +242,8 @@ def test_delete_policy_removes_everything_but_vaults(reconciler):
 
 
 def test_retain_policy_leaves_everything(reconciler):
-    converge(reconciler, spec())
-    out = reconciler.delete(namespace=NS, name=NAME, spec=spec())
+    ready = converge(reconciler, spec())
+    out = reconciler.delete(namespace=NS, name=NAME, spec=spec(), previous=ready.status)
     assert out.done
     assert out.calls.calls == []
     assert "deletionPolicy Retain: left tables forum-Users" in out.events[0].message
