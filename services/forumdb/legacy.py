@@ -41,17 +41,22 @@ def _as_int(value: Any, where: str) -> int:
     raise LegacyFormatError(f"{where}: expected an integer, got {value!r}")
 
 
+def record_id(kind: Kind, raw: Mapping[str, Any], position: int) -> int:
+    """The id of a sample-format record: its own, or (posts only) its 1-based position."""
+    if raw.get("id") is None:
+        if kind != "posts":
+            raise LegacyFormatError(f"{kind}[{position}]: field 'id' is missing")
+        return position + 1
+    return _as_int(raw["id"], f"{kind}[{position}].id")
+
+
 def normalize_record(kind: Kind, raw: Mapping[str, Any], position: int) -> dict[str, Any]:
     """One sample-format record -> a forumdb record. `position` is 0-based in its file."""
     table_def(kind)  # validates the kind
     if not isinstance(raw, Mapping):
         raise LegacyFormatError(f"{kind}[{position}]: expected an object, got {type(raw).__name__}")
     rec = dict(raw)
-    if rec.get("id") is None:
-        if kind != "posts":
-            raise LegacyFormatError(f"{kind}[{position}]: field 'id' is missing")
-        rec["id"] = position + 1
-    rec["id"] = _as_int(rec["id"], f"{kind}[{position}].id")
+    rec["id"] = record_id(kind, raw, position)
     for ref in REFERENCE_FIELDS[kind]:
         if rec.get(ref) is not None:
             rec[ref] = _as_int(rec[ref], f"{kind}[{position}].{ref}")
@@ -66,8 +71,8 @@ def normalize_record(kind: Kind, raw: Mapping[str, Any], position: int) -> dict[
     return rec
 
 
-def normalize_document(kind: Kind, doc: Any) -> Iterator[dict[str, Any]]:
-    """Records of a whole sample document `{"<kind>": [...]}` (a bare list is accepted too)."""
+def document_rows(kind: Kind, doc: Any) -> list[Any]:
+    """The raw records of a sample document `{"<kind>": [...]}` (a bare list is accepted)."""
     if isinstance(doc, Mapping):
         if kind not in doc:
             raise LegacyFormatError(f"expected a top-level key {kind!r}, found {sorted(doc)}")
@@ -78,5 +83,23 @@ def normalize_document(kind: Kind, doc: Any) -> Iterator[dict[str, Any]]:
         raise LegacyFormatError(f"expected an object with key {kind!r}, got {type(doc).__name__}")
     if not isinstance(rows, list):
         raise LegacyFormatError(f"{kind}: expected a list, got {type(rows).__name__}")
-    for position, raw in enumerate(rows):
+    return rows
+
+
+def normalize_document(kind: Kind, doc: Any) -> Iterator[dict[str, Any]]:
+    """Records of a whole sample document `{"<kind>": [...]}` (a bare list is accepted too)."""
+    for position, raw in enumerate(document_rows(kind, doc)):
         yield normalize_record(kind, raw, position)
+
+
+def duplicate_ids(kind: Kind, doc: Any) -> dict[int, list[int]]:
+    """Ids that more than one record of the document has -> those records' 0-based positions.
+    A reader keyed by id would keep one of them and silently drop the others."""
+    positions: dict[int, list[int]] = {}
+    for position, raw in enumerate(document_rows(kind, doc)):
+        if not isinstance(raw, Mapping):
+            raise LegacyFormatError(
+                f"{kind}[{position}]: expected an object, got {type(raw).__name__}"
+            )
+        positions.setdefault(record_id(kind, raw, position), []).append(position)
+    return {rid: where for rid, where in positions.items() if len(where) > 1}

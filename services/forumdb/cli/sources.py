@@ -17,7 +17,7 @@ from typing import Any
 from forumdb.cli.codec import Item, serialize_record
 from forumdb.cli.errors import DataError
 from forumdb.config import load_settings
-from forumdb.legacy import LegacyFormatError, normalize_document
+from forumdb.legacy import LegacyFormatError, duplicate_ids, normalize_document
 from forumdb.tables import Kind, table_def
 
 PAGE = 1000
@@ -46,21 +46,44 @@ def read_records(data_dir: Path, kind: Kind) -> list[dict[str, Any]]:
         )
     try:
         if _jsonstore_available():
+            # The store keeps one record per id, so it would drop duplicates silently: the
+            # file is checked first (the journal cannot add any: the store refuses them).
+            if path.exists():
+                _check_unique_ids(path, kind, _load_document(path))
             return _read_via_store(data_dir, kind)
-        return _read_sample_file(path, kind)
+        doc = _load_document(path)
+        _check_unique_ids(path, kind, doc)
+        return list(normalize_document(kind, doc))
     except LegacyFormatError as exc:
         raise DataError(f"{path}: {exc}") from None
 
 
-def _read_sample_file(path: Path, kind: Kind) -> list[dict[str, Any]]:
+def _load_document(path: Path) -> Any:
     try:
         with path.open(encoding="utf-8") as fh:
-            doc = json.load(fh, parse_float=Decimal)
+            return json.load(fh, parse_float=Decimal)
     except FileNotFoundError:
         raise DataError(f"{path} does not exist") from None
     except (OSError, ValueError) as exc:
         raise DataError(f"{path} is not readable JSON: {exc}") from None
-    return list(normalize_document(kind, doc))
+
+
+def _check_unique_ids(path: Path, kind: Kind, doc: Any) -> None:
+    """Two records with one id are an input error, named before anything is written: which
+    one is right is the operator's call, not forumctl's."""
+    dups = duplicate_ids(kind, doc)
+    if not dups:
+        return
+    shown = [
+        f"id {rid} at " + ", ".join(f"{kind}[{p}]" for p in where)
+        for rid, where in list(dups.items())[:5]
+    ]
+    more = f" (and {len(dups) - 5} more ids)" if len(dups) > 5 else ""
+    raise DataError(
+        f"{path}: {len(dups)} id(s) used by more than one record: " + "; ".join(shown) + more,
+        hint="give each record its own id (positions count from 0; posts without an id take "
+        "their 1-based position), then run again; nothing was written",
+    )
 
 
 def _read_via_store(data_dir: Path, kind: Kind) -> list[dict[str, Any]]:
