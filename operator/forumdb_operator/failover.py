@@ -1,8 +1,10 @@
 """Region health and the failover decision, in plain Python (no Kubernetes, no AWS).
 
 Each health check gives one `Probe` per region; `record()` folds it into that region's
-`RegionHealth` (consecutive failures, last check). `decide()` then says which region the
-services should use:
+`RegionHealth` (consecutive failures, last check). A failure counts at most once per check
+interval: extra checks (the daemon is woken by a spec or phase change) update the last error
+but not the count, so `failure_threshold` failures always span threshold x interval.
+`decide()` then says which region the services should use:
 
 - the region the spec asks for (`spec.activeRegion`, else the primary) is the active region;
   a change of that field is a manual failover or failback, honoured in both modes;
@@ -40,6 +42,7 @@ class RegionHealth:
     last_ok: bool | None = None  # None: never checked
     last_error: str | None = None
     last_active: bool = False
+    counted_at: float | None = None  # monotonic time of the last failure that counted
 
     def down(self, threshold: int) -> bool:
         return self.consecutive_failures >= threshold
@@ -49,8 +52,11 @@ class RegionHealth:
         return self.last_ok is True
 
 
-def record(previous: RegionHealth | None, probe: Probe) -> RegionHealth:
-    """The region's health after one more check."""
+def record(
+    previous: RegionHealth | None, probe: Probe, *, at: float = 0.0, min_gap: float = 0.0
+) -> RegionHealth:
+    """The region's health after one more check made at monotonic time `at`. A failure less
+    than `min_gap` seconds after the last one that counted does not count again."""
     before = previous or RegionHealth(probe.region)
     if probe.ok:
         return replace(
@@ -60,22 +66,33 @@ def record(previous: RegionHealth | None, probe: Probe) -> RegionHealth:
             last_ok=True,
             last_error=None,
             last_active=probe.all_active,
+            counted_at=None,
         )
+    counts = (
+        before.consecutive_failures == 0
+        or before.counted_at is None
+        or at - before.counted_at >= min_gap
+    )
     return replace(
         before,
-        consecutive_failures=before.consecutive_failures + 1,
+        consecutive_failures=before.consecutive_failures + (1 if counts else 0),
         last_check=probe.checked_at,
         last_ok=False,
         last_error=probe.error,
         last_active=False,
+        counted_at=at if counts else before.counted_at,
     )
 
 
 def record_all(
-    previous: Mapping[str, RegionHealth], probes: Sequence[Probe]
+    previous: Mapping[str, RegionHealth],
+    probes: Sequence[Probe],
+    *,
+    at: float = 0.0,
+    min_gap: float = 0.0,
 ) -> dict[str, RegionHealth]:
     """Health of the probed regions (regions no longer probed are dropped)."""
-    return {p.region: record(previous.get(p.region), p) for p in probes}
+    return {p.region: record(previous.get(p.region), p, at=at, min_gap=min_gap) for p in probes}
 
 
 @dataclass(frozen=True)

@@ -274,6 +274,7 @@ async def health_loop(
     wake = _wake_event(memo, HEALTH_WAKE_KEY)
     monitor = _monitor(memo, namespace, name)
     loop = asyncio.get_running_loop()
+    woken = False  # this check comes before its interval is up: its failures do not count again
     while not stopped:
         wake.clear()
         if meta.get("deletionTimestamp"):
@@ -293,6 +294,7 @@ async def health_loop(
                     core=rt.core,
                     custom=rt.custom,
                     allowed_regions=rt.allowed_regions,
+                    woken=woken,
                 ),
             )
             _post(snapshot, events)
@@ -302,6 +304,7 @@ async def health_loop(
                 extra={"resource": f"{namespace}/{name}", "cause": repr(exc)},
             )
         await _sleep(wake, stopped, interval - (loop.time() - started))
+        woken = wake.is_set()
 
 
 @kopf.on.delete(naming.GROUP, naming.VERSION, naming.PLURAL)

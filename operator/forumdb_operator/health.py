@@ -34,6 +34,8 @@ log = logging.getLogger("forumdb_operator.health")
 STATUS_REFRESH = 60.0  # seconds: refresh lastCheckTime in status at most this often
 SERVING_STATES = frozenset({"ACTIVE", "UPDATING"})  # a table that serves reads and writes
 CONDITION_TYPES = ("FailedOver", "RegionsHealthy")
+# A woken check counts a failure only this share of an interval after the last counted one.
+COUNT_SLACK = 0.9
 
 
 def probe_config(interval: float) -> Any:
@@ -121,8 +123,10 @@ class Monitor:
         core: CoreV1Api,
         custom: CustomObjectsApi,
         allowed_regions: frozenset[str] | None = None,
+        woken: bool = False,
     ) -> list[Event]:
-        """Check every region, decide, act; returns the events to post."""
+        """Check every region, decide, act; returns the events to post. `woken`: a check made
+        before its interval was up (the daemon was woken); its failures do not count again."""
         try:
             # A refused tablePrefix/primaryRegion change: keep watching the tables in use.
             effective = immutable.effective_spec(raw_spec, live_status)
@@ -143,6 +147,7 @@ class Monitor:
                 if c.get("type") not in CONDITION_TYPES
             ]
         now = status.now_iso()
+        started = time.monotonic()
         desired = desired_state(spec, self.namespace, self.name)
         replicas = (
             tuple(spec.replicas) if desired.replicas_managed else (self.replica_regions or ())
@@ -154,7 +159,10 @@ class Monitor:
             metrics.REGION_HEALTHY.labels(resource=self.resource, region=p.region).set(
                 1 if p.ok else 0
             )
-        self.health = failover.record_all(self.health, probes)
+        # Checks the daemon was woken for (spec or phase change) come sooner than the interval:
+        # their failures must not count again, or failover would come before threshold x interval.
+        gap = spec.failover.health_check_interval_seconds * COUNT_SLACK if woken else 0.0
+        self.health = failover.record_all(self.health, probes, at=started, min_gap=gap)
         policy = failover.Policy(
             mode=spec.failover.mode,
             failure_threshold=spec.failover.failure_threshold,
