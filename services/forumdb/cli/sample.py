@@ -47,14 +47,21 @@ def users(n: int, seed: int) -> Iterator[dict[str, Any]]:
         }
 
 
+def _need(what: str, n: int, refs: dict[str, int]) -> None:
+    empty = [name for name, count in refs.items() if count < 1]
+    if n and empty:
+        raise ValueError(f"{n} {what} would refer to {' and '.join(empty)} that do not exist")
+
+
 def threads(n: int, n_users: int, seed: int) -> Iterator[dict[str, Any]]:
+    _need("threads", n, {"users": n_users})
     rng = _rng(seed, "threads")
     for i in range(1, n + 1):
         ts = legacy_created_at(i)
         yield {
             "id": i,
             "title": _sentence(rng, 2, 8),
-            "createdBy": rng.randint(1, max(n_users, 1)),
+            "createdBy": rng.randint(1, n_users),
             "createdAt": ts,
             "updatedAt": ts,
             "version": 1,
@@ -62,13 +69,14 @@ def threads(n: int, n_users: int, seed: int) -> Iterator[dict[str, Any]]:
 
 
 def posts(n: int, n_threads: int, n_users: int, seed: int) -> Iterator[dict[str, Any]]:
+    _need("posts", n, {"threads": n_threads, "users": n_users})
     rng = _rng(seed, "posts")
     for i in range(1, n + 1):
         ts = legacy_created_at(i)
         yield {
             "id": i,
-            "thread": rng.randint(1, max(n_threads, 1)),
-            "user": rng.randint(1, max(n_users, 1)),
+            "thread": rng.randint(1, n_threads),
+            "user": rng.randint(1, n_users),
             "text": _sentence(rng, 4, 30),
             "createdAt": ts,
             "updatedAt": ts,

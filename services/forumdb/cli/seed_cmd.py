@@ -60,6 +60,7 @@ def seed(
     run writes nothing). In json mode DATA_DIR/<kind>/db.json files are written in the
     sample format, which the JSON backend reads.
     """
+    _check_references(n_users, n_threads, n_posts)
     app.override_target(storage_mode=storage_mode, data_dir=data_dir)
     tgt = app.target
     sizes = {"n_users": n_users, "n_threads": n_threads, "n_posts": n_posts, "seed": seed}
@@ -79,6 +80,20 @@ def seed(
         verify=verify,
         max_attempts=max_attempts,
     )
+
+
+def _check_references(n_users: int, n_threads: int, n_posts: int) -> None:
+    """Threads name their author and posts their thread and author: without any, they would
+    point at records that do not exist."""
+    if n_threads and not n_users:
+        raise click.UsageError(
+            f"--threads {n_threads} needs --users 1 or more: every thread names its author"
+        )
+    if n_posts and not (n_threads and n_users):
+        raise click.UsageError(
+            f"--posts {n_posts} needs --threads 1 or more and --users 1 or more: every post "
+            f"names its thread and its author (got --threads {n_threads} --users {n_users})"
+        )
 
 
 def _items(kind: Kind, sizes: dict[str, int]) -> Iterator[Item]:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import forumctl, scan_all
 
 from forumdb.cli.errors import ExitCode
@@ -83,3 +84,44 @@ def test_seed_dynamodb_twice_writes_once(dynamodb: Any, monkeypatch: Any) -> Non
     second = forumctl("seed", *SIZES, "-o", "json").json
     assert [t["written"] for t in second["tables"]] == [0, 0, 0]
     assert len(scan_all(dynamodb, "forum-Posts")) == 40
+
+
+@pytest.mark.parametrize(
+    ("sizes", "needs"),
+    [
+        (("--users", "0", "--threads", "10"), "--threads 10 needs --users 1"),
+        (("--threads", "0", "--posts", "10"), "--posts 10 needs --threads 1"),
+        (("--users", "0", "--threads", "3", "--posts", "0"), "every thread names its author"),
+        (("--users", "0", "--threads", "0", "--posts", "5"), "every post names its thread"),
+    ],
+)
+def test_seed_refuses_records_that_would_refer_to_nothing(
+    tmp_path: Path, sizes: tuple[str, ...], needs: str
+) -> None:
+    run = forumctl(
+        "seed", *sizes, "--storage-mode", "json", "--data-dir", str(tmp_path), expect=ExitCode.USAGE
+    )
+    assert needs in run.stderr
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_seed_of_users_only_or_nothing_is_fine(tmp_path: Path) -> None:
+    forumctl(
+        "seed", "--users", "3", "--threads", "0", "--posts", "0",
+        "--storage-mode", "json", "--data-dir", str(tmp_path / "a"),
+    )  # fmt: skip
+    assert len(json.loads((tmp_path / "a" / "users" / "db.json").read_text())["users"]) == 3
+    forumctl(
+        "seed", "--users", "0", "--threads", "0", "--posts", "0",
+        "--storage-mode", "json", "--data-dir", str(tmp_path / "b"),
+    )  # fmt: skip
+
+
+def test_sample_generators_refuse_references_to_nothing() -> None:
+    from forumdb.cli import sample
+
+    with pytest.raises(ValueError, match="threads would refer to users"):
+        list(sample.threads(2, 0, seed=1))
+    with pytest.raises(ValueError, match="posts would refer to threads and users"):
+        list(sample.posts(2, 0, 0, seed=1))
+    assert list(sample.posts(0, 0, 0, seed=1)) == []
