@@ -35,10 +35,21 @@ PEERING_VERSION = "v1"
 
 
 def load_kube_config() -> None:
+    """In-cluster service account, else KUBECONFIG / ~/.kube/config; neither: a one-line
+    error (click prints it and exits 1), not a traceback."""
     try:
         kubernetes.config.load_incluster_config()
+        return
     except kubernetes.config.ConfigException:
+        pass
+    try:
         kubernetes.config.load_kube_config()
+    except (kubernetes.config.ConfigException, OSError) as exc:
+        where = os.environ.get("KUBECONFIG") or "~/.kube/config"
+        raise click.ClickException(
+            f"cannot reach Kubernetes: not running in a cluster and no usable kubeconfig "
+            f"({where}): {exc}; set KUBECONFIG or run in a pod with a service account"
+        ) from None
 
 
 def ensure_peering(custom: CustomObjectsApi, name: str, namespaces: tuple[str, ...]) -> None:
