@@ -4,7 +4,12 @@ Each ForumDatabase gets one reconcile loop (a Kopf daemon): it reconciles at onc
 after a short delay while something is changing (a table CREATING, a replica being added, a
 transient AWS error), and otherwise every drift interval (the timer that finds and repairs
 drift). One loop per resource means reconciles of one resource never overlap. A spec change
-wakes the loop at once. The blocking boto3 and Kubernetes calls run in a bounded thread pool.
+wakes the loop at once, and so does a new value of the annotation
+`forumdb.io/reconcile-requested` (any string, e.g. a timestamp:
+`kubectl annotate forumdb NAME forumdb.io/reconcile-requested="$(date +%s)" --overwrite`);
+the status written by that reconcile carries the value in `status.lastReconcileRequest`, so a
+client can wait for a fresh status (e.g. lastBackup after a backup ran, itemCount after a
+load). The blocking boto3 and Kubernetes calls run in a bounded thread pool.
 
 A second daemon per resource checks the health of each region's tables on
 spec.failover.healthCheckIntervalSeconds and switches the services' region when it must
@@ -188,15 +193,20 @@ async def reconcile_loop(
                 "cannot set phase Pending",
                 extra={"resource": f"{namespace}/{name}", "cause": f"{exc.status} {exc.reason}"},
             )
+    # The reconcile-requested annotation value last acted on (Kopf's diff ignores forumdb.io/
+    # annotations, which share the prefix of its own storage: the loop polls the live meta).
+    handled: str | None = None
     try:
         delay = 0.0
         while not stopped:
-            await _sleep(wake, stopped, delay)
+            asked = functools.partial(_asked_again, meta, handled)
+            await _sleep(wake, stopped, delay, asked)
             if stopped:
                 break
             wake.clear()
             if meta.get("deletionTimestamp"):
                 break
+            handled = _reconcile_request(meta)
             # body/spec/meta/status are live views: copy a consistent snapshot.
             snapshot = {
                 "apiVersion": body.get("apiVersion"),
@@ -212,6 +222,8 @@ async def reconcile_loop(
                     generation=meta.get("generation"),
                     previous=last_status if last_status is not None else dict(status),
                 )
+                if handled is not None:
+                    outcome.status["lastReconcileRequest"] = handled
                 await _in_pool(_publish, snapshot, outcome, _monitor(memo, namespace, name))
                 if outcome.phase != (last_status or status).get("phase"):
                     # e.g. the tables now exist: check their health now, not an interval later
@@ -229,11 +241,24 @@ async def reconcile_loop(
         metrics.MANAGED.dec()
 
 
-async def _sleep(wake: asyncio.Event, stopped: Any, delay: float) -> None:
-    """Sleep `delay` seconds, or less if woken up or stopped."""
+def _reconcile_request(meta: Mapping[str, Any]) -> str | None:
+    value = (meta.get("annotations") or {}).get(naming.ANNOTATION_RECONCILE_REQUESTED)
+    return str(value) if value is not None else None
+
+
+def _asked_again(meta: Mapping[str, Any], handled: str | None) -> bool:
+    return _reconcile_request(meta) != handled
+
+
+async def _sleep(
+    wake: asyncio.Event, stopped: Any, delay: float, poke: Callable[[], bool] | None = None
+) -> None:
+    """Sleep `delay` seconds, or less if woken up, stopped, or `poke()` (polled) says so."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + delay
     while not stopped and not wake.is_set():
+        if poke is not None and poke():
+            return
         left = deadline - loop.time()
         if left <= 0:
             return

@@ -32,6 +32,8 @@ MANAGED_BY = "forumdb-operator"
 CONFIGMAP_PREFIX = "forumdb-"
 FINALIZER = "forumdb.io/finalizer"
 LABEL_OWNER_NAME = "forumdb.io/forumdatabase"
+# Any new value wakes the resource's reconcile loop now (status.lastReconcileRequest echoes it).
+ANNOTATION_RECONCILE_REQUESTED = "forumdb.io/reconcile-requested"
 
 # AWS Backup vault/plan names: 1-50 of [A-Za-z0-9_-]; CloudWatch alarm names up to 255 chars;
 # SNS topic names up to 256 of [A-Za-z0-9_-].
