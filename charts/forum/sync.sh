@@ -1,7 +1,9 @@
 #!/bin/sh
 # Copies into the chart what it must carry byte for byte from the repository (the single
 # sources): the CRDs (crds/), the seed sample (examples/sample-data/<kind>/db.json), and the
-# IAM policies (examples/iam/*.json) shown in README.md. tests/chart fails while they differ.
+# IAM policies (examples/iam/*.json) shown in README.md; and embeds the CRD's spec schema in
+# values.schema.json (forumDatabase.spec, by sync_values_schema.py, which needs PyYAML: run it
+# with the project's venv active). tests/chart fails while they differ.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo="$here/../.."
@@ -21,4 +23,5 @@ for policy in sorted(iam.glob("*.json")):
         sys.exit(f"README.md has no section '### examples/iam/{policy.name}' to update")
 readme.write_text(text)
 PY
-echo "synced: crds/, files/seed/, the IAM policies in README.md"
+"${PYTHON:-python3}" "$here/sync_values_schema.py"
+echo "synced: crds/, files/seed/, the IAM policies in README.md, forumDatabase.spec in values.schema.json"
