@@ -6,7 +6,11 @@ references, mutable fields) live in `forumdb.api.schemas.SCHEMAS`.
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Response, g, jsonify, request, url_for
 from pydantic import BaseModel
@@ -14,7 +18,19 @@ from pydantic import BaseModel
 from forumdb.api.errors import ApiError
 from forumdb.api.inputs import etag, expected_version, has_body, json_object, validated
 from forumdb.api.schemas import SCHEMAS, DeleteBody, KindSchema
-from forumdb.storage import Collection, NotFound, Store
+from forumdb.storage import Collection, NotFound, Store, VersionConflict
+
+log = logging.getLogger("forumdb.api")
+T = TypeVar("T")
+
+# A write without If-Match (or a body `version`) asked for no version check, so losing a
+# race to another writer is not the client's problem: the store's read-modify-write is run
+# again on the fresh record. Every lost race means another write won, so N writers at once
+# need at most N attempts; past this bound the conflict is answered with a 409 after all.
+MAX_WRITE_ATTEMPTS = 32
+# Jittered pause before another attempt, so the writers that lost do not collide again.
+RETRY_PAUSE_SECONDS = 0.002
+RETRY_PAUSE_MAX_SECONDS = 0.05
 
 
 def current_store() -> Store:
@@ -65,6 +81,28 @@ def _check_unique(schema: KindSchema, record: dict[str, Any], record_id: int | N
             )
 
 
+def _pause(attempt: int) -> None:
+    ceiling = min(RETRY_PAUSE_MAX_SECONDS, RETRY_PAUSE_SECONDS * 2**attempt)
+    time.sleep(random.uniform(0, ceiling))  # jitter, not a secret
+
+
+def write_with_retry(operation: Callable[[], T], expected_version: int | None) -> T:
+    """`operation()` (an update or delete); without an expected version, retried on a
+    VersionConflict up to MAX_WRITE_ATTEMPTS times. With one, a conflict is the answer."""
+    if expected_version is not None:
+        return operation()
+    for attempt in range(1, MAX_WRITE_ATTEMPTS):
+        try:
+            return operation()
+        except VersionConflict as exc:
+            log.debug(
+                "concurrent write, retrying",
+                extra={"kind": exc.kind, "id": exc.record_id, "attempt": attempt},
+            )
+            _pause(attempt)
+    return operation()
+
+
 def get_record(kind: str, record_id: int) -> Response:
     record = collection(kind).get(record_id)
     if record.get("version") is not None and request.if_none_match.contains_weak(
@@ -105,7 +143,9 @@ def update_record(kind: str, record_id: int, *, partial: bool) -> Response:
             "body",
         )
     _check_unique(schema, changes, record_id)
-    updated = collection(kind).update(record_id, changes, expected_version=version)
+    updated = write_with_retry(
+        lambda: collection(kind).update(record_id, changes, expected_version=version), version
+    )
     return record_response(updated)
 
 
@@ -114,5 +154,5 @@ def delete_record(kind: str, record_id: int) -> Response:
     if has_body():
         body_version = validated(DeleteBody, json_object()).version
     version = expected_version(body_version)
-    collection(kind).delete(record_id, expected_version=version)
+    write_with_retry(lambda: collection(kind).delete(record_id, expected_version=version), version)
     return Response(status=204)
