@@ -122,6 +122,29 @@ def item_digest(item: Mapping[str, Any]) -> bytes:
     return hashlib.sha256(raw.encode("utf-8")).digest()
 
 
+# The records' optimistic-concurrency counter (the API's ETag): not content, and it only grows.
+VERSION_ATTR = "version"
+
+
+def content_digest(item: Mapping[str, Any]) -> bytes:
+    """`item_digest` without the version: whether two items hold the same record content."""
+    if VERSION_ATTR not in item:
+        return item_digest(item)
+    return item_digest({k: v for k, v in item.items() if k != VERSION_ATTR})
+
+
+def version_of(item: Mapping[str, Any]) -> int | None:
+    """The item's version number; None when it has none (or not a whole number)."""
+    av = item.get(VERSION_ATTR)
+    if not isinstance(av, Mapping) or "N" not in av:
+        return None
+    try:
+        number = Decimal(av["N"])
+    except InvalidOperation:
+        return None
+    return int(number) if number == number.to_integral_value() else None
+
+
 def key_of(item: Mapping[str, Any], key_names: tuple[str, ...]) -> tuple[Any, ...]:
     """A hashable primary key of a typed item, comparable across sources."""
     return tuple(json.dumps(_canonical(item[name]), sort_keys=True) for name in key_names)

@@ -13,6 +13,17 @@ a source that puts post 7 in thread 3 while the table holds it in thread 5 would
 posts 7. For such tables (`one_per_hash`) the keys the table holds are read first, once,
 by a keys-only scan (hash key -> range keys), and the item of the same id under another
 range key is deleted after the new one is written (never a moment without the post).
+
+Versions only grow. A record's `version` is its optimistic-concurrency counter (the API's
+ETag and If-Match): clients that saw version 3 of a post must never meet another content
+under version 3 later. So items are compared without their version (an item changed
+through the API and changed back is unchanged; a run over unchanged items writes nothing),
+and an item that overwrites a different one (same key, or the same post in another thread)
+gets the highest version the table held for it + 1, not the source's. Restore goes through
+here too and does the same on purpose: a restore into tables that hold items (--force)
+puts the backup's content back, but its old version numbers would repeat numbers clients
+have already seen for other content; a restore into empty tables writes the backup's
+items exactly as they were, versions included (there is nothing to overwrite).
 """
 
 from __future__ import annotations
@@ -36,7 +47,15 @@ from forumdb.cli.batch import (
     write_batch,
 )
 from forumdb.cli.clients import ClientPool
-from forumdb.cli.codec import Item, TableChecksum, item_digest, key_of
+from forumdb.cli.codec import (
+    VERSION_ATTR,
+    Item,
+    TableChecksum,
+    content_digest,
+    item_digest,
+    key_of,
+    version_of,
+)
 from forumdb.cli.errors import DataError
 from forumdb.cli.scan import scan_pages, segments_for
 
@@ -52,7 +71,8 @@ class SyncResult:
     removed: int = 0  # items of a source id under another key (a post now in another thread)
     compared: bool = False
     dry_run: bool = False
-    # primary key -> content digest of every source item, for verification (when tracked)
+    # primary key -> content digest (without the version) of every source item, for
+    # verification (when tracked)
     digests: dict[tuple[str, ...], bytes] | None = None
 
 
@@ -62,8 +82,8 @@ def table_is_empty(pool: ClientPool, table: str) -> bool:
 
 
 # hash key (as key_of gives it) -> the range keys the table holds under it:
-# (key_of form, the AttributeValue's type and value)
-HeldKeys = dict[str, list[tuple[str, str, Any]]]
+# (key_of form, the AttributeValue's type and value, the item's version)
+HeldKeys = dict[str, list[tuple[str, str, Any, int | None]]]
 
 
 def held_keys(pool: ClientPool, table: str, key_names: tuple[str, ...]) -> HeldKeys:
@@ -72,25 +92,39 @@ def held_keys(pool: ClientPool, table: str, key_names: tuple[str, ...]) -> HeldK
     hash_name, range_name = key_names
     held: HeldKeys = {}
     pages = scan_pages(
-        pool, table, segments=segments_for(pool, table, 4), attributes=(hash_name, range_name)
+        pool,
+        table,
+        segments=segments_for(pool, table, 4),
+        attributes=(hash_name, range_name, VERSION_ATTR),
     )
     for page in pages:
         for it in page:
             ((tag, value),) = it[range_name].items()
-            entry = (key_of(it, (range_name,))[0], tag, value)
+            entry = (key_of(it, (range_name,))[0], tag, value, version_of(it))
             held.setdefault(key_of(it, (hash_name,))[0], []).append(entry)
     return held
 
 
-def _elsewhere(held: HeldKeys, item: Item, key_names: tuple[str, ...]) -> list[Item]:
-    """Keys of the table's items with the item's hash key but another range key."""
+def _elsewhere(
+    held: HeldKeys, item: Item, key_names: tuple[str, ...]
+) -> list[tuple[Item, int | None]]:
+    """Keys (and versions) of the table's items with the item's hash key but another range
+    key."""
     hash_name, range_name = key_names
     hash_key, range_key = key_of(item, key_names)
     return [
-        {hash_name: item[hash_name], range_name: {tag: value}}
-        for key, tag, value in held.get(hash_key, ())
+        ({hash_name: item[hash_name], range_name: {tag: value}}, version)
+        for key, tag, value, version in held.get(hash_key, ())
         if key != range_key
     ]
+
+
+def _next_version(item: Item, replaced: list[int | None]) -> Item:
+    """The item with the version after every version it replaces (if any had one)."""
+    versions = [v for v in replaced if v is not None]
+    if not versions:
+        return item
+    return {**item, VERSION_ATTR: {"N": str(max(versions) + 1)}}
 
 
 class _Counter:
@@ -159,12 +193,20 @@ def sync_items(
         if compare:
             keys = [{k: it[k] for k in key_names} for it in chunk]
             existing = {
-                key_of(it, key_names): item_digest(it)
+                key_of(it, key_names): (content_digest(it), version_of(it))
                 for it in get_batch(client, table, keys, policy=policy)
             }
-            todo = [it for it in chunk if existing.get(key_of(it, key_names)) != item_digest(it)]
-            if held is not None:
-                stale = [old for it in chunk for old in _elsewhere(held, it, key_names)]
+            todo = []
+            for it in chunk:
+                elsewhere = _elsewhere(held, it, key_names) if held is not None else []
+                stale.extend(key for key, _ in elsewhere)
+                replaced = [version for _, version in elsewhere]
+                old = existing.get(key_of(it, key_names))
+                if old is not None:
+                    if old[0] == content_digest(it):
+                        continue  # same content: left alone, whatever its version
+                    replaced.append(old[1])
+                todo.append(_next_version(it, replaced))
         if not dry_run:
             for batch in chunks(todo, WRITE_BATCH):
                 write_batch(client, table, batch, policy=policy)
@@ -179,8 +221,7 @@ def sync_items(
                 key = key_of(it, key_names)
             except KeyError as exc:
                 raise DataError(f"an item for {table} lacks its key attribute {exc}") from None
-            digest = item_digest(it)
-            result.source.add_digest(digest)
+            result.source.add_digest(item_digest(it))
             if one_per_hash and (track_digests or held is not None):
                 _check_one_per_hash(key)
             if not track_digests:
@@ -192,7 +233,7 @@ def sync_items(
                     f"the source holds two items with the key {shown} for table {table}",
                     hint="fix the duplicate id in the input; forumctl will not pick one for you",
                 )
-            seen[key] = digest
+            seen[key] = content_digest(it)
             yield it
 
     def _check_one_per_hash(key: tuple[str, ...]) -> None:
