@@ -4,17 +4,21 @@
 Full stack (`up`): etcd + kube-apiserver with the CRDs -> the moto server with the forumdb
 extension (global tables across regions) -> forum-operator -> examples/forumdatabase.yaml
 applied and Ready -> its ConfigMap kept in a folder (configsync) -> the three services reading
-that folder -> the sample data migrated with forumctl. JSON mode: the sample data copied into
-the state folder -> the three services on it.
+that folder -> the sample data migrated with forumctl -> the first backup -> a reconcile asked
+for (annotation forumdb.io/reconcile-requested), so the status shows the data and the backup.
+JSON mode: the sample data copied into the state folder -> the three services on it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import json
 import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
@@ -52,6 +56,9 @@ NAMESPACE = "default"
 MOTO_READY = re.compile(r"forumdb-moto ready on (http://\S+)")
 CONFIG_KEY_PROBE = "STORAGE_MODE"  # present in every ConfigMap the operator writes
 _PHASE_WAIT_INTERVAL = 0.5
+# forumdb_operator.naming.ANNOTATION_RECONCILE_REQUESTED: a new value makes it reconcile now.
+RECONCILE_REQUESTED = "forumdb.io/reconcile-requested"
+FAILURE_FILE = "up-failed.json"  # next to state.json when `dev up` failed
 
 
 @dataclass(frozen=True)
@@ -108,18 +115,45 @@ def up(options: UpOptions, progress: Progress) -> tuple[DevState, bool]:
             _up_json(checkout, options, launcher, progress)
         else:
             _up_full(checkout, options, launcher, progress)
-    except BaseException:
+    except BaseException as exc:
         if state.processes:
             _stop_processes(state)
             progress.note(
                 f"stopped what had started; the logs stay in {state_dir} "
                 "(`forumctl dev down` removes them)"
             )
+        else:
+            progress.note(
+                f"nothing was started; `forumctl dev status` shows this attempt, "
+                f"`forumctl dev down` removes {state_dir}"
+            )
         save_state(state_dir, state)
+        _record_failure(state_dir, exc)
         raise
     state.complete = True
     save_state(state_dir, state)
     return state, True
+
+
+def _record_failure(state_dir: Path, exc: BaseException) -> None:
+    """What made `up` fail, for `dev status` (state.json itself says only: not complete)."""
+    if isinstance(exc, DevStackError):
+        doc = {"error": exc.message, "log": str(exc.log) if exc.log else None, "hint": exc.hint}
+    elif isinstance(exc, KeyboardInterrupt):
+        doc = {"error": "interrupted", "log": None, "hint": None}
+    else:
+        doc = {"error": f"{exc.__class__.__name__}: {exc}", "log": None, "hint": None}
+    doc["at"] = dt.datetime.now(dt.UTC).isoformat()
+    with contextlib.suppress(OSError):  # the error itself is on its way to the user anyway
+        (state_dir / FAILURE_FILE).write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def _failure(state_dir: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads((state_dir / FAILURE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def _up_json(
@@ -197,6 +231,9 @@ def _up_full(
     if plan_id:
         with progress.step("first backup (the emulator runs the backup plan now)"):
             _run_backup_plan(launcher, plan_id, state.primary_region)
+    # Without this, LAST-BACKUP and the item counts would show only after the drift interval.
+    with progress.step(f"ForumDatabase {name} status shows the data and the backup"):
+        _refresh_status(kubectl, name, operator.log, options.ready_timeout, bool(plan_id))
 
 
 def _launch_configsync(launcher: Launcher, configmap: str) -> tuple[Popen[bytes], ProcessRecord]:
@@ -349,6 +386,38 @@ def _wait_ready(
         ) from None
 
 
+def _refresh_status(
+    kubectl: KubectlCall, name: str, operator_log: Path, timeout: float, backup: bool
+) -> dict[str, Any]:
+    """Ask the operator for a reconcile now (its reconcile-requested annotation) and wait for
+    the status it writes: it echoes the request, and shows the backup when one ran."""
+    token = str(time.time_ns())
+    _kubectl_step(
+        kubectl,
+        *("annotate", "forumdatabases.forumdb.io", name, "-n", NAMESPACE, "--overwrite"),
+        f"{RECONCILE_REQUESTED}={token}",
+    )
+    last: dict[str, Any] = {}
+
+    def refreshed() -> bool:
+        nonlocal last
+        out = kubectl("get", "forumdatabases.forumdb.io", name, "-n", NAMESPACE, "-o", "json")
+        last = json.loads(out.stdout).get("status") or {}
+        if last.get("lastReconcileRequest") != token:
+            return False
+        return not backup or last.get("lastBackup", "never") != "never"
+
+    try:
+        wait_for(refreshed, timeout=timeout, interval=_PHASE_WAIT_INTERVAL, what="status")
+    except TimeoutError:
+        raise DevStackError(
+            f"ForumDatabase {NAMESPACE}/{name}: the operator did not report the first backup "
+            f"within {timeout:.0f}s (status.lastBackup {last.get('lastBackup', 'unset')})",
+            log=operator_log,
+        ) from None
+    return last
+
+
 def _wait_file(proc: Popen[bytes], log: Path, path: Path, timeout: float = 30) -> None:
     def written() -> bool:
         if proc.poll() is not None:
@@ -425,10 +494,16 @@ def status(state_dir: Path) -> dict[str, Any]:
     state = load_state(state_dir)
     if state is None:
         return {"stateDir": str(state_dir), "running": False, "processes": []}
+    logs = state_dir / "logs"
+    failed = _failure(state_dir) if not state.complete else None
+    if failed is not None:
+        failed["logs"] = str(logs) if logs.is_dir() else None
     return {
         "stateDir": str(state_dir),
         "running": state.running(),
         "complete": state.complete,
+        # `dev up` failed here: its error, and the logs kept for diagnosis (dev down removes them)
+        "failed": failed,
         "mode": state.mode,
         "startedAt": state.started_at.isoformat(),
         "services": state.services,

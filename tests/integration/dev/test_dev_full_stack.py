@@ -63,6 +63,11 @@ def test_dev_up_runs_the_forum_on_replicated_tables_and_down_leaves_nothing(
     kubectl = Kubectl(require_tool("kubectl"), kubeconfig, cache_dir=dev.state_dir / "kcache")
     resource = kubectl.json("get", "forumdb", "forum", "-n", "default")
     assert resource["status"]["phase"] == "Ready"
+    # dev up asked the operator for a fresh status: the first backup and the migrated data
+    # show at once, not after the drift interval (3600 s here)
+    assert resource["status"]["lastBackup"] != "never"
+    counts = {t["kind"]: t["regions"][0]["itemCount"] for t in resource["status"]["tables"]}
+    assert counts["users"] > 0, counts
     configmap = kubectl.json("get", "configmap", "forumdb-forum", "-n", "default")["data"]
     assert configmap["STORAGE_MODE"] == "dynamodb"
     assert configmap["REPLICA_REGIONS"] == "us-west-2"
