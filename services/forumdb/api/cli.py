@@ -1,7 +1,8 @@
 """`forum-service users|threads|posts`: serve one service with gunicorn.
 
 Settings (storage mode, DATA_DIR, tables, region) come from the environment and
-FORUMDB_CONFIG_DIR like everywhere else (forumdb.config). This module imports neither Flask
+FORUMDB_CONFIG_DIR like everywhere else (forumdb.config), and are checked here before gunicorn
+binds anything. This module imports neither Flask
 nor prometheus_client at the top: PROMETHEUS_MULTIPROC_DIR must be set before
 prometheus_client is first imported, and the app is built in each worker after the fork.
 """
@@ -16,10 +17,52 @@ from typing import Any
 
 import click
 from gunicorn.app.base import BaseApplication
+from pydantic import ValidationError
 
+from forumdb.config import Settings, config_dir_from_env, load_settings
 from forumdb.tables import KINDS
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+USAGE_ERROR = 2  # click's exit code for bad arguments; a bad setting is one too
+
+
+def _source(name: str) -> str:
+    config_dir = config_dir_from_env()
+    if config_dir is not None and (config_dir / name).is_file():
+        return f"file {config_dir / name}"
+    return "the environment"
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """One line naming each bad variable, its value, where it came from and what is allowed."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        name = ".".join(str(part) for part in err["loc"]) or "settings"
+        allowed = err["msg"].removeprefix("Value error, ")
+        allowed = allowed[:1].lower() + allowed[1:]
+        parts.append(f"{name}={err.get('input')!r} (from {_source(name)}): {allowed}")
+    return "; ".join(parts)
+
+
+def checked_settings() -> Settings:
+    """The settings every worker will load, checked in the master before anything is bound:
+    a bad value is one line on stderr and exit code 2, not workers dying at boot."""
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        message = describe_settings_error(exc)
+    except ValueError as exc:
+        message = str(exc)
+    else:
+        if settings.log_level.lower() in LOG_LEVELS:
+            return settings
+        message = (
+            f"LOG_LEVEL={settings.log_level!r} (from {_source('LOG_LEVEL')}): "
+            f"should be one of {', '.join(LOG_LEVELS)}"
+        )
+    click.echo(f"forum-service: invalid setting: {message}", err=True)
+    raise SystemExit(USAGE_ERROR)
 
 
 def _logconfig(level: str) -> dict[str, Any]:
@@ -68,7 +111,6 @@ class ServiceApplication(BaseApplication):
 
     def load(self) -> Any:
         from forumdb.api.app import create_app
-        from forumdb.config import load_settings
         from forumdb.logs import configure_logging
 
         configure_logging(load_settings().log_level)
@@ -94,7 +136,10 @@ def _prepare_multiproc_dir() -> Path | None:
 @click.argument("service", type=click.Choice(KINDS))
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")  # noqa: S104 - a service in a pod listens on all interfaces
 @click.option(
-    "--port", type=click.IntRange(1, 65535), envvar="PORT", default=8080, show_default=True
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port to listen on [default: PORT from the settings, else 8080].",
 )
 @click.option(
     "--workers",
@@ -112,15 +157,29 @@ def _prepare_multiproc_dir() -> Path | None:
     help="Threads per worker (more than 1 uses gunicorn's gthread worker).",
 )
 @click.option("--timeout", type=click.IntRange(1, 3600), default=30, show_default=True)
-@click.option("--log-level", envvar="LOG_LEVEL", default="info", show_default=True)
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default=None,
+    help="[default: LOG_LEVEL from the settings, else info]",
+)
 def main(
-    service: str, host: str, port: int, workers: int, threads: int, timeout: int, log_level: str
+    service: str,
+    host: str,
+    port: int | None,
+    workers: int,
+    threads: int,
+    timeout: int,
+    log_level: str | None,
 ) -> None:
     """Serve the SERVICE API (users, threads or posts) with gunicorn.
 
     Storage settings come from the environment (STORAGE_MODE, DATA_DIR, TABLE_PREFIX,
     AWS_REGION, ...) or the folder FORUMDB_CONFIG_DIR names.
     """
+    settings = checked_settings()
+    port = port if port is not None else settings.port
+    log_level = log_level or settings.log_level
     created = _prepare_multiproc_dir()
     options = {
         "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
