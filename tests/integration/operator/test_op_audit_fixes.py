@@ -62,6 +62,20 @@ def test_reconcile_requested_annotation_refreshes_the_status_now(
         what="status.lastReconcileRequest",
     )
     assert fresh["lastBackup"] != "never"
+    # the CRD's status schema keeps what the operator writes (nothing pruned)
+    assert fresh["backups"]["lastRecoveryPoint"]["arn"]
+    assert fresh["provisioned"] == {"tablePrefix": "forum-", "primaryRegion": "us-east-1"}
+    assert "itemCount" in fresh["tables"][0]["regions"][0]
+    assert fresh["regionHealth"][0]["lastCheckTime"]
+    assert fresh["conditions"][0]["observedGeneration"] == 1
+
+    def explained() -> str | None:
+        out = kubectl("explain", "forumdatabases.status", check=False)
+        return out.stdout if out.returncode == 0 and "provisioned" in out.stdout else None
+
+    text = wait_for(explained, timeout=30, what="kubectl explain forumdatabases.status")
+    for name in ("phase", "conditions", "lastBackup", "regionHealth", "lastReconcileRequest"):
+        assert name in text
 
 
 def test_table_prefix_change_is_refused_and_revert_clears_it(
