@@ -45,6 +45,9 @@ def migrate(
     Ids and timestamps the classic sample lacks are assigned deterministically
     (forumdb.legacy), and each item is compared with the table before it is written, so a
     second run writes nothing and a run that was interrupted can simply be started again.
+    Two records with one id in a file are refused (exit 4) before anything is written. A post
+    the files now put in another thread replaces its old item (counted as removed). An item
+    overwritten with other content gets the table's version + 1, never an older version.
     Writes go in BatchWriteItem batches of 25 from parallel workers; unprocessed items are
     retried with exponential backoff and jitter, and the command fails (exit 3) rather than
     drop any. Afterwards each table is scanned and every migrated item checked by checksum

@@ -57,7 +57,9 @@ def seed(
     """Write deterministic sample users, threads and posts (ids 1..N, fixed timestamps).
 
     In dynamodb mode the items go through the same idempotent loader as migrate (a second
-    run writes nothing). In json mode DATA_DIR/<kind>/db.json files are written in the
+    run writes nothing; other sizes or another --seed replace what changed, raising the
+    versions of what they overwrite). Threads need users, and posts need threads and users.
+    In json mode DATA_DIR/<kind>/db.json files are written in the
     sample format, which the JSON backend reads.
     """
     _check_references(n_users, n_threads, n_posts)
