@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
 
 from forumdb.cli.batch import DEFAULT_POLICY
+from forumdb.cli.errors import ConfigError, endpoint_error
 from forumdb.cli.output import Output
 from forumdb.cli.sync import DEFAULT_WORKERS
 from forumdb.cli.target import Target, resolve_target
@@ -24,12 +27,37 @@ class App:
         self.output = output
         self._target_args = target_args
         self._target: Target | None = None
+        self._paths: dict[Path, str] = {}  # path -> the option that gave it, for messages
 
     @property
     def target(self) -> Target:
         if self._target is None:
-            self._target = resolve_target(**self._target_args)
+            tgt = resolve_target(**self._target_args)
+            url = tgt.endpoint_url
+            # botocore would refuse it only when the first client is made, mid-command
+            if url and not (is_valid_endpoint_url(url) or is_valid_ipv6_endpoint_url(url)):
+                given = "--endpoint-url" if self._target_args.get("endpoint_url") else None
+                raise endpoint_error(url, given or "AWS_ENDPOINT_URL")
+            self._target = tgt
         return self._target
+
+    def path_option(self, path: Path, option: str) -> Path:
+        """Remember which option gave `path`, so that an OS error on it names the option."""
+        self._paths[path.absolute()] = option
+        return path
+
+    def path_origin(self, filename: str | bytes | Path) -> str | None:
+        """The option (or variable) behind a path an OS error names, when one is known."""
+        failed = Path(os.fsdecode(filename)).absolute()
+        known = dict(self._paths)
+        if self._target is not None and self._target.storage_mode == "json":
+            known.setdefault(self._target.data_dir.absolute(), "--data-dir / DATA_DIR")
+        for path, option in known.items():
+            # the path itself, something inside it, or a sibling made from it (FILE.partial)
+            sibling = failed.parent == path.parent and failed.name.startswith(path.name)
+            if failed == path or path in failed.parents or sibling:
+                return option
+        return None
 
     def override_target(self, **args: Any) -> None:
         """Command-specific target settings (e.g. seed's --storage-mode), before first use."""
@@ -41,16 +69,19 @@ class App:
         return self._target.region if self._target else self._target_args.get("region")
 
 
+# Every command's --output/-o (those without a target too, e.g. `forumctl dev`): one definition.
+output_option = click.option(
+    "--output",
+    "-o",
+    "output_mode",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: tables for humans; json: one JSON document on stdout for machines.",
+)
+
 _OPTIONS: list[Callable[[F], F]] = [
-    click.option(
-        "--output",
-        "-o",
-        "output_mode",
-        type=click.Choice(["text", "json"]),
-        default="text",
-        show_default=True,
-        help="text: tables for humans; json: one JSON document on stdout for machines.",
-    ),
+    output_option,
     click.option(
         "--region", help="AWS region of the tables (default: AWS_REGION / the ForumDatabase's)."
     ),
@@ -123,3 +154,21 @@ def common_options(fn: F) -> F:
     for option in reversed(_OPTIONS):
         wrapper = option(wrapper)
     return wrapper  # type: ignore[return-value]
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """Fail before any AWS work when a file cannot be written at `path` (its folder is missing,
+    is a file, or is not writable), naming the option."""
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        missing = not folder.exists() and not any(p.is_file() for p in folder.parents)
+        raise ConfigError(
+            f"{option} {path}: the folder {folder} "
+            + ("does not exist" if missing else "is not a folder (a part of it is a file)"),
+            hint=f"create {folder} first, or give {option} a file in an existing folder",
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"{option} {path}: the folder {folder} is not writable",
+            hint=f"give {option} a file in a folder you may write to",
+        )

@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 
 from forumdb import __version__
-from forumdb.cli.app import App, common_options, write_options
+from forumdb.cli.app import App, check_output_file, common_options, write_options
 from forumdb.cli.backup_format import (
     End,
     Header,
@@ -70,6 +70,7 @@ def backup(
     consistent per table, not across tables (use PITR or AWS Backup for that).
     """
     kinds = only or KINDS
+    check_output_file(app.path_option(out, "--out"), "--out")
     if out.exists() and not force and not dry_run:
         raise DataError(f"{out} exists", hint="pass --force to replace it, or choose another --out")
     require_tables(app, kinds)

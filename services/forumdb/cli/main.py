@@ -6,7 +6,6 @@ what to do, and a documented exit code (forumdb.cli.errors.ExitCode).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -21,11 +20,22 @@ from botocore.exceptions import (
     NoRegionError,
     PartialCredentialsError,
 )
+from pydantic import ValidationError
 
 from forumdb import __version__
-from forumdb.cli.errors import EXIT_CODES_HELP, AwsError, CliError
+from forumdb.cli.errors import (
+    EXIT_CODES_HELP,
+    AwsError,
+    CliError,
+    endpoint_error,
+    path_error,
+    settings_error,
+)
+from forumdb.cli.output import OUTPUT_META_KEY
+from forumdb.config import Settings
 from forumdb.logs import configure_logging
 
+_ENDPOINT_WHERE = "--endpoint-url / AWS_ENDPOINT_URL"
 _CREDENTIAL_CODES = {
     "UnrecognizedClientException",
     "InvalidClientTokenId",
@@ -35,11 +45,14 @@ _CREDENTIAL_CODES = {
 }
 
 
-def translate(exc: BaseException, region: str | None) -> CliError | None:
-    """An AWS/botocore exception -> a CliError with a hint; None if it is not one we expect."""
+def translate(exc: BaseException, region: str | None, app: Any = None) -> CliError | None:
+    """An AWS/botocore or configuration exception -> a CliError with a hint; None if it is not
+    one we expect. `app` (the command's App, if any) names the option behind a bad path."""
     where = f"in region {region}" if region else "(no region set)"
     if isinstance(exc, CliError):
         return exc
+    if isinstance(exc, ValidationError) and exc.title == Settings.__name__:
+        return settings_error(exc)
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):
         return AwsError(
             f"no usable AWS credentials ({exc})",
@@ -83,6 +96,11 @@ def translate(exc: BaseException, region: str | None) -> CliError | None:
         return AwsError(f"{op} {where}: {code}: {message}")
     if isinstance(exc, BotoCoreError):
         return AwsError(f"AWS call failed {where}: {exc}")
+    if isinstance(exc, ValueError) and str(exc).startswith("Invalid endpoint: "):
+        # botocore's check when a client is made (App.target checks earlier where it can)
+        return endpoint_error(str(exc).removeprefix("Invalid endpoint: "), _ENDPOINT_WHERE)
+    if isinstance(exc, OSError) and exc.filename:
+        return path_error(exc, app.path_origin(exc.filename) if app else None)
     return None
 
 
@@ -93,25 +111,17 @@ class ForumctlGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:
-            app = _find_app(ctx)
-            err = translate(exc, app.region_hint if app else None)
+            app = ctx.meta.get("forumctl.app")
+            err = translate(exc, app.region_hint if app else None, app)
             if err is None:
                 raise
             # In JSON mode stdout carries one document: the result if there is one (a failed
-            # check), else the error.
-            _report(err, json_mode=bool(app and app.output.json and not app.output.emitted))
+            # check), else the error. Every command's Output registers itself (output.py).
+            output = ctx.meta.get(OUTPUT_META_KEY)
+            if output is not None:
+                output.error(err.message, err.hint, int(err.code))
+            sys.stderr.write(f"forumctl: error: {err}\n")
             ctx.exit(int(err.code))
-
-
-def _find_app(ctx: click.Context) -> Any:
-    return ctx.meta.get("forumctl.app")
-
-
-def _report(err: CliError, *, json_mode: bool) -> None:
-    if json_mode:
-        doc = {"error": err.message, "hint": err.hint, "exitCode": int(err.code)}
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-    sys.stderr.write(f"forumctl: error: {err}\n")
 
 
 @click.group(

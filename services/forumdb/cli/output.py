@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import click
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -21,10 +22,17 @@ from rich.progress import (
 )
 from rich.table import Table
 
+# Where the running command's Output is kept (click's per-invocation meta), so that the
+# command runner (main.py) can report a failure as JSON when -o json was asked for.
+OUTPUT_META_KEY = "forumctl.output"
+
 
 class Output:
     def __init__(self, mode: str = "text", *, progress: bool | None = None) -> None:
         self.mode = mode
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            ctx.meta[OUTPUT_META_KEY] = self
         self.out = Console(file=sys.stdout, soft_wrap=True)
         self.err = Console(file=sys.stderr, soft_wrap=True)
         # Bars only where someone watches: a terminal on stderr, unless told otherwise.
@@ -44,6 +52,14 @@ class Output:
             human(self.out)
         else:
             self.out.print_json(data=data, default=str)
+
+    def error(self, message: str, hint: str | None, code: int) -> None:
+        """A failure: in JSON mode stdout's one document, unless a result is there already."""
+        if self.json and not self.emitted:
+            self.emitted = True
+            doc = {"error": message, "hint": hint, "exitCode": code}
+            sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+            sys.stdout.flush()
 
     def note(self, message: str) -> None:
         """A human remark on stderr (never pollutes --output json)."""
