@@ -1,8 +1,11 @@
-"""`forumctl dev up|down|status`: the whole stack on this machine (forumdb.devstack)."""
+"""`forumctl dev up|down|status|env`: the whole stack on this machine (forumdb.devstack).
+
+Like every forumctl command, each has --output/-o json: one JSON document on stdout (the
+result, or on failure {"error", "hint", "exitCode"}); the step-by-step progress stays on
+stderr."""
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,12 +14,15 @@ from typing import Any, TypeVar
 import click
 from rich.markup import escape
 
+from forumdb.cli.app import output_option
 from forumdb.cli.errors import ExitCode
+from forumdb.cli.output import Output
 from forumdb.devstack import stack
 from forumdb.devstack.errors import DevStackError
 from forumdb.devstack.ports import DEFAULT_PORT_BASE, PortPlan
 from forumdb.devstack.progress import Progress
-from forumdb.devstack.summary import export_lines, what_to_try
+from forumdb.devstack.state import DevState
+from forumdb.devstack.summary import export_lines, shell_env, what_to_try
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,10 +42,13 @@ def _location_options(fn: F) -> F:
     )(fn)
 
 
-def _fail(progress: Progress, exc: DevStackError) -> None:
+def _fail(out: Output, progress: Progress, exc: DevStackError) -> None:
+    code = int(ExitCode.AWS)
+    hint = "; ".join(h for h in (exc.log and f"read {exc.log}", exc.hint) if h) or None
+    out.error(exc.message, hint, code)
     if not getattr(exc, "reported", False):
         progress.console.print(f"[red]forumctl: error:[/] {escape(str(exc))}")
-    sys.exit(int(ExitCode.AWS))
+    sys.exit(code)
 
 
 @click.group()
@@ -80,6 +89,7 @@ def dev() -> None:
     show_default=True,
     help="Seconds between the operator's drift checks (switch PITR off by hand, see it back).",
 )
+@output_option
 def up(
     state_dir: Path | None,
     checkout: Path | None,
@@ -88,8 +98,10 @@ def up(
     free_ports: bool,
     timeout: float,
     drift_interval: int,
+    output_mode: str,
 ) -> None:
     """Start the stack (harmless when it runs already: prints how to reach it)."""
+    out = Output(output_mode)
     progress = Progress()
     try:
         ports = PortPlan.free() if free_ports else PortPlan.from_base(port_base)
@@ -104,65 +116,79 @@ def up(
         state, started = stack.up(options, progress)
         resolved = stack.resolve_state_dir(state_dir, checkout)
     except DevStackError as exc:
-        _fail(progress, exc)
+        _fail(out, progress, exc)
         return
     if not started:
         progress.note("the stack was running already; nothing started")
-    click.echo(what_to_try(state, resolved))
+    out.emit(
+        {"started": started, **stack.status(resolved), **_env_doc(state)},
+        lambda c: click.echo(what_to_try(state, resolved)),
+    )
 
 
 @dev.command()
 @_location_options
-def down(state_dir: Path | None, checkout: Path | None) -> None:
+@output_option
+def down(state_dir: Path | None, checkout: Path | None, output_mode: str) -> None:
     """Stop everything `dev up` started and remove its state folder."""
+    out = Output(output_mode)
     progress = Progress()
     try:
         resolved = stack.resolve_state_dir(state_dir, checkout)
-        if not stack.down(resolved, progress):
-            progress.note(f"nothing recorded in {resolved}: no stack to stop")
+        stopped = stack.down(resolved, progress)
     except DevStackError as exc:
-        _fail(progress, exc)
+        _fail(out, progress, exc)
+        return
+    if not stopped:
+        progress.note(f"nothing recorded in {resolved}: no stack to stop")
+    if out.json:
+        out.emit({"stateDir": str(resolved), "stopped": stopped})
 
 
 @dev.command()
 @_location_options
-@click.option(
-    "--output",
-    "-o",
-    "output_mode",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
+@output_option
 def status(state_dir: Path | None, checkout: Path | None, output_mode: str) -> None:
     """What runs. Exit code 1 when a recorded process is gone."""
+    out = Output(output_mode)
     progress = Progress()
     try:
         report = stack.status(stack.resolve_state_dir(state_dir, checkout))
     except DevStackError as exc:
-        _fail(progress, exc)
+        _fail(out, progress, exc)
         return
-    if output_mode == "json":
-        click.echo(json.dumps(report, indent=2))
-    else:
-        click.echo(_status_text(report))
+    out.emit(report, lambda c: click.echo(_status_text(report)))
     if any(not p["alive"] for p in report["processes"]):
         sys.exit(int(ExitCode.CHECK_FAILED))
 
 
 @dev.command()
 @_location_options
-def env(state_dir: Path | None, checkout: Path | None) -> None:
+@output_option
+def env(state_dir: Path | None, checkout: Path | None, output_mode: str) -> None:
     """Shell settings of the running stack: `eval "$(forumctl dev env)"` puts forumctl and
-    kubectl on PATH and sets KUBECONFIG and the AWS_* settings of its moto server."""
+    kubectl on PATH and sets KUBECONFIG and the AWS_* settings of its moto server. With
+    -o json: the variables ("env") and the folders to put before PATH ("pathPrepend")."""
+    out = Output(output_mode)
     progress = Progress()
     try:
         resolved = stack.resolve_state_dir(state_dir, checkout)
         state = stack.load_running(resolved)
     except DevStackError as exc:
-        _fail(progress, exc)
+        _fail(out, progress, exc)
         return
-    click.echo("\n".join(export_lines(state)))
+    out.emit(
+        {"stateDir": str(resolved), "mode": state.mode, **_env_doc(state)},
+        lambda c: click.echo("\n".join(export_lines(state))),
+    )
+
+
+def _env_doc(state: DevState) -> dict[str, Any]:
+    """shell_env for machines: PATH's "$PATH" means nothing outside a shell, so the folders
+    to put before it are a list of their own."""
+    variables = shell_env(state)
+    path = variables.pop("PATH", "")
+    return {"env": variables, "pathPrepend": [p for p in path.split(":") if p and p != "$PATH"]}
 
 
 def _status_text(report: dict[str, Any]) -> str:
