@@ -3,6 +3,8 @@ operator (development against moto or a plain account)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -43,6 +45,39 @@ def tables() -> None:
     """Create, list or delete the three forumdb tables (Users, Threads, Posts)."""
 
 
+# Right after CreateTable, DynamoDB may refuse continuous-backup calls for a short while.
+_PITR_NOT_YET = ("ContinuousBackupsUnavailableException", "TableNotFoundException")
+
+
+def pitr_status(client: Any, name: str) -> str | None:
+    """ENABLED/DISABLED/..., or None when the table cannot report it yet."""
+    try:
+        desc = client.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _PITR_NOT_YET:
+            return None
+        raise
+    return desc.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus")
+
+
+def enable_pitr(
+    client: Any, name: str, *, attempts: int = 20, sleep: Callable[[float], None] = time.sleep
+) -> None:
+    """Switch point-in-time recovery on, retrying while the new table cannot take it yet."""
+    for attempt in range(attempts):
+        try:
+            client.update_continuous_backups(
+                TableName=name,
+                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+            )
+            return
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code not in _PITR_NOT_YET or attempt == attempts - 1:
+                raise
+            sleep(min(2.0**attempt, 10.0))
+
+
 @tables.command("create")
 @click.option(
     "--billing-mode",
@@ -52,7 +87,20 @@ def tables() -> None:
 )
 @click.option("--read-capacity", type=click.IntRange(min=1), help="PROVISIONED only.")
 @click.option("--write-capacity", type=click.IntRange(min=1), help="PROVISIONED only.")
-@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait until ACTIVE.")
+@click.option(
+    "--pitr/--no-pitr",
+    default=True,
+    show_default=True,
+    help="Switch point-in-time recovery on (what `forumctl verify` checks), also on tables "
+    "that exist already. --no-pitr leaves it as it is; it never switches PITR off.",
+)
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Wait until ACTIVE. With --no-wait, PITR is switched on only on tables that are "
+    "ACTIVE already: run the command again later for the others.",
+)
 @click.option("--dry-run", is_flag=True, help="Say what would be created; create nothing.")
 @common_options
 def create(
@@ -60,14 +108,23 @@ def create(
     billing_mode: str,
     read_capacity: int | None,
     write_capacity: int | None,
+    pitr: bool,
     wait: bool,
     dry_run: bool,
 ) -> None:
-    """Create the tables (keys and indexes from forumdb.tables). Idempotent: tables that
-    exist with the right layout are left alone; one with another layout is an error."""
+    """Create the tables (keys and indexes from forumdb.tables) and switch on their
+    point-in-time recovery. Idempotent: tables that exist with the right layout are left
+    alone (PITR is switched on if it is off); one with another layout is an error."""
     if billing_mode == "PROVISIONED" and not (read_capacity and write_capacity):
         raise click.UsageError(
             "--billing-mode PROVISIONED needs --read-capacity and --write-capacity"
+        )
+    if billing_mode != "PROVISIONED" and (read_capacity or write_capacity):
+        # PAY_PER_REQUEST tables take no capacity: dropping the flags silently would hide
+        # that the tables are not what was asked for.
+        raise click.UsageError(
+            "--read-capacity and --write-capacity need --billing-mode PROVISIONED "
+            f"(the tables would be {billing_mode}, which has no capacity to set)"
         )
     tgt = app.target
     client = tgt.pool().get()
@@ -105,18 +162,36 @@ def create(
         for row in rows:
             waiter.wait(TableName=row["table"], WaiterConfig={"Delay": 1, "MaxAttempts": 300})
             row["status"] = client.describe_table(TableName=row["table"])["Table"]["TableStatus"]
-    result = {"target": tgt.describe(), "dryRun": dry_run, "tables": rows}
+    for row in rows:
+        row["pitr"] = _pitr(client, row, want=pitr, dry_run=dry_run)
+    result = {"target": tgt.describe(), "dryRun": dry_run, "pitr": pitr, "tables": rows}
 
     def human(c: Console) -> None:
         c.print(
             table(
                 f"tables in {tgt.region}" + (" (dry run)" if dry_run else ""),
-                ["kind", "table", "action", "status"],
-                [[r["kind"], r["table"], r["action"], r["status"]] for r in rows],
+                ["kind", "table", "action", "status", "pitr"],
+                [[r["kind"], r["table"], r["action"], r["status"], r["pitr"]] for r in rows],
             )
         )
 
     app.output.emit(result, human)
+
+
+def _pitr(client: Any, row: dict[str, Any], *, want: bool, dry_run: bool) -> str:
+    """PITR of one table after `create`: ENABLED (was on), enabled (switched on now),
+    would enable (dry run), pending (not ACTIVE yet, --no-wait), or its status as left."""
+    if row["action"] == "would create":
+        return "would enable" if want else "DISABLED"
+    current = pitr_status(client, row["table"])
+    if current == "ENABLED" or not want:
+        return current or "unknown"
+    if dry_run:
+        return "would enable"
+    if row["status"] != "ACTIVE":
+        return "pending"
+    enable_pitr(client, row["table"])
+    return "enabled"
 
 
 @tables.command("list")

@@ -184,7 +184,7 @@ def test_dry_run_creates_nothing(deployment: Any) -> None:
 
 
 def test_pitr_off_and_no_backup_are_reported_not_crashed(dynamodb: Any) -> None:
-    forumctl("tables", "create")
+    forumctl("tables", "create", "--no-pitr")
     report = _drill("--table", "users", expect=ExitCode.CHECK_FAILED)
     reasons = {r["method"]: r["reason"] for r in report["tables"]}
     assert "point-in-time recovery of forum-Users" in reasons["pitr"]

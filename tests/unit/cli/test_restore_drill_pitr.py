@@ -35,7 +35,7 @@ def _moment() -> datetime:
 
 @pytest.fixture
 def users(dynamodb: Any) -> Any:
-    forumctl("tables", "create")
+    forumctl("tables", "create", "--no-pitr")  # PITR on Users only, below
     dynamodb.update_continuous_backups(
         TableName=USERS, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
     )
