@@ -108,6 +108,14 @@ class ForumctlGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            # A usage error found by the command itself (its Output exists by then): under
+            # -o json also one error document; click prints its own text to stderr. Errors
+            # while parsing come before any Output and stay click's text only.
+            output = ctx.meta.get(OUTPUT_META_KEY)
+            if output is not None:
+                output.error(exc.format_message(), None, exc.exit_code)
+            raise
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except Exception as exc:

@@ -177,3 +177,10 @@ def test_path_errors_say_what_to_do(code: int, says: str) -> None:
     assert err.code == ExitCode.AWS
     assert "/some/path (from --out): why" in err.message
     assert says in (err.hint or "")
+
+
+def test_a_usage_error_found_by_the_command_is_a_json_document_too(moto: Any) -> None:
+    run = forumctl("tables", "create", "--read-capacity", "5", "-o", "json", expect=2)
+    assert run.json["exitCode"] == ExitCode.USAGE
+    assert "--billing-mode PROVISIONED" in run.json["error"]
+    assert "--billing-mode PROVISIONED" in run.stderr  # click's own text stays
