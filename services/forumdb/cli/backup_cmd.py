@@ -159,8 +159,9 @@ def backup(
 @click.option(
     "--force",
     is_flag=True,
-    help="Restore into tables that already hold items (same keys are overwritten, "
-    "others are kept).",
+    help="Restore into tables that already hold items: items with the same keys are "
+    "overwritten (their version raised), a post the backup has in another thread replaces "
+    "the table's copy, other items are kept.",
 )
 @write_options
 @click.option("--verify/--no-verify", default=True, show_default=True)

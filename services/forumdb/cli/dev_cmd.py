@@ -149,7 +149,7 @@ def down(state_dir: Path | None, checkout: Path | None, output_mode: str) -> Non
 @_location_options
 @output_option
 def status(state_dir: Path | None, checkout: Path | None, output_mode: str) -> None:
-    """What runs. Exit code 1 when a recorded process is gone."""
+    """What runs. Exit code 1 when a recorded process is gone or the last `dev up` failed."""
     out = Output(output_mode)
     progress = Progress()
     try:
@@ -158,7 +158,7 @@ def status(state_dir: Path | None, checkout: Path | None, output_mode: str) -> N
         _fail(out, progress, exc)
         return
     out.emit(report, lambda c: click.echo(_status_text(report)))
-    if any(not p["alive"] for p in report["processes"]):
+    if report.get("failed") or any(not p["alive"] for p in report["processes"]):
         sys.exit(int(ExitCode.CHECK_FAILED))
 
 
@@ -192,8 +192,23 @@ def _env_doc(state: DevState) -> dict[str, Any]:
 
 
 def _status_text(report: dict[str, Any]) -> str:
+    failed = report.get("failed")
+    if failed:
+        lines = [f"the last `forumctl dev up` failed: {failed['error']}"]
+        if failed.get("log"):
+            lines.append(f"  log: {failed['log']}")
+        if failed.get("logs"):
+            lines.append(f"  logs kept in {failed['logs']}")
+        lines.append(f"  `forumctl dev down` removes {report['stateDir']}")
+        if not report["processes"]:
+            return "\n".join(lines)
+        return "\n".join([*lines, _processes_text(report)])
     if not report["processes"]:
         return f"no stack recorded in {report['stateDir']}"
+    return _processes_text(report)
+
+
+def _processes_text(report: dict[str, Any]) -> str:
     state = "running" if report["running"] else "NOT running (see below)"
     lines = [f"{report['mode']} stack {state}; state in {report['stateDir']}"]
     for p in report["processes"]:

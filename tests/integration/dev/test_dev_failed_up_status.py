@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 from devcli import DevCli
@@ -16,7 +17,13 @@ def test_a_failed_up_is_reported_by_status_until_down(dev: DevCli) -> None:
         done = dev.run("up", "--json-mode", "--port-base", str(port - 1))
     assert done.returncode == 3
     assert "forumctl dev down" in done.stderr  # what the error says about the state folder
-    report = dev.status()
+    text = dev.run("status")
+    assert text.returncode == 1, "a failed up is not a healthy stack"
+    assert f"the last `forumctl dev up` failed: port {port}" in text.stdout
+    assert "`forumctl dev down` removes" in text.stdout
+    as_json = dev.run("status", "--output", "json")
+    assert as_json.returncode == 1
+    report = json.loads(as_json.stdout)
     assert report["running"] is False
     assert report["complete"] is False
     failed = report["failed"]
