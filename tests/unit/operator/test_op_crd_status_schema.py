@@ -7,14 +7,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
 import yaml
 from op_factories import ROOT, spec
 
 from forumdb_operator import health
 from forumdb_operator.awsclients import Clients
 from forumdb_operator.reconcile import Reconciler
-from harness.moto_ext import mock_aws_ext
 
 NS, NAME = "ns1", "forum"
 
@@ -47,18 +45,6 @@ def test_the_status_is_described_not_preserved_at_its_top():
     assert {"phase", "conditions", "tables", "provisioned", "lastReconcileRequest"} <= set(
         schema["properties"]
     )
-
-
-@pytest.fixture
-def ext(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
-    with mock_aws_ext() as control:
-        yield control
 
 
 class _Custom:

@@ -4,7 +4,7 @@ webhook refuses, and reverting the spec clears it. Also what deletion says and d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import kopf
@@ -15,21 +15,13 @@ from forumdb_operator import immutable
 from forumdb_operator.awsclients import Clients
 from forumdb_operator.reconcile import Outcome, Reconciler
 from forumdb_operator.webhook import check_spec
-from harness.moto_ext import mock_aws_ext
 
 NS, NAME = "ns1", "forum"
 
 
 @pytest.fixture
-def reconciler(monkeypatch: pytest.MonkeyPatch) -> Iterator[Reconciler]:
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
-    with mock_aws_ext():
-        yield Reconciler(Clients())
+def reconciler(ext: Any) -> Reconciler:
+    return Reconciler(Clients())
 
 
 def converge(r: Reconciler, raw: dict, previous: dict | None = None, gen: int = 1) -> Outcome:

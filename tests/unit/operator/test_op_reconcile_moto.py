@@ -3,7 +3,6 @@ Backup selections and recovery points, fault injection): AWS-level behaviour wit
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -15,21 +14,8 @@ from forumdb import tables
 from forumdb_operator import naming
 from forumdb_operator.awsclients import Clients
 from forumdb_operator.reconcile import Outcome, Reconciler
-from harness.moto_ext import mock_aws_ext
 
 NS, NAME = "ns1", "forum"
-
-
-@pytest.fixture
-def ext(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
-    with mock_aws_ext() as control:
-        yield control
 
 
 @pytest.fixture
