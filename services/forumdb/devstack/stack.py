@@ -240,7 +240,7 @@ def _launch_configsync(launcher: Launcher, configmap: str) -> tuple[Popen[bytes]
     state = launcher.state
     argv = [
         sys.executable,
-        *("-m", "forumdb.devstack.configsync"),
+        *("-m", "forumdb.configsync"),
         *("--kubeconfig", str(state.kubeconfig), "--namespace", NAMESPACE),
         *("--name", configmap, "--dir", str(state.config_dir)),
     ]

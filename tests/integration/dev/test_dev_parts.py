@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from forumdb.config import load_settings
-from forumdb.devstack.configsync import write_folder
+from forumdb.configsync import write_folder
 from forumdb.devstack.errors import DevStackError
 from forumdb.devstack.ports import PortPlan
 from forumdb.devstack.procs import group_alive, process_start_ticks, stop_pid_group
