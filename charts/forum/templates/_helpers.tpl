@@ -163,6 +163,55 @@ The ConfigMap the operator publishes for a ForumDatabase (the operator's contrac
 {{- end }}
 
 {{/*
+"true" when the pods keep the operator's ConfigMap in a folder through the API (init container
++ sidecar, forumdb.configsync) instead of mounting it; empty otherwise.
+*/}}
+{{- define "forum.configSync.enabled" -}}
+{{- if and (eq .Values.database.mode "dynamodb") .Values.database.forumDatabase .Values.database.configSync.enabled }}true{{- end }}
+{{- end }}
+
+{{/*
+A config-sync container (without its name): `once` true for the init container, which waits
+for the ConfigMap and writes the folder, false for the sidecar, which keeps it in step. Only
+these containers mount an API token (the config-sync-token volume), at the path the
+Kubernetes client looks for it.
+*/}}
+{{- define "forum.configSync.container" -}}
+{{- $ := .ctx -}}
+image: {{ include "forum.image" $ | quote }}
+imagePullPolicy: {{ $.Values.image.pullPolicy }}
+command:
+  - python
+  - -m
+  - forumdb.configsync
+args:
+  {{- if .once }}
+  - --once
+  {{- end }}
+  - --namespace
+  - {{ $.Release.Namespace | quote }}
+  - --name
+  - {{ include "forum.forumDatabaseConfigMap" $ | quote }}
+  - --dir
+  - {{ $.Values.database.configMountPath | quote }}
+env:
+  - name: LOG_LEVEL
+    value: {{ $.Values.services.logLevel | quote }}
+securityContext:
+  {{- toYaml $.Values.services.containerSecurityContext | nindent 2 }}
+resources:
+  {{- toYaml $.Values.database.configSync.resources | nindent 2 }}
+volumeMounts:
+  - name: tmp
+    mountPath: /tmp
+  - name: forumdb-config
+    mountPath: {{ $.Values.database.configMountPath | quote }}
+  - name: config-sync-token
+    mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+    readOnly: true
+{{- end }}
+
+{{/*
 The namespaces the operator watches: empty means all.
 */}}
 {{- define "forum.operator.watchesAll" -}}
@@ -243,6 +292,9 @@ Checks across values that a JSON schema cannot express well; each message names 
 {{- end }}
 {{- if and .Values.operator.enabled .Values.operator.webhook.enabled (not .Values.operator.webhook.certSecret) }}
 {{- $errors = append $errors "operator.webhook.enabled=true needs operator.webhook.certSecret: a Secret with tls.crt, tls.key and ca.crt for the webhook's HTTPS (e.g. from a cert-manager Certificate)" }}
+{{- end }}
+{{- if and .Values.database.configSync.enabled (not (include "forum.configSync.enabled" .)) }}
+{{- $errors = append $errors "database.configSync.enabled=true syncs the operator's ConfigMap: it needs database.mode=dynamodb and database.forumDatabase (the ForumDatabase whose ConfigMap forumdb-NAME to sync)" }}
 {{- end }}
 {{- if $errors }}
 {{- fail (printf "\n\nVALUES VALIDATION:\n%s" (join "\n" $errors)) }}
