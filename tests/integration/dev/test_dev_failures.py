@@ -3,6 +3,7 @@ exits 3, and leaves no process behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -82,8 +83,27 @@ def test_a_taken_port_is_named(dev: DevCli) -> None:
     assert done.returncode == 3
     assert f"port {port} (for users) is already in use" in done.stderr
     assert "--free-ports" in done.stderr
+    assert "forumctl dev down" in done.stderr  # what the error says about the state folder
+    # `dev status` reports the failed attempt (logs kept for diagnosis) until `dev down`.
+    text = dev.run("status")
+    assert text.returncode == 1, "a failed up is not a healthy stack"
+    assert f"the last `forumctl dev up` failed: port {port}" in text.stdout
+    assert "`forumctl dev down` removes" in text.stdout
+    as_json = dev.run("status", "--output", "json")
+    assert as_json.returncode == 1
+    report = json.loads(as_json.stdout)
+    assert (report["running"], report["complete"]) == (False, False)
+    assert f"port {port} (for users) is already in use" in report["failed"]["error"]
+    assert "--free-ports" in report["failed"]["hint"]
     dev.ok("down")
     assert not dev.state_dir.exists()
+    assert dev.status() == {"stateDir": str(dev.state_dir), "running": False, "processes": []}
+
+
+def test_a_successful_up_reports_no_failure(dev: DevCli) -> None:
+    dev.up("--json-mode")
+    assert dev.status()["failed"] is None
+    dev.ok("down")
 
 
 def test_a_folder_that_is_not_a_state_folder_is_left_alone(dev: DevCli) -> None:

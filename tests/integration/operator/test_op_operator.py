@@ -12,22 +12,13 @@ import boto3
 import pytest
 import requests
 import yaml
+from op_example import EXAMPLE, NAME, example
 
 from forumdb_operator import naming
 from harness.kube import forumdb_status, wait_for_phase
 from harness.procs import wait_for
 
 pytestmark = [pytest.mark.apiserver, pytest.mark.slow]
-
-ROOT = Path(__file__).resolve().parents[3]
-EXAMPLE = ROOT / "examples" / "forumdatabase.yaml"
-NAME = "forum"
-
-
-def example(**spec_changes: Any) -> dict[str, Any]:
-    doc = yaml.safe_load(EXAMPLE.read_text())
-    doc["spec"].update(spec_changes)
-    return doc
 
 
 def ddb(region: str) -> Any:

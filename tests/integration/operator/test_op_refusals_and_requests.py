@@ -1,4 +1,4 @@
-"""forum-operator against a real kube-apiserver and the moto server: the audit's defects.
+"""forum-operator against a real kube-apiserver and the moto server: requests and refusals.
 
 - the annotation forumdb.io/reconcile-requested makes the operator reconcile now (and the
   status echoes it), without waiting for the drift timer;
@@ -10,28 +10,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-import yaml
+from op_example import EXAMPLE, NAME, example
 
 from forumdb_operator import naming
 from harness.kube import forumdb_status, wait_for_phase
 from harness.procs import wait_for
 
 pytestmark = [pytest.mark.apiserver, pytest.mark.slow]
-
-ROOT = Path(__file__).resolve().parents[3]
-EXAMPLE = ROOT / "examples" / "forumdatabase.yaml"
-NAME = "forum"
-
-
-def example(**spec_changes: Any) -> dict[str, Any]:
-    doc = yaml.safe_load(EXAMPLE.read_text())
-    doc["spec"].update(spec_changes)
-    return doc
 
 
 def conditions(kubectl, namespace: str) -> dict[str, dict[str, Any]]:
