@@ -135,10 +135,9 @@ def wait_and_write(
                 ) from exc
             if time.monotonic() - last_said >= WAITING_LOG_SECONDS:
                 missing = isinstance(exc, ApiException) and exc.status == 404
+                said = "does not exist yet; waiting" if missing else "unreadable; retrying"
                 log.info(
-                    "waiting for the ConfigMap: it does not exist yet"
-                    if missing
-                    else "waiting for the ConfigMap: reading it failed; retrying",
+                    f"ConfigMap {name} in namespace {namespace} {said}",
                     extra={**where, "cause": cause},
                 )
                 last_said = time.monotonic()

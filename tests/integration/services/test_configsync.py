@@ -84,6 +84,7 @@ def test_once_waits_for_the_configmap_then_writes_the_folder_and_exits_0(
 
     wait_for(said_waiting, timeout=30, what="the waiting log line")
     (waiting,) = [e for e in _log_lines(log_file.read_text()) if "does not exist" in e["msg"]]
+    assert waiting["msg"] == f"ConfigMap {CM} in namespace {namespace} does not exist yet; waiting"
     assert waiting["configmap"] == f"{namespace}/{CM}"
     assert not folder.exists() or not _folder(folder)
 
