@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=1, le=65535, validation_alias="PORT")
     max_request_bytes: int = Field(64 * 1024, ge=1024, validation_alias="MAX_REQUEST_BYTES")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    # A create naming a thread or user that does not exist answers 422. Off where a service
+    # cannot see the other kinds: the chart's JSON mode gives each service only its own folder.
+    check_references: bool = Field(True, validation_alias="CHECK_REFERENCES")
 
     @field_validator("storage_mode", mode="before")
     @classmethod

@@ -219,6 +219,8 @@ def test_json_mode_gives_each_service_its_own_claim_at_data_dir(render):
         env = env_of(main)
         assert env["STORAGE_MODE"] == "json"
         assert env["DATA_DIR"] == "/data"
+        # The pod sees only its own folder: a post could never find its thread or user.
+        assert env["CHECK_REFERENCES"] == "false"
         assert "FORUMDB_CONFIG_DIR" not in env
         volume = volumes_of(spec)[mounts_of(main)[f"/data/{name}"]]
         assert volume["persistentVolumeClaim"]["claimName"] == f"forum-{name}-data"
@@ -268,6 +270,7 @@ def test_dynamodb_mode_mounts_the_operators_configmap_as_files(render):
         assert env["STORAGE_MODE"] == "dynamodb"
         assert env["FORUMDB_CONFIG_DIR"] == "/etc/forumdb"
         assert "DATA_DIR" not in env
+        assert "CHECK_REFERENCES" not in env  # one set of tables: references are checked
         volume = volumes_of(spec)[mounts_of(main)["/etc/forumdb"]]
         # Mounted as a volume (not envFrom), so kubelet's in-place updates reach the pod.
         assert volume["configMap"] == {"name": "forumdb-forum"}

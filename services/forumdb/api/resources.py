@@ -51,6 +51,8 @@ def record_response(record: dict[str, Any], status: int = 200) -> Response:
 
 
 def _check_references(schema: KindSchema, record: dict[str, Any]) -> None:
+    if not g.generation.settings.check_references:
+        return
     for field_name, kind in schema.references:
         value = record.get(field_name)
         if value is None:
