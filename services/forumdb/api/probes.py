@@ -27,6 +27,13 @@ SERVICE_COLLECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _checked_kinds(service: str, settings: Settings) -> tuple[str, ...]:
+    """The collections readiness depends on: with CHECK_REFERENCES off (the chart's JSON
+    mode, one folder per pod) the service never reads the others, so they must not count."""
+    kinds = SERVICE_COLLECTIONS[service]
+    return kinds if settings.check_references else (service,)
+
+
 def _text(body: str) -> Response:
     return Response(body, mimetype="text/plain")
 
@@ -62,19 +69,19 @@ def _storage_info(settings: Settings, kinds: tuple[str, ...]) -> dict[str, Any]:
 def readyz() -> Response:
     runtime = current_runtime()
     service = current_app.config["FORUMDB_SERVICE"]
-    kinds = SERVICE_COLLECTIONS[service]
     body: dict[str, Any] = {"service": service}
     try:
         generation = runtime.acquire()
     except StoreUnavailable as exc:
         body.update(
             status="unavailable",
-            storage=_storage_info(runtime.settings, kinds),
+            storage=_storage_info(runtime.settings, _checked_kinds(service, runtime.settings)),
             checks={"store": {"ok": False, "detail": str(exc)}},
         )
         response = jsonify(body)
         response.status_code = 503
         return response
+    kinds = _checked_kinds(service, generation.settings)
     try:
         checks = {}
         for kind in kinds:

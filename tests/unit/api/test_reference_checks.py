@@ -36,3 +36,18 @@ def test_with_checks_off_a_service_with_only_its_own_folder_still_takes_posts(
     assert (
         client.post("/api/posts", json={"thread": "x", "user": 1, "text": "hi"}).status_code == 422
     )
+
+
+def test_readiness_counts_only_the_folders_the_service_reads(tmp_path: Path) -> None:
+    # As in a chart pod: only posts/ is the service's own; the others cannot be made (here
+    # files stand in the way, since root ignores a read-only mode).
+    (tmp_path / "posts").mkdir()
+    for other in ("threads", "users"):
+        (tmp_path / other).write_text("not a folder")
+    ready = posts_app(tmp_path, CHECK_REFERENCES="false").get("/readyz")
+    assert ready.status_code == 200, ready.get_json()
+    assert set(ready.get_json()["checks"]) == {"posts"}
+    # With references checked, the service does read threads and users: not ready.
+    checked = posts_app(tmp_path).get("/readyz")
+    assert checked.status_code == 503
+    assert set(checked.get_json()["checks"]) == {"posts", "threads", "users"}
