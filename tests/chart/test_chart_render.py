@@ -241,8 +241,7 @@ def test_json_demo_uses_emptydir_and_seeds_the_sample_without_overwriting(render
         assert volumes_of(spec)["data"] == {"name": "data", "emptyDir": {}}
         (init,) = spec["initContainers"]
         script = init["command"][-1]
-        assert f'target="$DATA_DIR/{name}/db.json"' in script
-        assert 'if [ -s "$target" ]' in script  # keeps existing data
+        assert f'folder="$DATA_DIR/{name}"' in script
         assert mounts_of(init) == {f"/data/{name}": "data", "/seed": "seed"}
         seed_volume = volumes_of(spec)["seed"]["configMap"]
         assert seed_volume["name"] == "forum-seed"
