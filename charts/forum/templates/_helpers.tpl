@@ -281,6 +281,13 @@ Checks across values that a JSON schema cannot express well; each message names 
 {{- end }}
 {{- end }}
 {{- end }}
+{{- if and (eq .Values.database.mode "dynamodb") (not .Values.database.forumDatabase) (not .Values.aws.region) }}
+{{- $extraNames := list }}
+{{- range (concat .Values.services.extraEnv (list)) }}{{ $extraNames = append $extraNames .name }}{{ end }}
+{{- if not (or (has "AWS_REGION" $extraNames) (has "AWS_DEFAULT_REGION" $extraNames)) }}
+{{- $errors = append $errors "database.mode=dynamodb without database.forumDatabase needs aws.region: no operator ConfigMap tells the services which region their tables are in" }}
+{{- end }}
+{{- end }}
 {{- if and .Values.forumDatabase.create (not .Values.database.forumDatabase) }}
 {{- $errors = append $errors "forumDatabase.create=true needs database.forumDatabase, the name of the ForumDatabase to create" }}
 {{- end }}
@@ -322,4 +329,17 @@ What the operator does in a namespace it watches; no wildcards.
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- end }}
+
+{{/*
+The TCP port of aws.endpointUrl (a moto server, DynamoDB Local), for the egress rules; empty
+when no endpoint is set or it is plain HTTPS on 443, which the policy opens anyway.
+*/}}
+{{- define "forum.awsEndpointPort" -}}
+{{- with .Values.aws.endpointUrl }}
+{{- $url := urlParse . }}
+{{- $hostPort := splitList ":" $url.host }}
+{{- $port := ternary (last $hostPort) (ternary "443" "80" (eq $url.scheme "https")) (gt (len $hostPort) 1) }}
+{{- if ne $port "443" }}{{ $port }}{{ end }}
+{{- end }}
 {{- end }}
