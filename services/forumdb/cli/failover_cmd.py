@@ -12,7 +12,8 @@ import time
 from typing import Any
 
 import click
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 from rich.console import Console
 
 from forumdb.cli.errors import AwsError, CheckFailed, CliError, ExitCode
@@ -27,6 +28,9 @@ class UsageProblem(CliError):
 
 
 class FailoverResult(BaseModel):
+    # JSON keys in camelCase, like every other forumctl document (activeRegion, dryRun, ...).
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
     forumdb: str
     namespace: str
     previous_region: str | None

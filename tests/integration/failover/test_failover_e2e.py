@@ -196,8 +196,8 @@ def test_manual_failover_and_failback_with_forumctl(deploy, aws, kubectl):
     out = d.forumctl("failover", "--to", DR, *ns, "-o", "json")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    assert (result["previous_region"], result["active_region"]) == (PRIMARY, DR)
-    assert result["configmap_region"] == DR
+    assert (result["previousRegion"], result["activeRegion"]) == (PRIMARY, DR)
+    assert result["configmapRegion"] == DR
     wait_for(lambda: d.service.ready()["storage"]["region"] == DR, timeout=30, what="service in DR")
     writer = Writer(d.service.url).start()
     wait_for(lambda: len(writer.acks) >= 5, timeout=30, what="writes in the DR region")

@@ -73,7 +73,7 @@ def test_switches_and_waits_for_status_and_configmap(kube):
     result = run("--to", DR, "-o", "json")
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert (doc["previous_region"], doc["active_region"], doc["configmap_region"]) == (
+    assert (doc["previousRegion"], doc["activeRegion"], doc["configmapRegion"]) == (
         PRIMARY,
         DR,
         DR,
@@ -113,7 +113,7 @@ def test_dry_run_changes_nothing(kube):
     fake = kube(FakeKube(resource()))
     result = run("--to", DR, "--dry-run", "-o", "json")
     assert result.exit_code == 0
-    assert json.loads(result.stdout)["dry_run"] is True
+    assert json.loads(result.stdout)["dryRun"] is True
     assert fake.patches == []
 
 
