@@ -80,7 +80,10 @@ class StoreRuntime:
         self._next_attempt = 0.0
         if store is not None:
             self._active = Generation(watcher.generation, watcher.current(), store)
-        report_storage_region(_region(self.settings))
+        # The region last set to 1 in the gauge: a switch sets it back to 0, even the first
+        # switch of a worker whose settings changed before its first request.
+        self._reported_region = _region(self.settings)
+        report_storage_region(self._reported_region)
 
     @property
     def settings(self) -> Settings:
@@ -120,7 +123,8 @@ class StoreRuntime:
             return old
         new = Generation(number, settings, store)
         self._active = new
-        report_storage_region(_region(settings), _region(old.settings) if old else None)
+        report_storage_region(_region(settings), self._reported_region)
+        self._reported_region = _region(settings)
         if old is not None:
             log.info(
                 "settings generation %d: switched store",

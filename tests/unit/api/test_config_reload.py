@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from forumdb.api.app import create_app
 from forumdb.config import SettingsWatcher
@@ -86,3 +87,21 @@ def test_half_written_config_keeps_the_old_settings(config_dir: Path, tmp_path: 
     _write(config_dir, STORAGE_MODE="cassandra")
     assert len(client.get("/api/users").get_json()) == 1
     assert client.get("/readyz").get_json()["storage"]["mode"] == "json"
+
+
+def _region_gauge(region: str) -> float | None:
+    return REGISTRY.get_sample_value("forumdb_storage_region_info", {"region": region})
+
+
+@pytest.mark.usefixtures("mocked_aws")
+def test_the_region_gauge_follows_a_switch_made_before_the_first_request(
+    config_dir: Path,
+) -> None:
+    create_tables("us-east-1")
+    create_tables("ap-south-1")
+    _write(config_dir, STORAGE_MODE="dynamodb", AWS_REGION="ap-south-1", TABLE_PREFIX=TABLE_PREFIX)
+    client = create_app("users", SettingsWatcher(config_dir, interval=0)).test_client()
+    assert _region_gauge("ap-south-1") == 1
+    _write(config_dir, AWS_REGION="us-east-1")  # switched while the worker was idle
+    assert client.get("/readyz").get_json()["storage"]["region"] == "us-east-1"
+    assert (_region_gauge("ap-south-1"), _region_gauge("us-east-1")) == (0, 1)
