@@ -124,8 +124,14 @@ def restore_drill(
     waits for ACTIVE, compares them with the source (item counts and content checksums),
     reports per table, and deletes them (unless --keep; also on failure, Ctrl-C, SIGTERM).
 
-    Exit 0 only when every restore passes; 1 when one differs or cannot be restored (the
-    report says why); 3 on AWS or configuration errors.
+    A restore that cannot be attempted though nothing is wrong is reported as skipped with
+    the reason (neither passed nor failed): in a DR region whose backup vault holds only
+    cross-region copies (AWS Backup recovery points, restored only by AWS Backup restore
+    jobs, which the drill does not run), the recovery-point half is skipped and
+    point-in-time recovery decides. No recovery point at all, not even a copy, fails.
+
+    Exit 0 when no restore fails (skipped ones do not); 1 when one differs or cannot be
+    restored (the report says why); 3 on AWS or configuration errors.
     """
     if point_in_time is not None and latest:
         raise click.UsageError("--point-in-time and --latest exclude each other")
@@ -166,7 +172,7 @@ def restore_drill(
             f"drill tables left behind in {tgt.region}: {', '.join(left)}",
             hint=f"delete them (tag {TAG_DRILL}={drill}) with `aws dynamodb delete-table`",
         )
-    failed = [r for r in rows if not r.ok]
+    failed = [r for r in rows if r.state == "fail"]
     if failed:
         raise CheckFailed(
             f"{len(failed)} of {len(rows)} drill restores failed in {tgt.region}: "
@@ -182,7 +188,8 @@ def _report(app: App, drill: str, rows: list[DrillRow], *, dry_run: bool, keep: 
         "target": tgt.describe(),
         "dryRun": dry_run,
         "kept": keep and not dry_run,
-        "ok": all(r.ok for r in rows),
+        "ok": all(r.state != "fail" for r in rows),
+        "summary": _summary(rows),
         "tables": [r.model_dump(mode="json", by_alias=True) for r in rows],
     }
 
@@ -192,6 +199,7 @@ def _report(app: App, drill: str, rows: list[DrillRow], *, dry_run: bool, keep: 
         for r in rows:
             if r.reason:
                 c.print(f"{r.target}: {r.reason}", highlight=False)
+        c.print(result["summary"], highlight=False)
 
     app.output.emit(result, human)
 
@@ -218,5 +226,17 @@ def _human_row(r: DrillRow) -> list[Any]:
         r.restored_count,
         checksum,
         r.duration_seconds,
-        "[green]ok[/]" if r.ok else "[red]FAIL[/]",
+        {"pass": "[green]ok[/]", "skipped": "[yellow]skipped[/]"}.get(r.state, "[red]FAIL[/]"),
     ]
+
+
+def _summary(rows: list[DrillRow]) -> str:
+    """One line saying what was verified and what was not (skipped rows are neither)."""
+
+    def names(state: str) -> str:
+        return ", ".join(f"{r.source} {r.method}" for r in rows if r.state == state) or "none"
+
+    text = f"verified: {names('pass')}; failed: {names('fail')}"
+    if any(r.state == "skipped" for r in rows):
+        text += f"; not verified (skipped): {names('skipped')}"
+    return text

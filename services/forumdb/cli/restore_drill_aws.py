@@ -94,28 +94,65 @@ def _newer(
     return created, arn
 
 
+def _table_name(arn: str | None) -> str | None:
+    """The table name of a DynamoDB table ARN (arn:aws:dynamodb:REGION:ACCOUNT:table/NAME)."""
+    if not arn or ":dynamodb:" not in arn or ":table/" not in arn:
+        return None
+    return arn.split(":table/", 1)[1].split("/", 1)[0]
+
+
+def _newest_in_vault(
+    backup: Any, vault: str, wanted: Any, by_resource_arn: str | None
+) -> tuple[datetime, str] | None:
+    """The newest COMPLETED recovery point in the vault whose resource ARN `wanted` accepts."""
+    newest: tuple[datetime, str] | None = None
+    kwargs: dict[str, Any] = {"BackupVaultName": vault}
+    if by_resource_arn:
+        kwargs["ByResourceArn"] = by_resource_arn
+    while True:
+        page = backup.list_recovery_points_by_backup_vault(**kwargs)
+        for rp in page.get("RecoveryPoints", []):
+            created = _utc(rp.get("CreationDate"))
+            usable = rp.get("Status") == "COMPLETED" and created is not None
+            if usable and wanted(rp.get("ResourceArn")):
+                newest = _newer(newest, created, rp["RecoveryPointArn"])
+        if not page.get("NextToken"):
+            return newest
+        kwargs["NextToken"] = page["NextToken"]
+
+
 def find_latest_recovery_point(
     backup: Any, dynamodb: Any, plan: DrillRestore, region: str | None
 ) -> None:
     """The newest completed recovery point of the source table: in the vault when one is
-    known (AWS Backup), else among the table's DynamoDB backups."""
+    known (AWS Backup), else among the table's DynamoDB backups.
+
+    In a DR region (after a failover) the vault holds cross-region copies of the primary
+    region's table: their resource ARN names the same table in another region. Such copies
+    restore only through AWS Backup restore jobs, which a drill does not run, so when only
+    copies are found the restore is skipped (`plan.skip`), not failed."""
     table_arn = dynamodb.describe_table(TableName=plan.source)["Table"]["TableArn"]
     newest: tuple[datetime, str] | None = None
     if plan.vault:
-        kwargs: dict[str, Any] = {"BackupVaultName": plan.vault, "ByResourceArn": table_arn}
-        while True:
-            page = backup.list_recovery_points_by_backup_vault(**kwargs)
-            for rp in page.get("RecoveryPoints", []):
-                created = _utc(rp.get("CreationDate"))
-                usable = rp.get("Status") == "COMPLETED" and created is not None
-                if usable and rp.get("ResourceArn") in (None, table_arn):
-                    newest = _newer(newest, created, rp["RecoveryPointArn"])
-            if not page.get("NextToken"):
-                break
-            kwargs["NextToken"] = page["NextToken"]
+        newest = _newest_in_vault(
+            backup, plan.vault, lambda arn: arn in (None, table_arn), table_arn
+        )
+        if newest is None:
+            copy = _newest_in_vault(
+                backup, plan.vault, lambda arn: _table_name(arn) == plan.source, None
+            )
+            if copy is not None:
+                plan.restore_point, plan.recovery_point_arn = copy
+                plan.skip = (
+                    f"recovery-point half not verified: vault {plan.vault} ({region}) holds "
+                    f"only cross-region copies of {plan.source} (newest {copy[1]}), which "
+                    "restore through AWS Backup restore jobs; restore-drill does not run "
+                    "those (point-in-time recovery is still drilled)"
+                )
+                return
         where = f"vault {plan.vault}"
     else:
-        kwargs = {"TableName": plan.source}
+        kwargs: dict[str, Any] = {"TableName": plan.source}
         while True:
             page = dynamodb.list_backups(**kwargs)
             for b in page.get("BackupSummaries", []):

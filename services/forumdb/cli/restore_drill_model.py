@@ -48,6 +48,9 @@ class DrillRestore(_Camel):
     restore_point: datetime | None = None
     # why this restore cannot run (found while planning); the row fails with it
     problem: str | None = None
+    # why this restore is not attempted though nothing is wrong (e.g. only cross-region
+    # copies, which restore through AWS Backup jobs): the row is skipped, not failed
+    skip: str | None = None
 
 
 class Comparison(_Camel):
@@ -115,6 +118,8 @@ class DrillRow(_Camel):
     compare_seconds: float | None = None
     duration_seconds: float | None = None  # the two together
     ok: bool = False
+    # pass | fail | skipped (skipped: not attempted, `reason` says why; neither ok nor failed)
+    state: Literal["pass", "fail", "skipped"] = "fail"
     reason: str | None = None
     created: bool = False  # the drill created (or may have created) it: it must delete it
     tagged: bool = False

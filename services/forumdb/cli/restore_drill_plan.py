@@ -89,4 +89,6 @@ def _check(dynamodb: object, backup: object, plan: DrillRestore, region: str | N
         return
     if not plan.recovery_point_arn:
         find_latest_recovery_point(backup, dynamodb, plan, region)
+        if plan.skip:
+            return
     describe_recovery_point(dynamodb, plan, region)

@@ -37,8 +37,9 @@ def row_for(plan: DrillRestore) -> DrillRow:
         target=plan.target,
         recovery_point_arn=plan.recovery_point_arn,
         restore_point=plan.restore_point,
-        reason=plan.problem,
-        ok=plan.problem is None,
+        reason=plan.problem or plan.skip,
+        ok=plan.problem is None and plan.skip is None,
+        state="fail" if plan.problem else "skipped" if plan.skip else "pass",
     )
 
 
@@ -86,7 +87,7 @@ class DrillRunner:
                 started = [
                     (plan, row, time.monotonic())
                     for plan, row in zip(plans, rows, strict=True)
-                    if plan.problem is None and self._start(plan, row)
+                    if row.state == "pass" and self._start(plan, row)
                 ]
                 active = [
                     (plan, row) for plan, row, began in started if self._wait(plan, row, began)
@@ -111,7 +112,7 @@ class DrillRunner:
             if problem is None:
                 raise exc
             exc = problem
-        row.reason, row.ok = str(exc), False
+        row.reason, row.ok, row.state = str(exc), False, "fail"
 
     def _start(self, plan: DrillRestore, row: DrillRow) -> bool:
         # Counted as created before the call: an interrupt (or a lost connection) after AWS
@@ -175,6 +176,7 @@ class DrillRunner:
         if row.layout_problems:
             reasons.append("layout differs: " + "; ".join(row.layout_problems))
         row.ok = not reasons
+        row.state = "pass" if row.ok else "fail"
         row.reason = "; ".join(reasons) or None
 
     def _cleanup(self, rows: list[DrillRow]) -> list[str]:

@@ -1,0 +1,126 @@
+"""restore-drill in a DR region (after a failover): the backup vault there holds only
+cross-region copies of the primary region's tables, which the drill cannot restore (AWS Backup
+restore jobs). The recovery-point half is skipped with the reason, PITR decides; and with no
+recovery point at all the drill still fails."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from click.testing import CliRunner
+
+from forumdb.cli.main import cli
+
+EAST, WEST = "us-east-1", "us-west-2"
+ROLE = "arn:aws:iam::123456789012:role/forumdb-backup"
+USERS = "forum-Users"
+
+
+def _forumctl(*args: str) -> tuple[int, Any, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    out = result.stdout
+    return result.exit_code, json.loads(out) if out.startswith("{") else out, result.stderr
+
+
+def _tables_in_both_regions() -> None:
+    for region in (EAST, WEST):
+        code, _, err = _forumctl("tables", "create", "--region", region)
+        assert code == 0, err
+        boto3.client("dynamodb", region_name=region).put_item(
+            TableName=USERS, Item={"userId": {"N": "1"}, "email": {"S": "a@example.org"}}
+        )
+
+
+def _copy_to_dr_vault(aws: Any) -> str:
+    """A plan in us-east-1 backing forum-Users up and copying it to `forumdb-dr` in us-west-2."""
+    east, west = boto3.client("backup", region_name=EAST), boto3.client("backup", region_name=WEST)
+    east.create_backup_vault(BackupVaultName="forumdb")
+    dr_arn = west.create_backup_vault(BackupVaultName="forumdb-dr")["BackupVaultArn"]
+    plan = east.create_backup_plan(
+        BackupPlan={
+            "BackupPlanName": "forumdb-daily",
+            "Rules": [
+                {
+                    "RuleName": "daily",
+                    "TargetBackupVaultName": "forumdb",
+                    "ScheduleExpression": "cron(0 3 * * ? *)",
+                    "CopyActions": [{"DestinationBackupVaultArn": dr_arn}],
+                }
+            ],
+        }
+    )
+    table_arn = boto3.client("dynamodb", region_name=EAST).describe_table(TableName=USERS)["Table"][
+        "TableArn"
+    ]
+    east.create_backup_selection(
+        BackupPlanId=plan["BackupPlanId"],
+        BackupSelection={"SelectionName": "t", "IamRoleArn": ROLE, "Resources": [table_arn]},
+    )
+    aws.control.run_backup_plan_now(plan["BackupPlanId"], region=EAST)
+    (copy,) = west.list_recovery_points_by_backup_vault(BackupVaultName="forumdb-dr")[
+        "RecoveryPoints"
+    ]
+    assert copy["ResourceArn"] == table_arn  # a copy names the primary region's table
+    return str(copy["RecoveryPointArn"])
+
+
+def _drill(*extra: str) -> tuple[int, Any, str]:
+    return _forumctl(
+        "restore-drill",
+        *("-o", "json", "--region", WEST, "--table", "users", "--poll-interval", "0.1"),
+        *extra,
+    )
+
+
+def test_dr_region_with_only_copies_skips_the_recovery_point_half(aws: Any) -> None:
+    _tables_in_both_regions()
+    copy_arn = _copy_to_dr_vault(aws)
+
+    code, report, err = _drill("--backup-vault", "forumdb-dr")
+
+    assert code == 0, (report, err)
+    assert report["ok"] is True
+    rows = {r["method"]: r for r in report["tables"]}
+    assert rows["pitr"]["state"] == "pass"
+    assert rows["pitr"]["ok"] is True
+    skipped = rows["recovery-point"]
+    assert skipped["state"] == "skipped"
+    assert skipped["ok"] is False
+    assert skipped["recoveryPointArn"] == copy_arn
+    assert "cross-region copies" in skipped["reason"]
+    assert skipped["created"] is False
+    assert "not verified (skipped): forum-Users recovery-point" in report["summary"]
+
+
+def test_dr_region_text_report_says_skipped(aws: Any) -> None:
+    _tables_in_both_regions()
+    _copy_to_dr_vault(aws)
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "restore-drill",
+            *("--region", WEST, "--table", "users", "--poll-interval", "0.1"),
+            *("--backup-vault", "forumdb-dr"),
+        ],
+        catch_exceptions=False,
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "skipped" in result.stdout
+    assert "not verified (skipped)" in result.stdout
+
+
+def test_dr_region_without_any_recovery_point_still_fails(aws: Any) -> None:
+    _tables_in_both_regions()
+    boto3.client("backup", region_name=WEST).create_backup_vault(BackupVaultName="forumdb-dr")
+
+    code, report, _ = _drill("--backup-vault", "forumdb-dr")
+
+    assert code == 1
+    assert report["ok"] is False
+    rows = {r["method"]: r for r in report["tables"]}
+    assert rows["recovery-point"]["state"] == "fail"
+    assert "no completed recovery point" in rows["recovery-point"]["reason"]
