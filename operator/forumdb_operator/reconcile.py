@@ -269,7 +269,11 @@ class Reconciler:
         message = f"{desired.owner}: {exc}"
         phase = ("Degraded" if was_ready else "Provisioning") if transient else "Failed"
         conds = [status.Cond("Ready", False, reason if not transient else "Retrying", message)]
+        # A merge patch keeps the other fields in the API (tables, readyGeneration, provisioned):
+        # the status handed to the next reconcile keeps them too, so a second failure in a row
+        # is still Degraded and the provisioned names still guard the immutable fields.
         new_status: dict[str, Any] = {
+            **previous,
             "phase": phase,
             "message": message,
             "observedGeneration": generation,

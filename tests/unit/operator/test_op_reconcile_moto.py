@@ -195,6 +195,13 @@ def test_region_outage_is_transient_not_failed(reconciler, ext):
     assert out.phase == "Degraded"
     assert out.requeue_after
     assert "us-west-2" in out.status["message"]
+    # Still down at the next try: still Degraded (it was Ready for this spec), not Provisioning.
+    again = reconciler.reconcile(
+        namespace=NS, name=NAME, spec=spec(), generation=1, previous=out.status
+    )
+    assert again.phase == "Degraded"
+    assert again.status["provisioned"] == ready.status["provisioned"]
+    out = again
     ext.region_outage("us-west-2", down=False)
     assert converge(reconciler, spec(), previous=out.status).phase == "Ready"
 
