@@ -141,11 +141,17 @@ def decide(policy: Policy, requested_region: str, health: Mapping[str, RegionHea
         and h.last_active
     ]
     if not candidates:
-        return Decision(
-            active,
-            problem=f"{why}; no healthy replica region to fail over to",
-            problem_key=f"{active}:nowhere",
-        )
+        primary = health.get(policy.primary_region)
+        if active != policy.primary_region and primary is not None and primary.healthy:
+            # Never back to the primary by itself (that is a person's call), but say it is there.
+            hint = (
+                f"; {policy.primary_region} (the primary) is healthy, but automatic failover "
+                "never returns to it: remove spec.activeRegion (or set it to "
+                f"{policy.primary_region}) to fail back"
+            )
+        else:
+            hint = "; no healthy replica region to fail over to"
+        return Decision(active, problem=why + hint, problem_key=f"{active}:nowhere")
     return Decision(active, switch_to=candidates[0], reason=why)
 
 

@@ -109,7 +109,11 @@ def test_the_primary_is_never_an_automatic_target():
     health = run([[ok(PRIMARY), fail(DR1), ok(DR2)]] * 3)
     assert decide(policy(), DR1, health).switch_to == DR2
     health = run([[ok(PRIMARY), fail(DR1)]] * 3)
-    assert decide(policy(replicas=(DR1,)), DR1, health).switch_to is None
+    d = decide(policy(replicas=(DR1,)), DR1, health)
+    assert d.switch_to is None
+    # What it says points at the healthy primary and how to return to it.
+    assert f"{PRIMARY} (the primary) is healthy" in (d.problem or "")
+    assert "remove spec.activeRegion" in (d.problem or "")
 
 
 def test_manual_override_is_the_active_region_whatever_the_mode():
