@@ -20,8 +20,11 @@ WHAT_IS_CHECKED = (
     "What a drill proves: the restore call succeeds, the new table becomes ACTIVE with the "
     "layout's keys and indexes, and its items equal the source's item by item (count and "
     "the SHA-256 content checksum of forumctl backup/migrate). Source items written after the "
-    "restore point (by their updatedAt/createdAt) are left out of the comparison; items "
-    "deleted from the source since then show as 'extra'. Against moto (tests): moto's "
+    "restore point (by their updatedAt/createdAt) are left out of the comparison and counted "
+    "as changedSince; restored items the source no longer has were deleted after the restore "
+    "point: counted as deletedSince, they do not fail the drill (to a past time, the latest "
+    "restorable time, or a recovery point). Items missing from the restore, and items that "
+    "differ though not changed since the restore point, fail it. Against moto (tests): moto's "
     "RestoreTableToPointInTime ignores the time and copies the current table, unless the test "
     "harness's PITR model is active (it keeps a change log and rewinds to the time); AWS "
     "Backup recovery points are moto DynamoDB backups restored with RestoreTableFromBackup."
@@ -199,6 +202,12 @@ def _report(app: App, drill: str, rows: list[DrillRow], *, dry_run: bool, keep: 
         for r in rows:
             if r.reason:
                 c.print(f"{r.target}: {r.reason}", highlight=False)
+            if r.comparison and (r.comparison.changed_since or r.comparison.deleted_since):
+                c.print(
+                    f"{r.target}: not compared: {r.comparison.changed_since} changed since the "
+                    f"restore point, {r.comparison.deleted_since} deleted since",
+                    highlight=False,
+                )
         c.print(result["summary"], highlight=False)
 
     app.output.emit(result, human)

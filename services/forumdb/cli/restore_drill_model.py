@@ -58,7 +58,8 @@ class Comparison(_Camel):
 
     Source items written after the restore point (their `updatedAt`, else `createdAt`, is
     later) cannot be in the restored table as they are now: they are left out on both sides
-    and counted in `changed_since`.
+    and counted in `changed_since`. Restored items the source no longer has were deleted
+    after the restore point (when there is one): counted in `deleted_since`, not a failure.
     """
 
     source_count: int
@@ -68,8 +69,9 @@ class Comparison(_Camel):
     restored_checksum: str
     missing: int = 0  # compared source items absent from the restored table
     different: int = 0  # present with other content
-    extra: int = 0  # in the restored table, not in the source (or deleted from it since)
+    extra: int = 0  # in the restored table, not in the source (no restore point known)
     changed_since: int = 0
+    deleted_since: int = 0  # in the restore, deleted from the source after the restore point
 
     @property
     def checksum_match(self) -> bool:
