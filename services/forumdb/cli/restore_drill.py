@@ -134,7 +134,8 @@ def restore_drill(
     point-in-time recovery decides. No recovery point at all, not even a copy, fails.
 
     Exit 0 when no restore fails (skipped ones do not); 1 when one differs or cannot be
-    restored (the report says why); 3 on AWS or configuration errors.
+    restored (the report says why); 3 on AWS or configuration errors (a missing source
+    table or backup vault, or a drill table that could not be deleted).
     """
     if point_in_time is not None and latest:
         raise click.UsageError("--point-in-time and --latest exclude each other")
@@ -191,7 +192,8 @@ def _report(app: App, drill: str, rows: list[DrillRow], *, dry_run: bool, keep: 
         "target": tgt.describe(),
         "dryRun": dry_run,
         "kept": keep and not dry_run,
-        "ok": all(r.state != "fail" for r in rows),
+        # a drill table left behind (cleanedUp false) is a failure too: exit 3 says so
+        "ok": all(r.state != "fail" and r.cleaned_up is not False for r in rows),
         "summary": _summary(rows),
         "tables": [r.model_dump(mode="json", by_alias=True) for r in rows],
     }

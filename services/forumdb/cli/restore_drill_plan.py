@@ -4,13 +4,16 @@ created (a dry run stops here). Problems found here fail their row; they do not 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import click
 from botocore.exceptions import ClientError
 
+from forumdb.cli.errors import AwsError
 from forumdb.cli.restore_drill_aws import (
     RestoreProblem,
     as_problem,
+    aws_code,
     check_pitr,
     describe_recovery_point,
     find_latest_recovery_point,
@@ -53,6 +56,16 @@ def plan_drill(
     vault: str | None,
 ) -> list[DrillRestore]:
     dynamodb, backup = tgt.pool().get(), tgt.pool().get("backup")
+    # Configuration errors (exit 3), not findings of the drill: a source table or a vault
+    # that is not there means the flags or the target are wrong, not that restores fail.
+    for kind in kinds:
+        if describe(dynamodb, tgt.tables[kind]) is None:
+            raise AwsError(
+                f"source table {tgt.tables[kind]} ({kind}) does not exist in {tgt.region}",
+                hint="check the target's tables (--table-prefix, --forumdb, --region)",
+            )
+    if vault and "recovery-point" in methods and not recovery_point_arn:
+        _check_vault(backup, vault, tgt.region)
     plans = []
     for kind in kinds:
         source = tgt.tables[kind]
@@ -77,6 +90,20 @@ def plan_drill(
                 plan.problem = str(problem)
             plans.append(plan)
     return plans
+
+
+def _check_vault(backup: Any, vault: str, region: str | None) -> None:
+    try:
+        backup.describe_backup_vault(BackupVaultName=vault)
+    except ClientError as exc:
+        if aws_code(exc) not in ("ResourceNotFoundException", "AccessDeniedException"):
+            raise
+        raise AwsError(
+            f"backup vault {vault} does not exist in {region} "
+            f"(DescribeBackupVault: {aws_code(exc)})",
+            hint="pass an existing vault with --backup-vault, or check --forumdb/--owner "
+            "and --region",
+        ) from None
 
 
 def _check(dynamodb: object, backup: object, plan: DrillRestore, region: str | None) -> None:
