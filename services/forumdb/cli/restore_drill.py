@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -135,7 +137,9 @@ def restore_drill(
 
     Exit 0 when no restore fails (skipped ones do not); 1 when one differs or cannot be
     restored (the report says why); 3 on AWS or configuration errors (a missing source
-    table or backup vault, or a drill table that could not be deleted).
+    table or backup vault, or a drill table that could not be deleted); 130 (Ctrl-C) or 143
+    (SIGTERM) when interrupted, after the drill tables are deleted (under -o json stdout then
+    holds the CLI's error document: error, hint, exitCode).
     """
     if point_in_time is not None and latest:
         raise click.UsageError("--point-in-time and --latest exclude each other")
@@ -169,7 +173,10 @@ def restore_drill(
     left: list[str] = []
     if not dry_run:
         runner = DrillRunner(tgt, app.output, drill, owner, timeout=timeout, poll=poll_interval)
-        left = runner.run(plans, rows, keep=keep)
+        try:
+            left = runner.run(plans, rows, keep=keep)
+        except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the runner has cleaned up
+            _interrupted(app, drill, rows, exc, keep=keep)
     _report(app, drill, rows, dry_run=dry_run, keep=keep)
     if left:
         raise AwsError(
@@ -182,6 +189,31 @@ def restore_drill(
             f"{len(failed)} of {len(rows)} drill restores failed in {tgt.region}: "
             + "; ".join(f"{r.target}: {r.reason}" for r in failed)
         )
+
+
+def _interrupted(
+    app: App, drill: str, rows: list[DrillRow], exc: KeyboardInterrupt, *, keep: bool
+) -> NoReturn:
+    """Exit 128 + the signal (130 Ctrl-C, 143 SIGTERM), with the CLI's error document on
+    stdout under -o json, after the drill tables were deleted (or kept with --keep)."""
+    signum = int(getattr(exc, "signum", signal.SIGINT))
+    created = [r.target for r in rows if r.created]
+    left = [r.target for r in rows if r.cleaned_up is False]
+    if keep:
+        what = f"drill tables kept (--keep): {', '.join(created) or 'none'}"
+    elif left:
+        what = f"drill tables left behind: {', '.join(left)}"
+    else:
+        what = f"drill tables deleted: {', '.join(created) or 'none created'}"
+    message = (
+        f"restore drill {drill} in {app.target.region} interrupted by "
+        f"{signal.Signals(signum).name} before it finished: {what}"
+    )
+    hint = f"delete them (tag {TAG_DRILL}={drill})" if left or keep else None
+    code = 128 + signum
+    app.output.error(message, hint, code)
+    sys.stderr.write(f"forumctl: error: {message}\n")
+    click.get_current_context().exit(code)
 
 
 def _report(app: App, drill: str, rows: list[DrillRow], *, dry_run: bool, keep: bool) -> None:

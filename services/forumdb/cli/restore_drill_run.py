@@ -43,12 +43,18 @@ def row_for(plan: DrillRestore) -> DrillRow:
     )
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so the same cleanup runs; `signum` gives the exit code."""
+
+    signum = signal.SIGTERM
+
+
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM cleans up like Ctrl-C (a drill must not leave tables behind when killed)."""
 
     def _raise(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
+        raise Terminated
 
     try:
         previous = signal.signal(signal.SIGTERM, _raise)

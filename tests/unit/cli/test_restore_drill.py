@@ -215,7 +215,7 @@ def test_interrupt_deletes_the_drill_tables(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(restore_drill_run, "compare_tables", interrupted)
-    run = forumctl("restore-drill", "--poll-interval", "0.05", expect=1)
+    run = forumctl("restore-drill", "--poll-interval", "0.05", expect=130)  # 128 + SIGINT
     assert "deleting the drill tables" in run.stderr
     assert _tables(deployment) == SOURCES
 
@@ -230,7 +230,7 @@ def test_interrupt_between_the_restore_request_and_its_answer_still_cleans_up(
         raise KeyboardInterrupt  # ...but the answer never arrived
 
     monkeypatch.setattr(restore_drill_run, "start_restore", answer_lost)
-    forumctl("restore-drill", "--method", "pitr", expect=1)
+    forumctl("restore-drill", "--method", "pitr", expect=130)  # 128 + SIGINT
     assert _tables(deployment) == SOURCES
 
 
