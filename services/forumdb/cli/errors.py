@@ -30,7 +30,8 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 a check failed (verify, or content did not verify after migrate/"
     "restore); 2 usage error; 3 AWS or configuration error (credentials, region, endpoint, "
     "missing table, retries exhausted); 4 data error (input file unreadable or malformed, "
-    "backup checksum mismatch)."
+    "backup checksum mismatch); 130/143 interrupted by Ctrl-C/SIGTERM (restore-drill: after "
+    "deleting its tables)."
 )
 
 
