@@ -111,7 +111,8 @@ def test_point_in_time_drill_over_http_leaves_out_later_writes(aws):
     dynamodb.delete_table(TableName=row["target"])
 
 
-def test_sigterm_during_a_drill_deletes_its_tables(aws):
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_sigterm_during_a_drill_deletes_its_tables(aws, output: str):
     forumctl("tables", "create")
     forumctl("migrate", "--from", SAMPLE_DIR)
     dynamodb = boto3.client("dynamodb")
@@ -122,7 +123,16 @@ def test_sigterm_during_a_drill_deletes_its_tables(aws):
     # Every Scan is slow, so the drill is still comparing when it is told to stop.
     aws.control.set_fault(service="dynamodb", operation="Scan", latency_ms=3000)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "forumdb.cli.main", "restore-drill", "--method", "pitr"],
+        [
+            sys.executable,
+            "-m",
+            "forumdb.cli.main",
+            "restore-drill",
+            "--method",
+            "pitr",
+            "-o",
+            output,
+        ],
         env=dict(os.environ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -132,12 +142,16 @@ def test_sigterm_during_a_drill_deletes_its_tables(aws):
     try:
         _until(lambda: len(_list_tables()) > len(SOURCES), timeout=60, what="the drill tables")
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
+        stdout, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     aws.control.clear_faults()
-    assert proc.returncode != 0
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
     assert "deleting the drill tables" in stderr
+    if output == "json":  # the CLI's error document, after the cleanup
+        doc = json.loads(stdout)
+        assert doc["exitCode"] == 128 + signal.SIGTERM
+        assert "interrupted by SIGTERM" in doc["error"]
     assert _list_tables() == SOURCES
