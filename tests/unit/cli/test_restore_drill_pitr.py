@@ -48,24 +48,19 @@ def _scan(dynamodb: Any, table: str) -> dict[str, dict[str, Any]]:
     return {i["userId"]["N"]: i for i in dynamodb.scan(TableName=table)["Items"]}
 
 
+def _pitr_drill_of_users(moment: datetime, *extra: str) -> Any:
+    """`restore-drill -o json` of the users table to `moment` by point-in-time recovery."""
+    return forumctl(
+        *("restore-drill", "-o", "json", "--table", "users", "--method", "pitr"),
+        *("--point-in-time", moment.isoformat(), "--poll-interval", "0.05", *extra),
+    )
+
+
 def test_drill_to_a_time_leaves_out_what_was_written_after_it(users: Any) -> None:
     moment = _moment()
     users.put_item(TableName=USERS, Item=_user(4, "after"))
     users.put_item(TableName=USERS, Item=_user(1, "edited after"))
-    report = forumctl(
-        "restore-drill",
-        "-o",
-        "json",
-        "--table",
-        "users",
-        "--method",
-        "pitr",
-        "--point-in-time",
-        moment.isoformat(),
-        "--keep",
-        "--poll-interval",
-        "0.05",
-    ).json
+    report = _pitr_drill_of_users(moment, "--keep").json
     (row,) = report["tables"]
     assert row["ok"] is True, row
     assert row["restorePoint"].startswith(moment.strftime("%Y-%m-%dT%H:%M:%S"))
@@ -96,19 +91,7 @@ def test_a_deletion_after_the_restore_point_is_counted_not_failed(users: Any) ->
     # The item existed at T, so the restore to T rightly has it: deletedSince, not extra.
     moment = _moment()
     users.delete_item(TableName=USERS, Key={"userId": {"N": "3"}})
-    run = forumctl(
-        "restore-drill",
-        "-o",
-        "json",
-        "--table",
-        "users",
-        "--method",
-        "pitr",
-        "--point-in-time",
-        moment.isoformat(),
-        "--poll-interval",
-        "0.05",
-    )
+    run = _pitr_drill_of_users(moment)
     (row,) = run.json["tables"]
     assert row["ok"] is True, row
     assert row["comparison"]["extra"] == 0
