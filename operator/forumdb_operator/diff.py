@@ -472,21 +472,24 @@ def _plan_matches(want: dict[str, Any], have: dict[str, Any] | None) -> bool:
     return True
 
 
+def _delete_selection(b: DesiredBackups, ob: ObservedBackups, description: str) -> Action:
+    """Delete the observed backup selection (its plan stays)."""
+    return Action(
+        "backup",
+        "backup",
+        b.primary_region,
+        "delete_backup_selection",
+        {"BackupPlanId": ob.plan_id, "SelectionId": ob.selection_id},
+        description,
+    )
+
+
 def _backup_plan_removal(b: DesiredBackups, ob: ObservedBackups, why: str = "") -> list[Action]:
     """Delete the selection, then the plan; vaults and their recovery points stay."""
     region = b.primary_region
     actions = []
     if ob.plan_id and ob.selection_id:
-        actions.append(
-            Action(
-                "backup",
-                "backup",
-                region,
-                "delete_backup_selection",
-                {"BackupPlanId": ob.plan_id, "SelectionId": ob.selection_id},
-                f"delete backup selection {b.selection_name}{why}",
-            )
-        )
+        actions.append(_delete_selection(b, ob, f"delete backup selection {b.selection_name}{why}"))
     if ob.plan_id:
         actions.append(
             Action(
@@ -569,13 +572,8 @@ def diff_backups(d: DesiredState, obs: Observed, plan: Plan) -> None:
         if same:
             return
         plan.actions.append(
-            Action(
-                "backup",
-                "backup",
-                region,
-                "delete_backup_selection",
-                {"BackupPlanId": ob.plan_id, "SelectionId": ob.selection_id},
-                f"replace backup selection {b.selection_name} (its tables or role changed)",
+            _delete_selection(
+                b, ob, f"replace backup selection {b.selection_name} (its tables or role changed)"
             )
         )
     plan.actions.append(
