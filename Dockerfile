@@ -14,8 +14,11 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
+# .dockerignore keeps the dev stack (forumctl/forumctl/dev) and the AWS emulator out
+COPY core ./core
 COPY services ./services
 COPY operator ./operator
+COPY forumctl ./forumctl
 RUN python -m pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
  && python -m venv /opt/forumdb \
  && /opt/forumdb/bin/pip install --no-cache-dir /wheels/*.whl \

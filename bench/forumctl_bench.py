@@ -29,10 +29,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from forumdb.cli import sample
-from forumdb.cli.clients import ClientPool
-from forumdb.cli.codec import Item, serialize_record
-from forumdb.cli.sync import sync_items
+from forumctl import sample
+from forumctl.clients import ClientPool
+from forumctl.codec import Item, serialize_record
+from forumctl.sync import sync_items
 from forumdb.tables import KINDS, POSTS, create_table_request, table_def
 
 REGION = "us-east-1"
@@ -130,7 +130,7 @@ def run_cli(env: dict[str, str], *args: str) -> tuple[float, int]:
     """Runs forumctl as a grandchild; returns seconds and its peak RSS in MiB."""
     t0 = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-c", _MEASURE, sys.executable, "-m", "forumdb.cli.main", *args],
+        [sys.executable, "-c", _MEASURE, sys.executable, "-m", "forumctl.main", *args],
         env=env,
         capture_output=True,
         text=True,

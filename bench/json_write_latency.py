@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from forumdb.ids import utc_now
-from forumdb.storage.jsonstore import (
+from forumdb_services.storage.jsonstore import (
     COMPACT_MIN_BYTES,
     JsonCollection,
     JsonStore,

@@ -28,10 +28,9 @@ from click.testing import CliRunner
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
+from forumctl.main import cli  # noqa: E402
 from harness import migrate_resume  # noqa: E402
 from harness.motoserver import MotoServer  # noqa: E402
-
-from forumdb.cli.main import cli  # noqa: E402
 
 
 def forumctl(*args: Any) -> Any:
@@ -46,7 +45,7 @@ def forumctl(*args: Any) -> Any:
 
 def spawn(*args: Any) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "forumdb.cli.main", *map(str, args)],
+        [sys.executable, "-m", "forumctl.main", *map(str, args)],
         env=dict(os.environ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

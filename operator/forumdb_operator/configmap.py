@@ -13,7 +13,7 @@ from typing import Any
 from kubernetes.client import CoreV1Api
 from kubernetes.client.exceptions import ApiException
 
-from forumdb_operator import naming
+from forumdb import naming
 from forumdb_operator.desired import DesiredState
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from forumdb import naming
 from forumdb.tables import KINDS, TABLES, Kind, create_table_request, table_name
-from forumdb_operator import naming
 from forumdb_operator.spec import ForumDatabaseSpec
 
 DYNAMODB_NAMESPACE = "AWS/DynamoDB"

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from forumdb_operator import naming
+from forumdb import naming
 from forumdb_operator.desired import (
     AUTOSCALING_POLICY,
     AUTOSCALING_TARGET_UTILIZATION,

@@ -34,7 +34,8 @@ import kopf
 from kubernetes.client import CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
-from forumdb_operator import awsclients, health, metrics, naming
+from forumdb import naming
+from forumdb_operator import awsclients, health, metrics
 from forumdb_operator.configmap import configmap_data, configmap_manifest, ensure_configmap
 from forumdb_operator.reconcile import Event, Outcome, Reconciler
 from forumdb_operator.spec import SpecInvalid, parse_spec

@@ -23,8 +23,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from kubernetes.client import CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
-from forumdb import aws
-from forumdb_operator import failover, immutable, metrics, naming, status
+from forumdb import aws, naming
+from forumdb_operator import failover, immutable, metrics, status
 from forumdb_operator.desired import desired_state
 from forumdb_operator.reconcile import Event
 from forumdb_operator.spec import ForumDatabaseSpec, SpecInvalid, parse_spec

@@ -23,8 +23,9 @@ from kubernetes.client import CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 from prometheus_client import start_http_server
 
+from forumdb import naming
 from forumdb.logs import configure_logging
-from forumdb_operator import handlers, health, naming, webhook
+from forumdb_operator import handlers, health, webhook
 from forumdb_operator.awsclients import Clients
 from forumdb_operator.reconcile import Reconciler
 

@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from forumdb_operator import awsclients, errors, immutable, metrics, naming, status
+from forumdb import naming
+from forumdb_operator import awsclients, errors, immutable, metrics, status
 from forumdb_operator.apply import apply_actions
 from forumdb_operator.desired import DesiredState, desired_state
 from forumdb_operator.diff import Action, Plan, deletion_plan, diff

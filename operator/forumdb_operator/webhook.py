@@ -18,7 +18,8 @@ from typing import Any
 
 import kopf
 
-from forumdb_operator import immutable, naming
+from forumdb import naming
+from forumdb_operator import immutable
 from forumdb_operator.spec import SpecInvalid, parse_spec
 
 CONFIGURATION_NAME = naming.GROUP

@@ -1,5 +1,5 @@
 """database.configSync: the operator's ConfigMap reaches the service pods through the API (an
-init container and a sidecar running forumdb.configsync) instead of the kubelet's ConfigMap
+init container and a sidecar running forumdb_services.configsync) instead of the kubelet's ConfigMap
 volume; only those two containers get an API token, and RBAC lets them read that one
 ConfigMap. Rendered, linted, and installed on the test kube-apiserver (1.20)."""
 
@@ -66,7 +66,9 @@ def test_enabled_adds_the_init_container_and_the_sidecar_running_configsync(rend
             "config-sync",
         )
         common = ["--namespace", "forum", "--name", CONFIGMAP, "--dir", "/etc/forumdb"]
-        assert init["command"] == sidecar["command"] == ["python", "-m", "forumdb.configsync"]
+        assert (
+            init["command"] == sidecar["command"] == ["python", "-m", "forumdb_services.configsync"]
+        )
         assert init["args"] == ["--once", *common]
         assert sidecar["args"] == common
         assert "restartPolicy" not in init
@@ -251,7 +253,13 @@ def test_helm_install_on_the_test_apiserver_and_the_serviceaccount_can_sync(
         kubeconfig = apiserver.token_kubeconfig(token, tmp_path / "sa.kubeconfig")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "AWS_"))}
         folder = tmp_path / "config"
-        base = [sys.executable, "-m", "forumdb.configsync", "--kubeconfig", str(kubeconfig)]
+        base = [
+            sys.executable,
+            "-m",
+            "forumdb_services.configsync",
+            "--kubeconfig",
+            str(kubeconfig),
+        ]
         base += ["--namespace", namespace, "--dir", str(folder)]
         once = subprocess.run(
             [*base, "--name", CONFIGMAP, "--once", "--timeout", "0"],

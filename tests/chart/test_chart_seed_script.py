@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from chartkit import named
 
-from forumdb.storage.jsonstore import JsonStore
+from forumdb_services.storage.jsonstore import JsonStore
 
 SEEDED = {"persistence": {"enabled": False}, "database": {"seed": {"enabled": True}}}
 

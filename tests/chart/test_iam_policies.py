@@ -135,7 +135,10 @@ def _allowed(path):
     ("sources", "policy"),
     [
         (("operator/forumdb_operator",), "operator-policy.json"),
-        (("services/forumdb/storage", "services/forumdb/api"), "services-policy.json"),
+        (
+            ("services/forumdb_services/storage", "services/forumdb_services/api"),
+            "services-policy.json",
+        ),
     ],
     ids=["operator", "services"],
 )

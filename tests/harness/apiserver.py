@@ -1,5 +1,5 @@
 """A real Kubernetes API server for tests: the product's etcd + kube-apiserver launcher
-(forumdb.devstack.apiserver, which `forumctl dev up` runs too), plus the harness's kubectl.
+(forumctl.dev.apiserver, which `forumctl dev up` runs too), plus the harness's kubectl.
 
 No kubelet, scheduler or controller-manager: objects are stored, validated and watched, but
 Deployments make no Pods and nothing is garbage collected. `stop()` leaves no process and no
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from forumdb.devstack import apiserver as _launcher
-from forumdb.devstack.apiserver import ApiServerPorts, crd_documents
+from forumctl.dev import apiserver as _launcher
+from forumctl.dev.apiserver import ApiServerPorts, crd_documents
 from harness.kube import Kubectl
 
 __all__ = ["ApiServer", "ApiServerPorts", "crd_documents"]

@@ -1,14 +1,15 @@
-"""moto as its own server process (on 127.0.0.1 unless told otherwise), with the forumdb
-extension when present.
+"""The project's AWS emulator (forumdb_emulator: moto extended) as its own server process, on
+127.0.0.1 unless told otherwise.
 
-`python -m harness.moto_ext.server --port 0` picks its own port and prints
+`python -m forumdb_emulator.server --port 0` picks its own port and prints
 `forumdb-moto ready on http://127.0.0.1:N` once it serves; the URL is read from that line.
-Without the extension (a checkout where tests/harness/moto_ext is absent), plain
-`python -m moto.server` on a free port is used, polled until it answers.
+Without the emulator installed (no `dev` extra), plain `python -m moto.server` on a free port
+is used, polled until it answers.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -32,15 +33,13 @@ from harness.procs import (
     wait_for,
 )
 
-TESTS_DIR = Path(__file__).resolve().parents[1]
-EXTENSION_SERVER = TESTS_DIR / "harness" / "moto_ext" / "server.py"
 READY_LINE = re.compile(r"forumdb-moto ready on (http://\S+)")
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 DEFAULT_REGION = "us-east-1"
 
 
 def extension_available() -> bool:
-    return EXTENSION_SERVER.is_file()
+    return importlib.util.find_spec("forumdb_emulator") is not None
 
 
 @dataclass
@@ -79,9 +78,9 @@ class MotoServer:
         if not self.extended:
             raise RuntimeError(
                 f"the moto server at {self.url} runs without the forumdb extension "
-                f"({EXTENSION_SERVER.name} absent): no control API"
+                "(forumdb_emulator is not installed): no control API"
             )
-        from harness.moto_ext.control import ExtControl
+        from forumdb_emulator.control import ExtControl
 
         return ExtControl(self.url)
 
@@ -93,15 +92,12 @@ class MotoServer:
         log_file = workdir / "moto.log"
         extended = extension_available()
         if extended:
-            argv = [sys.executable, "-m", "harness.moto_ext.server", "--host", host, "--port", "0"]
+            argv = [sys.executable, "-m", "forumdb_emulator.server", "--host", host, "--port", "0"]
         else:
             port = free_port()
             argv = [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
-            "PYTHONPATH": os.pathsep.join(
-                filter(None, [str(TESTS_DIR), os.environ.get("PYTHONPATH")])
-            ),
             "PYTHONUNBUFFERED": "1",
         }
         process = start_group(argv, log_file=log_file, env=env, name="moto server")

@@ -1,8 +1,8 @@
 """Child processes for the harness: the product's own process-group helpers
-(forumdb.devstack.procs, shared with `forumctl dev up`), re-exported under their harness
+(forumctl.dev.procs, shared with `forumctl dev up`), re-exported under their harness
 names so that tests import them from one place."""
 
-from forumdb.devstack.procs import (
+from forumctl.dev.procs import (
     GiveUp,
     ToolError,
     discard_on_failure,

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from forumdb_operator.naming import ResourceNames
+from forumdb.naming import ResourceNames
 from harness.kube import FORUMDB_RESOURCE, Kubectl
 from harness.operator_runner import OperatorRunner
 from harness.procs import wait_for

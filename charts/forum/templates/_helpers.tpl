@@ -164,7 +164,7 @@ The ConfigMap the operator publishes for a ForumDatabase (the operator's contrac
 
 {{/*
 "true" when the pods keep the operator's ConfigMap in a folder through the API (init container
-+ sidecar, forumdb.configsync) instead of mounting it; empty otherwise.
++ sidecar, forumdb_services.configsync) instead of mounting it; empty otherwise.
 */}}
 {{- define "forum.configSync.enabled" -}}
 {{- if and (eq .Values.database.mode "dynamodb") .Values.database.forumDatabase .Values.database.configSync.enabled }}true{{- end }}
@@ -183,7 +183,7 @@ imagePullPolicy: {{ $.Values.image.pullPolicy }}
 command:
   - python
   - -m
-  - forumdb.configsync
+  - forumdb_services.configsync
 args:
   {{- if .once }}
   - --once

@@ -11,7 +11,7 @@ from typing import Any
 
 from click.testing import CliRunner
 
-from forumdb.cli.main import cli
+from forumctl.main import cli
 
 
 def forumctl(*args: str, expect: int = 0) -> Any:
@@ -28,7 +28,7 @@ def forumctl(*args: str, expect: int = 0) -> Any:
 
 
 def forumctl_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "forumdb.cli.main", *map(str, args)]
+    return [sys.executable, "-m", "forumctl.main", *map(str, args)]
 
 
 def spawn(*args: str) -> subprocess.Popen[str]:

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 from forumctl_run import forumctl
 
-from forumdb.cli.codec import item_digest
+from forumctl.codec import item_digest
 
 SIZES = ("--users", "300", "--threads", "700", "--posts", "2500")
 

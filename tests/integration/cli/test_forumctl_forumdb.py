@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from forumctl_run import forumctl
 
-from forumdb.cli.errors import ExitCode
+from forumctl.errors import ExitCode
 
 pytestmark = pytest.mark.apiserver
 

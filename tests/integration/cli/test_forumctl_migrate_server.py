@@ -7,12 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 from forumctl_run import forumctl, spawn
 
+from forumctl.errors import ExitCode
 from harness import migrate_resume
-
-from forumdb.cli.errors import ExitCode
 
 # Small enough for the suite (a few seconds); the 50,000-item run of the same scenario is
 # bench/migrate_resume_bench.py. Threads outnumber users so that the kill lands inside them.

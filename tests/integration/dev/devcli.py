@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from forumdb.devstack.procs import group_alive
+from forumctl.dev.procs import group_alive
 
 FORUMCTL = Path(sys.executable).with_name("forumctl")
 # One scenario must fit in ~90 s here; the slack is for a loaded machine.

@@ -13,7 +13,7 @@ import requests
 from boto3.dynamodb.conditions import Attr
 from devcli import FORUMCTL, DevCli, alive_pids
 
-from forumdb.devstack.procs import run_tool, wait_for
+from forumctl.dev.procs import run_tool, wait_for
 from harness.kube import Kubectl
 from harness.provision import require_tool
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from forumctl.dev.errors import DevStackError
+from forumctl.dev.ports import PortPlan
+from forumctl.dev.procs import group_alive, process_start_ticks, stop_pid_group
+from forumctl.dev.state import DevState, ProcessRecord, load_state, save_state
 from forumdb.config import load_settings
-from forumdb.configsync import write_folder
-from forumdb.devstack.errors import DevStackError
-from forumdb.devstack.ports import PortPlan
-from forumdb.devstack.procs import group_alive, process_start_ticks, stop_pid_group
-from forumdb.devstack.state import DevState, ProcessRecord, load_state, save_state
+from forumdb_services.configsync import write_folder
 
 
 def test_config_folder_holds_exactly_the_configmap_and_the_services_read_it(
@@ -87,7 +87,7 @@ def test_forumctl_and_json_mode_need_none_of_the_test_extras(tmp_path: Path) -> 
         "import sys\n"
         "sys.modules['cryptography'] = sys.modules['moto'] = None  # as if not installed\n"
         "from click.testing import CliRunner\n"
-        "from forumdb.cli.main import cli\n"
+        "from forumctl.main import cli\n"
         f"result = CliRunner().invoke(cli, ['dev', 'status', '--state-dir', {str(tmp_path)!r}])\n"
         "print(result.output)\n"
         "sys.exit(result.exit_code)\n"

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 from click.testing import CliRunner
 
-from forumdb.cli.main import cli
+from forumctl.main import cli
 
 EAST, WEST = "us-east-1", "us-west-2"
 ROLE = "arn:aws:iam::123456789012:role/forumdb-backup"

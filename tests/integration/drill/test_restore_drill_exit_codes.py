@@ -11,7 +11,7 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
-from forumdb.cli.main import cli
+from forumctl.main import cli
 
 SOURCES = ["forum-Posts", "forum-Threads", "forum-Users"]
 

@@ -18,7 +18,7 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
-from forumdb.cli.main import cli
+from forumctl.main import cli
 from forumdb.ids import format_ts
 from harness.kube import wait_for_phase
 
@@ -126,7 +126,7 @@ def test_sigterm_during_a_drill_deletes_its_tables(aws, output: str):
         [
             sys.executable,
             "-m",
-            "forumdb.cli.main",
+            "forumctl.main",
             "restore-drill",
             "--method",
             "pitr",

@@ -41,7 +41,9 @@ def test_reset_forgets_tables_in_every_region(aws: MotoServer) -> None:
         assert boto3.client("dynamodb", region_name=region).list_tables()["TableNames"] == []
 
 
-@pytest.mark.skipif(not extension_available(), reason="moto extension not in this checkout")
+@pytest.mark.skipif(
+    not extension_available(), reason="forumdb_emulator (the dev extra) is not installed"
+)
 def test_extension_control_injects_throttling_and_reset_clears_it(aws: MotoServer) -> None:
     assert aws.extended
     dynamodb = boto3.client("dynamodb", config=client_config(max_attempts=1))

@@ -14,7 +14,7 @@ from ext_support import EAST, ServerProcess, start_server
 
 from forumdb.aws import client as aws_client
 from forumdb.aws import client_config
-from harness.moto_ext import ExtControl, mock_aws_ext
+from forumdb_emulator import ExtControl, mock_aws_ext
 
 
 @pytest.fixture(scope="session")

@@ -81,13 +81,13 @@ class ServerProcess:
 
 
 def start_server() -> ServerProcess:
-    """`python -m harness.moto_ext.server` on a free port; waits for its ready line."""
+    """`python -m forumdb_emulator.server` on a free port; waits for its ready line."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), os.environ.get("PYTHONPATH", "")]),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "harness.moto_ext.server", "--host", "127.0.0.1", "--port", "0"],
+        [sys.executable, "-m", "forumdb_emulator.server", "--host", "127.0.0.1", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -235,7 +235,7 @@ def test_delete_recovery_point(setup):
 
 
 def test_run_plan_now_of_an_unknown_plan_is_refused(setup):
-    from harness.moto_ext.control import ControlError
+    from forumdb_emulator.control import ControlError
 
     with pytest.raises((ControlError, LookupError), match="not found"):
         setup.control.run_backup_plan_now("no-such-plan")

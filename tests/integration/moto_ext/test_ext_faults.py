@@ -7,7 +7,7 @@ import requests
 from botocore.exceptions import ClientError, EndpointConnectionError
 from ext_support import EAST, TABLE, WEST, add_replica, create_table, error_code, key, post
 
-from harness.moto_ext import hooks
+from forumdb_emulator import hooks
 
 
 def test_low_throttle_rate_is_survived_by_retries(ext):
@@ -196,7 +196,7 @@ def test_motos_own_reset_clears_the_extension_too(ext):
 def test_invalid_fault_rule_is_refused(ext):
     from pydantic import ValidationError
 
-    from harness.moto_ext.control import ControlError
+    from forumdb_emulator.control import ControlError
 
     with pytest.raises((ValidationError, ControlError), match="throttle_rate"):
         ext.control.set_fault(throttle_rate=0.8, error_rate=0.5)

@@ -10,8 +10,8 @@ import requests
 from ext_support import EAST, TABLE, WEST, add_replica, create_table, describe, start_server
 from moto import mock_aws
 
-from harness.moto_ext import mock_aws_ext
-from harness.moto_ext.control import CONTROL_PREFIX, ControlError, ExtControl
+from forumdb_emulator import mock_aws_ext
+from forumdb_emulator.control import CONTROL_PREFIX, ControlError, ExtControl
 
 
 def test_server_announces_itself_and_exits_cleanly_on_sigterm():

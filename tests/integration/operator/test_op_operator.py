@@ -14,7 +14,7 @@ import requests
 import yaml
 from op_example import EXAMPLE, NAME, example
 
-from forumdb_operator import naming
+from forumdb import naming
 from harness.kube import forumdb_status, wait_for_phase
 from harness.procs import wait_for
 

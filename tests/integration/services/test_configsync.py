@@ -1,4 +1,4 @@
-"""forumdb.configsync against the real test kube-apiserver: `--once` (the chart's init
+"""forumdb_services.configsync against the real test kube-apiserver: `--once` (the chart's init
 container) waits for the ConfigMap, writes the folder and exits; the watch (the sidecar, and
 `forumctl dev up`) keeps the folder in step as the ConfigMap changes and loses keys."""
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from forumdb import configsync
+from forumdb_services import configsync
 from harness.apiserver import ApiServer
 from harness.kube import Kubectl
 from harness.procs import GiveUp, start_group, stop_group, tail, wait_for
@@ -32,7 +32,7 @@ def _env(apiserver: ApiServer | None = None) -> dict[str, str]:
 def _argv(namespace: str, folder: Path, *extra: str) -> list[str]:
     return [
         sys.executable,
-        *("-m", "forumdb.configsync", "--namespace", namespace, "--name", CM),
+        *("-m", "forumdb_services.configsync", "--namespace", namespace, "--name", CM),
         *("--dir", str(folder), *extra),
     ]
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from forumdb.storage import VersionConflict
-from forumdb.storage.jsonstore import JsonStore
+from forumdb_services.storage import VersionConflict
+from forumdb_services.storage.jsonstore import JsonStore
 
 FORK = multiprocessing.get_context("fork")
 WRITERS = 16

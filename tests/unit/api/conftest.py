@@ -19,10 +19,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from moto import mock_aws
 
-from forumdb.api.app import create_app
 from forumdb.config import SETTINGS_ENV_NAMES, SettingsWatcher
-from forumdb.storage import open_store
 from forumdb.tables import KINDS, create_table_request, table_def
+from forumdb_services.api.app import create_app
+from forumdb_services.storage import open_store
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLE_DATA = REPO / "examples" / "sample-data"

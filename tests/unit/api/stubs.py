@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from forumdb.storage import Collection, Health, Page, Store
 from forumdb.tables import table_def
+from forumdb_services.storage import Collection, Health, Page, Store
 
 
 class StubCollection(Collection):

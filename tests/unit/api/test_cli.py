@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from forumdb.api import cli
+from forumdb_services.api import serve as cli
 
 
 @pytest.fixture

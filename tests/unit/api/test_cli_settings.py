@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from forumdb.api import cli
 from forumdb.config import CONFIG_DIR_ENV
+from forumdb_services.api import serve as cli
 
 
 @pytest.fixture

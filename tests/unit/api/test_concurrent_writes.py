@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from moto.dynamodb.models import DynamoDBBackend
 
-from forumdb.api import resources
-from forumdb.storage import VersionConflict
-from forumdb.storage.dynamodb import DynamoCollection
-from forumdb.storage.jsonstore import JsonCollection
+from forumdb_services.api import resources
+from forumdb_services.storage import VersionConflict
+from forumdb_services.storage.dynamodb import DynamoCollection
+from forumdb_services.storage.jsonstore import JsonCollection
 
 from .conftest import Forum
 

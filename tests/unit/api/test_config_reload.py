@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from forumdb.api.app import create_app
 from forumdb.config import SettingsWatcher
+from forumdb_services.api.app import create_app
 
 from .conftest import TABLE_PREFIX, create_tables
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from forumdb.api.app import create_app
-from forumdb.api.runtime import EXTENSION_KEY, StoreRuntime
 from forumdb.config import SettingsWatcher
 from forumdb.ids import MAX_ID
-from forumdb.storage import Health, StoreUnavailable
-from forumdb.storage.base import encode_cursor
+from forumdb_services.api.app import create_app
+from forumdb_services.api.runtime import EXTENSION_KEY, StoreRuntime
+from forumdb_services.storage import Health, StoreUnavailable
+from forumdb_services.storage.base import encode_cursor
 
 from .conftest import Forum
 from .stubs import StubStore

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from forumdb.api.app import create_app
 from forumdb.config import SettingsWatcher
 from forumdb.ids import MAX_ID
-from forumdb.storage import open_store
-from forumdb.storage.base import encode_cursor
+from forumdb_services.api.app import create_app
+from forumdb_services.storage import open_store
+from forumdb_services.storage.base import encode_cursor
 
 EXAMPLES_PER_SERVICE = 1000
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from forumdb.api.app import create_app
-from forumdb.storage import open_store
+from forumdb_services.api.app import create_app
+from forumdb_services.storage import open_store
 
 from .conftest import json_watcher
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from forumdb.api import runtime as runtime_mod
-from forumdb.api.runtime import StoreRuntime
 from forumdb.config import Settings, SettingsWatcher
-from forumdb.storage import StoreUnavailable
+from forumdb_services.api import runtime as runtime_mod
+from forumdb_services.api.runtime import StoreRuntime
+from forumdb_services.storage import StoreUnavailable
 
 from .stubs import StubStore
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from forumdb.legacy import normalize_document
-from forumdb.storage import open_store
+from forumdb_services.storage import open_store
 
 from .conftest import SAMPLE_DATA, Forum, create_tables, dynamo_watcher, forum_of, json_watcher
 

@@ -13,9 +13,9 @@ import boto3
 import pytest
 from click.testing import CliRunner, Result
 
-from forumdb.cli.main import cli
+from forumctl.main import cli
 from forumdb.config import SETTINGS_ENV_NAMES
-from harness.moto_ext import mock_aws_ext
+from forumdb_emulator import mock_aws_ext
 
 REGION = "us-east-1"
 SAMPLE_DIR = Path(__file__).resolve().parents[3] / "examples" / "sample-data"

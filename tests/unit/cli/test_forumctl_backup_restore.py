@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from conftest import SAMPLE_DIR, forumctl, scan_all
 
-from forumdb.cli.codec import item_digest
-from forumdb.cli.errors import ExitCode
+from forumctl.codec import item_digest
+from forumctl.errors import ExitCode
 
 ODD_USER = {
     "userId": {"N": "99"},

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from conftest import SAMPLE_DIR, forumctl
 
-from forumdb.cli.errors import ConfigError, ExitCode, path_error
-from forumdb.cli.main import translate
+from forumctl.errors import ConfigError, ExitCode, path_error
+from forumctl.main import translate
 
 BAD_SETTINGS = [
     ("STORAGE_MODE", "mongo", "one of json, dynamodb"),

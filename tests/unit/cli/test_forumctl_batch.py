@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from forumdb.cli.batch import RetriesExhausted, RetryPolicy, get_batch, write_batch
-from forumdb.cli.errors import ExitCode
+from forumctl.batch import RetriesExhausted, RetryPolicy, get_batch, write_batch
+from forumctl.errors import ExitCode
 
 
 class FlakyClient:

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from forumdb.cli.codec import (
+from forumctl.codec import (
     TableChecksum,
     from_json_item,
     item_digest,

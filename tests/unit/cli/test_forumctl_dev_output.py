@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from conftest import forumctl
 
-from forumdb.cli.errors import ExitCode
-from forumdb.devstack.state import DevState, save_state
+from forumctl.dev.state import DevState, save_state
+from forumctl.errors import ExitCode
 
 
 def _recorded(state_dir: Path) -> DevState:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from conftest import SAMPLE_DIR, forumctl, scan_all
 
-from forumdb.cli import sources
-from forumdb.cli.errors import ExitCode
+from forumctl import sources
+from forumctl.errors import ExitCode
 from forumdb.legacy import duplicate_ids
 
 

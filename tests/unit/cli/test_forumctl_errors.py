@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoRegionError
 
-from forumdb.cli.errors import ExitCode
-from forumdb.cli.main import translate
+from forumctl.errors import ExitCode
+from forumctl.main import translate
 
 
 def client_error(code: str, message: str = "msg", op: str = "DescribeTable") -> ClientError:
@@ -54,7 +54,7 @@ def test_unexpected_errors_are_not_swallowed() -> None:
 def test_help_documents_the_exit_codes() -> None:
     from click.testing import CliRunner
 
-    from forumdb.cli.main import cli
+    from forumctl.main import cli
 
     out = CliRunner().invoke(cli, ["--help"]).output
     for text in ("0 ok", "1 a check failed", "2 usage", "3 AWS", "4 data"):

@@ -115,9 +115,9 @@ def test_restore_force_moves_posts_back(ddb_mode: Any, tmp_path: Path) -> None:
 
 
 def test_a_source_with_one_post_id_in_two_threads_is_refused(ddb_mode: Any) -> None:
-    from forumdb.cli.errors import DataError
-    from forumdb.cli.sync import sync_items
-    from forumdb.cli.target import resolve_target
+    from forumctl.errors import DataError
+    from forumctl.sync import sync_items
+    from forumctl.target import resolve_target
 
     pool = resolve_target().pool()
     items = [

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from conftest import forumctl, scan_all
 
-from forumdb.cli.errors import ExitCode
+from forumctl.errors import ExitCode
 from forumdb.config import load_settings
-from forumdb.storage import open_store
+from forumdb_services.storage import open_store
 
 SIZES = ("--users", "7", "--threads", "11", "--posts", "40")
 
@@ -118,7 +118,7 @@ def test_seed_of_users_only_or_nothing_is_fine(tmp_path: Path) -> None:
 
 
 def test_sample_generators_refuse_references_to_nothing() -> None:
-    from forumdb.cli import sample
+    from forumctl import sample
 
     with pytest.raises(ValueError, match="threads would refer to users"):
         list(sample.threads(2, 0, seed=1))

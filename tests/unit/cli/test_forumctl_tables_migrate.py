@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import REGION, SAMPLE_DIR, forumctl, scan_all
 
-from forumdb.cli.errors import ExitCode
+from forumctl.errors import ExitCode
 from forumdb.tables import USERS, create_table_request
 
 

@@ -10,8 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import SAMPLE_DIR, forumctl
 
-from forumdb.cli.errors import ExitCode
-from forumdb.cli.tables_cmd import enable_pitr
+from forumctl.errors import ExitCode
+from forumctl.tables_cmd import enable_pitr
 from forumdb.tables import KINDS, table_name
 
 

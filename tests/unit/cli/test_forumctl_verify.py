@@ -12,9 +12,9 @@ import boto3
 import pytest
 from conftest import REGION, forumctl
 
-from forumdb.cli.errors import ExitCode
+from forumctl.errors import ExitCode
+from forumdb import naming
 from forumdb.tables import KINDS, table_name
-from forumdb_operator import naming
 
 DR = "us-west-2"
 NS, NAME = "shop", "forum"
@@ -227,8 +227,8 @@ def test_without_names_backup_and_alarm_checks_are_skipped_not_failed(moto: Any)
 
 
 def test_names_and_regions_come_from_the_forumdatabase() -> None:
-    from forumdb.cli.kube import ForumDbTarget
-    from forumdb.cli.verify_cmd import _from_forumdb
+    from forumctl.kube import ForumDbTarget
+    from forumctl.verify_cmd import _from_forumdb
 
     fdb = ForumDbTarget(
         name="forum",

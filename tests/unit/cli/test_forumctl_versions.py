@@ -11,7 +11,7 @@ import pytest
 from conftest import SAMPLE_DIR, forumctl, scan_all
 
 from forumdb.config import load_settings
-from forumdb.storage import open_store
+from forumdb_services.storage import open_store
 
 
 def user(client: Any, uid: int, table: str = "forum-Users") -> dict[str, Any]:

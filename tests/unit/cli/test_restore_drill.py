@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from conftest import REGION, SAMPLE_DIR, forumctl
 
-from forumdb.cli import restore_drill_run
-from forumdb.cli.errors import ExitCode
-from forumdb.cli.restore_drill_compare import written_after
+from forumctl.errors import ExitCode
+from forumctl.restore_drill import run as restore_drill_run
+from forumctl.restore_drill.compare import written_after
+from forumdb import naming
 from forumdb.ids import format_ts
-from forumdb_operator import naming
 
 SOURCES = ["forum-Posts", "forum-Threads", "forum-Users"]
 COUNTS = {"users": 4, "threads": 3, "posts": 6}

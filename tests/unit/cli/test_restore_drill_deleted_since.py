@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from conftest import REGION, forumctl
 
-from forumdb.cli.clients import ClientPool
-from forumdb.cli.restore_drill_compare import compare_tables
+from forumctl.clients import ClientPool
+from forumctl.restore_drill.compare import compare_tables
 from forumdb.ids import format_ts
 
 USERS = "forum-Users"

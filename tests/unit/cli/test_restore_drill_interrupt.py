@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from conftest import forumctl
 
-from forumdb.cli import restore_drill_run
+from forumctl.restore_drill import run as restore_drill_run
 
 USERS = "forum-Users"
 

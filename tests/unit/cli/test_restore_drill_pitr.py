@@ -1,4 +1,4 @@
-"""Point-in-time drills with the harness's PITR model (harness.moto_ext.pitr): a restore to T
+"""Point-in-time drills with the harness's PITR model (forumdb_emulator.pitr): a restore to T
 gives the table as of T, so writes after T are absent from the drill table."""
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def test_only_tables_with_pitr_keep_a_change_log(users: Any) -> None:
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.dynamodb.models import dynamodb_backends
 
-    from harness.moto_ext.pitr import change_log
+    from forumdb_emulator.pitr import change_log
 
     users.put_item(TableName="forum-Threads", Item={"threadId": {"N": "1"}})
     tables = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables

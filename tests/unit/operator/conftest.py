@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from harness.moto_ext import mock_aws_ext
+from forumdb_emulator import mock_aws_ext
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from forumdb_operator import naming
+from forumdb import naming
 from forumdb_operator.desired import DesiredState, desired_state
 from forumdb_operator.diff import backup_plan_document
 from forumdb_operator.observed import (

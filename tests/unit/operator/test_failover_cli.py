@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from forumdb.cli import failover_cmd
-from forumdb.cli.main import cli
+from forumctl import failover_cmd
+from forumctl.main import cli
 
 PRIMARY, DR = "us-east-1", "us-west-2"
 

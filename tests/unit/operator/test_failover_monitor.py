@@ -14,8 +14,8 @@ from kubernetes.client.exceptions import ApiException
 from op_factories import spec
 
 from forumdb.tables import KINDS, create_table_request, table_def, table_name
+from forumdb_emulator import mock_aws_ext
 from forumdb_operator import awsclients, health
-from harness.moto_ext import mock_aws_ext
 
 NS, NAME = "ns1", "forum"
 PRIMARY, DR = "us-east-1", "us-west-2"

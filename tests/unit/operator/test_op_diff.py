@@ -7,7 +7,7 @@ import copy
 import pytest
 from op_factories import desired, in_shape, spec, untagged, with_table
 
-from forumdb_operator import naming
+from forumdb import naming
 from forumdb_operator.diff import deletion_plan, diff
 from forumdb_operator.observed import ObservedIndex, ObservedPitr, ObservedReplica
 

@@ -10,8 +10,7 @@ import pytest
 import yaml
 from op_factories import ROOT, spec
 
-from forumdb import tables
-from forumdb_operator import naming
+from forumdb import naming, tables
 from forumdb_operator.awsclients import Clients
 from forumdb_operator.reconcile import Outcome, Reconciler
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from op_factories import spec
 
-from forumdb_operator import naming
+from forumdb import naming
 from forumdb_operator.spec import SpecInvalid, parse_spec
 
 ROOT = Path(__file__).resolve().parents[3]

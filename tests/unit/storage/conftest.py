@@ -11,10 +11,10 @@ import pytest
 from moto import mock_aws
 
 from forumdb import aws
-from forumdb.storage.base import Store
-from forumdb.storage.dynamodb import DynamoStore
-from forumdb.storage.jsonstore import JsonStore
 from forumdb.tables import KINDS, create_table_request, table_def, table_name
+from forumdb_services.storage.base import Store
+from forumdb_services.storage.dynamodb import DynamoStore
+from forumdb_services.storage.jsonstore import JsonStore
 
 REGION = "us-east-1"
 TABLE_PREFIX = "test-"

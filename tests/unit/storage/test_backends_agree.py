@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_as_test
 
-from forumdb.storage import posts_by_user, posts_in_thread, user_by_email
-from forumdb.storage.base import Store
-from forumdb.storage.dynamodb import DynamoStore
-from forumdb.storage.jsonstore import JsonStore
+from forumdb_services.storage import posts_by_user, posts_in_thread, user_by_email
+from forumdb_services.storage.base import Store
+from forumdb_services.storage.dynamodb import DynamoStore
+from forumdb_services.storage.jsonstore import JsonStore
 
 from .conftest import REGION, make_tables
 

@@ -19,7 +19,7 @@ import pytest
 from forumdb import ids
 from forumdb.ids import legacy_created_at
 from forumdb.legacy import normalize_document
-from forumdb.storage import (
+from forumdb_services.storage import (
     AlreadyExists,
     InvalidCursor,
     NotFound,
@@ -29,8 +29,8 @@ from forumdb.storage import (
     threads_newest_first,
     user_by_email,
 )
-from forumdb.storage.base import Collection, Store, encode_cursor
-from forumdb.storage.jsonstore import JsonStore
+from forumdb_services.storage.base import Collection, Store, encode_cursor
+from forumdb_services.storage.jsonstore import JsonStore
 
 SAMPLE = Path(__file__).resolve().parents[3] / "examples" / "sample-data"
 

@@ -6,7 +6,7 @@ import copy
 import json
 import pickle
 
-from forumdb.storage._dynamo_codec import deserialize_item, serialize_item
+from forumdb_services.storage._dynamo_codec import deserialize_item, serialize_item
 
 ITEM = {
     "b": {"B": b"\x00\xffhi"},

@@ -13,7 +13,7 @@ from botocore.awsrequest import AWSResponse
 
 from forumdb import aws
 from forumdb.config import Settings
-from forumdb.storage import (
+from forumdb_services.storage import (
     NotFound,
     StoreUnavailable,
     VersionConflict,
@@ -23,7 +23,7 @@ from forumdb.storage import (
     threads_newest_first,
     user_by_email,
 )
-from forumdb.storage.dynamodb import DynamoStore
+from forumdb_services.storage.dynamodb import DynamoStore
 
 from .conftest import REGION
 

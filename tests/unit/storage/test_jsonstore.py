@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from forumdb.config import Settings
-from forumdb.storage import (
+from forumdb_services.storage import (
     StoreUnavailable,
     VersionConflict,
     open_store,
 )
-from forumdb.storage.jsonstore import JsonStore
+from forumdb_services.storage.jsonstore import JsonStore
 
 SAMPLE = Path(__file__).resolve().parents[3] / "examples" / "sample-data"
 

@@ -1,0 +1,263 @@
+"""A real Kubernetes API server on one machine: etcd + kube-apiserver, envtest style.
+
+No kubelet, scheduler or controller-manager: objects are stored, validated (openAPI schemas,
+RBAC, admission webhooks) and watched, but Deployments make no Pods and nothing is garbage
+collected. Both processes listen on 127.0.0.1 (random free ports unless given). The test
+harness runs it in a throwaway folder on tmpfs (/dev/shm: etcd 3.4 cannot skip fsync);
+`forumctl dev up` in its state folder. `stop()` leaves no process and no folder behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from subprocess import Popen
+
+import requests
+import yaml
+
+from forumctl.dev.pki import Pki, write_pki
+from forumctl.dev.procs import (
+    GiveUp,
+    discard_on_failure,
+    free_port,
+    start_group,
+    stop_group,
+    tail,
+    wait_for,
+)
+
+SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+ETCD_LOG = "etcd.log"
+APISERVER_LOG = "apiserver.log"
+# `kubectl(*args)`: runs kubectl against this server, raises on failure
+KubectlCall = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _state_root() -> str | None:
+    shm = Path("/dev/shm")  # noqa: S108 - tmpfs for etcd's data, in a mkdtemp folder
+    return str(shm) if shm.is_dir() and shm.stat().st_mode & 0o002 else None
+
+
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+def _kubeconfig(url: str, ca_cert: Path, user: dict[str, str], cluster: str) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": cluster,
+                    "cluster": {"server": url, "certificate-authority-data": _b64(ca_cert)},
+                }
+            ],
+            "users": [{"name": "user", "user": user}],
+            "contexts": [
+                {
+                    "name": cluster,
+                    "context": {"cluster": cluster, "user": "user", "namespace": "default"},
+                }
+            ],
+            "current-context": cluster,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class ApiServerPorts:
+    """The three ports the pair listens on (all on 127.0.0.1)."""
+
+    apiserver: int
+    etcd_client: int
+    etcd_peer: int
+
+    @classmethod
+    def free(cls) -> ApiServerPorts:
+        return cls(apiserver=free_port(), etcd_client=free_port(), etcd_peer=free_port())
+
+
+@dataclass
+class ApiServer:
+    """A running etcd + kube-apiserver pair. Build it with `ApiServer.start(...)`."""
+
+    url: str
+    workdir: Path
+    kubeconfig: Path
+    pki: Pki
+    admin_token: str
+    processes: dict[str, Popen[bytes]] = field(default_factory=dict)
+    # `plural.group` of each namespaced custom resource applied by `apply_crds`
+    namespaced_crds: list[str] = field(default_factory=list)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment for clients: KUBECONFIG, and kubectl/helm's discovery cache kept in the
+        work folder (not in ~/.kube/cache, where every random port would leave a folder)."""
+        return {"KUBECONFIG": str(self.kubeconfig), "KUBECACHEDIR": str(self.workdir / "cache")}
+
+    @property
+    def log_files(self) -> dict[str, Path]:
+        return {"etcd": self.workdir / ETCD_LOG, "kube-apiserver": self.workdir / APISERVER_LOG}
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        kube_apiserver: Path,
+        etcd: Path,
+        timeout: float = 60,
+        workdir: Path | None = None,
+        ports: ApiServerPorts | None = None,
+        cluster_name: str = "forumdb-test",
+    ) -> ApiServer:
+        """Start etcd, then kube-apiserver, and wait until /readyz answers.
+
+        Without `workdir` a throwaway folder (on tmpfs where there is one) is made and removed
+        again if the start fails; a given `workdir` is the caller's, kept with its logs.
+        """
+        owned = workdir is None
+        if workdir is None:
+            workdir = Path(tempfile.mkdtemp(prefix="forumdb-apiserver-", dir=_state_root()))
+        else:
+            workdir.mkdir(parents=True, exist_ok=True)
+        ports = ports or ApiServerPorts.free()
+        processes: dict[str, Popen[bytes]] = {}
+        with discard_on_failure(workdir if owned else None, processes.values()):
+            pki = write_pki(workdir / "pki")
+            token = secrets.token_hex(16)
+            (workdir / "tokens.csv").write_text(f'{token},admin,admin,"system:masters"\n')
+            etcd_url = f"http://127.0.0.1:{ports.etcd_client}"
+            peer_url = f"http://127.0.0.1:{ports.etcd_peer}"
+            processes["etcd"] = start_group(
+                [
+                    *(etcd, "--name", "default", "--data-dir", workdir / "etcd"),
+                    f"--listen-client-urls={etcd_url}",
+                    f"--advertise-client-urls={etcd_url}",
+                    f"--listen-peer-urls={peer_url}",
+                    f"--initial-advertise-peer-urls={peer_url}",
+                    f"--initial-cluster=default={peer_url}",
+                    "--logger=zap",
+                    "--log-level=warn",
+                ],
+                log_file=workdir / ETCD_LOG,
+                name="etcd",
+            )
+            processes["kube-apiserver"] = start_group(
+                [
+                    kube_apiserver,
+                    f"--etcd-servers={etcd_url}",
+                    "--bind-address=127.0.0.1",
+                    "--advertise-address=127.0.0.1",
+                    f"--secure-port={ports.apiserver}",
+                    "--insecure-port=0",
+                    f"--tls-cert-file={pki.serving_cert}",
+                    f"--tls-private-key-file={pki.serving_key}",
+                    f"--client-ca-file={pki.ca_cert}",
+                    f"--token-auth-file={workdir / 'tokens.csv'}",
+                    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                    f"--service-account-key-file={pki.sa_public_key}",
+                    f"--service-account-signing-key-file={pki.sa_private_key}",
+                    f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+                    "--authorization-mode=RBAC",
+                    # no token controller runs here, so pods could not get their SA tokens
+                    "--disable-admission-plugins=ServiceAccount",
+                    "--allow-privileged=true",
+                    f"--cert-dir={workdir / 'certs'}",
+                ],
+                log_file=workdir / APISERVER_LOG,
+                name="kube-apiserver",
+            )
+            url = f"https://127.0.0.1:{ports.apiserver}"
+            _wait_ready(url, pki, processes, workdir, timeout)
+            kubeconfig = workdir / "kubeconfig"
+            admin = {
+                "client-certificate-data": _b64(pki.admin_cert),
+                "client-key-data": _b64(pki.admin_key),
+            }
+            kubeconfig.write_text(_kubeconfig(url, pki.ca_cert, admin, cluster_name))
+        return cls(
+            url=url,
+            workdir=workdir,
+            kubeconfig=kubeconfig,
+            pki=pki,
+            admin_token=token,
+            processes=processes,
+        )
+
+    def token_kubeconfig(self, token: str, path: Path) -> Path:
+        """Write a kubeconfig that authenticates with `token` only (say, a ServiceAccount's),
+        to act as that identity rather than as the admin."""
+        path.write_text(_kubeconfig(self.url, self.pki.ca_cert, {"token": token}, "forumdb-test"))
+        return path
+
+    def apply_crds(self, kubectl: KubectlCall, crd_dir: Path, *, timeout: float = 30) -> list[str]:
+        """Apply crd_dir/*.yaml and wait until each CRD is Established; remembers and returns
+        the namespaced resources they define. An empty folder is nothing to do."""
+        files = sorted(crd_dir.glob("*.yaml"))
+        if not files:
+            return []
+        kubectl("apply", "--server-side", "--force-conflicts", *[f"--filename={f}" for f in files])
+        crds = crd_documents(crd_dir)
+        if crds:
+            kubectl(
+                "wait",
+                "--for=condition=Established",
+                f"--timeout={timeout:.0f}s",
+                *[f"crd/{d['metadata']['name']}" for d in crds],
+            )
+        self.namespaced_crds = [
+            d["metadata"]["name"] for d in crds if d["spec"].get("scope") == "Namespaced"
+        ]
+        return self.namespaced_crds
+
+    def stop(self) -> None:
+        """Stop kube-apiserver, then etcd; remove the work folder."""
+        for name in ("kube-apiserver", "etcd"):
+            proc = self.processes.pop(name, None)
+            if proc is not None:
+                stop_group(proc, grace=10)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _wait_ready(
+    url: str, pki: Pki, processes: dict[str, Popen[bytes]], workdir: Path, timeout: float
+) -> None:
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE in the environment would replace our CA
+    session.verify = str(pki.ca_cert)
+    session.cert = (str(pki.admin_cert), str(pki.admin_key))
+
+    def ready() -> bool:
+        for name, proc in processes.items():
+            if proc.poll() is not None:
+                log = workdir / (ETCD_LOG if name == "etcd" else APISERVER_LOG)
+                raise GiveUp(f"{name} exited with {proc.returncode} (log {log}):\n{tail(log)}")
+        return session.get(f"{url}/readyz", timeout=2).status_code == 200
+
+    try:
+        wait_for(ready, timeout=timeout, interval=0.1, what=f"{url}/readyz")
+    except TimeoutError as exc:
+        raise TimeoutError(f"{exc}\n{tail(workdir / APISERVER_LOG)}") from None
+    finally:
+        session.close()
+
+
+def crd_documents(crd_dir: Path) -> list[dict]:
+    """Every CustomResourceDefinition in crd_dir/*.yaml."""
+    docs = []
+    for path in sorted(crd_dir.glob("*.yaml")):
+        docs += [
+            d
+            for d in yaml.safe_load_all(path.read_text())
+            if d and d.get("kind") == "CustomResourceDefinition"
+        ]
+    return docs

@@ -1,0 +1,278 @@
+"""Writing a stream of items into one table: parallel, batched, idempotent, resumable.
+
+Idempotence comes from comparing before writing. When the table already holds items (a
+second run, or a run that was killed), each chunk of up to 100 items is read back first
+(BatchGetItem, strongly consistent) and only the items that are missing or whose content
+checksum differs are written. A table that is empty when the run starts has nothing to
+compare with, so the reads are skipped and the run goes at full write speed; a killed run
+leaves the table non-empty, so the next run compares. Since every write is a full put of a
+deterministic item, a resumed run ends with exactly the source's content.
+
+A post is named by its id alone, but its key also holds its thread (postId + threadId), so
+a source that puts post 7 in thread 3 while the table holds it in thread 5 would leave two
+posts 7. For such tables (`one_per_hash`) the keys the table holds are read first, once,
+by a keys-only scan (hash key -> range keys), and the item of the same id under another
+range key is deleted after the new one is written (never a moment without the post).
+
+Versions only grow. A record's `version` is its optimistic-concurrency counter (the API's
+ETag and If-Match): clients that saw version 3 of a post must never meet another content
+under version 3 later. So items are compared without their version (an item changed
+through the API and changed back is unchanged; a run over unchanged items writes nothing),
+and an item that overwrites a different one (same key, or the same post in another thread)
+gets the highest version the table held for it + 1, not the source's. Restore goes through
+here too and does the same on purpose: a restore into tables that hold items (--force)
+puts the backup's content back, but its old version numbers would repeat numbers clients
+have already seen for other content; a restore into empty tables writes the backup's
+items exactly as they were, versions included (there is nothing to overwrite).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from forumctl.batch import (
+    DEFAULT_POLICY,
+    GET_BATCH,
+    WRITE_BATCH,
+    RetryPolicy,
+    chunks,
+    delete_batch,
+    get_batch,
+    write_batch,
+)
+from forumctl.clients import ClientPool
+from forumctl.codec import (
+    VERSION_ATTR,
+    Item,
+    TableChecksum,
+    content_digest,
+    item_digest,
+    key_of,
+    version_of,
+)
+from forumctl.errors import DataError
+from forumctl.scan import scan_pages, segments_for
+
+DEFAULT_WORKERS = 8
+
+
+@dataclass
+class SyncResult:
+    table: str
+    source: TableChecksum = field(default_factory=TableChecksum)
+    written: int = 0
+    unchanged: int = 0
+    removed: int = 0  # items of a source id under another key (a post now in another thread)
+    compared: bool = False
+    dry_run: bool = False
+    # primary key -> content digest (without the version) of every source item, for
+    # verification (when tracked)
+    digests: dict[tuple[str, ...], bytes] | None = None
+
+
+def table_is_empty(pool: ClientPool, table: str) -> bool:
+    resp = pool.get().scan(TableName=table, Limit=1, Select="COUNT")
+    return resp.get("Count", 0) == 0 and "LastEvaluatedKey" not in resp
+
+
+# hash key (as key_of gives it) -> the range keys the table holds under it:
+# (key_of form, the AttributeValue's type and value, the item's version)
+HeldKeys = dict[str, list[tuple[str, str, Any, int | None]]]
+
+
+def held_keys(pool: ClientPool, table: str, key_names: tuple[str, ...]) -> HeldKeys:
+    """Every key of a hash+range table, grouped by hash key: one keys-only parallel scan
+    rather than a Query per source item."""
+    hash_name, range_name = key_names
+    held: HeldKeys = {}
+    pages = scan_pages(
+        pool,
+        table,
+        segments=segments_for(pool, table, 4),
+        attributes=(hash_name, range_name, VERSION_ATTR),
+    )
+    for page in pages:
+        for it in page:
+            ((tag, value),) = it[range_name].items()
+            entry = (key_of(it, (range_name,))[0], tag, value, version_of(it))
+            held.setdefault(key_of(it, (hash_name,))[0], []).append(entry)
+    return held
+
+
+def _elsewhere(
+    held: HeldKeys, item: Item, key_names: tuple[str, ...]
+) -> list[tuple[Item, int | None]]:
+    """Keys (and versions) of the table's items with the item's hash key but another range
+    key."""
+    hash_name, range_name = key_names
+    hash_key, range_key = key_of(item, key_names)
+    return [
+        ({hash_name: item[hash_name], range_name: {tag: value}}, version)
+        for key, tag, value, version in held.get(hash_key, ())
+        if key != range_key
+    ]
+
+
+def _next_version(item: Item, replaced: list[int | None]) -> Item:
+    """The item with the version after every version it replaces (if any had one)."""
+    versions = [v for v in replaced if v is not None]
+    if not versions:
+        return item
+    return {**item, VERSION_ATTR: {"N": str(max(versions) + 1)}}
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.written = 0
+        self.unchanged = 0
+        self.removed = 0
+
+    def add(self, written: int, unchanged: int, removed: int) -> None:
+        with self._lock:
+            self.written += written
+            self.unchanged += unchanged
+            self.removed += removed
+
+
+def _batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def sync_items(
+    pool: ClientPool,
+    table: str,
+    key_names: tuple[str, ...],
+    items: Iterable[Item],
+    *,
+    workers: int = DEFAULT_WORKERS,
+    dry_run: bool = False,
+    compare: bool | None = None,
+    track_digests: bool = True,
+    one_per_hash: bool = False,
+    policy: RetryPolicy = DEFAULT_POLICY,
+    progress: Callable[[int], None] = lambda n: None,
+) -> SyncResult:
+    """Makes every item of `items` present, with this exact content, in `table`.
+
+    `compare=None` decides by looking at the table (empty: write blindly; else compare).
+    With `track_digests` (the default) the key and digest of every source item are kept for
+    verification, and a key seen twice is a data error (one of them would silently win);
+    without it, memory stays flat however many items stream through.
+    `one_per_hash` (a hash+range table whose hash key alone names a record: posts) removes,
+    when comparing, the table's items whose hash key a source item has under another range
+    key, and makes a hash key seen twice in the source a data error too.
+    """
+    if compare is None:
+        compare = not table_is_empty(pool, table)
+    if one_per_hash and len(key_names) != 2:
+        raise ValueError(f"one_per_hash needs a hash and a range key, got {key_names}")
+    result = SyncResult(table=table, compared=compare, dry_run=dry_run)
+    seen: dict[tuple[str, ...], bytes] = {}
+    seen_hashes: dict[str, str] = {}  # hash key -> range key, with one_per_hash
+    held = held_keys(pool, table, key_names) if compare and one_per_hash else None
+    counter = _Counter()
+
+    def run_chunk(chunk: list[Item]) -> None:
+        with pool.lease() as client:
+            written, unchanged, removed = _sync_chunk(client, chunk)
+        counter.add(written, unchanged, removed)
+        progress(len(chunk))
+
+    def _sync_chunk(client: Any, chunk: list[Item]) -> tuple[int, int, int]:
+        todo = chunk
+        stale: list[Item] = []
+        if compare:
+            keys = [{k: it[k] for k in key_names} for it in chunk]
+            existing = {
+                key_of(it, key_names): (content_digest(it), version_of(it))
+                for it in get_batch(client, table, keys, policy=policy)
+            }
+            todo = []
+            for it in chunk:
+                elsewhere = _elsewhere(held, it, key_names) if held is not None else []
+                stale.extend(key for key, _ in elsewhere)
+                replaced = [version for _, version in elsewhere]
+                old = existing.get(key_of(it, key_names))
+                if old is not None:
+                    if old[0] == content_digest(it):
+                        continue  # same content: left alone, whatever its version
+                    replaced.append(old[1])
+                todo.append(_next_version(it, replaced))
+        if not dry_run:
+            for batch in chunks(todo, WRITE_BATCH):
+                write_batch(client, table, batch, policy=policy)
+            # After the writes: the record is never missing from the table.
+            for batch in chunks(stale, WRITE_BATCH):
+                delete_batch(client, table, batch, policy=policy)
+        return len(todo), len(chunk) - len(todo), len(stale)
+
+    def checked(source: Iterable[Item]) -> Iterator[Item]:
+        for it in source:
+            try:
+                key = key_of(it, key_names)
+            except KeyError as exc:
+                raise DataError(f"an item for {table} lacks its key attribute {exc}") from None
+            result.source.add_digest(item_digest(it))
+            if one_per_hash and (track_digests or held is not None):
+                _check_one_per_hash(key)
+            if not track_digests:
+                yield it
+                continue
+            if key in seen:
+                shown = dict(zip(key_names, key, strict=True))
+                raise DataError(
+                    f"the source holds two items with the key {shown} for table {table}",
+                    hint="fix the duplicate id in the input; forumctl will not pick one for you",
+                )
+            seen[key] = content_digest(it)
+            yield it
+
+    def _check_one_per_hash(key: tuple[str, ...]) -> None:
+        hash_key, range_key = key
+        other = seen_hashes.setdefault(hash_key, range_key)
+        if other != range_key:
+            raise DataError(
+                f"the source holds two items with {key_names[0]} {json.loads(hash_key)[1]} "
+                f"for table {table}: {key_names[1]} {json.loads(other)[1]} and "
+                f"{json.loads(range_key)[1]}",
+                hint="an id names one record; fix the duplicate id in the input",
+            )
+
+    _run_parallel(run_chunk, _batched(checked(items), GET_BATCH), workers)
+    result.written, result.unchanged = counter.written, counter.unchanged
+    result.removed = counter.removed
+    result.digests = seen if track_digests else None
+    return result
+
+
+def _run_parallel(
+    fn: Callable[[list[Item]], None], chunks_: Iterable[list[Item]], workers: int
+) -> None:
+    """Runs fn over chunks with at most 2*workers in flight (memory stays bounded); the first
+    failure stops new submissions, lets running chunks finish, and is raised."""
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="forumctl") as pool:
+        inflight: set[Future[None]] = set()
+        try:
+            for chunk in chunks_:
+                inflight.add(pool.submit(fn, chunk))
+                if len(inflight) >= 2 * workers:
+                    done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        f.result()
+            while inflight:
+                done, inflight = wait(inflight, return_when=FIRST_COMPLETED)
+                for f in done:
+                    f.result()
+        except BaseException:
+            for f in inflight:
+                f.cancel()
+            raise

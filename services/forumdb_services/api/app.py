@@ -1,0 +1,73 @@
+"""The application factory: one Flask app per service, over the shared storage layer."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask, g, request
+from flask.json.provider import DefaultJSONProvider
+
+from forumdb.config import SettingsWatcher
+from forumdb.tables import KINDS
+from forumdb_services.api import posts, probes, threads, users
+from forumdb_services.api.errors import register_error_handlers
+from forumdb_services.api.observability import install_request_observability
+from forumdb_services.api.runtime import EXTENSION_KEY, StoreRuntime, current_runtime
+from forumdb_services.storage import Store
+
+BLUEPRINTS = {"users": users.bp, "threads": threads.bp, "posts": posts.bp}
+
+
+class ForumJSONProvider(DefaultJSONProvider):
+    """Numbers stay numbers: DynamoDB hands them back as Decimal, which Flask would turn
+    into strings."""
+
+    @staticmethod
+    def default(o: Any) -> Any:
+        if isinstance(o, Decimal):
+            return int(o) if o == o.to_integral_value() else float(o)
+        return DefaultJSONProvider.default(o)
+
+
+def create_app(
+    service: str,
+    settings_watcher: SettingsWatcher | None = None,
+    store: Store | None = None,
+) -> Flask:
+    """The Flask app of one service (`users`, `threads` or `posts`).
+
+    `settings_watcher` defaults to one over the environment and FORUMDB_CONFIG_DIR; `store`
+    (for tests) is used for the watcher's current generation, and replaced like any other
+    when the settings change.
+    """
+    if service not in KINDS:
+        raise ValueError(f"unknown service {service!r}; expected one of {', '.join(KINDS)}")
+    runtime = StoreRuntime(settings_watcher or SettingsWatcher(), store)
+
+    app = Flask(__name__)
+    app.json = ForumJSONProvider(app)
+    app.config["FORUMDB_SERVICE"] = service
+    app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_request_bytes
+    app.extensions[EXTENSION_KEY] = runtime
+
+    install_request_observability(app, service)
+    register_error_handlers(app)
+
+    @app.before_request
+    def _hold_store() -> None:
+        runtime = current_runtime()
+        request.max_content_length = runtime.settings.max_request_bytes
+        if request.endpoint is None or request.endpoint in probes.STORELESS_ENDPOINTS:
+            return
+        g.generation = runtime.acquire()
+
+    @app.teardown_request
+    def _release_store(_exc: BaseException | None) -> None:
+        generation = g.pop("generation", None)
+        if generation is not None:
+            generation.release()
+
+    app.register_blueprint(probes.bp)
+    app.register_blueprint(BLUEPRINTS[service])
+    return app

@@ -1,0 +1,111 @@
+"""Routes every service has: the sample's greetings, liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify
+
+from forumdb.config import Settings
+from forumdb_services.api.observability import metrics_response
+from forumdb_services.api.runtime import current_runtime
+from forumdb_services.storage import StoreUnavailable
+
+bp = Blueprint("probes", __name__)
+
+# Endpoints that must answer without a store: a broken store must not make the kubelet
+# restart a healthy process, and /readyz reports the failure itself.
+STORELESS_ENDPOINTS = frozenset(
+    {"probes.root", "probes.api_root", "probes.healthz", "probes.readyz", "probes.metrics"}
+)
+
+# The collections each service reads: its own, and those its creates check references in.
+SERVICE_COLLECTIONS: dict[str, tuple[str, ...]] = {
+    "users": ("users",),
+    "threads": ("threads", "users"),
+    "posts": ("posts", "threads", "users"),
+}
+
+
+def _checked_kinds(service: str, settings: Settings) -> tuple[str, ...]:
+    """The collections readiness depends on: with CHECK_REFERENCES off (the chart's JSON
+    mode, one folder per pod) the service never reads the others, so they must not count."""
+    kinds = SERVICE_COLLECTIONS[service]
+    return kinds if settings.check_references else (service,)
+
+
+def _text(body: str) -> Response:
+    return Response(body, mimetype="text/plain")
+
+
+@bp.get("/")
+def root() -> Response:
+    return _text("Ready to receive requests")
+
+
+# `/api` answers too, rather than werkzeug's redirect to `/api/` (an HTML page).
+@bp.get("/api")
+@bp.get("/api/")
+def api_root() -> Response:
+    return _text("API ready to receive requests")
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify({"status": "ok", "service": current_app.config["FORUMDB_SERVICE"]})
+
+
+def _storage_info(settings: Settings, kinds: tuple[str, ...]) -> dict[str, Any]:
+    info: dict[str, Any] = {"mode": settings.storage_mode}
+    if settings.storage_mode == "dynamodb":
+        info["region"] = settings.aws_region
+        info["tables"] = {kind: settings.table_name(kind) for kind in kinds}  # type: ignore[arg-type]
+    else:
+        info["dataDir"] = str(settings.data_dir)
+    return info
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    runtime = current_runtime()
+    service = current_app.config["FORUMDB_SERVICE"]
+    body: dict[str, Any] = {"service": service}
+    try:
+        generation = runtime.acquire()
+    except StoreUnavailable as exc:
+        body.update(
+            status="unavailable",
+            storage=_storage_info(runtime.settings, _checked_kinds(service, runtime.settings)),
+            checks={"store": {"ok": False, "detail": str(exc)}},
+        )
+        response = jsonify(body)
+        response.status_code = 503
+        return response
+    kinds = _checked_kinds(service, generation.settings)
+    try:
+        checks = {}
+        for kind in kinds:
+            health = generation.store.collection(kind).health()
+            checks[kind] = {"ok": health.ok, "detail": health.detail, **health.info}
+    finally:
+        generation.release()
+    storage = _storage_info(generation.settings, kinds)
+    # The store knows best which region its client really talks to.
+    regions = {c.get("region") for c in checks.values() if c.get("region")}
+    if storage["mode"] == "dynamodb" and len(regions) == 1:
+        storage["region"] = regions.pop()
+    ready = all(c["ok"] for c in checks.values())
+    body.update(
+        status="ready" if ready else "unavailable",
+        generation=generation.number,
+        storage=storage,
+        checks=checks,
+    )
+    response = jsonify(body)
+    response.status_code = 200 if ready else 503
+    return response
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    return metrics_response()

@@ -1,0 +1,160 @@
+"""Create, read, update and delete of one record, the same for every kind.
+
+The blueprints (users, threads, posts) route to these; each kind's differences (fields,
+references, mutable fields) live in `forumdb_services.api.schemas.SCHEMAS`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Response, g, jsonify, request, url_for
+from pydantic import BaseModel
+
+from forumdb_services.api.errors import ApiError
+from forumdb_services.api.inputs import etag, expected_version, has_body, json_object, validated
+from forumdb_services.api.schemas import SCHEMAS, DeleteBody, KindSchema
+from forumdb_services.storage import Collection, NotFound, Store, VersionConflict
+
+log = logging.getLogger("forumdb.api")
+T = TypeVar("T")
+
+# A write without If-Match (or a body `version`) asked for no version check, so losing a
+# race to another writer is not the client's problem: the store's read-modify-write is run
+# again on the fresh record. Every lost race means another write won, so N writers at once
+# need at most N attempts; past this bound the conflict is answered with a 409 after all.
+MAX_WRITE_ATTEMPTS = 32
+# Jittered pause before another attempt, so the writers that lost do not collide again.
+RETRY_PAUSE_SECONDS = 0.002
+RETRY_PAUSE_MAX_SECONDS = 0.05
+
+
+def current_store() -> Store:
+    """The store of the settings generation this request started on."""
+    return g.generation.store
+
+
+def collection(kind: str) -> Collection:
+    return current_store().collection(kind)
+
+
+def record_response(record: dict[str, Any], status: int = 200) -> Response:
+    response = jsonify(record)
+    response.status_code = status
+    if record.get("version") is not None:
+        response.headers["ETag"] = etag(record["version"])
+    return response
+
+
+def _check_references(schema: KindSchema, record: dict[str, Any]) -> None:
+    if not g.generation.settings.check_references:
+        return
+    for field_name, kind in schema.references:
+        value = record.get(field_name)
+        if value is None:
+            continue
+        try:
+            collection(kind).get(value)
+        except NotFound:
+            raise ApiError(
+                422,
+                "unknown_reference",
+                f"{field_name}: {kind} {value} does not exist",
+                field_name,
+            ) from None
+
+
+def _check_unique(schema: KindSchema, record: dict[str, Any], record_id: int | None = None) -> None:
+    for field_name, index in schema.unique:
+        value = record.get(field_name)
+        if value is None:
+            continue
+        page = collection(schema.kind).query(index, value, limit=1)
+        if page.items and page.items[0].get("id") != record_id:
+            raise ApiError(
+                409,
+                "already_exists",
+                f"{field_name}: {value!r} is already used by {schema.kind} {page.items[0]['id']}",
+                field_name,
+            )
+
+
+def _pause(attempt: int) -> None:
+    ceiling = min(RETRY_PAUSE_MAX_SECONDS, RETRY_PAUSE_SECONDS * 2**attempt)
+    time.sleep(random.uniform(0, ceiling))  # jitter, not a secret
+
+
+def write_with_retry(operation: Callable[[], T], expected_version: int | None) -> T:
+    """`operation()` (an update or delete); without an expected version, retried on a
+    VersionConflict up to MAX_WRITE_ATTEMPTS times. With one, a conflict is the answer."""
+    if expected_version is not None:
+        return operation()
+    for attempt in range(1, MAX_WRITE_ATTEMPTS):
+        try:
+            return operation()
+        except VersionConflict as exc:
+            log.debug(
+                "concurrent write, retrying",
+                extra={"kind": exc.kind, "id": exc.record_id, "attempt": attempt},
+            )
+            _pause(attempt)
+    return operation()
+
+
+def get_record(kind: str, record_id: int) -> Response:
+    record = collection(kind).get(record_id)
+    if record.get("version") is not None and request.if_none_match.contains_weak(
+        str(int(record["version"]))
+    ):
+        response = Response(status=304)
+        response.headers["ETag"] = etag(record["version"])
+        return response
+    return record_response(record)
+
+
+def create_record(kind: str, endpoint: str) -> Response:
+    schema = SCHEMAS[kind]
+    body = validated(schema.create, json_object())
+    record = body.model_dump(exclude_none=True)
+    _check_references(schema, record)
+    _check_unique(schema, record)
+    created = collection(kind).create(record)
+    response = record_response(created, 201)
+    response.headers["Location"] = url_for(endpoint, record_id=created["id"])
+    return response
+
+
+def update_record(kind: str, record_id: int, *, partial: bool) -> Response:
+    """PUT (`partial=False`): the mutable fields become exactly the body's, absent optional
+    ones are removed. PATCH: only the fields given change; null removes an optional one."""
+    schema = SCHEMAS[kind]
+    model: type[BaseModel] = schema.patch if partial else schema.replace
+    body = validated(model, json_object())
+    data = body.model_dump(exclude_unset=partial)
+    version = expected_version(data.pop("version", None))
+    changes = data if partial else {name: data.get(name) for name in schema.mutable}
+    if not changes:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"body: nothing to change; give one of {', '.join(schema.mutable)}",
+            "body",
+        )
+    _check_unique(schema, changes, record_id)
+    updated = write_with_retry(
+        lambda: collection(kind).update(record_id, changes, expected_version=version), version
+    )
+    return record_response(updated)
+
+
+def delete_record(kind: str, record_id: int) -> Response:
+    body_version = None
+    if has_body():
+        body_version = validated(DeleteBody, json_object()).version
+    version = expected_version(body_version)
+    write_with_retry(lambda: collection(kind).delete(record_id, expected_version=version), version)
+    return Response(status=204)
