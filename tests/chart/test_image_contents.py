@@ -10,6 +10,7 @@ stack (etcd/kube-apiserver launcher, certificates) nor the AWS emulator.
 from __future__ import annotations
 
 import shutil
+import sys
 import tomllib
 from pathlib import Path
 
@@ -68,20 +69,17 @@ def test_the_checkout_has_what_the_image_leaves_out() -> None:
 
 
 def test_forumctl_without_the_dev_stack_says_where_it_runs(
-    tmp_path: Path, image_packages: set[str]
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The image's forumctl: `forumctl dev up` is a usage error that names the checkout."""
-    import subprocess
-    import sys
+    """The image's forumctl (no forumctl.dev): `forumctl dev up` is a usage error (2) that says
+    where the dev stack runs."""
+    from click.testing import CliRunner
 
-    context = _context(tmp_path / "ctx")
-    paths = [str(context / w) for w in ("core", "services", "operator", "forumctl")]
-    out = subprocess.run(
-        [sys.executable, "-c", "import sys; sys.path[:0] = sys.argv[1:]; "
-         "from forumctl.main import main; sys.argv = ['forumctl', 'dev', 'up']; main()",
-         *paths],
-        capture_output=True, text=True, cwd=tmp_path,
-    )  # fmt: skip
-    assert out.returncode == 2, out.stderr
-    assert "forumctl dev is not part of this installation" in out.stderr
-    assert "source checkout" in out.stderr
+    from forumctl import main
+
+    monkeypatch.setitem(sys.modules, "forumctl.dev.command", None)  # as if absent
+    group = main.ForumctlGroup("forumctl", commands={"dev": main._dev_command()})
+    result = CliRunner().invoke(group, ["dev", "up", "--json-mode"])
+    assert result.exit_code == 2, result.output
+    assert "forumctl dev is not part of this installation" in result.stderr
+    assert "source checkout" in result.stderr
