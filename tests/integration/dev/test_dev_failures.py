@@ -34,13 +34,10 @@ def _processes_mentioning(text: str) -> list[str]:
 
 def _fake_checkout(root: Path) -> Path:
     """A checkout that has the sources but where `make setup` never ran (no .tools)."""
-    (root / "services" / "forumdb").mkdir(parents=True)
+    (root / "core" / "forumdb").mkdir(parents=True)
     shutil.copy(REPO_ROOT / "pyproject.toml", root)
     shutil.copytree(REPO_ROOT / "examples", root / "examples")
     shutil.copytree(REPO_ROOT / "crds", root / "crds")
-    server = root / "tests" / "harness" / "moto_ext" / "server.py"
-    server.parent.mkdir(parents=True)
-    server.touch()
     return root
 
 
