@@ -16,10 +16,7 @@ from harness import migrate_resume
 # bench/migrate_resume_bench.py. Threads outnumber users so that the kill lands inside them.
 SIZES = {"users": 500, "threads": 3_000, "posts": 1_500}
 TABLES = migrate_resume.TABLES
-
-
-def item_count(client: Any, table: str) -> int:
-    return migrate_resume.item_count(client, table)
+item_count = migrate_resume.item_count
 
 
 def seed_json(data: Path, users: int, threads: int, posts: int) -> None:
