@@ -72,9 +72,8 @@ class Live:
 
     def snapshot(self) -> dict[str, Any]:
         """A consistent copy of what an event is about (the views may change meanwhile)."""
-        body = self.body
-        return {"apiVersion": body.get("apiVersion"), "kind": body.get("kind"),
-                "metadata": {**self.meta}}  # fmt: skip
+        kind = {"apiVersion": self.body.get("apiVersion"), "kind": self.body.get("kind")}
+        return {**kind, "metadata": {**self.meta}}
 
 
 # ---------------------------------------------------------------- per-resource memo
@@ -146,8 +145,8 @@ async def reconcile_loop(
     if not live.status.get("phase"):
         # Seen, not yet reconciled: with many new resources, the pool may queue it a while.
         try:
-            await _in_pool(rt.pool, rt.kube.patch_status, live.namespace, live.name,
-                           {"phase": "Pending"})  # fmt: skip
+            pending = {"phase": "Pending"}
+            await _in_pool(rt.pool, rt.kube.patch_status, live.namespace, live.name, pending)
         except ApiException as exc:
             log.warning(
                 "cannot set phase Pending", extra={"resource": live.resource, "cause": cause(exc)}
