@@ -2,16 +2,14 @@
 
 Keys are the configuration names of forumdb.config (STORAGE_MODE, TABLE_PREFIX, USERS_TABLE,
 THREADS_TABLE, POSTS_TABLE, AWS_REGION, REPLICA_REGIONS); the resource owns it, so Kubernetes
-garbage-collects it with the resource. Written only when its content differs.
+garbage-collects it with the resource. Built here, written by forumdb_operator.kube (only when
+its content differs).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
-
-from kubernetes.client import CoreV1Api
-from kubernetes.client.exceptions import ApiException
 
 from forumdb import naming
 from forumdb_operator.desired import DesiredState
@@ -65,24 +63,3 @@ def configmap_manifest(owner: Mapping[str, Any], data: Mapping[str, str]) -> dic
         },
         "data": dict(data),
     }
-
-
-def ensure_configmap(api: CoreV1Api, manifest: Mapping[str, Any]) -> bool:
-    """Create or update the ConfigMap; True when something was written."""
-    meta = manifest["metadata"]
-    try:
-        current = api.read_namespaced_config_map(meta["name"], meta["namespace"])
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
-        api.create_namespaced_config_map(meta["namespace"], dict(manifest))
-        return True
-    refs = [r.uid for r in (current.metadata.owner_references or [])]
-    if (current.data or {}) == manifest["data"] and meta["ownerReferences"][0]["uid"] in refs:
-        return False
-    api.patch_namespaced_config_map(
-        meta["name"],
-        meta["namespace"],
-        {"data": manifest["data"], "metadata": {"ownerReferences": meta["ownerReferences"]}},
-    )
-    return True

@@ -11,7 +11,7 @@ from typing import Any
 
 from forumdb import naming
 from forumdb.tables import KINDS, TABLES, Kind, create_table_request, table_name
-from forumdb_operator.spec import ForumDatabaseSpec
+from forumdb_operator.spec import Alarms, ForumDatabaseSpec
 
 DYNAMODB_NAMESPACE = "AWS/DynamoDB"
 AUTOSCALING_MAX_FACTOR = 4  # default max write capacity = 4 x writeCapacity
@@ -264,54 +264,11 @@ def _system_errors_metrics(table: str, period: int) -> tuple[dict[str, Any], ...
 def _desired_alarms(
     spec: ForumDatabaseSpec, namespace: str, name: str, tables: tuple[DesiredTable, ...]
 ) -> DesiredAlarms | None:
+    """Each table's alarms, then the account-level UserErrors alarm."""
     a = spec.alarms
     if a is None:
         return None
-    common = {"period": a.period_seconds, "evaluation_periods": a.evaluation_periods}
-    gte = "GreaterThanOrEqualToThreshold"
-    alarms: list[DesiredAlarm] = []
-    for t in tables:
-        for metric in ("ReadThrottleEvents", "WriteThrottleEvents"):
-            alarms.append(
-                DesiredAlarm(
-                    name=naming.table_alarm_name(namespace, name, t.name, metric),
-                    region=spec.primary_region,
-                    description=f"{metric} on {t.name} ({namespace}/{name})",
-                    metric_name=metric,
-                    dimensions=(("TableName", t.name),),
-                    statistic="Sum",
-                    threshold=float(a.throttled_requests_threshold),
-                    comparison=gte,
-                    **common,
-                )
-            )
-        alarms.append(
-            DesiredAlarm(
-                name=naming.table_alarm_name(namespace, name, t.name, "SystemErrors"),
-                region=spec.primary_region,
-                description=f"SystemErrors on {t.name} ({namespace}/{name})",
-                threshold=float(a.system_errors_threshold),
-                comparison=gte,
-                metrics=_system_errors_metrics(t.name, a.period_seconds),
-                **common,
-            )
-        )
-        for replica in spec.replicas:
-            alarms.append(
-                DesiredAlarm(
-                    name=naming.replication_alarm_name(namespace, name, t.name, replica),
-                    region=spec.primary_region,
-                    description=(
-                        f"ReplicationLatency of {t.name} from {spec.primary_region} to {replica}"
-                    ),
-                    metric_name="ReplicationLatency",
-                    dimensions=(("ReceivingRegion", replica), ("TableName", t.name)),
-                    statistic="Average",
-                    threshold=float(a.replication_latency_ms),
-                    comparison="GreaterThanThreshold",
-                    **common,
-                )
-            )
+    alarms = [x for t in tables for x in _table_alarms(spec, a, namespace, name, t)]
     alarms.append(
         DesiredAlarm(
             name=naming.account_alarm_name(namespace, name, "UserErrors"),
@@ -320,8 +277,9 @@ def _desired_alarms(
             metric_name="UserErrors",
             statistic="Sum",
             threshold=float(a.user_errors_threshold),
-            comparison=gte,
-            **common,
+            comparison="GreaterThanOrEqualToThreshold",
+            period=a.period_seconds,
+            evaluation_periods=a.evaluation_periods,
         )
     )
     return DesiredAlarms(
@@ -335,6 +293,54 @@ def _desired_alarms(
         ),
         emails=tuple(a.email_subscriptions),
     )
+
+
+def _table_alarms(
+    spec: ForumDatabaseSpec, a: Alarms, namespace: str, name: str, t: DesiredTable
+) -> list[DesiredAlarm]:
+    """Read and write throttles, system errors, and the replication latency to each replica."""
+    common = {"period": a.period_seconds, "evaluation_periods": a.evaluation_periods}
+    gte = "GreaterThanOrEqualToThreshold"
+    alarms = [
+        DesiredAlarm(
+            name=naming.table_alarm_name(namespace, name, t.name, metric),
+            region=spec.primary_region,
+            description=f"{metric} on {t.name} ({namespace}/{name})",
+            metric_name=metric,
+            dimensions=(("TableName", t.name),),
+            statistic="Sum",
+            threshold=float(a.throttled_requests_threshold),
+            comparison=gte,
+            **common,
+        )
+        for metric in ("ReadThrottleEvents", "WriteThrottleEvents")
+    ]
+    alarms.append(
+        DesiredAlarm(
+            name=naming.table_alarm_name(namespace, name, t.name, "SystemErrors"),
+            region=spec.primary_region,
+            description=f"SystemErrors on {t.name} ({namespace}/{name})",
+            threshold=float(a.system_errors_threshold),
+            comparison=gte,
+            metrics=_system_errors_metrics(t.name, a.period_seconds),
+            **common,
+        )
+    )
+    alarms.extend(
+        DesiredAlarm(
+            name=naming.replication_alarm_name(namespace, name, t.name, replica),
+            region=spec.primary_region,
+            description=f"ReplicationLatency of {t.name} from {spec.primary_region} to {replica}",
+            metric_name="ReplicationLatency",
+            dimensions=(("ReceivingRegion", replica), ("TableName", t.name)),
+            statistic="Average",
+            threshold=float(a.replication_latency_ms),
+            comparison="GreaterThanThreshold",
+            **common,
+        )
+        for replica in spec.replicas
+    )
+    return alarms
 
 
 def desired_state(spec: ForumDatabaseSpec, namespace: str, name: str) -> DesiredState:

@@ -1,5 +1,6 @@
 """Health checks of each region's tables and the failover they may trigger, for one
-ForumDatabase (blocking code; the Kopf daemon in handlers.py calls `tick()` on the interval).
+ForumDatabase (blocking code; the health loop in loops.py calls `tick()` on the interval; the
+Kubernetes writes go through forumdb_operator.kube).
 
 A check is one DescribeTable per table and region (reads only, no retries: a check that fails is
 a data point, the next check comes soon). forumdb_operator.failover decides; this module carries
@@ -20,12 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from kubernetes.client import CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
 from forumdb import aws, naming
 from forumdb_operator import failover, immutable, metrics, status
 from forumdb_operator.desired import desired_state
+from forumdb_operator.kube import Kube, cause
 from forumdb_operator.reconcile import Event
 from forumdb_operator.spec import ForumDatabaseSpec, SpecInvalid, parse_spec
 
@@ -120,8 +121,7 @@ class Monitor:
         raw_spec: Mapping[str, Any],
         live_status: Mapping[str, Any],
         clients: Callable[[str, str], Any],
-        core: CoreV1Api,
-        custom: CustomObjectsApi,
+        kube: Kube,
         allowed_regions: frozenset[str] | None = None,
         woken: bool = False,
     ) -> list[Event]:
@@ -133,6 +133,25 @@ class Monitor:
             spec = parse_spec(effective, allowed_regions=allowed_regions)
         except SpecInvalid:
             return []  # the reconcile reports it
+        self._load(live_status)
+        now = status.now_iso()
+        replicas = self._check(spec, clients, now, woken)
+        # Only a resource that was Ready once fails over: during provisioning tables are missing.
+        self.armed = bool(live_status.get("readyGeneration"))
+        decision = failover.decide(self._policy(spec, replicas), self._requested(spec), self.health)
+        target, events = self._follow(kube, decision, now)
+        events += self._problem(decision)
+        self._sync_configmap(kube, target)
+        self._publish_status(kube, spec, now)
+        for e in events:
+            log.warning(
+                e.message,
+                extra={"resource": self.resource, "region": target, "reason": e.reason},
+            )
+        return events
+
+    def _load(self, live_status: Mapping[str, Any]) -> None:
+        """What the live status knows and this monitor does not (yet): after a restart."""
         if self.active_region is None:
             self.active_region = live_status.get("activeRegion")
         if not self.started:  # the first check since the operator started
@@ -146,7 +165,12 @@ class Monitor:
                 for c in live_status.get("conditions") or []
                 if c.get("type") not in CONDITION_TYPES
             ]
-        now = status.now_iso()
+
+    def _check(
+        self, spec: ForumDatabaseSpec, clients: Callable[[str, str], Any], now: str, woken: bool
+    ) -> tuple[str, ...]:
+        """Probe the primary and every replica region, fold the results into `health`; returns
+        the replica regions checked (the spec's, or the observed ones when unmanaged)."""
         started = time.monotonic()
         desired = desired_state(spec, self.namespace, self.name)
         replicas = (
@@ -163,26 +187,34 @@ class Monitor:
         # their failures must not count again, or failover would come before threshold x interval.
         gap = spec.failover.health_check_interval_seconds * COUNT_SLACK if woken else 0.0
         self.health = failover.record_all(self.health, probes, at=started, min_gap=gap)
-        policy = failover.Policy(
+        return replicas
+
+    def _policy(self, spec: ForumDatabaseSpec, replicas: tuple[str, ...]) -> failover.Policy:
+        return failover.Policy(
             mode=spec.failover.mode,
             failure_threshold=spec.failover.failure_threshold,
             primary_region=spec.primary_region,
             replica_regions=replicas,
         )
+
+    def _requested(self, spec: ForumDatabaseSpec) -> str:
+        """The region the spec asks for; right after an automatic switch, until the watch
+        brings the new spec, the region switched to."""
         requested = spec.requested_region
         if self.switched_from is not None:
             if requested == self.switched_from:
-                requested = self.active_region or requested  # the watch has not caught up
-            else:
-                self.switched_from = None
-        # Only a resource that was Ready once fails over: during provisioning tables are missing.
-        self.armed = armed = bool(live_status.get("readyGeneration"))
-        decision = failover.decide(policy, requested, self.health)
-        events: list[Event] = []
+                return self.active_region or requested  # the watch has not caught up
+            self.switched_from = None
+        return requested
+
+    def _follow(self, kube: Kube, decision: failover.Decision, now: str) -> tuple[str, list[Event]]:
+        """Carry out the decision: an automatic switch (once spec.activeRegion records it), or
+        a manual change of spec.activeRegion; the active region now and the events that tell."""
         previous = self.active_region
         target = decision.active_region
-        if decision.switch_to and armed:
-            if self._write_spec_region(custom, decision.switch_to):
+        events: list[Event] = []
+        if decision.switch_to and self.armed:
+            if self._write_spec_region(kube, decision.switch_to):
                 target = decision.switch_to
                 self.switched_from = decision.active_region
                 self.last_failover = {
@@ -193,14 +225,11 @@ class Monitor:
                     "reason": decision.reason,
                 }
                 metrics.FAILOVERS.labels(kind="automatic").inc()
-                events.append(
-                    Event(
-                        "Warning",
-                        "FailedOver",
-                        f"switched the services from {decision.active_region} to {target}: "
-                        f"{decision.reason}",
-                    )
+                message = (
+                    f"switched the services from {decision.active_region} to {target}: "
+                    f"{decision.reason}"
                 )
+                events.append(Event("Warning", "FailedOver", message))
         elif previous is not None and previous != target:
             self.last_failover = {
                 "from": previous,
@@ -210,63 +239,41 @@ class Monitor:
                 "reason": "spec.activeRegion",
             }
             metrics.FAILOVERS.labels(kind="manual").inc()
-            events.append(
-                Event(
-                    "Normal",
-                    "ActiveRegionChanged",
-                    f"switched the services from {previous} to {target} (spec.activeRegion)",
-                )
-            )
+            message = f"switched the services from {previous} to {target} (spec.activeRegion)"
+            events.append(Event("Normal", "ActiveRegionChanged", message))
         self.active_region = target
-        problem = decision.problem if armed and not decision.switch_to else None
+        return target, events
+
+    def _problem(self, decision: failover.Decision) -> list[Event]:
+        """Remember the decision's problem; an event when it is news."""
+        problem = decision.problem if self.armed and not decision.switch_to else None
         key = decision.problem_key if problem else None
+        events = []
         if problem and key != self.last_problem_key:
             events.append(Event("Warning", "ActiveRegionDown", problem))
         self.last_problem, self.last_problem_key = problem, key
-        self._sync_configmap(core, target)
-        self._publish_status(custom, spec, now)
-        for e in events:
-            log.warning(
-                e.message,
-                extra={"resource": self.resource, "region": target, "reason": e.reason},
-            )
         return events
 
     # ------------------------------------------------------------------ effects
 
-    def _write_spec_region(self, custom: CustomObjectsApi, region: str) -> bool:
+    def _write_spec_region(self, kube: Kube, region: str) -> bool:
         try:
-            custom.patch_namespaced_custom_object(
-                naming.GROUP,
-                naming.VERSION,
-                self.namespace,
-                naming.PLURAL,
-                self.name,
-                {"spec": {"activeRegion": region}},
-            )
+            kube.patch_active_region(self.namespace, self.name, region)
         except ApiException as exc:
             log.warning(
                 "cannot record the failover in spec.activeRegion; not switching yet",
-                extra={
-                    "resource": self.resource,
-                    "region": region,
-                    "cause": f"{exc.status} {exc.reason}",
-                },
+                extra={"resource": self.resource, "region": region, "cause": cause(exc)},
             )
             return False
         return True
 
-    def _sync_configmap(self, core: CoreV1Api, region: str) -> None:
+    def _sync_configmap(self, kube: Kube, region: str) -> None:
         """AWS_REGION of the existing ConfigMap (the reconcile creates it with the rest)."""
         if self.configmap_region == region:
             return
         name = naming.configmap_name(self.name)
         try:
-            current = core.read_namespaced_config_map(name, self.namespace)
-            if (current.data or {}).get("AWS_REGION") != region:
-                core.patch_namespaced_config_map(
-                    name, self.namespace, {"data": {"AWS_REGION": region}}
-                )
+            if kube.set_configmap_region(self.namespace, name, region):
                 log.info(
                     "configmap region switched",
                     extra={"resource": self.resource, "configmap": name, "region": region},
@@ -280,7 +287,7 @@ class Monitor:
                         "resource": self.resource,
                         "configmap": name,
                         "region": region,
-                        "cause": f"{exc.status} {exc.reason}",
+                        "cause": cause(exc),
                     },
                 )
 
@@ -329,7 +336,7 @@ class Monitor:
             )
         return conds
 
-    def _publish_status(self, custom: CustomObjectsApi, spec: ForumDatabaseSpec, now: str) -> None:
+    def _publish_status(self, kube: Kube, spec: ForumDatabaseSpec, now: str) -> None:
         threshold = spec.failover.failure_threshold
         self.primary_region = spec.primary_region
         region_health = [
@@ -359,21 +366,13 @@ class Monitor:
             for item, h in zip(region_health, self.health.values(), strict=True):
                 item["lastCheckTime"] = h.last_check
             try:
-                custom.patch_namespaced_custom_object_status(
-                    naming.GROUP,
-                    naming.VERSION,
-                    self.namespace,
-                    naming.PLURAL,
-                    self.name,
-                    {"status": fields},
-                    _content_type="application/merge-patch+json",
-                )
+                if not kube.patch_status(self.namespace, self.name, fields):
+                    return  # the resource is gone
             except ApiException as exc:
-                if exc.status != 404:
-                    log.warning(
-                        "cannot write the health status",
-                        extra={"resource": self.resource, "cause": f"{exc.status} {exc.reason}"},
-                    )
+                log.warning(
+                    "cannot write the health status",
+                    extra={"resource": self.resource, "cause": cause(exc)},
+                )
                 return
             self._published = comparable
             self._published_at = time.monotonic()

@@ -6,101 +6,24 @@
 
 AWS endpoints, region and credentials come from boto3's standard settings (AWS_ENDPOINT_URL,
 AWS_REGION, the credential chain); Kubernetes from the in-cluster service account or KUBECONFIG.
+This module is the command line only: the handlers are in handlers.py, what they share is
+built here and handed to Kopf in its memo (kopf.run(memo=...)).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import click
 import kopf
-import kubernetes
-from kubernetes.client import CoreV1Api, CustomObjectsApi
-from kubernetes.client.exceptions import ApiException
 from prometheus_client import start_http_server
 
-from forumdb import naming
 from forumdb.logs import configure_logging
-from forumdb_operator import handlers, health, webhook
-from forumdb_operator.awsclients import Clients
-from forumdb_operator.reconcile import Reconciler
+from forumdb_operator import handlers, kube, webhook
+from forumdb_operator.runtime import MEMO_KEY, Runtime
 
 log = logging.getLogger("forumdb_operator.main")
-
-PEERING_GROUP = "kopf.dev"
-PEERING_VERSION = "v1"
-
-
-def load_kube_config() -> None:
-    """In-cluster service account, else KUBECONFIG / ~/.kube/config; neither: a one-line
-    error (click prints it and exits 1), not a traceback."""
-    try:
-        kubernetes.config.load_incluster_config()
-        return
-    except kubernetes.config.ConfigException:
-        pass
-    try:
-        kubernetes.config.load_kube_config()
-    except (kubernetes.config.ConfigException, OSError) as exc:
-        where = os.environ.get("KUBECONFIG") or "~/.kube/config"
-        raise click.ClickException(
-            f"cannot reach Kubernetes: not running in a cluster and no usable kubeconfig "
-            f"({where}): {exc}; set KUBECONFIG or run in a pod with a service account"
-        ) from None
-
-
-def ensure_peering(custom: CustomObjectsApi, name: str, namespaces: tuple[str, ...]) -> None:
-    """Kopf pauses until its peering object exists: create it where it is missing (the chart
-    usually installs it; creating needs RBAC create on clusterkopfpeerings/kopfpeerings)."""
-    api_version = f"{PEERING_GROUP}/{PEERING_VERSION}"
-    targets: list[str | None] = list(namespaces) or [None]
-    for ns in targets:
-        try:
-            if ns is None:
-                custom.get_cluster_custom_object(
-                    PEERING_GROUP, PEERING_VERSION, "clusterkopfpeerings", name
-                )
-            else:
-                custom.get_namespaced_custom_object(
-                    PEERING_GROUP, PEERING_VERSION, ns, "kopfpeerings", name
-                )
-            continue
-        except ApiException as exc:
-            if exc.status != 404:
-                log.warning(
-                    "cannot read the peering object",
-                    extra={"peering": name, "namespace": ns, "cause": f"{exc.status} {exc.reason}"},
-                )
-                continue
-        try:
-            if ns is None:
-                body = {"apiVersion": api_version, "kind": "ClusterKopfPeering"}
-                custom.create_cluster_custom_object(
-                    PEERING_GROUP,
-                    PEERING_VERSION,
-                    "clusterkopfpeerings",
-                    {**body, "metadata": {"name": name}},
-                )
-            else:
-                body = {"apiVersion": api_version, "kind": "KopfPeering"}
-                custom.create_namespaced_custom_object(
-                    PEERING_GROUP,
-                    PEERING_VERSION,
-                    ns,
-                    "kopfpeerings",
-                    {**body, "metadata": {"name": name, "namespace": ns}},
-                )
-            log.info("created the peering object", extra={"peering": name, "namespace": ns})
-        except ApiException as exc:
-            if exc.status != 409:  # 409: another copy created it meanwhile
-                log.warning(
-                    "could not create the peering object; create it or run with --standalone",
-                    extra={"peering": name, "namespace": ns, "cause": f"{exc.status} {exc.reason}"},
-                )
 
 
 # Attributes Kopf adds to its log records (its whole settings object among them): not for logs.
@@ -114,19 +37,6 @@ def _drop_kopf_extras(record: logging.LogRecord) -> bool:
     if isinstance(ref, dict) and "resource" not in record.__dict__:
         record.resource = f"{ref.get('namespace')}/{ref.get('name')}"
     return True
-
-
-def _configure_kopf(settings: kopf.OperatorSettings, **_: Any) -> None:
-    settings.persistence.finalizer = naming.FINALIZER
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=naming.GROUP)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=naming.GROUP, key="last-handled-configuration"
-    )
-    # Kopf would post every INFO log line as an event; the operator posts its own events.
-    settings.posting.level = logging.WARNING
-    settings.networking.error_backoffs = [1, 2, 5, 10, 20]
-    settings.watching.server_timeout = 300
-    settings.watching.client_timeout = 330
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -205,39 +115,23 @@ def cli(
     configure_logging(log_level)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_drop_kopf_extras)
-    load_kube_config()
-    custom = CustomObjectsApi()
+    try:
+        kube.load_config()
+    except kube.Unreachable as exc:
+        raise click.ClickException(str(exc)) from None
+    cluster = kube.Kube.connect()
     allowed = frozenset(r.strip() for r in allowed_regions.split(",") if r.strip()) or None
-    handlers.configure(
-        handlers.Runtime(
-            reconciler=Reconciler(
-                Clients(os.environ.get("AWS_ENDPOINT_URL") or None), allowed_regions=allowed
-            ),
-            core=CoreV1Api(),
-            custom=custom,
-            pool=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile"),
-            drift_interval=drift_interval,
-            health_pool=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="health"),
-            probe_clients=Clients(
-                os.environ.get("AWS_ENDPOINT_URL") or None, config=health.probe_config(5.0)
-            ),
-            allowed_regions=allowed,
-        )
+    runtime = Runtime.build(
+        cluster, drift_interval=drift_interval, workers=workers, allowed_regions=allowed
     )
-    kopf.on.startup()(_configure_kopf)
+    memo = kopf.Memo({MEMO_KEY: runtime, handlers.ADMISSION_KEY: None})
     if webhook_port and webhook_cert_dir is not None:
         webhook.register(allowed)
-        admission_server = webhook.server(webhook_port, webhook_host, webhook_cert_dir)
-
-        def _configure_admission(settings: kopf.OperatorSettings, **_: Any) -> None:
-            settings.admission.server = admission_server
-            settings.admission.managed = webhook.CONFIGURATION_NAME
-
-        kopf.on.startup()(_configure_admission)
+        memo[handlers.ADMISSION_KEY] = webhook.server(webhook_port, webhook_host, webhook_cert_dir)
     if metrics_port:
         start_http_server(metrics_port)
     if not standalone:
-        ensure_peering(custom, peering_name, namespaces)
+        cluster.ensure_peering(peering_name, namespaces)
     log.info(
         "starting",
         extra={
@@ -254,6 +148,7 @@ def cli(
         standalone=standalone,
         peering_name=None if standalone else peering_name,
         liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz" if health_port else None,
+        memo=memo,
     )
 
 

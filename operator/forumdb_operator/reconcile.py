@@ -134,18 +134,8 @@ class Reconciler:
         # Actions on a resource that was Ready for this very spec are drift repairs.
         was_ready = generation is not None and previous.get("readyGeneration") == generation
         applied: list[Action] = []
-        obs: Observed | None = None
-        plan = Plan()
         try:
-            for _ in range(self.max_passes):
-                obs = self.observer.observe(desired)
-                plan = diff(desired, obs)
-                if plan.problems or not plan.actions:
-                    break
-                apply_actions(plan.actions, self.clients, resource=resource, done=applied)
-            else:
-                obs = self.observer.observe(desired)
-                plan = diff(desired, obs)
+            obs, plan = self._converge(desired, resource, applied)
         except errors.ReconcileError as exc:
             outcome = self._failed(
                 exc, desired, spec, applied, was_ready, generation, previous, now
@@ -153,8 +143,37 @@ class Reconciler:
             if any(a.operation == "create_table" for a in applied):
                 outcome.status[immutable.STATUS_KEY] = _provisioned(spec)
             return outcome
+        return self._settled(
+            spec, desired, obs, plan, applied, was_ready, generation, previous, now
+        )
 
-        assert obs is not None
+    def _converge(
+        self, desired: DesiredState, resource: str, applied: list[Action]
+    ) -> tuple[Observed, Plan]:
+        """Observe -> diff -> apply, pass after pass, until nothing is left to do, something
+        must be waited for, or a problem stops it; after max_passes, one last look."""
+        for _ in range(self.max_passes):
+            obs = self.observer.observe(desired)
+            plan = diff(desired, obs)
+            if plan.problems or not plan.actions:
+                return obs, plan
+            apply_actions(plan.actions, self.clients, resource=resource, done=applied)
+        obs = self.observer.observe(desired)
+        return obs, diff(desired, obs)
+
+    def _settled(
+        self,
+        spec: ForumDatabaseSpec,
+        desired: DesiredState,
+        obs: Observed,
+        plan: Plan,
+        applied: list[Action],
+        was_ready: bool,
+        generation: int | None,
+        previous: Mapping[str, Any],
+        now: str,
+    ) -> Outcome:
+        """The status, events and next look after passes that ended without an AWS error."""
         conds = status.conditions(desired, obs, plan)
         if any(c.get("type") == immutable.CONDITION for c in previous.get("conditions") or []):
             conds.append(status.Cond(immutable.CONDITION, True, "Accepted", "spec accepted"))
@@ -359,6 +378,18 @@ class Reconciler:
                 desired=desired,
                 done=False,
             )
+        return self._deletion_outcome(desired, plan, applied, base, previous, now)
+
+    def _deletion_outcome(
+        self,
+        desired: DesiredState,
+        plan: Plan,
+        applied: list[Action],
+        base: dict[str, Any],
+        previous: Mapping[str, Any],
+        now: str,
+    ) -> Outcome:
+        """After the passes: blocked (a problem), still going (something to wait for), done."""
         events = [Event("Normal", "Deleted", _short(str(a))) for a in applied]
         if plan.problems:
             p = plan.problems[0]

@@ -141,20 +141,32 @@ def known_regions() -> frozenset[str]:
 def cross_field_errors(
     spec: ForumDatabaseSpec, allowed_regions: frozenset[str] | None
 ) -> list[str]:
-    """The rules a CEL expression would state, as `spec.path: message` lines."""
-    errors: list[str] = []
+    """The rules a CEL expression would state, as `spec.path: message` lines, by group."""
+    return [
+        *_region_errors(spec, allowed_regions),
+        *_billing_errors(spec.billing),
+        *_backup_errors(spec, allowed_regions),
+        *_encryption_errors(spec),
+        *_alarm_errors(spec),
+    ]
+
+
+def _unknown_region(path: str, region: str, allowed_regions: frozenset[str] | None) -> list[str]:
+    """An error line when `region` is not one the operator may use, else none."""
     regions_ok = allowed_regions if allowed_regions is not None else known_regions()
+    if region in regions_ok:
+        return []
+    why = (
+        "is not in the operator's allowed regions"
+        if allowed_regions is not None
+        else "is not a DynamoDB region"
+    )
+    return [f"{path}: {region!r} {why} ({', '.join(sorted(regions_ok)[:6])}, ...)"]
 
-    def check_region(path: str, region: str) -> None:
-        if region not in regions_ok:
-            why = (
-                "is not in the operator's allowed regions"
-                if allowed_regions is not None
-                else "is not a DynamoDB region"
-            )
-            errors.append(f"{path}: {region!r} {why} ({', '.join(sorted(regions_ok)[:6])}, ...)")
 
-    check_region("spec.primaryRegion", spec.primary_region)
+def _region_errors(spec: ForumDatabaseSpec, allowed_regions: frozenset[str] | None) -> list[str]:
+    """spec.primaryRegion, spec.replicaRegions and spec.activeRegion."""
+    errors = _unknown_region("spec.primaryRegion", spec.primary_region, allowed_regions)
     seen: set[str] = set()
     for i, region in enumerate(spec.replicas):
         path = f"spec.replicaRegions[{i}]"
@@ -163,39 +175,27 @@ def cross_field_errors(
         elif region in seen:
             errors.append(f"{path}: {region} is listed twice")
         else:
-            check_region(path, region)
+            errors.extend(_unknown_region(path, region, allowed_regions))
         seen.add(region)
+    if spec.active_region is None:
+        return errors
+    if spec.replica_regions is None:
+        # Replicas unmanaged: which exist is known only at run time (the health checks).
+        if spec.active_region != spec.primary_region:
+            errors.extend(_unknown_region("spec.activeRegion", spec.active_region, allowed_regions))
+    elif spec.active_region not in (spec.primary_region, *spec.replicas):
+        errors.append(
+            f"spec.activeRegion: {spec.active_region} is neither the primary region "
+            f"({spec.primary_region}) nor one of spec.replicaRegions "
+            f"({', '.join(spec.replicas) or 'none'})"
+        )
+    return errors
 
-    if spec.active_region is not None:
-        if spec.replica_regions is None:
-            # Replicas unmanaged: which exist is known only at run time (the health checks).
-            if spec.active_region != spec.primary_region:
-                check_region("spec.activeRegion", spec.active_region)
-        elif spec.active_region not in (spec.primary_region, *spec.replicas):
-            errors.append(
-                f"spec.activeRegion: {spec.active_region} is neither the primary region "
-                f"({spec.primary_region}) nor one of spec.replicaRegions "
-                f"({', '.join(spec.replicas) or 'none'})"
-            )
 
-    billing = spec.billing
-    if billing.provisioned:
-        for field, value in (
-            ("readCapacity", billing.read_capacity),
-            ("writeCapacity", billing.write_capacity),
-        ):
-            if value is None:
-                errors.append(f"spec.billing.{field}: required when mode is PROVISIONED")
-        if (
-            billing.max_write_capacity is not None
-            and billing.write_capacity is not None
-            and billing.max_write_capacity < billing.write_capacity
-        ):
-            errors.append(
-                f"spec.billing.maxWriteCapacity: {billing.max_write_capacity} is below "
-                f"writeCapacity {billing.write_capacity}"
-            )
-    else:
+def _billing_errors(billing: Billing) -> list[str]:
+    """Capacities: required under PROVISIONED, refused under PAY_PER_REQUEST."""
+    errors: list[str] = []
+    if not billing.provisioned:
         for field, value in (
             ("readCapacity", billing.read_capacity),
             ("writeCapacity", billing.write_capacity),
@@ -203,59 +203,86 @@ def cross_field_errors(
         ):
             if value is not None:
                 errors.append(f"spec.billing.{field}: only valid when mode is PROVISIONED")
+        return errors
+    for field, value in (
+        ("readCapacity", billing.read_capacity),
+        ("writeCapacity", billing.write_capacity),
+    ):
+        if value is None:
+            errors.append(f"spec.billing.{field}: required when mode is PROVISIONED")
+    if (
+        billing.max_write_capacity is not None
+        and billing.write_capacity is not None
+        and billing.max_write_capacity < billing.write_capacity
+    ):
+        errors.append(
+            f"spec.billing.maxWriteCapacity: {billing.max_write_capacity} is below "
+            f"writeCapacity {billing.write_capacity}"
+        )
+    return errors
 
-    if spec.backups is not None and spec.backups.copy_region is not None:
-        if spec.backups.copy_region == spec.primary_region:
-            errors.append(
-                f"spec.backups.copyRegion: {spec.backups.copy_region} is the primary region; "
-                "a copy needs another region"
-            )
-        else:
-            check_region("spec.backups.copyRegion", spec.backups.copy_region)
 
+def _backup_errors(spec: ForumDatabaseSpec, allowed_regions: frozenset[str] | None) -> list[str]:
+    """spec.backups.copyRegion: another region than the primary, and a known one."""
+    if spec.backups is None or spec.backups.copy_region is None:
+        return []
+    if spec.backups.copy_region == spec.primary_region:
+        return [
+            f"spec.backups.copyRegion: {spec.backups.copy_region} is the primary region; "
+            "a copy needs another region"
+        ]
+    return _unknown_region("spec.backups.copyRegion", spec.backups.copy_region, allowed_regions)
+
+
+def _encryption_errors(spec: ForumDatabaseSpec) -> list[str]:
+    """KMS keys: each in its table's region, and one per replica region for a region-bound key."""
     enc = spec.encryption
-    if enc is not None:
-        for region in enc.replica_kms_key_ids:
-            if region not in spec.replicas:
+    if enc is None:
+        return []
+    errors = [
+        f"spec.encryption.replicaKmsKeyIds.{region}: {region} is not one of "
+        f"spec.replicaRegions ({', '.join(spec.replicas) or 'none'})"
+        for region in enc.replica_kms_key_ids
+        if region not in spec.replicas
+    ]
+    arn_region = _region_of_arn(enc.kms_key_id) if enc.kms_key_id else None
+    if arn_region and arn_region != spec.primary_region:
+        errors.append(
+            f"spec.encryption.kmsKeyId: the key is in {arn_region}, "
+            f"the tables in {spec.primary_region}"
+        )
+    for region, key in enc.replica_kms_key_ids.items():
+        if (arn_region := _region_of_arn(key)) and arn_region != region:
+            errors.append(f"spec.encryption.replicaKmsKeyIds.{region}: the key is in {arn_region}")
+    if enc.kms_key_id and _kms_key_is_region_bound(enc.kms_key_id):
+        for region in spec.replicas:
+            if region not in enc.replica_kms_key_ids:
                 errors.append(
-                    f"spec.encryption.replicaKmsKeyIds.{region}: {region} is not one of "
-                    f"spec.replicaRegions ({', '.join(spec.replicas) or 'none'})"
+                    f"spec.encryption.replicaKmsKeyIds.{region}: required, since kmsKeyId "
+                    f"names a key of {spec.primary_region} only (or use an alias/NAME "
+                    "that exists in every region)"
                 )
-        arn_region = _region_of_arn(enc.kms_key_id) if enc.kms_key_id else None
-        if arn_region and arn_region != spec.primary_region:
-            errors.append(
-                f"spec.encryption.kmsKeyId: the key is in {arn_region}, "
-                f"the tables in {spec.primary_region}"
-            )
-        for region, key in enc.replica_kms_key_ids.items():
-            if (arn_region := _region_of_arn(key)) and arn_region != region:
-                errors.append(
-                    f"spec.encryption.replicaKmsKeyIds.{region}: the key is in {arn_region}"
-                )
-        if enc.kms_key_id and _kms_key_is_region_bound(enc.kms_key_id):
-            for region in spec.replicas:
-                if region not in enc.replica_kms_key_ids:
-                    errors.append(
-                        f"spec.encryption.replicaKmsKeyIds.{region}: required, since kmsKeyId "
-                        f"names a key of {spec.primary_region} only (or use an alias/NAME "
-                        "that exists in every region)"
-                    )
+    return errors
 
+
+def _alarm_errors(spec: ForumDatabaseSpec) -> list[str]:
+    """E-mail subscriptions need a topic; a given topic must be in the alarms' region."""
     alarms = spec.alarms
-    if alarms is not None and alarms.enabled:
-        if alarms.email_subscriptions and not (alarms.create_topic or alarms.sns_topic_arn):
-            errors.append(
-                "spec.alarms.emailSubscriptions: needs a topic: "
-                "set createTopic: true or snsTopicArn"
-            )
-        if alarms.sns_topic_arn and _region_of_arn(alarms.sns_topic_arn) != spec.primary_region:
-            errors.append(
-                f"spec.alarms.snsTopicArn: alarm actions need a topic in {spec.primary_region}, "
-                f"the alarms' region"
-            )
-        for i, email in enumerate(alarms.email_subscriptions):
-            if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
-                errors.append(f"spec.alarms.emailSubscriptions[{i}]: {email!r} is not an e-mail")
+    if alarms is None or not alarms.enabled:
+        return []
+    errors = []
+    if alarms.email_subscriptions and not (alarms.create_topic or alarms.sns_topic_arn):
+        errors.append(
+            "spec.alarms.emailSubscriptions: needs a topic: set createTopic: true or snsTopicArn"
+        )
+    if alarms.sns_topic_arn and _region_of_arn(alarms.sns_topic_arn) != spec.primary_region:
+        errors.append(
+            f"spec.alarms.snsTopicArn: alarm actions need a topic in {spec.primary_region}, "
+            f"the alarms' region"
+        )
+    for i, email in enumerate(alarms.email_subscriptions):
+        if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
+            errors.append(f"spec.alarms.emailSubscriptions[{i}]: {email!r} is not an e-mail")
     return errors
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from forumdb_operator.desired import DesiredState
+from forumdb_operator.desired import DesiredState, DesiredTable
 from forumdb_operator.diff import Plan
 from forumdb_operator.observed import Observed
 
@@ -101,120 +101,113 @@ def _problems(plan: Plan, fields: tuple[str, ...]) -> list[str]:
 
 
 def conditions(d: DesiredState, obs: Observed, plan: Plan) -> list[Cond]:
-    out: list[Cond] = []
+    """Ready first, then one condition per feature (CONDITION_TYPES order)."""
+    # Tables missing in the primary region hold back the replica and PITR conditions too.
+    missing = [t.name for t in d.tables if obs.table(t.kind, d.primary_region) is None]
+    out = [
+        _tables_ready(d, plan, missing),
+        _replication_healthy(d, obs, plan, missing),
+        _point_in_time_recovery(d, plan, missing),
+        _backups_configured(d, obs, plan),
+        _alarms_configured(d, plan),
+    ]
+    return [_ready(out, plan), *out]
 
+
+def _tables_ready(d: DesiredState, plan: Plan, missing: list[str]) -> Cond:
     todo = _feature_actions(plan, "TablesReady") + _table_waits(plan)
     probs = _problems(plan, ("spec.tablePrefix", "spec.adopt", "spec.encryption", "spec.billing"))
-    missing = [t.name for t in d.tables if obs.table(t.kind, d.primary_region) is None]
     if probs:
-        out.append(Cond("TablesReady", False, plan.problems[0].reason, "; ".join(probs)))
-    elif missing or todo:
+        return Cond("TablesReady", False, plan.problems[0].reason, "; ".join(probs))
+    if missing or todo:
         reason = "Creating" if missing else "Updating"
-        out.append(Cond("TablesReady", False, reason, "; ".join(todo or missing)))
-    else:
-        out.append(
-            Cond(
-                "TablesReady",
-                True,
-                "AllTablesActive",
-                f"{', '.join(t.name for t in d.tables)} ACTIVE in {d.primary_region}",
-            )
-        )
+        return Cond("TablesReady", False, reason, "; ".join(todo or missing))
+    return Cond(
+        "TablesReady",
+        True,
+        "AllTablesActive",
+        f"{', '.join(t.name for t in d.tables)} ACTIVE in {d.primary_region}",
+    )
 
+
+def _replication_healthy(d: DesiredState, obs: Observed, plan: Plan, missing: list[str]) -> Cond:
     todo = _feature_actions(plan, "ReplicationHealthy") + _replica_waits(plan)
     regions = replica_regions(d, obs)
     if todo:
-        out.append(Cond("ReplicationHealthy", False, "ReplicasChanging", "; ".join(todo)))
-    elif not regions:
-        out.append(Cond("ReplicationHealthy", True, "NoReplicas", "no replica regions asked for"))
-    else:
-        inactive = [
-            f"{t.name} in {r}"
-            for t in d.tables
-            for r in regions
-            if (o := obs.table(t.kind, r)) is None or o.status != "ACTIVE"
-        ]
-        if inactive or missing:
-            out.append(
-                Cond(
-                    "ReplicationHealthy", False, "ReplicasNotActive", "; ".join(inactive or missing)
-                )
-            )
-        else:
-            out.append(
-                Cond(
-                    "ReplicationHealthy",
-                    True,
-                    "AllReplicasActive",
-                    f"replicas ACTIVE in {', '.join(regions)}",
-                )
-            )
+        return Cond("ReplicationHealthy", False, "ReplicasChanging", "; ".join(todo))
+    if not regions:
+        return Cond("ReplicationHealthy", True, "NoReplicas", "no replica regions asked for")
+    inactive = [
+        f"{t.name} in {r}"
+        for t in d.tables
+        for r in regions
+        if (o := obs.table(t.kind, r)) is None or o.status != "ACTIVE"
+    ]
+    if inactive or missing:
+        return Cond(
+            "ReplicationHealthy", False, "ReplicasNotActive", "; ".join(inactive or missing)
+        )
+    return Cond(
+        "ReplicationHealthy", True, "AllReplicasActive", f"replicas ACTIVE in {', '.join(regions)}"
+    )
 
+
+def _point_in_time_recovery(d: DesiredState, plan: Plan, missing: list[str]) -> Cond:
     todo = _feature_actions(plan, "PointInTimeRecovery")
     if d.pitr is None:
-        out.append(
-            Cond("PointInTimeRecovery", True, "NotManaged", "spec.pointInTimeRecovery unset")
-        )
-    elif todo or missing:
-        out.append(Cond("PointInTimeRecovery", False, "Updating", "; ".join(todo or missing)))
-    else:
-        state = "enabled" if d.pitr.enabled else "disabled"
-        extra = f" ({d.pitr.recovery_period_days} days)" if d.pitr.enabled else ""
-        out.append(
-            Cond(
-                "PointInTimeRecovery",
-                True,
-                "Enabled" if d.pitr.enabled else "Disabled",
-                f"PITR {state}{extra} on every table in every region",
-            )
-        )
+        return Cond("PointInTimeRecovery", True, "NotManaged", "spec.pointInTimeRecovery unset")
+    if todo or missing:
+        return Cond("PointInTimeRecovery", False, "Updating", "; ".join(todo or missing))
+    state = "enabled" if d.pitr.enabled else "disabled"
+    extra = f" ({d.pitr.recovery_period_days} days)" if d.pitr.enabled else ""
+    return Cond(
+        "PointInTimeRecovery",
+        True,
+        "Enabled" if d.pitr.enabled else "Disabled",
+        f"PITR {state}{extra} on every table in every region",
+    )
 
+
+def _backups_configured(d: DesiredState, obs: Observed, plan: Plan) -> Cond:
     todo = _feature_actions(plan, "BackupsConfigured")
     b = d.backups
     if b is None:
-        out.append(Cond("BackupsConfigured", True, "NotManaged", "spec.backups unset"))
-    elif todo:
-        out.append(Cond("BackupsConfigured", False, "Updating", "; ".join(todo)))
-    elif not b.enabled:
-        out.append(Cond("BackupsConfigured", True, "Disabled", "spec.backups.enabled is false"))
-    elif obs.backups is None or obs.backups.selection_id is None:
-        out.append(Cond("BackupsConfigured", False, "Pending", "waiting for the tables"))
-    else:
-        copy = f", copied to {b.copy_region}" if b.copy_region else ""
-        out.append(
-            Cond(
-                "BackupsConfigured",
-                True,
-                "PlanActive",
-                f"plan {b.plan_name} ({b.schedule}) into vault {b.vault_name}{copy}",
-            )
-        )
+        return Cond("BackupsConfigured", True, "NotManaged", "spec.backups unset")
+    if todo:
+        return Cond("BackupsConfigured", False, "Updating", "; ".join(todo))
+    if not b.enabled:
+        return Cond("BackupsConfigured", True, "Disabled", "spec.backups.enabled is false")
+    if obs.backups is None or obs.backups.selection_id is None:
+        return Cond("BackupsConfigured", False, "Pending", "waiting for the tables")
+    copy = f", copied to {b.copy_region}" if b.copy_region else ""
+    return Cond(
+        "BackupsConfigured",
+        True,
+        "PlanActive",
+        f"plan {b.plan_name} ({b.schedule}) into vault {b.vault_name}{copy}",
+    )
 
+
+def _alarms_configured(d: DesiredState, plan: Plan) -> Cond:
     todo = _feature_actions(plan, "AlarmsConfigured")
     a = d.alarms
     if a is None:
-        out.append(Cond("AlarmsConfigured", True, "NotManaged", "spec.alarms unset"))
-    elif todo:
-        out.append(Cond("AlarmsConfigured", False, "Updating", "; ".join(todo[:5])))
-    elif not a.enabled:
-        out.append(Cond("AlarmsConfigured", True, "Disabled", "spec.alarms.enabled is false"))
-    else:
-        out.append(
-            Cond("AlarmsConfigured", True, "AlarmsInPlace", f"{len(a.alarms)} alarms in {a.region}")
-        )
+        return Cond("AlarmsConfigured", True, "NotManaged", "spec.alarms unset")
+    if todo:
+        return Cond("AlarmsConfigured", False, "Updating", "; ".join(todo[:5]))
+    if not a.enabled:
+        return Cond("AlarmsConfigured", True, "Disabled", "spec.alarms.enabled is false")
+    return Cond("AlarmsConfigured", True, "AlarmsInPlace", f"{len(a.alarms)} alarms in {a.region}")
 
-    failing = [c for c in out if not c.ok]
+
+def _ready(features: list[Cond], plan: Plan) -> Cond:
+    """Ready: a problem first, else the first feature that is not in shape."""
+    failing = [c for c in features if not c.ok]
     if plan.problems:
-        out.insert(0, Cond("Ready", False, plan.problems[0].reason, str(plan.problems[0])))
-    elif failing:
-        out.insert(
-            0, Cond("Ready", False, failing[0].reason, f"{failing[0].type}: {failing[0].message}")
-        )
-    else:
-        out.insert(
-            0, Cond("Ready", True, "Ready", "every table, replica, backup and alarm in shape")
-        )
-    return out
+        return Cond("Ready", False, plan.problems[0].reason, str(plan.problems[0]))
+    if failing:
+        return Cond("Ready", False, failing[0].reason, f"{failing[0].type}: {failing[0].message}")
+    return Cond("Ready", True, "Ready", "every table, replica, backup and alarm in shape")
 
 
 def replica_regions(d: DesiredState, obs: Observed) -> list[str]:
@@ -240,21 +233,14 @@ def _region_status(d: DesiredState, obs: Observed, region: str) -> str:
 
 
 def summary_fields(d: DesiredState, obs: Observed) -> dict[str, Any]:
+    """The status fields the printer columns show and clients read: regions, tables, backups,
+    alarms."""
     regions = [d.primary_region, *replica_regions(d, obs)]
     active = [r for r in regions if _region_status(d, obs, r) == "ACTIVE"]
-    pitr_states = [p.enabled for p in obs.pitr.values()]
-    if not pitr_states:
-        pitr = "Unknown"
-    elif all(pitr_states):
-        pitr = "Enabled"
-    elif not any(pitr_states):
-        pitr = "Disabled"
-    else:
-        pitr = "Partial"
-    out: dict[str, Any] = {
+    return {
         "primaryRegion": d.primary_region,
         "replication": f"{len(active)}/{len(regions)} ACTIVE",
-        "pitr": pitr,
+        "pitr": _pitr_summary(obs),
         "regions": [
             {
                 "region": r,
@@ -263,58 +249,85 @@ def summary_fields(d: DesiredState, obs: Observed) -> dict[str, Any]:
             }
             for r in regions
         ],
-        "tables": [],
+        "tables": [_table_summary(d, obs, t, regions) for t in d.tables],
+        **_backup_summary(d, obs),
+        **_alarm_summary(d, obs),
     }
-    for t in d.tables:
-        entry: dict[str, Any] = {"kind": t.kind, "name": t.name, "regions": []}
-        for r in regions:
-            o = obs.table(t.kind, r)
-            p = obs.pitr.get((t.kind, r))
-            item: dict[str, Any] = {
-                "region": r,
-                "role": "primary" if r == d.primary_region else "replica",
-                "status": "MISSING" if o is None else o.status,
-            }
-            if o is not None:
-                item.update(arn=o.arn, itemCount=o.item_count, sizeBytes=o.size_bytes)
-            if p is not None:
-                item["pitr"] = "ENABLED" if p.enabled else "DISABLED"
-            entry["regions"].append(item)
-        out["tables"].append(entry)
-    if d.backups is not None and obs.backups is not None:
-        ob = obs.backups
-        b = d.backups
-        rp = ob.last_recovery_point
-        out["lastBackup"] = _iso(rp.get("CreationDate")) if rp else "never"
-        backups: dict[str, Any] = {
-            "vaultName": b.vault_name,
-            "vaultArn": ob.vault_arns.get(b.primary_region),
-            "planName": b.plan_name,
-            "planId": ob.plan_id,
-            "selectionId": ob.selection_id,
+
+
+def _pitr_summary(obs: Observed) -> str:
+    pitr_states = [p.enabled for p in obs.pitr.values()]
+    if not pitr_states:
+        return "Unknown"
+    if all(pitr_states):
+        return "Enabled"
+    if not any(pitr_states):
+        return "Disabled"
+    return "Partial"
+
+
+def _table_summary(
+    d: DesiredState, obs: Observed, t: DesiredTable, regions: list[str]
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"kind": t.kind, "name": t.name, "regions": []}
+    for r in regions:
+        o = obs.table(t.kind, r)
+        p = obs.pitr.get((t.kind, r))
+        item: dict[str, Any] = {
+            "region": r,
+            "role": "primary" if r == d.primary_region else "replica",
+            "status": "MISSING" if o is None else o.status,
         }
-        if b.copy_region:
-            backups["copyVaultArn"] = ob.vault_arns.get(b.copy_region)
-        if rp:
-            backups["lastRecoveryPoint"] = {
-                "arn": rp.get("RecoveryPointArn"),
-                "creationDate": _iso(rp.get("CreationDate")),
-                "status": rp.get("Status"),
-                "resource": rp.get("ResourceArn"),
-            }
-        out["backups"] = {k: v for k, v in backups.items() if v is not None}
-    if d.alarms is not None and obs.alarms is not None:
-        topic = d.alarms.topic_arn or obs.alarms.topic_arn
-        alarms: dict[str, Any] = {
-            "items": [
-                {"name": n, "region": d.alarms.region, "state": a.get("StateValue", "UNKNOWN")}
-                for n, a in sorted(obs.alarms.alarms.items())
-            ]
+        if o is not None:
+            item.update(arn=o.arn, itemCount=o.item_count, sizeBytes=o.size_bytes)
+        if p is not None:
+            item["pitr"] = "ENABLED" if p.enabled else "DISABLED"
+        entry["regions"].append(item)
+    return entry
+
+
+def _backup_summary(d: DesiredState, obs: Observed) -> dict[str, Any]:
+    """lastBackup and backups (vaults, plan, selection, last recovery point), when managed."""
+    if d.backups is None or obs.backups is None:
+        return {}
+    ob = obs.backups
+    b = d.backups
+    rp = ob.last_recovery_point
+    backups: dict[str, Any] = {
+        "vaultName": b.vault_name,
+        "vaultArn": ob.vault_arns.get(b.primary_region),
+        "planName": b.plan_name,
+        "planId": ob.plan_id,
+        "selectionId": ob.selection_id,
+    }
+    if b.copy_region:
+        backups["copyVaultArn"] = ob.vault_arns.get(b.copy_region)
+    if rp:
+        backups["lastRecoveryPoint"] = {
+            "arn": rp.get("RecoveryPointArn"),
+            "creationDate": _iso(rp.get("CreationDate")),
+            "status": rp.get("Status"),
+            "resource": rp.get("ResourceArn"),
         }
-        if topic:
-            alarms["topicArn"] = topic
-        out["alarms"] = alarms
-    return out
+    return {
+        "lastBackup": _iso(rp.get("CreationDate")) if rp else "never",
+        "backups": {k: v for k, v in backups.items() if v is not None},
+    }
+
+
+def _alarm_summary(d: DesiredState, obs: Observed) -> dict[str, Any]:
+    if d.alarms is None or obs.alarms is None:
+        return {}
+    topic = d.alarms.topic_arn or obs.alarms.topic_arn
+    alarms: dict[str, Any] = {
+        "items": [
+            {"name": n, "region": d.alarms.region, "state": a.get("StateValue", "UNKNOWN")}
+            for n, a in sorted(obs.alarms.alarms.items())
+        ]
+    }
+    if topic:
+        alarms["topicArn"] = topic
+    return {"alarms": alarms}
 
 
 def phase_for(conds: Sequence[Cond], plan: Plan, was_ready: bool) -> str:

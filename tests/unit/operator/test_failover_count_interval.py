@@ -12,6 +12,7 @@ from op_factories import spec
 
 from forumdb_operator import health
 from forumdb_operator.failover import Policy, Probe, decide, record, record_all
+from forumdb_operator.kube import Kube
 
 PRIMARY, DR = "us-east-1", "us-west-2"
 INTERVAL = 10.0
@@ -97,8 +98,7 @@ def test_monitor_woken_checks_do_not_count_again():
             raw_spec=raw,
             live_status={"readyGeneration": 1},
             clients=lambda service, region: _Unreachable(),
-            core=_Core(),  # type: ignore[arg-type]
-            custom=custom,  # type: ignore[arg-type]
+            kube=Kube(_Core(), custom),  # type: ignore[arg-type]
             woken=woken,
         )
 

@@ -16,6 +16,7 @@ from op_factories import spec
 from forumdb.tables import KINDS, create_table_request, table_def, table_name
 from forumdb_emulator import mock_aws_ext
 from forumdb_operator import awsclients, health
+from forumdb_operator.kube import Kube
 
 NS, NAME = "ns1", "forum"
 PRIMARY, DR = "us-east-1", "us-west-2"
@@ -85,8 +86,7 @@ class World:
                 raw_spec=self.spec,
                 live_status=self.status,
                 clients=self.clients,
-                core=self.core,  # type: ignore[arg-type]
-                custom=self.custom,  # type: ignore[arg-type]
+                kube=Kube(self.core, self.custom),  # type: ignore[arg-type]
             )
         self.calls = calls
         for patch in self.custom.spec_patches:  # the watch brings the spec back

@@ -12,6 +12,7 @@ from op_factories import ROOT, spec
 
 from forumdb_operator import health
 from forumdb_operator.awsclients import Clients
+from forumdb_operator.kube import Kube
 from forumdb_operator.reconcile import Reconciler
 
 NS, NAME = "ns1", "forum"
@@ -97,8 +98,7 @@ def test_nothing_the_operator_writes_would_be_pruned(ext):
         raw_spec=spec(),
         live_status=ready.status,
         clients=Clients(config=health.probe_config(1.0)),
-        core=_Core(),  # type: ignore[arg-type]
-        custom=custom,  # type: ignore[arg-type]
+        kube=Kube(_Core(), custom),  # type: ignore[arg-type]
     )
     assert any("lastError" in h for h in custom.status["regionHealth"])
     schema = status_schema()

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from botocore.exceptions import ClientError, EndpointConnectionError
 from op_factories import desired, in_shape, with_table
 
 from forumdb_operator import errors, status
-from forumdb_operator.diff import diff
+from forumdb_operator.diff import Feature, diff
 from forumdb_operator.observed import ObservedPitr, ObservedReplica
 
 
 def cond_map(conds):
     return {c.type: c for c in conds}
+
+
+def test_every_action_feature_reports_under_a_condition():
+    """A feature missing from FEATURE_CONDITION would leave its pending actions out of every
+    condition, so a resource could read Ready while they are still being applied."""
+    assert set(get_args(Feature)) == set(status.FEATURE_CONDITION)
+    assert set(status.FEATURE_CONDITION.values()) <= set(status.CONDITION_TYPES)
 
 
 def test_converged_resource_is_ready_with_every_condition_true():

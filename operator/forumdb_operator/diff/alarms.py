@@ -1,0 +1,131 @@
+"""CloudWatch alarms and their SNS topic (created when asked) and e-mail subscriptions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forumdb import naming
+from forumdb_operator.desired import DesiredAlarms, DesiredState
+from forumdb_operator.diff.model import Action, Plan
+from forumdb_operator.observed import Observed
+
+ALARM_DELETE_BATCH = 100
+
+
+def _dims(raw: list[dict[str, str]] | None) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((x["Name"], x["Value"]) for x in raw or []))
+
+
+def _metrics_shape(metrics: list[dict[str, Any]] | None) -> tuple[Any, ...]:
+    out = []
+    for m in metrics or []:
+        stat = m.get("MetricStat") or {}
+        metric = stat.get("Metric") or {}
+        out.append(
+            (
+                m.get("Id"),
+                m.get("Expression"),
+                metric.get("MetricName"),
+                _dims(metric.get("Dimensions")),
+                stat.get("Stat"),
+                stat.get("Period"),
+            )
+        )
+    return tuple(sorted(out, key=str))
+
+
+def alarm_matches(want: dict[str, Any], have: dict[str, Any]) -> bool:
+    """Compare the fields the operator sets (what AWS adds on its own is ignored)."""
+    if float(have.get("Threshold", -1)) != float(want["Threshold"]):
+        return False
+    for key in ("ComparisonOperator", "EvaluationPeriods", "TreatMissingData", "ActionsEnabled"):
+        if have.get(key) != want.get(key):
+            return False
+    if sorted(have.get("AlarmActions") or []) != sorted(want.get("AlarmActions") or []):
+        return False
+    if "Metrics" in want:
+        return _metrics_shape(have.get("Metrics")) == _metrics_shape(want["Metrics"])
+    return (
+        have.get("MetricName") == want["MetricName"]
+        and have.get("Namespace") == want["Namespace"]
+        and have.get("Statistic") == want["Statistic"]
+        and have.get("Period") == want["Period"]
+        and _dims(have.get("Dimensions")) == _dims(want["Dimensions"])
+    )
+
+
+def delete_alarms(names: list[str], region: str, why: str) -> list[Action]:
+    names = sorted(names)
+    return [
+        Action(
+            "alarm",
+            "cloudwatch",
+            region,
+            "delete_alarms",
+            {"AlarmNames": names[i : i + ALARM_DELETE_BATCH]},
+            f"delete {len(names[i : i + ALARM_DELETE_BATCH])} alarm(s) in {region} ({why}): "
+            + ", ".join(names[i : i + ALARM_DELETE_BATCH][:3])
+            + ("..." if len(names[i : i + ALARM_DELETE_BATCH]) > 3 else ""),
+        )
+        for i in range(0, len(names), ALARM_DELETE_BATCH)
+    ]
+
+
+def diff_alarms(d: DesiredState, obs: Observed, plan: Plan) -> None:
+    a: DesiredAlarms | None = d.alarms
+    oa = obs.alarms
+    if a is None or oa is None:
+        return
+    if not a.enabled:
+        plan.actions.extend(delete_alarms(list(oa.alarms), a.region, "alarms disabled"))
+        return
+    if a.create_topic_name and oa.topic_arn is None:
+        plan.actions.append(
+            Action(
+                "topic",
+                "sns",
+                a.region,
+                "create_topic",
+                {
+                    "Name": a.create_topic_name,
+                    "Tags": [
+                        {"Key": k, "Value": v}
+                        for k, v in naming.owner_tags(d.namespace, d.name).items()
+                    ],
+                },
+                f"create SNS topic {a.create_topic_name} in {a.region}",
+            )
+        )
+        return  # alarms name the topic's ARN: next pass
+    topic = a.topic_arn or oa.topic_arn
+    for email in a.emails:
+        if topic and email not in oa.subscriptions:
+            plan.actions.append(
+                Action(
+                    "topic",
+                    "sns",
+                    a.region,
+                    "subscribe",
+                    {"TopicArn": topic, "Protocol": "email", "Endpoint": email},
+                    f"subscribe {email} to {topic}",
+                )
+            )
+    actions = [topic] if topic else []
+    wanted = set()
+    for alarm in a.alarms:
+        wanted.add(alarm.name)
+        req = alarm.put_request(actions)
+        have = oa.alarms.get(alarm.name)
+        if have is not None and alarm_matches(req, have):
+            continue
+        summary = (
+            f"create alarm {alarm.name} in {alarm.region}"
+            if have is None
+            else f"update alarm {alarm.name} in {alarm.region} (its settings had changed)"
+        )
+        plan.actions.append(
+            Action("alarm", "cloudwatch", alarm.region, "put_metric_alarm", req, summary)
+        )
+    extra = [n for n in oa.alarms if n not in wanted]
+    if extra:
+        plan.actions.extend(delete_alarms(extra, a.region, "no longer wanted"))

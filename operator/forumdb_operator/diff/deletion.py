@@ -1,0 +1,114 @@
+"""deletionPolicy Delete: what to remove, in order, and what blocks it."""
+
+from __future__ import annotations
+
+from forumdb import naming
+from forumdb_operator.desired import DesiredState, DesiredTable
+from forumdb_operator.diff.alarms import delete_alarms
+from forumdb_operator.diff.autoscaling import autoscaling_removal
+from forumdb_operator.diff.backups import backup_plan_removal
+from forumdb_operator.diff.model import Action, Plan, Problem
+from forumdb_operator.observed import Observed
+
+
+def deletion_plan(d: DesiredState, obs: Observed) -> Plan:
+    """deletionPolicy Delete: alarms, topic, backup selection and plan, replicas, then tables.
+    Vaults stay (they hold the recovery points). Deletion protection blocks it all."""
+    plan = Plan()
+    if _protection_blocks(d, obs, plan):
+        return plan
+    if obs.alarms is not None and d.alarms is not None:
+        plan.actions.extend(delete_alarms(list(obs.alarms.alarms), d.alarms.region, "deleting"))
+        if obs.alarms.topic_arn:
+            plan.actions.append(
+                Action(
+                    "topic",
+                    "sns",
+                    d.alarms.region,
+                    "delete_topic",
+                    {"TopicArn": obs.alarms.topic_arn},
+                    f"delete SNS topic {obs.alarms.topic_arn}",
+                )
+            )
+    ob = obs.backups
+    if ob is not None and d.backups is not None:
+        plan.actions.extend(backup_plan_removal(d.backups, ob))
+    for t in d.tables:
+        _table_removal(d, t, obs, plan)
+    return plan
+
+
+def _protection_blocks(d: DesiredState, obs: Observed, plan: Plan) -> bool:
+    """A table with deletion protection on: turn it off when the spec asks for it off, else a
+    problem. True: nothing else may be deleted in this pass."""
+    protected = sorted(
+        (t for t in obs.tables.values() if t is not None and t.deletion_protection),
+        key=lambda t: (t.name, t.region),
+    )
+    if not protected:
+        return False
+    if d.tables[0].deletion_protection is False:
+        # The spec asks for protection off: that is the user's way to unblock the deletion.
+        for t in protected:
+            plan.actions.append(
+                Action(
+                    "protection",
+                    "dynamodb",
+                    t.region,
+                    "update_table",
+                    {"TableName": t.name, "DeletionProtectionEnabled": False},
+                    f"turn deletion protection off for {t.name} in {t.region}",
+                )
+            )
+        plan.waiting.append("deletion protection is being turned off")
+        return True
+    plan.problems.append(
+        Problem(
+            "spec.deletionProtection",
+            "deletion protection is on for "
+            + ", ".join(f"{t.name} in {t.region}" for t in protected)
+            + "; turn it off "
+            "(spec.deletionProtection: false) or set spec.deletionPolicy: Retain",
+            "DeletionProtected",
+        )
+    )
+    return True
+
+
+def _table_removal(d: DesiredState, t: DesiredTable, obs: Observed, plan: Plan) -> None:
+    """One owned table: its write auto scaling, then one replica at a time, then the table."""
+    o = obs.table(t.kind, d.primary_region)
+    if o is None:
+        return
+    owner = (o.tags or {}).get(naming.TAG_OWNER)
+    if owner != d.owner:
+        return  # never delete a table this resource does not own
+    plan.actions.extend(autoscaling_removal(t, obs, o.region))
+    if o.busy or any(r.status != "ACTIVE" for r in o.replicas.values()):
+        plan.waiting.append(f"table {t.name} in {o.region} is {o.status}")
+        return
+    if o.replicas:
+        region = sorted(o.replicas)[0]
+        plan.actions.append(
+            Action(
+                "replica",
+                "dynamodb",
+                o.region,
+                "update_table",
+                {"TableName": t.name, "ReplicaUpdates": [{"Delete": {"RegionName": region}}]},
+                f"remove the replica of {t.name} in {region}",
+            )
+        )
+        plan.waiting.append(f"replica of {t.name} in {region} is being removed")
+        return
+    plan.actions.append(
+        Action(
+            "table",
+            "dynamodb",
+            o.region,
+            "delete_table",
+            {"TableName": t.name},
+            f"delete table {t.name} in {o.region}",
+        )
+    )
+    plan.waiting.append(f"table {t.name} in {o.region} is being deleted")

@@ -1,0 +1,51 @@
+"""Point-in-time recovery of a table in every region: on or off, and its recovery period."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forumdb_operator.desired import DesiredState, DesiredTable
+from forumdb_operator.diff.model import Action, Plan
+from forumdb_operator.observed import Observed
+
+
+def pitr_actions(d: DesiredState, t: DesiredTable, obs: Observed, plan: Plan) -> None:
+    want = d.pitr
+    if want is None:
+        return
+    for region in (d.primary_region, *d.replica_regions):
+        o = obs.table(t.kind, region)
+        have = obs.pitr.get((t.kind, region))
+        if o is None or have is None:
+            continue
+        if o.status != "ACTIVE":
+            continue
+        period_differs = (
+            want.enabled
+            and have.recovery_period_days is not None
+            and have.recovery_period_days != want.recovery_period_days
+        )
+        if have.enabled == want.enabled and not period_differs:
+            continue
+        spec: dict[str, Any] = {"PointInTimeRecoveryEnabled": want.enabled}
+        if want.enabled:
+            spec["RecoveryPeriodInDays"] = want.recovery_period_days
+        if have.enabled != want.enabled:
+            was = "disabled" if want.enabled else "enabled"
+            verb = "enable" if want.enabled else "disable"
+            summary = f"{verb} PITR on {t.name} in {region} (it was {was})"
+        else:
+            summary = (
+                f"set the PITR period of {t.name} in {region} to {want.recovery_period_days} days "
+                f"(it was {have.recovery_period_days})"
+            )
+        plan.actions.append(
+            Action(
+                "pitr",
+                "dynamodb",
+                region,
+                "update_continuous_backups",
+                {"TableName": t.name, "PointInTimeRecoverySpecification": spec},
+                summary,
+            )
+        )

@@ -1,0 +1,45 @@
+"""Replicas of a table: added or removed one region at a time, never while one is changing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forumdb_operator.desired import DesiredState, DesiredTable
+from forumdb_operator.diff.model import Action, Plan
+from forumdb_operator.observed import ObservedTable
+
+
+def replica_update(d: DesiredState, t: DesiredTable, o: ObservedTable, plan: Plan) -> Action | None:
+    busy = [r for r in o.replicas.values() if r.status != "ACTIVE"]
+    if busy:
+        plan.waiting.extend(f"replica of {t.name} in {r.region} is {r.status}" for r in busy)
+        return None
+    if not d.replicas_managed:
+        return None
+    wanted = [r for r in d.replica_regions if r != o.region]
+    missing = [r for r in wanted if r not in o.replicas]
+    extra = sorted(r for r in o.replicas if r not in wanted)
+
+    def replica(summary: str, op: dict[str, Any]) -> Action:
+        return Action(
+            "replica",
+            "dynamodb",
+            o.region,
+            "update_table",
+            {"TableName": t.name, "ReplicaUpdates": [op]},
+            summary,
+        )
+
+    if missing:
+        region = missing[0]
+        create: dict[str, Any] = {"RegionName": region}
+        if t.replica_kms_keys.get(region):
+            create["KMSMasterKeyId"] = t.replica_kms_keys[region]
+        return replica(f"add a replica of {t.name} in {region}", {"Create": create})
+    if extra:
+        region = extra[0]
+        return replica(
+            f"remove the replica of {t.name} in {region} (not in spec.replicaRegions)",
+            {"Delete": {"RegionName": region}},
+        )
+    return None

@@ -1,0 +1,281 @@
+"""The tables in the primary region: create, adopt (owner tag), then one update_table at a
+time (stream, index, billing and capacity, encryption, deletion protection); the table's
+PITR, write auto scaling and replicas come from their own modules, in the order AWS needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from forumdb import naming
+from forumdb_operator.desired import DesiredState, DesiredTable
+from forumdb_operator.diff.autoscaling import autoscaling_actions
+from forumdb_operator.diff.model import Action, Feature, Plan, Problem
+from forumdb_operator.diff.pitr import pitr_actions
+from forumdb_operator.diff.replicas import replica_update
+from forumdb_operator.observed import Observed, ObservedTable
+
+
+def _key_schema(request_schema: list[dict[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple((k["AttributeName"], k["KeyType"]) for k in request_schema)
+
+
+def _fmt_keys(schema: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(f"{n} {t}" for n, t in schema) or "none"
+
+
+def _ownership(d: DesiredState, t: DesiredTable, o: ObservedTable, plan: Plan) -> bool:
+    """Check the owner tag; adopt (tag) where allowed. False: leave this table alone."""
+    tags = o.tags or {}
+    owner = tags.get(naming.TAG_OWNER)
+    if owner and owner != d.owner:
+        plan.problems.append(
+            Problem(
+                "spec.tablePrefix",
+                f"table {t.name} in {o.region} belongs to ForumDatabase {owner}; "
+                "choose another tablePrefix",
+                "TableOwnedByAnother",
+            )
+        )
+        return False
+    if owner is None:
+        if not d.adopt:
+            plan.problems.append(
+                Problem(
+                    "spec.adopt",
+                    f"table {t.name} already exists in {o.region} and is not managed by forumdb; "
+                    "set spec.adopt: true to adopt it",
+                    "TableExists",
+                )
+            )
+            return False
+        expected = _key_schema(t.create_request["KeySchema"])
+        if o.key_schema != expected:
+            plan.problems.append(
+                Problem(
+                    "spec.tablePrefix",
+                    f"table {t.name} in {o.region} exists with keys ({_fmt_keys(o.key_schema)}) "
+                    f"but forumdb needs ({_fmt_keys(expected)}); it cannot be adopted",
+                    "IncompatibleTable",
+                )
+            )
+            return False
+    missing = {k: v for k, v in t.tags.items() if tags.get(k) != v}
+    if missing:
+        verb = "adopt" if owner is None else "tag"
+        plan.actions.append(
+            Action(
+                "tags",
+                "dynamodb",
+                o.region,
+                "tag_resource",
+                {
+                    "ResourceArn": o.arn,
+                    "Tags": [{"Key": k, "Value": v} for k, v in sorted(missing.items())],
+                },
+                f"{verb} table {t.name} in {o.region} (tags {', '.join(sorted(missing))})",
+            )
+        )
+    return True
+
+
+def _throughput(t: DesiredTable) -> dict[str, int]:
+    # spec validation guarantees both for PROVISIONED
+    return {"ReadCapacityUnits": t.read_capacity or 1, "WriteCapacityUnits": t.write_capacity or 1}
+
+
+def _update(t: DesiredTable, region: str, feature: Feature, summary: str, **params: Any) -> Action:
+    return Action(
+        feature, "dynamodb", region, "update_table", {"TableName": t.name, **params}, summary
+    )
+
+
+def _table_update(
+    d: DesiredState, t: DesiredTable, o: ObservedTable, obs: Observed
+) -> Action | None:
+    """The first update_table this table needs, by priority; None if in shape."""
+    return (
+        _stream_update(t, o)
+        or _index_update(t, o)
+        or _billing_update(t, o)
+        or _encryption_update(t, o, obs)
+        or _protection_update(t, o)
+    )
+
+
+def _stream_update(t: DesiredTable, o: ObservedTable) -> Action | None:
+    if t.stream_required and not o.stream_enabled:
+        return _update(
+            t,
+            o.region,
+            "stream",
+            f"enable the NEW_AND_OLD_IMAGES stream on {t.name} in {o.region} (replicas need it)",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+    return None
+
+
+def _index_update(t: DesiredTable, o: ObservedTable) -> Action | None:
+    for gsi in t.indexes:
+        if gsi["IndexName"] not in o.indexes:
+            create = {k: v for k, v in gsi.items()}
+            return _update(
+                t,
+                o.region,
+                "index",
+                f"create index {gsi['IndexName']} on {t.name} in {o.region} (it was missing)",
+                AttributeDefinitions=t.create_request["AttributeDefinitions"],
+                GlobalSecondaryIndexUpdates=[{"Create": create}],
+            )
+    return None
+
+
+def _billing_update(t: DesiredTable, o: ObservedTable) -> Action | None:
+    """The billing mode, then (PROVISIONED) the capacities of the table and its indexes."""
+    region = o.region
+    if t.billing_mode == "PAY_PER_REQUEST" and o.billing_mode != "PAY_PER_REQUEST":
+        return _update(
+            t,
+            region,
+            "billing",
+            f"switch {t.name} in {region} to PAY_PER_REQUEST (it was {o.billing_mode})",
+            BillingMode="PAY_PER_REQUEST",
+        )
+    if t.billing_mode != "PROVISIONED":
+        return None
+    tp = _throughput(t)
+    managed_gsis = [i for i in o.indexes if i in {g["IndexName"] for g in t.indexes}]
+    if o.billing_mode != "PROVISIONED":
+        return _update(
+            t,
+            region,
+            "billing",
+            f"switch {t.name} in {region} to PROVISIONED {tp['ReadCapacityUnits']}/"
+            f"{tp['WriteCapacityUnits']} (it was {o.billing_mode})",
+            BillingMode="PROVISIONED",
+            ProvisionedThroughput=tp,
+            GlobalSecondaryIndexUpdates=[
+                {"Update": {"IndexName": i, "ProvisionedThroughput": tp}} for i in managed_gsis
+            ],
+        )
+    return _capacity_update(t, o, managed_gsis)
+
+
+def _capacity_update(t: DesiredTable, o: ObservedTable, managed_gsis: list[str]) -> Action | None:
+    """Provisioned capacity of a PROVISIONED table and of the indexes it manages."""
+    tp = _throughput(t)
+    # Under write auto scaling, write capacity is auto scaling's to change: compare reads
+    # only and keep whatever write capacity it has set.
+    scaled = t.write_autoscaling is not None
+
+    def differs(read: int, write: int) -> bool:
+        return read != t.read_capacity or (not scaled and write != t.write_capacity)
+
+    def throughput(write: int) -> dict[str, int]:
+        return {**tp, "WriteCapacityUnits": write or tp["WriteCapacityUnits"]} if scaled else tp
+
+    table_differs = differs(o.read_capacity, o.write_capacity)
+    gsi_differs = [
+        i for i in managed_gsis if differs(o.indexes[i].read_capacity, o.indexes[i].write_capacity)
+    ]
+    if not (table_differs or gsi_differs):
+        return None
+    params: dict[str, Any] = {}
+    if table_differs:
+        params["ProvisionedThroughput"] = throughput(o.write_capacity)
+    if gsi_differs:
+        params["GlobalSecondaryIndexUpdates"] = [
+            {
+                "Update": {
+                    "IndexName": i,
+                    "ProvisionedThroughput": throughput(o.indexes[i].write_capacity),
+                }
+            }
+            for i in gsi_differs
+        ]
+    return _update(
+        t,
+        o.region,
+        "billing",
+        f"set capacity of {t.name} in {o.region} to {tp['ReadCapacityUnits']}/"
+        f"{tp['WriteCapacityUnits']} (was {o.read_capacity}/{o.write_capacity})",
+        **params,
+    )
+
+
+def _encryption_update(t: DesiredTable, o: ObservedTable, obs: Observed) -> Action | None:
+    region = o.region
+    if t.kms_key == "" and o.kms_key is not None:
+        return _update(
+            t,
+            region,
+            "encryption",
+            f"encrypt {t.name} in {region} with the AWS owned key (it used {o.kms_key})",
+            SSESpecification={"Enabled": False},
+        )
+    if t.kms_key:
+        arn = obs.kms_arns.get((region, t.kms_key))
+        if o.kms_key not in {t.kms_key, arn}:
+            return _update(
+                t,
+                region,
+                "encryption",
+                f"encrypt {t.name} in {region} with KMS key {t.kms_key} "
+                f"(it used {o.kms_key or 'the AWS owned key'})",
+                SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": t.kms_key},
+            )
+    return None
+
+
+def _protection_update(t: DesiredTable, o: ObservedTable) -> Action | None:
+    if t.deletion_protection is not None and t.deletion_protection != o.deletion_protection:
+        state = "on" if t.deletion_protection else "off"
+        return _update(
+            t,
+            o.region,
+            "protection",
+            f"turn deletion protection {state} for {t.name} in {o.region}",
+            DeletionProtectionEnabled=t.deletion_protection,
+        )
+    return None
+
+
+def diff_tables(d: DesiredState, obs: Observed, plan: Plan) -> None:
+    for t in d.tables:
+        region = d.primary_region
+        o = obs.table(t.kind, region)
+        if o is None:
+            plan.actions.append(
+                Action(
+                    "table",
+                    "dynamodb",
+                    region,
+                    "create_table",
+                    t.create_request,
+                    f"create table {t.name} in {region}",
+                )
+            )
+            plan.waiting.append(f"table {t.name} in {region} is being created")
+            continue
+        if not _ownership(d, t, o, plan):
+            continue
+        if o.busy:
+            plan.waiting.append(f"table {t.name} in {region} is {o.status}")
+            continue
+        pitr_actions(d, t, obs, plan)
+        change = _table_update(d, t, o, obs)
+        if change is None and o.billing_mode == "PROVISIONED":
+            # before any replica: AWS refuses replicas of PROVISIONED tables without it
+            scaling = autoscaling_actions(t, obs, region)
+            plan.actions.extend(scaling)
+            if scaling and t.stream_required and set(d.replica_regions) - set(o.replicas):
+                plan.waiting.append(f"table {t.name}: write auto scaling before replicas")
+                continue
+        change = change or replica_update(d, t, o, plan)
+        if change is not None:
+            plan.actions.append(change)
+            plan.waiting.append(f"table {t.name} in {region}: {change.summary}")
+            continue
+        for region_name in d.replica_regions:
+            replica = obs.table(t.kind, region_name)
+            if replica is not None and replica.status != "ACTIVE":
+                plan.waiting.append(f"table {t.name} in {region_name} is {replica.status}")

@@ -1,0 +1,302 @@
+"""The two loops each ForumDatabase gets, in plain asyncio (the Kopf daemons in handlers.py run
+them; no Kopf here), and its deletion step.
+
+The reconcile loop reconciles at once, then again after a short delay while something is
+changing (a table CREATING, a replica being added, a transient AWS error), and otherwise every
+drift interval (the timer that finds and repairs drift). One loop per resource means reconciles
+of one resource never overlap. A spec change wakes the loop at once, and so does a new value of
+the annotation `forumdb.io/reconcile-requested` (any string, e.g. a timestamp:
+`kubectl annotate forumdb NAME forumdb.io/reconcile-requested="$(date +%s)" --overwrite`);
+the status written by that reconcile carries the value in `status.lastReconcileRequest`, so a
+client can wait for a fresh status (e.g. lastBackup after a backup ran, itemCount after a
+load). The blocking boto3 and Kubernetes calls run in a bounded thread pool.
+
+The health loop checks each region's tables on spec.failover.healthCheckIntervalSeconds and
+switches the services' region when it must (forumdb_operator.health); it shares the resource's
+memo (its Monitor) with the reconcile loop, so both agree on the active region and on the
+conditions each owns.
+
+Deletion (a finalizer): Retain leaves everything in AWS and says so in an event; Delete removes
+alarms, backup plan and selection, replicas, then tables, one step per call, retried until done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Mapping, MutableMapping
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from kubernetes.client.exceptions import ApiException
+
+from forumdb import naming
+from forumdb_operator import health, metrics
+from forumdb_operator.configmap import configmap_data, configmap_manifest
+from forumdb_operator.kube import cause
+from forumdb_operator.reconcile import Event, Outcome
+from forumdb_operator.runtime import Runtime
+from forumdb_operator.spec import SpecInvalid, parse_spec
+
+log = logging.getLogger("forumdb_operator.loops")
+T = TypeVar("T")
+
+WAKE_KEY = "forumdb_wake"
+HEALTH_WAKE_KEY = "forumdb_health_wake"
+MONITOR_KEY = "forumdb_monitor"
+DEFAULT_HEALTH_INTERVAL = 10.0
+STOP_POLL = 1.0  # seconds: how often an idle loop checks whether it should stop
+ERROR_DELAY = 10.0  # seconds before a reconcile that raised is tried again
+
+Memo = MutableMapping[str, Any]
+# Posts a resource's events (handlers.py: through Kopf).
+PostEvents = Callable[[Mapping[str, Any], list[Event]], None]
+
+
+@dataclass(frozen=True)
+class Live:
+    """Kopf's views of one resource: live, they change under a running loop."""
+
+    name: str
+    namespace: str
+    body: Mapping[str, Any]
+    spec: Mapping[str, Any]
+    meta: Mapping[str, Any]
+    status: Mapping[str, Any]
+
+    @property
+    def resource(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def snapshot(self) -> dict[str, Any]:
+        """A consistent copy of what an event is about (the views may change meanwhile)."""
+        kind = {"apiVersion": self.body.get("apiVersion"), "kind": self.body.get("kind")}
+        return {**kind, "metadata": {**self.meta}}
+
+
+# ---------------------------------------------------------------- per-resource memo
+
+
+def wake_event(memo: Memo, key: str = WAKE_KEY) -> asyncio.Event:
+    event = memo.get(key)
+    if event is None:
+        event = asyncio.Event()
+        memo[key] = event
+    return event
+
+
+def wake(memo: Memo) -> None:
+    """A new spec: reconcile now, and check health now (a manual failover takes effect)."""
+    wake_event(memo).set()
+    wake_event(memo, HEALTH_WAKE_KEY).set()
+
+
+def monitor(memo: Memo, namespace: str, name: str) -> health.Monitor:
+    found = memo.get(MONITOR_KEY)
+    if found is None:
+        found = health.Monitor(namespace, name)
+        memo[MONITOR_KEY] = found
+    return found
+
+
+async def _in_pool(pool: Executor, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(pool, functools.partial(fn, *args, **kwargs))
+
+
+async def sleep(
+    wake: asyncio.Event, stopped: Any, delay: float, poke: Callable[[], bool] | None = None
+) -> None:
+    """Sleep `delay` seconds, or less if woken up, stopped, or `poke()` (polled) says so."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + delay
+    while not stopped and not wake.is_set():
+        if poke is not None and poke():
+            return
+        left = deadline - loop.time()
+        if left <= 0:
+            return
+        try:
+            await asyncio.wait_for(wake.wait(), timeout=min(left, STOP_POLL))
+        except TimeoutError:
+            continue
+
+
+# ---------------------------------------------------------------- the reconcile loop
+
+
+@dataclass
+class _Reconciling:
+    # The status this loop last wrote: the live `status` view lags behind our own patches.
+    last_status: dict[str, Any] | None = None
+    # The reconcile-requested annotation value last acted on (Kopf's diff ignores forumdb.io/
+    # annotations, which share the prefix of its own storage: the loop polls the live meta).
+    handled: str | None = None
+
+
+async def reconcile_loop(
+    rt: Runtime, memo: Memo, live: Live, stopped: Any, post: PostEvents
+) -> None:
+    """Reconcile now, then after `requeue_after` or the drift interval, until stopped."""
+    wake = wake_event(memo)
+    metrics.MANAGED.inc()
+    if not live.status.get("phase"):
+        # Seen, not yet reconciled: with many new resources, the pool may queue it a while.
+        try:
+            pending = {"phase": "Pending"}
+            await _in_pool(rt.pool, rt.kube.patch_status, live.namespace, live.name, pending)
+        except ApiException as exc:
+            log.warning(
+                "cannot set phase Pending", extra={"resource": live.resource, "cause": cause(exc)}
+            )
+    state = _Reconciling()
+    try:
+        delay = 0.0
+        while not stopped:
+            asked = functools.partial(_asked_again, live.meta, state.handled)
+            await sleep(wake, stopped, delay, asked)
+            if stopped:
+                break
+            wake.clear()
+            if live.meta.get("deletionTimestamp"):
+                break
+            state.handled = _reconcile_request(live.meta)
+            delay = await _reconcile_once(rt, memo, live, state, post)
+    finally:
+        metrics.MANAGED.dec()
+
+
+async def _reconcile_once(
+    rt: Runtime, memo: Memo, live: Live, state: _Reconciling, post: PostEvents
+) -> float:
+    """One reconcile, its ConfigMap, status and events; returns the delay until the next."""
+    snapshot = live.snapshot()
+    try:
+        outcome = await _in_pool(
+            rt.pool,
+            rt.reconciler.reconcile,
+            namespace=live.namespace,
+            name=live.name,
+            spec=dict(live.spec),
+            generation=live.meta.get("generation"),
+            previous=state.last_status if state.last_status is not None else dict(live.status),
+        )
+        if state.handled is not None:
+            outcome.status["lastReconcileRequest"] = state.handled
+        await _in_pool(
+            rt.pool, publish, rt, snapshot, outcome, monitor(memo, live.namespace, live.name)
+        )
+        if outcome.phase != (state.last_status or live.status).get("phase"):
+            # e.g. the tables now exist: check their health now, not an interval later
+            wake_event(memo, HEALTH_WAKE_KEY).set()
+        state.last_status = outcome.status
+        post(snapshot, outcome.events)
+        return outcome.requeue_after or rt.drift_interval
+    except Exception as exc:  # keep the loop alive; Kubernetes/API hiccups retry soon
+        log.exception("reconcile loop error", extra={"resource": live.resource, "cause": repr(exc)})
+        return ERROR_DELAY
+
+
+def _reconcile_request(meta: Mapping[str, Any]) -> str | None:
+    value = (meta.get("annotations") or {}).get(naming.ANNOTATION_RECONCILE_REQUESTED)
+    return str(value) if value is not None else None
+
+
+def _asked_again(meta: Mapping[str, Any], handled: str | None) -> bool:
+    return _reconcile_request(meta) != handled
+
+
+def publish(
+    rt: Runtime, body: Mapping[str, Any], outcome: Outcome, monitor: health.Monitor
+) -> None:
+    """Write the ConfigMap (when it differs) and the status; blocking, runs in the pool.
+    The ConfigMap only from a reconcile that could read AWS, so an outage never blanks it;
+    its region is the monitor's active region (a failover is not undone by a reconcile)."""
+    if "conditions" in outcome.status:
+        outcome.status["conditions"] = monitor.conditions_with_failover(
+            outcome.status["conditions"], outcome.status.get("lastReconcileTime", "")
+        )
+    if outcome.desired is not None and outcome.replica_regions is not None:
+        monitor.replica_regions = tuple(outcome.replica_regions)
+        region = monitor.active_region or outcome.desired.active_region
+        data = configmap_data(outcome.desired, outcome.replica_regions, region)
+        manifest = configmap_manifest(body, data)
+        try:
+            monitor.configmap_region = region
+            if rt.kube.ensure_configmap(manifest):
+                log.info(
+                    "configmap written",
+                    extra={
+                        "resource": outcome.desired.owner,
+                        "configmap": manifest["metadata"]["name"],
+                    },
+                )
+            outcome.status["configMap"] = manifest["metadata"]["name"]
+        except ApiException as exc:
+            log.warning(
+                "configmap write failed",
+                extra={"resource": outcome.desired.owner, "cause": cause(exc)},
+            )
+    meta = body["metadata"]
+    rt.kube.patch_status(meta["namespace"], meta["name"], outcome.status)
+
+
+# ---------------------------------------------------------------- the health loop
+
+
+async def health_loop(rt: Runtime, memo: Memo, live: Live, stopped: Any, post: PostEvents) -> None:
+    """Check each region's tables every healthCheckIntervalSeconds; fail over when due."""
+    wake = wake_event(memo, HEALTH_WAKE_KEY)
+    checks = monitor(memo, live.namespace, live.name)
+    loop = asyncio.get_running_loop()
+    woken = False  # this check comes before its interval is up: its failures do not count again
+    while not stopped:
+        wake.clear()
+        if live.meta.get("deletionTimestamp"):
+            break
+        interval = _health_interval(rt, live.spec)
+        started = loop.time()
+        snapshot = live.snapshot()
+        try:
+            events = await _in_pool(
+                rt.health_pool,
+                checks.tick,
+                raw_spec=dict(live.spec),
+                live_status=dict(live.status),
+                clients=rt.probe_clients,
+                kube=rt.kube,
+                allowed_regions=rt.allowed_regions,
+                woken=woken,
+            )
+            post(snapshot, events)
+        except Exception as exc:  # keep checking; a Kubernetes hiccup must not end the loop
+            log.exception(
+                "health check error", extra={"resource": live.resource, "cause": repr(exc)}
+            )
+        await sleep(wake, stopped, interval - (loop.time() - started))
+        woken = wake.is_set()
+
+
+def _health_interval(rt: Runtime, spec: Mapping[str, Any]) -> float:
+    try:
+        parsed = parse_spec(spec, allowed_regions=rt.allowed_regions)
+    except SpecInvalid:
+        return DEFAULT_HEALTH_INTERVAL
+    return float(parsed.failover.health_check_interval_seconds)
+
+
+# ---------------------------------------------------------------- deletion
+
+
+async def delete_step(rt: Runtime, live: Live) -> Outcome:
+    """One deletion step (blocking, in the pool); `done` says whether the finalizer may go."""
+    return await _in_pool(
+        rt.pool,
+        rt.reconciler.delete,
+        namespace=live.namespace,
+        name=live.name,
+        spec=dict(live.spec),
+        previous=dict(live.status),
+    )

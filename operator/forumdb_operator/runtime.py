@@ -1,0 +1,63 @@
+"""What the handlers share: built once by main() and handed to Kopf in its memo
+(`kopf.run(memo=kopf.Memo(runtime=...))`). Kopf gives each resource a shallow copy of that
+memo, so every resource's loops see this one Runtime next to their own per-resource keys."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from forumdb_operator import health
+from forumdb_operator.awsclients import Clients
+from forumdb_operator.kube import Kube
+from forumdb_operator.reconcile import Reconciler
+
+MEMO_KEY = "runtime"
+
+
+@dataclass
+class Runtime:
+    reconciler: Reconciler
+    kube: Kube
+    pool: ThreadPoolExecutor  # blocking AWS and Kubernetes calls of reconciles
+    drift_interval: float
+    # Health checks: their own threads and clients (one try, short timeouts), so a slow
+    # reconcile never delays a check and a check never waits through botocore's retries.
+    health_pool: ThreadPoolExecutor
+    probe_clients: Callable[[str, str], Any]
+    allowed_regions: frozenset[str] | None = None
+
+    @classmethod
+    def build(
+        cls,
+        kube: Kube,
+        *,
+        drift_interval: float,
+        workers: int,
+        allowed_regions: frozenset[str] | None,
+    ) -> Runtime:
+        """AWS endpoint, region and credentials from boto3's standard settings."""
+        endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
+        return cls(
+            reconciler=Reconciler(Clients(endpoint), allowed_regions=allowed_regions),
+            kube=kube,
+            pool=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile"),
+            drift_interval=drift_interval,
+            health_pool=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="health"),
+            probe_clients=Clients(endpoint, config=health.probe_config(5.0)),
+            allowed_regions=allowed_regions,
+        )
+
+
+def from_memo(memo: Mapping[str, Any]) -> Runtime:
+    """The Runtime in a Kopf memo (the operator's or a resource's copy of it)."""
+    runtime = memo.get(MEMO_KEY)
+    if not isinstance(runtime, Runtime):
+        raise RuntimeError(
+            "the Kopf memo holds no forumdb Runtime: start the operator with forum-operator "
+            "(forumdb_operator.main), which passes it to kopf.run(memo=...)"
+        )
+    return runtime

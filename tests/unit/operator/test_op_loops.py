@@ -1,0 +1,177 @@
+"""forumdb_operator.loops without Kopf: the reconcile and health loops of one resource, driven
+with a recording stand-in for the Kubernetes adapter and a scripted reconciler."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from op_factories import desired, spec
+
+from forumdb_operator import loops
+from forumdb_operator.reconcile import Event, Outcome
+from forumdb_operator.runtime import Runtime
+
+NS, NAME = "ns1", "forum"
+GUARD = 30.0  # seconds: a loop that never stops fails the test instead of hanging it
+
+
+class Stop:
+    """Kopf's `stopped` flag: false until set."""
+
+    def __init__(self) -> None:
+        self.set = False
+
+    def __bool__(self) -> bool:
+        return self.set
+
+
+class RecordingKube:
+    def __init__(self) -> None:
+        self.statuses: list[dict[str, Any]] = []
+        self.configmaps: list[dict[str, Any]] = []
+
+    def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> bool:
+        assert (namespace, name) == (NS, NAME)
+        self.statuses.append(dict(status))
+        return True
+
+    def ensure_configmap(self, manifest: dict[str, Any]) -> bool:
+        self.configmaps.append(manifest)
+        return True
+
+
+def live(meta: dict[str, Any] | None = None, status: dict[str, Any] | None = None) -> loops.Live:
+    meta = meta if meta is not None else {"name": NAME, "namespace": NS, "uid": "u1"}
+    body = {"apiVersion": "forumdb.io/v1alpha1", "kind": "ForumDatabase", "metadata": meta}
+    return loops.Live(NAME, NS, body, spec(), meta, status if status is not None else {})
+
+
+def runtime(kube: RecordingKube, reconcile: Callable[..., Outcome]) -> Runtime:
+    pool = ThreadPoolExecutor(max_workers=1)
+    return Runtime(
+        reconciler=SimpleNamespace(reconcile=reconcile),  # type: ignore[arg-type]
+        kube=kube,  # type: ignore[arg-type]
+        pool=pool,
+        drift_interval=3600.0,
+        health_pool=pool,
+        probe_clients=lambda service, region: None,
+    )
+
+
+def ready_outcome(events: list[Event] | None = None) -> Outcome:
+    d = desired()
+    status = {"phase": "Ready", "conditions": [], "lastReconcileTime": "t1"}
+    return Outcome(status, events or [], None, desired=d, replica_regions=["us-west-2"])
+
+
+def run(coro: Any) -> None:
+    asyncio.run(asyncio.wait_for(coro, GUARD))
+
+
+def test_reconcile_loop_marks_pending_then_publishes_configmap_status_and_events():
+    kube, stop, posted = RecordingKube(), Stop(), []
+    calls: list[dict[str, Any]] = []
+
+    def reconcile(**kwargs: Any) -> Outcome:
+        calls.append(kwargs)
+        return ready_outcome([Event("Normal", "Ready", "in shape")])
+
+    def post(body: Any, events: list[Event]) -> None:
+        posted.append((body, events))
+        stop.set = True
+
+    run(loops.reconcile_loop(runtime(kube, reconcile), {}, live(), stop, post))
+    assert [c["previous"] for c in calls] == [{}]
+    assert kube.statuses[0] == {"phase": "Pending"}
+    assert kube.configmaps[0]["metadata"]["name"] == f"forumdb-{NAME}"
+    assert kube.configmaps[0]["data"]["REPLICA_REGIONS"] == "us-west-2"
+    assert kube.statuses[1]["phase"] == "Ready"
+    assert kube.statuses[1]["configMap"] == f"forumdb-{NAME}"
+    body, events = posted[0]
+    assert body["metadata"]["name"] == NAME
+    assert [e.reason for e in events] == ["Ready"]
+
+
+def test_a_new_reconcile_request_wakes_the_loop_and_is_echoed_in_the_status():
+    kube, stop = RecordingKube(), Stop()
+    meta: dict[str, Any] = {"name": NAME, "namespace": NS, "uid": "u1", "annotations": {}}
+    previous: list[Any] = []
+
+    def reconcile(**kwargs: Any) -> Outcome:
+        previous.append(kwargs["previous"])
+        if len(previous) == 1:  # asked for another reconcile while the loop sleeps
+            meta["annotations"]["forumdb.io/reconcile-requested"] = "42"
+        else:
+            stop.set = True
+        return ready_outcome()
+
+    run(
+        loops.reconcile_loop(
+            runtime(kube, reconcile), {}, live(meta, {"phase": "Ready"}), stop, lambda *a: None
+        )
+    )
+    assert len(previous) == 2  # woken well before the hour-long drift interval
+    assert previous[1]["lastReconcileTime"] == "t1"  # the loop's own last status, not the live view
+    assert "lastReconcileRequest" not in kube.statuses[0]
+    assert kube.statuses[-1]["lastReconcileRequest"] == "42"
+
+
+def test_a_reconcile_that_raises_does_not_end_the_loop(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(loops, "ERROR_DELAY", 0.01)
+    kube, stop = RecordingKube(), Stop()
+    attempts: list[int] = []
+
+    def reconcile(**kwargs: Any) -> Outcome:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("apiserver hiccup")
+        stop.set = True
+        return ready_outcome()
+
+    run(
+        loops.reconcile_loop(
+            runtime(kube, reconcile), {}, live(status={"phase": "Ready"}), stop, lambda *a: None
+        )
+    )
+    assert len(attempts) == 2
+    assert kube.statuses[-1]["phase"] == "Ready"
+
+
+def test_health_loop_ticks_with_the_adapter_and_marks_a_woken_check():
+    kube, stop, memo = RecordingKube(), Stop(), {}
+    ticks: list[dict[str, Any]] = []
+    running: dict[str, asyncio.AbstractEventLoop] = {}
+
+    class Monitor:
+        def tick(self, **kwargs: Any) -> list[Event]:
+            ticks.append(kwargs)
+            if len(ticks) == 1:  # e.g. a spec change arrives during the first check
+                running["loop"].call_soon_threadsafe(loops.wake, memo)
+            else:
+                stop.set = True
+            return [Event("Warning", "FailedOver", "switched")]
+
+    memo[loops.MONITOR_KEY] = Monitor()
+    posted: list[list[Event]] = []
+    rt = runtime(kube, lambda **kw: ready_outcome())
+
+    async def main() -> None:
+        running["loop"] = asyncio.get_running_loop()
+        await loops.health_loop(rt, memo, live(), stop, lambda body, events: posted.append(events))
+
+    run(main())
+    assert [t["woken"] for t in ticks] == [False, True]
+    assert all(t["kube"] is kube for t in ticks)
+    assert [e.reason for events in posted for e in events] == ["FailedOver", "FailedOver"]
+
+
+def test_spec_change_wakes_both_loops():
+    memo: dict[str, Any] = {}
+    loops.wake(memo)
+    assert loops.wake_event(memo).is_set()
+    assert loops.wake_event(memo, loops.HEALTH_WAKE_KEY).is_set()
