@@ -142,21 +142,14 @@ def restore_drill(
     (SIGTERM) when interrupted, after the drill tables are deleted (under -o json stdout then
     holds the CLI's error document: error, hint, exitCode).
     """
-    if point_in_time is not None and latest:
-        raise click.UsageError("--point-in-time and --latest exclude each other")
-    if recovery_point_arn and latest_recovery_point:
-        raise click.UsageError(
-            "--from-recovery-point and --latest-recovery-point exclude each other"
-        )
-    if recovery_point_arn and table_kind == "all":
-        raise click.UsageError("--from-recovery-point restores one table: pass --table KIND")
-    methods: tuple[Method, ...] = (
-        ("pitr", "recovery-point") if method == "both" else (method,)  # type: ignore[assignment]
+    methods = _methods(
+        method,
+        table_kind,
+        point_in_time=point_in_time,
+        latest=latest,
+        recovery_point_arn=recovery_point_arn,
+        latest_recovery_point=latest_recovery_point,
     )
-    if point_in_time is not None and "pitr" not in methods:
-        raise click.UsageError("--point-in-time needs --method pitr or both")
-    if recovery_point_arn and "recovery-point" not in methods:
-        raise click.UsageError("--from-recovery-point needs --method recovery-point or both")
     kinds: tuple[Kind, ...] = KINDS if table_kind == "all" else (table_kind,)  # type: ignore[assignment]
     tgt = app.target
     vault, owner = vault_and_owner(tgt, backup_vault, owner)
@@ -190,6 +183,35 @@ def restore_drill(
             f"{len(failed)} of {len(rows)} drill restores failed in {tgt.region}: "
             + "; ".join(f"{r.target}: {r.reason}" for r in failed)
         )
+
+
+def _methods(
+    method: str,
+    table_kind: str,
+    *,
+    point_in_time: datetime | None,
+    latest: bool,
+    recovery_point_arn: str | None,
+    latest_recovery_point: bool,
+) -> tuple[Method, ...]:
+    """The restore methods asked for; a usage error (exit 2) for options that exclude each
+    other or need another --method or --table."""
+    if point_in_time is not None and latest:
+        raise click.UsageError("--point-in-time and --latest exclude each other")
+    if recovery_point_arn and latest_recovery_point:
+        raise click.UsageError(
+            "--from-recovery-point and --latest-recovery-point exclude each other"
+        )
+    if recovery_point_arn and table_kind == "all":
+        raise click.UsageError("--from-recovery-point restores one table: pass --table KIND")
+    methods: tuple[Method, ...] = (
+        ("pitr", "recovery-point") if method == "both" else (method,)  # type: ignore[assignment]
+    )
+    if point_in_time is not None and "pitr" not in methods:
+        raise click.UsageError("--point-in-time needs --method pitr or both")
+    if recovery_point_arn and "recovery-point" not in methods:
+        raise click.UsageError("--from-recovery-point needs --method recovery-point or both")
+    return methods
 
 
 def _interrupted(
