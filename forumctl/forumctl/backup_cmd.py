@@ -21,10 +21,10 @@ from forumctl.backup_format import (
     scan_file,
 )
 from forumctl.codec import TableChecksum, to_json_item
-from forumctl.context import App, check_output_file, common_options, write_options
-from forumctl.errors import AwsError, DataError
+from forumctl.context import App, check_output_file, common_options, verify_option, write_options
+from forumctl.errors import AwsError, UsageProblem
 from forumctl.loader import LoadJob, load_and_report, require_tables
-from forumctl.output import table
+from forumctl.output import print_table, table
 from forumctl.scan import scan_pages, segments_for
 from forumctl.sync import table_is_empty
 from forumctl.tables_cmd import describe
@@ -72,7 +72,10 @@ def backup(
     kinds = only or KINDS
     check_output_file(app.path_option(out, "--out"), "--out")
     if out.exists() and not force and not dry_run:
-        raise DataError(f"{out} exists", hint="pass --force to replace it, or choose another --out")
+        # the file is fine; the request is not (replace it?): a usage problem, not bad data
+        raise UsageProblem(
+            f"--out {out} exists", hint="pass --force to replace it, or choose another --out"
+        )
     require_tables(app, kinds)
     tgt = app.target
     rows = _planned_rows(app, kinds) if dry_run else _write_backup(app, out, kinds, segments)
@@ -80,12 +83,13 @@ def backup(
 
     def human(c: Console) -> None:
         title = f"backup {out}" + (" (dry run: no file written)" if dry_run else "")
-        c.print(
+        print_table(
+            c,
             table(
                 title,
                 ["kind", "table", "items", "checksum"],
                 [[r["kind"], r["table"], r["items"], (r.get("checksum") or "")[:16]] for r in rows],
-            )
+            ),
         )
 
     app.output.emit(result, human)
@@ -163,7 +167,7 @@ def _write_table(app: App, fh: IO[str], kind: Kind, segments: int) -> dict[str, 
     "the table's copy, other items are kept.",
 )
 @write_options
-@click.option("--verify/--no-verify", default=True, show_default=True)
+@verify_option
 @click.option("--dry-run", is_flag=True, help="Check the file and the targets; write nothing.")
 @common_options
 def restore(
