@@ -171,11 +171,15 @@ class ApiServer:
 
     def apply_crds(self, kubectl: KubectlCall, crd_dir: Path, *, timeout: float = 30) -> list[str]:
         """Apply crd_dir/*.yaml and wait until each CRD is Established; remembers and returns
-        the namespaced resources they define. An empty folder is nothing to do."""
+        the namespaced resources they define. An empty folder is nothing to do.
+
+        A client-side apply, as README's `kubectl apply -f crds/` is: it records the
+        last-applied annotation, so that command later finds the CRDs unchanged instead of
+        warning, for each, that the annotation is missing (as after a server-side apply)."""
         files = sorted(crd_dir.glob("*.yaml"))
         if not files:
             return []
-        kubectl("apply", "--server-side", "--force-conflicts", *[f"--filename={f}" for f in files])
+        kubectl("apply", *[f"--filename={f}" for f in files])
         crds = crd_documents(crd_dir)
         if crds:
             kubectl(
