@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 from rich.console import Console
@@ -21,10 +21,10 @@ from forumctl.backup_format import (
     scan_file,
 )
 from forumctl.codec import TableChecksum, to_json_item
-from forumctl.context import App, check_output_file, common_options, write_options
-from forumctl.errors import AwsError, DataError
+from forumctl.context import App, check_output_file, common_options, verify_option, write_options
+from forumctl.errors import AwsError, UsageProblem
 from forumctl.loader import LoadJob, load_and_report, require_tables
-from forumctl.output import table
+from forumctl.output import print_table, table
 from forumctl.scan import scan_pages, segments_for
 from forumctl.sync import table_is_empty
 from forumctl.tables_cmd import describe
@@ -72,80 +72,83 @@ def backup(
     kinds = only or KINDS
     check_output_file(app.path_option(out, "--out"), "--out")
     if out.exists() and not force and not dry_run:
-        raise DataError(f"{out} exists", hint="pass --force to replace it, or choose another --out")
+        # the file is fine; the request is not (replace it?): a usage problem, not bad data
+        raise UsageProblem(
+            f"--out {out} exists", hint="pass --force to replace it, or choose another --out"
+        )
     require_tables(app, kinds)
     tgt = app.target
-    pool = tgt.pool()
-    rows: list[dict[str, Any]] = []
-    if dry_run:
-        client = pool.get()
-        for kind in kinds:
-            desc = describe(client, tgt.tables[kind]) or {}
-            rows.append({"kind": kind, "table": tgt.tables[kind], "items": desc.get("ItemCount")})
-    else:
-        tmp = out.with_name(out.name + ".partial")
-        try:
-            with open_write(tmp, compress=is_compressed(out)) as fh:
-                header = Header(
-                    createdAt=utc_now(), tool=f"forumctl {__version__}", source=tgt.describe()
-                )
-                fh.write(dump_line(header))
-                for kind in kinds:
-                    name = tgt.tables[kind]
-                    td = table_def(kind)
-                    fh.write(
-                        dump_line(
-                            TableStart(kind=kind, name=name, keySchema=key_schema(td.key_attrs))
-                        )
-                    )
-                    total = TableChecksum()
-                    with app.output.progress(f"backing up {name}", None) as advance:
-                        for page in scan_pages(
-                            pool, name, segments=segments_for(pool, name, segments)
-                        ):
-                            for item in page:
-                                total.add(item)
-                                fh.write(dump_line({"type": "item", "item": to_json_item(item)}))
-                            advance(len(page))
-                    fh.write(
-                        dump_line(TableEnd(kind=kind, count=total.count, checksum=total.hexdigest))
-                    )
-                    rows.append(
-                        {
-                            "kind": kind,
-                            "table": name,
-                            "items": total.count,
-                            "checksum": total.hexdigest,
-                        }
-                    )
-                fh.write(
-                    dump_line(
-                        End(
-                            tables={
-                                r["kind"]: {"count": r["items"], "checksum": r["checksum"]}
-                                for r in rows
-                            }
-                        )
-                    )
-                )
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.replace(out)
-        finally:
-            tmp.unlink(missing_ok=True)
+    rows = _planned_rows(app, kinds) if dry_run else _write_backup(app, out, kinds, segments)
     result = {"file": str(out), "dryRun": dry_run, "target": tgt.describe(), "tables": rows}
 
     def human(c: Console) -> None:
         title = f"backup {out}" + (" (dry run: no file written)" if dry_run else "")
-        c.print(
+        print_table(
+            c,
             table(
                 title,
                 ["kind", "table", "items", "checksum"],
                 [[r["kind"], r["table"], r["items"], (r.get("checksum") or "")[:16]] for r in rows],
-            )
+            ),
         )
 
     app.output.emit(result, human)
+
+
+def _planned_rows(app: App, kinds: tuple[Kind, ...]) -> list[dict[str, Any]]:
+    """--dry-run: each table and the item count DynamoDB last reported for it."""
+    tgt = app.target
+    client = tgt.pool().get()
+    rows = []
+    for kind in kinds:
+        desc = describe(client, tgt.tables[kind]) or {}
+        rows.append({"kind": kind, "table": tgt.tables[kind], "items": desc.get("ItemCount")})
+    return rows
+
+
+def _write_backup(
+    app: App, out: Path, kinds: tuple[Kind, ...], segments: int
+) -> list[dict[str, Any]]:
+    """Write FILE.partial, then rename it to FILE once complete and on disk; one row per
+    table (kind, name, count, checksum)."""
+    tgt = app.target
+    tmp = out.with_name(out.name + ".partial")
+    rows: list[dict[str, Any]] = []
+    try:
+        with open_write(tmp, compress=is_compressed(out)) as fh:
+            header = Header(
+                createdAt=utc_now(), tool=f"forumctl {__version__}", source=tgt.describe()
+            )
+            fh.write(dump_line(header))
+            for kind in kinds:
+                rows.append(_write_table(app, fh, kind, segments))
+            ends = {r["kind"]: {"count": r["items"], "checksum": r["checksum"]} for r in rows}
+            fh.write(dump_line(End(tables=ends)))
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return rows
+
+
+def _write_table(app: App, fh: IO[str], kind: Kind, segments: int) -> dict[str, Any]:
+    """One table's section: its 'table' line, its items page by page, its 'table-end' line."""
+    tgt = app.target
+    pool = tgt.pool()
+    name = tgt.tables[kind]
+    fh.write(
+        dump_line(TableStart(kind=kind, name=name, keySchema=key_schema(table_def(kind).key_attrs)))
+    )
+    total = TableChecksum()
+    with app.output.progress(f"backing up {name}", None) as advance:
+        for page in scan_pages(pool, name, segments=segments_for(pool, name, segments)):
+            for item in page:
+                total.add(item)
+                fh.write(dump_line({"type": "item", "item": to_json_item(item)}))
+            advance(len(page))
+    fh.write(dump_line(TableEnd(kind=kind, count=total.count, checksum=total.hexdigest)))
+    return {"kind": kind, "table": name, "items": total.count, "checksum": total.hexdigest}
 
 
 @click.command(epilog=FORMAT_HELP)
@@ -164,7 +167,7 @@ def backup(
     "the table's copy, other items are kept.",
 )
 @write_options
-@click.option("--verify/--no-verify", default=True, show_default=True)
+@verify_option
 @click.option("--dry-run", is_flag=True, help="Check the file and the targets; write nothing.")
 @common_options
 def restore(

@@ -109,7 +109,7 @@ def _count_check(client: Any, plan: Plan, kind: Kind, desc: dict[str, Any]) -> I
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
         how = "counted by Scan"
     else:
-        count, how = desc.get("ItemCount", 0), "as DynamoDB last reported it (about every 6 h)"
+        count, how = desc.get("ItemCount", 0), "as DynamoDB last reported it, about every 6 h"
     expected = plan.expect_items.get(kind)
     if expected is not None and expected != count:
         yield Check(

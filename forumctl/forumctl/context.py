@@ -80,6 +80,15 @@ output_option = click.option(
     help="text: tables for humans; json: one JSON document on stdout for machines.",
 )
 
+# --verify/--no-verify of the commands that load items (migrate, seed, restore): one definition.
+verify_option = click.option(
+    "--verify/--no-verify",
+    default=True,
+    show_default=True,
+    help="Afterwards read each table back (Scan) and compare it with the source, item by item "
+    "(exit 1 when an item is missing or differs).",
+)
+
 _OPTIONS: list[Callable[[F], F]] = [
     output_option,
     click.option(

@@ -16,16 +16,13 @@ from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 from rich.console import Console
 
-from forumctl.errors import CheckFailed, CliError, ExitCode
+from forumctl.context import output_option
+from forumctl.errors import CheckFailed, UsageProblem
 from forumctl.kube import KubeNotFound, api_clients, kube_call
-from forumctl.output import Output, table
+from forumctl.output import Output, print_table, table
 from forumdb.naming import GROUP, PLURAL, VERSION
 
 POLL_SECONDS = 0.5
-
-
-class UsageProblem(CliError):
-    code = ExitCode.USAGE
 
 
 class FailoverResult(BaseModel):
@@ -96,7 +93,7 @@ def _human(result: FailoverResult) -> Any:
         if result.waited_seconds is not None:
             rows.append(("waited", f"{result.waited_seconds:.1f} s"))
         title = "failover (dry run: nothing changed)" if result.dry_run else "failover"
-        console.print(table(title, ["", ""], rows))
+        print_table(console, table(title, None, rows))
 
     return show
 
@@ -112,10 +109,16 @@ def _human(result: FailoverResult) -> Any:
     show_default=True,
     help="Wait until the operator has switched the status and the ConfigMap.",
 )
-@click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for the switch (with --wait).",
+)
 @click.option("--force", is_flag=True, help="Switch even to a region failing its health checks.")
 @click.option("--dry-run", is_flag=True, help="Check and show the switch; change nothing.")
-@click.option("--output", "-o", "output_mode", type=click.Choice(["text", "json"]), default="text")
+@output_option
 def failover(
     to_region: str,
     name: str,

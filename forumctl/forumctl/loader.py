@@ -14,7 +14,7 @@ from forumctl.codec import Item, TableChecksum
 from forumctl.contents import ContentReport, verify_contents
 from forumctl.context import App
 from forumctl.errors import AwsError, CheckFailed
-from forumctl.output import table
+from forumctl.output import print_table, table
 from forumctl.sync import SyncResult, sync_items
 from forumctl.tables_cmd import describe
 from forumdb.tables import Kind, table_def
@@ -171,7 +171,7 @@ def render(c: Console, title: str, summary: dict[str, Any]) -> None:
     dry = any("wouldWrite" in r for r in summary["tables"])
     written, removed = ("would write", "would remove") if dry else ("written", "removed")
     columns = ["table", "items", written, "unchanged", removed, "verified", "checksum"]
-    c.print(table(title, columns, rows))
+    print_table(c, table(title, columns, rows))
 
 
 def fail_if_unverified(reports: list[ContentReport]) -> None:

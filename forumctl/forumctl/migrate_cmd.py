@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from forumctl.context import App, common_options, write_options
+from forumctl.context import App, common_options, verify_option, write_options
 from forumctl.loader import LoadJob, load_and_report, require_tables
 from forumctl.sources import read_records, records_to_items
 from forumdb.tables import KINDS, Kind
@@ -28,7 +28,7 @@ from forumdb.tables import KINDS, Kind
     help="Migrate only these kinds (repeatable; default all three).",
 )
 @write_options
-@click.option("--verify/--no-verify", default=True, show_default=True, help="Check afterwards.")
+@verify_option
 @click.option("--dry-run", is_flag=True, help="Read and compare; write nothing; report counts.")
 @common_options
 def migrate(

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -86,10 +87,31 @@ class Output:
             yield lambda n: bar.advance(task, n)
 
 
-def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    t = Table(title=title, title_justify="left")
-    for c in columns:
+def table(title: str, columns: Sequence[str] | None, rows: Sequence[Sequence[Any]]) -> Table:
+    """A table for humans; `columns=None` for two-column "name  value" lists, which need no
+    header row (the names say what each value is)."""
+    t = Table(title=title, title_justify="left", show_header=columns is not None)
+    for c in columns or ("", ""):
         t.add_column(c)
     for r in rows:
         t.add_row(*("" if v is None else str(v) for v in r))
     return t
+
+
+def print_table(console: Console, grid: Table) -> None:
+    """Print a table whole. On a terminal it fits the terminal; piped (a log, a file, grep),
+    rich would assume 80 columns and cut every cell to fit (`forum-Thre…`), so it gets a
+    console on the same file as wide as the table needs (rich caps print(width=) at the
+    console's width, hence a console of its own)."""
+    if console.is_terminal:
+        console.print(grid)
+        return
+    width = Measurement.get(console, console.options.update_width(100_000), grid).maximum
+    wide = Console(
+        file=console.file,
+        width=max(console.width, width),
+        color_system=console.color_system,
+        no_color=console.no_color,
+        soft_wrap=True,
+    )
+    wide.print(grid)

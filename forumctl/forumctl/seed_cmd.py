@@ -13,17 +13,38 @@ from rich.console import Console
 
 from forumctl import sample
 from forumctl.codec import Item, serialize_record
-from forumctl.context import App, common_options, write_options
-from forumctl.errors import DataError
+from forumctl.context import App, common_options, verify_option, write_options
+from forumctl.errors import UsageProblem
 from forumctl.loader import LoadJob, load_and_report, require_tables
-from forumctl.output import table
+from forumctl.output import print_table, table
 from forumdb.tables import KINDS, Kind, table_def
 
 
 @click.command()
-@click.option("--users", "n_users", type=click.IntRange(0), default=100, show_default=True)
-@click.option("--threads", "n_threads", type=click.IntRange(0), default=200, show_default=True)
-@click.option("--posts", "n_posts", type=click.IntRange(0), default=1000, show_default=True)
+@click.option(
+    "--users",
+    "n_users",
+    type=click.IntRange(0),
+    default=100,
+    show_default=True,
+    help="Users to write (ids 1..N).",
+)
+@click.option(
+    "--threads",
+    "n_threads",
+    type=click.IntRange(0),
+    default=200,
+    show_default=True,
+    help="Threads to write (ids 1..N; each names one of the users as author).",
+)
+@click.option(
+    "--posts",
+    "n_posts",
+    type=click.IntRange(0),
+    default=1000,
+    show_default=True,
+    help="Posts to write (ids 1..N; each in one of the threads, by one of the users).",
+)
 @click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same data.")
 @click.option(
     "--storage-mode",
@@ -37,7 +58,7 @@ from forumdb.tables import KINDS, Kind, table_def
 )
 @click.option("--force", is_flag=True, help="JSON mode: replace db.json files that exist.")
 @write_options
-@click.option("--verify/--no-verify", default=True, show_default=True)
+@verify_option
 @click.option("--dry-run", is_flag=True, help="Say what would be written; write nothing.")
 @common_options
 def seed(
@@ -116,7 +137,9 @@ def _seed_json(
     for kind in KINDS:
         path = data_dir / kind / "db.json"
         if path.exists() and not force:
-            raise DataError(f"{path} exists", hint="pass --force to replace it, or --data-dir")
+            raise UsageProblem(
+                f"{path} exists", hint="pass --force to replace it, or choose another --data-dir"
+            )
         if not dry_run:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".json.tmp")
@@ -134,6 +157,6 @@ def _seed_json(
 
     def human(c: Console) -> None:
         title = f"seed {data_dir}" + (" (dry run: nothing written)" if dry_run else "")
-        c.print(table(title, ["kind", "file", "records"], [list(r.values()) for r in rows]))
+        print_table(c, table(title, ["kind", "file", "records"], [list(r.values()) for r in rows]))
 
     app.output.emit(result, human)

@@ -147,6 +147,115 @@ def _batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
         yield chunk
 
 
+class _Sync:
+    """One sync_items run: the options, what the source has shown so far (keys, digests, hash
+    keys) and the counts, shared by the chunk workers and the source check."""
+
+    def __init__(
+        self,
+        pool: ClientPool,
+        table: str,
+        key_names: tuple[str, ...],
+        *,
+        compare: bool,
+        dry_run: bool,
+        track_digests: bool,
+        one_per_hash: bool,
+        policy: RetryPolicy,
+        progress: Callable[[int], None],
+    ) -> None:
+        self.pool, self.table, self.key_names = pool, table, key_names
+        self.compare, self.dry_run, self.policy = compare, dry_run, policy
+        self.track_digests, self.one_per_hash, self.progress = track_digests, one_per_hash, progress
+        self.result = SyncResult(table=table, compared=compare, dry_run=dry_run)
+        self.seen: dict[tuple[str, ...], bytes] = {}
+        self.seen_hashes: dict[str, str] = {}  # hash key -> range key, with one_per_hash
+        self.held = held_keys(pool, table, key_names) if compare and one_per_hash else None
+        self.counter = _Counter()
+
+    def run_chunk(self, chunk: list[Item]) -> None:
+        with self.pool.lease() as client:
+            written, unchanged, removed = self._sync_chunk(client, chunk)
+        self.counter.add(written, unchanged, removed)
+        self.progress(len(chunk))
+
+    def _sync_chunk(self, client: Any, chunk: list[Item]) -> tuple[int, int, int]:
+        todo, stale = self._to_write(client, chunk) if self.compare else (chunk, [])
+        if not self.dry_run:
+            for batch in chunks(todo, WRITE_BATCH):
+                write_batch(client, self.table, batch, policy=self.policy)
+            # After the writes: the record is never missing from the table.
+            for batch in chunks(stale, WRITE_BATCH):
+                delete_batch(client, self.table, batch, policy=self.policy)
+        return len(todo), len(chunk) - len(todo), len(stale)
+
+    def _to_write(self, client: Any, chunk: list[Item]) -> tuple[list[Item], list[Item]]:
+        """The chunk's items that are missing or differ (with their next version), and the
+        keys of the same records under another range key (to delete after the writes)."""
+        key_names = self.key_names
+        keys = [{k: it[k] for k in key_names} for it in chunk]
+        existing = {
+            key_of(it, key_names): (content_digest(it), version_of(it))
+            for it in get_batch(client, self.table, keys, policy=self.policy)
+        }
+        todo: list[Item] = []
+        stale: list[Item] = []
+        for it in chunk:
+            elsewhere = _elsewhere(self.held, it, key_names) if self.held is not None else []
+            stale.extend(key for key, _ in elsewhere)
+            replaced = [version for _, version in elsewhere]
+            old = existing.get(key_of(it, key_names))
+            if old is not None:
+                if old[0] == content_digest(it):
+                    continue  # same content: left alone, whatever its version
+                replaced.append(old[1])
+            todo.append(_next_version(it, replaced))
+        return todo, stale
+
+    def checked(self, source: Iterable[Item]) -> Iterator[Item]:
+        """The source's items, counted into the source checksum; a missing key attribute or a
+        key (or, with one_per_hash, a hash key) seen twice is a data error."""
+        for it in source:
+            try:
+                key = key_of(it, self.key_names)
+            except KeyError as exc:
+                raise DataError(f"an item for {self.table} lacks its key attribute {exc}") from None
+            self.result.source.add_digest(item_digest(it))
+            if self.one_per_hash and (self.track_digests or self.held is not None):
+                self._check_one_per_hash(key)
+            if self.track_digests:
+                self._check_unique(key, it)
+            yield it
+
+    def _check_unique(self, key: tuple[str, ...], item: Item) -> None:
+        if key in self.seen:
+            shown = dict(zip(self.key_names, key, strict=True))
+            raise DataError(
+                f"the source holds two items with the key {shown} for table {self.table}",
+                hint="fix the duplicate id in the input; forumctl will not pick one for you",
+            )
+        self.seen[key] = content_digest(item)
+
+    def _check_one_per_hash(self, key: tuple[str, ...]) -> None:
+        hash_key, range_key = key
+        other = self.seen_hashes.setdefault(hash_key, range_key)
+        if other != range_key:
+            hash_name, range_name = self.key_names
+            raise DataError(
+                f"the source holds two items with {hash_name} {json.loads(hash_key)[1]} "
+                f"for table {self.table}: {range_name} {json.loads(other)[1]} and "
+                f"{json.loads(range_key)[1]}",
+                hint="an id names one record; fix the duplicate id in the input",
+            )
+
+    def finish(self) -> SyncResult:
+        result = self.result
+        result.written, result.unchanged = self.counter.written, self.counter.unchanged
+        result.removed = self.counter.removed
+        result.digests = self.seen if self.track_digests else None
+        return result
+
+
 def sync_items(
     pool: ClientPool,
     table: str,
@@ -175,83 +284,19 @@ def sync_items(
         compare = not table_is_empty(pool, table)
     if one_per_hash and len(key_names) != 2:
         raise ValueError(f"one_per_hash needs a hash and a range key, got {key_names}")
-    result = SyncResult(table=table, compared=compare, dry_run=dry_run)
-    seen: dict[tuple[str, ...], bytes] = {}
-    seen_hashes: dict[str, str] = {}  # hash key -> range key, with one_per_hash
-    held = held_keys(pool, table, key_names) if compare and one_per_hash else None
-    counter = _Counter()
-
-    def run_chunk(chunk: list[Item]) -> None:
-        with pool.lease() as client:
-            written, unchanged, removed = _sync_chunk(client, chunk)
-        counter.add(written, unchanged, removed)
-        progress(len(chunk))
-
-    def _sync_chunk(client: Any, chunk: list[Item]) -> tuple[int, int, int]:
-        todo = chunk
-        stale: list[Item] = []
-        if compare:
-            keys = [{k: it[k] for k in key_names} for it in chunk]
-            existing = {
-                key_of(it, key_names): (content_digest(it), version_of(it))
-                for it in get_batch(client, table, keys, policy=policy)
-            }
-            todo = []
-            for it in chunk:
-                elsewhere = _elsewhere(held, it, key_names) if held is not None else []
-                stale.extend(key for key, _ in elsewhere)
-                replaced = [version for _, version in elsewhere]
-                old = existing.get(key_of(it, key_names))
-                if old is not None:
-                    if old[0] == content_digest(it):
-                        continue  # same content: left alone, whatever its version
-                    replaced.append(old[1])
-                todo.append(_next_version(it, replaced))
-        if not dry_run:
-            for batch in chunks(todo, WRITE_BATCH):
-                write_batch(client, table, batch, policy=policy)
-            # After the writes: the record is never missing from the table.
-            for batch in chunks(stale, WRITE_BATCH):
-                delete_batch(client, table, batch, policy=policy)
-        return len(todo), len(chunk) - len(todo), len(stale)
-
-    def checked(source: Iterable[Item]) -> Iterator[Item]:
-        for it in source:
-            try:
-                key = key_of(it, key_names)
-            except KeyError as exc:
-                raise DataError(f"an item for {table} lacks its key attribute {exc}") from None
-            result.source.add_digest(item_digest(it))
-            if one_per_hash and (track_digests or held is not None):
-                _check_one_per_hash(key)
-            if not track_digests:
-                yield it
-                continue
-            if key in seen:
-                shown = dict(zip(key_names, key, strict=True))
-                raise DataError(
-                    f"the source holds two items with the key {shown} for table {table}",
-                    hint="fix the duplicate id in the input; forumctl will not pick one for you",
-                )
-            seen[key] = content_digest(it)
-            yield it
-
-    def _check_one_per_hash(key: tuple[str, ...]) -> None:
-        hash_key, range_key = key
-        other = seen_hashes.setdefault(hash_key, range_key)
-        if other != range_key:
-            raise DataError(
-                f"the source holds two items with {key_names[0]} {json.loads(hash_key)[1]} "
-                f"for table {table}: {key_names[1]} {json.loads(other)[1]} and "
-                f"{json.loads(range_key)[1]}",
-                hint="an id names one record; fix the duplicate id in the input",
-            )
-
-    _run_parallel(run_chunk, _batched(checked(items), GET_BATCH), workers)
-    result.written, result.unchanged = counter.written, counter.unchanged
-    result.removed = counter.removed
-    result.digests = seen if track_digests else None
-    return result
+    run = _Sync(
+        pool,
+        table,
+        key_names,
+        compare=compare,
+        dry_run=dry_run,
+        track_digests=track_digests,
+        one_per_hash=one_per_hash,
+        policy=policy,
+        progress=progress,
+    )
+    _run_parallel(run.run_chunk, _batched(run.checked(items), GET_BATCH), workers)
+    return run.finish()
 
 
 def _run_parallel(

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from forumctl.context import App, common_options
 from forumctl.errors import AwsError
-from forumctl.output import table
+from forumctl.output import print_table, table
 from forumdb.tables import KINDS, TableDef, create_table_request, key_schema, table_def
 
 
@@ -84,6 +84,7 @@ def enable_pitr(
     type=click.Choice(["PAY_PER_REQUEST", "PROVISIONED"]),
     default="PAY_PER_REQUEST",
     show_default=True,
+    help="On-demand (PAY_PER_REQUEST) or PROVISIONED capacity (then give both capacities).",
 )
 @click.option("--read-capacity", type=click.IntRange(min=1), help="PROVISIONED only.")
 @click.option("--write-capacity", type=click.IntRange(min=1), help="PROVISIONED only.")
@@ -167,12 +168,13 @@ def create(
     result = {"target": tgt.describe(), "dryRun": dry_run, "pitr": pitr, "tables": rows}
 
     def human(c: Console) -> None:
-        c.print(
+        print_table(
+            c,
             table(
                 f"tables in {tgt.region}" + (" (dry run)" if dry_run else ""),
                 ["kind", "table", "action", "status", "pitr"],
                 [[r["kind"], r["table"], r["action"], r["status"], r["pitr"]] for r in rows],
-            )
+            ),
         )
 
     app.output.emit(result, human)
@@ -217,7 +219,8 @@ def list_tables(app: App) -> None:
         )
 
     def human(c: Console) -> None:
-        c.print(
+        print_table(
+            c,
             table(
                 f"tables in {tgt.region}",
                 ["kind", "table", "status", "items", "indexes"],
@@ -231,7 +234,7 @@ def list_tables(app: App) -> None:
                     ]
                     for r in rows
                 ],
-            )
+            ),
         )
 
     app.output.emit({"target": tgt.describe(), "tables": rows}, human)
@@ -259,12 +262,13 @@ def delete(app: App, yes: bool, dry_run: bool) -> None:
             rows.append({"kind": kind, "table": name, "action": "deleted"})
 
     def human(c: Console) -> None:
-        c.print(
+        print_table(
+            c,
             table(
                 f"tables in {tgt.region}",
                 ["kind", "table", "action"],
                 [[r["kind"], r["table"], r["action"]] for r in rows],
-            )
+            ),
         )
 
     app.output.emit({"target": tgt.describe(), "dryRun": dry_run, "tables": rows}, human)

@@ -13,7 +13,7 @@ from forumctl.checks import Check, Plan, run_all
 from forumctl.context import App, common_options
 from forumctl.errors import AwsError, CheckFailed
 from forumctl.kube import ForumDbTarget
-from forumctl.output import table
+from forumctl.output import print_table, table
 from forumdb.config import load_settings
 from forumdb.tables import KINDS, Kind
 
@@ -213,12 +213,13 @@ def verify(
 
     def human(c: Console) -> None:
         side = "replica side" if plan.is_replica_side else "primary"
-        c.print(
+        print_table(
+            c,
             table(
                 f"verify {plan.region} ({side})",
                 ["check", "result", "detail"],
                 [[ch.name, _MARK[ch.outcome], ch.detail] for ch in checks],
-            )
+            ),
         )
 
     app.output.emit(result, human)

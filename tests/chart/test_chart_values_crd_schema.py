@@ -138,6 +138,10 @@ BAD_SPECS = {
         {"primaryRegion": "mars"},
         r"/forumDatabase/spec/primaryRegion.*does not match pattern",
     ),
+    "a primary region shorter than any": (
+        {"primaryRegion": "mars-1"},
+        r"/forumDatabase/spec/primaryRegion.*does not match pattern",
+    ),
     "an unknown deletion policy": (
         {"deletionPolicy": "Nuke"},
         r"/forumDatabase/spec/deletionPolicy.*must be one of 'Retain', 'Delete'",
@@ -212,6 +216,50 @@ def test_the_api_server_agrees(kubectl, namespace):
     spec = json.loads(created.stdout)["spec"]
     assert "replicaRegions" not in spec
     assert spec["alarms"]["periodSeconds"] == 300  # the CRD's default
+
+
+# The API server reports a string's first failed rule only, quoting a pattern: a region field
+# holds a pattern alone, whose named group says what is expected (crds/forumdatabase.yaml).
+NOT_A_REGION = {
+    "spec.primaryRegion": {"primaryRegion": "mars-1"},
+    "spec.activeRegion": {"replicaRegions": ["us-west-2"], "activeRegion": "mars-1"},
+    "spec.replicaRegions": {"replicaRegions": ["mars-1"]},  # 1.20 names the list, no index
+    "spec.backups.copyRegion": {"backups": {"enabled": True, "copyRegion": "mars-1"}},
+}
+
+
+@pytest.mark.apiserver
+@pytest.mark.parametrize(("path", "spec"), list(NOT_A_REGION.items()), ids=list(NOT_A_REGION))
+def test_the_api_server_says_a_region_is_expected(kubectl, namespace, path, spec):
+    obj = json.dumps(_forum_database(**spec))
+    proc = kubectl(
+        *("create", "--dry-run=server", "-n", namespace, "-f", "-"), input=obj, check=False
+    )
+    assert proc.returncode != 0, proc.stdout
+    assert f'{path}: Invalid value: "mars-1"' in proc.stderr, proc.stderr
+    assert "should match '^(?P<AWS_region_like_us_east_1>" in proc.stderr, proc.stderr
+    assert "chars long" not in proc.stderr, proc.stderr
+
+
+def test_every_region_pattern_says_what_it_expects():
+    """Offline: the same pattern on every region field of the spec, and it accepts what AWS
+    names regions (including the GovCloud and ISO partitions)."""
+    spec = _crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    props = spec["properties"]
+    fields = [
+        props["primaryRegion"],
+        props["activeRegion"],
+        props["replicaRegions"]["items"],
+        props["backups"]["properties"]["copyRegion"],
+    ]
+    patterns = {f["pattern"] for f in fields}
+    assert len(patterns) == 1, patterns
+    assert all("minLength" not in f and "maxLength" not in f for f in fields)
+    (pattern,) = patterns
+    for region in ("us-east-1", "ap-southeast-5", "us-gov-west-1", "us-isob-east-1"):
+        assert re.search(pattern, region), region
+    for bad in ("mars-1", "US-EAST-1", "us-east-1a", "us-" + "x" * 17 + "-1"):
+        assert not re.search(pattern, bad), bad
 
 
 # ---- what helm accepts ------------------------------------------------------------------------

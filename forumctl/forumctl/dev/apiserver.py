@@ -136,43 +136,13 @@ class ApiServer:
             token = secrets.token_hex(16)
             (workdir / "tokens.csv").write_text(f'{token},admin,admin,"system:masters"\n')
             etcd_url = f"http://127.0.0.1:{ports.etcd_client}"
-            peer_url = f"http://127.0.0.1:{ports.etcd_peer}"
             processes["etcd"] = start_group(
-                [
-                    *(etcd, "--name", "default", "--data-dir", workdir / "etcd"),
-                    f"--listen-client-urls={etcd_url}",
-                    f"--advertise-client-urls={etcd_url}",
-                    f"--listen-peer-urls={peer_url}",
-                    f"--initial-advertise-peer-urls={peer_url}",
-                    f"--initial-cluster=default={peer_url}",
-                    "--logger=zap",
-                    "--log-level=warn",
-                ],
+                _etcd_argv(etcd, workdir, etcd_url, f"http://127.0.0.1:{ports.etcd_peer}"),
                 log_file=workdir / ETCD_LOG,
                 name="etcd",
             )
             processes["kube-apiserver"] = start_group(
-                [
-                    kube_apiserver,
-                    f"--etcd-servers={etcd_url}",
-                    "--bind-address=127.0.0.1",
-                    "--advertise-address=127.0.0.1",
-                    f"--secure-port={ports.apiserver}",
-                    "--insecure-port=0",
-                    f"--tls-cert-file={pki.serving_cert}",
-                    f"--tls-private-key-file={pki.serving_key}",
-                    f"--client-ca-file={pki.ca_cert}",
-                    f"--token-auth-file={workdir / 'tokens.csv'}",
-                    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                    f"--service-account-key-file={pki.sa_public_key}",
-                    f"--service-account-signing-key-file={pki.sa_private_key}",
-                    f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
-                    "--authorization-mode=RBAC",
-                    # no token controller runs here, so pods could not get their SA tokens
-                    "--disable-admission-plugins=ServiceAccount",
-                    "--allow-privileged=true",
-                    f"--cert-dir={workdir / 'certs'}",
-                ],
+                _apiserver_argv(kube_apiserver, workdir, pki, etcd_url, ports.apiserver),
                 log_file=workdir / APISERVER_LOG,
                 name="kube-apiserver",
             )
@@ -201,11 +171,15 @@ class ApiServer:
 
     def apply_crds(self, kubectl: KubectlCall, crd_dir: Path, *, timeout: float = 30) -> list[str]:
         """Apply crd_dir/*.yaml and wait until each CRD is Established; remembers and returns
-        the namespaced resources they define. An empty folder is nothing to do."""
+        the namespaced resources they define. An empty folder is nothing to do.
+
+        A client-side apply, as README's `kubectl apply -f crds/` is: it records the
+        last-applied annotation, so that command later finds the CRDs unchanged instead of
+        warning, for each, that the annotation is missing (as after a server-side apply)."""
         files = sorted(crd_dir.glob("*.yaml"))
         if not files:
             return []
-        kubectl("apply", "--server-side", "--force-conflicts", *[f"--filename={f}" for f in files])
+        kubectl("apply", *[f"--filename={f}" for f in files])
         crds = crd_documents(crd_dir)
         if crds:
             kubectl(
@@ -226,6 +200,47 @@ class ApiServer:
             if proc is not None:
                 stop_group(proc, grace=10)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _etcd_argv(etcd: Path, workdir: Path, url: str, peer_url: str) -> list[str | Path]:
+    """A single-member etcd on 127.0.0.1, its data in workdir/etcd."""
+    return [
+        *(etcd, "--name", "default", "--data-dir", workdir / "etcd"),
+        f"--listen-client-urls={url}",
+        f"--advertise-client-urls={url}",
+        f"--listen-peer-urls={peer_url}",
+        f"--initial-advertise-peer-urls={peer_url}",
+        f"--initial-cluster=default={peer_url}",
+        "--logger=zap",
+        "--log-level=warn",
+    ]
+
+
+def _apiserver_argv(
+    kube_apiserver: Path, workdir: Path, pki: Pki, etcd_url: str, port: int
+) -> list[str | Path]:
+    """kube-apiserver on 127.0.0.1:port: TLS from our CA, the admin token file, RBAC."""
+    return [
+        kube_apiserver,
+        f"--etcd-servers={etcd_url}",
+        "--bind-address=127.0.0.1",
+        "--advertise-address=127.0.0.1",
+        f"--secure-port={port}",
+        "--insecure-port=0",
+        f"--tls-cert-file={pki.serving_cert}",
+        f"--tls-private-key-file={pki.serving_key}",
+        f"--client-ca-file={pki.ca_cert}",
+        f"--token-auth-file={workdir / 'tokens.csv'}",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        f"--service-account-key-file={pki.sa_public_key}",
+        f"--service-account-signing-key-file={pki.sa_private_key}",
+        f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+        "--authorization-mode=RBAC",
+        # no token controller runs here, so pods could not get their SA tokens
+        "--disable-admission-plugins=ServiceAccount",
+        "--allow-privileged=true",
+        f"--cert-dir={workdir / 'certs'}",
+    ]
 
 
 def _wait_ready(

@@ -118,10 +118,16 @@ def up(
     except DevStackError as exc:
         _fail(out, progress, exc)
         return
-    if not started:
+    if started:
+        progress.total(f"{state.mode} stack up")
+    else:
         progress.note("the stack was running already; nothing started")
+    timing = {
+        "seconds": progress.elapsed,
+        "steps": [{"step": t.step, "seconds": t.seconds} for t in progress.steps],
+    }
     out.emit(
-        {"started": started, **stack.status(resolved), **_env_doc(state)},
+        {"started": started, **timing, **stack.status(resolved), **_env_doc(state)},
         lambda c: click.echo(what_to_try(state, resolved)),
     )
 

@@ -9,11 +9,10 @@ from typing import Any, NoReturn
 
 import click
 from rich.console import Console
-from rich.measure import Measurement
 
 from forumctl.context import App, common_options
 from forumctl.errors import AwsError, CheckFailed
-from forumctl.output import table
+from forumctl.output import print_table, table
 from forumctl.restore_drill.model import TAG_DRILL, DrillRow, Method, drill_id
 from forumctl.restore_drill.plan import plan_drill, vault_and_owner
 from forumctl.restore_drill.run import DrillRunner, row_for
@@ -142,21 +141,14 @@ def restore_drill(
     (SIGTERM) when interrupted, after the drill tables are deleted (under -o json stdout then
     holds the CLI's error document: error, hint, exitCode).
     """
-    if point_in_time is not None and latest:
-        raise click.UsageError("--point-in-time and --latest exclude each other")
-    if recovery_point_arn and latest_recovery_point:
-        raise click.UsageError(
-            "--from-recovery-point and --latest-recovery-point exclude each other"
-        )
-    if recovery_point_arn and table_kind == "all":
-        raise click.UsageError("--from-recovery-point restores one table: pass --table KIND")
-    methods: tuple[Method, ...] = (
-        ("pitr", "recovery-point") if method == "both" else (method,)  # type: ignore[assignment]
+    methods = _methods(
+        method,
+        table_kind,
+        point_in_time=point_in_time,
+        latest=latest,
+        recovery_point_arn=recovery_point_arn,
+        latest_recovery_point=latest_recovery_point,
     )
-    if point_in_time is not None and "pitr" not in methods:
-        raise click.UsageError("--point-in-time needs --method pitr or both")
-    if recovery_point_arn and "recovery-point" not in methods:
-        raise click.UsageError("--from-recovery-point needs --method recovery-point or both")
     kinds: tuple[Kind, ...] = KINDS if table_kind == "all" else (table_kind,)  # type: ignore[assignment]
     tgt = app.target
     vault, owner = vault_and_owner(tgt, backup_vault, owner)
@@ -190,6 +182,35 @@ def restore_drill(
             f"{len(failed)} of {len(rows)} drill restores failed in {tgt.region}: "
             + "; ".join(f"{r.target}: {r.reason}" for r in failed)
         )
+
+
+def _methods(
+    method: str,
+    table_kind: str,
+    *,
+    point_in_time: datetime | None,
+    latest: bool,
+    recovery_point_arn: str | None,
+    latest_recovery_point: bool,
+) -> tuple[Method, ...]:
+    """The restore methods asked for; a usage error (exit 2) for options that exclude each
+    other or need another --method or --table."""
+    if point_in_time is not None and latest:
+        raise click.UsageError("--point-in-time and --latest exclude each other")
+    if recovery_point_arn and latest_recovery_point:
+        raise click.UsageError(
+            "--from-recovery-point and --latest-recovery-point exclude each other"
+        )
+    if recovery_point_arn and table_kind == "all":
+        raise click.UsageError("--from-recovery-point restores one table: pass --table KIND")
+    methods: tuple[Method, ...] = (
+        ("pitr", "recovery-point") if method == "both" else (method,)  # type: ignore[assignment]
+    )
+    if point_in_time is not None and "pitr" not in methods:
+        raise click.UsageError("--point-in-time needs --method pitr or both")
+    if recovery_point_arn and "recovery-point" not in methods:
+        raise click.UsageError("--from-recovery-point needs --method recovery-point or both")
+    return methods
 
 
 def _interrupted(
@@ -233,10 +254,7 @@ def _report(app: App, drill: str, rows: list[DrillRow], *, dry_run: bool, keep: 
 
     def human(c: Console) -> None:
         title = f"restore drill {drill} in {tgt.region}" + (" (dry run)" if dry_run else "")
-        grid = table(title, _COLUMNS, [_human_row(r) for r in rows])
-        # Piped (no terminal), rich assumes 80 columns and cuts every cell to fit: give the
-        # table its natural width instead, so a log or a file holds the whole names.
-        _wide(c, grid).print(grid)
+        print_table(c, table(title, _COLUMNS, [_human_row(r) for r in rows]))
         for r in rows:
             if r.reason:
                 c.print(f"{r.target}: {r.reason}", highlight=False)
@@ -275,21 +293,6 @@ def _human_row(r: DrillRow) -> list[Any]:
         r.duration_seconds,
         {"pass": "[green]ok[/]", "skipped": "[yellow]skipped[/]"}.get(r.state, "[red]FAIL[/]"),
     ]
-
-
-def _wide(c: Console, grid: Any) -> Console:
-    """`c` on a terminal; piped, a console on the same file as wide as the table needs with
-    nothing cut (rich caps print(width=) at the console's width, 80 when not a terminal)."""
-    if c.is_terminal:
-        return c
-    width = Measurement.get(c, c.options.update_width(100_000), grid).maximum
-    return Console(
-        file=c.file,
-        width=max(c.width, width),
-        color_system=c.color_system,
-        no_color=c.no_color,
-        soft_wrap=True,
-    )
 
 
 def _summary(rows: list[DrillRow]) -> str:

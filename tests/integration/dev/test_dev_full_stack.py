@@ -39,7 +39,11 @@ def test_dev_up_runs_the_forum_on_replicated_tables_and_down_leaves_nothing(
     dev: DevCli,
 ) -> None:
     # no drift check during the test: it would undo the test's own ConfigMap edit
-    shown = dev.up("--drift-interval", "3600").stdout
+    up = dev.up("--drift-interval", "3600")
+    shown = up.stdout
+    # each step with its time, then the whole time (README's dev-up figure comes from these)
+    assert re.search(r"^✓ etcd \+ kube-apiserver \(\d+\.\ds\)$", up.stderr, re.M), up.stderr
+    assert re.search(r"^✓ dynamodb stack up in \d+\.\ds \(slowest: ", up.stderr, re.M), up.stderr
     report = dev.status()
     assert report["running"] is True
     assert report["mode"] == "dynamodb"
@@ -71,6 +75,15 @@ def test_dev_up_runs_the_forum_on_replicated_tables_and_down_leaves_nothing(
     configmap = kubectl.json("get", "configmap", "forumdb-forum", "-n", "default")["data"]
     assert configmap["STORAGE_MODE"] == "dynamodb"
     assert configmap["REPLICA_REGIONS"] == "us-west-2"
+
+    # README's operator section applies crds/ again: the CRDs dev up made are unchanged, with
+    # no warning about a missing last-applied annotation
+    crds = Path(__file__).resolve().parents[3] / "crds"
+    applied = kubectl("apply", "-f", str(crds))
+    assert applied.stderr == "", applied.stderr
+    lines = applied.stdout.splitlines()
+    assert len(lines) == 3, applied.stdout
+    assert all(line.endswith(" unchanged") for line in lines), applied.stdout
 
     urls = report["services"]
     readyz = _readyz(urls["posts"])

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import requests
 from devcli import DevCli, alive_pids
 
+STEP_DONE = re.compile(r"^✓ .+ \((\d+\.\d)s\)$")
+TOTAL = re.compile(r"^✓ json stack up in (\d+\.\d)s \(slowest: .+ \d+\.\ds\)$")
+
 
 def test_json_mode_serves_the_sample_data_and_down_leaves_nothing(dev: DevCli) -> None:
-    shown = dev.up("--json-mode").stdout
+    up = dev.up("--json-mode")
+    shown = up.stdout
+    # per-step times on stderr, then the whole time and where it went
+    lines = up.stderr.splitlines()
+    assert len([line for line in lines if STEP_DONE.match(line)]) == 3, up.stderr
+    assert TOTAL.match(lines[-1]), up.stderr
     report = dev.status()
     assert report["running"] is True
     assert report["mode"] == "json"
@@ -42,3 +53,20 @@ def test_json_mode_serves_the_sample_data_and_down_leaves_nothing(dev: DevCli) -
     assert not dev.state_dir.exists()
     assert alive_pids(pids) == []
     assert dev.status() == {"stateDir": str(dev.state_dir), "running": False, "processes": []}
+
+
+def test_up_json_document_gives_the_step_times(dev: DevCli) -> None:
+    doc = json.loads(dev.up("--json-mode", "-o", "json").stdout)
+    assert doc["started"] is True
+    steps = doc["steps"]
+    assert [s["step"] for s in steps] == [
+        "checkout has the sample data; ports free",
+        "sample data copied for the JSON store",
+        "services users, threads, posts (JSON files)",
+    ]
+    assert all(s["seconds"] >= 0 for s in steps)
+    assert doc["seconds"] >= sum(s["seconds"] for s in steps) - 0.2  # rounding: 0.05 a step
+    again = json.loads(dev.up("--json-mode", "-o", "json").stdout)
+    assert again["started"] is False
+    assert again["steps"] == []
+    dev.ok("down")

@@ -42,6 +42,20 @@ def test_every_crd_of_the_repository_is_established(apiserver: ApiServer, kubect
     assert FORUMDB_RESOURCE in apiserver.namespaced_crds
 
 
+def test_crds_are_applied_as_kubectl_apply_applies_them(kubectl: Kubectl) -> None:
+    """apply_crds (also `forumctl dev up`'s) leaves the last-applied annotation, so a later
+    `kubectl apply -f crds/` finds them unchanged, with no warning about a missing one."""
+    expected = {d["metadata"]["name"] for d in crd_documents(REPO_ROOT / "crds")}
+    for name in expected:
+        annotations = kubectl.json("get", "crd", name)["metadata"].get("annotations") or {}
+        assert "kubectl.kubernetes.io/last-applied-configuration" in annotations, name
+    again = kubectl("apply", "-f", str(REPO_ROOT / "crds"))
+    assert again.stderr == ""
+    assert sorted(again.stdout.splitlines()) == sorted(
+        f"customresourcedefinition.apiextensions.k8s.io/{name} unchanged" for name in expected
+    )
+
+
 def test_kubectl_get_forumdb_by_short_name(kubectl: Kubectl, namespace: str) -> None:
     assert kubectl.json("get", "forumdb", "-n", namespace)["items"] == []
     kubectl("apply", "-n", namespace, "-f", str(EXAMPLE))

@@ -150,9 +150,15 @@ def test_dry_runs_write_nothing(loaded: Any, tmp_path: Path) -> None:
     assert scan_all(loaded, "copy-Users") == []
 
 
-def test_backup_will_not_overwrite_a_file(loaded: Any, tmp_path: Path) -> None:
+def test_backup_onto_an_existing_file_is_a_usage_problem(loaded: Any, tmp_path: Path) -> None:
+    # The file is not bad data (exit 4): the request needs --force or another --out (exit 2).
     out = tmp_path / "b.jsonl"
     out.write_text("precious")
-    run = forumctl("backup", "--out", str(out), expect=ExitCode.DATA)
+    run = forumctl("backup", "--out", str(out), expect=ExitCode.USAGE)
+    assert f"--out {out} exists" in run.stderr
     assert "--force" in run.stderr
     assert out.read_text() == "precious"
+    doc = forumctl("backup", "--out", str(out), "-o", "json", expect=ExitCode.USAGE).json
+    assert doc["exitCode"] == ExitCode.USAGE
+    forumctl("backup", "--out", str(out), "--force")
+    assert json.loads(out.read_text().splitlines()[0])["type"] == "header"  # replaced

@@ -36,8 +36,9 @@ def test_seed_json_is_deterministic_and_readable_by_the_json_store(tmp_path: Pat
 def test_seed_json_needs_force_to_replace_and_dry_run_writes_nothing(tmp_path: Path) -> None:
     forumctl("seed", *SIZES, "--storage-mode", "json", "--data-dir", str(tmp_path / "d"))
     run = forumctl(
-        "seed", "--storage-mode", "json", "--data-dir", str(tmp_path / "d"), expect=ExitCode.DATA
+        "seed", "--storage-mode", "json", "--data-dir", str(tmp_path / "d"), expect=ExitCode.USAGE
     )
+    assert "exists" in run.stderr
     assert "--force" in run.stderr
     forumctl(
         "seed",

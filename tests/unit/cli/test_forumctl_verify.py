@@ -97,7 +97,7 @@ def deployment(moto: Any) -> Deployment:
     return dep
 
 
-def verify(*args: str, expect: int) -> dict[str, Any]:
+def verify(*args: str, expect: int | None) -> dict[str, Any]:
     out = forumctl(
         "verify", "--owner", OWNER, "--replica-region", DR, "-o", "json", *args, expect=expect
     ).json
@@ -247,3 +247,31 @@ def test_names_and_regions_come_from_the_forumdatabase() -> None:
     assert known.alarm_names == ("a",)
     assert known.backups is False  # backups switched off: none expected
     assert known.alarms is False  # empty alarms spec: unmanaged
+
+
+def _nesting(text: str) -> int:
+    """How deep parentheses nest in text: `a (b (c))` is 2."""
+    depth = deepest = 0
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        deepest = max(deepest, depth)
+    return deepest
+
+
+@pytest.mark.parametrize(
+    ("breakage", "args"),
+    [
+        (_nothing, ()),
+        (_nothing, ("--expect", "posts=5", "--max-backup-age", "0")),
+        (_delete_replica, ()),
+        (_drop_plan, ()),
+    ],
+    ids=["in-shape", "count-and-age", "replica", "plan"],
+)
+def test_details_read_without_nested_parentheses(
+    deployment: Deployment, breakage: Callable[[Deployment], None], args: tuple[str, ...]
+) -> None:
+    breakage(deployment)
+    result = verify(*args, expect=None)
+    nested = [f"{c['name']}: {c['detail']}" for c in result["checks"] if _nesting(c["detail"]) > 1]
+    assert nested == []
