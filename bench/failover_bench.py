@@ -205,7 +205,9 @@ RPO: the same outage with a replication lag of {args.lag:g} s (the moto extensio
 every replicated write by that much), the writers running for longer than the lag before it.
 Writes acknowledged in {PRIMARY} within the lag before the services read them in {DR} are not
 there yet: that window is the RPO. "Oldest" is the age, when the check began, of the oldest
-write found missing: the lag bounds it (asserted by tests/integration/failover).
+write found missing: the lag bounds it (asserted by tests/integration/failover); it is
+below the lag here because reading hundreds of writes back takes seconds, newest first, and
+the older ones land meanwhile.
 
 | run | lag | detection | acknowledged before the switch | not readable in {DR} at the switch \
 | oldest of those (s) | not readable {args.lag + 1:g} s after the primary came back |
