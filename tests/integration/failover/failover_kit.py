@@ -277,14 +277,16 @@ def acked_since(acks: list[Ack], t: float) -> list[Ack]:
 
 
 def missing_acks(service_url: str, acks: list[Ack]) -> list[Ack]:
-    """Acknowledged writes that the service cannot read back (now, in its current region)."""
+    """Acknowledged writes that the service cannot read back (now, in its current region),
+    oldest first. Read newest first: hundreds of reads take seconds, and the newest
+    writes are those still replicating, so read last they might land before they are read."""
     missing = []
     session = requests.Session()
-    for ack in acks:
+    for ack in sorted(acks, key=lambda a: a.at, reverse=True):
         r = session.get(f"{service_url}/api/users/{ack.user_id}", timeout=10)
         if r.status_code != 200 or r.json().get("username") != ack.username:
             missing.append(ack)
-    return missing
+    return sorted(missing, key=lambda a: a.at)
 
 
 @dataclass
