@@ -13,6 +13,10 @@ two times are measured, from the start of the outage:
   `--threshold` failed health checks, `--interval` seconds apart);
 - switch: from there until the first write acknowledged in the replica region (config folder
   reload, new store, the next request).
+Then the RPO runs (`--lag-runs`): the same outage with a replication lag; the writer runs for
+longer than the lag first, and the writes acknowledged in the primary that the services cannot
+read in the DR region at the switch are counted, with the age of the oldest of them (the
+lag bounds it: tests/integration/failover asserts that bound, this measures the window).
 Results (min/median/max) go to bench/results/failover.md.
 """
 
@@ -25,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,6 +43,7 @@ from failover_kit import (  # noqa: E402
     ConfigMirror,
     OutageRun,
     Writer,
+    acked_before,
     forumdatabase,
     measure_outage,
     missing_acks,
@@ -59,6 +65,16 @@ HEADER = (
 )
 
 
+@dataclass
+class RunResult:
+    run: OutageRun
+    acked: int  # writes acknowledged in the whole run
+    before: int  # acknowledged before the switch (in the primary)
+    at_switch: int  # of those, not readable in the DR region right after the switch
+    oldest_missing: float  # age (s) at the check of the oldest of them; 0 if none
+    lost: int  # acknowledged, not readable at the end (primary back, lag passed)
+
+
 def one_run(
     i: int,
     api: ApiServer,
@@ -68,9 +84,8 @@ def one_run(
     args,
     work: Path,
     lag: float = 0,
-) -> tuple[OutageRun, int, int, int]:
-    """One outage; returns the times, the writes acknowledged, those acknowledged before the
-    outage but not readable at the switch (the RPO window), and those not readable at the end."""
+) -> RunResult:
+    """One outage of the primary under steady writes."""
     moto.reset()
     moto.control.set_replication(replica_activation_calls=2, lag_seconds=lag)
     ns = f"bench-failover-{i}"
@@ -89,12 +104,27 @@ def one_run(
         wait_for(lambda: service.ready()["storage"]["region"] == PRIMARY, timeout=30)
         writer = Writer(service.url).start()
         wait_for(lambda: len(writer.acks) >= 10, timeout=60, what="writes before the outage")
+        if lag:  # writes older than the lag too, so that the window shows its edge
+            wait_for(
+                lambda: writer.acks[0].at < time.monotonic() - lag - 1,
+                timeout=lag + 60,
+                what="writes older than the lag",
+            )
         run = measure_outage(moto.control, mirror, writer, region=PRIMARY, to=DR, timeout=120)
-        at_switch = len(missing_acks(service.url, writer.acks[: run.acked_before]))
+        before = acked_before(writer.acks, run.switched_at)
+        checked_at = time.monotonic()
+        missing = missing_acks(service.url, before)
         writer.stop()
+        moto.control.region_outage(PRIMARY, down=False)
         time.sleep(lag + 1 if lag else 0)  # let the replication lag pass
-        lost = len(missing_acks(service.url, writer.acks))
-        return run, len(writer.acks), at_switch, lost
+        return RunResult(
+            run=run,
+            acked=len(writer.acks),
+            before=len(before),
+            at_switch=len(missing),
+            oldest_missing=max((checked_at - a.at for a in missing), default=0.0),
+            lost=len(missing_acks(service.url, writer.acks)),
+        )
     finally:
         mirror.stop()
         service.stop()
@@ -125,20 +155,18 @@ def main() -> None:
     lag_rows: list[str] = []
     try:
         for i in range(args.repeat):
-            run, acked, _, lost = one_run(i, api, moto, runner, kubectl, args, work)
-            runs.append(run)
+            r = one_run(i, api, moto, runner, kubectl, args, work)
+            runs.append(r.run)
             rows.append(
-                f"| {i + 1} | {run.detected:.2f} | {run.switch:.2f} | {run.writes_back:.2f} | "
-                f"{run.failed_during} | {acked} | {lost} |"
+                f"| {i + 1} | {r.run.detected:.2f} | {r.run.switch:.2f} | "
+                f"{r.run.writes_back:.2f} | {r.run.failed_during} | {r.acked} | {r.lost} |"
             )
             print(rows[-1], flush=True)
         for i in range(args.lag_runs):
-            run, acked, at_switch, lost = one_run(
-                args.repeat + i, api, moto, runner, kubectl, args, work, lag=args.lag
-            )
+            r = one_run(args.repeat + i, api, moto, runner, kubectl, args, work, lag=args.lag)
             lag_rows.append(
-                f"| {i + 1} | {args.lag:g} | {run.detected:.2f} | {run.acked_before} | "
-                f"{at_switch} | {lost} |"
+                f"| {i + 1} | {args.lag:g} | {r.run.detected:.2f} | {r.before} | "
+                f"{r.at_switch} | {r.oldest_missing:.2f} | {r.lost} |"
             )
             print(lag_rows[-1], flush=True)
     finally:
@@ -174,17 +202,21 @@ seconds from the start of the outage.
 {chr(10).join(rows)}
 
 RPO: the same outage with a replication lag of {args.lag:g} s (the moto extension delays
-every replicated write by that much). Writes acknowledged in {PRIMARY} within the lag before the
-outage are not in {DR} when the services switch: that window is the RPO.
+every replicated write by that much), the writers running for longer than the lag before it.
+Writes acknowledged in {PRIMARY} within the lag before the services read them in {DR} are not
+there yet: that window is the RPO. "Oldest" is the age, when the check began, of the oldest
+write found missing: the lag bounds it (asserted by tests/integration/failover); it is
+below the lag here because reading hundreds of writes back takes seconds, newest first, and
+the older ones land meanwhile.
 
-| run | lag | detection | acknowledged before the outage | not readable in {DR} at the switch \
-| not readable {args.lag + 1:g} s after the writes stopped |
-| --- | --- | --- | --- | --- | --- |
+| run | lag | detection | acknowledged before the switch | not readable in {DR} at the switch \
+| oldest of those (s) | not readable {args.lag + 1:g} s after the primary came back |
+| --- | --- | --- | --- | --- | --- | --- |
 {chr(10).join(lag_rows)}
 
-The last column is 0 because the moto extension still delivers the pending writes of a region
-that is down; in AWS they wait for the region to come back (last writer wins against what was
-written meanwhile in {DR}), or are lost with it. DynamoDB global tables replicate
+The last column should be 0: committed writes replicate eventually, so once {PRIMARY} is back its
+pending writes reach {DR} (last writer wins against what was written meanwhile there); had
+the region lost them, they would be the data lost. DynamoDB global tables replicate
 asynchronously (typically within a second): the RPO is that replication delay, whatever the
 failover does.
 
@@ -192,8 +224,9 @@ Notes
 - The switch is short here because the ConfigMap mirror polls every 0.1 s. In a cluster the
   kubelet projects a changed ConfigMap into a mounted volume within its sync period plus the
   cache propagation delay (about a minute by default), which adds to the switch time: for a
-  fast RTO, lower the kubelet's `syncFrequency`, or have the services watch the ConfigMap
-  through the API.
+  fast RTO, enable the chart's `database.configSync` (an init container and a sidecar watch
+  the ConfigMap through the API and write the services' config folder), or lower the
+  kubelet's `syncFrequency`.
 - After the switch the services' config watcher re-reads the folder at most every second and
   opens a new store; requests in flight on the old store finish there (here: they fail
   after botocore's retries against the region that is down).

@@ -196,7 +196,10 @@ def test_disabled_renders_none_of_it(render, values):
         assert "initContainers" not in spec
         assert [c["name"] for c in spec["containers"]] == [name]
         assert not _token_volumes(spec)
-        assert volumes_of(spec)["forumdb-config"]["configMap"] == {"name": CONFIGMAP}
+        assert volumes_of(spec)["forumdb-config"]["configMap"] == {
+            "name": CONFIGMAP,
+            "optional": True,
+        }
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,10 @@ import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 from chartkit import CHART_DIR, SERVICE_NAMES, write_values
 
 from harness.kube import wait_for_phase
@@ -69,6 +71,9 @@ def test_helm_install_creates_every_object(helm, apiserver, kubectl, namespace, 
     with _installed(helm, apiserver, namespace, _values(namespace), tmp_path) as output:
         assert f"kubectl get forumdb forum --namespace {namespace}" in output
         assert "STATUS: deployed" in output
+        # How to uninstall without leaving a ForumDatabase stuck on the operator's finalizer.
+        assert f"helm uninstall {RELEASE} --namespace {namespace}" in output
+        assert "forumdb.io/finalizer" in output
         ns = ["--namespace", namespace]
 
         def names(kind: str) -> set[str]:
@@ -171,6 +176,13 @@ def test_operator_reconciles_with_only_the_charts_rbac(
         sa_kubeconfig = apiserver.token_kubeconfig(token, tmp_path / "operator.kubeconfig")
         scope = ("--namespace", namespace) if one else ("--all-namespaces",)
         operator = operator_runner.start(*scope, KUBECONFIG=str(sa_kubeconfig))
+        operator.wait_healthy()
+        # The chart's readiness probe asks the real operator for a path it serves.
+        deployment = kubectl.json("get", "deployment", OPERATOR_SA, "--namespace", namespace)
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        path = container["readinessProbe"]["httpGet"]["path"]
+        health_port = urlsplit(operator.health_url).port
+        assert requests.get(f"http://127.0.0.1:{health_port}{path}", timeout=5).status_code == 200
         status = wait_for_phase(kubectl, "forum", namespace, "Ready", timeout=60)
         assert status["configMap"] == "forumdb-forum"
         published = kubectl.json("get", "configmap", "forumdb-forum", "--namespace", namespace)

@@ -271,8 +271,10 @@ def test_dynamodb_mode_mounts_the_operators_configmap_as_files(render):
         assert "DATA_DIR" not in env
         assert "CHECK_REFERENCES" not in env  # one set of tables: references are checked
         volume = volumes_of(spec)[mounts_of(main)["/etc/forumdb"]]
-        # Mounted as a volume (not envFrom), so kubelet's in-place updates reach the pod.
-        assert volume["configMap"] == {"name": "forumdb-forum"}
+        # Mounted as a volume (not envFrom), so kubelet's in-place updates reach the pod;
+        # optional, so the pod starts before the operator has written it (/readyz says why
+        # it is not ready: tests/unit/api/test_config_reload.py).
+        assert volume["configMap"] == {"name": "forumdb-forum", "optional": True}
         assert "envFrom" not in main
 
 
@@ -503,6 +505,11 @@ def test_operator_deployment_is_one_replica_recreated_with_probes(render):
         *("--log-level", "INFO"),
     ]
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    # Kopf serves /healthz only once the operator has started: a crash-looping operator is
+    # never Ready, so its Deployment never counts it as available.
+    assert c["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    health = next(p for p in c["ports"] if p["name"] == "health")
+    assert str(health["containerPort"]) == c["args"][c["args"].index("--health-port") + 1]
     assert env_of(c)["FORUMDB_DRIFT_INTERVAL"] == "300"
     standalone = render(
         {**OPERATOR_ALL, "operator": {"enabled": True, "peering": {"enabled": False}}}

@@ -3,7 +3,9 @@ final stage without build tools, running as uid 10001 with no fixed command."""
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -97,3 +99,98 @@ def test_no_fixed_entrypoint_and_no_healthcheck():
     assert "HEALTHCHECK" not in words  # Kubernetes probes do that
     (cmd,) = [args for word, args in _instructions(TEXT) if word == "CMD"]
     assert cmd.startswith('["forumctl"')
+
+
+def _commands(run: str) -> list[str]:
+    """The simple commands of a RUN line (split at &&, ||, ; and | outside quotes), each
+    quoted again for `sh -c`."""
+    lexer = shlex.shlex(run, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    commands: list[list[str]] = [[]]
+    for token in lexer:
+        if token in {"&&", "||", ";", "|"}:
+            commands.append([])
+        else:
+            commands[-1].append(token)
+    return [shlex.join(c) for c in commands if c]
+
+
+def test_every_interpreter_call_is_python3_which_debian_and_the_python_image_both_have():
+    # A Debian base (the air-gapped `--build-arg BASE=...`) has python3 and no `python`: a
+    # bare `python` there is exit 127. The venv's own /opt/forumdb/bin/python is fine.
+    runs = [args for word, args in _instructions(TEXT) if word == "RUN"]
+    bare = [run for run in runs if re.search(r"(?<![\w/.-])python(?![\w.-])", run)]
+    assert bare == [], "`python` is not on a Debian base; use python3"
+    first_words = {c.split()[0] for run in runs for c in _commands(run)}
+    assert "python3" in first_words
+
+
+def test_no_syntax_directive_so_buildkit_needs_no_registry():
+    # `# syntax=...` makes BuildKit pull that frontend image before anything else.
+    directives = []
+    for line in TEXT.splitlines():
+        if not line.startswith("#"):
+            break
+        directives.append(line)
+    assert not [d for d in directives if re.match(r"#\s*syntax\s*=", d, re.I)]
+    assert not re.search(r"^#\s*syntax\s*=", TEXT, re.M | re.I)
+
+
+def test_no_step_deletes_bytecode():
+    runs = " ".join(args for word, args in _instructions(TEXT) if word == "RUN")
+    assert "__pycache__" not in runs
+    assert ".pyc" not in runs
+
+
+def _compileall(stage: list[tuple[str, str]]) -> str:
+    (command,) = [
+        c for word, args in stage if word == "RUN" for c in _commands(args) if "compileall" in c
+    ]
+    return command
+
+
+def test_the_final_stage_compiles_the_base_standard_library():
+    # The python image deletes every .pyc of its standard library; the stdlib is the final
+    # stage's own (the base), so it is compiled there, by the interpreter that runs it.
+    _, final = _stages()
+    (run,) = [args for word, args in final if word == "RUN" and "compileall" in args]
+    assert "python3 -m compileall" in run
+    assert "$(python3 -c 'import sysconfig; print(sysconfig.get_path(\"stdlib\"))')" in run
+    assert "--invalidation-mode unchecked-hash" in run
+
+
+def test_the_build_stage_bytecode_is_used_on_a_read_only_start(tmp_path):
+    """Run the build stage's compileall on a small venv-shaped tree, move the source's mtime
+    (as a COPY or an image rewrite may), and import it the way a pod with a read-only root
+    does: Python must load the bytecode, never compile the source again."""
+    build, _ = _stages()
+    command = _compileall(build)
+    venv = tmp_path / "opt" / "forumdb"
+    site = venv / "lib" / "python3" / "site-packages"
+    site.mkdir(parents=True)
+    (venv / "bin").mkdir()
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    module = site / "forumdb_probe.py"
+    module.write_text("VALUE = 1\n")
+    compiled = subprocess.run(
+        ["sh", "-c", command.replace("/opt/forumdb", str(venv))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+    os.utime(module, (1_000_000_000, 1_000_000_000))
+    probe = (
+        "import sys\n"
+        "compiled = []\n"
+        "sys.addaudithook(lambda e, a: compiled.append(a[1]) if e == 'compile' else None)\n"
+        f"sys.path.insert(0, {str(site)!r})\n"
+        "import forumdb_probe\n"
+        "print(forumdb_probe.__file__ in compiled)\n"
+    )
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("PYTHONPYCACHEPREFIX", None)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True
+    )
+    assert out.stdout.strip() == "False", "the source was compiled again at import"

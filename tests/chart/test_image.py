@@ -3,8 +3,8 @@
 Runs where podman (or docker with a daemon) is available and FORUMDB_IMAGE_BASE names a
 local base image for the `BASE` build argument, e.g. one made without a registry:
 
-    debootstrap --variant=minbase --include=python3,python3-venv,python3-pip,\
-python-is-python3,ca-certificates bookworm rootfs
+    debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+bookworm rootfs
     tar -C rootfs -c . | podman import - localhost/debpy:bookworm
     FORUMDB_IMAGE_BASE=localhost/debpy:bookworm pytest tests/chart/test_image.py
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
@@ -32,6 +33,22 @@ def _checked_kinds(service: str, settings: Settings) -> tuple[str, ...]:
     mode, one folder per pod) the service never reads the others, so they must not count."""
     kinds = SERVICE_COLLECTIONS[service]
     return kinds if settings.check_references else (service,)
+
+
+def _waiting_for_config(config_dir: Path | None) -> str | None:
+    """Why the settings are not there yet, or None. The chart mounts the operator's ConfigMap
+    as an optional volume, so a pod starts before the operator has written it; until the kubelet
+    fills the folder the service would run on the environment's defaults, not its tables."""
+    if config_dir is None:
+        return None
+    if config_dir.is_dir() and any(
+        not e.name.startswith(".") and e.is_file() for e in config_dir.iterdir()
+    ):
+        return None
+    return (
+        f"no settings in {config_dir} (FORUMDB_CONFIG_DIR) yet: waiting for the operator's "
+        "ConfigMap (is the ForumDatabase applied, and the operator running?)"
+    )
 
 
 def _text(body: str) -> Response:
@@ -70,6 +87,12 @@ def readyz() -> Response:
     runtime = current_runtime()
     service = current_app.config["FORUMDB_SERVICE"]
     body: dict[str, Any] = {"service": service}
+    waiting = _waiting_for_config(runtime.watcher.config_dir)
+    if waiting is not None:
+        body.update(status="unavailable", checks={"config": {"ok": False, "detail": waiting}})
+        response = jsonify(body)
+        response.status_code = 503
+        return response
     try:
         generation = runtime.acquire()
     except StoreUnavailable as exc:

@@ -12,9 +12,9 @@ import boto3
 from click.testing import CliRunner
 
 from forumctl.main import cli
+from harness.backups import daily_backup_plan
 
 EAST, WEST = "us-east-1", "us-west-2"
-ROLE = "arn:aws:iam::123456789012:role/forumdb-backup"
 USERS = "forum-Users"
 
 
@@ -35,30 +35,19 @@ def _tables_in_both_regions() -> None:
 
 def _copy_to_dr_vault(aws: Any) -> str:
     """A plan in us-east-1 backing forum-Users up and copying it to `forumdb-dr` in us-west-2."""
-    east, west = boto3.client("backup", region_name=EAST), boto3.client("backup", region_name=WEST)
-    east.create_backup_vault(BackupVaultName="forumdb")
-    dr_arn = west.create_backup_vault(BackupVaultName="forumdb-dr")["BackupVaultArn"]
-    plan = east.create_backup_plan(
-        BackupPlan={
-            "BackupPlanName": "forumdb-daily",
-            "Rules": [
-                {
-                    "RuleName": "daily",
-                    "TargetBackupVaultName": "forumdb",
-                    "ScheduleExpression": "cron(0 3 * * ? *)",
-                    "CopyActions": [{"DestinationBackupVaultArn": dr_arn}],
-                }
-            ],
-        }
-    )
     table_arn = boto3.client("dynamodb", region_name=EAST).describe_table(TableName=USERS)["Table"][
         "TableArn"
     ]
-    east.create_backup_selection(
-        BackupPlanId=plan["BackupPlanId"],
-        BackupSelection={"SelectionName": "t", "IamRoleArn": ROLE, "Resources": [table_arn]},
+    plan = daily_backup_plan(
+        boto3.client("backup", region_name=EAST),
+        plan_name="forumdb-daily",
+        vault="forumdb",
+        resources=[table_arn],
+        copy_to=boto3.client("backup", region_name=WEST),
+        copy_vault="forumdb-dr",
     )
-    aws.control.run_backup_plan_now(plan["BackupPlanId"], region=EAST)
+    aws.control.run_backup_plan_now(plan.plan_id, region=EAST)
+    west = boto3.client("backup", region_name=WEST)
     (copy,) = west.list_recovery_points_by_backup_vault(BackupVaultName="forumdb-dr")[
         "RecoveryPoints"
     ]

@@ -7,6 +7,7 @@ steadily through it and remembers every acknowledged write.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -17,9 +18,11 @@ from typing import Any
 
 import requests
 from kubernetes import config as kube_config
-from kubernetes.client import CoreV1Api
+from kubernetes.client import CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
+from forumdb import naming
+from forumdb.tables import KINDS
 from harness.procs import GiveUp, free_port, start_group, stop_group, tail, wait_for
 
 PRIMARY, DR = "us-east-1", "us-west-2"
@@ -57,6 +60,54 @@ def forumdatabase(
     if backups:
         manifest["spec"]["backups"] = {"enabled": True, "copyRegion": replicas[0]}
     return manifest
+
+
+class StatusReader:
+    """The ForumDatabase's status through the Python client: a read costs milliseconds (no
+    kubectl process), so a test can follow the health monitor check by check."""
+
+    def __init__(self, kubeconfig: Path, namespace: str, name: str = NAME) -> None:
+        self.api = CustomObjectsApi(kube_config.new_client_from_config(config_file=str(kubeconfig)))
+        self.namespace, self.name = namespace, name
+
+    def status(self) -> dict[str, Any]:
+        obj = self.api.get_namespaced_custom_object(
+            naming.GROUP, naming.VERSION, self.namespace, naming.PLURAL, self.name
+        )
+        return obj.get("status") or {}
+
+    def failures(self, region: str) -> int:
+        """consecutiveFailures of `region`'s health checks, as the operator last published."""
+        for item in self.status().get("regionHealth", []):
+            if item["region"] == region:
+                return int(item["consecutiveFailures"])
+        raise LookupError(f"no regionHealth for {region} in {self.namespace}/{self.name}")
+
+
+_DESCRIBE_TABLE = re.compile(
+    r'^forumdb_aws_calls_total\{(?=[^}]*operation="DescribeTable")(?=[^}]*region="([^"]+)")'
+    r"[^}]*\} (\S+)$",
+    re.M,
+)
+
+
+def describe_table_calls(metrics_url: str, region: str) -> float:
+    """DescribeTable calls the operator made in `region` (its /metrics): each health check
+    makes one per table, so the count tells how many checks have run."""
+    text = requests.get(metrics_url, timeout=5).text
+    return sum(float(v) for r, v in _DESCRIBE_TABLE.findall(text) if r == region)
+
+
+def wait_for_health_checks(metrics_url: str, region: str, checks: int, timeout: float = 60) -> None:
+    """Wait for `checks` more health checks of `region`: as many DescribeTable calls as a
+    check of a healthy region makes (one per table). A reconcile describes the tables too, so
+    run the operator without a periodic drift reconcile where the count must be checks."""
+    start = describe_table_calls(metrics_url, region)
+    wait_for(
+        lambda: describe_table_calls(metrics_url, region) >= start + checks * len(KINDS),
+        timeout=timeout,
+        what=f"{checks} more health checks of {region}",
+    )
 
 
 class ConfigMirror:
@@ -217,15 +268,25 @@ class Writer:
             thread.join(timeout=30)
 
 
+def acked_before(acks: list[Ack], t: float) -> list[Ack]:
+    return [a for a in list(acks) if a.at < t]
+
+
+def acked_since(acks: list[Ack], t: float) -> list[Ack]:
+    return [a for a in list(acks) if a.at >= t]
+
+
 def missing_acks(service_url: str, acks: list[Ack]) -> list[Ack]:
-    """Acknowledged writes that the service cannot read back (now, in its current region)."""
+    """Acknowledged writes that the service cannot read back (now, in its current region),
+    oldest first. Read newest first: hundreds of reads take seconds, and the newest
+    writes are those still replicating, so read last they might land before they are read."""
     missing = []
     session = requests.Session()
-    for ack in acks:
+    for ack in sorted(acks, key=lambda a: a.at, reverse=True):
         r = session.get(f"{service_url}/api/users/{ack.user_id}", timeout=10)
         if r.status_code != 200 or r.json().get("username") != ack.username:
             missing.append(ack)
-    return missing
+    return sorted(missing, key=lambda a: a.at)
 
 
 @dataclass
@@ -236,10 +297,17 @@ class OutageRun:
     writes_back: float  # the first write acknowledged after the switch
     acked_before: int
     failed_during: int
+    started_at: float  # monotonic time the outage began
 
     @property
     def switch(self) -> float:
         return self.writes_back - self.detected
+
+    @property
+    def switched_at(self) -> float:
+        """Monotonic time of the ConfigMap's switch: every write acknowledged before it went to
+        the region that went down, every one after it to the new region."""
+        return self.started_at + self.detected
 
 
 def measure_outage(
@@ -259,4 +327,4 @@ def measure_outage(
         what=f"a write acknowledged in {to}",
     )
     failed = sum(1 for t, _ in list(writer.failures) if t >= started)
-    return OutageRun(switched - started, ack.at - started, acked_before, failed)
+    return OutageRun(switched - started, ack.at - started, acked_before, failed, started)

@@ -6,6 +6,8 @@ import pytest
 from botocore.exceptions import ClientError
 from ext_support import ACCOUNT, EAST, ROLE, TABLE, WEST, create_table, error_code, post
 
+from harness.backups import daily_backup_plan
+
 DAY = 86_400
 
 
@@ -16,28 +18,16 @@ def setup(ext):
     dynamodb = ext.client("dynamodb", EAST)
     table_arn = create_table(dynamodb, tags={"app": "forum"})["TableArn"]
     dynamodb.put_item(TableName=TABLE, Item=post(1))
-    backup, backup_west = ext.client("backup", EAST), ext.client("backup", WEST)
-    backup.create_backup_vault(BackupVaultName="forumdb")
-    dr_vault_arn = backup_west.create_backup_vault(BackupVaultName="forumdb-dr")["BackupVaultArn"]
-    plan = backup.create_backup_plan(
-        BackupPlan={
-            "BackupPlanName": "forumdb-daily",
-            "Rules": [
-                {
-                    "RuleName": "daily",
-                    "TargetBackupVaultName": "forumdb",
-                    "ScheduleExpression": "cron(0 3 * * ? *)",
-                    "Lifecycle": {"DeleteAfterDays": 35},
-                    "CopyActions": [
-                        {
-                            "DestinationBackupVaultArn": dr_vault_arn,
-                            "Lifecycle": {"DeleteAfterDays": 90},
-                        }
-                    ],
-                }
-            ],
-        }
+    plan = daily_backup_plan(
+        ext.client("backup", EAST),
+        plan_name="forumdb-daily",
+        vault="forumdb",
+        copy_to=ext.client("backup", WEST),
+        copy_vault="forumdb-dr",
+        keep_days=35,
+        copy_keep_days=90,
     )
+    dr_vault_arn = plan.copy_vault_arn
     ext.table_arn, ext.dr_vault_arn, ext.plan = table_arn, dr_vault_arn, plan
     return ext
 
@@ -50,7 +40,7 @@ def select(backup, plan_id, **selection):
 
 
 def test_selection_create_get_list_delete(setup):
-    backup, plan_id = setup.client("backup", EAST), setup.plan["BackupPlanId"]
+    backup, plan_id = setup.client("backup", EAST), setup.plan.plan_id
 
     created = select(backup, plan_id, Resources=[setup.table_arn])
 
@@ -125,7 +115,7 @@ def test_backup_job_into_a_missing_vault_is_refused(setup):
 
 def test_run_plan_now_backs_up_selected_tables_and_copies_to_the_dr_region(setup):
     backup, backup_west = setup.client("backup", EAST), setup.client("backup", WEST)
-    plan_id = setup.plan["BackupPlanId"]
+    plan_id = setup.plan.plan_id
     select(backup, plan_id, Resources=[setup.table_arn])
 
     run = setup.control.run_backup_plan_now(plan_id)
@@ -162,7 +152,7 @@ def test_run_plan_now_backs_up_selected_tables_and_copies_to_the_dr_region(setup
 
 def test_selection_by_wildcard_and_tags(setup):
     backup, dynamodb = setup.client("backup", EAST), setup.client("dynamodb", EAST)
-    plan_id = setup.plan["BackupPlanId"]
+    plan_id = setup.plan.plan_id
     other_arn = create_table(dynamodb, "other-Posts")["TableArn"]
     select(
         backup,
@@ -203,7 +193,7 @@ def test_copy_into_a_missing_vault_fails(setup):
 
 
 def test_update_backup_plan_changes_rules_and_version(setup):
-    backup, plan_id = setup.client("backup", EAST), setup.plan["BackupPlanId"]
+    backup, plan_id = setup.client("backup", EAST), setup.plan.plan_id
     select(backup, plan_id, Resources=[setup.table_arn])
 
     updated = backup.update_backup_plan(
@@ -214,7 +204,7 @@ def test_update_backup_plan_changes_rules_and_version(setup):
         },
     )
 
-    assert updated["VersionId"] != setup.plan["VersionId"]
+    assert updated["VersionId"] != setup.plan.version_id
     rules = backup.get_backup_plan(BackupPlanId=plan_id)["BackupPlan"]["Rules"]
     assert [r["RuleName"] for r in rules] == ["hourly"]
     run = setup.control.run_backup_plan_now(plan_id)

@@ -105,3 +105,29 @@ def test_the_region_gauge_follows_a_switch_made_before_the_first_request(
     _write(config_dir, AWS_REGION="us-east-1")  # switched while the worker was idle
     assert client.get("/readyz").get_json()["storage"]["region"] == "us-east-1"
     assert (_region_gauge("ap-south-1"), _region_gauge("us-east-1")) == (0, 1)
+
+
+def test_readyz_waits_for_the_configmap_of_an_optional_volume(
+    config_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The chart mounts the operator's ConfigMap as an optional volume: the pod starts with an
+    # empty folder (the kubelet's `..data` link only) and must not report Ready on the
+    # environment's defaults; once the files are there it is Ready on them.
+    monkeypatch.setenv("STORAGE_MODE", "json")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "from-env"))
+    (config_dir / "..data").mkdir()
+    client = create_app("users", SettingsWatcher(config_dir, interval=0)).test_client()
+
+    waiting = client.get("/readyz")
+    assert waiting.status_code == 503
+    body = waiting.get_json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["config"]["ok"] is False
+    assert str(config_dir) in body["checks"]["config"]["detail"]
+    assert "waiting for the operator's ConfigMap" in body["checks"]["config"]["detail"]
+    assert client.get("/healthz").status_code == 200  # alive: no restart for this
+
+    _write(config_dir, STORAGE_MODE="json", DATA_DIR=str(tmp_path / "from-config"))
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.get_json()
+    assert ready.get_json()["storage"]["dataDir"] == str(tmp_path / "from-config")

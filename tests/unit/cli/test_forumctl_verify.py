@@ -15,6 +15,7 @@ from conftest import REGION, forumctl
 from forumctl.errors import ExitCode
 from forumdb import naming
 from forumdb.tables import KINDS, table_name
+from harness.backups import daily_backup_plan
 
 DR = "us-west-2"
 NS, NAME = "shop", "forum"
@@ -56,31 +57,16 @@ def deployment(moto: Any) -> Deployment:
             )
         arns.append(ddb.describe_table(TableName=name)["Table"]["TableArn"])
     vault = naming.vault_name(NS, NAME)
-    backup, backup_dr = dep.client("backup"), dep.client("backup", DR)
-    backup.create_backup_vault(BackupVaultName=vault)
-    dr_vault = backup_dr.create_backup_vault(BackupVaultName=vault)["BackupVaultArn"]
-    plan = backup.create_backup_plan(
-        BackupPlan={
-            "BackupPlanName": naming.plan_name(NS, NAME),
-            "Rules": [
-                {
-                    "RuleName": "daily",
-                    "TargetBackupVaultName": vault,
-                    "ScheduleExpression": "cron(0 3 * * ? *)",
-                    "CopyActions": [{"DestinationBackupVaultArn": dr_vault}],
-                }
-            ],
-        }
+    plan = daily_backup_plan(
+        dep.client("backup"),
+        plan_name=naming.plan_name(NS, NAME),
+        vault=vault,
+        resources=arns,
+        selection_name=naming.selection_name(NS, NAME),
+        role_arn=ROLE,
+        copy_to=dep.client("backup", DR),
     )
-    backup.create_backup_selection(
-        BackupPlanId=plan["BackupPlanId"],
-        BackupSelection={
-            "SelectionName": naming.selection_name(NS, NAME),
-            "IamRoleArn": ROLE,
-            "Resources": arns,
-        },
-    )
-    moto.run_backup_plan_now(plan["BackupPlanId"])
+    moto.run_backup_plan_now(plan.plan_id)
     cw = dep.client("cloudwatch")
     for name in TABLES:
         cw.put_metric_alarm(

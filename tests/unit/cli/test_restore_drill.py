@@ -15,6 +15,7 @@ from forumctl.restore_drill import run as restore_drill_run
 from forumctl.restore_drill.compare import written_after
 from forumdb import naming
 from forumdb.ids import format_ts
+from harness.backups import daily_backup_plan
 
 SOURCES = ["forum-Posts", "forum-Threads", "forum-Users"]
 COUNTS = {"users": 4, "threads": 3, "posts": 6}
@@ -73,23 +74,11 @@ def test_drill_takes_the_newest_recovery_point_of_the_operators_vault(
 ) -> None:
     backup = pytest.importorskip("boto3").client("backup", region_name=REGION)
     vault = naming.vault_name("shop", "forum")
-    backup.create_backup_vault(BackupVaultName=vault)
-    plan_id = backup.create_backup_plan(
-        BackupPlan={
-            "BackupPlanName": naming.plan_name("shop", "forum"),
-            "Rules": [{"RuleName": "daily", "TargetBackupVaultName": vault}],
-        }
-    )["BackupPlanId"]
     arns = [deployment.describe_table(TableName=n)["Table"]["TableArn"] for n in SOURCES]
-    backup.create_backup_selection(
-        BackupPlanId=plan_id,
-        BackupSelection={
-            "SelectionName": "tables",
-            "IamRoleArn": "arn:aws:iam::123456789012:role/backup",
-            "Resources": arns,
-        },
+    plan = daily_backup_plan(
+        backup, plan_name=naming.plan_name("shop", "forum"), vault=vault, resources=arns
     )
-    moto.run_backup_plan_now(plan_id)
+    moto.run_backup_plan_now(plan.plan_id)
     points = backup.list_recovery_points_by_backup_vault(BackupVaultName=vault)["RecoveryPoints"]
     report = _drill("--owner", "shop/forum", "--method", "recovery-point", "--keep")
     assert report["ok"] is True
