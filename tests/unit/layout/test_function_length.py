@@ -14,16 +14,6 @@ REPO = Path(__file__).resolve().parents[3]
 PRODUCT_FOLDERS = ("core", "services", "operator", "forumctl", "emulator")
 MAX_LINES = 80
 
-# Over the limit today and being split in another change: tolerated until then. An entry that
-# is no longer over the limit fails test_being_split_lists_only_long_functions, so the set only
-# shrinks; empty it (and drop it) once they are all split.
-BEING_SPLIT = {
-    "forumctl/forumctl/sync.py::sync_items",
-    "forumctl/forumctl/backup_cmd.py::backup",
-    "forumctl/forumctl/dev/apiserver.py::ApiServer.start",
-    "forumctl/forumctl/restore_drill/command.py::restore_drill",
-}
-
 
 def functions(tree: ast.AST, prefix: str = "") -> Iterator[tuple[str, int]]:
     """(qualified name, length in lines) of every function and method in the tree."""
@@ -56,14 +46,8 @@ def product_modules() -> list[Path]:
 def test_no_product_function_is_over_80_lines() -> None:
     modules = product_modules()
     assert len(modules) > 50, "the product folders hold (almost) no module: wrong REPO?"
-    over = {k: v for k, v in long_functions(modules, REPO).items() if k not in BEING_SPLIT}
+    over = long_functions(modules, REPO)
     assert over == {}, f"split these along their seams (at most {MAX_LINES} lines each)"
-
-
-def test_being_split_lists_only_long_functions() -> None:
-    """A function split since (or renamed, or moved) leaves the set: it tolerates no other."""
-    still_long = set(long_functions(product_modules(), REPO))
-    assert BEING_SPLIT - still_long == set()
 
 
 def test_the_measure_counts_methods_and_nested_functions_without_decorators(
