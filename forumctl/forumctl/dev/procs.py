@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -66,8 +67,31 @@ def run_tool(
     return proc
 
 
+# Ports handed to a process that binds them later are picked below the kernel's ephemeral
+# range (ip_local_port_range, 32768-60999 by default): a port the OS picks from that range can
+# be taken meanwhile by any outgoing connection's local end ("Address already in use").
+_LISTEN_PORTS = range(20000, 32768)
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
+    """A TCP port free on 127.0.0.1 right now, outside the ephemeral range where one is left,
+    so that it stays free until the process it is meant for binds it."""
+    low = min(_LISTEN_PORTS.stop, _ephemeral_low())
+    for _ in range(50):
+        port = random.randrange(_LISTEN_PORTS.start, low) if low > _LISTEN_PORTS.start else 0
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
