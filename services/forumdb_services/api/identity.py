@@ -62,7 +62,7 @@ def install_authentication(app: Flask, settings: AuthSettings | None = None) -> 
     verifier = TokenVerifier(
         issuer,
         audience,
-        JwksCache(issuer, settings.jwks_url),
+        JwksCache(issuer, settings.jwks_url, refresh_interval=settings.jwks_refresh_seconds),
         leeway=settings.leeway_seconds,
     )
     log.info("writes need a bearer token from %s for audience %s", settings.issuer,

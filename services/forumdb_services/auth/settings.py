@@ -34,6 +34,11 @@ class AuthSettings(BaseSettings):
     # service cannot look the subject up (the chart's JSON mode: each service holds only its
     # own folder). Unset: the user whose record carries the token's subject.
     user_claim: str | None = Field(None, validation_alias="AUTH_USER_CLAIM")
+    # The least time between two fetches of the issuer's keys that a token with an unknown
+    # key id may trigger (rotation is picked up; made-up key ids cannot hammer the issuer).
+    jwks_refresh_seconds: float = Field(
+        30, ge=0, le=3600, validation_alias="AUTH_JWKS_REFRESH_SECONDS"
+    )
     # Clock skew tolerated on exp/nbf/iat, in seconds.
     leeway_seconds: int = Field(30, ge=0, le=300, validation_alias="AUTH_LEEWAY_SECONDS")
 
