@@ -72,7 +72,10 @@ def check_owner(principal: Principal, kind: str, record: Mapping[str, Any]) -> N
     if principal.admin:
         return
     if kind == "users":
-        mine = record.get(SUBJECT_FIELD) == principal.subject
+        # by the subject stored on it, or by the forum user the token names (AUTH_USER_CLAIM)
+        mine = record.get(SUBJECT_FIELD) == principal.subject or (
+            principal.user_id is not None and record.get("id") == principal.user_id
+        )
     else:
         mine = principal.user_id is not None and record.get(AUTHOR_FIELD[kind]) == principal.user_id
     if not mine:
