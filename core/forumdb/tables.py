@@ -106,7 +106,12 @@ USERS = TableDef(
     logical_name="Users",
     hash_key=KeyAttr("userId", "N"),
     range_key=None,
-    indexes=(IndexDef("EmailIndex", KeyAttr("email", "S")),),
+    indexes=(
+        IndexDef("EmailIndex", KeyAttr("email", "S")),
+        # The OIDC subject (token `sub`) of the person the user record belongs to: who may
+        # change it, and whose threads and posts a token writes (forumdb_services.auth).
+        IndexDef("SubjectIndex", KeyAttr("subject", "S")),
+    ),
     field_to_attr={"id": "userId"},
 )
 

@@ -8,9 +8,13 @@ verifier = TokenVerifier(ISSUER, AUDIENCE, JwksCache(ISSUER, fetch=issuer.fetch)
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import jwt
@@ -75,3 +79,36 @@ class FakeIssuer:
                    "exp": now + 300, **claims}  # fmt: skip
         payload = {k: v for k, v in payload.items() if v is not None}
         return jwt.encode(payload, key.private, algorithm=key.alg, headers={"kid": key.kid})
+
+
+@contextmanager
+def served(issuer: FakeIssuer | None = None) -> Iterator[FakeIssuer]:
+    """The issuer's discovery and JWKS documents served on 127.0.0.1 (a free port), with its
+    `issuer` URL set to that address, for services that fetch them over HTTP."""
+    issuer = issuer or FakeIssuer()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            try:
+                body = json.dumps(issuer.fetch(issuer.issuer + self.path)).encode()
+                self.send_response(200)
+            except AssertionError:
+                body = b"{}"
+                self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    issuer.issuer = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield issuer
+    finally:
+        server.shutdown()
+        server.server_close()

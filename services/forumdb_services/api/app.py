@@ -12,8 +12,10 @@ from forumdb.config import SettingsWatcher
 from forumdb.tables import KINDS
 from forumdb_services.api import posts, probes, threads, users
 from forumdb_services.api.errors import register_error_handlers
+from forumdb_services.api.identity import install_authentication
 from forumdb_services.api.observability import install_request_observability
 from forumdb_services.api.runtime import EXTENSION_KEY, StoreRuntime, current_runtime
+from forumdb_services.auth.settings import AuthSettings
 from forumdb_services.storage import Store
 
 BLUEPRINTS = {"users": users.bp, "threads": threads.bp, "posts": posts.bp}
@@ -34,12 +36,13 @@ def create_app(
     service: str,
     settings_watcher: SettingsWatcher | None = None,
     store: Store | None = None,
+    auth: AuthSettings | None = None,
 ) -> Flask:
     """The Flask app of one service (`users`, `threads` or `posts`).
 
     `settings_watcher` defaults to one over the environment and FORUMDB_CONFIG_DIR; `store`
     (for tests) is used for the watcher's current generation, and replaced like any other
-    when the settings change.
+    when the settings change. `auth` defaults to the AUTH_* environment.
     """
     if service not in KINDS:
         raise ValueError(f"unknown service {service!r}; expected one of {', '.join(KINDS)}")
@@ -53,6 +56,8 @@ def create_app(
 
     install_request_observability(app, service)
     register_error_handlers(app)
+    # Before the store is held: a write without a valid token costs no store work.
+    install_authentication(app, auth)
 
     @app.before_request
     def _hold_store() -> None:

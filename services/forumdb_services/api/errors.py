@@ -45,6 +45,7 @@ class ApiError(Exception):
         message: str,
         field: str | None = None,
         details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -52,6 +53,7 @@ class ApiError(Exception):
         self.message = message
         self.field = field
         self.details = details
+        self.headers = headers or {}
 
 
 def bad_request(message: str, field: str | None = None) -> ApiError:
@@ -119,7 +121,9 @@ def _json_instead_of_html(response: Response) -> Response:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
-        return error_response(exc.status, exc.code, exc.message, exc.field, exc.details)
+        response = error_response(exc.status, exc.code, exc.message, exc.field, exc.details)
+        response.headers.update(exc.headers)
+        return response
 
     @app.errorhandler(NotFound)
     def _not_found(exc: NotFound) -> Response:

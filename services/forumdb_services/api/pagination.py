@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from flask import Response, jsonify, request
 
 from forumdb_services.api.errors import bad_request
+from forumdb_services.auth.policy import public
 from forumdb_services.storage.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
 
 MAX_CURSOR_LENGTH = 2048
@@ -57,7 +58,7 @@ def _next_link(cursor: str) -> str:
 
 
 def page_response(page: Page) -> Response:
-    response = jsonify(page.items)
+    response = jsonify([public(record) for record in page.items])
     if page.next_cursor:
         response.headers["Link"] = f'<{_next_link(page.next_cursor)}>; rel="next"'
         response.headers["X-Next-Cursor"] = page.next_cursor

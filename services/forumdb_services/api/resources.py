@@ -12,12 +12,21 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Response, g, jsonify, request, url_for
+from flask import Response, current_app, g, jsonify, request, url_for
 from pydantic import BaseModel
 
 from forumdb_services.api.errors import ApiError
+from forumdb_services.api.identity import current_principal, forbidden
 from forumdb_services.api.inputs import etag, expected_version, has_body, json_object, validated
 from forumdb_services.api.schemas import SCHEMAS, DeleteBody, KindSchema
+from forumdb_services.auth.policy import (
+    SUBJECT_FIELD,
+    Forbidden,
+    Principal,
+    author_for_create,
+    check_owner,
+    public,
+)
 from forumdb_services.storage import Collection, NotFound, Store, VersionConflict
 
 log = logging.getLogger("forumdb.api")
@@ -43,7 +52,7 @@ def collection(kind: str) -> Collection:
 
 
 def record_response(record: dict[str, Any], status: int = 200) -> Response:
-    response = jsonify(record)
+    response = jsonify(public(record))
     response.status_code = status
     if record.get("version") is not None:
         response.headers["ETag"] = etag(record["version"])
@@ -116,10 +125,51 @@ def get_record(kind: str, record_id: int) -> Response:
     return record_response(record)
 
 
+def principal() -> Principal | None:
+    """The caller of this write (None where AUTH_MODE=none), with its forum user looked up
+    where this service sees the users (not in the chart's JSON mode: CHECK_REFERENCES off)."""
+    service = current_app.config["FORUMDB_SERVICE"]
+    sees_users = g.generation.settings.check_references or service == "users"
+    return current_principal(collection("users") if sees_users else None)
+
+
+def _owned_create(kind: str, body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The body with its author from the token, and the subject a new user record gets."""
+    caller = principal()
+    if caller is None:
+        return body, None
+    try:
+        body = author_for_create(caller, kind, body)
+    except Forbidden as exc:
+        raise forbidden(exc) from None
+    if kind != "users" or (caller.admin and caller.user_id is not None):
+        return body, None  # an admin who has a user creates users for others
+    if caller.user_id is not None:
+        raise ApiError(
+            409, "already_exists", f"you already have a forum user: users {caller.user_id}"
+        )
+    return body, caller.subject
+
+
+def check_may_change(kind: str, record_id: int) -> None:
+    """403 unless the caller owns the record (or is an admin); nothing where AUTH_MODE=none.
+    Owner fields never change after a create, so reading first cannot race a change of owner."""
+    caller = principal()
+    if caller is None:
+        return
+    try:
+        check_owner(caller, kind, collection(kind).get(record_id))
+    except Forbidden as exc:
+        raise forbidden(exc) from None
+
+
 def create_record(kind: str, endpoint: str) -> Response:
     schema = SCHEMAS[kind]
-    body = validated(schema.create, json_object())
+    raw, subject = _owned_create(kind, json_object())
+    body = validated(schema.create, raw)
     record = body.model_dump(exclude_none=True)
+    if subject is not None:
+        record[SUBJECT_FIELD] = subject
     _check_references(schema, record)
     _check_unique(schema, record)
     created = collection(kind).create(record)
@@ -145,6 +195,7 @@ def update_record(kind: str, record_id: int, *, partial: bool) -> Response:
             "body",
         )
     _check_unique(schema, changes, record_id)
+    check_may_change(kind, record_id)
     updated = write_with_retry(
         lambda: collection(kind).update(record_id, changes, expected_version=version), version
     )
@@ -156,5 +207,6 @@ def delete_record(kind: str, record_id: int) -> Response:
     if has_body():
         body_version = validated(DeleteBody, json_object()).version
     version = expected_version(body_version)
+    check_may_change(kind, record_id)
     write_with_retry(lambda: collection(kind).delete(record_id, expected_version=version), version)
     return Response(status=204)

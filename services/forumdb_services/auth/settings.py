@@ -30,10 +30,19 @@ class AuthSettings(BaseSettings):
     # The claim that lists a caller's groups or roles, and the value that makes an admin.
     admin_claim: str = Field("groups", validation_alias="AUTH_ADMIN_CLAIM")
     admin_value: str = Field("forum-admins", validation_alias="AUTH_ADMIN_VALUE")
+    # A claim that names the caller's forum user id directly, for deployments where a
+    # service cannot look the subject up (the chart's JSON mode: each service holds only its
+    # own folder). Unset: the user whose record carries the token's subject.
+    user_claim: str | None = Field(None, validation_alias="AUTH_USER_CLAIM")
+    # The least time between two fetches of the issuer's keys that a token with an unknown
+    # key id may trigger (rotation is picked up; made-up key ids cannot hammer the issuer).
+    jwks_refresh_seconds: float = Field(
+        30, ge=0, le=3600, validation_alias="AUTH_JWKS_REFRESH_SECONDS"
+    )
     # Clock skew tolerated on exp/nbf/iat, in seconds.
     leeway_seconds: int = Field(30, ge=0, le=300, validation_alias="AUTH_LEEWAY_SECONDS")
 
-    @field_validator("mode", "issuer", "audience", "jwks_url", mode="before")
+    @field_validator("mode", "issuer", "audience", "jwks_url", "user_claim", mode="before")
     @classmethod
     def _blank_is_unset(cls, v: object) -> object:
         if isinstance(v, str):

@@ -18,8 +18,10 @@ from forumdb.tables import (
 
 def test_design_layout_keys_and_indexes():
     assert (USERS.hash_key.name, USERS.range_key) == ("userId", None)
-    assert [i.name for i in USERS.indexes] == ["EmailIndex"]
+    # DESIGN.md's EmailIndex, and SubjectIndex (issue 17: the OIDC subject owning a user)
+    assert [i.name for i in USERS.indexes] == ["EmailIndex", "SubjectIndex"]
     assert USERS.index("EmailIndex").hash_key.name == "email"
+    assert USERS.index("SubjectIndex").hash_key.name == "subject"
     assert THREADS.hash_key.name == "threadId"
     assert THREADS.index("CreatedAtIndex").range_key.name == "createdAt"
     assert (POSTS.hash_key.name, POSTS.range_key.name) == ("postId", "threadId")
