@@ -549,7 +549,7 @@ def test_auto_scaling_bounds_follow_the_spec():
     obs = in_shape(desired(billing=PROVISIONED))
     plan = diff(d, obs)
     assert {a.operation for a in plan.actions} == {"register_scalable_target"}
-    assert len(plan.actions) == 7  # 3 tables + 4 indexes
+    assert len(plan.actions) == 8  # 3 tables + 5 indexes
     assert all(a.params["MaxCapacity"] == 50 for a in plan.actions)
     assert "(it was 5-20)" in plan.actions[0].summary
 
@@ -560,5 +560,5 @@ def test_deletion_removes_auto_scaling_targets():
     for t in d.tables:
         obs = with_table(obs, t.kind, "us-east-1", replicas={})
     ops = [a.operation for a in deletion_plan(d, obs).actions]
-    assert ops.count("deregister_scalable_target") == 7  # 3 tables + 4 indexes
+    assert ops.count("deregister_scalable_target") == 8  # 3 tables + 5 indexes
     assert ops.index("deregister_scalable_target") < ops.index("delete_table")
