@@ -15,7 +15,7 @@ import click
 from rich.markup import escape
 
 from forumctl.context import output_option
-from forumctl.dev import stack
+from forumctl.dev import oidc, stack
 from forumctl.dev.errors import DevStackError
 from forumctl.dev.ports import DEFAULT_PORT_BASE, PortPlan
 from forumctl.dev.progress import Progress
@@ -187,6 +187,54 @@ def env(state_dir: Path | None, checkout: Path | None, output_mode: str) -> None
         {"stateDir": str(resolved), "mode": state.mode, **_env_doc(state)},
         lambda c: click.echo("\n".join(export_lines(state))),
     )
+
+
+@dev.command()
+@click.option(
+    "--user",
+    "user_id",
+    type=click.IntRange(1),
+    required=True,
+    help="The forum user the token writes as (its id, e.g. 4 in the sample data).",
+)
+@click.option("--admin", is_flag=True, help="Also in the admin group: may change anything.")
+@click.option(
+    "--ttl",
+    type=click.IntRange(60, 86400),
+    default=3600,
+    show_default=True,
+    help="Lifetime of the token, in seconds.",
+)
+@_location_options
+@output_option
+def token(
+    user_id: int,
+    admin: bool,
+    ttl: int,
+    state_dir: Path | None,
+    checkout: Path | None,
+    output_mode: str,
+) -> None:
+    """A bearer token of the running stack's OIDC issuer, for writes to its services:
+    `curl -H "Authorization: Bearer $(forumctl dev token --user 4)" ...`. Full stack only
+    (`--json-mode` services take writes without a token)."""
+    out = Output(output_mode)
+    progress = Progress()
+    try:
+        resolved = stack.resolve_state_dir(state_dir, checkout)
+        state = stack.load_running(resolved)
+        if not state.oidc_issuer:
+            raise DevStackError(
+                "this stack runs without an OIDC issuer (JSON mode): writes need no token",
+                hint="start the full stack (forumctl dev up) for authenticated writes",
+            )
+        issued = oidc.mint(resolved, state.oidc_issuer, user_id, admin=admin, ttl_seconds=ttl)
+    except DevStackError as exc:
+        _fail(out, progress, exc)
+        return
+    doc = {"token": issued, "user": user_id, "admin": admin, "expiresInSeconds": ttl,
+           "issuer": state.oidc_issuer}  # fmt: skip
+    out.emit(doc, lambda c: click.echo(issued))
 
 
 def _env_doc(state: DevState) -> dict[str, Any]:

@@ -23,12 +23,13 @@ class PortPlan:
     etcd_peer: int
     operator_health: int
     operator_metrics: int
+    oidc: int
 
     @classmethod
     def from_base(cls, base: int) -> PortPlan:
-        if not 1024 <= base <= 65535 - 9:
-            raise DevStackError(f"--port-base {base} is out of range (1024..65526)")
         names = [f for f in cls.__dataclass_fields__]
+        if not 1024 <= base <= 65535 - len(names):
+            raise DevStackError(f"--port-base {base} is out of range (1024..{65535 - len(names)})")
         return cls(**{name: base + 1 + i for i, name in enumerate(names)})
 
     @classmethod

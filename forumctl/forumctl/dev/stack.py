@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 import yaml
 
+from forumctl.dev import oidc
 from forumctl.dev.checkout import Checkout, find_checkout
 from forumctl.dev.errors import DevStackError
 from forumctl.dev.launch import (
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 
 NAMESPACE = "default"
 MOTO_READY = re.compile(r"forumdb-moto ready on (http://\S+)")
+OIDC_READY = re.compile(re.escape(oidc.READY) + r"(http://\S+)")
 CONFIG_KEY_PROBE = "STORAGE_MODE"  # present in every ConfigMap the operator writes
 _PHASE_WAIT_INTERVAL = 0.5
 # forumdb.naming.ANNOTATION_RECONCILE_REQUESTED: a new value makes it reconcile now.
@@ -172,7 +174,8 @@ def _up_json(
         state.data_dir = data_dir
         save_state(launcher.state_dir, state)
     with progress.step("services users, threads, posts (JSON files)"):
-        env = base_env(STORAGE_MODE="json", DATA_DIR=str(data_dir))
+        # No issuer in JSON mode: writes need no token here (AUTH_MODE=none, local only).
+        env = base_env(STORAGE_MODE="json", DATA_DIR=str(data_dir), AUTH_MODE="none")
         _await_services(_launch_services(launcher, options.ports, env))
 
 
@@ -186,6 +189,7 @@ def _up_full(
         tools = checkout.require_full_stack()
         ports.check_free(tuple(ports.as_dict()))
     moto = _launch_moto(launcher, ports)
+    issuer = _launch_oidc(launcher, ports)
     kubectl = _start_kubernetes(checkout, tools, launcher, ports, progress, options.ready_timeout)
     with progress.step("AWS emulator (forumdb-emulator: DynamoDB global tables, AWS Backup)"):
         aws_env = _await_moto(launcher, *moto)
@@ -220,8 +224,12 @@ def _up_full(
     with progress.step(f"ConfigMap forumdb-{name} kept in config/ (FORUMDB_CONFIG_DIR)"):
         _wait_file(sync_proc, sync.log, state.config_dir / CONFIG_KEY_PROBE)
 
+    with progress.step("OIDC issuer (writes need its tokens: forumctl dev token)"):
+        auth_env = oidc.service_env(_await_oidc(launcher, *issuer))
     services = _launch_services(
-        launcher, ports, base_env(FORUMDB_CONFIG_DIR=str(state.config_dir), **aws_env)
+        launcher,
+        ports,
+        base_env(FORUMDB_CONFIG_DIR=str(state.config_dir), **aws_env, **auth_env),
     )
     with progress.step(f"sample data migrated ({checkout.sample_data.name}/, forumctl migrate)"):
         _migrate(checkout, launcher, name, base_env(**kube_env, **aws_env))
@@ -323,6 +331,24 @@ def _launch_moto(launcher: Launcher, ports: PortPlan) -> tuple[Popen[bytes], Pro
         *("-m", "forumdb_emulator.server", "--host", "127.0.0.1", "--port", str(ports.moto)),
     ]
     return launcher.start("moto", argv, base_env())
+
+
+def _launch_oidc(launcher: Launcher, ports: PortPlan) -> tuple[Popen[bytes], ProcessRecord]:
+    """The dev OIDC issuer (forumctl.dev.oidc): the services trust its tokens."""
+    argv = [
+        sys.executable,
+        *("-m", "forumctl.dev.oidc", "--state-dir", str(launcher.state_dir)),
+        *("--port", str(ports.oidc)),
+    ]
+    return launcher.start("oidc", argv, base_env())
+
+
+def _await_oidc(launcher: Launcher, proc: Popen[bytes], record: ProcessRecord) -> str:
+    issuer = wait_log_line("oidc", proc, record.log, OIDC_READY).group(1)
+    record.url = issuer
+    launcher.state.oidc_issuer = issuer
+    save_state(launcher.state_dir, launcher.state)
+    return issuer
 
 
 def _await_moto(launcher: Launcher, proc: Popen[bytes], record: ProcessRecord) -> dict[str, str]:

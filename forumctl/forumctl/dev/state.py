@@ -53,6 +53,7 @@ class DevState(BaseModel):
     namespace: str | None = None
     forumdb: str | None = None
     aws_endpoint: str | None = None
+    oidc_issuer: str | None = Field(None, description="the dev OIDC issuer (full stack)")
     primary_region: str | None = None
     replica_regions: list[str] = []
     config_dir: Path | None = None

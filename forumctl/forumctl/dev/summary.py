@@ -54,6 +54,15 @@ def what_to_try(state: DevState, state_dir: Path) -> str:
         ]
         lines += [f"  {line}" for line in export_lines(state)]
         lines += ["  kubectl get forumdb", f"  forumctl verify --forumdb {state.forumdb}"]
+        posts = state.services.get("posts")
+        if state.oidc_issuer and posts:
+            lines += [
+                "",
+                "Writes need a token of the stack's OIDC issuer (here as user 4 of the sample):",
+                f'  curl -X POST {posts}/api/posts -H "Content-Type: application/json" \\',
+                f'       -H "Authorization: Bearer $(forumctl dev token --user 4{flag})" \\',
+                """       -d '{"thread": 1, "text": "Hello from a verified user"}'""",
+            ]
     lines += ["", f"Stop it with: forumctl dev down{flag}"]
     return "\n".join(lines)
 

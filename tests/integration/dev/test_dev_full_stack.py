@@ -57,6 +57,7 @@ def test_dev_up_runs_the_forum_on_replicated_tables_and_down_leaves_nothing(
         "moto",
         "forum-operator",
         "configsync",
+        "oidc",
         "service-users",
         "service-threads",
         "service-posts",
@@ -92,12 +93,20 @@ def test_dev_up_runs_the_forum_on_replicated_tables_and_down_leaves_nothing(
     users = requests.get(f"{urls['users']}/api/users", timeout=10).json()
     assert "marceline" in {u["username"] for u in users}  # the sample data was migrated
 
+    # writes need a token of the stack's issuer, and write as its user (README's quick start)
+    body = {"thread": 1, "text": "written in us-east-1"}
+    anonymous = requests.post(f"{urls['posts']}/api/posts", json=body, timeout=10)
+    assert anonymous.status_code == 401, anonymous.text
+    assert "forumctl dev token --user 4" in shown
+    token = dev.ok("token", "--user", "2").stdout.strip()
     created = requests.post(
         f"{urls['posts']}/api/posts",
-        json={"thread": 1, "user": 2, "text": "written in us-east-1"},
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
         timeout=10,
     )
     assert created.status_code == 201, created.text
+    assert created.json()["user"] == 2
     post_id = created.json()["id"]
     in_thread = requests.get(f"{urls['posts']}/api/posts/in-thread/1", timeout=10).json()
     assert post_id in [p["id"] for p in in_thread]
