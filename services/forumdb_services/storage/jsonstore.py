@@ -8,6 +8,10 @@ Files of one collection (DATA_DIR/users/, ...):
 - `journal-<hash>.jsonl`: the operations since that snapshot, one checksummed line each
   (`_journal`). `<hash>` is the start of the snapshot's sha256, so a journal can only ever
   be replayed onto the snapshot it follows (a db.json replaced by hand orphans the old one).
+- `journal-<hash>.jsonl.damaged-<offset>`: a copy of a journal, kept when a line of it (at
+  that byte offset) failed its checksum. The damaged line is skipped, logged and counted
+  (`metrics.JOURNAL_DAMAGED_LINES`); every other line is still read, and the next
+  compaction leaves the damaged line out of db.json, so the copy is what is left of it.
 - `.lock`: an fcntl lock that writers hold while they append; readers never lock.
 
 Every process keeps the collection in memory (`_memview`) and, before each operation,
@@ -29,6 +33,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -61,6 +66,7 @@ from forumdb_services.storage.base import (
     decode_cursor,
     encode_cursor,
 )
+from forumdb_services.storage.metrics import JOURNAL_DAMAGED_LINES
 
 log = logging.getLogger("forumdb.storage.json")
 
@@ -116,6 +122,30 @@ def snapshot_records(kind: str, doc: Any) -> list[dict[str, Any]]:
     ]
 
 
+def _copy_once(source: Path, copy: Path) -> bool:
+    """Copy `source` to `copy` unless `copy` exists; whether this call made it. Written
+    under a temporary name and linked into place, so a copy is never seen half-written
+    and two processes cannot both make it."""
+    if copy.exists():
+        return False
+    fd, tmp = tempfile.mkstemp(prefix=".damaged.", suffix=".tmp", dir=copy.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            os.fchmod(out.fileno(), 0o644)
+            shutil.copyfileobj(src, out)
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(tmp, copy)
+        except FileExistsError:
+            return False
+        _journal.fsync_dir(copy.parent)
+        return True
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
 class JsonCollection(Collection):
     def __init__(
         self, table: TableDef, folder: Path, *, compact_min_bytes: int = COMPACT_MIN_BYTES
@@ -130,6 +160,7 @@ class JsonCollection(Collection):
         self._snapshot_size = 0
         self._journal: Path = self.folder / journal_name(b"")
         self._offset = 0
+        self._lines = 0  # lines of the journal read so far, for line numbers in logs
 
     # -- catching up with the files ---------------------------------------------------------
 
@@ -154,6 +185,7 @@ class JsonCollection(Collection):
         self._snapshot_size = len(raw)
         self._journal = self.folder / journal_name(raw)
         self._offset = 0
+        self._lines = 0
         log.info(
             "loaded JSON snapshot",
             extra={"path": str(self._snapshot), "records": len(self._view), "bytes": len(raw)},
@@ -177,8 +209,9 @@ class JsonCollection(Collection):
                     extra={"path": str(self.folder), "journals": sorted(orphans)},
                 )
 
-    def _refresh(self) -> MemoryView:
-        """Bring the in-memory view up to date with the files (caller holds `_mutex`)."""
+    def _refresh(self, *, writer: bool = False) -> _journal.Tail:
+        """Bring the in-memory view up to date with the files (caller holds `_mutex`, and
+        the writer lock if `writer`); returns what was read of the journal."""
         try:
             try:
                 identity = _file_identity(os.stat(self._snapshot))
@@ -186,14 +219,45 @@ class JsonCollection(Collection):
                 identity = None
             if self._view is None or identity != self._snapshot_id:
                 self._load_snapshot()
-            tail = _journal.read_tail(self._journal, self._offset)
+            tail = _journal.read_tail(self._journal, self._offset, self._lines, final=writer)
         except OSError as exc:
             raise self._unavailable("cannot read", exc) from None
         assert self._view is not None
         for op in tail.ops:
             self._apply(op)
         self._offset = tail.end
-        return self._view
+        self._lines = tail.lines
+        for damage in tail.damage:
+            self._report_damage(damage)
+        return tail
+
+    def _report_damage(self, damage: _journal.Damage) -> None:
+        """Keep a copy of the damaged journal, say where the damage is, and count it once
+        (whichever process makes the copy counts it)."""
+        copy = self.folder / f"{self._journal.name}.damaged-{damage.offset}"
+        try:
+            made = _copy_once(self._journal, copy)
+        except OSError as exc:
+            made = True  # no copy to tell the processes apart: count it here
+            log.warning(
+                "cannot keep a copy of a damaged JSON journal",
+                extra={"path": str(self._journal), "copy": str(copy), "error": str(exc)},
+            )
+        log.error(
+            "skipped a damaged line of a JSON journal (checksum mismatch): %s line %d",
+            self._journal,
+            damage.line,
+            extra={
+                "path": str(self._journal),
+                "line": damage.line,
+                "offset": damage.offset,
+                "bytes": damage.length,
+                "salvaged_operations": damage.salvaged,
+                "copy": str(copy),
+            },
+        )
+        if made:
+            JOURNAL_DAMAGED_LINES.labels(self.kind).inc()
 
     def _apply(self, op: Mapping[str, Any]) -> None:
         assert self._view is not None
@@ -221,13 +285,15 @@ class JsonCollection(Collection):
         """Run `operation` on the current view under the writer lock; it returns the journal
         op to make durable and the result to hand back."""
         with self._mutex, self._writer_lock():
-            view = self._refresh()
-            op, result = operation(view)
+            self._refresh(writer=True)
+            assert self._view is not None
+            op, result = operation(self._view)
             line = _journal.encode_op(op)
             try:
                 self._offset = _journal.append(self._journal, line, self._offset)
             except OSError as exc:
                 raise self._unavailable("cannot append to the journal", exc) from None
+            self._lines += 1
             self._apply(op)
             if self._offset > max(self.compact_min_bytes, self._snapshot_size):
                 self._compact()
@@ -257,6 +323,7 @@ class JsonCollection(Collection):
             self._snapshot_size = len(data)
             self._journal = self.folder / journal_name(data)
             self._offset = 0
+            self._lines = 0
             with contextlib.suppress(FileNotFoundError):
                 old_journal.unlink()
             _journal.fsync_dir(self.folder)
@@ -274,7 +341,9 @@ class JsonCollection(Collection):
 
     def _read(self, operation: Callable[[MemoryView], T]) -> T:
         with self._mutex:
-            return operation(self._refresh())
+            self._refresh()
+            assert self._view is not None
+            return operation(self._view)
 
     # -- the contract -------------------------------------------------------------------------
 

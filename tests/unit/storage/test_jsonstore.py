@@ -103,14 +103,15 @@ def test_a_torn_last_line_is_ignored_then_cut_off(tmp_path: Path) -> None:
     assert b"half" not in journal.read_bytes()
 
 
-def test_a_line_with_a_bad_checksum_ends_the_journal(tmp_path: Path) -> None:
+def test_a_line_with_a_bad_checksum_is_skipped_alone(tmp_path: Path) -> None:
     store = JsonStore(tmp_path)
     first = store.users.create({"username": "first"})
     store.users.create({"username": "second"})
+    third = store.users.create({"username": "third"})
     (journal,) = journals(tmp_path / "users")
     lines = journal.read_bytes().splitlines(keepends=True)
-    journal.write_bytes(lines[0] + lines[1].replace(b"second", b"secont"))
-    assert JsonStore(tmp_path).users.list().items == [first]
+    journal.write_bytes(lines[0] + lines[1].replace(b"second", b"secont") + lines[2])
+    assert JsonStore(tmp_path).users.list().items == [first, third]
 
 
 def test_a_replaced_db_json_does_not_replay_the_old_journal(sample_dir: Path) -> None:
