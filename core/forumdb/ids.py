@@ -51,5 +51,15 @@ def utc_now() -> str:
     return format_ts(datetime.now(UTC))
 
 
+# The largest ordinal that still makes a date (9999-12-31T23:59:59Z, datetime's last second).
+LEGACY_MAX_ORDINAL = (datetime.max.replace(tzinfo=UTC) - LEGACY_BASE) // timedelta(seconds=1)
+
+
 def legacy_created_at(ordinal: int) -> str:
+    """LEGACY_BASE + `ordinal` seconds; a ValueError past the years datetime can hold."""
+    if not 0 <= ordinal <= LEGACY_MAX_ORDINAL:
+        raise ValueError(
+            f"{ordinal} is out of the range of legacy timestamps (0 to {LEGACY_MAX_ORDINAL} "
+            "seconds after 2000-01-01T00:00:00Z)"
+        )
     return format_ts(LEGACY_BASE + timedelta(seconds=ordinal))

@@ -87,7 +87,12 @@ def validate_record(table: TableDef, record: Mapping[str, Any]) -> None:
                     f"(it is a key of index {idx.name})"
                 )
     try:
-        json.dumps(record, allow_nan=False)
+        json.dumps(record, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"{table.kind}: record is not storable as JSON: a string holds a lone UTF-16 "
+            "surrogate (not valid Unicode)"
+        ) from None
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{table.kind}: record is not storable as JSON: {exc}") from None
 

@@ -45,11 +45,13 @@ from typing import Any, TypeVar
 from forumdb.config import Settings
 from forumdb.ids import new_id, utc_now
 from forumdb.legacy import (
-    REFERENCE_FIELDS,
     LegacyFormatError,
+    is_normal_record,
     normalize_document,
     normalize_record,
+    parse_document,
 )
+from forumdb.legacy import check_values as legacy_check_values
 from forumdb.tables import KINDS, TableDef, table_def
 from forumdb_services.storage import _journal, _records
 from forumdb_services.storage._memview import MemoryView
@@ -97,29 +99,23 @@ def serialize_snapshot(kind: str, records: list[dict[str, Any]]) -> bytes:
     return f'{{\n"{kind}": {body},\n"forumdb": {json.dumps(marker)}\n}}\n'.encode()
 
 
-def _is_normalized(kind: str, raw: Any) -> bool:
-    """Whether `forumdb.legacy.normalize_record` would return the record unchanged."""
-    if not isinstance(raw, dict):
-        return False
-    if not all(raw.get(f) is not None for f in ("id", "createdAt", "updatedAt", "version")):
-        return False
-    return all(
-        type(raw[f]) is int for f in ("id", *REFERENCE_FIELDS[kind]) if raw.get(f) is not None
-    )
-
-
-def snapshot_records(kind: str, doc: Any) -> list[dict[str, Any]]:
-    """The records of a db.json document, normalised as `forumctl migrate` does. Records
-    already in normal form (every snapshot written here) are taken as they are: faster at
-    100,000 records, and `normalize_record` computes its default `createdAt` eagerly, which
-    overflows for the large ids of `forumdb.ids.new_id`."""
+def snapshot_records(kind: str, doc: Any, check_values: bool = True) -> list[dict[str, Any]]:
+    """The records of a db.json document, normalised and checked as `forumctl migrate` does
+    (`forumdb.legacy`). Records already in normal form (every snapshot written here) are
+    taken as they are, which is faster at 100,000 records; their values are walked only
+    with `check_values` (`legacy.parse_document` says when a document needs it)."""
     rows = doc if isinstance(doc, list) else doc.get(kind) if isinstance(doc, dict) else None
     if not isinstance(rows, list):
         return list(normalize_document(kind, doc))  # raises the error that says what is wrong
-    return [
-        raw if _is_normalized(kind, raw) else normalize_record(kind, raw, position)
-        for position, raw in enumerate(rows)
-    ]
+    records = []
+    for position, raw in enumerate(rows):
+        if is_normal_record(kind, raw):
+            if check_values:
+                legacy_check_values(raw, f"{kind}[{position}]", f" (record id {raw['id']})")
+            records.append(raw)
+        else:
+            records.append(normalize_record(kind, raw, position))
+    return records
 
 
 def _copy_once(source: Path, copy: Path) -> bool:
@@ -177,7 +173,8 @@ class JsonCollection(Collection):
         records: list[dict[str, Any]] = []
         if raw:
             try:
-                records = snapshot_records(self.table.kind, json.loads(raw))
+                doc, suspect = parse_document(raw)
+                records = snapshot_records(self.table.kind, doc, check_values=suspect)
             except (ValueError, LegacyFormatError) as exc:
                 raise self._unavailable(f"{SNAPSHOT_NAME} cannot be read", exc) from None
         self._view = MemoryView(self.table, records)

@@ -142,6 +142,8 @@ def test_none_fields_are_not_stored(store: Store) -> None:
         ("posts", {"thread": 1, "user": True, "text": "x"}, "user"),
         ("threads", {"title": "t", "createdAt": 12}, "createdAt"),
         ("users", {"username": "a", "weight": float("nan")}, "JSON"),
+        ("users", {"username": "a", "bio": "x\ud800"}, "surrogate"),
+        ("users", {"username": "a", "\udc00": 1}, "surrogate"),
     ],
 )
 def test_invalid_records_are_refused(store: Store, kind: str, record: dict, field: str) -> None:
