@@ -6,6 +6,7 @@ Keeping them here is what makes the two backends behave the same under the contr
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -13,7 +14,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from boto3.dynamodb.types import DYNAMODB_CONTEXT
+
 from forumdb.ids import MAX_ID
+from forumdb.legacy import HASH_KEY_MAX_BYTES, RANGE_KEY_MAX_BYTES
 from forumdb.tables import IndexDef, KeyAttr, TableDef, table_def
 from forumdb_services.storage.base import (
     InvalidCursor,
@@ -49,6 +53,31 @@ def value_fits(attr_type: str, value: Any) -> bool:
     return isinstance(value, bytes) and value != b""
 
 
+def number_fits(value: int | float) -> bool:
+    """Whether DynamoDB can hold the number: at most 38 significant digits, magnitude from
+    1E-130 to below 1E+126 (boto3's DYNAMODB_CONTEXT, which refuses the rest)."""
+    try:
+        DYNAMODB_CONTEXT.create_decimal(repr(value) if isinstance(value, float) else value)
+    except decimal.DecimalException:
+        return False
+    return True
+
+
+def key_value_fits(attr_type: str, value: Any, most_bytes: int) -> bool:
+    """Whether DynamoDB would take `value` as a key attribute of this type: `value_fits`,
+    and a number it can hold or a valid Unicode string of at most `most_bytes` in UTF-8."""
+    if not value_fits(attr_type, value):
+        return False
+    if attr_type == "N":
+        return number_fits(value)
+    if attr_type == "S":
+        try:
+            return len(value.encode("utf-8")) <= most_bytes
+        except UnicodeEncodeError:  # a lone surrogate
+            return False
+    return len(value) <= most_bytes
+
+
 def _check_id(kind: str, name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
         raise ValueError(f"{kind}: field {name!r} must be an integer from 0 to {MAX_ID}")
@@ -80,10 +109,12 @@ def validate_record(table: TableDef, record: Mapping[str, Any]) -> None:
             if attr.name in seen or attr.name in table.constant_attrs:
                 continue
             seen.add(attr.name)
-            if attr.name in item and not value_fits(attr.type, item[attr.name]):
+            most = HASH_KEY_MAX_BYTES if attr is idx.hash_key else RANGE_KEY_MAX_BYTES
+            if attr.name in item and not key_value_fits(attr.type, item[attr.name], most):
                 field = table.field_for(attr.name)
                 raise ValueError(
-                    f"{table.kind}: field {field!r} must be {_TYPE_NAMES[attr.type]} "
+                    f"{table.kind}: field {field!r} must be {_TYPE_NAMES[attr.type]}"
+                    f"{'' if attr.type == 'N' else f' of at most {most} bytes'} "
                     f"(it is a key of index {idx.name})"
                 )
     try:
@@ -149,7 +180,7 @@ def index_def(table: TableDef, name: str) -> IndexDef:
 
 
 def check_query_value(table: TableDef, idx: IndexDef, value: Any) -> None:
-    if not value_fits(idx.hash_key.type, value):
+    if not key_value_fits(idx.hash_key.type, value, HASH_KEY_MAX_BYTES):
         raise ValueError(
             f"index {idx.name} of {table.kind} is looked up by {_TYPE_NAMES[idx.hash_key.type]}, "
             f"got {value!r}"
@@ -215,11 +246,13 @@ def query_position(table: TableDef, idx: IndexDef, record: Mapping[str, Any]) ->
 
 
 def parse_key_position(table: TableDef, position: Mapping[str, Any]) -> dict[str, int]:
+    """The primary key a cursor names: ids only, as a forged number past them (more digits
+    than DynamoDB holds, say) would fail in the backend rather than as a bad cursor."""
     names = key_fields(table)
     parsed: dict[str, int] = {}
     for name in names:
         value = position.get(name)
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ID:
             raise InvalidCursor()
         parsed[name] = value
     return parsed
@@ -233,7 +266,7 @@ def parse_query_position(
     if idx.range_key is None:
         return key, None
     range_value = position.get("r")
-    if not value_fits(idx.range_key.type, range_value):
+    if not key_value_fits(idx.range_key.type, range_value, RANGE_KEY_MAX_BYTES):
         raise InvalidCursor()
     return key, range_value
 

@@ -19,11 +19,13 @@ import pytest
 from forumdb import ids
 from forumdb.ids import legacy_created_at
 from forumdb.legacy import normalize_document
+from forumdb.tables import table_def
 from forumdb_services.storage import (
     AlreadyExists,
     InvalidCursor,
     NotFound,
     VersionConflict,
+    _records,
     posts_by_user,
     posts_in_thread,
     threads_newest_first,
@@ -299,6 +301,52 @@ def test_bad_list_cursors(store: Store, cursor: str) -> None:
         store.users.create({"username": f"u{i}"})
     with pytest.raises(InvalidCursor):
         store.users.list(limit=2, cursor=cursor)
+
+
+# A forged number with more significant digits than DynamoDB's 38, and a string past
+# DynamoDB's 1024 bytes for a sort key: a bad cursor, never an error of the backend.
+TOO_MANY_DIGITS = 10**39 + 7
+TOO_LONG = "2025-01-01T00:00:00.000000Z" + "9" * 1000
+
+
+def _thread_scope(thread: int) -> str:
+    posts = table_def("posts")
+    return _records.query_scope(posts, posts.index("ThreadIndex"), thread, False)
+
+
+FORGED_POSITIONS = [
+    ("users list", "list:users", {"id": TOO_MANY_DIGITS}),
+    ("users list", "list:users", {"id": -1}),
+    ("users list", "list:users", {"id": ids.MAX_ID + 1}),
+    ("posts list", "list:posts", {"id": 1, "thread": TOO_MANY_DIGITS}),
+    ("posts in thread", _thread_scope(1), {"id": TOO_MANY_DIGITS, "thread": 1, "r": TS.format(1)}),
+    ("posts in thread", _thread_scope(1), {"id": 1, "thread": 1, "r": TOO_LONG}),
+    ("posts in thread", _thread_scope(1), {"id": 1, "thread": 1, "r": "2025\ud800"}),
+    ("posts in thread", _thread_scope(1), {"id": 1, "thread": 1, "r": 10**39 + 7}),
+    ("by e-mail", 'query:users:EmailIndex:"a@ooo.example":desc', {"id": TOO_MANY_DIGITS}),
+    ("threads", 'query:threads:CreatedAtIndex:"thread":desc', {"id": 1, "r": TOO_LONG}),
+]
+
+
+@pytest.mark.parametrize(
+    ("route", "scope", "position"), FORGED_POSITIONS, ids=[f[0] for f in FORGED_POSITIONS]
+)
+def test_forged_cursor_numbers_and_keys_are_bad_cursors(
+    store: Store, route: str, scope: str, position: dict
+) -> None:
+    store.users.create({"id": 1, "username": "a", "email": "a@ooo.example"})
+    store.threads.create({"id": 1, "title": "t"})
+    make_posts(store, 1, [1, 2])
+    fetch = {
+        "users list": lambda cursor: store.users.list(cursor=cursor),
+        "posts list": lambda cursor: store.posts.list(cursor=cursor),
+        "posts in thread": lambda cursor: posts_in_thread(store.posts, 1, cursor=cursor),
+        "by e-mail": lambda cursor: store.users.query("EmailIndex", "a@ooo.example", 5, cursor),
+        "threads": lambda cursor: threads_newest_first(store.threads, cursor=cursor),
+    }[route]
+    fetch(None)  # the scope is right: only the position is forged
+    with pytest.raises(InvalidCursor):
+        fetch(_forged(scope, position))
 
 
 def test_a_cursor_only_fits_its_own_list(store: Store) -> None:

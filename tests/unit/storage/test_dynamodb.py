@@ -3,6 +3,8 @@ concurrent writer between its read and its conditional write, cheap construction
 
 from __future__ import annotations
 
+import base64
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +25,7 @@ from forumdb_services.storage import (
     threads_newest_first,
     user_by_email,
 )
+from forumdb_services.storage.base import encode_cursor
 from forumdb_services.storage.dynamodb import DynamoStore
 
 from .conftest import REGION
@@ -255,3 +258,50 @@ def test_service_clients_give_up_within_a_request_timeout(monkeypatch: pytest.Mo
         min(2**n, 20) for n in range(attempts - 1)
     )
     assert worst_case < 30
+
+
+@pytest.mark.parametrize(
+    ("service", "route"),
+    [
+        ("users", "/api/users"),
+        ("threads", "/api/threads"),
+        ("posts", "/api/posts/in-thread/1"),
+        ("posts", "/api/posts/by-user/1"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("id", 10**39 + 7), ("r", "2" * 1100)],
+    ids=["id-of-40-digits", "sort-key-of-1100-bytes"],
+)
+def test_a_forged_cursor_answers_400_on_every_list_route(
+    dynamodb_store: DynamoStore,
+    monkeypatch: pytest.MonkeyPatch,
+    service: str,
+    route: str,
+    field: str,
+    value: Any,
+) -> None:
+    """A real cursor of the route with its id (more digits than DynamoDB's 38) or its
+    sort key (past DynamoDB's 1024 bytes) forged: a 400 naming the cursor, never a 500."""
+    from forumdb.config import SettingsWatcher
+    from forumdb_services.api.app import create_app
+
+    for name in ("FORUMDB_CONFIG_DIR", "PROMETHEUS_MULTIPROC_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    for i in (1, 2, 3):
+        dynamodb_store.users.create({"id": i, "username": f"u{i}"})
+        dynamodb_store.threads.create({"id": i, "title": f"t{i}", "createdBy": 1})
+        dynamodb_store.posts.create({"id": i, "thread": 1, "user": 1, "text": f"p{i}"})
+    app = create_app(service, SettingsWatcher(STORAGE_MODE="dynamodb"), store=dynamodb_store)
+    client = app.test_client()
+    first = client.get(f"{route}?limit=1")
+    assert first.status_code == 200
+    data = json.loads(base64.urlsafe_b64decode(first.headers["X-Next-Cursor"] + "=="))
+    if field not in data["p"]:
+        pytest.skip(f"{route}'s cursor has no {field!r}")
+    data["p"][field] = value
+    forged = encode_cursor(data["s"], data["p"])
+    response = client.get(f"{route}?limit=1&cursor={forged}")
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["error"]["field"] == "cursor"
