@@ -17,7 +17,12 @@ from typing import Any
 from boto3.dynamodb.types import DYNAMODB_CONTEXT
 
 from forumdb.ids import MAX_ID
-from forumdb.legacy import HASH_KEY_MAX_BYTES, RANGE_KEY_MAX_BYTES
+from forumdb.legacy import (
+    HASH_KEY_MAX_BYTES,
+    RANGE_KEY_MAX_BYTES,
+    REFERENCE_FIELDS,
+    TIMESTAMP_FIELDS,
+)
 from forumdb.tables import IndexDef, KeyAttr, TableDef, table_def
 from forumdb_services.storage.base import (
     InvalidCursor,
@@ -95,13 +100,21 @@ def check_record_id(table: TableDef, record_id: Any) -> int:
 
 
 def validate_record(table: TableDef, record: Mapping[str, Any]) -> None:
-    """Key fields present and integral; index key attributes, where present, of the type
-    their index declares (DynamoDB rejects a write otherwise, so the JSON backend does too);
-    the record serialisable as strict JSON."""
+    """Key fields present and integral, references ids too, timestamps non-empty strings;
+    index key attributes, where present, of the type and size their index declares
+    (DynamoDB rejects a write otherwise, so the JSON backend does too); the record
+    serialisable as strict JSON. What passes here also passes `forumdb.legacy`'s checks
+    when a JSON store loads it again."""
     for name in key_fields(table):
         if record.get(name) is None:
             raise ValueError(f"{table.kind}: field {name!r} is required")
         _check_id(table.kind, name, record[name])
+    for name in REFERENCE_FIELDS[table.kind]:
+        if record.get(name) is not None:
+            _check_id(table.kind, name, record[name])
+    for name in TIMESTAMP_FIELDS:
+        if record.get(name) is not None and (not isinstance(record[name], str) or not record[name]):
+            raise ValueError(f"{table.kind}: field {name!r} must be a non-empty string")
     item = table.to_item(record)
     seen: set[str] = set()
     for idx in table.indexes:

@@ -145,6 +145,11 @@ def test_none_fields_are_not_stored(store: Store) -> None:
         ("threads", {"title": "t", "createdAt": 12}, "createdAt"),
         ("users", {"username": "a", "weight": float("nan")}, "JSON"),
         ("users", {"username": "a", "bio": "x\ud800"}, "surrogate"),
+        ("threads", {"title": "t", "createdBy": -1}, "createdBy"),
+        ("posts", {"thread": 1, "user": 1.5, "text": "x"}, "user"),
+        ("users", {"username": "a", "createdAt": ""}, "createdAt"),
+        ("users", {"username": "a", "updatedAt": 5}, "updatedAt"),
+        ("posts", {"thread": 1, "text": "x", "createdAt": "2" * 1025}, "createdAt"),
         ("users", {"username": "a", "\udc00": 1}, "surrogate"),
     ],
 )
