@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from boto3.dynamodb.types import DYNAMODB_CONTEXT
-
 from forumdb.ids import MAX_ID
 from forumdb.legacy import (
     HASH_KEY_MAX_BYTES,
@@ -58,11 +56,22 @@ def value_fits(attr_type: str, value: Any) -> bool:
     return isinstance(value, bytes) and value != b""
 
 
+# DynamoDB's numbers: 38 significant digits, magnitude from 1E-130 to below 1E+126 - the
+# context boto3 serialises numbers with (boto3.dynamodb.types.DYNAMODB_CONTEXT), copied so
+# that the JSON backend does not import boto3.
+_DYNAMODB_NUMBERS = decimal.Context(
+    prec=38,
+    rounding=decimal.ROUND_HALF_EVEN,
+    Emin=-128,
+    Emax=126,
+    traps=[decimal.Clamped, decimal.Inexact, decimal.Overflow, decimal.Rounded, decimal.Underflow],
+)
+
+
 def number_fits(value: int | float) -> bool:
-    """Whether DynamoDB can hold the number: at most 38 significant digits, magnitude from
-    1E-130 to below 1E+126 (boto3's DYNAMODB_CONTEXT, which refuses the rest)."""
+    """Whether DynamoDB can hold the number (boto3 refuses to send the others)."""
     try:
-        DYNAMODB_CONTEXT.create_decimal(repr(value) if isinstance(value, float) else value)
+        _DYNAMODB_NUMBERS.create_decimal(repr(value) if isinstance(value, float) else value)
     except decimal.DecimalException:
         return False
     return True
