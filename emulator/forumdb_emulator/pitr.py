@@ -8,7 +8,10 @@ copies the table as moto does, then undoes, newest first, every logged change ma
 - PITR must be ENABLED on the source (PointInTimeRecoveryUnavailableException), and T inside
   [EarliestRestorableDateTime, now] (InvalidRestoreTimeException);
 - DescribeContinuousBackups reports LatestRestorableDateTime as now (AWS: about 5 minutes ago);
-- the restored table's RestoreSummary.RestoreDateTime is T.
+- the restored table's RestoreSummary.RestoreDateTime is T;
+- UpdateContinuousBackups answers ContinuousBackupsUnavailableException ("Backups are being
+  enabled for the table") for AwsRules.pitr_unavailable_seconds after CreateTable, as AWS does
+  for a new table; RecoveryPeriodInDays must lie in 1-35 (botocore checks only the minimum).
 Writes applied to a replica by the global-table model are not logged there (drills restore
 from the region that took the write).
 """
@@ -25,11 +28,12 @@ from functools import wraps
 from typing import Any
 
 from moto.core.exceptions import JsonRESTError
-from moto.core.utils import unix_time
+from moto.core.utils import unix_time, utcnow
 from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, PointInTimeRecoveryUnavailable
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
+from .aws_errors import DynamoError, validation
 from .global_tables import backend
 from .replication import _WRITES, Touched, _key_of, _key_types
 from .state import STATE
@@ -64,6 +68,7 @@ def install() -> None:
         _wrap(name, _logging_writes(touched_by))
     _wrap("restore_table_to_point_in_time", _restore_to_time)
     _wrap("describe_continuous_backups", _describe_continuous_backups)
+    _wrap("update_continuous_backups", _update_continuous_backups)
 
 
 def _wrap(name: str, replacement: Callable[..., Any]) -> None:
@@ -128,6 +133,34 @@ def _describe_continuous_backups(original: Callable[..., Any], self: DynamoHandl
         pitr = _pitr_description(table)
         if pitr.get("PointInTimeRecoveryStatus") == "ENABLED":
             pitr["LatestRestorableDateTime"] = unix_time()
+    return original(self)
+
+
+RECOVERY_PERIOD_DAYS = (1, 35)  # the service model's range of RecoveryPeriodInDays
+
+
+def _update_continuous_backups(original: Callable[..., Any], self: DynamoHandler) -> Any:
+    spec = self.body.get("PointInTimeRecoverySpecification") or {}
+    days = spec.get("RecoveryPeriodInDays")
+    low, high = RECOVERY_PERIOD_DAYS
+    if days is not None and not low <= int(days) <= high:
+        bound = (
+            f"greater than or equal to {low}"
+            if int(days) < low
+            else f"less than or equal to {high}"
+        )
+        raise validation(
+            f"1 validation error detected: Value '{days}' at "
+            "'pointInTimeRecoverySpecification.recoveryPeriodInDays' failed to satisfy "
+            f"constraint: Member must have value {bound}"
+        )
+    table = backend(self.current_account, self.region).tables.get(self.body.get("TableName"))
+    if table is not None:
+        age = (utcnow() - table.created_at).total_seconds()
+        if age < STATE.rules.pitr_unavailable_seconds:
+            raise DynamoError(
+                "ContinuousBackupsUnavailableException", "Backups are being enabled for the table"
+            )
     return original(self)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from .backup_model import BackupStore
 from .faults import FaultBook
 from .global_model import GlobalTable
-from .models import ReplicationSettings
+from .models import AwsRules, ReplicationSettings
 
 
 @dataclass
@@ -42,6 +42,14 @@ class ExtState:
     # (account, table, region, key json) -> write clock of the write that set it
     last_write: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     backup: BackupStore = field(default_factory=BackupStore)
+    rules: AwsRules = field(default_factory=AwsRules)
+    # (account, region, table name) -> regions gone from a global table that still hold their
+    # table (DELETING) until the monotonic time given
+    lingering: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    # table ARN -> (monotonic time the last tag change settles, tags visible until then)
+    tag_changes: dict[str, tuple[float, list[dict[str, str]]]] = field(default_factory=dict)
+    # (account, region, operation) -> monotonic times of the calls in the last second
+    call_times: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -56,6 +64,10 @@ class ExtState:
             self.pending_writes.clear()
             self.last_write.clear()
             self.backup = BackupStore()
+            self.rules = AwsRules()
+            self.lingering.clear()
+            self.tag_changes.clear()
+            self.call_times.clear()
 
 
 STATE = ExtState()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from ext_support import (
+
+from harness.emulator_support import (
     CENTRAL,
     EAST,
     TABLE,
@@ -29,6 +30,13 @@ def replicated(ext):
     add_replica(east, CENTRAL)
     wait_settled(east)
     return ext
+
+
+@pytest.fixture(autouse=True)
+def _no_entry_delay(ext):
+    """These tests are about what replica changes do, driven by DescribeTable calls; when AWS
+    shows them is tests/integration/emulator/test_conformance_global_tables.py's subject."""
+    ext.control.configure(replica_entry_delay_seconds=0, replica_region_linger_seconds=0)
 
 
 def item(client, post_id, thread_id=1):
