@@ -12,8 +12,8 @@ copies the table as moto does, then undoes, newest first, every logged change ma
 - UpdateContinuousBackups answers ContinuousBackupsUnavailableException ("Backups are being
   enabled for the table") for AwsRules.pitr_unavailable_seconds after CreateTable, as AWS does
   for a new table; RecoveryPeriodInDays must lie in 1-35 (botocore checks only the minimum).
-Writes applied to a replica by the global-table model are not logged there (drills restore
-from the region that took the write).
+Writes that replication applies to a replica are logged in the replica's table too, so a
+restore in a replica region holds the replica as it was at T, not writes replicated later.
 """
 
 from __future__ import annotations
@@ -61,6 +61,15 @@ def change_log(table: Table) -> list[Change]:
         entries = []
         setattr(table, _LOG_ATTR, entries)
     return entries
+
+
+def log_change(table: Table, key: dict[str, Any]) -> None:
+    """Log the item's image before a write made outside the API (a replicated write)."""
+    if not _pitr_enabled(table):
+        return
+    item = table.get_item(*_key_types(table, key))
+    before = copy.deepcopy(item.to_json()["Attributes"]) if item is not None else None
+    change_log(table).append(Change(at=time.time(), key=copy.deepcopy(key), before=before))
 
 
 def install() -> None:

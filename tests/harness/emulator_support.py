@@ -7,11 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from forumdb.tables import POSTS, create_table_request
+
+T = TypeVar("T")
 
 ACCOUNT = "123456789012"
 EAST, WEST, CENTRAL = "us-east-1", "us-west-2", "eu-central-1"
@@ -59,6 +62,18 @@ def wait_settled(client: Any, name: str = TABLE, timeout: float = 30.0) -> dict[
         f"{name} still {table.get('TableStatus')} (replicas {table.get('Replicas')}) after "
         f"{timeout} s"
     )
+
+
+def wait_until(check: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
+    """Call `check` until it returns something other than None (or False); fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value is not None and value is not False:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not so after {timeout} s")
+        time.sleep(0.05)
 
 
 def add_replica(client: Any, region: str, name: str = TABLE, **spec: Any) -> dict[str, Any]:
