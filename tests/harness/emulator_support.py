@@ -64,8 +64,12 @@ def wait_settled(client: Any, name: str = TABLE, timeout: float = 30.0) -> dict[
     )
 
 
+POLL_SECONDS = 0.15  # under DynamoDB's 10/s per-account limit of the calls polled most
+
+
 def wait_until(check: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
-    """Call `check` until it returns something other than None (or False); fail naming `what`."""
+    """Call `check` until it returns something other than None (or False); fail naming `what`.
+    Polls at most ~7 times a second, below AWS's API rate limits (the emulator holds them)."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -73,7 +77,7 @@ def wait_until(check: Callable[[], T | None], what: str, timeout: float = 30.0) 
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not so after {timeout} s")
-        time.sleep(0.05)
+        time.sleep(POLL_SECONDS)
 
 
 def add_replica(client: Any, region: str, name: str = TABLE, **spec: Any) -> dict[str, Any]:

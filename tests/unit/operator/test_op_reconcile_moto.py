@@ -280,6 +280,24 @@ def test_backups_converge_when_a_new_vault_is_access_denied(reconciler, ext):
 
 @pytest.mark.xfail(
     strict=True,
+    reason=f"{ISSUE_13} -- UpdateContinuousBackups right after CreateTable answers "
+    "ContinuousBackupsUnavailableException for a few seconds (aws-amplify/amplify-backend#1654); "
+    "the operator takes it for an unknown 4xx and looks again only after 120 s",
+)
+def test_pitr_of_a_new_table_is_retried_within_seconds(reconciler, ext):
+    """The first reconcile creates the tables; enabling PITR on them is refused for a few
+    seconds, as on AWS; the operator should look again within seconds, not minutes."""
+    ext.configure(pitr_unavailable_seconds=5)
+    out = reconciler.reconcile(
+        namespace=NS, name=NAME, spec=spec(replicaRegions=[]), generation=1, previous={}
+    )
+    assert out.phase != "Failed", out.status["message"]
+    assert out.requeue_after is not None
+    assert out.requeue_after <= 10
+
+
+@pytest.mark.xfail(
+    strict=True,
     reason=f"{ISSUE_13} -- with AWS's AccessDeniedException for the missing vault the resource "
     "never gets past Failed, and deleting it with deletionPolicy Delete fails on the same "
     "answer instead of treating the vault as absent",
@@ -290,7 +308,7 @@ def test_delete_policy_finishes_when_the_vault_was_never_made(reconciler, ext):
     ext.configure(backup_missing_vault_access_denied=True)
     raw = spec(deletionPolicy="Delete", replicaRegions=[])
     converge(reconciler, raw)
-    for _ in reconcile_rounds():
+    for _ in reconcile_rounds(timeout=10):
         out = reconciler.delete(namespace=NS, name=NAME, spec=raw)
         if out.done:
             break
