@@ -5,13 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 from flask.json.provider import DefaultJSONProvider
 
 from forumdb.config import SettingsWatcher
 from forumdb.tables import KINDS
 from forumdb_services.api import posts, probes, threads, users
 from forumdb_services.api.errors import register_error_handlers
+from forumdb_services.api.guard import REJECTION_KEY, Rejection, RequestGuard, RequestLimits
 from forumdb_services.api.observability import install_request_observability
 from forumdb_services.api.runtime import EXTENSION_KEY, StoreRuntime, current_runtime
 from forumdb_services.storage import Store
@@ -34,18 +35,20 @@ def create_app(
     service: str,
     settings_watcher: SettingsWatcher | None = None,
     store: Store | None = None,
+    limits: RequestLimits | None = None,
 ) -> Flask:
     """The Flask app of one service (`users`, `threads` or `posts`).
 
     `settings_watcher` defaults to one over the environment and FORUMDB_CONFIG_DIR; `store`
     (for tests) is used for the watcher's current generation, and replaced like any other
-    when the settings change.
+    when the settings change. `limits` are the request guard's (`forumdb_services.api.guard`).
     """
     if service not in KINDS:
         raise ValueError(f"unknown service {service!r}; expected one of {', '.join(KINDS)}")
     runtime = StoreRuntime(settings_watcher or SettingsWatcher(), store)
 
-    app = Flask(__name__)
+    # No static folder: the services serve none, and its route would cost every match.
+    app = Flask(__name__, static_folder=None)
     app.json = ForumJSONProvider(app)
     app.config["FORUMDB_SERVICE"] = service
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_request_bytes
@@ -53,6 +56,14 @@ def create_app(
 
     install_request_observability(app, service)
     register_error_handlers(app)
+
+    @app.before_request
+    def _answer_rejection() -> None:
+        # What the guard refused is answered here, after the request id and the clock are
+        # set, so it is logged and counted like any other error.
+        rejection: Rejection | None = request.environ.get(REJECTION_KEY)
+        if rejection is not None:
+            raise rejection.error
 
     @app.before_request
     def _hold_store() -> None:
@@ -68,6 +79,15 @@ def create_app(
         if generation is not None:
             generation.release()
 
+    @app.after_request
+    def _close_if_unusable(response: Response) -> Response:
+        rejection: Rejection | None = request.environ.get(REJECTION_KEY)
+        if rejection is not None and rejection.close:
+            # The body was not read to its end: the connection cannot carry another request.
+            response.headers["Connection"] = "close"
+        return response
+
     app.register_blueprint(probes.bp)
     app.register_blueprint(BLUEPRINTS[service])
+    app.wsgi_app = RequestGuard(app.wsgi_app, limits or RequestLimits())  # type: ignore[method-assign]
     return app

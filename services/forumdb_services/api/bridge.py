@@ -1,0 +1,192 @@
+"""The bridge between granian's RSGI interface and the Flask (WSGI) app.
+
+granian runs each worker's HTTP on Rust (hyper, tokio) and hands complete request heads to
+this coroutine on the worker's event loop. The bridge reads the body there (awaiting it
+costs no thread), within `body_timeout` seconds and at most one byte past the body limit,
+and only then runs the app on one of `threads` threads. So a client that trickles its body
+(or stops sending) holds no thread: after the deadline it gets a 408 from the app and its
+connection is closed. granian's own WSGI interface would block a thread on that body with
+no timeout; bench/results/serving.md measures what the bridge costs instead.
+
+What the bridge refuses (a late or short body) reaches the app as a `guard.Rejection`, so
+every answer is the app's: the JSON error body, the access line, the metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from werkzeug.exceptions import BadRequest, RequestTimeout
+
+from forumdb_services.api.guard import REJECTION_KEY, Rejection
+
+log = logging.getLogger("forumdb.api.bridge")
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+Headers = list[tuple[str, str]]
+
+_CLOSE = ("connection", "close")
+# The answer when the app itself fails (it answers every error of its own as JSON).
+_INTERNAL_ERROR = json.dumps(
+    {"error": {"code": "internal_error", "message": "internal error", "field": None}}
+).encode()
+
+
+def _split_host_port(address: str, default_port: str) -> tuple[str, str]:
+    host, sep, port = address.rpartition(":")
+    return (host, port) if sep else (address, default_port)
+
+
+def _wsgi_str(text: str) -> str:
+    # PEP 3333: environ strings carry bytes as latin-1; granian decoded the path as UTF-8.
+    return text if text.isascii() else text.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+class WSGIBridge:
+    """An RSGI application serving a WSGI one (see the module's docstring)."""
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        *,
+        threads: int,
+        body_timeout: float,
+        max_body_bytes: Callable[[], int],
+    ) -> None:
+        self.app = app
+        self.body_timeout = body_timeout
+        self._max_body_bytes = max_body_bytes
+        self._threads = threads
+        self._pool: ThreadPoolExecutor | None = None
+        self._base_environ: dict[str, Any] = {
+            "SCRIPT_NAME": "",
+            "SERVER_SOFTWARE": "granian",
+            "wsgi.version": (1, 0),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+            # The body is complete and its length known: werkzeug may read it to its end.
+            "wsgi.input_terminated": True,
+        }
+
+    # granian calls these in the worker, around serving (its RSGI lifecycle hooks).
+    def __rsgi_init__(self, _loop: asyncio.AbstractEventLoop) -> None:
+        self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="forumdb-request")
+
+    def __rsgi_del__(self, _loop: asyncio.AbstractEventLoop) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def environ(self, scope: Any) -> dict[str, Any]:
+        """The WSGI environ of an RSGI scope (headers joined as RFC 9110 allows)."""
+        environ = dict(self._base_environ)
+        server_name, server_port = _split_host_port(scope.server, "80")
+        environ["SERVER_NAME"] = server_name
+        environ["SERVER_PORT"] = server_port
+        environ["REMOTE_ADDR"] = _split_host_port(scope.client, "")[0]
+        environ["REQUEST_METHOD"] = scope.method
+        environ["PATH_INFO"] = _wsgi_str(scope.path)
+        environ["QUERY_STRING"] = scope.query_string
+        environ["SERVER_PROTOCOL"] = f"HTTP/{scope.http_version}"
+        environ["wsgi.url_scheme"] = scope.scheme
+        for name, value in scope.headers.items():
+            if name == "content-type":
+                key = "CONTENT_TYPE"
+            elif name == "content-length":
+                key = "CONTENT_LENGTH"
+            else:
+                key = "HTTP_" + name.upper().replace("-", "_")
+            if key in environ:
+                value = environ[key] + ("; " if key == "HTTP_COOKIE" else ",") + value
+            environ[key] = value
+        if "HTTP_HOST" not in environ and scope.authority:
+            environ["HTTP_HOST"] = scope.authority
+        return environ
+
+    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        if scope.proto != "http":
+            return  # websockets are off in granian's settings
+        environ = self.environ(scope)
+        close = False
+        if "CONTENT_LENGTH" in environ or "HTTP_TRANSFER_ENCODING" in environ:
+            body, close = await self._body(environ, protocol)
+        else:
+            body = b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        loop = asyncio.get_running_loop()
+        try:
+            status, headers, payload = await loop.run_in_executor(self._pool, self._call, environ)
+        except Exception:
+            log.exception("the app failed outside its own error handling")
+            status, headers, payload = 500, [("content-type", "application/json")], _INTERNAL_ERROR
+            close = True
+        if close and not any(name.lower() == "connection" for name, _ in headers):
+            headers.append(_CLOSE)
+        protocol.response_bytes(status, headers, payload)
+
+    async def _body(self, environ: dict[str, Any], protocol: Any) -> tuple[bytes, bool]:
+        """The request body, and whether the connection must close after the answer (the
+        body was left unread). A body over the limit is not read: the app answers 413."""
+        declared = environ.get("CONTENT_LENGTH")
+        limit = self._max_body_bytes()
+        if declared is not None:
+            length = int(declared)  # hyper refused any other Content-Length
+            if length == 0:
+                return b"", False
+            if length > limit:
+                return b"", True
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                body = await (protocol() if declared is not None else _read_up_to(protocol, limit))
+        except TimeoutError:
+            message = f"the request body did not arrive within {self.body_timeout:g} s"
+            environ[REJECTION_KEY] = Rejection(RequestTimeout(message), close=True)
+            return b"", True
+        except Exception as exc:  # granian's RSGIProtocolError: the client went away
+            environ[REJECTION_KEY] = Rejection(
+                BadRequest(f"the request body ended early: {exc}"), close=True
+            )
+            return b"", True
+        if declared is not None:
+            return body, False
+        environ["CONTENT_LENGTH"] = str(len(body))  # the app answers 413 past the limit
+        del environ["HTTP_TRANSFER_ENCODING"]
+        return body, len(body) > limit  # the rest of a body over the limit is left unread
+
+    def _call(self, environ: dict[str, Any]) -> tuple[int, Headers, bytes]:
+        """Runs the WSGI app on a pool thread; its status, headers and whole body."""
+        started: list[Any] = []
+
+        def start_response(status: str, headers: Headers, _exc_info: Any = None) -> None:
+            started[:] = [int(status.split(" ", 1)[0]), headers]
+
+        result = self.app(environ, start_response)
+        try:
+            payload = b"".join(result)
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+        return started[0], list(started[1]), payload
+
+
+async def _read_up_to(protocol: Any, limit: int) -> bytes:
+    """A body of unknown length (chunked), read until its end or one byte past `limit`."""
+    chunks = []
+    size = 0
+    async for chunk in protocol:
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            break
+    return b"".join(chunks)
