@@ -23,9 +23,11 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from flask import Flask
 from werkzeug.exceptions import BadRequest, RequestTimeout
 
 from forumdb_services.api.guard import REJECTION_KEY, Rejection
+from forumdb_services.api.runtime import EXTENSION_KEY, StoreRuntime
 
 log = logging.getLogger("forumdb.api.bridge")
 
@@ -76,6 +78,18 @@ class WSGIBridge:
             # The body is complete and its length known: werkzeug may read it to its end.
             "wsgi.input_terminated": True,
         }
+
+    @classmethod
+    def for_app(cls, app: Flask, *, threads: int, body_timeout: float) -> WSGIBridge:
+        """The bridge to one of our apps, with its body limit (MAX_REQUEST_BYTES, which
+        may change with the settings)."""
+        runtime: StoreRuntime = app.extensions[EXTENSION_KEY]
+        return cls(
+            app.wsgi_app,
+            threads=threads,
+            body_timeout=body_timeout,
+            max_body_bytes=lambda: runtime.settings.max_request_bytes,
+        )
 
     # granian calls these in the worker, around serving (its RSGI lifecycle hooks).
     def __rsgi_init__(self, _loop: asyncio.AbstractEventLoop) -> None:

@@ -110,7 +110,6 @@ def build_worker_app(service: str, options: ServerOptions) -> Any:
     from forumdb_services.api.app import create_app
     from forumdb_services.api.bridge import WSGIBridge
     from forumdb_services.api.observability import AccessLineFormatter, access_log
-    from forumdb_services.api.runtime import EXTENSION_KEY
 
     configure_logging(load_settings().log_level)
     # The access logger writes through its own handler: its lines are the same JSON, made
@@ -123,12 +122,8 @@ def build_worker_app(service: str, options: ServerOptions) -> Any:
     if folder:
         reap_dead_workers_gauges(Path(folder))
     app = create_app(service, limits=options.limits)
-    runtime = app.extensions[EXTENSION_KEY]
-    return WSGIBridge(
-        app.wsgi_app,
-        threads=options.threads,
-        body_timeout=options.limits.body_timeout,
-        max_body_bytes=lambda: runtime.settings.max_request_bytes,
+    return WSGIBridge.for_app(
+        app, threads=options.threads, body_timeout=options.limits.body_timeout
     )
 
 
