@@ -35,7 +35,7 @@ class RequestLimits(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     max_request_line: int = Field(8190, ge=256, le=65_000)
-    """Bytes of the request line (method, target, version), as gunicorn counts it."""
+    """Bytes of the request line: method, target and version, with their two spaces."""
     max_header_bytes: int = Field(32_768, ge=1024, le=262_144)
     """Bytes of all header fields together (names, values and their separators)."""
     max_headers: int = Field(64, ge=8, le=HYPER_MAX_HEADERS)
