@@ -119,6 +119,30 @@ def measure(repeats: int, source: Path) -> dict[str, float]:
             if repeat:  # the first repeat warms up
                 best = min(best, (time.process_time() - started) / count * 1e6)
         found[scenario] = best
+    found.update(_storage_alone(repeats))
+    return found
+
+
+# Rows of the storage layer's share: the same reads, straight from the store.
+STORAGE_ROWS = ("storage alone: get one user", "storage alone: list 50 users")
+
+
+def _storage_alone(repeats: int) -> dict[str, float]:
+    from forumdb.config import load_settings
+    from forumdb_services.storage import open_store
+
+    users = open_store(load_settings()).collection("users")
+    calls = {STORAGE_ROWS[0]: lambda: users.get(2), STORAGE_ROWS[1]: lambda: users.list(50)}
+    found = {}
+    for row, call in calls.items():
+        best = float("inf")
+        for repeat in range(repeats + 1):
+            started = time.process_time()
+            for _ in range(1000):
+                call()
+            if repeat:
+                best = min(best, (time.process_time() - started) / 1000 * 1e6)
+        found[row] = best
     return found
 
 
@@ -197,12 +221,13 @@ def _report(args: argparse.Namespace, runs: dict[str, list[dict[str, float]]], l
         "to /dev/null), prometheus_client in multiprocess mode. Process CPU time per request, "
         f"best of {args.repeats} repeats (1,000 requests, 100 for POST) per round, "
         f"{args.rounds} rounds alternating before and after; medians over rounds. Load average "
-        f"{load} at the start; Python {platform.python_version()}.",
+        f"{load} at the start; Python {platform.python_version()}. The storage rows are the "
+        "store's own calls (`collection.get`, `collection.list`), part of the rows above.",
         "",
         "| scenario | before µs | after µs | after / before |",
         "| --- | ---: | ---: | ---: |",
     ]
-    for scenario in SCENARIOS:
+    for scenario in (*SCENARIOS, *STORAGE_ROWS):
         b = statistics.median(r[scenario] for r in runs["before"])
         a = statistics.median(r[scenario] for r in runs["after"])
         lines.append(f"| {scenario} | {b:.0f} | {a:.0f} | {a / b:.2f} |")
