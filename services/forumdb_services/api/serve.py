@@ -116,7 +116,7 @@ def server_options(**given: Any) -> ServerOptions:
     type=int,
     default=32,
     show_default=True,
-    help="Most threads per worker running requests (started as needed).",
+    help="Threads per worker that run requests (a request takes one once its body is in).",
 )
 @click.option(
     "--keep-alive/--no-keep-alive",
@@ -181,7 +181,7 @@ def server_options(**given: Any) -> ServerOptions:
     help="[default: LOG_LEVEL from the settings, else info]",
 )
 def main(service: str, port: int | None, log_level: str | None, **options: Any) -> None:
-    """Serve the SERVICE API (users, threads or posts) with granian (WSGI).
+    """Serve the SERVICE API (users, threads or posts) with granian.
 
     Storage settings come from the environment (STORAGE_MODE, DATA_DIR, TABLE_PREFIX,
     AWS_REGION, ...) or the folder FORUMDB_CONFIG_DIR names.
