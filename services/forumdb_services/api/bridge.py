@@ -163,6 +163,10 @@ class WSGIBridge:
         environ["SERVER_PROTOCOL"] = f"HTTP/{scope.http_version}"
         environ["wsgi.url_scheme"] = scope.scheme
         for name, value in scope.headers.items():
+            if "_" in name:
+                # `X_Id` would read as `X-Id` in the environ: a header a proxy let through
+                # could pass for one it filtered. Dropped, as gunicorn and nginx do.
+                continue
             if name == "content-type":
                 key = "CONTENT_TYPE"
             elif name == "content-length":

@@ -105,13 +105,12 @@ def reap_dead_workers_gauges(folder: Path) -> list[int]:
 
 def build_worker_app(service: str, options: ServerOptions) -> Any:
     """The app one worker serves (RSGI): runs in the worker process, after the fork."""
-    from forumdb.config import load_settings
     from forumdb.logs import configure_logging
     from forumdb_services.api.app import create_app
     from forumdb_services.api.bridge import WSGIBridge
     from forumdb_services.api.observability import AccessLineFormatter, access_log
 
-    configure_logging(load_settings().log_level)
+    configure_logging(options.log_level.upper())  # --log-level, else LOG_LEVEL
     # The access logger writes through its own handler: its lines are the same JSON, made
     # by a formatter that knows their fields (a third of the general one's cost).
     handler = logging.StreamHandler(sys.stderr)
