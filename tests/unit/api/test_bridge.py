@@ -138,12 +138,12 @@ def test_the_environ(bridge: WSGIBridge) -> None:
     assert environ["REMOTE_ADDR"] == "10.1.2.3"
     assert environ["HTTP_HOST"] == "svc.test"
     assert environ["SERVER_PROTOCOL"] == "HTTP/1.1"
+    assert environ["wsgi.url_scheme"] == "http"
 
 
 def test_header_names_with_underscores_are_dropped(bridge: WSGIBridge) -> None:
     environ = bridge.environ(scope(headers=[("x-request-id", "real"), ("x_request_id", "forged")]))
     assert environ["HTTP_X_REQUEST_ID"] == "real"
-    assert environ["wsgi.url_scheme"] == "http"
 
 
 def test_a_read_and_a_write(bridge: WSGIBridge) -> None:
