@@ -1,15 +1,26 @@
-"""HTTP benchmark of the users service under gunicorn: JSON mode vs DynamoDB on a moto server.
+"""HTTP benchmarks of forum-service: storage modes, serving stacks, and the Koa peer.
 
-Run by hand (needs `wrk`: `apt-get install -y wrk`):
+Run by hand (needs `wrk`: `apt-get install -y wrk`), one of:
 
-    .venv/bin/python bench/http_bench.py [--duration 10] [--connections 8] [--workers 2]
+    .venv/bin/python bench/http_bench.py modes  [--duration 10] [--connections 8]
+    .venv/bin/python bench/http_bench.py stacks [--duration 10] [--connections 32] [--rounds 3]
+    .venv/bin/python bench/http_bench.py peer   [--duration 10] [--connections 32] [--rounds 3]
 
-It starts a moto server and two `forum-service users` processes on 127.0.0.1 (one per storage
-mode), seeds both with the same users, then runs wrk against each in turn, scenario by
-scenario (GET one user, GET a page of 50, POST a user), so both servers see the same machine
-load. Every run is bounded in time (`--duration` seconds). The load generator shares the CPU
-with the servers, so the ratio between the modes is the figure to compare across machines,
-not the absolute requests/s. Results go to bench/results/http_bench.md.
+- `modes`: `forum-service users` in JSON mode against DynamoDB on a moto server, scenario by
+  scenario (GET one user, GET a page of 50, POST a user): bench/results/http_bench.md.
+- `stacks`: the same users app (JSON mode, the classic sample's four users) under each serving
+  stack: forum-service's own (granian, RSGI bridge), granian's WSGI interface, gunicorn sync
+  (forum-service before), gunicorn gthread with keep-alive, waitress. GET /api/users in
+  interleaved rounds, plus what 200 idle connections do to /healthz and whether keep-alive
+  holds. Stacks that are not installed are left out (`.venv/bin/pip install gunicorn
+  waitress` for all): bench/results/serving.md.
+- `peer`: the classic sample's Koa users service (bench/koa-users, `npm ci --prefix
+  bench/koa-users`) against forum-service users, both on the sample's users/db.json, in
+  interleaved rounds: GET /api/users, GET /api/users/2, then POST (forum-service only; the
+  sample has no write route): bench/results/http_peer.md.
+
+Every wrk run is bounded in time (`--duration` seconds). wrk shares the CPU with the servers,
+so ratios are the figures to compare across machines, not the absolute requests/s.
 """
 
 from __future__ import annotations
@@ -19,41 +30,44 @@ import contextlib
 import json
 import os
 import platform
-import re
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
 import requests
+from httpkit import (
+    FORUM_SERVICE,
+    POST_SCRIPT,
+    REPO,
+    WrkRun,
+    clean_env,
+    free_port,
+    idle_probe,
+    keepalive_probe,
+    load_average,
+    median_run,
+    process_group,
+    run_wrk,
+    stalled_body_probe,
+    wait_until_up,
+)
 
 from forumdb.tables import KINDS, create_table_request, table_def
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "results" / "http_bench.md"
-FORUM_SERVICE = Path(sys.executable).with_name("forum-service")
+RESULTS = REPO / "bench" / "results"
+SAMPLE = REPO / "examples" / "sample-data"
+KOA = REPO / "bench" / "koa-users"
+BIN = Path(sys.executable).parent
 PREFIX = "bench-"
 REGION = "us-east-1"
 SEED_USERS = 200
 FAKE_AWS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": REGION}
-
-POST_SCRIPT = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-counter = 0
-request = function()
-  counter = counter + 1
-  return wrk.format(nil, nil, nil, '{"username": "bench' .. counter .. '", "bio": "load"}')
-end
-"""
 
 
 @dataclass
@@ -65,51 +79,6 @@ class Result:
     p99_ms: float
     requests: int
     errors: int
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
-        with contextlib.suppress(requests.RequestException):
-            requests.get(url, timeout=2)
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer within {timeout}s")
-
-
-@contextlib.contextmanager
-def process_group(argv: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        yield process
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
-
-
-def clean_env() -> dict[str, str]:
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "PROMETHEUS_"))
-        and k not in {"STORAGE_MODE", "DATA_DIR", "TABLE_PREFIX", "FORUMDB_CONFIG_DIR", "PORT"}
-    }
 
 
 def create_tables(endpoint: str) -> None:
@@ -173,38 +142,6 @@ def moto_baseline(endpoint: str, some_id: int, seconds: float) -> dict[str, floa
     return medians
 
 
-_DURATION = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * _DURATION[unit]
-
-
-def run_wrk(url: str, duration: int, connections: int, script: Path | None) -> dict[str, float]:
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "--latency"]
-    if script is not None:
-        argv += ["-s", str(script)]
-    out = subprocess.run(
-        [*argv, url], capture_output=True, text=True, check=True, timeout=duration + 60
-    ).stdout
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.MULTILINE))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
-    )
-    if "50" not in percentiles:  # no request completed in time: keep wrk's words
-        print(out, file=sys.stderr)
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        "requests": int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
-        "p50": _ms(percentiles["50"]) if "50" in percentiles else float("nan"),
-        "p99": _ms(percentiles["99"]) if "99" in percentiles else float("nan"),
-        "errors": (int(errors.group(1)) if errors else 0)
-        + (sum(int(n) for n in socket_errors.groups()) if socket_errors else 0),
-    }
-
-
 def write_report(
     results: list[Result], baseline: dict[str, float], args: argparse.Namespace, started: str
 ) -> str:
@@ -213,7 +150,7 @@ def write_report(
         "",
         f"Run {started} UTC by `bench/http_bench.py`: "
         f"{os.cpu_count()} CPU cores shared by wrk, moto and both services "
-        f"(load average at the start: {args.load_before}). gunicorn sync workers: "
+        f"(load average at the start: {args.load_before}). forum-service workers: "
         f"{args.workers} per service; wrk: 1 thread, {args.connections} connections, "
         f"{args.duration} s per run; {SEED_USERS} users seeded before the runs; Python "
         f"{platform.python_version()}.",
@@ -249,18 +186,10 @@ def write_report(
     return "\n".join(lines)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per service")
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
-        return 2
+def run_modes(args: argparse.Namespace) -> str:
+    """JSON mode against DynamoDB on a moto server (see the module's docstring)."""
     started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
-    args.load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    args.load_before = load_average()
     workdir = Path(tempfile.mkdtemp(prefix="forumdb-http-bench-"))
     env = clean_env()
     moto_port, json_port, dynamo_port = free_port(), free_port(), free_port()
@@ -321,18 +250,367 @@ def main() -> int:
                     result = Result(
                         scenario,
                         mode,
-                        measured["rps"],
-                        measured["p50"],
-                        measured["p99"],
-                        int(measured["requests"]),
-                        int(measured["errors"]),
+                        measured.rps,
+                        measured.p50_ms,
+                        measured.p99_ms,
+                        measured.requests,
+                        measured.errors,
                     )
                     results.append(result)
                     print(json.dumps(result.__dict__), flush=True)
             baseline = moto_baseline(moto_url, servers["dynamodb"][1], min(args.duration, 5))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    report = write_report(results, baseline, args, started)
+    return write_report(results, baseline, args, started)
+
+
+# ---- stacks: one app, several servers ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    executable: str  # in the venv's bin; the stack is left out when missing
+    argv: Callable[[int], list[str]]
+    multiprocess: bool  # several worker processes: PROMETHEUS_MULTIPROC_DIR is needed
+
+
+def _stacks(workers: int, threads: int) -> list[Stack]:
+    w, t = str(workers), str(threads)
+    return [
+        Stack(
+            "forum-service (granian, RSGI bridge)",
+            "forum-service",
+            lambda port: [
+                *("users", "--host", "127.0.0.1", "--port", str(port)),
+                *("--workers", w, "--threads", t),
+            ],
+            False,  # it prepares its own folder
+        ),
+        Stack(
+            "granian WSGI",
+            "granian",
+            lambda port: [
+                *("--interface", "wsgi", "--factory", "--http", "1", "--no-ws"),
+                *("--workers", w, "--blocking-threads", t, "--log-level", "warning"),
+                *("--host", "127.0.0.1", "--port", str(port), "stack_apps:users"),
+            ],
+            True,
+        ),
+        Stack(
+            "gunicorn sync (forum-service before)",
+            "gunicorn",
+            lambda port: ["-w", w, "-b", f"127.0.0.1:{port}", "stack_apps:users()"],
+            True,
+        ),
+        Stack(
+            "gunicorn gthread, keep-alive 5 s",
+            "gunicorn",
+            lambda port: [
+                *("-w", w, "-k", "gthread", "--threads", t, "--keep-alive", "5"),
+                *("-b", f"127.0.0.1:{port}", "stack_apps:users()"),
+            ],
+            True,
+        ),
+        Stack(
+            "waitress (one process)",
+            "waitress-serve",
+            lambda port: [
+                f"--listen=127.0.0.1:{port}",
+                f"--threads={t}",
+                "--connection-limit=1000",
+                "--call",
+                "stack_apps:users",
+            ],
+            False,
+        ),
+    ]
+
+
+def run_stacks(args: argparse.Namespace) -> str:
+    started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    load_before = load_average()
+    candidates = _stacks(args.workers, args.threads)
+    stacks = [s for s in candidates if (BIN / s.executable).exists()]
+    missing = [s.name for s in candidates if not (BIN / s.executable).exists()]
+    workdir = Path(tempfile.mkdtemp(prefix="forumdb-stacks-bench-"))
+    runs: dict[str, list[WrkRun]] = {s.name: [] for s in stacks}
+    probes: dict[str, dict[str, str]] = {}
+    try:
+        with contextlib.ExitStack() as exits:
+            urls = {}
+            for i, stack in enumerate(stacks):
+                port = free_port()
+                data = workdir / f"data-{i}"
+                shutil.copytree(SAMPLE, data)
+                env = {
+                    **clean_env(),
+                    "STORAGE_MODE": "json",
+                    "DATA_DIR": str(data),
+                    "LOG_LEVEL": "INFO",
+                    "PYTHONPATH": str(REPO / "bench"),
+                }
+                if stack.multiprocess:
+                    metrics = workdir / f"metrics-{i}"
+                    metrics.mkdir()
+                    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+                process = exits.enter_context(
+                    process_group(
+                        [str(BIN / stack.executable), *stack.argv(port)],
+                        env,
+                        workdir / f"stack-{i}.log",
+                        cwd=REPO / "bench",
+                    )
+                )
+                urls[stack.name] = f"http://127.0.0.1:{port}"
+                wait_until_up(f"{urls[stack.name]}/healthz", process)
+            for round_ in range(args.rounds):
+                for stack in stacks:
+                    run = run_wrk(f"{urls[stack.name]}/api/users", args.duration, args.connections)
+                    runs[stack.name].append(run)
+                    print(json.dumps({"round": round_, "stack": stack.name, **run.__dict__}))
+            for stack in stacks:
+                port = int(urls[stack.name].rsplit(":", 1)[1])
+                probes[stack.name] = {
+                    "keep-alive": keepalive_probe(port),
+                    **idle_probe(port, wait=args.idle_wait),
+                    **{
+                        f"stalled {k}": v
+                        for k, v in stalled_body_probe(port, wait=args.idle_wait).items()
+                    },
+                }
+                print(json.dumps({"stack": stack.name, **probes[stack.name]}), flush=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return _stacks_report(args, runs, probes, missing, started, load_before)
+
+
+def _stacks_report(
+    args: argparse.Namespace,
+    runs: dict[str, list[WrkRun]],
+    probes: dict[str, dict[str, str]],
+    missing: list[str],
+    started: str,
+    load_before: str,
+) -> str:
+    lines = [
+        "# Serving stacks: the users app under each server",
+        "",
+        f"Run {started} UTC by `bench/http_bench.py stacks`: {os.cpu_count()} CPU cores shared "
+        f"by wrk and every server (load average {load_before} at the start, {load_average()} at "
+        f"the end). Each stack: {args.workers} worker processes (waitress: one), "
+        f"{args.threads} threads each where it has threads; JSON mode on the sample's four users; "
+        "LOG_LEVEL=INFO (one JSON access line per request, to a file). "
+        f"wrk: 1 thread, {args.connections} connections, {args.duration} s, "
+        f"{args.rounds} interleaved rounds (every stack once per round); medians. "
+        f"Python {platform.python_version()}.",
+        "",
+        "| stack | GET /api/users req/s | p50 ms | p99 ms | errors | req/s of each round |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name, measured in runs.items():
+        m = median_run(measured)
+        each = ", ".join(f"{r.rps:,.0f}" for r in measured)
+        lines.append(
+            f"| {name} | {m.rps:,.0f} | {m.p50_ms:.1f} | {m.p99_ms:.1f} | {m.errors} | {each} |"
+        )
+    lines += [
+        "",
+        "Slow clients and keep-alive (after the load runs). Idle: 200 connections opened and "
+        "left (100 send nothing, 100 half a request head), then /healthz and GET /api/users, "
+        "each on a new connection. Stalled bodies: 100 connections send a POST head and half "
+        "its body, then nothing; then /healthz and a whole POST. Keep-alive: how many of 5 "
+        "requests one connection carries.",
+        "",
+        "| stack | 200 idle: /healthz | 200 idle: GET /api/users | 100 stalled bodies: "
+        "/healthz | 100 stalled bodies: POST | keep-alive |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, found in probes.items():
+        lines.append(
+            f"| {name} | {found['/healthz']} | {found['/api/users']} | "
+            f"{found['stalled /healthz']} | {found['stalled POST']} | {found['keep-alive']} |"
+        )
+    if missing:
+        lines += ["", "Not installed here, left out: " + ", ".join(missing) + "."]
+    lines += ["", *STACKS_READING]
+    return "\n".join(lines) + "\n"
+
+
+STACKS_READING = """\
+## Reading it: why forum-service serves with granian and the RSGI bridge
+
+- Idle and half-open connections: only the granian stacks and waitress keep answering. Their
+  connections wait in an event loop (Rust's tokio for granian), not in a worker or a thread;
+  gunicorn's sync workers are each taken by a connection that has sent nothing, and a gthread
+  worker gives each new connection a thread for up to 5 s before it parks it, one after the
+  other.
+- Stalled bodies: granian's WSGI interface and gunicorn read a body on the thread that runs
+  the request, with no timeout, so enough stalled bodies take every thread. The bridge awaits
+  bodies on the event loop within `--body-timeout` (then 408 and the connection is closed);
+  waitress buffers bodies in its loop too.
+- Throughput: waitress is one Python process (one core at most); the granian stacks answer
+  several times gunicorn sync's requests/s, and more than gthread's.
+- Errors: gunicorn answers a long request line, large headers or a bad method with its own
+  HTML pages and waitress with text; under granian those limits are the app's (the guard's
+  JSON 414 and 431), and hyper answers only bytes that are not HTTP, with a bare status.
+- Graceful stop: granian's workers stop accepting on SIGTERM, finish the requests in flight
+  and close idle connections; waitress has no drain.
+""".splitlines()
+
+
+# ---- peer: the classic sample's Koa service ----------------------------------------------
+
+
+def run_peer(args: argparse.Namespace) -> str:
+    if shutil.which("node") is None or not (KOA / "node_modules" / "koa").is_dir():
+        raise SystemExit(
+            "needs node and the Koa sample's packages: npm ci --prefix bench/koa-users"
+        )
+    started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    load_before = load_average()
+    workdir = Path(tempfile.mkdtemp(prefix="forumdb-peer-bench-"))
+    shutil.copytree(SAMPLE, workdir / "data")
+    koa_port, forum_port = free_port(), free_port()
+    post_script = workdir / "post.lua"
+    post_script.write_text(POST_SCRIPT)
+    servers = {
+        "Koa 1.x (the classic sample)": f"http://127.0.0.1:{koa_port}",
+        "forum-service users": f"http://127.0.0.1:{forum_port}",
+    }
+    scenarios = {"GET /api/users": "/api/users", "GET /api/users/2": "/api/users/2"}
+    runs: dict[tuple[str, str], list[WrkRun]] = {}
+    try:
+        with contextlib.ExitStack() as exits:
+            koa = exits.enter_context(
+                process_group(
+                    [
+                        "node",
+                        str(KOA / "server.js"),
+                        str(koa_port),
+                        str(SAMPLE / "users" / "db.json"),
+                    ],
+                    clean_env(),
+                    workdir / "koa.log",
+                )
+            )
+            forum_env = {
+                **clean_env(),
+                "STORAGE_MODE": "json",
+                "DATA_DIR": str(workdir / "data"),
+                "LOG_LEVEL": "INFO",
+            }
+            forum = exits.enter_context(
+                process_group(
+                    [
+                        str(FORUM_SERVICE),
+                        *("users", "--host", "127.0.0.1", "--port", str(forum_port)),
+                        *("--workers", str(args.workers), "--threads", str(args.threads)),
+                    ],
+                    forum_env,
+                    workdir / "forum.log",
+                )
+            )
+            wait_until_up(f"{servers['Koa 1.x (the classic sample)']}/api/users", koa)
+            wait_until_up(f"{servers['forum-service users']}/healthz", forum)
+            for round_ in range(args.rounds):
+                for scenario, path in scenarios.items():
+                    for server, url in servers.items():
+                        run = run_wrk(f"{url}{path}", args.duration, args.connections)
+                        runs.setdefault((scenario, server), []).append(run)
+                        print(
+                            json.dumps(
+                                {
+                                    "round": round_,
+                                    "scenario": scenario,
+                                    "server": server,
+                                    **run.__dict__,
+                                }
+                            ),
+                            flush=True,
+                        )
+            # Writes last: they grow the list the GETs read.
+            for round_ in range(args.rounds):
+                run = run_wrk(
+                    f"{servers['forum-service users']}/api/users",
+                    args.duration,
+                    args.connections,
+                    post_script,
+                )
+                runs.setdefault(("POST /api/users", "forum-service users"), []).append(run)
+                print(json.dumps({"round": round_, "scenario": "POST", **run.__dict__}), flush=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return _peer_report(args, runs, started, load_before)
+
+
+def _peer_report(
+    args: argparse.Namespace,
+    runs: dict[tuple[str, str], list[WrkRun]],
+    started: str,
+    load_before: str,
+) -> str:
+    koa, ours = "Koa 1.x (the classic sample)", "forum-service users"
+    lines = [
+        "# Peer benchmark: forum-service users against the classic sample's Koa service",
+        "",
+        f"Run {started} UTC by `bench/http_bench.py peer`: {os.cpu_count()} CPU cores shared by "
+        f"wrk and both servers (load average {load_before} at the start, {load_average()} at "
+        "the end). Koa 1.x and koa-router 5.x (bench/koa-users/server.js, the sample's routes, "
+        "its per-request console line to a file) on one Node process; forum-service users in "
+        f"JSON mode, {args.workers} workers of {args.threads} threads, LOG_LEVEL=INFO (one JSON "
+        "access line per request, to a file). Both serve the sample's users/db.json (four "
+        "users; forum-service's records carry version and timestamps too: 847 bytes against "
+        f"Koa's 419). wrk: 1 thread, {args.connections} connections, {args.duration} s per run, "
+        f"{args.rounds} interleaved rounds; medians. Python {platform.python_version()}.",
+        "",
+        "| scenario | server | req/s | p50 ms | p99 ms | errors | req/s of each round |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    medians = {key: median_run(measured) for key, measured in runs.items()}
+    for (scenario, server), measured in runs.items():
+        m = medians[(scenario, server)]
+        each = ", ".join(f"{r.rps:,.0f}" for r in measured)
+        lines.append(
+            f"| {scenario} | {server} | {m.rps:,.0f} | {m.p50_ms:.1f} | {m.p99_ms:.1f} | "
+            f"{m.errors} | {each} |"
+        )
+    lines += ["", "forum-service against Koa (goal: at least 0.6x the req/s, p99 at most 3x):", ""]
+    for scenario in ("GET /api/users", "GET /api/users/2"):
+        k, o = medians.get((scenario, koa)), medians.get((scenario, ours))
+        if k and o and k.rps:
+            per_round = [
+                f"{ro.rps / rk.rps:.2f}"
+                for rk, ro in zip(runs[(scenario, koa)], runs[(scenario, ours)], strict=True)
+            ]
+            lines.append(
+                f"- {scenario}: {o.rps / k.rps:.2f}x the req/s (rounds: {', '.join(per_round)}), "
+                f"p99 {o.p99_ms / k.p99_ms:.1f}x"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, connections, output in (
+        ("modes", 8, "http_bench.md"),
+        ("stacks", 32, "serving.md"),
+        ("peer", 32, "http_peer.md"),
+    ):
+        command = commands.add_parser(name)
+        command.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+        command.add_argument("--connections", type=int, default=connections)
+        command.add_argument("--workers", type=int, default=2, help="worker processes")
+        command.add_argument("--threads", type=int, default=32, help="threads per worker")
+        command.add_argument("--rounds", type=int, default=3)
+        command.add_argument("--idle-wait", type=float, default=10.0)
+        command.add_argument("--output", type=Path, default=RESULTS / output)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
+        return 2
+    report = {"modes": run_modes, "stacks": run_stacks, "peer": run_peer}[args.command](args)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report)
     print(report)

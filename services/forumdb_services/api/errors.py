@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, jsonify, request
 from pydantic import ValidationError
@@ -30,8 +31,11 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     308: "permanent_redirect",
+    408: "request_timeout",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
+    431: "header_fields_too_large",
 }
 
 
@@ -96,10 +100,21 @@ def validation_error(exc: ValidationError) -> ApiError:
     return ApiError(422, "validation_error", message, first["field"], details)
 
 
+def same_host_location(location: str) -> str:
+    """A redirect target werkzeug built from the request's Host header, as a reference
+    relative to this host: whatever Host a client sends, a redirect never leaves for
+    another host (RFC 9110 section 10.2.2 allows relative Locations)."""
+    parts = urlsplit(location)
+    if not parts.scheme and not parts.netloc:
+        return location
+    path = "/" + parts.path.lstrip("/")  # `//evil.example` must not read as a host either
+    return f"{path}?{parts.query}" if parts.query else path
+
+
 def _json_instead_of_html(response: Response) -> Response:
     """Responses werkzeug builds itself bypass the error handlers: a routing redirect (an
     HTML page, e.g. for `/api//users`) and the automatic OPTIONS answer (an empty body typed
-    text/html). Neither leaves as HTML."""
+    text/html). Neither leaves as HTML, and a redirect stays on this host."""
     if response.mimetype != "text/html" or response.direct_passthrough:
         return response
     if not response.get_data():
@@ -108,6 +123,8 @@ def _json_instead_of_html(response: Response) -> Response:
     status = response.status_code
     location = response.headers.get("Location")
     if 300 <= status < 400 and location:
+        location = same_host_location(location)
+        response.headers["Location"] = location
         message = f"{request.path} is at {location}"
     else:
         message = response.status

@@ -1,9 +1,10 @@
-"""`forum-service users|threads|posts`: serve one service with gunicorn.
+"""`forum-service users|threads|posts`: serve one service (granian, see `server`).
 
 Settings (storage mode, DATA_DIR, tables, region) come from the environment and
-FORUMDB_CONFIG_DIR like everywhere else (forumdb.config), and are checked here before gunicorn
-binds anything. This module imports neither Flask
-nor prometheus_client at the top: PROMETHEUS_MULTIPROC_DIR must be set before
+FORUMDB_CONFIG_DIR like everywhere else (forumdb.config), and are checked here before
+anything is bound; the serving options (workers, timeouts, limits) come from the command
+line, which the chart writes from its `services.server` values. This module imports neither
+Flask nor prometheus_client at the top: PROMETHEUS_MULTIPROC_DIR must be set before
 prometheus_client is first imported, and the app is built in each worker after the fork.
 """
 
@@ -16,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-from gunicorn.app.base import BaseApplication
 from pydantic import ValidationError
 
 from forumdb.config import Settings, config_dir_from_env, load_settings
 from forumdb.tables import KINDS
+from forumdb_services.api.guard import RequestLimits
+from forumdb_services.api.server import MULTIPROC_ENV, ServerOptions, serve
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 USAGE_ERROR = 2  # click's exit code for bad arguments; a bad setting is one too
 
@@ -65,58 +66,6 @@ def checked_settings() -> Settings:
     raise SystemExit(USAGE_ERROR)
 
 
-def _logconfig(level: str) -> dict[str, Any]:
-    """gunicorn's own logs (start, worker boot and exit) as JSON lines, like ours."""
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "forumdb.logs.JsonFormatter"}},
-        "handlers": {
-            "stderr": {
-                "class": "logging.StreamHandler",
-                "formatter": "json",
-                "stream": "ext://sys.stderr",
-            }
-        },
-        "root": {"level": level, "handlers": ["stderr"]},
-        "loggers": {
-            "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
-        },
-    }
-
-
-def _worker_exit(_server: Any, worker: Any) -> None:
-    # Live gauges of a dead worker must not linger in the multiprocess metrics.
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(worker.pid)
-
-
-class ServiceApplication(BaseApplication):
-    """gunicorn, configured in code, serving `create_app(service)`."""
-
-    def __init__(self, service: str, options: dict[str, Any]) -> None:
-        self.service = service
-        self.options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-        # gunicorn >= 25.1 opens a control socket at one fixed path per user ($HOME/.gunicorn):
-        # several services on one host would fight over it, and a pod's home may be
-        # read-only. Nothing here uses it.
-        if "control_socket_disable" in self.cfg.settings:
-            self.cfg.set("control_socket_disable", True)
-
-    def load(self) -> Any:
-        from forumdb.logs import configure_logging
-        from forumdb_services.api.app import create_app
-
-        configure_logging(load_settings().log_level)
-        return create_app(self.service)
-
-
 def _prepare_multiproc_dir() -> Path | None:
     """A clean PROMETHEUS_MULTIPROC_DIR: the given one emptied of old samples, or a fresh
     temporary folder (returned, for removal at exit)."""
@@ -132,70 +81,125 @@ def _prepare_multiproc_dir() -> Path | None:
     return created
 
 
+def server_options(**given: Any) -> ServerOptions:
+    """ServerOptions from the command line; a bad value is a usage error naming its option."""
+    limit_names = set(RequestLimits.model_fields)
+    limits = {k: given.pop(k) for k in list(given) if k in limit_names}
+    try:
+        return ServerOptions(**given, limits=RequestLimits(**limits))
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        option = "--" + str(err["loc"][-1]).replace("_", "-")  # fields are named as options
+        message = f"{err['msg']} (got {err.get('input')!r})"
+        raise click.BadParameter(message, param_hint=option) from None
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("service", type=click.Choice(KINDS))
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")  # noqa: S104 - a service in a pod listens on all interfaces
 @click.option(
     "--port",
-    type=click.IntRange(1, 65535),
+    type=int,
     default=None,
     help="Port to listen on [default: PORT from the settings, else 8080].",
 )
 @click.option(
     "--workers",
-    type=click.IntRange(1, 64),
+    type=int,
     envvar="WEB_CONCURRENCY",
     default=2,
     show_default=True,
-    help="gunicorn worker processes (env WEB_CONCURRENCY).",
+    help="Worker processes (env WEB_CONCURRENCY).",
 )
 @click.option(
     "--threads",
-    type=click.IntRange(1, 64),
-    default=1,
+    type=int,
+    default=32,
     show_default=True,
-    help="Threads per worker (more than 1 uses gunicorn's gthread worker).",
+    help="Threads per worker that run requests (a request takes one once its body is in).",
 )
-@click.option("--timeout", type=click.IntRange(1, 3600), default=30, show_default=True)
+@click.option(
+    "--keep-alive/--no-keep-alive",
+    default=True,
+    show_default=True,
+    help="Serve several requests per connection.",
+)
+@click.option(
+    "--header-timeout",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Seconds a connection has to deliver a request head; also the idle timeout of a "
+    "kept-alive connection.",
+)
+@click.option(
+    "--body-timeout",
+    type=float,
+    default=20.0,
+    show_default=True,
+    help="Seconds a request has to deliver its body once its head arrived (then 408).",
+)
+@click.option(
+    "--graceful-timeout",
+    type=int,
+    default=20,
+    show_default=True,
+    help="Seconds a stopping worker gets to finish its requests before it is killed.",
+)
+@click.option(
+    "--max-request-line",
+    type=int,
+    default=8190,
+    show_default=True,
+    help="Bytes of the request line (longer: 414).",
+)
+@click.option(
+    "--max-header-bytes",
+    type=int,
+    default=32768,
+    show_default=True,
+    help="Bytes of all header fields (more: 431).",
+)
+@click.option(
+    "--max-headers",
+    type=int,
+    default=64,
+    show_default=True,
+    help="Header fields of a request (more: 431; at most 100).",
+)
+@click.option(
+    "--max-connections",
+    type=int,
+    default=2048,
+    show_default=True,
+    help="Connections one worker holds at once; more wait in the listen backlog.",
+)
 @click.option(
     "--log-level",
     type=click.Choice(LOG_LEVELS, case_sensitive=False),
     default=None,
     help="[default: LOG_LEVEL from the settings, else info]",
 )
-def main(
-    service: str,
-    host: str,
-    port: int | None,
-    workers: int,
-    threads: int,
-    timeout: int,
-    log_level: str | None,
-) -> None:
-    """Serve the SERVICE API (users, threads or posts) with gunicorn.
+def main(service: str, port: int | None, log_level: str | None, **options: Any) -> None:
+    """Serve the SERVICE API (users, threads or posts) with granian.
 
     Storage settings come from the environment (STORAGE_MODE, DATA_DIR, TABLE_PREFIX,
     AWS_REGION, ...) or the folder FORUMDB_CONFIG_DIR names.
     """
     settings = checked_settings()
-    port = port if port is not None else settings.port
-    log_level = log_level or settings.log_level
+    chosen = server_options(
+        port=port if port is not None else settings.port,
+        log_level=(log_level or settings.log_level).lower(),
+        **options,
+    )
     created = _prepare_multiproc_dir()
-    options = {
-        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
-        "workers": workers,
-        "threads": threads,
-        "worker_class": "gthread" if threads > 1 else "sync",
-        "timeout": timeout,
-        "graceful_timeout": 20,
-        "proc_name": f"forum-service-{service}",
-        "accesslog": None,  # the app logs one JSON line per request itself
-        "logconfig_dict": _logconfig(log_level.upper()),
-        "loglevel": log_level.lower(),
-        "child_exit": _worker_exit,
-    }
     try:
-        ServiceApplication(service, options).run()
+        run_server(service, chosen)
     finally:
         if created is not None:
             shutil.rmtree(created, ignore_errors=True)
+
+
+def run_server(service: str, options: ServerOptions) -> None:
+    """Serves until SIGTERM or SIGINT (a seam for tests of the command line)."""
+    serve(service, options)

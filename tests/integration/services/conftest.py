@@ -1,4 +1,4 @@
-"""Running the real `forum-service` console script (gunicorn) as its own process group."""
+"""Running the real `forum-service` console script (granian) as its own process group."""
 
 from __future__ import annotations
 
@@ -29,6 +29,10 @@ class ServiceProcess:
     process: Popen[bytes]
     log_file: Path
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
     def logs(self) -> str:
         return self.log_file.read_text(errors="replace")
 
@@ -51,16 +55,22 @@ class ServiceRunner:
     started: list[ServiceProcess] = field(default_factory=list)
 
     def start(
-        self, service: str, env: dict[str, str], *, workers: int = 1, timeout: float = 60
+        self,
+        service: str,
+        env: dict[str, str],
+        *,
+        workers: int = 1,
+        timeout: float = 60,
+        args: tuple[str, ...] = (),
     ) -> ServiceProcess:
-        """`forum-service SERVICE --port N --workers W` with `env` over a clean environment;
-        returns once /healthz answers."""
+        """`forum-service SERVICE --port N --workers W [args]` with `env` over a clean
+        environment; returns once /healthz answers."""
         if not FORUM_SERVICE.exists():
             pytest.fail(f"{FORUM_SERVICE} is missing: install the package (make setup)")
         port = free_port()
         log_file = self.workdir / f"{service}-{port}.log"
         argv = [FORUM_SERVICE, service, "--host", "127.0.0.1", "--port", str(port)]
-        argv += ["--workers", str(workers)]
+        argv += ["--workers", str(workers), *args]
         base = {
             k: v
             for k, v in os.environ.items()

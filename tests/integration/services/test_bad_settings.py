@@ -1,5 +1,5 @@
 """The real `forum-service` with a bad setting: one line on stderr and exit code 2 before
-gunicorn binds its port or boots a worker."""
+the server binds its port or starts a worker."""
 
 from __future__ import annotations
 

@@ -1,34 +1,26 @@
-"""`forum-service`: arguments to gunicorn settings, and the metrics folder it prepares."""
+"""`forum-service`: arguments to the server's options, and the metrics folder it prepares."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from forumdb_services.api import serve as cli
+from forumdb_services.api.guard import RequestLimits
+from forumdb_services.api.server import ServerOptions
 
 
 @pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
-    """Runs of ServiceApplication, recorded instead of serving."""
-    runs: list[tuple[str, dict[str, Any]]] = []
+def captured(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ServerOptions]]:
+    """Starts of the server, recorded instead of serving."""
+    runs: list[tuple[str, ServerOptions]] = []
     # forum-service sets PROMETHEUS_MULTIPROC_DIR in os.environ: have monkeypatch restore it.
     monkeypatch.setenv(cli.MULTIPROC_ENV, "unset-after-the-test")
     monkeypatch.delenv(cli.MULTIPROC_ENV)
-
-    def fake_run(self: cli.ServiceApplication) -> None:
-        runs.append((self.service, dict(self.options)))
-
-    monkeypatch.setattr(cli.ServiceApplication, "run", fake_run)
-    monkeypatch.setattr(cli.ServiceApplication, "__init__", _init_without_gunicorn)
+    monkeypatch.setattr(cli, "run_server", lambda service, options: runs.append((service, options)))
     return runs
-
-
-def _init_without_gunicorn(self: cli.ServiceApplication, service: str, options: dict) -> None:
-    self.service, self.options = service, options
 
 
 def test_defaults(captured: list, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,26 +30,62 @@ def test_defaults(captured: list, monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 0, result.output
     ((service, options),) = captured
     assert service == "users"
-    assert options["bind"] == "0.0.0.0:8080"
-    assert options["workers"] == 2
-    assert options["worker_class"] == "sync"
-    assert options["accesslog"] is None
+    assert (options.host, options.port) == ("0.0.0.0", 8080)
+    assert options.workers == 2
+    assert options.keep_alive is True
+    assert options.limits == RequestLimits()
+    assert options == ServerOptions()
 
 
 def test_options_and_port_from_env(captured: list, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORT", "9091")
+    monkeypatch.setenv("WEB_CONCURRENCY", "5")
     result = CliRunner().invoke(
         cli.main, ["posts", "--host", "127.0.0.1", "--workers", "3", "--threads", "4"]
     )
     assert result.exit_code == 0, result.output
     ((service, options),) = captured
     assert service == "posts"
-    assert options["bind"] == "127.0.0.1:9091"
-    assert options["workers"] == 3
-    assert options["worker_class"] == "gthread"
-    assert options["threads"] == 4
-    result = CliRunner().invoke(cli.main, ["threads", "--port", "7000", "--host", "::1"])
-    assert captured[-1][1]["bind"] == "[::1]:7000"
+    assert (options.host, options.port) == ("127.0.0.1", 9091)
+    assert options.workers == 3
+    assert options.threads == 4
+    assert (
+        CliRunner().invoke(cli.main, ["threads", "--port", "7000", "--host", "::1"]).exit_code == 0
+    )
+    assert (captured[-1][1].host, captured[-1][1].port) == ("::1", 7000)
+    assert CliRunner().invoke(cli.main, ["users"]).exit_code == 0
+    assert captured[-1][1].workers == 5  # WEB_CONCURRENCY when --workers is not given
+
+
+def test_serving_options(captured: list) -> None:
+    argv = [
+        "users",
+        "--no-keep-alive",
+        "--header-timeout",
+        "5",
+        "--body-timeout",
+        "7.5",
+        "--graceful-timeout",
+        "9",
+        "--max-request-line",
+        "4094",
+        "--max-header-bytes",
+        "16384",
+        "--max-headers",
+        "50",
+        "--max-connections",
+        "300",
+    ]
+    result = CliRunner().invoke(cli.main, argv)
+    assert result.exit_code == 0, result.output
+    options = captured[-1][1]
+    assert options.keep_alive is False
+    assert options.header_timeout == 5
+    assert options.graceful_timeout == 9
+    assert options.max_connections == 300
+    assert options.limits == RequestLimits(
+        max_request_line=4094, max_header_bytes=16384, max_headers=50, body_timeout=7.5
+    )
 
 
 @pytest.mark.parametrize(
@@ -67,6 +95,13 @@ def test_options_and_port_from_env(captured: list, monkeypatch: pytest.MonkeyPat
         ["users", "--port", "0"],
         ["users", "--port", "70000"],
         ["users", "--workers", "0"],
+        ["users", "--threads", "0"],
+        ["users", "--header-timeout", "0"],
+        ["users", "--header-timeout", "61"],
+        ["users", "--body-timeout", "0"],
+        ["users", "--max-headers", "101"],
+        ["users", "--max-request-line", "10"],
+        ["users", "--max-connections", "1"],
         [],
     ],
 )
@@ -74,6 +109,8 @@ def test_bad_arguments(captured: list, argv: list[str]) -> None:
     result = CliRunner().invoke(cli.main, argv)
     assert result.exit_code == 2
     assert captured == []
+    if len(argv) > 1:
+        assert argv[1] in result.output  # the option at fault is named
 
 
 def test_metrics_folder_is_made_and_removed(
@@ -82,12 +119,12 @@ def test_metrics_folder_is_made_and_removed(
     monkeypatch.delenv(cli.MULTIPROC_ENV, raising=False)
     seen: list[Path] = []
 
-    def fake_run(self: cli.ServiceApplication) -> None:
+    def fake_run(service: str, options: ServerOptions) -> None:
         folder = Path(cli.os.environ[cli.MULTIPROC_ENV])
         assert folder.is_dir()
         seen.append(folder)
 
-    monkeypatch.setattr(cli.ServiceApplication, "run", fake_run)
+    monkeypatch.setattr(cli, "run_server", fake_run)
     assert CliRunner().invoke(cli.main, ["users"]).exit_code == 0
     assert not seen[0].exists()
 

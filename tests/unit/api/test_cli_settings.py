@@ -1,4 +1,4 @@
-"""`forum-service` checks the settings before gunicorn starts: a bad value is one line on
+"""`forum-service` checks the settings before the server starts: a bad value is one line on
 stderr naming the variable, its value and what is allowed, and exit code 2."""
 
 from __future__ import annotations
@@ -11,20 +11,16 @@ from click.testing import CliRunner
 
 from forumdb.config import CONFIG_DIR_ENV
 from forumdb_services.api import serve as cli
+from forumdb_services.api.server import ServerOptions
 
 
 @pytest.fixture
-def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """gunicorn's options of each start; nothing is served or bound."""
-    runs: list[dict[str, Any]] = []
+def started(monkeypatch: pytest.MonkeyPatch) -> list[ServerOptions]:
+    """The server options of each start; nothing is served or bound."""
+    runs: list[ServerOptions] = []
     monkeypatch.setenv(cli.MULTIPROC_ENV, "unset-after-the-test")
     monkeypatch.delenv(cli.MULTIPROC_ENV)
-
-    def fake_init(self: cli.ServiceApplication, service: str, options: dict) -> None:
-        self.service, self.options = service, options
-
-    monkeypatch.setattr(cli.ServiceApplication, "__init__", fake_init)
-    monkeypatch.setattr(cli.ServiceApplication, "run", lambda self: runs.append(self.options))
+    monkeypatch.setattr(cli, "run_server", lambda service, options: runs.append(options))
     return runs
 
 
@@ -74,9 +70,9 @@ def test_port_and_log_level_come_from_the_settings(
     monkeypatch.setenv("PORT", "9092")
     monkeypatch.setenv("LOG_LEVEL", "WARNING")
     assert _run(["users"]).exit_code == 0
-    assert started[-1]["bind"] == "0.0.0.0:9092"
-    assert started[-1]["loglevel"] == "warning"
+    assert (started[-1].host, started[-1].port) == ("0.0.0.0", 9092)
+    assert started[-1].log_level == "warning"
     # The command line wins over the settings.
     assert _run(["users", "--port", "7001", "--log-level", "debug"]).exit_code == 0
-    assert started[-1]["bind"] == "0.0.0.0:7001"
-    assert started[-1]["loglevel"] == "debug"
+    assert started[-1].port == 7001
+    assert started[-1].log_level == "debug"

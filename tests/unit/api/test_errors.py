@@ -222,7 +222,7 @@ def test_chunked_body_too_large(json_forum: Forum) -> None:
         input_stream=BytesIO(raw),
         content_type="application/json",
         headers={"Transfer-Encoding": "chunked"},
-        # What gunicorn says of a de-chunked body: read it to its end, no length known.
+        # What a server says of a de-chunked body (the bridge does): read it to its end.
         environ_overrides={"wsgi.input_terminated": True},
     )
     assert_error(response, 413, "payload_too_large", "body")

@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from forumdb_services.api.errors import same_host_location
+
 from .conftest import Forum
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -92,3 +94,30 @@ def test_a_malformed_cursor_is_still_refused(forum: Forum) -> None:
         response = forum.users.get("/api/users", query_string={"cursor": cursor})
         assert response.status_code == 400, cursor
         assert response.get_json()["error"]["field"] == "cursor"
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8443", "[::1]:1"])
+def test_a_redirect_stays_on_this_host_whatever_the_host_header(
+    json_forum: Forum, host: str
+) -> None:
+    for path, target in [
+        ("/api//users", "/api/users"),
+        ("/api//users?limit=2", "/api/users?limit=2"),
+    ]:
+        response = json_forum.users.get(path, headers={"Host": host})
+        assert response.status_code == 308
+        assert response.headers["Location"] == target
+        assert host not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("location", "relative"),
+    [
+        ("http://evil.example/api/users", "/api/users"),
+        ("https://evil.example//evil.example/x?a=1", "/evil.example/x?a=1"),
+        ("//evil.example/api/users", "/api/users"),
+        ("/api/users?limit=2", "/api/users?limit=2"),
+    ],
+)
+def test_same_host_location(location: str, relative: str) -> None:
+    assert same_host_location(location) == relative

@@ -1,4 +1,4 @@
-"""The real `forum-service` (gunicorn) over HTTP: DynamoDB mode against a moto server on
+"""The real `forum-service` (granian) over HTTP: DynamoDB mode against a moto server on
 127.0.0.1, and JSON mode with two workers sharing one data folder."""
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def test_dynamodb_mode_against_moto_server(aws: MotoServer, service_runner: Serv
     assert requests.delete(url, headers={"If-Match": '"2"'}, timeout=5).status_code == 204
     assert requests.get(url, timeout=5).status_code == 404
 
-    # Bad input is a JSON 4xx through gunicorn too.
+    # Bad input is a JSON 4xx through the server too.
     bad = requests.post(
         f"{users.url}/api/users",
         data="{nope",
