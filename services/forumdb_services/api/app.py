@@ -14,8 +14,8 @@ from forumdb.config import SettingsWatcher
 from forumdb.tables import KINDS
 from forumdb_services.api import posts, probes, threads, users
 from forumdb_services.api.errors import register_error_handlers
-from forumdb_services.api.identity import install_authentication
 from forumdb_services.api.guard import REJECTION_KEY, Rejection, RequestGuard, RequestLimits
+from forumdb_services.api.identity import install_authentication
 from forumdb_services.api.observability import install_request_observability
 from forumdb_services.api.runtime import EXTENSION_KEY, StoreRuntime, current_runtime
 from forumdb_services.auth.settings import AuthSettings
