@@ -18,11 +18,12 @@ import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+
+if TYPE_CHECKING:  # imported where used: `forumctl dev status` runs without cryptography
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 AUDIENCE = "forumdb-dev"
 USER_CLAIM = "forum_user"
@@ -37,6 +38,9 @@ def key_path(state_dir: Path) -> Path:
 
 def signing_key(state_dir: Path) -> ec.EllipticCurvePrivateKey:
     """The issuer's key, made on first use."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     path = key_path(state_dir)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
