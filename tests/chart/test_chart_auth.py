@@ -134,3 +134,32 @@ def test_only_the_service_containers_get_auth_settings(render):
 def test_the_schema_refuses_bad_auth_values(render_error, auth, message):
     error = render_error({"auth": auth})
     assert re.search(message, error, re.S), error
+
+
+def _egress_ports(objects: list[dict], name: str) -> list[int]:
+    policy = named(objects, "NetworkPolicy", f"forum-{name}")
+    return sorted(p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"])
+
+
+RESTRICTED = {"networkPolicy": {"enabled": True, "allowExternalEgress": False}}
+
+
+@pytest.mark.parametrize(
+    ("auth", "ports"),
+    [
+        (JWT, [53, 53, 443]),
+        ({**JWT, "issuer": "http://keycloak.auth.svc:8080/realms/forum"}, [53, 53, 443, 8080]),
+        (
+            {**JWT, "jwksUrl": "http://keys.auth.svc:9000/jwks", "issuer": "http://kc/realms/f"},
+            [53, 53, 80, 443, 9000],
+        ),
+        ({"mode": "none", "issuer": "http://keycloak.auth.svc:8080/realms/forum"}, [53, 53, 443]),
+    ],
+    ids=["https issuer", "issuer on 8080", "jwks and issuer on their ports", "none"],
+)
+def test_restricted_egress_opens_the_token_issuers_port(render, auth, ports):
+    # The services fetch the issuer's discovery document and keys: without them every write
+    # answers 503 behind a NetworkPolicy that allows HTTPS on 443 only.
+    objects = render({**DYNAMODB, **RESTRICTED, "auth": auth}, auth=False)
+    for name in SERVICE_NAMES:
+        assert _egress_ports(objects, name) == ports, name

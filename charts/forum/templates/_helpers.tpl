@@ -394,3 +394,27 @@ when no endpoint is set or it is plain HTTPS on 443, which the policy opens anyw
 {{- if ne $port "443" }}{{ $port }}{{ end }}
 {{- end }}
 {{- end }}
+
+{{/*
+The TCP ports of the token issuer (auth.issuer, auth.jwksUrl) that the services fetch the
+discovery document and keys from, as a JSON list, for the egress rules; only where auth is jwt
+and a URL names a port other than 443 (which the policy opens anyway) and other than
+aws.endpointUrl's (already opened).
+*/}}
+{{- define "forum.authIssuerPorts" -}}
+{{- $ports := list }}
+{{- if eq (include "forum.authMode" .) "jwt" }}
+{{- $aws := include "forum.awsEndpointPort" . }}
+{{- range $url := list .Values.auth.issuer .Values.auth.jwksUrl }}
+{{- with $url }}
+{{- $parsed := urlParse . }}
+{{- $hostPort := splitList ":" $parsed.host }}
+{{- $port := ternary (last $hostPort) (ternary "443" "80" (eq $parsed.scheme "https")) (gt (len $hostPort) 1) }}
+{{- if and (ne $port "443") (ne $port $aws) (not (has $port $ports)) }}
+{{- $ports = append $ports $port }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $ports | toJson }}
+{{- end }}
