@@ -25,6 +25,10 @@ SERVICE_NAMES = ("users", "threads", "posts")
 RELEASE = "forum"
 NAMESPACE = "forum"
 
+# Auth settings layered under every test's values (the chart refuses an install without them);
+# template_args(..., auth=False) leaves them out, for the tests of auth itself and the examples.
+AUTH_VALUES = Path(__file__).resolve().parent / "values-auth.yaml"
+
 HelmRunner = Callable[..., Any]
 
 
@@ -40,10 +44,11 @@ def template_args(
     release: str = RELEASE,
     namespace: str = NAMESPACE,
     extra: Sequence[str] = (),
+    auth: bool = True,
 ) -> list[str]:
     args = ["template", release, str(CHART_DIR), "--namespace", namespace]
     args += ["--kube-version", KUBE_VERSION]
-    for f in value_files:
+    for f in [AUTH_VALUES, *value_files] if auth else value_files:
         args += ["--values", str(f)]
     return [*args, *extra]
 

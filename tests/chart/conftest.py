@@ -16,7 +16,8 @@ Render = Callable[..., list[dict[str, Any]]]
 
 @pytest.fixture(scope="session")
 def render(helm: Any, tmp_path_factory: pytest.TempPathFactory) -> Render:
-    """`render(values, *value_files, extra=[...])`: the rendered objects (helm must succeed).
+    """`render(values, *value_files, extra=[...], auth=True)`: the rendered objects (helm must
+    succeed). auth=False leaves out the tests' auth settings (chartkit.AUTH_VALUES).
 
     Renders are cached for the session (the same values render the same objects); each
     caller gets its own copy."""
@@ -27,24 +28,28 @@ def render(helm: Any, tmp_path_factory: pytest.TempPathFactory) -> Render:
         values: Mapping[str, Any] | None = None,
         *value_files: Path,
         extra: Sequence[str] = (),
+        auth: bool = True,
     ) -> list[dict[str, Any]]:
-        key = json.dumps([values, [str(f) for f in value_files], list(extra)], sort_keys=True)
+        key = json.dumps([values, [str(f) for f in value_files], list(extra), auth], sort_keys=True)
         if key not in cache:
             files = list(value_files)
             if values:
                 files.append(write_values(folder, values, f"values-{len(cache)}.yaml"))
-            cache[key] = parse_manifests(helm(*template_args(files, extra=extra)).stdout)
+            args = template_args(files, extra=extra, auth=auth)
+            cache[key] = parse_manifests(helm(*args).stdout)
         return copy.deepcopy(cache[key])
 
     return _render
 
 
 @pytest.fixture
-def render_error(helm: Any, tmp_path: Path) -> Callable[[Mapping[str, Any]], str]:
-    """`render_error(values)`: helm's error output for values it must refuse."""
+def render_error(helm: Any, tmp_path: Path) -> Callable[..., str]:
+    """`render_error(values, auth=True)`: helm's error output for values it must refuse
+    (auth=False: without the tests' auth settings)."""
 
-    def _render_error(values: Mapping[str, Any]) -> str:
-        proc = helm(*template_args([write_values(tmp_path, values)]), check=False)
+    def _render_error(values: Mapping[str, Any], auth: bool = True) -> str:
+        args = template_args([write_values(tmp_path, values)], auth=auth)
+        proc = helm(*args, check=False)
         assert proc.returncode != 0, f"helm accepted values it should refuse: {dict(values)}"
         return proc.stderr
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from chartkit import (
+    AUTH_VALUES,
     CHART_DIR,
     SERVICE_NAMES,
     by_kind,
@@ -220,7 +221,8 @@ def test_the_schema_refuses_a_misspelt_configsync_value(render_error):
 
 def test_helm_lint_strict_with_configsync(helm, tmp_path):
     values = write_values(tmp_path, ENABLED)
-    proc = helm("lint", "--strict", str(CHART_DIR), "--values", str(values), check=False)
+    auth = ("--values", str(AUTH_VALUES))
+    proc = helm("lint", "--strict", str(CHART_DIR), *auth, "--values", str(values), check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "[WARNING]" not in proc.stdout
 
@@ -234,7 +236,7 @@ def test_helm_install_on_the_test_apiserver_and_the_serviceaccount_can_sync(
     values = write_values(tmp_path, {**ENABLED, "aws": {"region": "us-east-1"}})
     cluster_helm(
         *("install", "forum", str(CHART_DIR), "--namespace", namespace),
-        *("--values", str(values)),
+        *("--values", str(AUTH_VALUES), "--values", str(values)),
     )
     try:
         ns = ["--namespace", namespace]

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from chartkit import CHART_DIR, SERVICE_NAMES, write_values
+from chartkit import AUTH_VALUES, CHART_DIR, SERVICE_NAMES, write_values
 
 from harness.kube import wait_for_phase
 
@@ -52,7 +52,7 @@ def _installed(
     values_file = write_values(tmp_path, values)
     proc = cluster_helm(
         *("install", RELEASE, str(CHART_DIR), "--namespace", namespace),
-        *("--values", str(values_file)),
+        *("--values", str(AUTH_VALUES), "--values", str(values_file)),
     )
     try:
         yield proc.stdout
@@ -74,6 +74,9 @@ def test_helm_install_creates_every_object(helm, apiserver, kubectl, namespace, 
         # How to uninstall without leaving a ForumDatabase stuck on the operator's finalizer.
         assert f"helm uninstall {RELEASE} --namespace {namespace}" in output
         assert "forumdb.io/finalizer" in output
+        # jwt (the tests' auth settings): NOTES name the issuer and give no warning.
+        assert "writes need a bearer token from https://issuer.example.com/realms/forum" in output
+        assert "auth.mode=none" not in output
         ns = ["--namespace", namespace]
 
         def names(kind: str) -> set[str]:
@@ -212,7 +215,8 @@ def test_helm_install_with_defaults_then_upgrade_to_dynamodb(
         # and the claims stay (helm.sh/resource-policy: keep).
         upgrade = write_values(tmp_path, _values(namespace), "upgrade.yaml")
         helm.with_cluster(apiserver.env)(
-            *("upgrade", RELEASE, str(CHART_DIR), *ns, "--values", str(upgrade))
+            *("upgrade", RELEASE, str(CHART_DIR), *ns),
+            *("--values", str(AUTH_VALUES), "--values", str(upgrade)),
         )
         assert kubectl.exists("deployment", OPERATOR_SA, namespace=namespace)
         assert not kubectl.exists("configmap", "forum-seed", namespace=namespace)
@@ -220,6 +224,15 @@ def test_helm_install_with_defaults_then_upgrade_to_dynamodb(
         users = kubectl.json("get", "deployment", "forum-users", *ns)
         volumes = {v["name"]: v for v in users["spec"]["template"]["spec"]["volumes"]}
         assert volumes["forumdb-config"]["configMap"]["name"] == "forumdb-forum"
+
+
+def test_notes_warn_loudly_when_auth_is_off(helm, apiserver, namespace, tmp_path):
+    # json mode, as values-json.yaml's local demo: auth.mode=none set on purpose.
+    with _installed(helm, apiserver, namespace, {"auth": {"mode": "none"}}, tmp_path) as output:
+        assert "STATUS: deployed" in output
+        assert "WARNING: auth.mode=none." in output
+        assert "ANYONE WHO REACHES THEM CAN" in output
+        assert "writes need a bearer token" not in output
 
 
 def test_pdb_on_a_cluster_without_policy_v1_falls_back_to_v1beta1(

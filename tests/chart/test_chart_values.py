@@ -136,4 +136,12 @@ def test_bad_values_are_refused_with_a_clear_message(render_error, values, messa
 
 
 def test_defaults_render(helm):
+    # With the tests' auth settings (chartkit.AUTH_VALUES): the defaults alone need them.
     assert "kind: Deployment" in helm(*template_args()).stdout
+
+
+def test_the_bare_defaults_are_refused_for_want_of_auth_settings(helm):
+    proc = helm(*template_args(auth=False), check=False)
+    assert proc.returncode != 0
+    assert "VALUES VALIDATION" in proc.stderr
+    assert "the services need authentication settings" in proc.stderr

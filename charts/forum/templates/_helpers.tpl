@@ -268,6 +268,43 @@ versions, unless --api-versions names a kind.
 {{- end }}
 
 {{/*
+The services' authentication mode: auth.mode, or `jwt` when it is empty and auth.issuer is set
+(as the services decide); empty when neither is set, which validateValues refuses.
+*/}}
+{{- define "forum.authMode" -}}
+{{- if .Values.auth.mode }}{{ .Values.auth.mode }}{{ else if .Values.auth.issuer }}jwt{{ end }}
+{{- end }}
+
+{{/*
+AUTH_* settings of the service containers (README.md "Authentication").
+*/}}
+{{- define "forum.authEnv" -}}
+{{- $mode := include "forum.authMode" . }}
+- name: AUTH_MODE
+  value: {{ $mode | quote }}
+{{- if eq $mode "jwt" }}
+{{- with .Values.auth }}
+- name: AUTH_ISSUER
+  value: {{ .issuer | quote }}
+- name: AUTH_AUDIENCE
+  value: {{ .audience | quote }}
+{{- with .jwksUrl }}
+- name: AUTH_JWKS_URL
+  value: {{ . | quote }}
+{{- end }}
+- name: AUTH_ADMIN_CLAIM
+  value: {{ .adminClaim | quote }}
+- name: AUTH_ADMIN_VALUE
+  value: {{ .adminValue | quote }}
+{{- with .userClaim }}
+- name: AUTH_USER_CLAIM
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 Checks across values that a JSON schema cannot express well; each message names the value.
 */}}
 {{- define "forum.validateValues" -}}
@@ -302,6 +339,20 @@ Checks across values that a JSON schema cannot express well; each message names 
 {{- end }}
 {{- if and .Values.database.configSync.enabled (not (include "forum.configSync.enabled" .)) }}
 {{- $errors = append $errors "database.configSync.enabled=true syncs the operator's ConfigMap: it needs database.mode=dynamodb and database.forumDatabase (the ForumDatabase whose ConfigMap forumdb-NAME to sync)" }}
+{{- end }}
+{{- $authMode := include "forum.authMode" . }}
+{{- if not $authMode }}
+{{- $errors = append $errors "auth: the services need authentication settings: set auth.issuer and auth.audience (OIDC bearer tokens, auth.mode=jwt), or auth.mode=none on purpose (local demos only: anyone who reaches the services can then create, change and delete any record)" }}
+{{- else if eq $authMode "jwt" }}
+{{- $missing := list }}
+{{- if not .Values.auth.issuer }}{{ $missing = append $missing "auth.issuer" }}{{ end }}
+{{- if not .Values.auth.audience }}{{ $missing = append $missing "auth.audience" }}{{ end }}
+{{- if $missing }}
+{{- $errors = append $errors (printf "auth.mode=jwt needs %s: the OIDC issuer URL and the audience its tokens carry (or auth.mode=none, local demos only)" (join " and " $missing)) }}
+{{- end }}
+{{- if and (eq .Values.database.mode "json") (not .Values.auth.userClaim) }}
+{{- $errors = append $errors "database.mode=json with auth.mode=jwt needs auth.userClaim, a token claim naming the caller's forum user id: each pod holds only its own service's folder, so the threads and posts services cannot look a token's subject up in the users" }}
+{{- end }}
 {{- end }}
 {{- if $errors }}
 {{- fail (printf "\n\nVALUES VALIDATION:\n%s" (join "\n" $errors)) }}
@@ -342,4 +393,28 @@ when no endpoint is set or it is plain HTTPS on 443, which the policy opens anyw
 {{- $port := ternary (last $hostPort) (ternary "443" "80" (eq $url.scheme "https")) (gt (len $hostPort) 1) }}
 {{- if ne $port "443" }}{{ $port }}{{ end }}
 {{- end }}
+{{- end }}
+
+{{/*
+The TCP ports of the token issuer (auth.issuer, auth.jwksUrl) that the services fetch the
+discovery document and keys from, as a JSON list, for the egress rules; only where auth is jwt
+and a URL names a port other than 443 (which the policy opens anyway) and other than
+aws.endpointUrl's (already opened).
+*/}}
+{{- define "forum.authIssuerPorts" -}}
+{{- $ports := list }}
+{{- if eq (include "forum.authMode" .) "jwt" }}
+{{- $aws := include "forum.awsEndpointPort" . }}
+{{- range $url := list .Values.auth.issuer .Values.auth.jwksUrl }}
+{{- with $url }}
+{{- $parsed := urlParse . }}
+{{- $hostPort := splitList ":" $parsed.host }}
+{{- $port := ternary (last $hostPort) (ternary "443" "80" (eq $parsed.scheme "https")) (gt (len $hostPort) 1) }}
+{{- if and (ne $port "443") (ne $port $aws) (not (has $port $ports)) }}
+{{- $ports = append $ports $port }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $ports | toJson }}
 {{- end }}
