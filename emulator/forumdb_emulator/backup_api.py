@@ -1,9 +1,19 @@
-"""AWS Backup API calls moto lacks, added to moto's BackupResponse and URL map.
+"""AWS Backup API calls moto lacks, added to moto's BackupResponse and URL map, and AWS's
+rules on moto's own calls.
 
-Selections (Create/Get/List/Delete), UpdateBackupPlan, StartBackupJob, DescribeBackupJob,
-ListBackupJobs, StartCopyJob, DescribeCopyJob, ListCopyJobs, DescribeRecoveryPoint,
-DeleteRecoveryPoint, ListRecoveryPointsByBackupVault and ListRecoveryPointsByResource.
-moto routes each request to the operation by the botocore model; these methods serve them.
+Added: selections (Create/Get/List/Delete), UpdateBackupPlan, StartBackupJob,
+DescribeBackupJob, ListBackupJobs, StartCopyJob, DescribeCopyJob, ListCopyJobs,
+DescribeRecoveryPoint, DeleteRecoveryPoint, ListRecoveryPointsByBackupVault and
+ListRecoveryPointsByResource. moto routes each request to the operation by the botocore
+model; these methods serve them.
+
+AWS's rules (AwsRules; sources in emulator/README.md):
+- DescribeBackupVault and ListRecoveryPointsByBackupVault of a vault that does not exist answer
+  AccessDeniedException (HTTP 403), not ResourceNotFoundException;
+- DeleteBackupPlan of a plan with selections and DeleteBackupVault of a vault with recovery
+  points are refused (InvalidRequestException);
+- StartBackupJob answers no RecoveryPointArn for a DynamoDB table (it is returned only for EFS
+  and advanced DynamoDB backups); DescribeBackupJob shows it once the job runs.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from moto.backup import urls as backup_urls
 from moto.backup.exceptions import (
     AlreadyExistsException,
     InvalidParameterValueException,
+    InvalidRequestException,
     ResourceNotFoundException,
 )
 from moto.backup.models import Plan, Vault
@@ -26,6 +37,7 @@ from moto.core.utils import unix_time
 from moto.moto_api._internal import mock_random
 
 from . import backup_runs
+from .aws_errors import backup_access_denied
 from .backup_runs import backup_backend, regional
 from .state import STATE
 
@@ -53,6 +65,8 @@ def install() -> None:
         backup_urls.url_paths.setdefault(path, BackupResponse.dispatch)
     for name, handler in _HANDLERS.items():
         setattr(BackupResponse, name, _when_active(name, handler))
+    for name, rule in _RULES.items():
+        setattr(BackupResponse, name, _ruled(getattr(BackupResponse, name), rule))
     # moto serialises DescribeBackupVault from attributes named after the API's fields;
     # its counter has another name, so DescribeBackupVault never showed it.
     Vault.number_of_recovery_points = property(lambda vault: vault.num_of_recovery_points)
@@ -66,6 +80,56 @@ def _when_active(name: str, handler: Callable[[BackupResponse], str]) -> Callabl
 
     method.__name__ = name
     return method
+
+
+def _ruled(
+    original: Callable[[BackupResponse], Any], rule: Callable[[BackupResponse], None]
+) -> Callable[[BackupResponse], Any]:
+    """moto's handler, after the rule (which raises AWS's refusal) when the extension is on."""
+
+    def method(self: BackupResponse) -> Any:
+        if STATE.active:
+            rule(self)
+        return original(self)
+
+    method.__name__ = original.__name__
+    return method
+
+
+# -- AWS's rules on existing calls ----------------------------------------------------------
+
+
+def _vault_must_exist(self: BackupResponse) -> None:
+    """A vault that does not exist is "Insufficient privileges" (HTTP 403) on AWS."""
+    if not STATE.rules.backup_missing_vault_access_denied:
+        return
+    account, region = _where(self)
+    name = _segments(self)[1]
+    if name not in backup_backend(account, region).vaults:
+        log.info("missing vault answered AccessDenied", extra={"vault": name, "region": region})
+        raise backup_access_denied()
+
+
+def _plan_without_selections(self: BackupResponse) -> None:
+    if not STATE.rules.backup_delete_guards:
+        return
+    account, region = _where(self)
+    plan_id = _segments(self)[2]
+    if regional(account, region).selections.get(plan_id):
+        raise InvalidRequestException(
+            msg="Related backup plan selections must be deleted prior to backup plan deletion"
+        )
+
+
+def _vault_without_recovery_points(self: BackupResponse) -> None:
+    if not STATE.rules.backup_delete_guards:
+        return
+    account, region = _where(self)
+    name = _segments(self)[1]
+    if regional(account, region).recovery_points.get(name):
+        raise InvalidRequestException(
+            msg="Backup vault cannot be deleted because it contains recovery points."
+        )
 
 
 # -- request helpers -------------------------------------------------------------------------
@@ -215,14 +279,10 @@ def start_backup_job(self: BackupResponse) -> str:
         iam_role_arn=params["IamRoleArn"],
         lifecycle=params.get("Lifecycle"),
     )
-    out = {
-        "BackupJobId": job["BackupJobId"],
-        "CreationDate": job["CreationDate"],
-        "IsParent": False,
-    }
-    if "RecoveryPointArn" in job:
-        out["RecoveryPointArn"] = job["RecoveryPointArn"]
-    return json.dumps(out)
+    # no RecoveryPointArn: "only returned for Amazon EFS and Advanced DynamoDB resources"
+    return json.dumps(
+        {"BackupJobId": job["BackupJobId"], "CreationDate": job["CreationDate"], "IsParent": False}
+    )
 
 
 def describe_backup_job(self: BackupResponse) -> str:
@@ -300,6 +360,7 @@ def list_copy_jobs(self: BackupResponse) -> str:
 def list_recovery_points_by_backup_vault(self: BackupResponse) -> str:
     account, region = _where(self)
     vault_name = _segments(self)[1]
+    _vault_must_exist(self)
     backup_backend(account, region).describe_backup_vault(vault_name)
     points = list(regional(account, region).recovery_points.get(vault_name, {}).values())
     points = _filter(
@@ -370,4 +431,11 @@ _HANDLERS: dict[str, Callable[[BackupResponse], str]] = {
         delete_recovery_point,
         list_recovery_points_by_resource,
     )
+}
+
+# moto's own handlers that AWS's rules guard
+_RULES: dict[str, Callable[[BackupResponse], None]] = {
+    "describe_backup_vault": _vault_must_exist,
+    "delete_backup_plan": _plan_without_selections,
+    "delete_backup_vault": _vault_without_recovery_points,
 }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 # (account id, region) -> objects of that regional AWS Backup endpoint
 RegionKey = tuple[str, str]
@@ -20,8 +20,26 @@ class RegionalBackup:
 
 
 @dataclass
+class PendingJob:
+    """A backup or copy job on its way: CREATED until `running_at`, RUNNING until `done_at`
+    (monotonic times); what it does on the way is in backup_runs."""
+
+    kind: Literal["backup", "copy"]
+    account: str
+    region: str
+    job_id: str
+    running_at: float
+    done_at: float
+    # a backup job started by a plan: the rule's CopyActions, started when it completes
+    copy_actions: list[dict[str, Any]] = field(default_factory=list)
+    # a backup job: the DynamoDB backup taken when it starts running
+    backup_arn: str | None = None
+
+
+@dataclass
 class BackupStore:
     regions: dict[RegionKey, RegionalBackup] = field(default_factory=dict)
+    pending: list[PendingJob] = field(default_factory=list)
 
     def at(self, account_id: str, region: str) -> RegionalBackup:
         return self.regions.setdefault((account_id, region), RegionalBackup())

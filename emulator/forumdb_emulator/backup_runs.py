@@ -2,15 +2,20 @@
 
 A backup job of a DynamoDB table makes a real moto DynamoDB backup (type AWS_BACKUP), so the
 recovery point ARN restores with RestoreTableFromBackup; a copy is a recovery point of its own
-(a backup ARN) in the destination vault. Jobs complete at once. Running a plan "now" does
-what the scheduler does for each rule: one job per selected resource, then the rule's
-CopyActions.
+in the destination vault. Jobs go CREATED -> RUNNING -> COMPLETED (or FAILED) over time, as on
+AWS (BackupJob.State, CopyJob.State in the service model): CREATED for
+AwsRules.job_created_seconds, then RUNNING for job_running_seconds. A backup job takes its
+snapshot when it starts running and adds its recovery point when it completes; a plan's
+CopyActions start when the backup job completes. `advance` moves them on; it runs before every
+request. Running a plan "now" does what the scheduler does for each rule: one job per selected
+resource, copies after.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -20,13 +25,14 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.utils import unix_time
 from moto.dynamodb.models import dynamodb_backends
 
-from .backup_model import RegionalBackup
+from .backup_model import PendingJob, RegionalBackup
 from .models import RunPlanRequest
 from .state import STATE
 
 log = logging.getLogger("forumdb.moto_ext.backup")
 
 DAY_SECONDS = 86_400
+WAIT_LIMIT_SECONDS = 120.0  # run_backup_plan_now(wait=True) gives up after this
 
 
 def backup_backend(account: str, region: str) -> BackupBackend:
@@ -60,6 +66,22 @@ def _calculated_lifecycle(created: float, lifecycle: dict[str, Any] | None) -> d
     return out
 
 
+def _schedule(kind: str, account: str, region: str, job_id: str, **extra: Any) -> None:
+    now = time.monotonic()
+    running_at = now + STATE.rules.job_created_seconds
+    STATE.backup.pending.append(
+        PendingJob(
+            kind=kind,  # type: ignore[arg-type]
+            account=account,
+            region=region,
+            job_id=job_id,
+            running_at=running_at,
+            done_at=running_at + STATE.rules.job_running_seconds,
+            **extra,
+        )
+    )
+
+
 def _add_recovery_point(account: str, region: str, vault: Vault, point: dict[str, Any]) -> None:
     regional(account, region).recovery_points.setdefault(vault.backup_vault_name, {})[
         point["RecoveryPointArn"]
@@ -76,8 +98,9 @@ def start_backup_job(
     iam_role_arn: str,
     lifecycle: dict[str, Any] | None = None,
     created_by: dict[str, Any] | None = None,
+    copy_actions: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Back `resource_arn` up into the vault; the job completes (or fails) at once."""
+    """Start backing `resource_arn` up into the vault: a CREATED job (see the module)."""
     vault = backup_backend(account, region).describe_backup_vault(vault_name)
     now = unix_time()
     job: dict[str, Any] = {
@@ -90,61 +113,109 @@ def start_backup_job(
         "IamRoleArn": iam_role_arn,
         "CreationDate": now,
         "StartBy": now + 8 * 3600,
+        "State": "CREATED",
+        "PercentDone": "0.0",
         "IsParent": False,
+        "Lifecycle": lifecycle or {},
     }
     if created_by:
         job["CreatedBy"] = created_by
+    regional(account, region).backup_jobs[job["BackupJobId"]] = job
+    _schedule("backup", account, region, job["BackupJobId"], copy_actions=copy_actions or [])
+    log.info("backup job created", extra={"job": job["BackupJobId"], "resource": resource_arn})
+    return job
+
+
+def _backup_problem(account: str, region: str, resource_arn: str) -> str | None:
     service, resource_region, resource_account, resource = _parse_arn(resource_arn)
     table_name = resource.split("/", 1)[1] if resource.startswith("table/") else None
-    problem = None
     if service != "dynamodb" or table_name is None:
-        problem = f"resource {resource_arn} is not a DynamoDB table (only DynamoDB is emulated)"
-    elif (resource_region, resource_account) != (region, account):
-        problem = f"resource {resource_arn} is not in this account and region ({account}, {region})"
-    elif table_name not in dynamodb_backends[account][region].tables:
-        problem = f"table {table_name} not found in {region}"
+        return f"resource {resource_arn} is not a DynamoDB table (only DynamoDB is emulated)"
+    if (resource_region, resource_account) != (region, account):
+        return f"resource {resource_arn} is not in this account and region ({account}, {region})"
+    if table_name not in dynamodb_backends[account][region].tables:
+        return f"table {table_name} not found in {region}"
+    return None
+
+
+def _fail(job: dict[str, Any], problem: str) -> None:
+    job.update(State="FAILED", StatusMessage=problem, CompletionDate=unix_time())
+    log.info(
+        "job failed",
+        extra={"job": job.get("BackupJobId") or job.get("CopyJobId"), "cause": problem},
+    )
+
+
+def _begin_backup(pending: PendingJob, job: dict[str, Any]) -> bool:
+    """CREATED -> RUNNING: take the snapshot. False when the job failed instead."""
+    problem = _backup_problem(pending.account, pending.region, job["ResourceArn"])
     if problem is not None:
-        job.update(State="FAILED", StatusMessage=problem, PercentDone="0.0")
-        log.info("backup job failed", extra={"job": job["BackupJobId"], "cause": problem})
-    else:
-        backup = dynamodb_backends[account][region].create_backup(
-            table_name, f"AwsBackup-{job['BackupJobId']}"
+        _fail(job, problem)
+        return False
+    table_name = job["ResourceArn"].split(":table/", 1)[1]
+    backup = dynamodb_backends[pending.account][pending.region].create_backup(
+        table_name, f"AwsBackup-{job['BackupJobId']}"
+    )
+    backup.type = "AWS_BACKUP"
+    pending.backup_arn = backup.arn
+    job.update(
+        State="RUNNING",
+        PercentDone="50.0",
+        RecoveryPointArn=backup.arn,
+        BackupSizeInBytes=max(1, len(backup.table)) * 100,
+    )
+    return True
+
+
+def _complete_backup(pending: PendingJob, job: dict[str, Any]) -> None:
+    """RUNNING -> COMPLETED: the recovery point appears in the vault; copies start."""
+    account, region = pending.account, pending.region
+    try:
+        vault = backup_backend(account, region).describe_backup_vault(job["BackupVaultName"])
+    except ResourceNotFoundException:
+        _fail(job, f"vault {job['BackupVaultName']} no longer exists in {region}")
+        return
+    now = unix_time()
+    point = {
+        "RecoveryPointArn": job["RecoveryPointArn"],
+        "BackupVaultName": job["BackupVaultName"],
+        "BackupVaultArn": vault.backup_vault_arn,
+        "ResourceArn": job["ResourceArn"],
+        "ResourceType": "DynamoDB",
+        "ResourceName": job["ResourceArn"].split(":table/", 1)[1],
+        "IamRoleArn": job["IamRoleArn"],
+        "Status": "COMPLETED",
+        "CreationDate": job["CreationDate"],
+        "CompletionDate": now,
+        "BackupSizeInBytes": job["BackupSizeInBytes"],
+        "IsEncrypted": False,
+        "StorageClass": "WARM",
+        "Lifecycle": job["Lifecycle"],
+        "CalculatedLifecycle": _calculated_lifecycle(job["CreationDate"], job["Lifecycle"] or None),
+    }
+    if job.get("CreatedBy"):
+        point["CreatedBy"] = job["CreatedBy"]
+    _add_recovery_point(account, region, vault, point)
+    job.update(State="COMPLETED", PercentDone="100.0", CompletionDate=now)
+    log.info(
+        "backup job completed",
+        extra={
+            "job": job["BackupJobId"],
+            "resource": job["ResourceArn"],
+            "vault": vault.backup_vault_name,
+        },
+    )
+    for action in pending.copy_actions:
+        start_copy_job(
+            account,
+            region,
+            source_vault_name=job["BackupVaultName"],
+            recovery_point_arn=job["RecoveryPointArn"],
+            destination_vault_arn=action["DestinationBackupVaultArn"],
+            iam_role_arn=job["IamRoleArn"],
+            lifecycle=action.get("Lifecycle"),
+            created_by=job.get("CreatedBy"),
         )
-        backup.type = "AWS_BACKUP"
-        size = max(1, len(backup.table)) * 100
-        point = {
-            "RecoveryPointArn": backup.arn,
-            "BackupVaultName": vault_name,
-            "BackupVaultArn": vault.backup_vault_arn,
-            "ResourceArn": resource_arn,
-            "ResourceType": "DynamoDB",
-            "ResourceName": table_name,
-            "IamRoleArn": iam_role_arn,
-            "Status": "COMPLETED",
-            "CreationDate": now,
-            "CompletionDate": now,
-            "BackupSizeInBytes": size,
-            "IsEncrypted": False,
-            "StorageClass": "WARM",
-            "Lifecycle": lifecycle or {},
-            "CalculatedLifecycle": _calculated_lifecycle(now, lifecycle),
-        }
-        if created_by:
-            point["CreatedBy"] = created_by
-        _add_recovery_point(account, region, vault, point)
-        job.update(
-            State="COMPLETED",
-            PercentDone="100.0",
-            CompletionDate=now,
-            RecoveryPointArn=backup.arn,
-            BackupSizeInBytes=size,
-        )
-        log.info(
-            "backup job completed",
-            extra={"job": job["BackupJobId"], "resource": resource_arn, "vault": vault_name},
-        )
-    regional(account, region).backup_jobs[job["BackupJobId"]] = job
-    return job
 
 
 def find_recovery_point(account: str, region: str, vault_name: str, arn: str) -> dict[str, Any]:
@@ -167,16 +238,15 @@ def start_copy_job(
     lifecycle: dict[str, Any] | None = None,
     created_by: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Copy a recovery point into a vault, usually of another region: a new recovery point."""
+    """Start copying a recovery point into a vault, usually of another region: a CREATED job
+    whose new recovery point appears in the destination when it completes."""
     source_vault = backup_backend(account, region).describe_backup_vault(source_vault_name)
     source = find_recovery_point(account, region, source_vault_name, recovery_point_arn)
-    service, dest_region, dest_account, resource = _parse_arn(destination_vault_arn)
+    service, _, _, resource = _parse_arn(destination_vault_arn)
     if service != "backup" or not resource.startswith("backup-vault:"):
         raise InvalidParameterValueException(
             msg=f"Invalid destination backup vault ARN: {destination_vault_arn}"
         )
-    dest_vault_name = resource.split(":", 1)[1]
-    now = unix_time()
     job: dict[str, Any] = {
         "AccountId": account,
         "CopyJobId": _new_id(),
@@ -186,45 +256,111 @@ def start_copy_job(
         "ResourceArn": source["ResourceArn"],
         "ResourceType": source["ResourceType"],
         "IamRoleArn": iam_role_arn,
-        "CreationDate": now,
+        "CreationDate": unix_time(),
         "BackupSizeInBytes": source["BackupSizeInBytes"],
+        "State": "CREATED",
         "IsParent": False,
+        "Lifecycle": lifecycle or {},
     }
     if created_by:
         job["CreatedBy"] = created_by
+    regional(account, region).copy_jobs[job["CopyJobId"]] = job
+    _schedule("copy", account, region, job["CopyJobId"])
+    log.info("copy job created", extra={"job": job["CopyJobId"], "from": recovery_point_arn})
+    return job
+
+
+def _destination_vault(job: dict[str, Any]) -> tuple[str, str, Vault | None]:
+    _, dest_region, dest_account, resource = _parse_arn(job["DestinationBackupVaultArn"])
+    name = resource.split(":", 1)[1]
     try:
-        dest_vault = backup_backend(dest_account, dest_region).describe_backup_vault(
-            dest_vault_name
+        return (
+            dest_account,
+            dest_region,
+            backup_backend(dest_account, dest_region).describe_backup_vault(name),
         )
     except ResourceNotFoundException:
-        dest_vault = None
-    if dest_vault is None:
-        problem = f"destination vault {dest_vault_name} does not exist in {dest_region}"
-        job.update(State="FAILED", StatusMessage=problem)
-        log.info("copy job failed", extra={"job": job["CopyJobId"], "cause": problem})
-    else:
-        point_arn = (
-            f"arn:aws:backup:{dest_region}:{dest_account}:recovery-point:{_new_id().lower()}"
+        return dest_account, dest_region, None
+
+
+def _begin_copy(pending: PendingJob, job: dict[str, Any]) -> bool:
+    _, dest_region, vault = _destination_vault(job)
+    if vault is None:
+        name = job["DestinationBackupVaultArn"].rsplit(":", 1)[1]
+        _fail(job, f"destination vault {name} does not exist in {dest_region}")
+        return False
+    job.update(State="RUNNING")
+    return True
+
+
+def _complete_copy(pending: PendingJob, job: dict[str, Any]) -> None:
+    dest_account, dest_region, vault = _destination_vault(job)
+    if vault is None:
+        _fail(job, f"destination vault of {job['DestinationBackupVaultArn']} was deleted")
+        return
+    source_vault_name = job["SourceBackupVaultArn"].rsplit(":", 1)[1]
+    try:
+        source = find_recovery_point(
+            pending.account, pending.region, source_vault_name, job["SourceRecoveryPointArn"]
         )
-        point = {
-            **source,
-            "RecoveryPointArn": point_arn,
-            "BackupVaultName": dest_vault_name,
-            "BackupVaultArn": dest_vault.backup_vault_arn,
-            "SourceBackupVaultArn": source_vault.backup_vault_arn,
-            "CreationDate": now,
-            "CompletionDate": now,
-            "Lifecycle": lifecycle or {},
-            "CalculatedLifecycle": _calculated_lifecycle(now, lifecycle),
-        }
-        _add_recovery_point(dest_account, dest_region, dest_vault, point)
-        job.update(State="COMPLETED", CompletionDate=now, DestinationRecoveryPointArn=point_arn)
-        log.info(
-            "copy job completed",
-            extra={"job": job["CopyJobId"], "from": recovery_point_arn, "to": point_arn},
-        )
-    regional(account, region).copy_jobs[job["CopyJobId"]] = job
-    return job
+    except ResourceNotFoundException:
+        _fail(job, f"source recovery point {job['SourceRecoveryPointArn']} was deleted")
+        return
+    now = unix_time()
+    point_arn = f"arn:aws:backup:{dest_region}:{dest_account}:recovery-point:{_new_id().lower()}"
+    point = {
+        **source,
+        "RecoveryPointArn": point_arn,
+        "BackupVaultName": vault.backup_vault_name,
+        "BackupVaultArn": vault.backup_vault_arn,
+        "SourceBackupVaultArn": job["SourceBackupVaultArn"],
+        "CreationDate": job["CreationDate"],
+        "CompletionDate": now,
+        "Lifecycle": job["Lifecycle"],
+        "CalculatedLifecycle": _calculated_lifecycle(job["CreationDate"], job["Lifecycle"] or None),
+    }
+    _add_recovery_point(dest_account, dest_region, vault, point)
+    job.update(State="COMPLETED", CompletionDate=now, DestinationRecoveryPointArn=point_arn)
+    log.info(
+        "copy job completed",
+        extra={"job": job["CopyJobId"], "from": job["SourceRecoveryPointArn"], "to": point_arn},
+    )
+
+
+def _job(pending: PendingJob) -> dict[str, Any] | None:
+    jobs = regional(pending.account, pending.region)
+    table = jobs.backup_jobs if pending.kind == "backup" else jobs.copy_jobs
+    return table.get(pending.job_id)
+
+
+def advance() -> int:
+    """Move the jobs whose time has come on (CREATED -> RUNNING -> COMPLETED/FAILED); returns
+    how many are still on their way. Runs before every request, under the state lock."""
+    now = time.monotonic()
+    still: list[PendingJob] = []
+    # a completing backup job may start copy jobs: they land in STATE.backup.pending
+    due, STATE.backup.pending[:] = list(STATE.backup.pending), []
+    for pending in due:
+        job = _job(pending)
+        if job is None:
+            continue
+        if job["State"] == "CREATED" and now >= pending.running_at:
+            started = (
+                _begin_backup(pending, job)
+                if pending.kind == "backup"
+                else _begin_copy(pending, job)
+            )
+            if not started:
+                continue
+        if job["State"] == "RUNNING" and now >= pending.done_at:
+            if pending.kind == "backup":
+                _complete_backup(pending, job)
+            else:
+                _complete_copy(pending, job)
+            continue
+        still.append(pending)
+    STATE.backup.pending[:0] = still
+    return len(STATE.backup.pending)
 
 
 def selected_resources(account: str, region: str, selection: dict[str, Any]) -> list[str]:
@@ -263,7 +399,9 @@ def _find_plan(account: str, region: str | None, plan_id: str) -> tuple[str, Pla
 
 
 def run_plan_now(request: RunPlanRequest) -> dict[str, Any]:
-    """Run the plan's rules as the scheduler would, now."""
+    """Start the plan's rules as the scheduler would, now: one CREATED backup job per selected
+    resource (each rule's CopyActions follow when a job completes). Returns the run's
+    reference for `run_report`."""
     account = request.account_id or DEFAULT_ACCOUNT_ID
     region, plan = _find_plan(account, request.region, request.plan_id)
     rules = [
@@ -274,8 +412,7 @@ def run_plan_now(request: RunPlanRequest) -> dict[str, Any]:
     if not rules:
         raise LookupError(f"backup plan {plan.backup_plan_id} has no rule {request.rule_name!r}")
     selections = regional(account, region).selections.get(plan.backup_plan_id, {})
-    backup_jobs: list[dict[str, Any]] = []
-    copy_jobs: list[dict[str, Any]] = []
+    job_ids: list[str] = []
     for rule in rules:
         created_by = {
             "BackupPlanId": plan.backup_plan_id,
@@ -294,26 +431,46 @@ def run_plan_now(request: RunPlanRequest) -> dict[str, Any]:
                     iam_role_arn=selection["BackupSelection"]["IamRoleArn"],
                     lifecycle=rule.get("Lifecycle"),
                     created_by=created,
+                    copy_actions=rule.get("CopyActions") or [],
                 )
-                backup_jobs.append(job)
-                if job["State"] != "COMPLETED":
-                    continue
-                for action in rule.get("CopyActions") or []:
-                    copy_jobs.append(
-                        start_copy_job(
-                            account,
-                            region,
-                            source_vault_name=rule["TargetBackupVaultName"],
-                            recovery_point_arn=job["RecoveryPointArn"],
-                            destination_vault_arn=action["DestinationBackupVaultArn"],
-                            iam_role_arn=selection["BackupSelection"]["IamRoleArn"],
-                            lifecycle=action.get("Lifecycle"),
-                            created_by=created,
-                        )
-                    )
+                job_ids.append(job["BackupJobId"])
     plan.last_execution_date = unix_time()
-    return {
-        "region": region,
-        "backup_jobs": backup_jobs,
-        "copy_jobs": copy_jobs,
-    }
+    return {"account": account, "region": region, "backup_job_ids": job_ids}
+
+
+def run_report(run: dict[str, Any]) -> dict[str, Any]:
+    """The run's backup jobs and the copy jobs they started, as they are now."""
+    jobs = regional(run["account"], run["region"])
+    backup_jobs = [jobs.backup_jobs[job_id] for job_id in run["backup_job_ids"]]
+    points = {job.get("RecoveryPointArn") for job in backup_jobs}
+    copy_jobs = [job for job in jobs.copy_jobs.values() if job["SourceRecoveryPointArn"] in points]
+    return {"region": run["region"], "backup_jobs": backup_jobs, "copy_jobs": copy_jobs}
+
+
+def run_finished(run: dict[str, Any]) -> bool:
+    """Every backup job of the run, and every copy job it started, has finished."""
+    report = run_report(run)
+    states = [job["State"] for job in report["backup_jobs"] + report["copy_jobs"]]
+    return all(
+        state in ("COMPLETED", "FAILED", "ABORTED", "EXPIRED", "PARTIAL") for state in states
+    )
+
+
+def wait_for(run: dict[str, Any]) -> None:
+    """Let time pass (outside the state lock, so other calls go on) until the run is over."""
+    deadline = time.monotonic() + WAIT_LIMIT_SECONDS
+    while True:
+        with STATE.lock:
+            advance()
+            if run_finished(run):
+                return
+            upcoming = [
+                p.running_at if p.running_at > time.monotonic() else p.done_at
+                for p in STATE.backup.pending
+            ]
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"backup plan run in {run['region']} not finished after {WAIT_LIMIT_SECONDS} s"
+            )
+        pause = min(upcoming, default=time.monotonic()) - time.monotonic()
+        time.sleep(min(max(pause, 0.01), 0.5))

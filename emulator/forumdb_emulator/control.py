@@ -37,9 +37,12 @@ class ExtControl:
         latency_ms: int = 0,
         fail_next: int = 0,
         fail_kind: str = "throttle",
+        unprocessed_rate: float = 0.0,
         seed: int | None = None,
     ) -> dict[str, Any]:
-        """Add a fault rule; `None` region/service/operation match any."""
+        """Add a fault rule; `None` region/service/operation match any. `fail_kind`
+        "error_after_write" applies the call, then answers a 5xx; `unprocessed_rate` leaves
+        that share of a BatchWriteItem's items in UnprocessedItems."""
         return self._call(
             "set_fault",
             region=region,
@@ -50,6 +53,7 @@ class ExtControl:
             latency_ms=latency_ms,
             fail_next=fail_next,
             fail_kind=fail_kind,
+            unprocessed_rate=unprocessed_rate,
             seed=seed,
         )
 
@@ -62,7 +66,8 @@ class ExtControl:
         service: str | None = None,
         operation: str | None = None,
     ) -> dict[str, Any]:
-        """The next `count` matching calls fail with `kind` ("throttle" or "error")."""
+        """The next `count` matching calls fail with `kind` ("throttle", "error" or
+        "error_after_write")."""
         return self.set_fault(
             region=region, service=service, operation=operation, fail_next=count, fail_kind=kind
         )
@@ -109,15 +114,28 @@ class ExtControl:
         region: str | None = None,
         account_id: str | None = None,
         rule_name: str | None = None,
+        wait: bool = True,
     ) -> dict[str, Any]:
-        """Run the plan's rules (or one) as the scheduler would: jobs, recovery points, copies."""
+        """Run the plan's rules (or one) as the scheduler would: backup jobs, then recovery
+        points and copies as the jobs complete over time; `wait` returns once all are done."""
         return self._call(
             "run_backup_plan_now",
             plan_id=plan_id,
             region=region,
             account_id=account_id,
             rule_name=rule_name,
+            wait=wait,
         )
+
+    # -- AWS rules and timings -------------------------------------------------------------
+    def configure(self, **rules: Any) -> dict[str, Any]:
+        """Change AWS rules and timings (forumdb_emulator.models.AwsRules), e.g.
+        `configure(tags_settle_seconds=0, replication_source_hold_seconds=5)`; returns all."""
+        return self._call("configure", **rules)
+
+    def rules(self) -> dict[str, Any]:
+        """The AWS rules and timings in force."""
+        return self._call("rules")
 
     # -- whole extension -------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

@@ -32,13 +32,16 @@ DYNAMODB_DATA_PLANE = frozenset(
     }
 )
 
-Outcome = Literal["pass", "throttle", "error", "outage"]
+# "error_after_write": the call is applied, then answered with the 5xx of "error"
+Outcome = Literal["pass", "throttle", "error", "error_after_write", "outage"]
 
 
 @dataclass(frozen=True)
 class Decision:
     outcome: Outcome
     latency_ms: int = 0
+    # BatchWriteItem: the share of the request's items to leave unprocessed
+    unprocessed_rate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -92,11 +95,13 @@ class FaultBook:
         if region in self.regions_down:
             return self._count(Decision("outage"))
         latency = 0
+        unprocessed = 0.0
         outcome: Outcome = "pass"
         for active in self.rules:
             if not active.matches(region, service, operation):
                 continue
             latency += active.rule.latency_ms
+            unprocessed = max(unprocessed, active.rule.unprocessed_rate)
             if outcome != "pass":
                 continue
             if active.remaining_failures > 0:
@@ -108,12 +113,14 @@ class FaultBook:
                 outcome = "throttle"
             elif draw < active.rule.throttle_rate + active.rule.error_rate:
                 outcome = "error"
-        return self._count(Decision(outcome, latency))
+        return self._count(Decision(outcome, latency, unprocessed))
 
     def _count(self, decision: Decision) -> Decision:
         """Tally what was injected (tests read it through the control's stats())."""
         if decision.outcome != "pass":
             self.injected[decision.outcome] = self.injected.get(decision.outcome, 0) + 1
+        if decision.unprocessed_rate:
+            self.injected["unprocessed"] = self.injected.get("unprocessed", 0) + 1
         if decision.latency_ms:
             self.injected["delayed"] = self.injected.get("delayed", 0) + 1
             self.injected["latency_ms"] = self.injected.get("latency_ms", 0) + decision.latency_ms
@@ -133,7 +140,7 @@ def error_for(outcome: Outcome, region: str, service: str, operation: str) -> Aw
                 " injected)",
             )
         return AwsError(400, "ThrottlingException", f"Rate exceeded ({where}, injected)")
-    if outcome == "error":
+    if outcome in ("error", "error_after_write"):
         if service == "dynamodb":
             return AwsError(
                 500, "InternalServerError", f"Internal server error ({where}, injected)"

@@ -12,6 +12,7 @@ from moto.moto_api._internal import moto_api_backend
 
 from . import backup_runs, replication
 from .models import (
+    AwsRules,
     FaultRule,
     OutageRequest,
     ReplicationSettings,
@@ -64,9 +65,28 @@ def flush_replication() -> dict[str, Any]:
 
 
 def run_backup_plan_now(**kwargs: Any) -> dict[str, Any]:
+    """Start the plan's jobs as the scheduler would; with `wait` (the default) return once
+    they and their copies have finished, after the time jobs take."""
     request = RunPlanRequest(**kwargs)
     with STATE.lock:
-        return backup_runs.run_plan_now(request)
+        run = backup_runs.run_plan_now(request)
+    if request.wait:
+        backup_runs.wait_for(run)
+    with STATE.lock:
+        return backup_runs.run_report(run)
+
+
+def configure(**kwargs: Any) -> dict[str, Any]:
+    """Change AWS rules and timings (AwsRules); unnamed fields keep their value."""
+    with STATE.lock:
+        STATE.rules = AwsRules(**(STATE.rules.model_dump() | kwargs))
+        return STATE.rules.model_dump()
+
+
+def rules() -> dict[str, Any]:
+    """The AWS rules and timings in force."""
+    with STATE.lock:
+        return STATE.rules.model_dump()
 
 
 def stats() -> dict[str, Any]:
@@ -76,6 +96,7 @@ def stats() -> dict[str, Any]:
             "injected": dict(STATE.faults.injected),
             "regions_down": sorted(STATE.faults.regions_down),
             "pending_writes": len(STATE.pending_writes),
+            "pending_backup_jobs": len(STATE.backup.pending),
             "replication": STATE.replication.model_dump(),
             "global_tables": {
                 f"{account}/{name}": {
@@ -102,6 +123,8 @@ OPERATIONS: dict[str, Callable[..., dict[str, Any]]] = {
         set_replication,
         flush_replication,
         run_backup_plan_now,
+        configure,
+        rules,
         stats,
         reset,
     )

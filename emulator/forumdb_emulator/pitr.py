@@ -8,9 +8,12 @@ copies the table as moto does, then undoes, newest first, every logged change ma
 - PITR must be ENABLED on the source (PointInTimeRecoveryUnavailableException), and T inside
   [EarliestRestorableDateTime, now] (InvalidRestoreTimeException);
 - DescribeContinuousBackups reports LatestRestorableDateTime as now (AWS: about 5 minutes ago);
-- the restored table's RestoreSummary.RestoreDateTime is T.
-Writes applied to a replica by the global-table model are not logged there (drills restore
-from the region that took the write).
+- the restored table's RestoreSummary.RestoreDateTime is T;
+- UpdateContinuousBackups answers ContinuousBackupsUnavailableException ("Backups are being
+  enabled for the table") for AwsRules.pitr_unavailable_seconds after CreateTable, as AWS does
+  for a new table; RecoveryPeriodInDays must lie in 1-35 (botocore checks only the minimum).
+Writes that replication applies to a replica are logged in the replica's table too, so a
+restore in a replica region holds the replica as it was at T, not writes replicated later.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from functools import wraps
 from typing import Any
 
 from moto.core.exceptions import JsonRESTError
-from moto.core.utils import unix_time
+from moto.core.utils import unix_time, utcnow
 from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, PointInTimeRecoveryUnavailable
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
+from .aws_errors import DynamoError, validation
 from .global_tables import backend
 from .replication import _WRITES, Touched, _key_of, _key_types
 from .state import STATE
@@ -59,11 +63,21 @@ def change_log(table: Table) -> list[Change]:
     return entries
 
 
+def log_change(table: Table, key: dict[str, Any]) -> None:
+    """Log the item's image before a write made outside the API (a replicated write)."""
+    if not _pitr_enabled(table):
+        return
+    item = table.get_item(*_key_types(table, key))
+    before = copy.deepcopy(item.to_json()["Attributes"]) if item is not None else None
+    change_log(table).append(Change(at=time.time(), key=copy.deepcopy(key), before=before))
+
+
 def install() -> None:
     for name, touched_by in _WRITES.items():
         _wrap(name, _logging_writes(touched_by))
     _wrap("restore_table_to_point_in_time", _restore_to_time)
     _wrap("describe_continuous_backups", _describe_continuous_backups)
+    _wrap("update_continuous_backups", _update_continuous_backups)
 
 
 def _wrap(name: str, replacement: Callable[..., Any]) -> None:
@@ -128,6 +142,34 @@ def _describe_continuous_backups(original: Callable[..., Any], self: DynamoHandl
         pitr = _pitr_description(table)
         if pitr.get("PointInTimeRecoveryStatus") == "ENABLED":
             pitr["LatestRestorableDateTime"] = unix_time()
+    return original(self)
+
+
+RECOVERY_PERIOD_DAYS = (1, 35)  # the service model's range of RecoveryPeriodInDays
+
+
+def _update_continuous_backups(original: Callable[..., Any], self: DynamoHandler) -> Any:
+    spec = self.body.get("PointInTimeRecoverySpecification") or {}
+    days = spec.get("RecoveryPeriodInDays")
+    low, high = RECOVERY_PERIOD_DAYS
+    if days is not None and not low <= int(days) <= high:
+        bound = (
+            f"greater than or equal to {low}"
+            if int(days) < low
+            else f"less than or equal to {high}"
+        )
+        raise validation(
+            f"1 validation error detected: Value '{days}' at "
+            "'pointInTimeRecoverySpecification.recoveryPeriodInDays' failed to satisfy "
+            f"constraint: Member must have value {bound}"
+        )
+    table = backend(self.current_account, self.region).tables.get(self.body.get("TableName"))
+    if table is not None:
+        age = (utcnow() - table.created_at).total_seconds()
+        if age < STATE.rules.pitr_unavailable_seconds:
+            raise DynamoError(
+                "ContinuousBackupsUnavailableException", "Backups are being enabled for the table"
+            )
     return original(self)
 
 

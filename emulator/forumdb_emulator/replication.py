@@ -155,6 +155,9 @@ def _apply(write: PendingWrite) -> int:
     slot = (write.account_id, write.table_name, write.target_region, _key_text(write.key))
     if STATE.last_write.get(slot, 0) > write.written_at:
         return 0  # a later write already landed there: last writer wins
+    from .pitr import log_change  # pitr builds on this module
+
+    log_change(table, write.key)  # a restore in the replica region leaves it out if later
     if write.item is None:
         table.delete_item(*_key_types(table, write.key))
     else:

@@ -7,6 +7,8 @@ keep moto's behaviour.
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +16,16 @@ from typing import Any
 from .backup_model import BackupStore
 from .faults import FaultBook
 from .global_model import GlobalTable
-from .models import ReplicationSettings
+from .models import AwsRules, ReplicationSettings
+
+RULES_ENVIRONMENT = "FORUMDB_EMULATOR_RULES"
+
+
+def default_rules() -> AwsRules:
+    """AwsRules' defaults, changed by a JSON object in FORUMDB_EMULATOR_RULES (for a server
+    started with other rules, e.g. '{"replication_source_hold_seconds": 60}')."""
+    raw = os.environ.get(RULES_ENVIRONMENT, "").strip()
+    return AwsRules(**json.loads(raw)) if raw else AwsRules()
 
 
 @dataclass
@@ -42,6 +53,14 @@ class ExtState:
     # (account, table, region, key json) -> write clock of the write that set it
     last_write: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     backup: BackupStore = field(default_factory=BackupStore)
+    rules: AwsRules = field(default_factory=default_rules)
+    # (account, region, table name) -> regions gone from a global table that still hold their
+    # table (DELETING) until the monotonic time given
+    lingering: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    # table ARN -> (monotonic time the last tag change settles, tags visible until then)
+    tag_changes: dict[str, tuple[float, list[dict[str, str]]]] = field(default_factory=dict)
+    # (account, region, operation) -> monotonic times of the calls in the last second
+    call_times: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -56,6 +75,10 @@ class ExtState:
             self.pending_writes.clear()
             self.last_write.clear()
             self.backup = BackupStore()
+            self.rules = default_rules()
+            self.lingering.clear()
+            self.tag_changes.clear()
+            self.call_times.clear()
 
 
 STATE = ExtState()

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
-from ext_support import ACCOUNT, EAST, ROLE, TABLE, WEST, create_table, error_code, post
+
+from harness.emulator_support import (
+    ACCOUNT,
+    EAST,
+    ROLE,
+    TABLE,
+    WEST,
+    create_table,
+    error_code,
+    post,
+)
 
 from harness.backups import daily_backup_plan
 
@@ -14,7 +24,9 @@ DAY = 86_400
 @pytest.fixture
 def setup(ext):
     """forum-Posts with one item, vault `forumdb` in us-east-1 and `forumdb-dr` in us-west-2,
-    and a plan whose rule copies to the DR vault."""
+    and a plan whose rule copies to the DR vault. Jobs finish by the next call: these tests are
+    about what jobs do; tests/integration/emulator/test_conformance_backup.py about when."""
+    ext.control.configure(job_created_seconds=0, job_running_seconds=0)
     dynamodb = ext.client("dynamodb", EAST)
     table_arn = create_table(dynamodb, tags={"app": "forum"})["TableArn"]
     dynamodb.put_item(TableName=TABLE, Item=post(1))
@@ -76,17 +88,16 @@ def test_on_demand_backup_job_makes_a_restorable_recovery_point(setup):
 
     job = backup.describe_backup_job(BackupJobId=started["BackupJobId"])
     assert job["State"] == "COMPLETED"
-    assert job["RecoveryPointArn"] == started["RecoveryPointArn"]
     points = backup.list_recovery_points_by_backup_vault(BackupVaultName="forumdb")
     (point,) = points["RecoveryPoints"]
-    assert point["RecoveryPointArn"] == started["RecoveryPointArn"]
+    assert point["RecoveryPointArn"] == job["RecoveryPointArn"]
     assert point["ResourceArn"] == setup.table_arn
     assert point["Lifecycle"] == {"DeleteAfterDays": 7}
     deleted_after = point["CalculatedLifecycle"]["DeleteAt"] - point["CreationDate"]
     assert round(deleted_after.total_seconds()) == 7 * DAY
     # the recovery point is a DynamoDB backup that restores
     dynamodb.restore_table_from_backup(
-        TargetTableName="forum-Posts-restored", BackupArn=started["RecoveryPointArn"]
+        TargetTableName="forum-Posts-restored", BackupArn=job["RecoveryPointArn"]
     )
     restored = dynamodb.scan(TableName="forum-Posts-restored")["Items"]
     assert restored == [post(1)]
@@ -176,13 +187,18 @@ def test_selection_by_wildcard_and_tags(setup):
     assert [j["ResourceArn"] for j in run["backup_jobs"]] == [setup.table_arn, setup.table_arn]
 
 
+def finished_backup(backup, vault: str, resource_arn: str) -> dict:
+    started = backup.start_backup_job(
+        BackupVaultName=vault, ResourceArn=resource_arn, IamRoleArn=ROLE
+    )
+    return backup.describe_backup_job(BackupJobId=started["BackupJobId"])
+
+
 def test_copy_into_a_missing_vault_fails(setup):
     backup = setup.client("backup", EAST)
-    started = backup.start_backup_job(
-        BackupVaultName="forumdb", ResourceArn=setup.table_arn, IamRoleArn=ROLE
-    )
+    job = finished_backup(backup, "forumdb", setup.table_arn)
     copy = backup.start_copy_job(
-        RecoveryPointArn=started["RecoveryPointArn"],
+        RecoveryPointArn=job["RecoveryPointArn"],
         SourceBackupVaultName="forumdb",
         DestinationBackupVaultArn=f"arn:aws:backup:{WEST}:{ACCOUNT}:backup-vault:missing",
         IamRoleArn=ROLE,
@@ -214,11 +230,9 @@ def test_update_backup_plan_changes_rules_and_version(setup):
 
 def test_delete_recovery_point(setup):
     backup = setup.client("backup", EAST)
-    started = backup.start_backup_job(
-        BackupVaultName="forumdb", ResourceArn=setup.table_arn, IamRoleArn=ROLE
-    )
+    job = finished_backup(backup, "forumdb", setup.table_arn)
     backup.delete_recovery_point(
-        BackupVaultName="forumdb", RecoveryPointArn=started["RecoveryPointArn"]
+        BackupVaultName="forumdb", RecoveryPointArn=job["RecoveryPointArn"]
     )
     listed = backup.list_recovery_points_by_backup_vault(BackupVaultName="forumdb")
     assert listed["RecoveryPoints"] == []

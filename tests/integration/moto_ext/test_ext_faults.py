@@ -5,9 +5,19 @@ from __future__ import annotations
 import pytest
 import requests
 from botocore.exceptions import ClientError, EndpointConnectionError
-from ext_support import EAST, TABLE, WEST, add_replica, create_table, error_code, key, post
 
 from forumdb_emulator import hooks
+from harness.emulator_support import (
+    EAST,
+    TABLE,
+    WEST,
+    add_replica,
+    create_table,
+    error_code,
+    key,
+    post,
+    wait_settled,
+)
 
 
 def test_low_throttle_rate_is_survived_by_retries(ext):
@@ -135,6 +145,7 @@ def test_region_outage_fails_every_call_there_until_lifted(ext):
     ext.control.set_replication(replica_activation_calls=0)
     create_table(east)
     add_replica(east, WEST)
+    wait_settled(east)
 
     ext.control.region_outage(WEST)
     with pytest.raises((EndpointConnectionError, ClientError)) as err:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from ext_support import (
+
+from harness.emulator_support import (
     CENTRAL,
     EAST,
     TABLE,
@@ -29,6 +30,13 @@ def replicated(ext):
     add_replica(east, CENTRAL)
     wait_settled(east)
     return ext
+
+
+@pytest.fixture(autouse=True)
+def _no_entry_delay(ext):
+    """These tests are about what replica changes do, driven by DescribeTable calls; when AWS
+    shows them is tests/integration/emulator/test_conformance_global_tables.py's subject."""
+    ext.control.configure(replica_entry_delay_seconds=0, replica_region_linger_seconds=0)
 
 
 def item(client, post_id, thread_id=1):
@@ -147,3 +155,26 @@ def test_tables_outside_a_global_table_are_not_replicated(ext):
     create_table(west)  # same name, but no replica relation
     east.put_item(TableName=TABLE, Item=post(12))
     assert item(west, 12) is None
+
+
+def test_pitr_restore_in_a_replica_region_leaves_out_later_replicated_writes(replicated):
+    """RestoreTableToPointInTime in a replica region gives the replica as it was at T: a write
+    made in another region and replicated after T is not in the restored table."""
+    east, west = replicated.client("dynamodb", EAST), replicated.client("dynamodb", WEST)
+    replicated.control.configure(pitr_unavailable_seconds=0)
+    west.update_continuous_backups(
+        TableName=TABLE, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
+    east.put_item(TableName=TABLE, Item=post(1))
+    time.sleep(0.05)
+    moment = time.time()
+    time.sleep(0.05)
+    east.put_item(TableName=TABLE, Item=post(2))
+    assert west.get_item(TableName=TABLE, Key=key(2))["Item"] == post(2)
+
+    west.restore_table_to_point_in_time(
+        SourceTableName=TABLE, TargetTableName="restored", RestoreDateTime=moment
+    )
+
+    items = west.scan(TableName="restored")["Items"]
+    assert [i["postId"]["N"] for i in items] == ["1"]

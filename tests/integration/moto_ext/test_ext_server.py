@@ -7,11 +7,20 @@ import signal
 import boto3
 import pytest
 import requests
-from ext_support import EAST, TABLE, WEST, add_replica, create_table, describe, start_server
 from moto import mock_aws
 
 from forumdb_emulator import mock_aws_ext
 from forumdb_emulator.control import CONTROL_PREFIX, ControlError, ExtControl
+from harness.emulator_support import (
+    EAST,
+    TABLE,
+    WEST,
+    add_replica,
+    create_table,
+    describe,
+    start_server,
+    wait_settled,
+)
 
 
 def test_server_announces_itself_and_exits_cleanly_on_sigterm():
@@ -59,7 +68,7 @@ def _replicas_inside_a_decorated_function() -> list[str]:
     east = boto3.client("dynamodb", region_name=EAST)
     create_table(east)
     add_replica(east, WEST)
-    return [r["RegionName"] for r in describe(east)["Replicas"]]
+    return [r["RegionName"] for r in wait_settled(east)["Replicas"]]
 
 
 def test_mock_aws_ext_works_as_a_decorator():

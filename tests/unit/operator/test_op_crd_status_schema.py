@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import yaml
+from op_clock import pause, reconcile_rounds
 from op_factories import ROOT, spec
 
 from forumdb_operator import health
@@ -67,11 +68,12 @@ class _Core:
 def test_nothing_the_operator_writes_would_be_pruned(ext):
     r = Reconciler(Clients())
     previous: dict[str, Any] = {}
-    for _ in range(10):
+    for _ in reconcile_rounds():
         out = r.reconcile(namespace=NS, name=NAME, spec=spec(), generation=1, previous=previous)
         previous = out.status
         if out.phase == "Ready" and out.requeue_after is None:
             break
+        pause(out.requeue_after)
     ext.run_backup_plan_now(previous["backups"]["planId"], region="us-east-1")
     ready = r.reconcile(namespace=NS, name=NAME, spec=spec(), generation=1, previous=previous)
     ready.status["lastReconcileRequest"] = "1"  # what handlers.py adds

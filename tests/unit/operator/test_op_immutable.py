@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import kopf
 import pytest
+from op_clock import pause, reconcile_rounds
 from op_factories import spec
 
 from forumdb_operator import immutable
@@ -26,11 +27,12 @@ def reconciler(ext: Any) -> Reconciler:
 
 def converge(r: Reconciler, raw: dict, previous: dict | None = None, gen: int = 1) -> Outcome:
     previous = previous or {}
-    for _ in range(10):
+    for _ in reconcile_rounds():
         out = r.reconcile(namespace=NS, name=NAME, spec=raw, generation=gen, previous=previous)
         previous = out.status
         if out.phase in ("Ready", "Failed") and out.requeue_after is None:
             return out
+        pause(out.requeue_after)
     raise AssertionError(f"not converged: {previous}")
 
 
@@ -92,9 +94,10 @@ def test_table_owned_by_another_is_not_recorded_so_the_prefix_can_be_fixed(recon
     other = r_other.reconcile(
         namespace=NS, name="other", spec=spec(replicaRegions=[]), generation=1, previous={}
     )
-    for _ in range(10):
+    for _ in reconcile_rounds():
         if other.phase == "Ready":
             break
+        pause(other.requeue_after)
         other = r_other.reconcile(
             namespace=NS, name="other", spec=spec(replicaRegions=[]), generation=1,
             previous=other.status,
@@ -134,10 +137,11 @@ def test_refused_prefix_change_then_delete_works_on_the_provisioned_tables(recon
     out = reconciler.reconcile(
         namespace=NS, name=NAME, spec=changed, generation=2, previous=ready.status
     )
-    for _ in range(10):
+    for _ in reconcile_rounds():
         gone = reconciler.delete(namespace=NS, name=NAME, spec=changed, previous=out.status)
         if gone.done:
             break
+        pause(gone.requeue_after)
     assert gone.done
     assert table_names() == []
 

@@ -8,11 +8,13 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from op_clock import SETTLE_TIMEOUT_SECONDS, pause, reconcile_rounds
 from op_factories import ROOT, spec
 
 from forumdb import naming, tables
 from forumdb_operator.awsclients import Clients
 from forumdb_operator.reconcile import Outcome, Reconciler
+from harness.known_issues import ISSUE_13
 
 NS, NAME = "ns1", "forum"
 
@@ -23,13 +25,18 @@ def reconciler(ext: Any) -> Reconciler:
 
 
 def converge(
-    r: Reconciler, raw: dict, previous: dict | None = None, generation: int = 1, limit: int = 10
+    r: Reconciler,
+    raw: dict,
+    previous: dict | None = None,
+    generation: int = 1,
+    timeout: float = SETTLE_TIMEOUT_SECONDS,
 ) -> Outcome:
-    """Reconcile as the operator's loop would until Ready (or Failed); the outcome returned
-    carries the events of every reconcile it took."""
+    """Reconcile as the operator's loop would until Ready (or Failed), waiting between
+    reconciles as it does (op_clock); the outcome returned carries the events of every
+    reconcile it took."""
     previous = previous or {}
     events = []
-    for _ in range(limit):
+    for _ in reconcile_rounds(timeout):
         out = r.reconcile(
             namespace=NS, name=NAME, spec=raw, generation=generation, previous=previous
         )
@@ -38,6 +45,7 @@ def converge(
         if out.phase in ("Ready", "Failed") and out.requeue_after is None:
             out.events = events
             return out
+        pause(out.requeue_after)
     raise AssertionError(f"not converged: {previous}")
 
 
@@ -63,6 +71,12 @@ def test_converges_then_steady_state_makes_no_write(reconciler):
     assert again.events == []
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=f"{ISSUE_13} -- re-adding the replica removed by hand, while its region still holds "
+    "the DELETING table, gets 'already existed as tables' (DDB-TABLE-228), which the operator "
+    "treats as permanent (Failed) instead of retrying once the table is gone",
+)
 def test_drift_made_by_hand_is_repaired_with_events(reconciler):
     ready = converge(reconciler, spec())
     ddb("us-west-2").update_continuous_backups(
@@ -169,12 +183,21 @@ def test_invalid_spec_makes_no_aws_call(reconciler):
     assert out.events[0].reason == "InvalidSpec"
 
 
-def test_existing_tables_are_adopted_with_their_data(reconciler):
+@pytest.mark.xfail(
+    strict=True,
+    reason=f"{ISSUE_13} -- ListTagsOfResource is eventually consistent (TagResource API "
+    "reference: it may answer the previous or an empty tag set for a few seconds); the operator "
+    "reads back the tags it just wrote, sees them missing and tags the tables again",
+)
+def test_existing_tables_are_adopted_with_their_data(reconciler, ext):
+    # AWS's "a few seconds" as 5 s: longer than any pause of this test, so the stale read
+    # happens whatever the machine's speed
+    ext.configure(tags_settle_seconds=5)
     for kind in tables.KINDS:
         req = tables.create_table_request(tables.TABLES[kind], tables.table_name(kind))
         ddb("us-east-1").create_table(**req)
     ddb("us-east-1").put_item(TableName="forum-Users", Item={"userId": {"N": "1"}})
-    out = converge(reconciler, spec(replicaRegions=[]))
+    out = converge(reconciler, spec(replicaRegions=[]), timeout=10)
     assert out.phase == "Ready"
     assert not [a for a in out.applied if a.operation == "create_table"]
     assert sum(a.operation == "tag_resource" for a in out.applied) == 3
@@ -219,18 +242,61 @@ def test_backup_run_shows_last_recovery_point(reconciler, ext):
 def test_delete_policy_removes_everything_but_vaults(reconciler):
     raw = spec(deletionPolicy="Delete")
     converge(reconciler, raw)
-    for _ in range(10):
+    for _ in reconcile_rounds():
         out = reconciler.delete(namespace=NS, name=NAME, spec=raw)
         if out.done:
             break
+        pause(out.requeue_after)
     assert out.done
+    # a removed replica's table stays DELETING in its region for a while after it left the
+    # global table (DDB-TABLE-228: 10-35 s on AWS), so it is gone soon after, not at once
     for region in ("us-east-1", "us-west-2"):
+        for _ in reconcile_rounds(timeout=10):
+            if ddb(region).list_tables()["TableNames"] == []:
+                break
+            pause(0.1)
         assert ddb(region).list_tables()["TableNames"] == []
     cw = boto3.client("cloudwatch", region_name="us-east-1")
     assert cw.describe_alarms(AlarmNamePrefix=naming.alarm_prefix(NS, NAME))["MetricAlarms"] == []
     backup = boto3.client("backup", region_name="us-east-1")
     assert backup.list_backup_plans()["BackupPlansList"] == []
     assert backup.describe_backup_vault(BackupVaultName=naming.vault_name(NS, NAME))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=f"{ISSUE_13} -- DescribeBackupVault of the vault the operator is about to create "
+    "answers AccessDeniedException (403) on AWS (aws-sdk-js#2625, boto3#2269), which the "
+    "operator treats as fatal: every ForumDatabase with backups goes Failed",
+)
+def test_backups_converge_when_a_new_vault_is_access_denied(reconciler, ext):
+    """With AWS's answer for a missing vault (the emulator's default, off elsewhere in this
+    suite: harness.motoserver.LENIENT_UNTIL_ISSUE_13), the example still converges."""
+    ext.configure(backup_missing_vault_access_denied=True)
+    out = converge(reconciler, spec())
+    assert out.phase == "Ready", out.status["message"]
+    assert out.status["backups"]["vaultArn"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=f"{ISSUE_13} -- with AWS's AccessDeniedException for the missing vault the resource "
+    "never gets past Failed, and deleting it with deletionPolicy Delete fails on the same "
+    "answer instead of treating the vault as absent",
+)
+def test_delete_policy_finishes_when_the_vault_was_never_made(reconciler, ext):
+    """The deletion of a resource whose vault does not exist (AccessDeniedException, as AWS
+    answers) removes its tables and finishes."""
+    ext.configure(backup_missing_vault_access_denied=True)
+    raw = spec(deletionPolicy="Delete", replicaRegions=[])
+    converge(reconciler, raw)
+    for _ in reconcile_rounds():
+        out = reconciler.delete(namespace=NS, name=NAME, spec=raw)
+        if out.done:
+            break
+        pause(out.requeue_after)
+    assert out.done
+    assert ddb("us-east-1").list_tables()["TableNames"] == []
 
 
 def test_retain_policy_leaves_everything(reconciler):

@@ -6,11 +6,15 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from forumdb.tables import POSTS, create_table_request
+
+T = TypeVar("T")
 
 ACCOUNT = "123456789012"
 EAST, WEST, CENTRAL = "us-east-1", "us-west-2", "eu-central-1"
@@ -43,22 +47,70 @@ def describe(client: Any, name: str = TABLE) -> dict[str, Any]:
     return client.describe_table(TableName=name)["Table"]
 
 
-def wait_settled(client: Any, name: str = TABLE, limit: int = 20) -> dict[str, Any]:
-    """DescribeTable until the table is ACTIVE (each call counts toward replica progress)."""
+def wait_settled(client: Any, name: str = TABLE, timeout: float = 30.0) -> dict[str, Any]:
+    """DescribeTable until the table and every replica it lists are ACTIVE (each call counts
+    toward replica progress in calls mode; in seconds mode time passes between calls)."""
+    deadline = time.monotonic() + timeout
     table: dict[str, Any] = {}
-    for _ in range(limit):
+    while time.monotonic() < deadline:
         table = describe(client, name)
-        if table["TableStatus"] == "ACTIVE":
+        replicas = [r["ReplicaStatus"] for r in table.get("Replicas", [])]
+        if table["TableStatus"] == "ACTIVE" and all(s == "ACTIVE" for s in replicas):
             return table
+        time.sleep(0.05)
     raise AssertionError(
-        f"{name} still {table.get('TableStatus')} after {limit} DescribeTable calls"
+        f"{name} still {table.get('TableStatus')} (replicas {table.get('Replicas')}) after "
+        f"{timeout} s"
     )
+
+
+def wait_until(check: Callable[[], T | None], what: str, timeout: float = 30.0) -> T:
+    """Call `check` until it returns something other than None (or False); fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value is not None and value is not False:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not so after {timeout} s")
+        time.sleep(0.05)
 
 
 def add_replica(client: Any, region: str, name: str = TABLE, **spec: Any) -> dict[str, Any]:
     return client.update_table(
         TableName=name, ReplicaUpdates=[{"Create": {"RegionName": region, **spec}}]
     )["TableDescription"]
+
+
+def autoscale_writes(
+    autoscaling: Any, name: str = TABLE, indexes: tuple[str, ...] = ("ThreadIndex", "UserIndex")
+) -> None:
+    """Write capacity auto scaling (a scalable target and a target-tracking policy) on the
+    table and its GSIs, which a PROVISIONED table needs before it gets a replica."""
+    resources = [(f"table/{name}", "dynamodb:table:WriteCapacityUnits")] + [
+        (f"table/{name}/index/{index}", "dynamodb:index:WriteCapacityUnits") for index in indexes
+    ]
+    for resource_id, dimension in resources:
+        autoscaling.register_scalable_target(
+            ServiceNamespace="dynamodb",
+            ResourceId=resource_id,
+            ScalableDimension=dimension,
+            MinCapacity=5,
+            MaxCapacity=50,
+        )
+        autoscaling.put_scaling_policy(
+            PolicyName=f"{resource_id}-writes",
+            ServiceNamespace="dynamodb",
+            ResourceId=resource_id,
+            ScalableDimension=dimension,
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": 70.0,
+                "PredefinedMetricSpecification": {
+                    "PredefinedMetricType": "DynamoDBWriteCapacityUtilization"
+                },
+            },
+        )
 
 
 def error_code(exc_info: Any) -> str:

@@ -1,0 +1,227 @@
+"""Conformance: AWS Backup as AWS answers it (each test cites its source; README table rows).
+
+Every test runs in-process and through the server (the `ext` fixture)."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from harness.emulator_support import (
+    ACCOUNT,
+    EAST,
+    ROLE,
+    TABLE,
+    WEST,
+    create_table,
+    error_code,
+    post,
+    wait_until,
+)
+
+
+@pytest.fixture
+def forum(ext):
+    """forum-Posts with an item, vault `forumdb` (us-east-1), `forumdb-dr` (us-west-2)."""
+    dynamodb = ext.client("dynamodb", EAST)
+    ext.table_arn = create_table(dynamodb)["TableArn"]
+    dynamodb.put_item(TableName=TABLE, Item=post(1))
+    ext.client("backup", EAST).create_backup_vault(BackupVaultName="forumdb")
+    ext.dr_vault_arn = ext.client("backup", WEST).create_backup_vault(BackupVaultName="forumdb-dr")[
+        "BackupVaultArn"
+    ]
+    return ext
+
+
+def status_of(err: pytest.ExceptionInfo[ClientError]) -> int:
+    return err.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def test_describe_backup_vault_of_a_missing_vault_is_access_denied(ext):
+    """A vault that does not exist answers AccessDeniedException, HTTP 403, "Insufficient
+    privileges to perform this action." -- not ResourceNotFoundException, even with every
+    permission. Sources: aws/aws-sdk-js#2625 (DescribeBackupVault of a fake name: 403
+    AccessDeniedException), ansible-collections/amazon.aws#1436 ("the AccessDenied happens even
+    when you have permissions if the vault does not exist"), hashicorp/terraform-provider-aws
+    #26347 (data source aws_backup_vault: 403 for a non-existent vault)."""
+    with pytest.raises(ClientError) as err:
+        ext.client("backup", EAST).describe_backup_vault(BackupVaultName="forumdb-nope")
+    assert error_code(err) == "AccessDeniedException"
+    assert status_of(err) == 403
+    assert err.value.response["Error"]["Message"] == (
+        "Insufficient privileges to perform this action."
+    )
+
+
+def test_list_recovery_points_of_a_missing_vault_is_access_denied(ext):
+    """ListRecoveryPointsByBackupVault of a vault that does not exist: AccessDeniedException
+    (403). Source: boto/boto3#2269 ("When I pass BackupVaultName but the vault doesn't exist I
+    get ... AccessDeniedException ... Insufficient privileges to perform this action")."""
+    with pytest.raises(ClientError) as err:
+        ext.client("backup", EAST).list_recovery_points_by_backup_vault(
+            BackupVaultName="forumdb-nope"
+        )
+    assert error_code(err) == "AccessDeniedException"
+    assert status_of(err) == 403
+
+
+def test_the_access_denied_rule_can_be_switched_off(ext):
+    """The rule is a setting (AwsRules.backup_missing_vault_access_denied): off, the call
+    answers moto's ResourceNotFoundException again; an existing vault is described either way."""
+    backup = ext.client("backup", EAST)
+    backup.create_backup_vault(BackupVaultName="forumdb")
+    assert backup.describe_backup_vault(BackupVaultName="forumdb")["BackupVaultName"] == "forumdb"
+    ext.control.configure(backup_missing_vault_access_denied=False)
+    with pytest.raises(ClientError) as err:
+        backup.describe_backup_vault(BackupVaultName="forumdb-nope")
+    assert error_code(err) == "ResourceNotFoundException"
+
+
+def test_backup_job_goes_created_running_completed_over_time(forum):
+    """A backup job is CREATED, then RUNNING, then COMPLETED, as time passes (not at once);
+    its recovery point is listed only once it completed. Sources: the BackupJobState enum of
+    the botocore service model (CREATED, PENDING, RUNNING, ..., COMPLETED); StartBackupJob API
+    reference (the job is started asynchronously; poll DescribeBackupJob)."""
+    forum.control.configure(job_created_seconds=1.0, job_running_seconds=1.0)
+    backup = forum.client("backup", EAST)
+    started = backup.start_backup_job(
+        BackupVaultName="forumdb", ResourceArn=forum.table_arn, IamRoleArn=ROLE
+    )
+    seen: list[str] = []
+    points_while_unfinished: list[int] = []
+
+    def completed() -> bool:
+        job = backup.describe_backup_job(BackupJobId=started["BackupJobId"])
+        if not seen or seen[-1] != job["State"]:
+            seen.append(job["State"])
+        if job["State"] != "COMPLETED":
+            listed = backup.list_recovery_points_by_backup_vault(BackupVaultName="forumdb")
+            points_while_unfinished.append(len(listed["RecoveryPoints"]))
+        return job["State"] == "COMPLETED"
+
+    wait_until(completed, "backup job COMPLETED")
+    assert seen == ["CREATED", "RUNNING", "COMPLETED"]
+    assert set(points_while_unfinished) == {0}
+    (point,) = backup.list_recovery_points_by_backup_vault(BackupVaultName="forumdb")[
+        "RecoveryPoints"
+    ]
+    assert point["Status"] == "COMPLETED"
+
+
+def test_start_backup_job_answers_no_recovery_point_arn_for_dynamodb(forum):
+    """StartBackupJob's RecoveryPointArn "is only returned for Amazon EFS and Advanced DynamoDB
+    resources" (StartBackupJob API reference, output); the job shows it once it runs."""
+    started = forum.client("backup", EAST).start_backup_job(
+        BackupVaultName="forumdb", ResourceArn=forum.table_arn, IamRoleArn=ROLE
+    )
+    assert "RecoveryPointArn" not in started
+    assert started["BackupJobId"]
+
+
+def test_copy_job_starts_when_the_backup_job_completes(forum):
+    """A plan rule's copy runs after its backup job completed (CopyActions copy the recovery
+    point the rule created; CopyJobState CREATED -> RUNNING -> COMPLETED in the service model).
+    run_backup_plan_now(wait=False) shows the scheduler's first moment: backup jobs CREATED, no
+    copy yet; wait=True returns once both have completed."""
+    forum.control.configure(job_created_seconds=0.5, job_running_seconds=0.5)
+    backup = forum.client("backup", EAST)
+    plan_id = backup.create_backup_plan(
+        BackupPlan={
+            "BackupPlanName": "forumdb-daily",
+            "Rules": [
+                {
+                    "RuleName": "daily",
+                    "TargetBackupVaultName": "forumdb",
+                    "CopyActions": [{"DestinationBackupVaultArn": forum.dr_vault_arn}],
+                }
+            ],
+        }
+    )["BackupPlanId"]
+    backup.create_backup_selection(
+        BackupPlanId=plan_id,
+        BackupSelection={
+            "SelectionName": "tables",
+            "IamRoleArn": ROLE,
+            "Resources": [forum.table_arn],
+        },
+    )
+
+    first = forum.control.run_backup_plan_now(plan_id, region=EAST, wait=False)
+    assert [job["State"] for job in first["backup_jobs"]] == ["CREATED"]
+    assert first["copy_jobs"] == []
+
+    done = forum.control.run_backup_plan_now(plan_id, region=EAST)
+    assert [job["State"] for job in done["backup_jobs"]] == ["COMPLETED"]
+    assert [job["State"] for job in done["copy_jobs"]] == ["COMPLETED"]
+    west_points = forum.client("backup", WEST).list_recovery_points_by_backup_vault(
+        BackupVaultName="forumdb-dr"
+    )["RecoveryPoints"]
+    assert done["copy_jobs"][0]["DestinationRecoveryPointArn"] in {
+        p["RecoveryPointArn"] for p in west_points
+    }
+
+
+def test_delete_backup_plan_with_a_selection_is_refused(forum):
+    """DeleteBackupPlan: "A backup plan can only be deleted after all associated selections of
+    resources have been deleted" (API reference); AWS answers InvalidRequestException "Related
+    backup plan selections must be deleted prior to backup plan deletion"
+    (hashicorp/terraform-provider-aws#10414)."""
+    backup = forum.client("backup", EAST)
+    plan_id = backup.create_backup_plan(
+        BackupPlan={
+            "BackupPlanName": "p",
+            "Rules": [{"RuleName": "r", "TargetBackupVaultName": "forumdb"}],
+        }
+    )["BackupPlanId"]
+    selection = backup.create_backup_selection(
+        BackupPlanId=plan_id,
+        BackupSelection={"SelectionName": "s", "IamRoleArn": ROLE, "Resources": [forum.table_arn]},
+    )
+    with pytest.raises(ClientError) as err:
+        backup.delete_backup_plan(BackupPlanId=plan_id)
+    assert error_code(err) == "InvalidRequestException"
+    assert "selections must be deleted prior to backup plan deletion" in str(err.value)
+    assert backup.get_backup_plan(BackupPlanId=plan_id)["BackupPlanId"] == plan_id
+
+    backup.delete_backup_selection(BackupPlanId=plan_id, SelectionId=selection["SelectionId"])
+    assert backup.delete_backup_plan(BackupPlanId=plan_id)["BackupPlanId"] == plan_id
+
+
+def test_delete_backup_vault_with_recovery_points_is_refused(forum):
+    """DeleteBackupVault: "A vault can be deleted only if it is empty" (API reference); AWS
+    answers InvalidRequestException "Backup vault cannot be deleted because it contains recovery
+    points." (gruntwork-io/cloud-nuke#730)."""
+    forum.control.configure(job_created_seconds=0, job_running_seconds=0)
+    backup = forum.client("backup", EAST)
+    started = backup.start_backup_job(
+        BackupVaultName="forumdb", ResourceArn=forum.table_arn, IamRoleArn=ROLE
+    )
+    job = backup.describe_backup_job(BackupJobId=started["BackupJobId"])
+    assert job["State"] == "COMPLETED"
+
+    with pytest.raises(ClientError) as err:
+        backup.delete_backup_vault(BackupVaultName="forumdb")
+    assert error_code(err) == "InvalidRequestException"
+    assert "contains recovery points" in str(err.value)
+
+    backup.delete_recovery_point(
+        BackupVaultName="forumdb", RecoveryPointArn=job["RecoveryPointArn"]
+    )
+    backup.delete_backup_vault(BackupVaultName="forumdb")
+    with pytest.raises(ClientError) as gone:
+        backup.describe_backup_vault(BackupVaultName="forumdb")
+    assert error_code(gone) == "AccessDeniedException"
+
+
+def test_backup_job_of_a_table_in_another_account_fails(forum):
+    """A job whose resource is not in the vault's account and region fails with its cause
+    (emulated: only same-account, same-region DynamoDB tables are backed up)."""
+    forum.control.configure(job_created_seconds=0, job_running_seconds=0)
+    backup = forum.client("backup", EAST)
+    foreign = f"arn:aws:dynamodb:{EAST}:{ACCOUNT[:-1]}9:table/{TABLE}"
+    started = backup.start_backup_job(
+        BackupVaultName="forumdb", ResourceArn=foreign, IamRoleArn=ROLE
+    )
+    job = backup.describe_backup_job(BackupJobId=started["BackupJobId"])
+    assert job["State"] == "FAILED"
+    assert "not in this account and region" in job["StatusMessage"]
