@@ -33,16 +33,6 @@ from harness.procs import (
     wait_for,
 )
 
-# The emulator is strict by default (AWS's rules, emulator/README.md). One rule stays off for
-# the suite's operator and forumctl tests: AWS answers AccessDeniedException (403) for a backup
-# vault that does not exist, and the operator treats that as fatal, so every ForumDatabase with
-# backups goes Failed and nearly every operator test would fail on that alone. Issue 13 ("The
-# operator on a real AWS account: survive AWS's real answers, never touch what it does not
-# own") fixes the operator and turns the rule back on here; until then the test
-# test_backups_converge_when_a_new_vault_is_access_denied (tests/unit/operator/
-# test_op_reconcile_moto.py) runs with it on and is expected to fail.
-LENIENT_UNTIL_ISSUE_13: dict[str, Any] = {"backup_missing_vault_access_denied": False}
-
 READY_LINE = re.compile(r"forumdb-moto ready on (http://\S+)")
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 DEFAULT_REGION = "us-east-1"
@@ -133,13 +123,12 @@ class MotoServer:
 
     def reset(self) -> None:
         """Forget every resource (all services, all regions), and the extension's faults,
-        outages and replication settings; AWS's rules back to the emulator's defaults but
-        LENIENT_UNTIL_ISSUE_13."""
+        outages and replication settings; AWS's rules back to the emulator's (strict)
+        defaults."""
         response = requests.post(f"{self.url}/moto-api/reset", timeout=30)
         response.raise_for_status()
         if self.extended:
             self.control.reset()
-            self.control.configure(**LENIENT_UNTIL_ISSUE_13)
 
     def logs(self) -> str:
         return (self.workdir / "moto.log").read_text(errors="replace")

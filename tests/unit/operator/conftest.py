@@ -8,14 +8,13 @@ from typing import Any
 import pytest
 
 from forumdb_emulator import mock_aws_ext
-from harness.motoserver import LENIENT_UNTIL_ISSUE_13
 
 
 @pytest.fixture
 def ext(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """moto in-process with the forumdb extension (global tables, AWS Backup, faults), with
     fake credentials and us-east-1 as the default region; yields the extension's control.
-    AWS's rules are the emulator's strict defaults but LENIENT_UNTIL_ISSUE_13 (see there)."""
+    AWS's rules are the emulator's strict defaults."""
     for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -23,5 +22,4 @@ def ext(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
     with mock_aws_ext() as control:
-        control.configure(**LENIENT_UNTIL_ISSUE_13)
         yield control

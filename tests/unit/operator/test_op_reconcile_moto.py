@@ -30,6 +30,7 @@ def converge(
     previous: dict | None = None,
     generation: int = 1,
     timeout: float = SETTLE_TIMEOUT_SECONDS,
+    name: str = NAME,
 ) -> Outcome:
     """Reconcile as the operator's loop would until Ready (or Failed), waiting between
     reconciles as it does (op_clock); the outcome returned carries the events of every
@@ -38,7 +39,7 @@ def converge(
     events = []
     for _ in reconcile_rounds(timeout):
         out = r.reconcile(
-            namespace=NS, name=NAME, spec=raw, generation=generation, previous=previous
+            namespace=NS, name=name, spec=raw, generation=generation, previous=previous
         )
         events += out.events
         previous = out.status
@@ -263,31 +264,19 @@ def test_delete_policy_removes_everything_but_vaults(reconciler):
     assert backup.describe_backup_vault(BackupVaultName=naming.vault_name(NS, NAME))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=f"{ISSUE_13} -- DescribeBackupVault of the vault the operator is about to create "
-    "answers AccessDeniedException (403) on AWS (aws-sdk-js#2625, boto3#2269), which the "
-    "operator treats as fatal: every ForumDatabase with backups goes Failed",
-)
 def test_backups_converge_when_a_new_vault_is_access_denied(reconciler, ext):
-    """With AWS's answer for a missing vault (the emulator's default, off elsewhere in this
-    suite: harness.motoserver.LENIENT_UNTIL_ISSUE_13), the example still converges."""
-    ext.configure(backup_missing_vault_access_denied=True)
+    """With AWS's answer for a missing vault (AccessDeniedException, the emulator's default),
+    the example still converges."""
+    assert ext.rules()["backup_missing_vault_access_denied"] is True
     out = converge(reconciler, spec())
     assert out.phase == "Ready", out.status["message"]
     assert out.status["backups"]["vaultArn"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=f"{ISSUE_13} -- with AWS's AccessDeniedException for the missing vault the resource "
-    "never gets past Failed, and deleting it with deletionPolicy Delete fails on the same "
-    "answer instead of treating the vault as absent",
-)
 def test_delete_policy_finishes_when_the_vault_was_never_made(reconciler, ext):
     """The deletion of a resource whose vault does not exist (AccessDeniedException, as AWS
     answers) removes its tables and finishes."""
-    ext.configure(backup_missing_vault_access_denied=True)
+    assert ext.rules()["backup_missing_vault_access_denied"] is True
     raw = spec(deletionPolicy="Delete", replicaRegions=[])
     converge(reconciler, raw)
     for _ in reconcile_rounds():
@@ -297,6 +286,63 @@ def test_delete_policy_finishes_when_the_vault_was_never_made(reconciler, ext):
         pause(out.requeue_after)
     assert out.done
     assert ddb("us-east-1").list_tables()["TableNames"] == []
+
+
+class _DenyingClients(Clients):
+    """The operator's clients with one call answered as AWS answers a call its IAM role does
+    not allow."""
+
+    def __init__(self, service: str, operation: str) -> None:
+        super().__init__()
+        self.denied = (service, operation)
+
+    def __call__(self, service: str, region: str) -> Any:
+        client = super().__call__(service, region)
+        if service == self.denied[0]:
+            client.meta.events.register(
+                f"before-call.{client.meta.service_model.service_name}."
+                f"{client.meta.method_to_api_mapping[self.denied[1]]}",
+                _deny,
+            )
+        return client
+
+
+def _deny(**_: Any) -> Any:
+    return (
+        type("R", (), {"status_code": 403})(),
+        {
+            "Error": {
+                "Code": "AccessDeniedException",
+                "Message": "User: arn:aws:sts::123456789012:assumed-role/op is not authorized",
+            },
+            "ResponseMetadata": {"HTTPStatusCode": 403},
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("operation", "action"),
+    [
+        ("list_backup_vaults", "backup:ListBackupVaults"),
+        ("list_recovery_points_by_backup_vault", "backup:ListRecoveryPointsByBackupVault"),
+    ],
+)
+def test_a_real_backup_permission_problem_is_reported_as_one(ext, operation, action):
+    """AccessDenied from a call that cannot mean "missing vault" (a list of vaults, or the
+    recovery points of a vault that list shows) is the operator's IAM role: the status names
+    the action, the resource and the region."""
+    raw = spec(replicaRegions=[])
+    converge(Reconciler(Clients()), raw)
+    out = Reconciler(_DenyingClients("backup", operation)).reconcile(
+        namespace=NS, name=NAME, spec=raw, generation=1
+    )
+    assert out.phase == "Failed"
+    message = out.status["message"]
+    assert f"must allow {action}" in message, message
+    assert "in us-east-1" in message
+    assert "vault" in message
+    (event,) = [e for e in out.events if e.type == "Warning"]
+    assert event.reason == "AccessDenied"
 
 
 def test_retain_policy_leaves_everything(reconciler):
