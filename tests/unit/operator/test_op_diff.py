@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import pytest
 from op_factories import desired, in_shape, spec, untagged, with_table
@@ -562,3 +563,19 @@ def test_deletion_removes_auto_scaling_targets():
     ops = [a.operation for a in deletion_plan(d, obs).actions]
     assert ops.count("deregister_scalable_target") == 8  # 3 tables + 5 indexes
     assert ops.index("deregister_scalable_target") < ops.index("delete_table")
+
+
+def test_deletion_never_turns_protection_off_on_another_resources_table():
+    """Two resources whose table prefixes collide: deleting the one that does not own the
+    tables (spec.deletionProtection false) changes nothing on them, their protection
+    included."""
+    other = desired(deletionProtection=True)
+    obs = in_shape(other)  # the tables carry the other resource's owner tag
+    for key, t in list(obs.tables.items()):
+        obs.tables[key] = replace(
+            t, deletion_protection=True, tags={naming.TAG_OWNER: "ns1/other"} if t.tags else None
+        )
+    d = desired(deletionPolicy="Delete", deletionProtection=False)
+    plan = deletion_plan(d, obs)
+    assert not [a for a in plan.actions if a.service == "dynamodb"], plan.actions
+    assert not plan.problems

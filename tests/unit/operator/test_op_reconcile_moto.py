@@ -345,6 +345,28 @@ def test_a_real_backup_permission_problem_is_reported_as_one(ext, operation, act
     assert event.reason == "AccessDenied"
 
 
+def test_deleting_a_resource_whose_prefix_collides_leaves_the_owners_tables_alone(reconciler):
+    """Two resources with the same tablePrefix: the second is refused (the tables are the
+    first's); deleting it with deletionPolicy Delete and deletionProtection false neither
+    deletes the first's tables nor turns their deletion protection off."""
+    converge(reconciler, spec(replicaRegions=[], backups=None, deletionProtection=True))
+    second = spec(
+        replicaRegions=[], backups=None, deletionPolicy="Delete", deletionProtection=False
+    )
+    refused = converge(reconciler, second, name="forum-b")
+    assert "belongs to ForumDatabase ns1/forum" in refused.status["message"]
+    for _ in reconcile_rounds():
+        out = reconciler.delete(namespace=NS, name="forum-b", spec=second)
+        if out.done:
+            break
+        pause(out.requeue_after)
+    assert out.done
+    assert not [w for w in out.calls.writes if w[0] == "dynamodb"], out.calls.writes
+    for kind in tables.KINDS:
+        desc = ddb("us-east-1").describe_table(TableName=tables.table_name(kind))["Table"]
+        assert desc["DeletionProtectionEnabled"] is True, desc["TableName"]
+
+
 def test_retain_policy_leaves_everything(reconciler):
     ready = converge(reconciler, spec())
     out = reconciler.delete(namespace=NS, name=NAME, spec=spec(), previous=ready.status)
