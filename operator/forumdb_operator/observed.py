@@ -94,6 +94,9 @@ class Observed:
     # (ResourceId, ScalableDimension) -> (min, max); policies: the same keys, where ours exists
     scalable_targets: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     scaling_policies: set[tuple[str, str]] = field(default_factory=set)
+    # Primary-region tables this resource created or tagged whose owner tag may not be listed
+    # yet (ListTagsOfResource is eventually consistent); from the status, not from AWS.
+    claimed: frozenset[str] = frozenset()
 
     def table(self, kind: str, region: str) -> ObservedTable | None:
         return self.tables.get((kind, region))

@@ -13,11 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from forumdb import naming
 from forumdb_operator import awsclients, errors, immutable, metrics, status
 from forumdb_operator.apply import apply_actions
 from forumdb_operator.desired import DesiredState, desired_state
-from forumdb_operator.diff import Action, Plan, deletion_plan, diff
+from forumdb_operator.diff import Action, Plan, deletion_plan, diff, ownership
 from forumdb_operator.observed import Observed, Observer
 from forumdb_operator.spec import ForumDatabaseSpec, SpecInvalid, parse_spec
 
@@ -26,6 +25,8 @@ log = logging.getLogger("forumdb_operator.reconcile")
 MAX_PASSES = 8
 WAIT_DELAY = 3.0  # seconds before looking again at a table or replica that is changing
 BLOCKED_DELAY = 15.0
+# status field: tables made or tagged whose owner tag is not listed yet (diff.ownership)
+CLAIMED_KEY = "claimedTables"
 MAX_EVENT_LEN = 1000
 
 
@@ -134,31 +135,42 @@ class Reconciler:
         # Actions on a resource that was Ready for this very spec are drift repairs.
         was_ready = generation is not None and previous.get("readyGeneration") == generation
         applied: list[Action] = []
+        claimed = set(previous.get(CLAIMED_KEY) or [])
         try:
-            obs, plan = self._converge(desired, resource, applied)
+            obs, plan = self._converge(desired, resource, applied, claimed)
         except errors.ReconcileError as exc:
             outcome = self._failed(
                 exc, desired, spec, applied, was_ready, generation, previous, now
             )
             if any(a.operation == "create_table" for a in applied):
                 outcome.status[immutable.STATUS_KEY] = _provisioned(spec)
+            outcome.status[CLAIMED_KEY] = sorted(ownership.claims(claimed, applied))
             return outcome
-        return self._settled(
+        outcome = self._settled(
             spec, desired, obs, plan, applied, was_ready, generation, previous, now
         )
+        outcome.status[CLAIMED_KEY] = ownership.unconfirmed(desired, obs, set(obs.claimed))
+        return outcome
 
     def _converge(
-        self, desired: DesiredState, resource: str, applied: list[Action]
+        self, desired: DesiredState, resource: str, applied: list[Action], claimed: set[str]
     ) -> tuple[Observed, Plan]:
         """Observe -> diff -> apply, pass after pass, until nothing is left to do, something
-        must be waited for, or a problem stops it; after max_passes, one last look."""
-        for _ in range(self.max_passes):
+        must be waited for, or a problem stops it; after max_passes, one last look. `claimed`:
+        the tables this resource made or tagged before (status), to which this adds its own."""
+
+        def look() -> Observed:
             obs = self.observer.observe(desired)
+            obs.claimed = frozenset(ownership.claims(claimed, applied))
+            return obs
+
+        for _ in range(self.max_passes):
+            obs = look()
             plan = diff(desired, obs)
             if plan.problems or not plan.actions:
                 return obs, plan
             apply_actions(plan.actions, self.clients, resource=resource, done=applied)
-        obs = self.observer.observe(desired)
+        obs = look()
         return obs, diff(desired, obs)
 
     def _settled(
@@ -364,6 +376,7 @@ class Reconciler:
         try:
             for _ in range(self.max_passes):
                 obs = self.observer.observe(desired, resolve_kms=False)
+                obs.claimed = frozenset(previous.get(CLAIMED_KEY) or [])
                 plan = deletion_plan(desired, obs)
                 if plan.problems or not plan.actions:
                     break
@@ -428,7 +441,7 @@ def _owns_tables(d: DesiredState, obs: Observed) -> bool:
     """A table of this resource (its owner tag) exists in the primary region."""
     for t in d.tables:
         o = obs.table(t.kind, d.primary_region)
-        if o is not None and (o.tags or {}).get(naming.TAG_OWNER) == d.owner:
+        if o is not None and ownership.owns(d, o, obs):
             return True
     return False
 
