@@ -36,6 +36,13 @@ TRANSIENT_CODES = frozenset(
     }
 )
 
+# Transient answers that clear within seconds: retried soon, not after the long default.
+SHORT_RETRY_CODES = {
+    # UpdateContinuousBackups right after CreateTable: "Backups are being enabled for the
+    # table" (aws-amplify/amplify-backend#1654; emulator/README.md)
+    "ContinuousBackupsUnavailableException": 5.0,
+}
+
 PERMANENT_CODES = frozenset(
     {
         "ValidationException",
@@ -127,6 +134,8 @@ def classify(
         message = exc.response.get("Error", {}).get("Message", "") or str(exc)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         text = f"{what} in {region}: {code}: {message}"
+        if code in SHORT_RETRY_CODES:
+            return TransientError(text, region=region, code=code, delay=SHORT_RETRY_CODES[code])
         if code in TRANSIENT_CODES or status >= 500 or status == 429:
             delay = 10.0 if code == "ResourceInUseException" else 30.0
             return TransientError(text, region=region, code=code, delay=delay)

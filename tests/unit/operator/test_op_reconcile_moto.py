@@ -225,6 +225,19 @@ def test_tables_it_just_created_are_its_own_while_their_tags_are_not_listed(reco
     assert out.status["claimedTables"] == []
 
 
+def test_pitr_not_yet_available_on_a_new_table_is_retried_soon(reconciler, ext):
+    """UpdateContinuousBackups right after CreateTable answers
+    ContinuousBackupsUnavailableException for a while: a short retry, not the two minutes of
+    an unknown error."""
+    ext.configure(pitr_unavailable_seconds=60)  # longer than the reconcile: the answer comes
+    out = reconciler.reconcile(
+        namespace=NS, name=NAME, spec=spec(replicaRegions=[], backups=None), generation=1
+    )
+    assert out.phase == "Provisioning"
+    assert "ContinuousBackupsUnavailableException" in out.status["message"]
+    assert out.requeue_after is not None and out.requeue_after <= 10
+
+
 @pytest.mark.slow
 def test_region_outage_is_transient_not_failed(reconciler, ext):
     ready = converge(reconciler, spec())
