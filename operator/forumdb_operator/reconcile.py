@@ -48,6 +48,8 @@ class Outcome:
     # Replica regions as observed (also when unmanaged); None when AWS could not be read.
     replica_regions: list[str] | None = None
     done: bool = True  # deletion: finished
+    # Tables of the layout that exist but are not this resource's: no ConfigMap for them.
+    foreign_tables: list[str] = field(default_factory=list)
 
     @property
     def phase(self) -> str:
@@ -185,7 +187,11 @@ class Reconciler:
         previous: Mapping[str, Any],
         now: str,
     ) -> Outcome:
-        """The status, events and next look after passes that ended without an AWS error."""
+        """The status, events and next look after passes that ended without an AWS error.
+        Tables that are another resource's are left out of it: nothing about them is shown as
+        this resource's (healthy or not), and the services get no ConfigMap pointing at them."""
+        foreign = ownership.foreign_kinds(desired, obs, plan.actions)
+        obs = ownership.without_kinds(obs, foreign)
         conds = status.conditions(desired, obs, plan)
         if any(c.get("type") == immutable.CONDITION for c in previous.get("conditions") or []):
             conds.append(status.Cond(immutable.CONDITION, True, "Accepted", "spec accepted"))
@@ -218,6 +224,7 @@ class Reconciler:
             applied,
             desired=desired,
             replica_regions=status.replica_regions(desired, obs),
+            foreign_tables=sorted(t.name for t in desired.tables if t.kind in foreign),
         )
 
     def _action_events(self, applied: list[Action], was_ready: bool) -> list[Event]:

@@ -3,6 +3,8 @@ ConfigMap share."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from forumdb import naming
 from forumdb_operator.desired import DesiredState
 from forumdb_operator.diff.model import Action
@@ -45,3 +47,27 @@ def unconfirmed(d: DesiredState, obs: Observed, claimed: set[str]) -> list[str]:
         if t.name in claimed and o is not None and owner_of(o) is None:
             keep.append(t.name)
     return keep
+
+
+def foreign_kinds(d: DesiredState, obs: Observed, plan_actions: list[Action]) -> set[str]:
+    """Kinds whose primary table exists but is not this resource's and is not being adopted
+    by this plan (another resource's owner tag, or an existing table adoption refused)."""
+    tagging = {str(a.params["ResourceArn"]) for a in plan_actions if a.operation == "tag_resource"}
+    out = set()
+    for t in d.tables:
+        o = obs.table(t.kind, d.primary_region)
+        if o is not None and not owns(d, o, obs) and o.arn not in tagging:
+            out.add(t.kind)
+    return out
+
+
+def without_kinds(obs: Observed, kinds: set[str]) -> Observed:
+    """A view of `obs` without the tables (every region) and PITR of `kinds`: what the status
+    may show of a resource whose tables belong to someone else."""
+    if not kinds:
+        return obs
+    return replace(
+        obs,
+        tables={k: v for k, v in obs.tables.items() if k[0] not in kinds},
+        pitr={k: v for k, v in obs.pitr.items() if k[0] not in kinds},
+    )

@@ -12,6 +12,7 @@ from op_clock import SETTLE_TIMEOUT_SECONDS, pause, reconcile_rounds
 from op_factories import ROOT, spec
 
 from forumdb import naming, tables
+from forumdb_operator import immutable
 from forumdb_operator.awsclients import Clients
 from forumdb_operator.reconcile import Outcome, Reconciler
 from harness.known_issues import ISSUE_13
@@ -235,7 +236,8 @@ def test_pitr_not_yet_available_on_a_new_table_is_retried_soon(reconciler, ext):
     )
     assert out.phase == "Provisioning"
     assert "ContinuousBackupsUnavailableException" in out.status["message"]
-    assert out.requeue_after is not None and out.requeue_after <= 10
+    assert out.requeue_after is not None
+    assert out.requeue_after <= 10
 
 
 @pytest.mark.slow
@@ -395,6 +397,25 @@ def test_deleting_a_resource_whose_prefix_collides_leaves_the_owners_tables_alon
     for kind in tables.KINDS:
         desc = ddb("us-east-1").describe_table(TableName=tables.table_name(kind))["Table"]
         assert desc["DeletionProtectionEnabled"] is True, desc["TableName"]
+
+
+def test_a_resource_refused_for_another_ones_tables_shows_nothing_of_them(reconciler):
+    """A second resource with the same tablePrefix is refused: its outcome names the tables
+    as foreign (so no ConfigMap points the services at them) and its status shows none of the
+    owner's replication or PITR as its own."""
+    owner = converge(reconciler, spec(backups=None, alarms=None))
+    assert owner.status["replication"] == "2/2 ACTIVE"
+    out = converge(reconciler, spec(backups=None, alarms=None), name="forum-b")
+    assert out.phase == "Failed"
+    assert out.status["message"].startswith("spec.tablePrefix: table forum-Users in us-east-1 ")
+    assert out.foreign_tables == sorted(tables.table_name(k) for k in tables.KINDS)
+    assert out.status["replication"] == "0/2 ACTIVE"
+    assert out.status["pitr"] == "Unknown"
+    assert all(r["status"] == "MISSING" for r in out.status["regions"])
+    assert not [r for t in out.status["tables"] for r in t["regions"] if "arn" in r or "pitr" in r]
+    healthy = {c["type"] for c in out.status["conditions"] if c["status"] == "True"}
+    assert not healthy & {"Ready", "TablesReady", "ReplicationHealthy", "PointInTimeRecovery"}
+    assert immutable.STATUS_KEY not in out.status
 
 
 def test_retain_policy_leaves_everything(reconciler):
