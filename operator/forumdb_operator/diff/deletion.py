@@ -8,6 +8,7 @@ from forumdb_operator.diff.autoscaling import autoscaling_removal
 from forumdb_operator.diff.backups import backup_plan_removal
 from forumdb_operator.diff.model import Action, Plan, Problem
 from forumdb_operator.diff.ownership import owns
+from forumdb_operator.diff.terminal import terminal_problems
 from forumdb_operator.observed import Observed
 
 
@@ -100,6 +101,8 @@ def _table_removal(d: DesiredState, t: DesiredTable, obs: Observed, plan: Plan) 
         return
     if not owns(d, o, obs):
         return  # never delete a table this resource does not own
+    if terminal_problems(d, t, obs, plan):
+        return  # waiting would be for ever: the problem says what to do
     plan.actions.extend(autoscaling_removal(t, obs, o.region))
     if o.busy or any(r.status != "ACTIVE" for r in o.replicas.values()):
         plan.waiting.append(f"table {t.name} in {o.region} is {o.status}")

@@ -13,6 +13,7 @@ from forumdb_operator.diff.model import Action, Feature, Plan, Problem
 from forumdb_operator.diff.ownership import awaiting_tags
 from forumdb_operator.diff.pitr import pitr_actions
 from forumdb_operator.diff.replicas import replica_update
+from forumdb_operator.diff.terminal import terminal_problems
 from forumdb_operator.observed import Observed, ObservedTable
 
 
@@ -264,6 +265,8 @@ def diff_tables(d: DesiredState, obs: Observed, plan: Plan) -> None:
             plan.waiting.append(f"table {t.name} in {region} is being created")
             continue
         if not _ownership(d, t, o, obs, plan):
+            continue
+        if terminal_problems(d, t, obs, plan):
             continue
         if o.busy:
             plan.waiting.append(f"table {t.name} in {region} is {o.status}")

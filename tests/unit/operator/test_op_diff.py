@@ -579,3 +579,27 @@ def test_deletion_never_turns_protection_off_on_another_resources_table():
     plan = deletion_plan(d, obs)
     assert not [a for a in plan.actions if a.service == "dynamodb"], plan.actions
     assert not plan.problems
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        "CREATION_FAILED",
+        "INACCESSIBLE_ENCRYPTION_CREDENTIALS",
+        "REGION_DISABLED",
+        "REPLICATION_NOT_AUTHORIZED",
+        "ARCHIVING",
+        "ARCHIVED",
+    ],
+)
+def test_terminal_states_are_problems_in_the_diff_and_the_deletion(state):
+    d = desired(deletionPolicy="Delete")
+    obs = with_table(in_shape(d), "posts", "us-west-2", status=state)
+    primary = obs.table("posts", "us-east-1")
+    replicas = {r: replace(v, status=state) for r, v in primary.replicas.items()}
+    obs = with_table(obs, "posts", "us-east-1", replicas=replicas)
+    for plan in (diff(d, obs), deletion_plan(d, obs)):
+        (problem,) = plan.problems
+        assert f"forum-Posts in us-west-2 is {state}: " in problem.message
+        assert not [w for w in plan.waiting if "forum-Posts" in w]
+        assert not [a for a in plan.actions if a.params.get("TableName") == "forum-Posts"]

@@ -418,6 +418,40 @@ def test_a_resource_refused_for_another_ones_tables_shows_nothing_of_them(reconc
     assert immutable.STATUS_KEY not in out.status
 
 
+@pytest.mark.parametrize(
+    ("region", "state", "reason", "condition"),
+    [
+        ("us-west-2", "REGION_DISABLED", "RegionDisabled", "ReplicationHealthy"),
+        ("us-west-2", "CREATION_FAILED", "ReplicaCreationFailed", "ReplicationHealthy"),
+        ("us-east-1", "INACCESSIBLE_ENCRYPTION_CREDENTIALS", "KMSKeyInaccessible", "TablesReady"),
+    ],
+)
+def test_a_table_stuck_in_a_terminal_state_is_a_problem_not_a_wait(
+    reconciler, ext, region, state, reason, condition
+):
+    """DynamoDB does not leave these states by itself: the reconcile reports a problem (a
+    condition, a warning event with what to do) and does not poll every few seconds."""
+    ready = converge(reconciler, spec(backups=None, alarms=None))
+    ext.table_state(table="forum-Posts", region=region, status=state)
+    out = reconciler.reconcile(
+        namespace=NS,
+        name=NAME,
+        spec=spec(backups=None, alarms=None),
+        generation=1,
+        previous=ready.status,
+    )
+    assert out.requeue_after is None
+    assert out.phase != "Ready"
+    (cond,) = [c for c in out.status["conditions"] if c["type"] == condition]
+    assert cond["status"] == "False"
+    assert cond["reason"] == reason
+    assert f"forum-Posts in {region} is {state}" in cond["message"]
+    (event,) = [e for e in out.events if e.type == "Warning"]
+    assert event.reason == reason
+    assert "forum-Posts" in event.message
+    assert any(word in event.message for word in ("remove", "re-enable", "enable"))
+
+
 def test_retain_policy_leaves_everything(reconciler):
     ready = converge(reconciler, spec())
     out = reconciler.delete(namespace=NS, name=NAME, spec=spec(), previous=ready.status)
