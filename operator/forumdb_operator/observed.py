@@ -97,6 +97,9 @@ class Observed:
     # Primary-region tables this resource created or tagged whose owner tag may not be listed
     # yet (ListTagsOfResource is eventually consistent); from the status, not from AWS.
     claimed: frozenset[str] = frozenset()
+    # (table name, region) whose PITR an earlier reconcile saw enabled (status.tables): turning
+    # it on again is a repair, turning it on the first time is not; from the status too.
+    pitr_seen_enabled: frozenset[tuple[str, str]] = frozenset()
 
     def table(self, kind: str, region: str) -> ObservedTable | None:
         return self.tables.get((kind, region))

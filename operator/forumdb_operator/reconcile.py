@@ -139,7 +139,9 @@ class Reconciler:
         applied: list[Action] = []
         claimed = set(previous.get(CLAIMED_KEY) or [])
         try:
-            obs, plan = self._converge(desired, resource, applied, claimed)
+            obs, plan = self._converge(
+                desired, resource, applied, claimed, status.pitr_seen_enabled(previous)
+            )
         except errors.ReconcileError as exc:
             outcome = self._failed(
                 exc, desired, spec, applied, was_ready, generation, previous, now
@@ -155,7 +157,12 @@ class Reconciler:
         return outcome
 
     def _converge(
-        self, desired: DesiredState, resource: str, applied: list[Action], claimed: set[str]
+        self,
+        desired: DesiredState,
+        resource: str,
+        applied: list[Action],
+        claimed: set[str],
+        pitr_seen: frozenset[tuple[str, str]] = frozenset(),
     ) -> tuple[Observed, Plan]:
         """Observe -> diff -> apply, pass after pass, until nothing is left to do, something
         must be waited for, or a problem stops it; after max_passes, one last look. `claimed`:
@@ -164,6 +171,7 @@ class Reconciler:
         def look() -> Observed:
             obs = self.observer.observe(desired)
             obs.claimed = frozenset(ownership.claims(claimed, applied))
+            obs.pitr_seen_enabled = pitr_seen
             return obs
 
         for _ in range(self.max_passes):

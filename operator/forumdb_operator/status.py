@@ -342,3 +342,15 @@ def phase_for(conds: Sequence[Cond], plan: Plan, was_ready: bool) -> str:
     if all(c.ok for c in conds):
         return "Ready"
     return "Degraded" if was_ready else "Provisioning"
+
+
+def pitr_seen_enabled(previous: Mapping[str, Any]) -> frozenset[tuple[str, str]]:
+    """(table, region) pairs whose PITR the last status showed ENABLED."""
+    seen = set()
+    for table in previous.get("tables") or []:
+        if not isinstance(table, Mapping):
+            continue
+        for r in table.get("regions") or []:
+            if isinstance(r, Mapping) and r.get("pitr") == "ENABLED":
+                seen.add((str(table.get("name")), str(r.get("region"))))
+    return frozenset(seen)

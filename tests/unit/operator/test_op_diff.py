@@ -220,6 +220,15 @@ def test_pitr_disabled_by_hand_in_a_replica_region_is_repaired():
     assert "was disabled" in action.summary
 
 
+def test_pitr_of_a_table_never_seen_enabled_is_a_first_setting_not_a_repair():
+    d = desired()
+    obs = in_shape(d)
+    obs.pitr[("threads", "us-west-2")] = ObservedPitr(False, None)
+    obs.pitr_seen_enabled = frozenset()
+    (action,) = diff(d, obs).actions
+    assert action.summary == "enable PITR on forum-Threads in us-west-2 (35 days)"
+
+
 def test_pitr_period_change():
     d = desired(pointInTimeRecovery={"enabled": True, "recoveryPeriodDays": 7})
     obs = in_shape(desired())  # 35 days everywhere

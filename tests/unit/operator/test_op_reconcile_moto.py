@@ -240,6 +240,23 @@ def test_pitr_not_yet_available_on_a_new_table_is_retried_soon(reconciler, ext):
     assert out.requeue_after <= 10
 
 
+def test_pitr_on_a_new_table_is_provisioned_and_on_a_table_seen_enabled_repaired(reconciler):
+    """The first PITR setting of tables made moments ago is not a repair ("it was disabled");
+    PITR turned off by hand after it was seen on is."""
+    raw = spec(replicaRegions=[], backups=None, alarms=None)
+    ready = converge(reconciler, raw)
+    pitr = [a.summary for a in ready.applied if a.operation == "update_continuous_backups"]
+    assert "enable PITR on forum-Users in us-east-1 (35 days)" in pitr
+    assert not [e.message for e in ready.events if "it was disabled" in e.message]
+    ddb("us-east-1").update_continuous_backups(
+        TableName="forum-Users",
+        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False},
+    )
+    out = converge(reconciler, raw, previous=ready.status)
+    messages = [e.message for e in out.events if e.reason == "DriftRepaired"]
+    assert messages == ["repaired drift: enable PITR on forum-Users in us-east-1 (it was disabled)"]
+
+
 @pytest.mark.slow
 def test_region_outage_is_transient_not_failed(reconciler, ext):
     ready = converge(reconciler, spec())
