@@ -280,7 +280,7 @@ def diff_tables(d: DesiredState, obs: Observed, plan: Plan) -> None:
             if scaling and t.stream_required and set(d.replica_regions) - set(o.replicas):
                 plan.waiting.append(f"table {t.name}: write auto scaling before replicas")
                 continue
-        change = change or replica_update(d, t, o, plan)
+        change = change or replica_update(d, t, o, plan, obs)
         if change is not None:
             plan.actions.append(change)
             plan.waiting.append(f"table {t.name} in {region}: {change.summary}")

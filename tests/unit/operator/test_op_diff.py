@@ -612,3 +612,14 @@ def test_terminal_states_are_problems_in_the_diff_and_the_deletion(state):
         assert f"forum-Posts in us-west-2 is {state}: " in problem.message
         assert not [w for w in plan.waiting if "forum-Posts" in w]
         assert not [a for a in plan.actions if a.params.get("TableName") == "forum-Posts"]
+
+
+def test_a_region_whose_table_is_still_deleting_is_waited_for_before_re_adding():
+    """A replica removed moments ago leaves its table DELETING in its region; AWS refuses the
+    region until it is gone ("already existed as tables", DDB-TABLE-228)."""
+    d = desired()
+    obs = with_table(in_shape(d), "users", "us-east-1", replicas={})
+    obs = with_table(obs, "users", "us-west-2", status="DELETING")
+    plan = diff(d, obs)
+    assert not [a for a in plan.actions if a.feature == "replica"]
+    assert "table forum-Users in us-west-2 is still DELETING" in plan.waiting

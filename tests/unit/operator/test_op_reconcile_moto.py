@@ -15,7 +15,6 @@ from forumdb import naming, tables
 from forumdb_operator import immutable
 from forumdb_operator.awsclients import Clients
 from forumdb_operator.reconcile import Outcome, Reconciler
-from harness.known_issues import ISSUE_13
 
 NS, NAME = "ns1", "forum"
 
@@ -76,12 +75,6 @@ def test_converges_then_steady_state_makes_no_write(reconciler):
     assert again.events == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=f"{ISSUE_13} -- re-adding the replica removed by hand, while its region still holds "
-    "the DELETING table, gets 'already existed as tables' (DDB-TABLE-228), which the operator "
-    "treats as permanent (Failed) instead of retrying once the table is gone",
-)
 def test_drift_made_by_hand_is_repaired_with_events(reconciler):
     ready = converge(reconciler, spec())
     ddb("us-west-2").update_continuous_backups(
