@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+from harness.backups import daily_backup_plan
 from harness.emulator_support import (
     ACCOUNT,
     EAST,
@@ -15,8 +16,6 @@ from harness.emulator_support import (
     error_code,
     post,
 )
-
-from harness.backups import daily_backup_plan
 
 DAY = 86_400
 
