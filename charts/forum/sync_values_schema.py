@@ -9,9 +9,10 @@ does not know; they are translated where draft-07 can say the same and dropped o
 - x-kubernetes-int-or-string: true   -> anyOf integer | string
 - nullable: true                     -> "null" added to type
 - format                              kept only where draft-07 defines it (not int32, byte...)
-- an object with properties and no x-kubernetes-preserve-unknown-fields: the API server
-  prunes unknown fields silently, so a misspelt key in values would vanish; here it is an
-  error instead (additionalProperties: false)
+- an object with properties: a misspelt key in values is an error (additionalProperties:
+  false). The CRD keeps unknown spec fields (x-kubernetes-preserve-unknown-fields) only so
+  that the admission webhook and the reconciler see and name them instead of the API server
+  pruning them silently; values have no such second check, so they stay closed
 - a property may be null: the API server drops a null field that is not nullable, and
   values.yaml tells users to set a key to null to leave it out
 - other x-kubernetes-* (validations: CEL, embedded-resource, list-map-keys...): dropped
@@ -96,8 +97,7 @@ def to_draft7(node: dict[str, Any]) -> dict[str, Any]:
     if node.get("nullable") and "type" in out:
         types = out["type"] if isinstance(out["type"], list) else [out["type"]]
         out["type"] = [*types, "null"]
-    closed = "properties" in node and "additionalProperties" not in node
-    if closed and not node.get("x-kubernetes-preserve-unknown-fields"):
+    if "properties" in node and "additionalProperties" not in node:
         out["additionalProperties"] = False
     return out
 

@@ -80,6 +80,12 @@ class ExtControl:
         """Every call to `region` fails (connection error in-process, 503 from the server)."""
         return self._call("region_outage", region=region, down=down)
 
+    def table_state(self, table: str, region: str, status: str | None) -> dict[str, Any]:
+        """DescribeTable of `table` in `region` (and the Replicas entry of that region in the
+        other members') reports `status` (CREATION_FAILED, INACCESSIBLE_ENCRYPTION_CREDENTIALS,
+        REGION_DISABLED, REPLICATION_NOT_AUTHORIZED, ARCHIVING, ARCHIVED); None undoes it."""
+        return self._call("table_state", table=table, region=region, status=status)
+
     # -- global tables ---------------------------------------------------------------------
     def set_replication(
         self,

@@ -144,12 +144,24 @@ def _table_describe(self: Table, base_key: str = "TableDescription") -> dict[str
         body["TableStatus"] = "DELETING"
         return result
     group = group_of(self.account_id, self.name)
-    if group is None or self.region_name not in group.replicas:
-        return result
-    body["TableStatus"] = group.table_status(self.region_name)
-    body["Replicas"] = [replica.describe() for replica in group.others(self.region_name)]
-    body["GlobalTableVersion"] = GLOBAL_TABLE_VERSION
+    if group is not None and self.region_name in group.replicas:
+        body["TableStatus"] = group.table_status(self.region_name)
+        body["Replicas"] = [replica.describe() for replica in group.others(self.region_name)]
+        body["GlobalTableVersion"] = GLOBAL_TABLE_VERSION
+    _forced_states(body, self.region_name, self.name)
     return result
+
+
+def _forced_states(body: dict[str, Any], region: str, name: str) -> None:
+    """The statuses set with the control `table_state`: the table's own, and the Replicas
+    entries of the regions concerned (AWS reports a failed replica in both places)."""
+    forced = STATE.table_states.get((region, name))
+    if forced is not None:
+        body["TableStatus"] = forced
+    for entry in body.get("Replicas") or []:
+        other = STATE.table_states.get((entry["RegionName"], name))
+        if other is not None:
+            entry["ReplicaStatus"] = other
 
 
 def _describe_table(original: Callable[..., Any], self: DynamoHandler) -> Any:

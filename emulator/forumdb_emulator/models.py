@@ -43,6 +43,29 @@ class OutageRequest(BaseModel):
     down: bool = True
 
 
+# TableStatus / ReplicaStatus values DynamoDB reports for a table it cannot serve or change
+# (botocore DynamoDB model, TableStatus and ReplicaStatus enums; DescribeTable API reference)
+TerminalStatus = Literal[
+    "CREATION_FAILED",
+    "INACCESSIBLE_ENCRYPTION_CREDENTIALS",
+    "REGION_DISABLED",
+    "REPLICATION_NOT_AUTHORIZED",
+    "ARCHIVING",
+    "ARCHIVED",
+]
+
+
+class TableStateRequest(BaseModel):
+    """Put a table (or the replica of a global table) in `region` into a status AWS reaches
+    on its own (a revoked KMS grant, a disabled region, ...); None gives the real one back."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    table: str
+    region: str
+    status: TerminalStatus | None
+
+
 class ReplicationSettings(BaseModel):
     """How global tables behave: write replication lag and replica status progress."""
 

@@ -18,6 +18,7 @@ from .models import (
     ReplicationSettings,
     ReplicationUpdate,
     RunPlanRequest,
+    TableStateRequest,
 )
 from .state import STATE
 
@@ -45,6 +46,17 @@ def region_outage(**kwargs: Any) -> dict[str, Any]:
         STATE.faults.set_outage(request.region, request.down)
         down = sorted(STATE.faults.regions_down)
     return {"regions_down": down}
+
+
+def table_state(**kwargs: Any) -> dict[str, Any]:
+    request = TableStateRequest(**kwargs)
+    key = (request.region, request.table)
+    with STATE.lock:
+        if request.status is None:
+            STATE.table_states.pop(key, None)
+        else:
+            STATE.table_states[key] = request.status
+        return {f"{r}/{t}": v for (r, t), v in sorted(STATE.table_states.items())}
 
 
 def set_replication(**kwargs: Any) -> dict[str, Any]:
@@ -120,6 +132,7 @@ OPERATIONS: dict[str, Callable[..., dict[str, Any]]] = {
         set_fault,
         clear_faults,
         region_outage,
+        table_state,
         set_replication,
         flush_replication,
         run_backup_plan_now,

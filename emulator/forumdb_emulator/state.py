@@ -61,6 +61,8 @@ class ExtState:
     tag_changes: dict[str, tuple[float, list[dict[str, str]]]] = field(default_factory=dict)
     # (account, region, operation) -> monotonic times of the calls in the last second
     call_times: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)
+    # (region, table name) -> status DescribeTable reports there (control `table_state`)
+    table_states: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -79,6 +81,7 @@ class ExtState:
             self.lingering.clear()
             self.tag_changes.clear()
             self.call_times.clear()
+            self.table_states.clear()
 
 
 STATE = ExtState()

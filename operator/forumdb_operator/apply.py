@@ -37,7 +37,7 @@ def apply_actions(
                     extra={"resource": resource, "region": action.region, "action": str(action)},
                 )
                 continue
-            err = errors.classify(exc, action.summary, action.region)
+            err = errors.classify(exc, action.summary, action.region, service=action.service)
             log.warning(
                 "action failed",
                 extra={

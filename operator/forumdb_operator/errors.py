@@ -36,6 +36,13 @@ TRANSIENT_CODES = frozenset(
     }
 )
 
+# Transient answers that clear within seconds: retried soon, not after the long default.
+SHORT_RETRY_CODES = {
+    # UpdateContinuousBackups right after CreateTable: "Backups are being enabled for the
+    # table" (aws-amplify/amplify-backend#1654; emulator/README.md)
+    "ContinuousBackupsUnavailableException": 5.0,
+}
+
 PERMANENT_CODES = frozenset(
     {
         "ValidationException",
@@ -58,6 +65,9 @@ PERMANENT_CODES = frozenset(
         "OptInRequired",
     }
 )
+
+
+ACCESS_DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied", "AuthorizationError"})
 
 
 class ReconcileError(Exception):
@@ -103,8 +113,20 @@ def is_not_found(exc: BaseException) -> bool:
     )
 
 
-def classify(exc: BaseException, what: str, region: str) -> ReconcileError:
-    """Map a boto3/botocore exception raised while doing `what` in `region`."""
+def iam_action(service: str | None, exc: BaseException) -> str | None:
+    """The IAM action of the call that failed (`backup:ListBackupVaults`), where known."""
+    operation = getattr(exc, "operation_name", None)
+    if not service or not operation:
+        return None
+    return f"{service}:{operation}"
+
+
+def classify(
+    exc: BaseException, what: str, region: str, *, service: str | None = None
+) -> ReconcileError:
+    """Map a boto3/botocore exception raised while doing `what` (which names the resource) in
+    `region`; `service` (the boto3 service name, which is also the IAM prefix of the services
+    the operator calls) lets an access-denied answer name the IAM action."""
     if isinstance(exc, ReconcileError):
         return exc
     code = error_code(exc)
@@ -112,9 +134,21 @@ def classify(exc: BaseException, what: str, region: str) -> ReconcileError:
         message = exc.response.get("Error", {}).get("Message", "") or str(exc)
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         text = f"{what} in {region}: {code}: {message}"
+        if code in SHORT_RETRY_CODES:
+            return TransientError(text, region=region, code=code, delay=SHORT_RETRY_CODES[code])
         if code in TRANSIENT_CODES or status >= 500 or status == 429:
             delay = 10.0 if code == "ResourceInUseException" else 30.0
             return TransientError(text, region=region, code=code, delay=delay)
+        if code in ACCESS_DENIED_CODES:
+            action = iam_action(service, exc) or "this call"
+            return PermanentError(
+                f"{what} in {region}: access denied: the operator's IAM role must allow "
+                f"{action} on this resource (examples/iam/operator-policy.json); "
+                f"AWS said {code}: {message}",
+                region=region,
+                code=code,
+                reason="AccessDenied",
+            )
         if code in PERMANENT_CODES:
             return PermanentError(text, region=region, code=code, reason=code or "AWSError")
         # Unknown 4xx: treat as transient, but with a long delay (no retry storm).

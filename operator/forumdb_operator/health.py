@@ -133,6 +133,8 @@ class Monitor:
             spec = parse_spec(effective, allowed_regions=allowed_regions)
         except SpecInvalid:
             return []  # the reconcile reports it
+        if _tables_refused(live_status):
+            return []  # the tables are another resource's: nothing of theirs is shown as ours
         self._load(live_status)
         now = status.now_iso()
         replicas = self._check(spec, clients, now, woken)
@@ -381,3 +383,15 @@ class Monitor:
 
 def _no_time(cond: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in cond.items() if k != "lastTransitionTime"}
+
+
+# TablesReady reasons of a resource whose tables exist but are not its own (diff.tables)
+FOREIGN_TABLE_REASONS = frozenset({"TableOwnedByAnother", "TableExists", "IncompatibleTable"})
+
+
+def _tables_refused(live_status: Mapping[str, Any]) -> bool:
+    return any(
+        c.get("type") == "TablesReady" and c.get("reason") in FOREIGN_TABLE_REASONS
+        for c in live_status.get("conditions") or []
+        if isinstance(c, Mapping)
+    )

@@ -122,6 +122,16 @@ class Kube:
         )
         return True
 
+    def delete_configmap(self, namespace: str, name: str) -> bool:
+        """Delete the ConfigMap `name`; False when it did not exist."""
+        try:
+            self.core.delete_namespaced_config_map(name, namespace)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            return False
+        return True
+
     def set_configmap_region(self, namespace: str, name: str, region: str) -> bool:
         """AWS_REGION of the existing ConfigMap `name`; True when it was switched (404 when
         the ConfigMap does not exist yet: the reconcile creates it)."""

@@ -218,7 +218,9 @@ def publish(
         outcome.status["conditions"] = monitor.conditions_with_failover(
             outcome.status["conditions"], outcome.status.get("lastReconcileTime", "")
         )
-    if outcome.desired is not None and outcome.replica_regions is not None:
+    if outcome.desired is not None and outcome.foreign_tables:
+        _withdraw_configmap(rt, body, outcome)
+    elif outcome.desired is not None and outcome.replica_regions is not None:
         monitor.replica_regions = tuple(outcome.replica_regions)
         region = monitor.active_region or outcome.desired.active_region
         data = configmap_data(outcome.desired, outcome.replica_regions, region)
@@ -241,6 +243,27 @@ def publish(
             )
     meta = body["metadata"]
     rt.kube.patch_status(meta["namespace"], meta["name"], outcome.status)
+
+
+def _withdraw_configmap(rt: Runtime, body: Mapping[str, Any], outcome: Outcome) -> None:
+    """The tables belong to another resource: the services must not be pointed at them, so
+    this resource's ConfigMap is removed (if an earlier reconcile wrote it)."""
+    meta = body["metadata"]
+    name = naming.configmap_name(meta["name"])
+    outcome.status["configMap"] = None  # a merge patch removes the field
+    try:
+        if rt.kube.delete_configmap(meta["namespace"], name):
+            log.info(
+                "configmap removed",
+                extra={
+                    "resource": outcome.desired.owner if outcome.desired else name,
+                    "configmap": name,
+                    "cause": "tables owned by another resource: "
+                    + ", ".join(outcome.foreign_tables),
+                },
+            )
+    except ApiException as exc:
+        log.warning("configmap removal failed", extra={"configmap": name, "cause": cause(exc)})
 
 
 # ---------------------------------------------------------------- the health loop

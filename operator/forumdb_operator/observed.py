@@ -94,6 +94,12 @@ class Observed:
     # (ResourceId, ScalableDimension) -> (min, max); policies: the same keys, where ours exists
     scalable_targets: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     scaling_policies: set[tuple[str, str]] = field(default_factory=set)
+    # Primary-region tables this resource created or tagged whose owner tag may not be listed
+    # yet (ListTagsOfResource is eventually consistent); from the status, not from AWS.
+    claimed: frozenset[str] = frozenset()
+    # (table name, region) whose PITR an earlier reconcile saw enabled (status.tables): turning
+    # it on again is a repair, turning it on the first time is not; from the status too.
+    pitr_seen_enabled: frozenset[tuple[str, str]] = frozenset()
 
     def table(self, kind: str, region: str) -> ObservedTable | None:
         return self.tables.get((kind, region))
@@ -167,7 +173,7 @@ class Observer:
         except Exception as exc:
             if errors.is_not_found(exc):
                 return None
-            raise errors.classify(exc, what, region) from exc
+            raise errors.classify(exc, what, region, service=service) from exc
 
     def describe_table(self, name: str, region: str) -> ObservedTable | None:
         out = self._call(
@@ -278,7 +284,9 @@ class Observer:
                         region=region,
                         reason="KMSKeyNotFound",
                     ) from exc
-                raise errors.classify(exc, f"describe KMS key {key}", region) from exc
+                raise errors.classify(
+                    exc, f"describe KMS key {key}", region, service="kms"
+                ) from exc
             obs.kms_arns[(region, key)] = out["KeyMetadata"]["Arn"]
 
     def backups(self, desired: DesiredState) -> ObservedBackups:
@@ -287,14 +295,7 @@ class Observer:
         out = ObservedBackups()
         regions = [b.primary_region] + ([b.copy_region] if b.copy_region else [])
         for region in regions:
-            vault = self._call(
-                "backup",
-                region,
-                "describe_backup_vault",
-                f"describe backup vault {b.vault_name}",
-                BackupVaultName=b.vault_name,
-            )
-            out.vault_arns[region] = vault["BackupVaultArn"] if vault else None
+            out.vault_arns[region] = self._vault_arn(b.vault_name, region)
         region = b.primary_region
         plans = self._paged(
             "backup", region, "list_backup_plans", "BackupPlansList", "list backup plans"
@@ -335,9 +336,21 @@ class Observer:
             out.last_recovery_point = self._last_recovery_point(b.vault_name, region)
         return out
 
+    def _vault_arn(self, vault: str, region: str) -> str | None:
+        """The vault's ARN, or None where it does not exist. Found by listing: AWS answers
+        DescribeBackupVault of a missing vault with AccessDeniedException (403), the same
+        answer as a real permission problem (aws-sdk-js#2625, boto3#2269)."""
+        vaults = self._paged(
+            "backup", region, "list_backup_vaults", "BackupVaultList", "list backup vaults"
+        )
+        return next(
+            (v.get("BackupVaultArn") for v in vaults if v.get("BackupVaultName") == vault), None
+        )
+
     def _last_recovery_point(self, vault: str, region: str) -> dict[str, Any] | None:
-        """The newest completed recovery point; informational, so a failure to list them is
-        logged and does not fail the reconcile."""
+        """The newest completed recovery point of a vault that exists (listed); informational,
+        so a failure to list them is logged and does not fail the reconcile, but access denied
+        is a permission problem of the operator's role and is reported as one."""
         try:
             points = self._paged(
                 "backup",
@@ -348,6 +361,8 @@ class Observer:
                 BackupVaultName=vault,
             )
         except errors.ReconcileError as exc:
+            if exc.code in errors.ACCESS_DENIED_CODES:
+                raise
             log.warning(
                 "cannot list recovery points",
                 extra={"vault": vault, "region": region, "cause": str(exc)},
@@ -402,7 +417,7 @@ class Observer:
         except Exception as exc:
             if errors.is_not_found(exc):
                 return []
-            raise errors.classify(exc, what, region) from exc
+            raise errors.classify(exc, what, region, service=service) from exc
 
     def _paged(self, service: str, region: str, op: str, key: str, what: str, **kw: Any) -> list:
         return [

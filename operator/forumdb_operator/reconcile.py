@@ -13,11 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from forumdb import naming
 from forumdb_operator import awsclients, errors, immutable, metrics, status
 from forumdb_operator.apply import apply_actions
 from forumdb_operator.desired import DesiredState, desired_state
-from forumdb_operator.diff import Action, Plan, deletion_plan, diff
+from forumdb_operator.diff import Action, Plan, deletion_plan, diff, ownership
 from forumdb_operator.observed import Observed, Observer
 from forumdb_operator.spec import ForumDatabaseSpec, SpecInvalid, parse_spec
 
@@ -26,6 +25,8 @@ log = logging.getLogger("forumdb_operator.reconcile")
 MAX_PASSES = 8
 WAIT_DELAY = 3.0  # seconds before looking again at a table or replica that is changing
 BLOCKED_DELAY = 15.0
+# status field: tables made or tagged whose owner tag is not listed yet (diff.ownership)
+CLAIMED_KEY = "claimedTables"
 MAX_EVENT_LEN = 1000
 
 
@@ -47,6 +48,8 @@ class Outcome:
     # Replica regions as observed (also when unmanaged); None when AWS could not be read.
     replica_regions: list[str] | None = None
     done: bool = True  # deletion: finished
+    # Tables of the layout that exist but are not this resource's: no ConfigMap for them.
+    foreign_tables: list[str] = field(default_factory=list)
 
     @property
     def phase(self) -> str:
@@ -134,31 +137,50 @@ class Reconciler:
         # Actions on a resource that was Ready for this very spec are drift repairs.
         was_ready = generation is not None and previous.get("readyGeneration") == generation
         applied: list[Action] = []
+        claimed = set(previous.get(CLAIMED_KEY) or [])
         try:
-            obs, plan = self._converge(desired, resource, applied)
+            obs, plan = self._converge(
+                desired, resource, applied, claimed, status.pitr_seen_enabled(previous)
+            )
         except errors.ReconcileError as exc:
             outcome = self._failed(
                 exc, desired, spec, applied, was_ready, generation, previous, now
             )
             if any(a.operation == "create_table" for a in applied):
                 outcome.status[immutable.STATUS_KEY] = _provisioned(spec)
+            outcome.status[CLAIMED_KEY] = sorted(ownership.claims(claimed, applied))
             return outcome
-        return self._settled(
+        outcome = self._settled(
             spec, desired, obs, plan, applied, was_ready, generation, previous, now
         )
+        outcome.status[CLAIMED_KEY] = ownership.unconfirmed(desired, obs, set(obs.claimed))
+        return outcome
 
     def _converge(
-        self, desired: DesiredState, resource: str, applied: list[Action]
+        self,
+        desired: DesiredState,
+        resource: str,
+        applied: list[Action],
+        claimed: set[str],
+        pitr_seen: frozenset[tuple[str, str]] = frozenset(),
     ) -> tuple[Observed, Plan]:
         """Observe -> diff -> apply, pass after pass, until nothing is left to do, something
-        must be waited for, or a problem stops it; after max_passes, one last look."""
-        for _ in range(self.max_passes):
+        must be waited for, or a problem stops it; after max_passes, one last look. `claimed`:
+        the tables this resource made or tagged before (status), to which this adds its own."""
+
+        def look() -> Observed:
             obs = self.observer.observe(desired)
+            obs.claimed = frozenset(ownership.claims(claimed, applied))
+            obs.pitr_seen_enabled = pitr_seen
+            return obs
+
+        for _ in range(self.max_passes):
+            obs = look()
             plan = diff(desired, obs)
             if plan.problems or not plan.actions:
                 return obs, plan
             apply_actions(plan.actions, self.clients, resource=resource, done=applied)
-        obs = self.observer.observe(desired)
+        obs = look()
         return obs, diff(desired, obs)
 
     def _settled(
@@ -173,7 +195,11 @@ class Reconciler:
         previous: Mapping[str, Any],
         now: str,
     ) -> Outcome:
-        """The status, events and next look after passes that ended without an AWS error."""
+        """The status, events and next look after passes that ended without an AWS error.
+        Tables that are another resource's are left out of it: nothing about them is shown as
+        this resource's (healthy or not), and the services get no ConfigMap pointing at them."""
+        foreign = ownership.foreign_kinds(desired, obs, plan.actions)
+        obs = ownership.without_kinds(obs, foreign)
         conds = status.conditions(desired, obs, plan)
         if any(c.get("type") == immutable.CONDITION for c in previous.get("conditions") or []):
             conds.append(status.Cond(immutable.CONDITION, True, "Accepted", "spec accepted"))
@@ -206,6 +232,7 @@ class Reconciler:
             applied,
             desired=desired,
             replica_regions=status.replica_regions(desired, obs),
+            foreign_tables=sorted(t.name for t in desired.tables if t.kind in foreign),
         )
 
     def _action_events(self, applied: list[Action], was_ready: bool) -> list[Event]:
@@ -364,6 +391,7 @@ class Reconciler:
         try:
             for _ in range(self.max_passes):
                 obs = self.observer.observe(desired, resolve_kms=False)
+                obs.claimed = frozenset(previous.get(CLAIMED_KEY) or [])
                 plan = deletion_plan(desired, obs)
                 if plan.problems or not plan.actions:
                     break
@@ -428,7 +456,7 @@ def _owns_tables(d: DesiredState, obs: Observed) -> bool:
     """A table of this resource (its owner tag) exists in the primary region."""
     for t in d.tables:
         o = obs.table(t.kind, d.primary_region)
-        if o is not None and (o.tags or {}).get(naming.TAG_OWNER) == d.owner:
+        if o is not None and ownership.owns(d, o, obs):
             return True
     return False
 

@@ -293,6 +293,13 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
     return path
 
 
+def _message(error: Mapping[str, Any]) -> str:
+    if error.get("type") == "extra_forbidden":
+        # the CRD keeps unknown spec fields so that they are named here, not pruned silently
+        return "unknown field (a misspelling, or a field of another version of the CRD?)"
+    return str(error["msg"])
+
+
 def parse_spec(
     raw: Mapping[str, Any], *, allowed_regions: frozenset[str] | None = None
 ) -> ForumDatabaseSpec:
@@ -301,7 +308,7 @@ def parse_spec(
         spec = ForumDatabaseSpec.model_validate(dict(raw))
     except ValidationError as exc:
         raise SpecInvalid(
-            [f"{_loc_to_path(e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)]
+            [f"{_loc_to_path(e['loc'])}: {_message(e)}" for e in exc.errors(include_url=False)]
         ) from None
     errors = cross_field_errors(spec, allowed_regions)
     if errors:

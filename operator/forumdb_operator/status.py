@@ -116,9 +116,10 @@ def conditions(d: DesiredState, obs: Observed, plan: Plan) -> list[Cond]:
 
 def _tables_ready(d: DesiredState, plan: Plan, missing: list[str]) -> Cond:
     todo = _feature_actions(plan, "TablesReady") + _table_waits(plan)
-    probs = _problems(plan, ("spec.tablePrefix", "spec.adopt", "spec.encryption", "spec.billing"))
+    fields = ("spec.tablePrefix", "spec.adopt", "spec.encryption", "spec.billing")
+    probs = [p for p in plan.problems if p.field.startswith((*fields, "spec.primaryRegion"))]
     if probs:
-        return Cond("TablesReady", False, plan.problems[0].reason, "; ".join(probs))
+        return Cond("TablesReady", False, probs[0].reason, "; ".join(str(p) for p in probs))
     if missing or todo:
         reason = "Creating" if missing else "Updating"
         return Cond("TablesReady", False, reason, "; ".join(todo or missing))
@@ -133,6 +134,9 @@ def _tables_ready(d: DesiredState, plan: Plan, missing: list[str]) -> Cond:
 def _replication_healthy(d: DesiredState, obs: Observed, plan: Plan, missing: list[str]) -> Cond:
     todo = _feature_actions(plan, "ReplicationHealthy") + _replica_waits(plan)
     regions = replica_regions(d, obs)
+    probs = [p for p in plan.problems if p.field.startswith("spec.replicaRegions")]
+    if probs:
+        return Cond("ReplicationHealthy", False, probs[0].reason, "; ".join(str(p) for p in probs))
     if todo:
         return Cond("ReplicationHealthy", False, "ReplicasChanging", "; ".join(todo))
     if not regions:
@@ -338,3 +342,15 @@ def phase_for(conds: Sequence[Cond], plan: Plan, was_ready: bool) -> str:
     if all(c.ok for c in conds):
         return "Ready"
     return "Degraded" if was_ready else "Provisioning"
+
+
+def pitr_seen_enabled(previous: Mapping[str, Any]) -> frozenset[tuple[str, str]]:
+    """(table, region) pairs whose PITR the last status showed ENABLED."""
+    seen = set()
+    for table in previous.get("tables") or []:
+        if not isinstance(table, Mapping):
+            continue
+        for r in table.get("regions") or []:
+            if isinstance(r, Mapping) and r.get("pitr") == "ENABLED":
+                seen.add((str(table.get("name")), str(r.get("region"))))
+    return frozenset(seen)

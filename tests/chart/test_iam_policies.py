@@ -149,3 +149,90 @@ def test_the_policy_allows_every_aws_call_in_the_code(sources, policy):
     assert calls, f"found no AWS calls in {sources}"
     missing = [f"{name} ({' or '.join(sorted(c))})" for name, c in calls if not c & allowed]
     assert not missing, f"examples/iam/{policy} lacks: {', '.join(missing)}"
+
+
+# -- the examples and the operator policy agree ---------------------------------------------
+
+POLICY_ACCOUNT = "111122223333"
+
+
+def _example_resources():
+    """(file, metadata.name, spec) of every ForumDatabase the examples hold, also the one the
+    chart's example values create."""
+    import yaml
+
+    found = []
+    for path in sorted(EXAMPLES_DIR.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if not isinstance(doc, dict):
+                continue
+            if doc.get("kind") == "ForumDatabase":
+                found.append((path.name, doc["metadata"]["name"], doc["spec"]))
+            elif (doc.get("forumDatabase") or {}).get("create"):
+                found.append((path.name, "forum", doc["forumDatabase"]["spec"]))
+    return found
+
+
+def _what_the_operator_touches(name, spec):
+    """(IAM action, resource ARN) pairs the operator needs for one example, from its desired
+    state (the names it gives tables, vaults, alarms and topics)."""
+    from forumdb_operator.desired import desired_state
+    from forumdb_operator.spec import parse_spec
+
+    d = desired_state(parse_spec(spec), "default", name)
+    arn = "arn:aws:{}:{}:" + POLICY_ACCOUNT + ":{}"
+    needs = []
+    for region in d.regions:
+        for t in d.tables:
+            table = arn.format("dynamodb", region, f"table/{t.name}")
+            for action in ("CreateTable", "DescribeTable", "UpdateTable", "TagResource"):
+                needs.append((f"dynamodb:{action}", table))
+    if d.backups is not None:
+        for region in filter(None, (d.backups.primary_region, d.backups.copy_region)):
+            vault = arn.format("backup", region, f"backup-vault:{d.backups.vault_name}")
+            for action in ("CreateBackupVault", "ListRecoveryPointsByBackupVault"):
+                needs.append((f"backup:{action}", vault))
+            needs.append(("backup:ListBackupVaults", "*"))
+    if d.alarms is not None:
+        for alarm in d.alarms.alarms:
+            needs.append(
+                (
+                    "cloudwatch:PutMetricAlarm",
+                    arn.format("cloudwatch", alarm.region, f"alarm:{alarm.name}"),
+                )
+            )
+        if d.alarms.create_topic_name:
+            topic = arn.format("sns", d.alarms.region, d.alarms.create_topic_name)
+            needs += [("sns:CreateTopic", topic), ("sns:Subscribe", topic)]
+    return needs
+
+
+def _policy_allows(statements, action, resource):
+    import fnmatch
+
+    for s in statements:
+        if action not in _as_list(s["Action"]):
+            continue
+        for pattern in _as_list(s["Resource"]):
+            if pattern == "*" or (resource != "*" and fnmatch.fnmatchcase(resource, pattern)):
+                return True
+    return False
+
+
+def test_the_examples_find_every_forumdatabase():
+    files = {f for f, _, _ in _example_resources()}
+    assert {"forumdatabase.yaml", "forumdatabase-provisioned.yaml"} <= files
+
+
+@pytest.mark.parametrize(
+    ("file", "name", "spec"), [pytest.param(*r, id=r[0]) for r in _example_resources()]
+)
+def test_the_operator_policy_allows_what_each_example_makes(file, name, spec):
+    """Applied with the example policy, each example ForumDatabase may make and manage all
+    its tables, vaults, alarms and topic (e.g. a vaultName outside backup-vault:forumdb-*
+    would make the operator's first CreateBackupVault AccessDenied)."""
+    statements = _statements(EXAMPLES_DIR / "iam" / "operator-policy.json")
+    needs = _what_the_operator_touches(name, spec)
+    assert needs
+    refused = sorted({f"{a} on {r}" for a, r in needs if not _policy_allows(statements, a, r)})
+    assert not refused, f"examples/iam/operator-policy.json refuses {file}: {refused}"

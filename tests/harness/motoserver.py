@@ -33,25 +33,6 @@ from harness.procs import (
     wait_for,
 )
 
-# The emulator is strict by default (AWS's rules, emulator/README.md). Two rules stay off for
-# the suite's operator and forumctl tests until issue 13 ("The operator on a real AWS account:
-# survive AWS's real answers, never touch what it does not own") fixes the operator, which then
-# turns them back on here. Each would fail nearly every operator test on its own:
-# - AWS answers AccessDeniedException (403) for a backup vault that does not exist; the operator
-#   treats it as fatal, so every ForumDatabase with backups goes Failed;
-# - AWS answers ContinuousBackupsUnavailableException for seconds after CreateTable; the operator
-#   takes it for an unknown 4xx and waits 120 s before trying again, so every new
-#   ForumDatabase is Ready two minutes late and the tests time out.
-# tests/unit/operator/test_op_reconcile_moto.py runs with them on in tests marked xfail with
-# issue 13's title (test_backups_converge_when_a_new_vault_is_access_denied,
-# test_pitr_of_a_new_table_is_retried_within_seconds).
-MISSING_VAULT_ACCESS_DENIED_OFF: dict[str, Any] = {"backup_missing_vault_access_denied": False}
-PITR_UNAVAILABLE_AFTER_CREATE_OFF: dict[str, Any] = {"pitr_unavailable_seconds": 0.0}
-LENIENT_UNTIL_ISSUE_13: dict[str, Any] = {
-    **MISSING_VAULT_ACCESS_DENIED_OFF,
-    **PITR_UNAVAILABLE_AFTER_CREATE_OFF,
-}
-
 READY_LINE = re.compile(r"forumdb-moto ready on (http://\S+)")
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 DEFAULT_REGION = "us-east-1"
@@ -142,13 +123,12 @@ class MotoServer:
 
     def reset(self) -> None:
         """Forget every resource (all services, all regions), and the extension's faults,
-        outages and replication settings; AWS's rules back to the emulator's defaults but
-        LENIENT_UNTIL_ISSUE_13."""
+        outages and replication settings; AWS's rules back to the emulator's (strict)
+        defaults."""
         response = requests.post(f"{self.url}/moto-api/reset", timeout=30)
         response.raise_for_status()
         if self.extended:
             self.control.reset()
-            self.control.configure(**LENIENT_UNTIL_ISSUE_13)
 
     def logs(self) -> str:
         return (self.workdir / "moto.log").read_text(errors="replace")

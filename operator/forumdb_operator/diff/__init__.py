@@ -11,13 +11,16 @@ Pure functions: no AWS, no Kubernetes. Rules that keep the operator safe:
   match the layout and spec.adopt allows; a table owned by another ForumDatabase is a problem.
 
 One module per feature: `tables` (create, adopt, update_table), `replicas`, `pitr`,
-`autoscaling`, `backups`, `alarms`, and `deletion` (deletionPolicy Delete); `model` holds
-Action, Problem and Plan. The names below are the package's interface.
+`autoscaling`, `backups`, `alarms`, and `deletion` (deletionPolicy Delete); `ownership` (whose
+table it is, tags not listed yet included), `terminal` (states AWS does not leave by itself:
+problems, not waits); `model` holds Action, Problem and Plan. The names below are the
+package's interface.
 """
 
 from __future__ import annotations
 
 from forumdb_operator.desired import DesiredState
+from forumdb_operator.diff import ownership
 from forumdb_operator.diff.alarms import ALARM_DELETE_BATCH, alarm_matches, diff_alarms
 from forumdb_operator.diff.autoscaling import autoscaling_actions
 from forumdb_operator.diff.backups import DEFAULT_BACKUP_ROLE, backup_plan_document, diff_backups
@@ -41,6 +44,7 @@ __all__ = [
     "diff_alarms",
     "diff_backups",
     "diff_tables",
+    "ownership",
 ]
 
 

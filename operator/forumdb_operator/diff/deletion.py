@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from forumdb import naming
 from forumdb_operator.desired import DesiredState, DesiredTable
 from forumdb_operator.diff.alarms import delete_alarms
 from forumdb_operator.diff.autoscaling import autoscaling_removal
 from forumdb_operator.diff.backups import backup_plan_removal
 from forumdb_operator.diff.model import Action, Plan, Problem
+from forumdb_operator.diff.ownership import owns
+from forumdb_operator.diff.terminal import terminal_problems
 from forumdb_operator.observed import Observed
 
 
@@ -41,8 +42,15 @@ def deletion_plan(d: DesiredState, obs: Observed) -> Plan:
 def _protection_blocks(d: DesiredState, obs: Observed, plan: Plan) -> bool:
     """A table with deletion protection on: turn it off when the spec asks for it off, else a
     problem. True: nothing else may be deleted in this pass."""
+    owned = owned_kinds(d, obs)
+    # Only this resource's tables: another resource's (a colliding prefix) are never changed,
+    # not even their deletion protection.
     protected = sorted(
-        (t for t in obs.tables.values() if t is not None and t.deletion_protection),
+        (
+            t
+            for (kind, _), t in obs.tables.items()
+            if kind in owned and t is not None and t.deletion_protection
+        ),
         key=lambda t: (t.name, t.region),
     )
     if not protected:
@@ -75,14 +83,26 @@ def _protection_blocks(d: DesiredState, obs: Observed, plan: Plan) -> bool:
     return True
 
 
+def owned_kinds(d: DesiredState, obs: Observed) -> set[str]:
+    """The kinds whose table in the primary region belongs to this resource (owner tag); its
+    replicas in other regions are part of the same global table."""
+    owned = set()
+    for t in d.tables:
+        o = obs.table(t.kind, d.primary_region)
+        if o is not None and owns(d, o, obs):
+            owned.add(t.kind)
+    return owned
+
+
 def _table_removal(d: DesiredState, t: DesiredTable, obs: Observed, plan: Plan) -> None:
     """One owned table: its write auto scaling, then one replica at a time, then the table."""
     o = obs.table(t.kind, d.primary_region)
     if o is None:
         return
-    owner = (o.tags or {}).get(naming.TAG_OWNER)
-    if owner != d.owner:
+    if not owns(d, o, obs):
         return  # never delete a table this resource does not own
+    if terminal_problems(d, t, obs, plan):
+        return  # waiting would be for ever: the problem says what to do
     plan.actions.extend(autoscaling_removal(t, obs, o.region))
     if o.busy or any(r.status != "ACTIVE" for r in o.replicas.values()):
         plan.waiting.append(f"table {t.name} in {o.region} is {o.status}")

@@ -30,10 +30,16 @@ def pitr_actions(d: DesiredState, t: DesiredTable, obs: Observed, plan: Plan) ->
         spec: dict[str, Any] = {"PointInTimeRecoveryEnabled": want.enabled}
         if want.enabled:
             spec["RecoveryPeriodInDays"] = want.recovery_period_days
-        if have.enabled != want.enabled:
-            was = "disabled" if want.enabled else "enabled"
-            verb = "enable" if want.enabled else "disable"
-            summary = f"{verb} PITR on {t.name} in {region} (it was {was})"
+        if have.enabled != want.enabled and want.enabled:
+            # a repair only where PITR was seen on before; a new table's first setting is not
+            why = (
+                "it was disabled"
+                if (t.name, region) in obs.pitr_seen_enabled
+                else f"{want.recovery_period_days} days"
+            )
+            summary = f"enable PITR on {t.name} in {region} ({why})"
+        elif have.enabled != want.enabled:
+            summary = f"disable PITR on {t.name} in {region} (it was enabled)"
         else:
             summary = (
                 f"set the PITR period of {t.name} in {region} to {want.recovery_period_days} days "

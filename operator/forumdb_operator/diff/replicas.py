@@ -6,10 +6,12 @@ from typing import Any
 
 from forumdb_operator.desired import DesiredState, DesiredTable
 from forumdb_operator.diff.model import Action, Plan
-from forumdb_operator.observed import ObservedTable
+from forumdb_operator.observed import Observed, ObservedTable
 
 
-def replica_update(d: DesiredState, t: DesiredTable, o: ObservedTable, plan: Plan) -> Action | None:
+def replica_update(
+    d: DesiredState, t: DesiredTable, o: ObservedTable, plan: Plan, obs: Observed | None = None
+) -> Action | None:
     busy = [r for r in o.replicas.values() if r.status != "ACTIVE"]
     if busy:
         plan.waiting.extend(f"replica of {t.name} in {r.region} is {r.status}" for r in busy)
@@ -32,6 +34,13 @@ def replica_update(d: DesiredState, t: DesiredTable, o: ObservedTable, plan: Pla
 
     if missing:
         region = missing[0]
+        left = obs.table(t.kind, region) if obs is not None else None
+        if left is not None and left.status == "DELETING":
+            # a replica removed moments ago: its table stays DELETING in its region for a while
+            # and AWS refuses the region until it is gone ("already existed as tables",
+            # DDB-TABLE-228)
+            plan.waiting.append(f"table {t.name} in {region} is still DELETING")
+            return None
         create: dict[str, Any] = {"RegionName": region}
         if t.replica_kms_keys.get(region):
             create["KMSMasterKeyId"] = t.replica_kms_keys[region]

@@ -10,8 +10,10 @@ from forumdb import naming
 from forumdb_operator.desired import DesiredState, DesiredTable
 from forumdb_operator.diff.autoscaling import autoscaling_actions
 from forumdb_operator.diff.model import Action, Feature, Plan, Problem
+from forumdb_operator.diff.ownership import awaiting_tags
 from forumdb_operator.diff.pitr import pitr_actions
 from forumdb_operator.diff.replicas import replica_update
+from forumdb_operator.diff.terminal import terminal_problems
 from forumdb_operator.observed import Observed, ObservedTable
 
 
@@ -23,10 +25,16 @@ def _fmt_keys(schema: tuple[tuple[str, str], ...]) -> str:
     return ", ".join(f"{n} {t}" for n, t in schema) or "none"
 
 
-def _ownership(d: DesiredState, t: DesiredTable, o: ObservedTable, plan: Plan) -> bool:
+def _ownership(
+    d: DesiredState, t: DesiredTable, o: ObservedTable, obs: Observed, plan: Plan
+) -> bool:
     """Check the owner tag; adopt (tag) where allowed. False: leave this table alone."""
     tags = o.tags or {}
     owner = tags.get(naming.TAG_OWNER)
+    if awaiting_tags(d, o, obs):
+        # made or tagged by this resource moments ago: wait for the tags, never call it foreign
+        plan.waiting.append(f"tags of table {t.name} in {o.region} are not listed yet")
+        return True
     if owner and owner != d.owner:
         plan.problems.append(
             Problem(
@@ -256,7 +264,9 @@ def diff_tables(d: DesiredState, obs: Observed, plan: Plan) -> None:
             )
             plan.waiting.append(f"table {t.name} in {region} is being created")
             continue
-        if not _ownership(d, t, o, plan):
+        if not _ownership(d, t, o, obs, plan):
+            continue
+        if terminal_problems(d, t, obs, plan):
             continue
         if o.busy:
             plan.waiting.append(f"table {t.name} in {region} is {o.status}")
@@ -270,7 +280,7 @@ def diff_tables(d: DesiredState, obs: Observed, plan: Plan) -> None:
             if scaling and t.stream_required and set(d.replica_regions) - set(o.replicas):
                 plan.waiting.append(f"table {t.name}: write auto scaling before replicas")
                 continue
-        change = change or replica_update(d, t, o, plan)
+        change = change or replica_update(d, t, o, plan, obs)
         if change is not None:
             plan.actions.append(change)
             plan.waiting.append(f"table {t.name} in {region}: {change.summary}")

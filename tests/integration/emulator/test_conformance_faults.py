@@ -14,7 +14,17 @@ from botocore.exceptions import ClientError
 
 from forumdb_emulator import ratelimits
 from forumdb_emulator.state import STATE
-from harness.emulator_support import EAST, TABLE, create_table, error_code, key, post
+from harness.emulator_support import (
+    EAST,
+    TABLE,
+    WEST,
+    add_replica,
+    create_table,
+    error_code,
+    key,
+    post,
+    wait_settled,
+)
 
 
 class FrozenClock:
@@ -232,3 +242,24 @@ def test_a_new_alarm_starts_in_insufficient_data(ext):
     cloudwatch.set_alarm_state(AlarmName=alarm["AlarmName"], StateValue="ALARM", StateReason="test")
     cloudwatch.put_metric_alarm(**{**alarm, "Threshold": 5.0})
     assert state() == "ALARM"
+
+
+def test_a_table_or_replica_can_be_put_into_a_state_aws_reaches_on_its_own(ext):
+    """The control `table_state`: DescribeTable reports the status AWS gives a table it cannot
+    serve (INACCESSIBLE_ENCRYPTION_CREDENTIALS when its KMS key is disabled, ...; botocore
+    DynamoDB model, TableStatus and ReplicaStatus), in the table's region and in the Replicas
+    entry of the other members; None gives the real status back."""
+    east = ext.client("dynamodb", EAST)
+    create_table(east)
+    add_replica(east, WEST)
+    wait_settled(east)
+    ext.control.table_state(table=TABLE, region=WEST, status="REGION_DISABLED")
+    ext.control.table_state(table=TABLE, region=EAST, status="INACCESSIBLE_ENCRYPTION_CREDENTIALS")
+    desc = east.describe_table(TableName=TABLE)["Table"]
+    assert desc["TableStatus"] == "INACCESSIBLE_ENCRYPTION_CREDENTIALS"
+    assert [r["ReplicaStatus"] for r in desc["Replicas"]] == ["REGION_DISABLED"]
+    west = ext.client("dynamodb", WEST).describe_table(TableName=TABLE)["Table"]
+    assert west["TableStatus"] == "REGION_DISABLED"
+    ext.control.table_state(table=TABLE, region=EAST, status=None)
+    ext.control.table_state(table=TABLE, region=WEST, status=None)
+    assert east.describe_table(TableName=TABLE)["Table"]["TableStatus"] == "ACTIVE"

@@ -364,6 +364,16 @@ def test_validating_webhook_rejects_cross_field_errors_at_apply(
         assert result.returncode != 0
         assert "spec.replicaRegions[0]: us-east-1 is the primary region" in result.stderr
         assert "spec.backups.copyRegion" in result.stderr
+        # an unknown field reaches the webhook (the CRD keeps it) and is named, not pruned
+        # (without kubectl's client-side check, as server-side tools such as GitOps apply)
+        unknown = example(retention=30)
+        result = kubectl(
+            *("apply", "--validate=false", "-n", namespace, "-f", "-"),
+            input=yaml.safe_dump(unknown),
+            check=False,
+        )
+        assert result.returncode != 0
+        assert "spec.retention: unknown field" in result.stderr
         kubectl("apply", "-n", namespace, "-f", str(EXAMPLE))
         wait_for_phase(kubectl, NAME, namespace, "Ready", timeout=90)
     finally:

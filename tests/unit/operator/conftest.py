@@ -8,17 +8,13 @@ from typing import Any
 import pytest
 
 from forumdb_emulator import mock_aws_ext
-from harness.motoserver import MISSING_VAULT_ACCESS_DENIED_OFF
 
 
 @pytest.fixture
 def ext(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """moto in-process with the forumdb extension (global tables, AWS Backup, faults), with
     fake credentials and us-east-1 as the default region; yields the extension's control.
-    AWS's rules are the emulator's strict defaults but MISSING_VAULT_ACCESS_DENIED_OFF (see
-    harness.motoserver: until issue 13). The PITR rule the harness also keeps off stays on: these
-    tests pause at most 0.25 s between reconciles, so the operator's 120 s back-off does not
-    show here; test_pitr_of_a_new_table_is_retried_within_seconds checks it."""
+    AWS's rules are the emulator's strict defaults."""
     for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -26,5 +22,4 @@ def ext(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
     with mock_aws_ext() as control:
-        control.configure(**MISSING_VAULT_ACCESS_DENIED_OFF)
         yield control

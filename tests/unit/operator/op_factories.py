@@ -115,6 +115,9 @@ def in_shape(d: DesiredState) -> Observed:
                 obs.pitr[(t.kind, region)] = ObservedPitr(
                     d.pitr.enabled, d.pitr.recovery_period_days if d.pitr.enabled else None
                 )
+        if d.pitr is not None and d.pitr.enabled:
+            # a converged resource's status showed PITR on everywhere
+            obs.pitr_seen_enabled |= {(t.name, region) for region in d.regions}
         for region, key in t.replica_kms_keys.items():
             if key:
                 obs.kms_arns[(region, key)] = f"arn:aws:kms:{region}:{ACCOUNT}:key/{key}"

@@ -127,6 +127,19 @@ def test_healthy_steady_state_reads_only_and_writes_status_once(ext):
     assert {op for _, _, op in w.calls.calls} == {"DescribeTable"}
 
 
+def test_a_resource_refused_for_another_ones_tables_gets_no_health_of_them(ext):
+    """The tables under its prefix are another resource's (the reconcile refused it): the
+    health check neither probes them nor shows them healthy, and never fails over."""
+    w = World(automatic())
+    w.status["conditions"] = [
+        {"type": "TablesReady", "status": "False", "reason": "TableOwnedByAnother"}
+    ]
+    assert w.tick() == []
+    assert w.calls.calls == []
+    assert w.custom.status_patches == []
+    assert w.core.patches == []
+
+
 def test_automatic_failover_after_threshold_then_no_failback(ext):
     w = World(automatic())
     w.tick()

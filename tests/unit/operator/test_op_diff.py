@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import pytest
 from op_factories import desired, in_shape, spec, untagged, with_table
@@ -217,6 +218,15 @@ def test_pitr_disabled_by_hand_in_a_replica_region_is_repaired():
         "RecoveryPeriodInDays": 35,
     }
     assert "was disabled" in action.summary
+
+
+def test_pitr_of_a_table_never_seen_enabled_is_a_first_setting_not_a_repair():
+    d = desired()
+    obs = in_shape(d)
+    obs.pitr[("threads", "us-west-2")] = ObservedPitr(False, None)
+    obs.pitr_seen_enabled = frozenset()
+    (action,) = diff(d, obs).actions
+    assert action.summary == "enable PITR on forum-Threads in us-west-2 (35 days)"
 
 
 def test_pitr_period_change():
@@ -562,3 +572,54 @@ def test_deletion_removes_auto_scaling_targets():
     ops = [a.operation for a in deletion_plan(d, obs).actions]
     assert ops.count("deregister_scalable_target") == 8  # 3 tables + 5 indexes
     assert ops.index("deregister_scalable_target") < ops.index("delete_table")
+
+
+def test_deletion_never_turns_protection_off_on_another_resources_table():
+    """Two resources whose table prefixes collide: deleting the one that does not own the
+    tables (spec.deletionProtection false) changes nothing on them, their protection
+    included."""
+    other = desired(deletionProtection=True)
+    obs = in_shape(other)  # the tables carry the other resource's owner tag
+    for key, t in list(obs.tables.items()):
+        obs.tables[key] = replace(
+            t, deletion_protection=True, tags={naming.TAG_OWNER: "ns1/other"} if t.tags else None
+        )
+    d = desired(deletionPolicy="Delete", deletionProtection=False)
+    plan = deletion_plan(d, obs)
+    assert not [a for a in plan.actions if a.service == "dynamodb"], plan.actions
+    assert not plan.problems
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        "CREATION_FAILED",
+        "INACCESSIBLE_ENCRYPTION_CREDENTIALS",
+        "REGION_DISABLED",
+        "REPLICATION_NOT_AUTHORIZED",
+        "ARCHIVING",
+        "ARCHIVED",
+    ],
+)
+def test_terminal_states_are_problems_in_the_diff_and_the_deletion(state):
+    d = desired(deletionPolicy="Delete")
+    obs = with_table(in_shape(d), "posts", "us-west-2", status=state)
+    primary = obs.table("posts", "us-east-1")
+    replicas = {r: replace(v, status=state) for r, v in primary.replicas.items()}
+    obs = with_table(obs, "posts", "us-east-1", replicas=replicas)
+    for plan in (diff(d, obs), deletion_plan(d, obs)):
+        (problem,) = plan.problems
+        assert f"forum-Posts in us-west-2 is {state}: " in problem.message
+        assert not [w for w in plan.waiting if "forum-Posts" in w]
+        assert not [a for a in plan.actions if a.params.get("TableName") == "forum-Posts"]
+
+
+def test_a_region_whose_table_is_still_deleting_is_waited_for_before_re_adding():
+    """A replica removed moments ago leaves its table DELETING in its region; AWS refuses the
+    region until it is gone ("already existed as tables", DDB-TABLE-228)."""
+    d = desired()
+    obs = with_table(in_shape(d), "users", "us-east-1", replicas={})
+    obs = with_table(obs, "users", "us-west-2", status="DELETING")
+    plan = diff(d, obs)
+    assert not [a for a in plan.actions if a.feature == "replica"]
+    assert "table forum-Users in us-west-2 is still DELETING" in plan.waiting

@@ -34,6 +34,7 @@ class RecordingKube:
     def __init__(self) -> None:
         self.statuses: list[dict[str, Any]] = []
         self.configmaps: list[dict[str, Any]] = []
+        self.deleted_configmaps: list[tuple[str, str]] = []
 
     def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> bool:
         assert (namespace, name) == (NS, NAME)
@@ -42,6 +43,10 @@ class RecordingKube:
 
     def ensure_configmap(self, manifest: dict[str, Any]) -> bool:
         self.configmaps.append(manifest)
+        return True
+
+    def delete_configmap(self, namespace: str, name: str) -> bool:
+        self.deleted_configmaps.append((namespace, name))
         return True
 
 
@@ -95,6 +100,24 @@ def test_reconcile_loop_marks_pending_then_publishes_configmap_status_and_events
     body, events = posted[0]
     assert body["metadata"]["name"] == NAME
     assert [e.reason for e in events] == ["Ready"]
+
+
+def test_a_resource_refused_for_foreign_tables_gets_no_configmap():
+    """Its tables belong to another resource: no ConfigMap points the services at them; one
+    written earlier is removed and the status no longer names it."""
+    kube, stop = RecordingKube(), Stop()
+
+    def reconcile(**kwargs: Any) -> Outcome:
+        stop.set = True
+        out = ready_outcome()
+        out.status["phase"] = "Failed"
+        out.foreign_tables = ["forum-Posts", "forum-Threads", "forum-Users"]
+        return out
+
+    run(loops.reconcile_loop(runtime(kube, reconcile), {}, live(), stop, lambda *a: None))
+    assert kube.configmaps == []
+    assert kube.deleted_configmaps == [(NS, f"forumdb-{NAME}")]
+    assert kube.statuses[-1]["configMap"] is None
 
 
 def test_a_new_reconcile_request_wakes_the_loop_and_is_echoed_in_the_status():

@@ -12,9 +12,9 @@ from op_clock import SETTLE_TIMEOUT_SECONDS, pause, reconcile_rounds
 from op_factories import ROOT, spec
 
 from forumdb import naming, tables
+from forumdb_operator import immutable
 from forumdb_operator.awsclients import Clients
 from forumdb_operator.reconcile import Outcome, Reconciler
-from harness.known_issues import ISSUE_13
 
 NS, NAME = "ns1", "forum"
 
@@ -30,20 +30,24 @@ def converge(
     previous: dict | None = None,
     generation: int = 1,
     timeout: float = SETTLE_TIMEOUT_SECONDS,
+    name: str = NAME,
 ) -> Outcome:
     """Reconcile as the operator's loop would until Ready (or Failed), waiting between
-    reconciles as it does (op_clock); the outcome returned carries the events of every
-    reconcile it took."""
+    reconciles as it does (op_clock); the outcome returned carries the events and the applied
+    actions of every reconcile it took."""
     previous = previous or {}
     events = []
+    applied = []
     for _ in reconcile_rounds(timeout):
         out = r.reconcile(
-            namespace=NS, name=NAME, spec=raw, generation=generation, previous=previous
+            namespace=NS, name=name, spec=raw, generation=generation, previous=previous
         )
         events += out.events
+        applied += out.applied
         previous = out.status
         if out.phase in ("Ready", "Failed") and out.requeue_after is None:
             out.events = events
+            out.applied = applied
             return out
         pause(out.requeue_after)
     raise AssertionError(f"not converged: {previous}")
@@ -71,12 +75,6 @@ def test_converges_then_steady_state_makes_no_write(reconciler):
     assert again.events == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=f"{ISSUE_13} -- re-adding the replica removed by hand, while its region still holds "
-    "the DELETING table, gets 'already existed as tables' (DDB-TABLE-228), which the operator "
-    "treats as permanent (Failed) instead of retrying once the table is gone",
-)
 def test_drift_made_by_hand_is_repaired_with_events(reconciler):
     ready = converge(reconciler, spec())
     ddb("us-west-2").update_continuous_backups(
@@ -183,12 +181,6 @@ def test_invalid_spec_makes_no_aws_call(reconciler):
     assert out.events[0].reason == "InvalidSpec"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=f"{ISSUE_13} -- ListTagsOfResource is eventually consistent (TagResource API "
-    "reference: it may answer the previous or an empty tag set for a few seconds); the operator "
-    "reads back the tags it just wrote, sees them missing and tags the tables again",
-)
 def test_existing_tables_are_adopted_with_their_data(reconciler, ext):
     # AWS's "a few seconds" as 5 s: longer than any pause of this test, so the stale read
     # happens whatever the machine's speed
@@ -205,6 +197,57 @@ def test_existing_tables_are_adopted_with_their_data(reconciler, ext):
     arn = ddb("us-east-1").describe_table(TableName="forum-Users")["Table"]["TableArn"]
     tags = ddb("us-east-1").list_tags_of_resource(ResourceArn=arn)["Tags"]
     assert {"Key": naming.TAG_OWNER, "Value": f"{NS}/{NAME}"} in tags
+
+
+@pytest.mark.parametrize("adopt", [False, True])
+def test_tables_it_just_created_are_its_own_while_their_tags_are_not_listed(reconciler, ext, adopt):
+    """Right after CreateTable, ListTagsOfResource answers no tags for a while: the operator
+    remembers what it created (status.claimedTables) and waits for the tags, neither refusing
+    its own tables (TableExists, with adopt false) nor tagging them again."""
+    ext.configure(tags_settle_seconds=5)  # longer than the pauses: the stale read happens
+    raw = spec(replicaRegions=[], backups=None, pointInTimeRecovery=None, adopt=adopt)
+    first = reconciler.reconcile(namespace=NS, name=NAME, spec=raw, generation=1)
+    assert first.phase == "Provisioning", first.status["message"]
+    assert sorted(first.status["claimedTables"]) == sorted(
+        tables.table_name(k) for k in tables.KINDS
+    )
+    out = converge(reconciler, raw, previous=first.status, timeout=15)
+    assert out.phase == "Ready", out.status["message"]
+    events = first.events + out.events
+    assert not [e for e in events if e.type == "Warning"], events
+    assert not [a for a in first.applied + out.applied if a.operation == "tag_resource"]
+    assert out.status["claimedTables"] == []
+
+
+def test_pitr_not_yet_available_on_a_new_table_is_retried_soon(reconciler, ext):
+    """UpdateContinuousBackups right after CreateTable answers
+    ContinuousBackupsUnavailableException for a while: a short retry, not the two minutes of
+    an unknown error."""
+    ext.configure(pitr_unavailable_seconds=60)  # longer than the reconcile: the answer comes
+    out = reconciler.reconcile(
+        namespace=NS, name=NAME, spec=spec(replicaRegions=[], backups=None), generation=1
+    )
+    assert out.phase == "Provisioning"
+    assert "ContinuousBackupsUnavailableException" in out.status["message"]
+    assert out.requeue_after is not None
+    assert out.requeue_after <= 10
+
+
+def test_pitr_on_a_new_table_is_provisioned_and_on_a_table_seen_enabled_repaired(reconciler):
+    """The first PITR setting of tables made moments ago is not a repair ("it was disabled");
+    PITR turned off by hand after it was seen on is."""
+    raw = spec(replicaRegions=[], backups=None, alarms=None)
+    ready = converge(reconciler, raw)
+    pitr = [a.summary for a in ready.applied if a.operation == "update_continuous_backups"]
+    assert "enable PITR on forum-Users in us-east-1 (35 days)" in pitr
+    assert not [e.message for e in ready.events if "it was disabled" in e.message]
+    ddb("us-east-1").update_continuous_backups(
+        TableName="forum-Users",
+        PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False},
+    )
+    out = converge(reconciler, raw, previous=ready.status)
+    messages = [e.message for e in out.events if e.reason == "DriftRepaired"]
+    assert messages == ["repaired drift: enable PITR on forum-Users in us-east-1 (it was disabled)"]
 
 
 @pytest.mark.slow
@@ -263,49 +306,19 @@ def test_delete_policy_removes_everything_but_vaults(reconciler):
     assert backup.describe_backup_vault(BackupVaultName=naming.vault_name(NS, NAME))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=f"{ISSUE_13} -- DescribeBackupVault of the vault the operator is about to create "
-    "answers AccessDeniedException (403) on AWS (aws-sdk-js#2625, boto3#2269), which the "
-    "operator treats as fatal: every ForumDatabase with backups goes Failed",
-)
 def test_backups_converge_when_a_new_vault_is_access_denied(reconciler, ext):
-    """With AWS's answer for a missing vault (the emulator's default, off elsewhere in this
-    suite: harness.motoserver.LENIENT_UNTIL_ISSUE_13), the example still converges."""
-    ext.configure(backup_missing_vault_access_denied=True)
+    """With AWS's answer for a missing vault (AccessDeniedException, the emulator's default),
+    the example still converges."""
+    assert ext.rules()["backup_missing_vault_access_denied"] is True
     out = converge(reconciler, spec())
     assert out.phase == "Ready", out.status["message"]
     assert out.status["backups"]["vaultArn"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=f"{ISSUE_13} -- UpdateContinuousBackups right after CreateTable answers "
-    "ContinuousBackupsUnavailableException for a few seconds (aws-amplify/amplify-backend#1654); "
-    "the operator takes it for an unknown 4xx and looks again only after 120 s",
-)
-def test_pitr_of_a_new_table_is_retried_within_seconds(reconciler, ext):
-    """The first reconcile creates the tables; enabling PITR on them is refused for a few
-    seconds, as on AWS; the operator should look again within seconds, not minutes."""
-    ext.configure(pitr_unavailable_seconds=5)
-    out = reconciler.reconcile(
-        namespace=NS, name=NAME, spec=spec(replicaRegions=[]), generation=1, previous={}
-    )
-    assert out.phase != "Failed", out.status["message"]
-    assert out.requeue_after is not None
-    assert out.requeue_after <= 10
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=f"{ISSUE_13} -- with AWS's AccessDeniedException for the missing vault the resource "
-    "never gets past Failed, and deleting it with deletionPolicy Delete fails on the same "
-    "answer instead of treating the vault as absent",
-)
 def test_delete_policy_finishes_when_the_vault_was_never_made(reconciler, ext):
     """The deletion of a resource whose vault does not exist (AccessDeniedException, as AWS
     answers) removes its tables and finishes."""
-    ext.configure(backup_missing_vault_access_denied=True)
+    assert ext.rules()["backup_missing_vault_access_denied"] is True
     raw = spec(deletionPolicy="Delete", replicaRegions=[])
     converge(reconciler, raw)
     for _ in reconcile_rounds(timeout=10):
@@ -315,6 +328,138 @@ def test_delete_policy_finishes_when_the_vault_was_never_made(reconciler, ext):
         pause(out.requeue_after)
     assert out.done
     assert ddb("us-east-1").list_tables()["TableNames"] == []
+
+
+class _DenyingClients(Clients):
+    """The operator's clients with one call answered as AWS answers a call its IAM role does
+    not allow."""
+
+    def __init__(self, service: str, operation: str) -> None:
+        super().__init__()
+        self.denied = (service, operation)
+
+    def __call__(self, service: str, region: str) -> Any:
+        client = super().__call__(service, region)
+        if service == self.denied[0]:
+            client.meta.events.register(
+                f"before-call.{client.meta.service_model.service_name}."
+                f"{client.meta.method_to_api_mapping[self.denied[1]]}",
+                _deny,
+            )
+        return client
+
+
+def _deny(**_: Any) -> Any:
+    return (
+        type("R", (), {"status_code": 403})(),
+        {
+            "Error": {
+                "Code": "AccessDeniedException",
+                "Message": "User: arn:aws:sts::123456789012:assumed-role/op is not authorized",
+            },
+            "ResponseMetadata": {"HTTPStatusCode": 403},
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("operation", "action"),
+    [
+        ("list_backup_vaults", "backup:ListBackupVaults"),
+        ("list_recovery_points_by_backup_vault", "backup:ListRecoveryPointsByBackupVault"),
+    ],
+)
+def test_a_real_backup_permission_problem_is_reported_as_one(ext, operation, action):
+    """AccessDenied from a call that cannot mean "missing vault" (a list of vaults, or the
+    recovery points of a vault that list shows) is the operator's IAM role: the status names
+    the action, the resource and the region."""
+    raw = spec(replicaRegions=[])
+    converge(Reconciler(Clients()), raw)
+    out = Reconciler(_DenyingClients("backup", operation)).reconcile(
+        namespace=NS, name=NAME, spec=raw, generation=1
+    )
+    assert out.phase == "Failed"
+    message = out.status["message"]
+    assert f"must allow {action}" in message, message
+    assert "in us-east-1" in message
+    assert "vault" in message
+    (event,) = [e for e in out.events if e.type == "Warning"]
+    assert event.reason == "AccessDenied"
+
+
+def test_deleting_a_resource_whose_prefix_collides_leaves_the_owners_tables_alone(reconciler):
+    """Two resources with the same tablePrefix: the second is refused (the tables are the
+    first's); deleting it with deletionPolicy Delete and deletionProtection false neither
+    deletes the first's tables nor turns their deletion protection off."""
+    converge(reconciler, spec(replicaRegions=[], backups=None, deletionProtection=True))
+    second = spec(
+        replicaRegions=[], backups=None, deletionPolicy="Delete", deletionProtection=False
+    )
+    refused = converge(reconciler, second, name="forum-b")
+    assert "belongs to ForumDatabase ns1/forum" in refused.status["message"]
+    for _ in reconcile_rounds():
+        out = reconciler.delete(namespace=NS, name="forum-b", spec=second)
+        if out.done:
+            break
+        pause(out.requeue_after)
+    assert out.done
+    assert not [w for w in out.calls.writes if w[0] == "dynamodb"], out.calls.writes
+    for kind in tables.KINDS:
+        desc = ddb("us-east-1").describe_table(TableName=tables.table_name(kind))["Table"]
+        assert desc["DeletionProtectionEnabled"] is True, desc["TableName"]
+
+
+def test_a_resource_refused_for_another_ones_tables_shows_nothing_of_them(reconciler):
+    """A second resource with the same tablePrefix is refused: its outcome names the tables
+    as foreign (so no ConfigMap points the services at them) and its status shows none of the
+    owner's replication or PITR as its own."""
+    owner = converge(reconciler, spec(backups=None, alarms=None))
+    assert owner.status["replication"] == "2/2 ACTIVE"
+    out = converge(reconciler, spec(backups=None, alarms=None), name="forum-b")
+    assert out.phase == "Failed"
+    assert out.status["message"].startswith("spec.tablePrefix: table forum-Users in us-east-1 ")
+    assert out.foreign_tables == sorted(tables.table_name(k) for k in tables.KINDS)
+    assert out.status["replication"] == "0/2 ACTIVE"
+    assert out.status["pitr"] == "Unknown"
+    assert all(r["status"] == "MISSING" for r in out.status["regions"])
+    assert not [r for t in out.status["tables"] for r in t["regions"] if "arn" in r or "pitr" in r]
+    healthy = {c["type"] for c in out.status["conditions"] if c["status"] == "True"}
+    assert not healthy & {"Ready", "TablesReady", "ReplicationHealthy", "PointInTimeRecovery"}
+    assert immutable.STATUS_KEY not in out.status
+
+
+@pytest.mark.parametrize(
+    ("region", "state", "reason", "condition"),
+    [
+        ("us-west-2", "REGION_DISABLED", "RegionDisabled", "ReplicationHealthy"),
+        ("us-west-2", "CREATION_FAILED", "ReplicaCreationFailed", "ReplicationHealthy"),
+        ("us-east-1", "INACCESSIBLE_ENCRYPTION_CREDENTIALS", "KMSKeyInaccessible", "TablesReady"),
+    ],
+)
+def test_a_table_stuck_in_a_terminal_state_is_a_problem_not_a_wait(
+    reconciler, ext, region, state, reason, condition
+):
+    """DynamoDB does not leave these states by itself: the reconcile reports a problem (a
+    condition, a warning event with what to do) and does not poll every few seconds."""
+    ready = converge(reconciler, spec(backups=None, alarms=None))
+    ext.table_state(table="forum-Posts", region=region, status=state)
+    out = reconciler.reconcile(
+        namespace=NS,
+        name=NAME,
+        spec=spec(backups=None, alarms=None),
+        generation=1,
+        previous=ready.status,
+    )
+    assert out.requeue_after is None
+    assert out.phase != "Ready"
+    (cond,) = [c for c in out.status["conditions"] if c["type"] == condition]
+    assert cond["status"] == "False"
+    assert cond["reason"] == reason
+    assert f"forum-Posts in {region} is {state}" in cond["message"]
+    (event,) = [e for e in out.events if e.type == "Warning"]
+    assert event.reason == reason
+    assert "forum-Posts" in event.message
+    assert any(word in event.message for word in ("remove", "re-enable", "enable"))
 
 
 def test_retain_policy_leaves_everything(reconciler):

@@ -33,3 +33,37 @@ def test_unchanged_spec_and_deletion_are_not_blocked():
 def test_allowed_regions_apply_at_admission():
     with pytest.raises(kopf.AdmissionError, match="allowed regions"):
         check_spec(body(spec()), None, frozenset({"us-east-1"}))
+
+
+def test_unknown_spec_fields_are_refused_with_their_path():
+    """What newer API servers do with field validation: a misspelt or unknown field is named,
+    at any depth (the 1.20 API server would prune it silently)."""
+    raw = spec(retention=30, backups={"schedule": "cron(0 5 * * ? *)", "retentionDay": 3})
+    with pytest.raises(kopf.AdmissionError) as info:
+        check_spec(body(raw), None, None)
+    assert "spec.retention: unknown field" in str(info.value)
+    assert "spec.backups.retentionDay: unknown field" in str(info.value)
+
+
+def test_the_crd_keeps_unknown_spec_fields_for_the_webhook_to_name():
+    """The API server prunes unknown fields before admission, so the webhook sees them only
+    where the schema preserves them: every object of spec does (the webhook, or else the
+    reconciler's status, names them)."""
+    import yaml
+    from op_factories import ROOT
+
+    crd = yaml.safe_load((ROOT / "crds" / "forumdatabase.yaml").read_text())
+    schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    closed = []
+
+    def walk(node, path):
+        if node.get("type") == "object" and "properties" in node:
+            if not node.get("x-kubernetes-preserve-unknown-fields"):
+                closed.append(path)
+            for key, child in node["properties"].items():
+                walk(child, f"{path}.{key}")
+        elif node.get("type") == "array" and isinstance(node.get("items"), dict):
+            walk(node["items"], f"{path}[]")
+
+    walk(schema, "spec")
+    assert closed == []
