@@ -80,6 +80,25 @@ def wait_until(check: Callable[[], T | None], what: str, timeout: float = 30.0) 
         time.sleep(POLL_SECONDS)
 
 
+def enable_pitr(client: Any, name: str = TABLE, timeout: float = 30.0) -> dict[str, Any]:
+    """UpdateContinuousBackups as a client must on AWS: a table just created answers
+    ContinuousBackupsUnavailableException for a few seconds, so try again until it works."""
+    from botocore.exceptions import ClientError
+
+    def enabled() -> dict[str, Any] | None:
+        try:
+            return client.update_continuous_backups(
+                TableName=name,
+                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True},
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ContinuousBackupsUnavailableException":
+                raise
+            return None
+
+    return wait_until(enabled, f"PITR enabled on {name}", timeout)
+
+
 def add_replica(client: Any, region: str, name: str = TABLE, **spec: Any) -> dict[str, Any]:
     return client.update_table(
         TableName=name, ReplicaUpdates=[{"Create": {"RegionName": region, **spec}}]

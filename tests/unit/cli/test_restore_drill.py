@@ -16,6 +16,7 @@ from forumctl.restore_drill.compare import written_after
 from forumdb import naming
 from forumdb.ids import format_ts
 from harness.backups import daily_backup_plan
+from harness.emulator_support import wait_until
 
 SOURCES = ["forum-Posts", "forum-Threads", "forum-Users"]
 COUNTS = {"users": 4, "threads": 3, "posts": 6}
@@ -88,7 +89,14 @@ def test_drill_takes_the_newest_recovery_point_of_the_operators_vault(
     }
     users = next(r for r in report["tables"] if r["kind"] == "users")
     arn = deployment.describe_table(TableName=users["target"])["Table"]["TableArn"]
-    tags = {t["Key"]: t["Value"] for t in deployment.list_tags_of_resource(ResourceArn=arn)["Tags"]}
+
+    def tags_listed() -> dict[str, str]:
+        listed = deployment.list_tags_of_resource(ResourceArn=arn)["Tags"]
+        return {t["Key"]: t["Value"] for t in listed} or None
+
+    # ListTagsOfResource is eventually consistent (TagResource API reference): the tags of the
+    # table just restored are listed a few seconds later
+    tags = wait_until(tags_listed, f"tags of {users['target']} listed")
     assert tags["forumdb.io/drill"] == report["drillId"]
     assert tags["forumdb.io/owner"] == "shop/forum"
     assert tags["forumdb.io/drill-source"] == "forum-Users"

@@ -12,6 +12,7 @@ import pytest
 from conftest import forumctl
 
 from forumctl.restore_drill import run as restore_drill_run
+from harness.emulator_support import enable_pitr
 
 USERS = "forum-Users"
 
@@ -19,9 +20,7 @@ USERS = "forum-Users"
 @pytest.fixture
 def users(dynamodb: Any) -> Any:
     forumctl("tables", "create", "--no-pitr")
-    dynamodb.update_continuous_backups(
-        TableName=USERS, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-    )
+    enable_pitr(dynamodb, USERS)  # retried: a new table's PITR comes a few seconds later
     dynamodb.put_item(TableName=USERS, Item={"userId": {"N": "1"}})
     return dynamodb
 

@@ -11,6 +11,7 @@ import pytest
 from conftest import forumctl
 
 from forumdb.ids import format_ts
+from harness.emulator_support import enable_pitr
 
 USERS = "forum-Users"
 
@@ -36,9 +37,7 @@ def _moment() -> datetime:
 @pytest.fixture
 def users(dynamodb: Any) -> Any:
     forumctl("tables", "create", "--no-pitr")  # PITR on Users only, below
-    dynamodb.update_continuous_backups(
-        TableName=USERS, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
-    )
+    enable_pitr(dynamodb, USERS)  # retried: a new table's PITR comes a few seconds later
     for user_id in (1, 2, 3):
         dynamodb.put_item(TableName=USERS, Item=_user(user_id, "before"))
     return dynamodb
