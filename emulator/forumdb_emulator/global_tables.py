@@ -60,13 +60,14 @@ _original_describe = Table.describe
 
 
 def install() -> None:
-    _wrap(DynamoHandler, "update_table", _update_table)
-    _wrap(DynamoHandler, "delete_table", _delete_table)
-    _wrap(DynamoHandler, "describe_table", _describe_table)
+    wrap_when_active(DynamoHandler, "update_table", _update_table)
+    wrap_when_active(DynamoHandler, "delete_table", _delete_table)
+    wrap_when_active(DynamoHandler, "describe_table", _describe_table)
     Table.describe = _table_describe  # type: ignore[method-assign]
 
 
-def _wrap(cls: type, name: str, replacement: Callable[..., Any]) -> None:
+def wrap_when_active(cls: type, name: str, replacement: Callable[..., Any]) -> None:
+    """Replaces cls.name with `replacement(original, self, ...)` while the extension is active."""
     original = getattr(cls, name)
 
     @wraps(original)

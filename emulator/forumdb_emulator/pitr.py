@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import wraps
 from typing import Any
 
 from moto.core.exceptions import JsonRESTError
@@ -34,7 +33,7 @@ from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
 from .aws_errors import DynamoError, validation
-from .global_tables import backend
+from .global_tables import backend, wrap_when_active
 from .replication import _WRITES, Touched, _key_of, _key_types
 from .state import STATE
 
@@ -81,15 +80,7 @@ def install() -> None:
 
 
 def _wrap(name: str, replacement: Callable[..., Any]) -> None:
-    original = getattr(DynamoHandler, name)
-
-    @wraps(original)
-    def wrapper(self: DynamoHandler) -> Any:
-        if not STATE.active:
-            return original(self)
-        return replacement(original, self)
-
-    setattr(DynamoHandler, name, wrapper)
+    wrap_when_active(DynamoHandler, name, replacement)
 
 
 # -- the change log --------------------------------------------------------------------------

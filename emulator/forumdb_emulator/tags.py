@@ -16,13 +16,12 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
-from .global_tables import backend
+from .global_tables import backend, wrap_when_active
 from .state import STATE
 
 PAGE_SIZE = 10  # moto's page of ListTagsOfResource; kept for the stale answer too
@@ -36,15 +35,7 @@ def install() -> None:
 
 
 def _wrap(name: str, replacement: Callable[..., Any]) -> None:
-    original = getattr(DynamoHandler, name)
-
-    @wraps(original)
-    def wrapper(self: DynamoHandler) -> Any:
-        if not STATE.active:
-            return original(self)
-        return replacement(original, self)
-
-    setattr(DynamoHandler, name, wrapper)
+    wrap_when_active(DynamoHandler, name, replacement)
 
 
 def _table_by_arn(self: DynamoHandler, arn: str) -> Table | None:
