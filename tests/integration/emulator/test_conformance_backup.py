@@ -4,6 +4,8 @@ Every test runs in-process and through the server (the `ext` fixture)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -16,7 +18,6 @@ from harness.emulator_support import (
     create_table,
     error_code,
     post,
-    wait_until,
 )
 
 
@@ -82,24 +83,23 @@ def test_backup_job_goes_created_running_completed_over_time(forum):
     its recovery point is listed only once it completed. Sources: the BackupJobState enum of
     the botocore service model (CREATED, PENDING, RUNNING, ..., COMPLETED); StartBackupJob API
     reference (the job is started asynchronously; poll DescribeBackupJob)."""
-    forum.control.configure(job_created_seconds=1.0, job_running_seconds=1.0)
+    forum.control.configure(job_created_seconds=1.0, job_running_seconds=2.0)
     backup = forum.client("backup", EAST)
     started = backup.start_backup_job(
         BackupVaultName="forumdb", ResourceArn=forum.table_arn, IamRoleArn=ROLE
     )
     seen: list[str] = []
     points_while_unfinished: list[int] = []
-
-    def completed() -> bool:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
         job = backup.describe_backup_job(BackupJobId=started["BackupJobId"])
         if not seen or seen[-1] != job["State"]:
             seen.append(job["State"])
-        if job["State"] != "COMPLETED":
-            listed = backup.list_recovery_points_by_backup_vault(BackupVaultName="forumdb")
-            points_while_unfinished.append(len(listed["RecoveryPoints"]))
-        return job["State"] == "COMPLETED"
-
-    wait_until(completed, "backup job COMPLETED")
+        if job["State"] == "COMPLETED":
+            break
+        listed = backup.list_recovery_points_by_backup_vault(BackupVaultName="forumdb")
+        points_while_unfinished.append(len(listed["RecoveryPoints"]))
+        time.sleep(0.05)
     assert seen == ["CREATED", "RUNNING", "COMPLETED"]
     assert set(points_while_unfinished) == {0}
     (point,) = backup.list_recovery_points_by_backup_vault(BackupVaultName="forumdb")[

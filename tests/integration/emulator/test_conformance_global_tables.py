@@ -55,7 +55,7 @@ def test_create_response_shows_no_replica_entry_yet(ext):
     for the new replica; the entry appears (CREATING) shortly after, and only then is the
     replica region's table describable. Source: DDB-TABLE-226 (Replicas=[] in the response,
     entry after ~6 s, replica region ResourceNotFound for ~10 s)."""
-    ext.control.configure(replica_entry_delay_seconds=1.5)
+    ext.control.configure(replica_entry_delay_seconds=3)
     ext.control.set_replication(replica_activation_seconds=30)
     east, west = ext.client("dynamodb", EAST), ext.client("dynamodb", WEST)
     create_table(east)
@@ -223,14 +223,14 @@ def test_a_region_just_removed_cannot_be_added_again_at_once(ext):
     Sources: DDB-TABLE-228 (base ACTIVE with the replica DELETING; re-add rejected until the
     region answers ResourceNotFound), DDB-TABLE-308."""
     ext.control.configure(
-        replica_entry_delay_seconds=0, table_updating_seconds=0, replica_region_linger_seconds=1.5
+        replica_entry_delay_seconds=0, table_updating_seconds=0, replica_region_linger_seconds=3
     )
     ext.control.set_replication(replica_activation_seconds=0)
     east, west = ext.client("dynamodb", EAST), ext.client("dynamodb", WEST)
     create_table(east)
     add_replica(east, WEST)
     wait_settled(east)
-    ext.control.set_replication(replica_activation_seconds=1.0)
+    ext.control.set_replication(replica_activation_seconds=3)
 
     east.update_table(TableName=TABLE, ReplicaUpdates=[{"Delete": {"RegionName": WEST}}])
     assert describe(east)["TableStatus"] == "ACTIVE"

@@ -20,7 +20,7 @@ def test_tags_given_to_create_table_are_listed_only_after_a_while(ext):
     ListTagsOfResource request immediately after a TagResource request, DynamoDB might return
     your previous tag set, if there was one, or an empty tag set ... the metadata for your tags
     or table might not be available at that moment")."""
-    ext.control.configure(tags_settle_seconds=1.0)
+    ext.control.configure(tags_settle_seconds=2)
     dynamodb = ext.client("dynamodb", EAST)
     arn = create_table(dynamodb, tags={"app": "forum", "owner": "ns1/forum"})["TableArn"]
 
@@ -37,7 +37,7 @@ def test_tag_resource_shows_the_previous_set_for_a_while(ext):
     ext.control.configure(tags_settle_seconds=0)
     dynamodb = ext.client("dynamodb", EAST)
     arn = create_table(dynamodb, tags={"app": "forum"})["TableArn"]
-    ext.control.configure(tags_settle_seconds=1.0)
+    ext.control.configure(tags_settle_seconds=2)
 
     dynamodb.tag_resource(ResourceArn=arn, Tags=[{"Key": "app", "Value": "forum2"}])
     assert tags_of(dynamodb, arn) == {"app": "forum"}
@@ -55,7 +55,7 @@ def test_pitr_is_unavailable_for_a_few_seconds_after_create_table(ext):
     #1654, nasa/cumulus#1116 ("the feature fails to be enabled if it is running against newly
     created tables"), scalar-labs/scalardb#347 (wait for continuous backups before enabling
     PITR)."""
-    ext.control.configure(pitr_unavailable_seconds=1.0)
+    ext.control.configure(pitr_unavailable_seconds=2)
     dynamodb = ext.client("dynamodb", EAST, retries=0)
     create_table(dynamodb)
     enable = {"PointInTimeRecoveryEnabled": True}
