@@ -35,6 +35,14 @@ from forumdb_services.storage.base import (
 # Fields the store maintains itself; values passed in `changes` for them are overwritten.
 STORE_MANAGED = ("version", "updatedAt")
 
+# Fields no two records of a kind may share (besides the id), with the index that finds
+# the record holding a value.
+UNIQUE_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "users": (("email", "EmailIndex"),),
+    "threads": (),
+    "posts": (),
+}
+
 _TYPE_NAMES = {"N": "a number", "S": "a non-empty string", "B": "non-empty bytes"}
 
 

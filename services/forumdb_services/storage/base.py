@@ -9,6 +9,9 @@ Rules every backend keeps:
 - `create` never overwrites: an existing id raises `AlreadyExists`. A record without `id`
   gets `forumdb.ids.new_id()` (a collision is retried with a fresh id). `createdAt`,
   `updatedAt` default to now, `version` starts at 1.
+- Ids are unique per kind (a post id across all threads), and a user's `email` among users
+  (`_records.UNIQUE_FIELDS`): a create or update that would give a second record either
+  raises `AlreadyExists` (with `field="email"` for an e-mail), under any concurrency.
 - `update` and `delete` are conditional on `version`: with `expected_version` given, a
   different stored version raises `VersionConflict`; without it, the backend reads the record
   and writes on the condition that nobody changed it meanwhile, so a concurrent update is
@@ -55,10 +58,21 @@ class NotFound(StorageError):
 
 
 class AlreadyExists(StorageError):
-    def __init__(self, kind: str, record_id: Any) -> None:
-        super().__init__(f"{kind} {record_id} already exists")
+    """A record of `kind` already has this id; or, with `field`, this value of a field no
+    two records may share (a user's `email`), and `record_id` is the record that has it
+    (None where the store cannot tell)."""
+
+    def __init__(self, kind: str, record_id: Any, field: str = "id", value: Any = None) -> None:
+        if field == "id":
+            message = f"{kind} {record_id} already exists"
+        else:
+            holder = f" by {kind} {record_id}" if record_id is not None else ""
+            message = f"{field}: {value!r} is already used{holder}"
+        super().__init__(message)
         self.kind = kind
         self.record_id = record_id
+        self.field = field
+        self.value = value
 
 
 class VersionConflict(StorageError):

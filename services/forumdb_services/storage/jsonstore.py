@@ -358,6 +358,7 @@ class JsonCollection(Collection):
             new = _records.new_record(
                 self.table, record, new_id() if given is None else given, utc_now()
             )
+            self._check_unique(view, new, new["id"] if given is not None else None)
             for _ in range(_ID_ATTEMPTS):
                 if not view.contains(new["id"]):
                     return {"put": new}, dict(new)
@@ -379,6 +380,7 @@ class JsonCollection(Collection):
                 raise NotFound(self.kind, record_id)
             _records.check_version(self.table, current, expected_version)
             new = _records.changed_record(self.table, current, changes, utc_now())
+            self._check_unique(view, new, record_id, current)
             return {"put": new}, dict(new)
 
         return self._write(operation)
@@ -394,6 +396,24 @@ class JsonCollection(Collection):
             return {"del": record_id}, current
 
         return self._write(operation)
+
+    def _check_unique(
+        self,
+        view: MemoryView,
+        record: Mapping[str, Any],
+        record_id: int | None,
+        current: Mapping[str, Any] | None = None,
+    ) -> None:
+        """No other record holds the record's unique values (`_records.UNIQUE_FIELDS`); a
+        value the record already had is not checked again (a file may hold duplicates)."""
+        for name, index in _records.UNIQUE_FIELDS[self.kind]:
+            value = record.get(name)
+            if value is None or (current is not None and current.get(name) == value):
+                continue
+            holders, _ = view.query(self.table.index(index), value, None, 2, False)
+            for holder in holders:
+                if holder["id"] != record_id:
+                    raise AlreadyExists(self.kind, holder["id"], field=name, value=value)
 
     def list(self, limit: int = DEFAULT_PAGE_SIZE, cursor: str | None = None) -> Page:
         check_limit(limit)

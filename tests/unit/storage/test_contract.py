@@ -31,7 +31,9 @@ from forumdb_services.storage import (
     threads_newest_first,
     user_by_email,
 )
+from forumdb_services.storage._dynamo_codec import serialize_item
 from forumdb_services.storage.base import Collection, Store, encode_cursor
+from forumdb_services.storage.dynamodb import DynamoStore
 from forumdb_services.storage.jsonstore import JsonStore
 
 SAMPLE = Path(__file__).resolve().parents[3] / "examples" / "sample-data"
@@ -51,6 +53,25 @@ def all_pages(fetch, limit: int) -> tuple[list[dict[str, Any]], int]:
         if cursor is None:
             return items, pages
         assert page.items, "a page with a cursor must not be empty"
+
+
+def written_by_another_tool(store: Store, kind: str, records: list[dict[str, Any]]) -> None:
+    """Records put behind the store's back, without its checks (and, in DynamoDB, without
+    guards): a db.json file dropped in, or items put by a migration, say. Call it first."""
+    full = [
+        {"createdAt": TS.format(0), "updatedAt": TS.format(0), "version": 1, **r} for r in records
+    ]
+    if isinstance(store, JsonStore):
+        folder = store.data_dir / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "db.json").write_text(json.dumps({kind: full}))
+        return
+    assert isinstance(store, DynamoStore)
+    coll = store.collection(kind)
+    for record in full:
+        store.client().put_item(
+            TableName=coll.table_name, Item=serialize_item(coll.table.to_item(record))
+        )
 
 
 def make_posts(store: Store, thread: int, stamps: list[int], user: int = 7) -> list[dict]:
@@ -98,6 +119,62 @@ def test_post_id_is_unique_across_threads(store: Store) -> None:
     with pytest.raises(AlreadyExists):
         store.posts.create({"id": 9, "thread": 2, "text": "b"})
     assert store.posts.get(9)["thread"] == 1
+
+
+def test_a_deleted_post_frees_its_id(store: Store) -> None:
+    store.posts.create({"id": 9, "thread": 1, "text": "a"})
+    store.posts.delete(9)
+    assert store.posts.create({"id": 9, "thread": 2, "text": "b"})["thread"] == 2
+    assert store.posts.get(9)["text"] == "b"
+
+
+def test_a_post_id_another_tool_wrote_is_taken(store: Store) -> None:
+    written_by_another_tool(store, "posts", [{"id": 9, "thread": 1, "text": "migrated"}])
+    with pytest.raises(AlreadyExists):
+        store.posts.create({"id": 9, "thread": 2, "text": "b"})
+    assert [p["thread"] for p in store.posts.list().items] == [1]
+
+
+def test_email_is_unique_among_users(store: Store) -> None:
+    first = store.users.create({"username": "a", "email": "e@ooo.example"})
+    with pytest.raises(AlreadyExists) as err:
+        store.users.create({"username": "b", "email": "e@ooo.example"})
+    assert (err.value.field, err.value.value, err.value.record_id) == (
+        "email",
+        "e@ooo.example",
+        first["id"],
+    )
+    assert "e@ooo.example" in str(err.value)
+    second = store.users.create({"username": "b", "email": "f@ooo.example"})
+    with pytest.raises(AlreadyExists) as err:
+        store.users.update(second["id"], {"email": "e@ooo.example"})
+    assert err.value.field == "email"
+    assert store.users.get(second["id"])["email"] == "f@ooo.example"
+    # Keeping one's own e-mail is no clash; giving it up or leaving frees it.
+    store.users.update(first["id"], {"bio": "same e-mail", "email": "e@ooo.example"})
+    store.users.update(first["id"], {"email": "g@ooo.example"})
+    store.users.update(second["id"], {"email": "e@ooo.example"})
+    store.users.delete(first["id"])
+    third = store.users.create({"username": "c", "email": "g@ooo.example"})
+    store.users.update(second["id"], {"email": None})
+    store.users.update(third["id"], {"email": "e@ooo.example"})
+    assert user_by_email(store.users, "e@ooo.example")["id"] == third["id"]
+    assert user_by_email(store.users, "e@ooo.example") == store.users.get(third["id"])
+
+
+def test_an_email_another_tool_wrote_is_taken(store: Store) -> None:
+    written_by_another_tool(store, "users", [{"id": 1, "email": "e@ooo.example"}])
+    with pytest.raises(AlreadyExists) as err:
+        store.users.create({"username": "b", "email": "e@ooo.example"})
+    assert (err.value.field, err.value.record_id) == ("email", 1)
+
+
+def test_duplicate_emails_another_tool_wrote_stay_usable(store: Store) -> None:
+    written_by_another_tool(store, "users", [{"id": i, "email": "dup@ooo.example"} for i in (1, 2)])
+    assert store.users.update(1, {"bio": "still here"})["bio"] == "still here"
+    store.users.update(2, {"email": "own@ooo.example"})
+    store.users.delete(1)
+    assert store.users.create({"username": "n", "email": "dup@ooo.example"})["id"] > 2
 
 
 def test_auto_id_collision_is_retried(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -355,8 +432,11 @@ def test_forged_cursor_numbers_and_keys_are_bad_cursors(
 
 
 def test_a_cursor_only_fits_its_own_list(store: Store) -> None:
-    for i in range(3):
-        store.users.create({"username": f"u{i}", "email": "same@ooo.example"})
+    written_by_another_tool(
+        store,
+        "users",
+        [{"id": i, "username": f"u{i}", "email": "same@ooo.example"} for i in (1, 2, 3)],
+    )
     make_posts(store, 1, [1, 2, 3])
     list_cursor = store.users.list(limit=1).next_cursor
     query_cursor = store.users.query("EmailIndex", "same@ooo.example", limit=1).next_cursor
@@ -411,8 +491,11 @@ def test_user_by_email(store: Store) -> None:
 
 
 def test_an_index_without_range_key_pages_by_id(store: Store) -> None:
-    for i in (3, 1, 2):
-        store.users.create({"id": i, "email": "shared@ooo.example"})
+    # Only e-mails are looked up by it, unique in what the store writes: the duplicates
+    # come from another tool.
+    written_by_another_tool(
+        store, "users", [{"id": i, "email": "shared@ooo.example"} for i in (3, 1, 2)]
+    )
     for newest_first, expected in ((True, [3, 2, 1]), (False, [1, 2, 3])):
         found, pages = all_pages(
             lambda limit, cursor, newest_first=newest_first: store.users.query(

@@ -16,9 +16,11 @@ from botocore.awsrequest import AWSResponse
 from forumdb import aws
 from forumdb.config import Settings
 from forumdb_services.storage import (
+    AlreadyExists,
     NotFound,
     StoreUnavailable,
     VersionConflict,
+    guards,
     open_store,
     posts_by_user,
     posts_in_thread,
@@ -305,3 +307,107 @@ def test_a_forged_cursor_answers_400_on_every_list_route(
     response = client.get(f"{route}?limit=1&cursor={forged}")
     assert response.status_code == 400, response.get_data(as_text=True)
     assert response.get_json()["error"]["field"] == "cursor"
+
+
+def test_unique_values_are_written_with_their_guard_in_one_transaction(
+    dynamodb_store: DynamoStore, calls: list[str]
+) -> None:
+    store = dynamodb_store
+    steps = {
+        "post": (lambda: store.posts.create({"id": 5, "thread": 1, "text": "x"}),
+                 ["Query", "TransactWriteItems"]),
+        "user without e-mail": (lambda: store.users.create({"id": 1}), ["PutItem"]),
+        "user with e-mail": (lambda: store.users.create({"id": 2, "email": "a@ooo.example"}),
+                             ["Query", "TransactWriteItems"]),
+        "same e-mail": (lambda: store.users.update(2, {"bio": "b"}), ["GetItem", "PutItem"]),
+        "new e-mail": (lambda: store.users.update(2, {"email": "b@ooo.example"}),
+                       ["GetItem", "Query", "TransactWriteItems"]),
+        "post delete": (lambda: store.posts.delete(5), ["Query", "TransactWriteItems"]),
+        "user delete": (lambda: store.users.delete(2), ["GetItem", "TransactWriteItems"]),
+    }  # fmt: skip
+    for name, (step, expected) in steps.items():
+        calls.clear()
+        step()
+        assert calls == expected, name
+
+
+def raw_items(store: DynamoStore, kind: str) -> list[dict[str, Any]]:
+    table = store.collection(kind).table_name
+    return store.client().scan(TableName=table, ConsistentRead=True)["Items"]
+
+
+def test_guards_are_invisible_to_every_read_of_the_store(dynamodb_store: DynamoStore) -> None:
+    store = dynamodb_store
+    users = [
+        store.users.create({"username": f"u{i}", "email": f"u{i}@ooo.example"}) for i in range(4)
+    ]
+    posts = [
+        store.posts.create({"thread": 1 + i % 2, "user": users[0]["id"], "text": str(i)})
+        for i in range(7)
+    ]
+    for kind, made in (("users", users), ("posts", posts)):
+        items = raw_items(store, kind)
+        found = [i for i in items if guards.is_guard_item(i)]
+        assert len(found) == len(made), f"one guard per {kind[:-1]}"
+        table = store.collection(kind).table
+        for guard in found:
+            assert int(guard[table.hash_key.name]["N"]) < 0, "a key no record can have"
+            for idx in table.indexes:  # an item lacking a key attribute is not in the GSI
+                assert not {a.name for a in idx.key_attrs} <= set(guard), idx.name
+        want = sorted(r["id"] for r in made)
+        for limit in (1, 2, 3, 50):
+            pages = all_pages(store.collection(kind).list, limit)
+            assert sorted(r["id"] for r in pages) == want, (kind, limit)
+    assert len(posts_in_thread(store.posts, 1).items) == 4
+    assert len(posts_by_user(store.posts, users[0]["id"]).items) == 7
+    assert user_by_email(store.users, "u1@ooo.example") == users[1]
+
+
+def all_pages(fetch: Any, limit: int) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = fetch(limit=limit, cursor=cursor)
+        assert len(page.items) <= limit
+        items += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return items
+
+
+def test_a_guard_left_without_its_record_is_taken_over(dynamodb_store: DynamoStore) -> None:
+    """forumctl (or a script) deletes a post or a user without their guard: the id and the
+    e-mail are free all the same."""
+    store = dynamodb_store
+    client = store.client()
+    store.posts.create({"id": 9, "thread": 1, "text": "a"})
+    client.delete_item(
+        TableName=store.posts.table_name, Key={"postId": {"N": "9"}, "threadId": {"N": "1"}}
+    )
+    assert store.posts.create({"id": 9, "thread": 2, "text": "b"})["thread"] == 2
+    user = store.users.create({"username": "a", "email": "e@ooo.example"})
+    client.delete_item(TableName=store.users.table_name, Key={"userId": {"N": str(user["id"])}})
+    again = store.users.create({"username": "b", "email": "e@ooo.example"})
+    assert user_by_email(store.users, "e@ooo.example")["id"] == again["id"]
+    # Only one guard each, now the new records'.
+    for kind in ("users", "posts"):
+        assert len([i for i in raw_items(store, kind) if guards.is_guard_item(i)]) == 1
+    with pytest.raises(AlreadyExists):
+        store.posts.create({"id": 9, "thread": 3, "text": "c"})
+    with pytest.raises(AlreadyExists):
+        store.users.create({"username": "c", "email": "e@ooo.example"})
+
+
+def test_a_user_whose_email_changed_behind_the_store_frees_it(
+    dynamodb_store: DynamoStore,
+) -> None:
+    store = dynamodb_store
+    user = store.users.create({"id": 3, "username": "a", "email": "e@ooo.example"})
+    store.client().update_item(
+        TableName=store.users.table_name,
+        Key={"userId": {"N": "3"}},
+        UpdateExpression="SET email = :e",
+        ExpressionAttributeValues={":e": {"S": "other@ooo.example"}},
+    )
+    other = store.users.create({"username": "b", "email": "e@ooo.example"})
+    assert other["id"] != user["id"]
