@@ -55,7 +55,8 @@ def seed(folder: Path, count: int) -> None:
 def one_write(users: JsonCollection, count: int, rng: random.Random, i: int) -> float:
     start = time.perf_counter()
     if i % 2:
-        users.create({"username": f"new{i}", "email": f"new{i}@example.com", "bio": "y" * 80})
+        email = f"new{i}-{rng.getrandbits(48):x}@example.com"  # e-mails are unique
+        users.create({"username": f"new{i}", "email": email, "bio": "y" * 80})
     else:
         users.update(rng.randint(1, count), {"bio": f"changed {i}"})
     return time.perf_counter() - start
