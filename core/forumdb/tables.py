@@ -26,6 +26,23 @@ DEFAULT_TABLE_PREFIX = "forum-"
 THREAD_FEED_ATTR = "entity"
 THREAD_FEED_VALUE = "thread"
 
+# Guard items (forumdb_services.storage.guards) make a user's e-mail and a post's id unique
+# in DynamoDB: items in the Users and Posts tables, with a negative hash key and this
+# attribute, that are no records. Every reader of whole tables (a Scan: the services' lists,
+# forumctl's backup, verify, sync, restore drill) skips them with `RECORDS_ONLY_FILTER` or
+# `is_guard_item`; they count in DynamoDB's own ItemCount.
+GUARD_ATTR = "forumdbGuard"
+GUARDED_KINDS: tuple[Kind, ...] = ("users", "posts")
+RECORDS_ONLY_FILTER: dict[str, Any] = {
+    "FilterExpression": "attribute_not_exists(#forumdbGuard)",
+    "ExpressionAttributeNames": {"#forumdbGuard": GUARD_ATTR},
+}
+
+
+def is_guard_item(item: Mapping[str, Any]) -> bool:
+    """Whether an item (plain, or with DynamoDB type tags) is a guard, not a record."""
+    return GUARD_ATTR in item
+
 
 @dataclass(frozen=True)
 class KeyAttr:

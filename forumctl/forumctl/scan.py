@@ -1,5 +1,9 @@
 """Parallel segmented Scan: each segment in its own thread with its own client, pages handed
-to the caller through a bounded queue, so memory holds a few pages whatever the table size."""
+to the caller through a bounded queue, so memory holds a few pages whatever the table size.
+
+Records only: the guard items the services keep beside the records (`forumdb.tables`,
+GUARD_ATTR) are filtered out by DynamoDB, so backup, verify, sync and the restore drill never
+see, copy or count them."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 
 from forumctl.clients import ClientPool
 from forumctl.codec import Item
+from forumdb.tables import RECORDS_ONLY_FILTER
 
 _DONE = object()
 ITEMS_PER_SEGMENT = 1000  # below this a segment's own client costs more than it saves
@@ -17,7 +22,8 @@ ITEMS_PER_SEGMENT = 1000  # below this a segment's own client costs more than it
 
 def segments_for(pool: ClientPool, table: str, most: int) -> int:
     """As many segments as the table's size justifies (DynamoDB's item count is approximate,
-    refreshed every few hours, which is good enough to size parallelism)."""
+    refreshed every few hours, and counts guard items too, which is good enough to size
+    parallelism)."""
     count = pool.get().describe_table(TableName=table)["Table"].get("ItemCount", 0)
     return max(1, min(most, count // ITEMS_PER_SEGMENT + 1))
 
@@ -31,8 +37,9 @@ def scan_pages(
     page_limit: int | None = None,
     attributes: tuple[str, ...] | None = None,
 ) -> Iterator[list[Item]]:
-    """Yields lists of typed items until the whole table has been read once; with
-    `attributes`, only those attributes of each item (a keys-only read costs less)."""
+    """Yields lists of typed items (records, never guard items; a page may be empty when the
+    filter took all of it, and is then not yielded) until the whole table has been read once;
+    with `attributes`, only those attributes of each item (a keys-only read costs less)."""
     pages: queue.Queue[Any] = queue.Queue(maxsize=2 * segments)
     stop = threading.Event()
 
@@ -59,11 +66,16 @@ def scan_pages(
             kwargs.update(Segment=segment, TotalSegments=segments)
         if page_limit:
             kwargs["Limit"] = page_limit
+        # A filter may name attributes the projection leaves out (Scan API reference:
+        # the filter is applied to the items read, before the projection).
+        kwargs["FilterExpression"] = RECORDS_ONLY_FILTER["FilterExpression"]
+        names = dict(RECORDS_ONLY_FILTER["ExpressionAttributeNames"])
         if attributes:
             # Placeholders for every name: some (`version`, ...) are reserved words.
-            names = {f"#a{i}": name for i, name in enumerate(attributes)}
-            kwargs["ProjectionExpression"] = ", ".join(names)
-            kwargs["ExpressionAttributeNames"] = names
+            projected = {f"#a{i}": name for i, name in enumerate(attributes)}
+            kwargs["ProjectionExpression"] = ", ".join(projected)
+            names.update(projected)
+        kwargs["ExpressionAttributeNames"] = names
         while not stop.is_set():
             resp = client.scan(**kwargs)
             if resp.get("Items") and not put(resp["Items"]):

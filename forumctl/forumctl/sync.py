@@ -58,8 +58,11 @@ from forumctl.codec import (
 )
 from forumctl.errors import DataError
 from forumctl.scan import scan_pages, segments_for
+from forumdb.tables import RECORDS_ONLY_FILTER
 
 DEFAULT_WORKERS = 8
+# Items an emptiness probe reads per Scan call: enough to get past a few guard items at once.
+_EMPTY_PROBE_LIMIT = 100
 
 
 @dataclass
@@ -77,8 +80,26 @@ class SyncResult:
 
 
 def table_is_empty(pool: ClientPool, table: str) -> bool:
-    resp = pool.get().scan(TableName=table, Limit=1, Select="COUNT")
-    return resp.get("Count", 0) == 0 and "LastEvaluatedKey" not in resp
+    """Whether the table holds no record. Guard items (`forumdb.tables.GUARD_ATTR`) are not
+    records: a table holding only guards left behind by deleted records is empty to a
+    restore or a migrate, which write blindly into it (a record they write has no guard; the
+    services find it by a Query before their own writes, and take a stale guard over).
+    `Limit` counts items before the filter, so the Scan goes on until it finds a record or
+    reaches the end."""
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "Limit": _EMPTY_PROBE_LIMIT,
+        "Select": "COUNT",
+        **RECORDS_ONLY_FILTER,
+    }
+    client = pool.get()
+    while True:
+        resp = client.scan(**kwargs)
+        if resp.get("Count", 0):
+            return False
+        if "LastEvaluatedKey" not in resp:
+            return True
+        kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
 
 # hash key (as key_of gives it) -> the range keys the table holds under it:

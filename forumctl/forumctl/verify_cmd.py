@@ -159,12 +159,18 @@ def build_plan(
     show_default=True,
     help="Hours the newest recovery point may be old.",
 )
-@click.option("--exact-counts", is_flag=True, help="Count items by Scan (costs reads).")
+@click.option(
+    "--exact-counts",
+    is_flag=True,
+    help="Count records by Scan (costs reads); without it the count is DynamoDB's ItemCount, "
+    "updated about every 6 h and including the services' guard items (one per post and per "
+    "user with an e-mail).",
+)
 @click.option(
     "--expect",
     multiple=True,
     metavar="KIND=N",
-    help="Fail unless the table of KIND holds N items (repeatable).",
+    help="Fail unless the table of KIND holds N records, counted by Scan (repeatable).",
 )
 @common_options
 def verify(

@@ -31,7 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from forumdb import aws
 from forumdb.config import Settings
 from forumdb.ids import new_id, utc_now
-from forumdb.tables import KINDS, IndexDef, TableDef, table_def
+from forumdb.tables import GUARDED_KINDS, KINDS, IndexDef, TableDef, table_def
 from forumdb_services.storage import _records, guards
 from forumdb_services.storage._dynamo_codec import deserialize_item, serialize_item, serialize_value
 from forumdb_services.storage.base import (
@@ -62,8 +62,6 @@ _CONFLICT_ATTEMPTS = 5
 _CONFLICT_PAUSE_SECONDS = 0.02
 # Times a create or update tries to take over a guard left without its record.
 _TAKEOVER_ATTEMPTS = 3
-# Kinds whose tables hold guard items, which Scans filter out.
-_GUARDED_KINDS = ("users", "posts")
 
 
 class _ConditionFailed(Exception):
@@ -452,7 +450,7 @@ class DynamoCollection(Collection):
         more than asked is read so that the last page carries no cursor. A Scan of a table
         with guards reads twice as many items as it needs: it filters the guards out after
         `Limit` counted them."""
-        read_ahead = 2 if operation == "scan" and self.kind in _GUARDED_KINDS else 1
+        read_ahead = 2 if operation == "scan" and self.kind in GUARDED_KINDS else 1
         records: list[dict[str, Any]] = []
         while len(records) <= limit:
             params = dict(kwargs, Limit=read_ahead * (limit + 1 - len(records)))
@@ -474,7 +472,7 @@ class DynamoCollection(Collection):
                 _records.parse_key_position(self.table, decode_cursor(scope, cursor))
             )
         scan: dict[str, Any] = {"ConsistentRead": True}
-        if self.kind in _GUARDED_KINDS:
+        if self.kind in GUARDED_KINDS:
             scan.update(guards.SCAN_FILTER)
         items, more = self._pages("scan", limit, start_key, **scan)
         next_cursor = (

@@ -21,7 +21,7 @@ carries `forumdbGuard`. No guard has `createdAt`, `email` or `userId`, so no Que
 index ever returns one; a Query of Posts by postId never does either (the key is negative).
 Scans see them: the store's own list filters them out with `SCAN_FILTER`, and every other
 reader of the tables (forumctl's backup, verify, migrate, restore) must skip them the same
-way (`is_guard_item`).
+way (`forumdb.tables.RECORDS_ONLY_FILTER`, `is_guard_item`).
 
 Each guard carries a random `guardToken`. A guard whose record is gone (a post deleted by
 another tool, which leaves the guard) is taken over on the condition that its token is
@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping
 from typing import Any
 
-from forumdb.tables import TableDef
+from forumdb.tables import GUARD_ATTR, RECORDS_ONLY_FILTER, TableDef, is_guard_item
 
-GUARD_ATTR = "forumdbGuard"
+__all__ = ["GUARD_ATTR", "SCAN_FILTER", "guard_item", "guard_key", "is_guard_item"]
+
 OWNER_ATTR = "guardOwner"
 TOKEN_ATTR = "guardToken"  # noqa: S105 - an attribute name, not a secret
 VALUE_ATTR = "guardValue"
@@ -47,15 +47,7 @@ EMAIL = "email"
 _EMAIL_HASH_BYTES = 15  # 120 bits: 37 decimal digits, within DynamoDB's 38
 
 # For a Scan (or Query) that must not return guards.
-SCAN_FILTER = {
-    "FilterExpression": "attribute_not_exists(#forumdbGuard)",
-    "ExpressionAttributeNames": {"#forumdbGuard": GUARD_ATTR},
-}
-
-
-def is_guard_item(item: Mapping[str, Any]) -> bool:
-    """Whether an item (plain or with DynamoDB type tags) is a guard, not a record."""
-    return GUARD_ATTR in item
+SCAN_FILTER = RECORDS_ONLY_FILTER
 
 
 def guard_key(table: TableDef, what: str, value: Any) -> dict[str, Any]:
