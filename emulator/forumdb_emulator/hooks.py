@@ -23,6 +23,7 @@ from . import (
     ratelimits,
     replication,
     tags,
+    transactions,
 )
 from .faults import AwsError, Decision, error_for
 from .state import STATE
@@ -53,6 +54,7 @@ def install() -> None:
         pitr.install()
         tags.install()
         batch_faults.install()  # after pitr and replication: they see only the processed items
+        transactions.install()
         backup_api.install()
         cloudwatch.install()
         _installed = True
