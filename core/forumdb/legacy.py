@@ -57,7 +57,9 @@ def _as_int(value: Any, where: str) -> int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    digits = value.strip().removeprefix("-") if isinstance(value, str) else ""
+    if digits.isascii() and digits.isdigit():
         return int(value)
     raise LegacyFormatError(f"{where}: expected an integer, got {value!r}")
 
@@ -96,6 +98,17 @@ def _key_fields(kind: str) -> tuple[tuple[str, str, int], ...]:
                 most = min(most, found[name][2])
             found[name] = (name, attr.type, most)
     return tuple(found.values())
+
+
+@cache
+def reserved_fields(kind: str) -> frozenset[str]:
+    """Names a record may not carry as fields: the DynamoDB attributes that other fields
+    become (`id` is stored as `userId`, a post's `thread` as `threadId`, ...) and the
+    constant index attributes. A record with a `userId` of its own would re-key itself
+    in DynamoDB (or move a post to another thread)."""
+    table = table_def(kind)
+    names = {attr for name, attr in table.field_to_attr.items() if attr != name}
+    return frozenset((names | set(table.constant_attrs)) - set(table.field_to_attr))
 
 
 def _key_fits(attr_type: str, value: Any, most: int) -> bool:
@@ -153,6 +166,8 @@ def is_normal_record(kind: Kind, raw: Any) -> bool:
     rid = raw.get("id")
     if type(rid) is not int or not 0 <= rid <= MAX_ID:
         return False
+    if not reserved_fields(kind).isdisjoint(raw):
+        return False
     version = raw.get("version")
     if type(version) is not int or version < 1:
         return False
@@ -181,6 +196,13 @@ def normalize_record(kind: Kind, raw: Mapping[str, Any], position: int) -> dict[
 
     def where(name: str) -> str:
         return f"{kind}[{position}].{name} (record id {rid})"
+
+    for name in sorted(reserved_fields(kind).intersection(rec)):
+        raise LegacyFormatError(
+            f"{where(name)}: a record may not carry a field named {name!r}: forumdb's "
+            "DynamoDB items use that attribute for a key or an index (it would re-key the "
+            "record); remove it"
+        )
 
     for ref in REFERENCE_FIELDS[kind]:
         if rec.get(ref) is not None:

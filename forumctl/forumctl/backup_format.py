@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from forumctl.codec import Item, TableChecksum, from_json_item, item_digest
 from forumctl.errors import DataError
+from forumctl.item_checks import BadItem, ItemChecker
 from forumdb.tables import Kind
 
 FORMAT = "forumdb-backup"
@@ -114,6 +115,7 @@ def scan_file(path: Path) -> tuple[Header, list[Section]]:
     sections: list[Section] = []
     header: Header | None = None
     current: Section | None = None
+    checker: ItemChecker | None = None
     ended = False
     with open_read(path) as fh:
         lineno = 0
@@ -138,13 +140,25 @@ def scan_file(path: Path) -> tuple[Header, list[Section]]:
                     if current is not None:
                         raise DataError(f"{where}: table section {current.kind} not closed")
                     start = TableStart.model_validate(obj)
+                    if any(s.kind == start.kind for s in sections):
+                        raise DataError(f"{where}: a second section for table {start.kind}")
                     current = Section(start.kind, start.name, lineno + 1, 0, TableChecksum())
+                    checker = ItemChecker(start.kind)
                 elif kind == "item":
-                    if current is None:
+                    if current is None or checker is None:
                         raise DataError(f"{where}: item outside a table section")
+                    if "item" not in obj:
+                        raise DataError(f"{where}: an item line without its 'item'")
                     try:
+                        checker.check(obj["item"])
                         current.checksum.add_digest(item_digest(from_json_item(obj["item"])))
-                    except (KeyError, ValueError) as exc:
+                    except BadItem as exc:
+                        raise DataError(
+                            f"{where}: {current.kind} item: {exc}",
+                            hint="nothing was written; a backup forumctl wrote never holds "
+                            "this: restore an undamaged copy",
+                        ) from None
+                    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
                         raise DataError(f"{where}: bad item: {exc}") from None
                     current.count += 1
                 elif kind == "table-end":
@@ -165,7 +179,9 @@ def scan_file(path: Path) -> tuple[Header, list[Section]]:
                     sections.append(current)
                     current = None
                 elif kind == "end":
-                    End.model_validate(obj)
+                    if current is not None:
+                        raise DataError(f"{where}: table section {current.kind} not closed")
+                    _check_end(where, End.model_validate(obj), sections)
                     ended = True
                 else:
                     raise DataError(f"{where}: unknown line type {kind!r}")
@@ -181,6 +197,32 @@ def scan_file(path: Path) -> tuple[Header, list[Section]]:
             hint="take the backup again; a complete one ends with a line of type 'end'",
         )
     return header, sections
+
+
+def _check_end(where: str, end: End, sections: list[Section]) -> None:
+    """The end line lists every section the file holds, with the same count and checksum:
+    a section removed with the end line kept, or an end line edited, is damage."""
+    read = {s.kind: {"count": s.count, "checksum": s.checksum.hexdigest} for s in sections}
+    listed = {
+        kind: {"count": totals.get("count"), "checksum": totals.get("checksum")}
+        for kind, totals in end.tables.items()
+    }
+    if listed == read:
+        return
+    missing = sorted(set(listed) - set(read))
+    if missing:
+        problem = f"it lists table(s) {', '.join(missing)} that the file has no section for"
+    elif set(read) - set(listed):
+        problem = f"it leaves out table(s) {', '.join(sorted(set(read) - set(listed)))}"
+    else:
+        wrong = sorted(k for k in read if listed[k] != read[k])
+        problem = "its count or checksum disagrees with the items read for " + ", ".join(
+            f"{k} ({read[k]['count']} items read, {listed[k]['count']} listed)" for k in wrong
+        )
+    raise DataError(
+        f"{where}: the end line does not match the file: {problem}; the backup is damaged",
+        hint="nothing was written; restore an undamaged copy of the backup",
+    )
 
 
 def read_section(path: Path, section: Section) -> Iterator[Item]:

@@ -8,7 +8,7 @@ import click
 
 from forumctl.context import App, common_options, verify_option, write_options
 from forumctl.loader import LoadJob, load_and_report, require_tables
-from forumctl.sources import read_records, records_to_items
+from forumctl.sources import read_records, records_to_items, source_file
 from forumdb.tables import KINDS, Kind
 
 
@@ -56,9 +56,12 @@ def migrate(
     kinds = only or KINDS
     require_tables(app, kinds)
     jobs = []
+    # Every kind is read and checked before the first write: bad data leaves the tables
+    # as they were.
     for kind in kinds:
         records = read_records(source, kind)
-        jobs.append(LoadJob(kind, records_to_items(kind, records), len(records)))
+        items = records_to_items(source_file(source, kind), kind, records)
+        jobs.append(LoadJob(kind, items, len(items)))
     load_and_report(
         app,
         jobs,

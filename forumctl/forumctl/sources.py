@@ -9,13 +9,13 @@ documents through forumdb.legacy, which is what the backend does with them too.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from forumctl.codec import Item, serialize_record
+from forumctl.codec import Item, serialize_record, to_json_item
 from forumctl.errors import DataError
+from forumctl.item_checks import ItemChecker
 from forumdb.config import load_settings
 from forumdb.legacy import LegacyFormatError, duplicate_ids, normalize_document
 from forumdb.tables import Kind, table_def
@@ -66,6 +66,8 @@ def _load_document(path: Path) -> Any:
         raise DataError(f"{path} does not exist") from None
     except (OSError, ValueError) as exc:
         raise DataError(f"{path} is not readable JSON: {exc}") from None
+    except RecursionError:
+        raise DataError(f"{path}: values are nested too deeply to be read") from None
 
 
 def _check_unique_ids(path: Path, kind: Kind, doc: Any) -> None:
@@ -106,10 +108,27 @@ def _read_via_store(data_dir: Path, kind: Kind) -> list[dict[str, Any]]:
         store.close()
 
 
-def records_to_items(kind: Kind, records: list[dict[str, Any]]) -> Iterator[Item]:
+def records_to_items(path: Path, kind: Kind, records: list[dict[str, Any]]) -> list[Item]:
+    """The records as DynamoDB items, every one checked (forumctl.item_checks) before the
+    caller writes the first: bad data is refused whole, naming the file and the record."""
     td = table_def(kind)
+    checker = ItemChecker(kind)
+    items: list[Item] = []
     for rec in records:
         try:
-            yield serialize_record(td.to_item(rec))
+            item = serialize_record(td.to_item(rec))
+            checker.check(to_json_item(item))
+        except ArithmeticError:
+            raise DataError(
+                f"{path}: {kind} record {rec.get('id')!r} cannot be stored in DynamoDB: it "
+                "holds a number of more than 38 significant digits, or out of DynamoDB's "
+                "range (1E-130 to below 1E+126)",
+                hint="fix the record (or leave it out) and run again; nothing was written",
+            ) from None
         except (TypeError, ValueError) as exc:
-            raise DataError(f"{kind} record {rec.get('id')!r} cannot be stored: {exc}") from None
+            raise DataError(
+                f"{path}: {kind} record {rec.get('id')!r} cannot be stored in DynamoDB: {exc}",
+                hint="fix the record (or leave it out) and run again; nothing was written",
+            ) from None
+        items.append(item)
+    return items

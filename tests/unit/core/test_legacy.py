@@ -57,6 +57,12 @@ def test_unknown_fields_are_kept_and_given_fields_win():
         ("posts", {"posts": {"thread": 1}}, "expected a list"),
         ("posts", {"posts": ["text"]}, r"posts\[0\]: expected an object"),
         ("users", {"users": [{"id": True}]}, r"users\[0\].id"),
+        # str.isdigit() takes a superscript two; int() does not
+        ("users", {"users": [{"id": "\u00b2"}]}, r"users\[0\].id: expected an integer"),
+        # a field named like a key attribute would re-key the record in DynamoDB
+        ("users", {"users": [{"id": 900, "userId": 901}]}, r"users\[0\].userId \(record id 900\)"),
+        ("posts", {"posts": [{"id": 1, "thread": 1, "threadId": 2}]}, r"posts\[0\].threadId"),
+        ("threads", {"threads": [{"id": 1, "entity": "x"}]}, r"threads\[0\].entity"),
     ],
 )
 def test_bad_files_name_the_position_and_field(kind, doc, message):
