@@ -43,13 +43,33 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _transfer_codings() -> list[str]:
+    """The request's transfer codings, lower case: their names are case-insensitive (RFC
+    9112, 7: "Transfer-Encoding: Chunked" is chunked)."""
+    raw = request.headers.get("Transfer-Encoding")
+    return [coding.strip().lower() for coding in raw.split(",")] if raw else []
+
+
+def check_framing() -> None:
+    """A request with both Content-Length and Transfer-Encoding is refused: RFC 9112, 6.1,
+    says it "ought to be handled as an error", as two parties could read different bodies
+    out of it (request smuggling)."""
+    if request.headers.get("Transfer-Encoding") and request.headers.get("Content-Length"):
+        raise bad_request(
+            "a request may carry Content-Length or Transfer-Encoding, not both",
+            "Transfer-Encoding",
+        )
+
+
 def has_body() -> bool:
-    return bool(request.content_length) or request.headers.get("Transfer-Encoding") == "chunked"
+    check_framing()
+    return bool(request.content_length) or "chunked" in _transfer_codings()
 
 
 def json_object() -> dict[str, Any]:
     """The request body as a JSON object; 415 for another content type, 413 when too large,
     400 when empty, not JSON or not an object."""
+    check_framing()
     if not _is_json(request.mimetype):
         got = request.mimetype or "no Content-Type"
         raise ApiError(
