@@ -182,6 +182,7 @@ async def _reconcile_once(
             spec=dict(live.spec),
             generation=live.meta.get("generation"),
             previous=state.last_status if state.last_status is not None else dict(live.status),
+            uid=str(live.meta.get("uid") or ""),
         )
         if state.handled is not None:
             outcome.status["lastReconcileRequest"] = state.handled
@@ -322,4 +323,5 @@ async def delete_step(rt: Runtime, live: Live) -> Outcome:
         name=live.name,
         spec=dict(live.spec),
         previous=dict(live.status),
+        uid=str(live.meta.get("uid") or ""),
     )
