@@ -23,7 +23,12 @@ from forumdb_operator.spec import ForumDatabaseSpec, SpecInvalid, parse_spec
 log = logging.getLogger("forumdb_operator.reconcile")
 
 MAX_PASSES = 8
-WAIT_DELAY = 3.0  # seconds before looking again at a table or replica that is changing
+# First wait before looking again at a table or replica that is changing; the loop doubles it
+# (with jitter) while the wait goes on (forumdb_operator.backoff).
+WAIT_DELAY = 2.0
+# First wait while an operation that takes minutes to hours runs: an index backfilling, a
+# replica's first copy (AWS: proportional to the table's size).
+LONG_WAIT_DELAY = 30.0
 BLOCKED_DELAY = 15.0
 # status field: tables made or tagged whose owner tag is not listed yet (diff.ownership)
 CLAIMED_KEY = "claimedTables"
@@ -237,7 +242,9 @@ class Reconciler:
             events.append(Event("Warning", plan.problems[0].reason, _short(message)))
         if phase == "Ready" and previous.get("phase") != "Ready":
             events.append(Event("Normal", "Ready", _short(message)))
-        requeue = WAIT_DELAY if (plan.waiting or plan.actions) and not plan.problems else None
+        requeue = None
+        if (plan.waiting or plan.actions) and not plan.problems:
+            requeue = LONG_WAIT_DELAY if _long_running(desired, obs, plan) else WAIT_DELAY
         return Outcome(
             new_status,
             events,
@@ -470,6 +477,22 @@ class Reconciler:
 
 def _provisioned(spec: ForumDatabaseSpec) -> dict[str, str]:
     return immutable.Provisioned(spec.table_prefix, spec.primary_region).as_status()
+
+
+def _long_running(d: DesiredState, obs: Observed, plan: Plan) -> bool:
+    """An index is being built or a replica is making its first copy (minutes to hours, by
+    the table's size), and nothing else of this resource is to do or is being created: poll
+    slowly."""
+    if plan.actions:
+        return False
+    long = False
+    for t in d.tables:
+        o = obs.table(t.kind, d.primary_region)
+        if o is None or o.status != "ACTIVE":
+            return False  # a table changing state (AWS: seconds to a minute)
+        long = long or any(i.status == "CREATING" for i in o.indexes.values())
+        long = long or any(r.status == "CREATING" for r in o.replicas.values())
+    return long
 
 
 def _provisioned_here(spec: ForumDatabaseSpec, previous: Mapping[str, Any]) -> bool:
