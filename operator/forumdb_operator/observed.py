@@ -216,7 +216,8 @@ class Observer:
                     obs.pitr[(t.kind, region)] = self.pitr(t.name, region)
         if resolve_kms:
             self._resolve_kms(desired, obs)
-        if any(t.write_autoscaling for t in desired.tables):
+        # Also where billing is managed without auto scaling: leftovers are to be removed.
+        if any(t.write_autoscaling or t.billing_managed for t in desired.tables):
             self.autoscaling(desired, obs)
         if desired.backups is not None:
             obs.backups = self.backups(desired)

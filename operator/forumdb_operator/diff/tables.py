@@ -8,7 +8,7 @@ from typing import Any
 
 from forumdb import naming
 from forumdb_operator.desired import DesiredState, DesiredTable
-from forumdb_operator.diff.autoscaling import autoscaling_actions
+from forumdb_operator.diff.autoscaling import autoscaling_actions, autoscaling_removal
 from forumdb_operator.diff.model import Action, Feature, Plan, Problem
 from forumdb_operator.diff.ownership import awaiting_tags, describe_owner, owns, unrecorded_uid
 from forumdb_operator.diff.pitr import pitr_actions
@@ -325,6 +325,18 @@ def diff_tables(d: DesiredState, obs: Observed, plan: Plan) -> None:
             plan.waiting.append(f"table {t.name} in {region} is {o.status}")
             continue
         pitr_actions(d, t, obs, plan)
+        if t.billing_managed and t.write_autoscaling is None:
+            # not wanted any more (on-demand, replicas removed, maxWriteCapacity unset): left
+            # registered, auto scaling would fight every capacity the operator sets
+            plan.actions.extend(autoscaling_removal(t, obs, region))
+        changing = [r for r in o.replicas.values() if r.status != "ACTIVE"]
+        if changing:
+            # AWS applies one change to a global table at a time, whatever the base table's
+            # own status says: no UpdateTable while a replica is created, updated or deleted
+            plan.waiting.extend(
+                f"replica of {t.name} in {r.region} is {r.status}" for r in changing
+            )
+            continue
         change = _table_update(d, t, o, obs)
         if change is None and o.billing_mode == "PROVISIONED":
             # before any replica: AWS refuses replicas of PROVISIONED tables without it
