@@ -172,6 +172,24 @@ def _stream_update(t: DesiredTable, o: ObservedTable) -> Action | None:
     return None
 
 
+def _stream_view_wrong(t: DesiredTable, o: ObservedTable, plan: Plan) -> bool:
+    """Replicas need the NEW_AND_OLD_IMAGES stream, and a stream's view type cannot change in
+    place (UpdateTable refuses it while the stream is on): said before any replica is asked."""
+    view = o.stream_view_type
+    if not (t.stream_required and o.stream_enabled and view and view != "NEW_AND_OLD_IMAGES"):
+        return False
+    plan.problems.append(
+        Problem(
+            "spec.replicaRegions",
+            f"table {t.name} in {o.region} has a {view} stream; global-table replicas need "
+            "NEW_AND_OLD_IMAGES: disable its stream (aws dynamodb update-table "
+            "--stream-specification StreamEnabled=false), then the operator enables the right one",
+            "StreamViewType",
+        )
+    )
+    return True
+
+
 def _index_update(t: DesiredTable, o: ObservedTable) -> Action | None:
     for gsi in t.indexes:
         if gsi["IndexName"] not in o.indexes:
@@ -336,6 +354,8 @@ def diff_tables(d: DesiredState, obs: Observed, plan: Plan) -> None:
             plan.waiting.extend(
                 f"replica of {t.name} in {r.region} is {r.status}" for r in changing
             )
+            continue
+        if _stream_view_wrong(t, o, plan):
             continue
         change = _table_update(d, t, o, obs)
         if change is None and o.billing_mode == "PROVISIONED":

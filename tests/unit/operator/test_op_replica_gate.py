@@ -88,3 +88,13 @@ def test_switching_to_on_demand_deregisters_auto_scaling_in_the_emulator(ext: An
         namespace="ns1", name="forum", spec=spec(**base), generation=2, previous=out.status
     )
     assert again.calls.writes == []
+
+
+def test_a_stream_of_another_view_type_is_reported_before_any_replica():
+    d = desired()
+    obs = in_shape(d)
+    obs = with_table(obs, "users", "us-east-1", stream_view_type="KEYS_ONLY", replicas={})
+    plan = diff(d, obs)
+    assert [p.reason for p in plan.problems] == ["StreamViewType"]
+    assert "KEYS_ONLY" in plan.problems[0].message
+    assert not [a for a in plan.actions if a.params.get("TableName") == "forum-Users"]
