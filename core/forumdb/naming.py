@@ -23,7 +23,12 @@ SHORT_NAME = "forumdb"
 API_VERSION = f"{GROUP}/{VERSION}"
 
 # Tags on every AWS resource the operator creates or adopts.
-TAG_OWNER = "forumdb.io/owner"  # "NAMESPACE/NAME" of the ForumDatabase
+TAG_OWNER = "forumdb.io/owner"  # "NAMESPACE/NAME" of the ForumDatabase (bounded, see owner_value)
+# The ForumDatabase's metadata.uid: a resource deleted and created again under the same name,
+# or the same name in another cluster, is another owner.
+TAG_OWNER_UID = "forumdb.io/owner-uid"
+# The operator's --cluster-id, where set: two clusters sharing one AWS account.
+TAG_CLUSTER = "forumdb.io/cluster"
 TAG_MANAGED_BY = "forumdb.io/managed-by"
 TAG_TABLE_KIND = "forumdb.io/table"  # users | threads | posts (tables only)
 MANAGED_BY = "forumdb-operator"
@@ -35,16 +40,36 @@ LABEL_OWNER_NAME = "forumdb.io/forumdatabase"
 # Any new value wakes the resource's reconcile loop now (status.lastReconcileRequest echoes it).
 ANNOTATION_RECONCILE_REQUESTED = "forumdb.io/reconcile-requested"
 
-# AWS Backup vault/plan names: 1-50 of [A-Za-z0-9_-]; CloudWatch alarm names up to 255 chars;
-# SNS topic names up to 256 of [A-Za-z0-9_-].
+# AWS Backup vault/plan names: 1-50 of [A-Za-z0-9_-]; CloudWatch alarm names up to 255 chars
+# (PutMetricAlarm API reference); SNS topic names up to 256 of [A-Za-z0-9_-]; tag values up to
+# 256 characters (DynamoDB TagResource, AWS Backup and CloudWatch tagging limits).
 _VAULT_MAX = 50
 _PLAN_MAX = 50
 _TOPIC_MAX = 256
+_TAG_VALUE_MAX = 256
+_ALARM_MAX = 255
+# The alarm prefix stays short enough that every alarm name under it fits in _ALARM_MAX.
+_ALARM_PREFIX_MAX = 120
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+# --cluster-id: lower-case letters, digits and '-', so it fits every AWS name it joins.
+CLUSTER_ID_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$")
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:8]
+
+
+def _cut(value: str, limit: int) -> str:
+    """`value` if it fits, else cut and suffixed with a hash of the whole (stays distinct)."""
+    if len(value) <= limit:
+        return value
+    return f"{value[: limit - 9]}-{_digest(value)}"
 
 
 def owner_value(namespace: str, name: str) -> str:
-    return f"{namespace}/{name}"
+    """The owner tag's value: NAMESPACE/NAME (a namespace of 63 and a name of 253 characters
+    would pass the 256 of a tag value: then cut with a hash)."""
+    return _cut(f"{namespace}/{name}", _TAG_VALUE_MAX)
 
 
 def _bounded(base: str, limit: int) -> str:
@@ -53,58 +78,76 @@ def _bounded(base: str, limit: int) -> str:
     safe = _UNSAFE.sub("-", base)
     if len(safe) <= limit:
         return safe
-    digest = hashlib.sha256(base.encode()).hexdigest()[:8]
-    return f"{safe[: limit - 9]}-{digest}"
+    return f"{safe[: limit - 9]}-{_digest(base)}"
 
 
 def configmap_name(name: str) -> str:
     return f"{CONFIGMAP_PREFIX}{name}"
 
 
-def base_name(namespace: str, name: str) -> str:
-    return f"forumdb-{namespace}-{name}"
+def base_name(namespace: str, name: str, cluster: str = "") -> str:
+    """With a cluster id, names of two clusters sharing an account never collide."""
+    return f"forumdb-{cluster}-{namespace}-{name}" if cluster else f"forumdb-{namespace}-{name}"
 
 
-def vault_name(namespace: str, name: str, override: str | None = None) -> str:
+def vault_name(namespace: str, name: str, override: str | None = None, cluster: str = "") -> str:
     """The backup vault's name, the same in the primary and the copy region."""
-    return override or _bounded(base_name(namespace, name), _VAULT_MAX)
+    return override or _bounded(base_name(namespace, name, cluster), _VAULT_MAX)
 
 
-def plan_name(namespace: str, name: str) -> str:
-    return _bounded(base_name(namespace, name), _PLAN_MAX)
+def plan_name(namespace: str, name: str, cluster: str = "") -> str:
+    return _bounded(base_name(namespace, name, cluster), _PLAN_MAX)
 
 
-def selection_name(namespace: str, name: str) -> str:
-    return _bounded(f"{base_name(namespace, name)}-tables", _PLAN_MAX)
+def selection_name(namespace: str, name: str, cluster: str = "") -> str:
+    return _bounded(f"{base_name(namespace, name, cluster)}-tables", _PLAN_MAX)
 
 
-def topic_name(namespace: str, name: str) -> str:
-    return _bounded(f"{base_name(namespace, name)}-alarms", _TOPIC_MAX)
+def topic_name(namespace: str, name: str, cluster: str = "") -> str:
+    return _bounded(f"{base_name(namespace, name, cluster)}-alarms", _TOPIC_MAX)
 
 
-def alarm_prefix(namespace: str, name: str) -> str:
+def alarm_prefix(namespace: str, name: str, cluster: str = "") -> str:
     """Every alarm of one resource starts with this (so DescribeAlarms by prefix finds them)."""
-    return f"forumdb/{namespace}/{name}/"
+    base = f"forumdb/{cluster}/{namespace}/{name}" if cluster else f"forumdb/{namespace}/{name}"
+    return _cut(base, _ALARM_PREFIX_MAX - 1) + "/"
 
 
-def table_alarm_name(namespace: str, name: str, table: str, metric: str) -> str:
-    return f"{alarm_prefix(namespace, name)}{table}/{metric}"
+def _alarm(prefix: str, tail: str) -> str:
+    return prefix + _cut(tail, _ALARM_MAX - len(prefix))
 
 
-def account_alarm_name(namespace: str, name: str, metric: str) -> str:
-    return f"{alarm_prefix(namespace, name)}account/{metric}"
+def table_alarm_name(namespace: str, name: str, table: str, metric: str, cluster: str = "") -> str:
+    return _alarm(alarm_prefix(namespace, name, cluster), f"{table}/{metric}")
 
 
-def replication_alarm_name(namespace: str, name: str, table: str, replica_region: str) -> str:
-    return f"{alarm_prefix(namespace, name)}{table}/ReplicationLatency/{replica_region}"
+def account_alarm_name(namespace: str, name: str, metric: str, cluster: str = "") -> str:
+    return _alarm(alarm_prefix(namespace, name, cluster), f"account/{metric}")
 
 
-def owner_tags(namespace: str, name: str) -> dict[str, str]:
-    return {TAG_OWNER: owner_value(namespace, name), TAG_MANAGED_BY: MANAGED_BY}
+def replication_alarm_name(
+    namespace: str, name: str, table: str, replica_region: str, cluster: str = ""
+) -> str:
+    return _alarm(
+        alarm_prefix(namespace, name, cluster), f"{table}/ReplicationLatency/{replica_region}"
+    )
 
 
-def table_tags(namespace: str, name: str, kind: Kind) -> dict[str, str]:
-    return {**owner_tags(namespace, name), TAG_TABLE_KIND: kind}
+def owner_tags(namespace: str, name: str, uid: str = "", cluster: str = "") -> dict[str, str]:
+    """The ownership record: NAMESPACE/NAME, and the resource's UID and the cluster id where
+    known (a recreated resource, or one of the same name in another cluster, is not the owner)."""
+    tags = {TAG_OWNER: owner_value(namespace, name), TAG_MANAGED_BY: MANAGED_BY}
+    if uid:
+        tags[TAG_OWNER_UID] = uid
+    if cluster:
+        tags[TAG_CLUSTER] = cluster
+    return tags
+
+
+def table_tags(
+    namespace: str, name: str, kind: Kind, uid: str = "", cluster: str = ""
+) -> dict[str, str]:
+    return {**owner_tags(namespace, name, uid, cluster), TAG_TABLE_KIND: kind}
 
 
 @dataclass(frozen=True)
@@ -115,6 +158,7 @@ class ResourceNames:
     name: str
     table_prefix: str
     vault_override: str | None = None
+    cluster: str = ""
 
     @property
     def tables(self) -> dict[Kind, str]:
@@ -126,24 +170,24 @@ class ResourceNames:
 
     @property
     def vault(self) -> str:
-        return vault_name(self.namespace, self.name, self.vault_override)
+        return vault_name(self.namespace, self.name, self.vault_override, self.cluster)
 
     @property
     def plan(self) -> str:
-        return plan_name(self.namespace, self.name)
+        return plan_name(self.namespace, self.name, self.cluster)
 
     @property
     def selection(self) -> str:
-        return selection_name(self.namespace, self.name)
+        return selection_name(self.namespace, self.name, self.cluster)
 
     @property
     def topic(self) -> str:
-        return topic_name(self.namespace, self.name)
+        return topic_name(self.namespace, self.name, self.cluster)
 
     @property
     def alarm_prefix(self) -> str:
-        return alarm_prefix(self.namespace, self.name)
+        return alarm_prefix(self.namespace, self.name, self.cluster)
 
     @property
     def tags(self) -> dict[str, str]:
-        return owner_tags(self.namespace, self.name)
+        return owner_tags(self.namespace, self.name, cluster=self.cluster)

@@ -11,7 +11,7 @@ from typing import Any
 
 from forumdb import naming
 from forumdb.tables import KINDS, TABLES, Kind, create_table_request, table_name
-from forumdb_operator.spec import Alarms, ForumDatabaseSpec
+from forumdb_operator.spec import Alarms, Billing, ForumDatabaseSpec
 
 DYNAMODB_NAMESPACE = "AWS/DynamoDB"
 AUTOSCALING_MAX_FACTOR = 4  # default max write capacity = 4 x writeCapacity
@@ -47,6 +47,8 @@ class DesiredTable:
     tags: dict[str, str]
     # (min, max) write capacity auto scaling of the table and its indexes; None: not managed.
     write_autoscaling: tuple[int, int] | None = None
+    # False: spec.billing unset; a new table is on-demand, an existing one keeps its mode.
+    billing_managed: bool = True
 
     @property
     def indexes(self) -> list[dict[str, Any]]:
@@ -152,6 +154,9 @@ class DesiredState:
     deletion_policy: str
     # The region the spec asks the services to use (spec.activeRegion, else the primary).
     active_region: str = ""
+    # The resource's metadata.uid and the operator's cluster id: part of the ownership record.
+    uid: str = ""
+    cluster: str = ""
     owner: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -165,8 +170,10 @@ class DesiredState:
         return next(t for t in self.tables if t.kind == kind)
 
 
-def _desired_table(spec: ForumDatabaseSpec, namespace: str, name: str, kind: Kind) -> DesiredTable:
-    billing = spec.billing
+def _desired_table(
+    spec: ForumDatabaseSpec, namespace: str, name: str, kind: Kind, uid: str, cluster: str
+) -> DesiredTable:
+    billing = spec.billing or Billing()
     enc = spec.encryption
     kms_key: str | None = None if enc is None else (enc.kms_key_id or "")
     replica_keys: dict[str, str | None] = {}
@@ -176,7 +183,7 @@ def _desired_table(spec: ForumDatabaseSpec, namespace: str, name: str, kind: Kin
         else:
             # spec validation guarantees a per-region key unless kmsKeyId is an alias.
             replica_keys[region] = enc.replica_kms_key_ids.get(region, enc.kms_key_id)
-    tags = naming.table_tags(namespace, name, kind)
+    tags = naming.table_tags(namespace, name, kind, uid, cluster)
     tname = table_name(kind, spec.table_prefix)
     request = create_table_request(
         TABLES[kind],
@@ -210,26 +217,29 @@ def _desired_table(spec: ForumDatabaseSpec, namespace: str, name: str, kind: Kin
         deletion_protection=spec.deletion_protection,
         tags=tags,
         write_autoscaling=autoscaling,
+        billing_managed=spec.billing is not None,
     )
 
 
-def _desired_backups(spec: ForumDatabaseSpec, namespace: str, name: str) -> DesiredBackups | None:
+def _desired_backups(
+    spec: ForumDatabaseSpec, namespace: str, name: str, uid: str, cluster: str
+) -> DesiredBackups | None:
     b = spec.backups
     if b is None:
         return None
     return DesiredBackups(
         enabled=b.enabled,
-        vault_name=naming.vault_name(namespace, name, b.vault_name),
+        vault_name=naming.vault_name(namespace, name, b.vault_name, cluster),
         primary_region=spec.primary_region,
         copy_region=b.copy_region,
-        plan_name=naming.plan_name(namespace, name),
+        plan_name=naming.plan_name(namespace, name, cluster),
         rule_name="forumdb-scheduled",
         schedule=b.schedule,
         retention_days=b.retention_days,
         copy_retention_days=b.copy_retention_days or b.retention_days,
-        selection_name=naming.selection_name(namespace, name),
+        selection_name=naming.selection_name(namespace, name, cluster),
         iam_role_arn=b.iam_role_arn,
-        tags=naming.owner_tags(namespace, name),
+        tags=naming.owner_tags(namespace, name, uid, cluster),
     )
 
 
@@ -262,16 +272,20 @@ def _system_errors_metrics(table: str, period: int) -> tuple[dict[str, Any], ...
 
 
 def _desired_alarms(
-    spec: ForumDatabaseSpec, namespace: str, name: str, tables: tuple[DesiredTable, ...]
+    spec: ForumDatabaseSpec,
+    namespace: str,
+    name: str,
+    tables: tuple[DesiredTable, ...],
+    cluster: str = "",
 ) -> DesiredAlarms | None:
     """Each table's alarms, then the account-level UserErrors alarm."""
     a = spec.alarms
     if a is None:
         return None
-    alarms = [x for t in tables for x in _table_alarms(spec, a, namespace, name, t)]
+    alarms = [x for t in tables for x in _table_alarms(spec, a, namespace, name, t, cluster)]
     alarms.append(
         DesiredAlarm(
-            name=naming.account_alarm_name(namespace, name, "UserErrors"),
+            name=naming.account_alarm_name(namespace, name, "UserErrors", cluster),
             region=spec.primary_region,
             description=f"DynamoDB UserErrors in {spec.primary_region} (account-level)",
             metric_name="UserErrors",
@@ -285,25 +299,27 @@ def _desired_alarms(
     return DesiredAlarms(
         enabled=a.enabled,
         region=spec.primary_region,
-        prefix=naming.alarm_prefix(namespace, name),
+        prefix=naming.alarm_prefix(namespace, name, cluster),
         alarms=tuple(alarms),
         topic_arn=a.sns_topic_arn,
         create_topic_name=(
-            naming.topic_name(namespace, name) if a.create_topic and not a.sns_topic_arn else None
+            naming.topic_name(namespace, name, cluster)
+            if a.create_topic and not a.sns_topic_arn
+            else None
         ),
         emails=tuple(a.email_subscriptions),
     )
 
 
 def _table_alarms(
-    spec: ForumDatabaseSpec, a: Alarms, namespace: str, name: str, t: DesiredTable
+    spec: ForumDatabaseSpec, a: Alarms, namespace: str, name: str, t: DesiredTable, cluster: str
 ) -> list[DesiredAlarm]:
     """Read and write throttles, system errors, and the replication latency to each replica."""
     common = {"period": a.period_seconds, "evaluation_periods": a.evaluation_periods}
     gte = "GreaterThanOrEqualToThreshold"
     alarms = [
         DesiredAlarm(
-            name=naming.table_alarm_name(namespace, name, t.name, metric),
+            name=naming.table_alarm_name(namespace, name, t.name, metric, cluster),
             region=spec.primary_region,
             description=f"{metric} on {t.name} ({namespace}/{name})",
             metric_name=metric,
@@ -317,7 +333,7 @@ def _table_alarms(
     ]
     alarms.append(
         DesiredAlarm(
-            name=naming.table_alarm_name(namespace, name, t.name, "SystemErrors"),
+            name=naming.table_alarm_name(namespace, name, t.name, "SystemErrors", cluster),
             region=spec.primary_region,
             description=f"SystemErrors on {t.name} ({namespace}/{name})",
             threshold=float(a.system_errors_threshold),
@@ -328,7 +344,7 @@ def _table_alarms(
     )
     alarms.extend(
         DesiredAlarm(
-            name=naming.replication_alarm_name(namespace, name, t.name, replica),
+            name=naming.replication_alarm_name(namespace, name, t.name, replica, cluster),
             region=spec.primary_region,
             description=f"ReplicationLatency of {t.name} from {spec.primary_region} to {replica}",
             metric_name="ReplicationLatency",
@@ -343,8 +359,12 @@ def _table_alarms(
     return alarms
 
 
-def desired_state(spec: ForumDatabaseSpec, namespace: str, name: str) -> DesiredState:
-    tables = tuple(_desired_table(spec, namespace, name, k) for k in KINDS)
+def desired_state(
+    spec: ForumDatabaseSpec, namespace: str, name: str, *, uid: str = "", cluster: str = ""
+) -> DesiredState:
+    """`uid` (metadata.uid) and `cluster` (the operator's --cluster-id) join the ownership
+    record; empty: not known (unit tests, forumctl), the record is NAMESPACE/NAME alone."""
+    tables = tuple(_desired_table(spec, namespace, name, k, uid, cluster) for k in KINDS)
     pitr = spec.point_in_time_recovery
     return DesiredState(
         namespace=namespace,
@@ -355,9 +375,11 @@ def desired_state(spec: ForumDatabaseSpec, namespace: str, name: str) -> Desired
         replicas_managed=spec.replica_regions is not None,
         tables=tables,
         pitr=DesiredPitr(pitr.enabled, pitr.recovery_period_days) if pitr else None,
-        backups=_desired_backups(spec, namespace, name),
-        alarms=_desired_alarms(spec, namespace, name, tables),
+        backups=_desired_backups(spec, namespace, name, uid, cluster),
+        alarms=_desired_alarms(spec, namespace, name, tables, cluster),
         adopt=spec.adopt,
         deletion_policy=spec.deletion_policy,
         active_region=spec.requested_region,
+        uid=uid,
+        cluster=cluster,
     )

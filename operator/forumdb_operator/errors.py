@@ -15,26 +15,71 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-TRANSIENT_CODES = frozenset(
+# Retryable answers, by what they mean. The throttling and transient lists are botocore's
+# standard retry mode's (botocore/retries/standard.py, which the AWS SDKs share: "Retry
+# behavior", AWS SDKs and Tools Reference Guide); by the time such an error reaches us the
+# client has already retried it, so we back off longer (forumdb_operator.backoff).
+THROTTLING_CODES = frozenset(
     {
-        "ThrottlingException",
         "Throttling",
-        "ProvisionedThroughputExceededException",
-        "RequestLimitExceeded",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
         "TooManyRequestsException",
-        "LimitExceededException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+    }
+)
+SERVER_CODES = frozenset(
+    {
         "InternalServerError",
         "InternalFailure",
         "InternalServiceError",
+        "InternalServiceErrorException",  # Application Auto Scaling
         "ServiceUnavailable",
         "ServiceUnavailableException",
-        "ResourceInUseException",  # the table is being created/updated: wait, do not fight
-        "TransactionInProgressException",
-        "ConcurrentModificationException",
+        "KMSInternalException",
         "RequestTimeout",
         "RequestTimeoutException",
     }
 )
+# Another operation on the same resource is under way: look again soon, do not fight.
+IN_PROGRESS_CODES = frozenset(
+    {
+        "ResourceInUseException",  # DynamoDB: the table is CREATING/UPDATING/DELETING
+        "ConcurrentModificationException",
+        "ConcurrentUpdateException",  # Application Auto Scaling
+        "ConflictException",  # AWS Backup: "until it finishes performing a previous action"
+        "ConcurrentAccess",  # SNS tagging
+        "AlreadyExistsException",  # AWS Backup create racing another: observe again
+    }
+)
+# LimitExceededException means different things per service (each API reference):
+# DynamoDB: too many control-plane operations at once (retryable), or a capacity decrease
+# beyond the day's allowance ("decreases are limited": not before the next UTC day);
+# Application Auto Scaling and AWS Backup: an account quota (terminal until raised).
+RETRYABLE_LIMIT_SERVICES = frozenset({"dynamodb", "kms"})
+QUOTA_CODES = frozenset(
+    {
+        "LimitExceededFault",  # CloudWatch: alarm quota
+        "TopicLimitExceeded",
+        "SubscriptionLimitExceeded",
+        "ServiceQuotaExceededException",
+    }
+)
+TRANSIENT_CODES = THROTTLING_CODES | SERVER_CODES | IN_PROGRESS_CODES
+
+# First waits (forumdb_operator.backoff doubles them, with jitter, up to its cap).
+THROTTLE_DELAY = 2.0
+IN_PROGRESS_DELAY = 5.0
+CONNECTION_DELAY = 5.0
+UNKNOWN_DELAY = 120.0  # an unknown 4xx: retried, but rarely (no retry storm)
+DECREASE_LIMIT_DELAY = 3600.0
 
 # Transient answers that clear within seconds: retried soon, not after the long default.
 SHORT_RETRY_CODES = {
@@ -54,6 +99,7 @@ PERMANENT_CODES = frozenset(
         "AccessDeniedException",
         "AccessDenied",
         "UnrecognizedClientException",
+        "InvalidClientTokenId",
         "KMSAccessDeniedException",
         "KMSNotFoundException",
         "KMSInvalidStateException",
@@ -63,6 +109,10 @@ PERMANENT_CODES = frozenset(
         "InvalidArnException",
         "AuthorizationError",
         "OptInRequired",
+        "MissingParameterValueException",
+        "ObjectNotFoundException",  # Application Auto Scaling: no such target
+        "FailedResourceAccessException",  # Application Auto Scaling: cannot read the table
+        *QUOTA_CODES,
     }
 )
 
@@ -136,9 +186,12 @@ def classify(
         text = f"{what} in {region}: {code}: {message}"
         if code in SHORT_RETRY_CODES:
             return TransientError(text, region=region, code=code, delay=SHORT_RETRY_CODES[code])
-        if code in TRANSIENT_CODES or status >= 500 or status == 429:
-            delay = 10.0 if code == "ResourceInUseException" else 30.0
-            return TransientError(text, region=region, code=code, delay=delay)
+        if code == "LimitExceededException":
+            return _limit_exceeded(text, message, region, service)
+        if code in IN_PROGRESS_CODES:
+            return TransientError(text, region=region, code=code, delay=IN_PROGRESS_DELAY)
+        if code in THROTTLING_CODES or code in SERVER_CODES or status >= 500 or status == 429:
+            return TransientError(text, region=region, code=code, delay=THROTTLE_DELAY)
         if code in ACCESS_DENIED_CODES:
             action = iam_action(service, exc) or "this call"
             return PermanentError(
@@ -152,9 +205,11 @@ def classify(
         if code in PERMANENT_CODES:
             return PermanentError(text, region=region, code=code, reason=code or "AWSError")
         # Unknown 4xx: treat as transient, but with a long delay (no retry storm).
-        return TransientError(text, region=region, code=code, delay=120.0)
+        return TransientError(text, region=region, code=code, delay=UNKNOWN_DELAY)
     if isinstance(exc, EndpointConnectionError | ConnectionError | ReadTimeoutError):
-        return TransientError(f"{what} in {region}: {exc}", region=region, code="Connection")
+        return TransientError(
+            f"{what} in {region}: {exc}", region=region, code="Connection", delay=CONNECTION_DELAY
+        )
     if isinstance(exc, BotoCoreError):
         return TransientError(f"{what} in {region}: {exc}", region=region, delay=60.0)
     if isinstance(exc, NotImplementedError):
@@ -162,3 +217,25 @@ def classify(
             f"{what} in {region}: not implemented by this endpoint", region=region
         )
     raise exc
+
+
+def _limit_exceeded(text: str, message: str, region: str, service: str | None) -> ReconcileError:
+    """LimitExceededException, by service and message (see RETRYABLE_LIMIT_SERVICES)."""
+    code = "LimitExceededException"
+    if service in RETRYABLE_LIMIT_SERVICES or service is None:
+        if "decreases are limited" in message.lower():
+            return TransientError(
+                f"{text} (DynamoDB allows only a few capacity decreases per UTC day; "
+                "tried again in an hour)",
+                region=region,
+                code=code,
+                delay=DECREASE_LIMIT_DELAY,
+            )
+        return TransientError(text, region=region, code=code, delay=THROTTLE_DELAY)
+    return PermanentError(
+        f"{text} (an account quota of {service}: raise it in Service Quotas, or remove unused "
+        "resources)",
+        region=region,
+        code=code,
+        reason="QuotaExceeded",
+    )

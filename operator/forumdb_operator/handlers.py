@@ -14,7 +14,7 @@ from typing import Any
 import kopf
 
 from forumdb import naming
-from forumdb_operator import loops, runtime, webhook
+from forumdb_operator import backoff, loops, runtime, webhook
 from forumdb_operator.reconcile import Event
 
 log = logging.getLogger("forumdb_operator.handlers")
@@ -92,6 +92,7 @@ async def on_delete(
     status: kopf.Status,
     patch: kopf.Patch,
     memo: kopf.Memo,
+    retry: int,
     **_: Any,
 ) -> None:
     live = loops.Live(name, namespace, body, spec, body.meta, status)
@@ -100,6 +101,8 @@ async def on_delete(
     for key, value in outcome.status.items():
         patch.status[key] = value
     if not outcome.done:
+        # Kopf counts the retries of this handler: the waits double (with jitter) from there.
         raise kopf.TemporaryError(
-            outcome.status.get("message", "deleting"), delay=outcome.requeue_after or 5.0
+            outcome.status.get("message", "deleting"),
+            delay=backoff.delay(outcome.requeue_after or 5.0, retry),
         )

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from kubernetes.client.exceptions import ApiException
 
 from forumdb import naming
-from forumdb_operator import health, metrics
+from forumdb_operator import backoff, health, metrics
 from forumdb_operator.configmap import configmap_data, configmap_manifest
 from forumdb_operator.kube import cause
 from forumdb_operator.reconcile import Event, Outcome
@@ -134,6 +134,21 @@ class _Reconciling:
     # The reconcile-requested annotation value last acted on (Kopf's diff ignores forumdb.io/
     # annotations, which share the prefix of its own storage: the loop polls the live meta).
     handled: str | None = None
+    # Reconciles in a row that ended waiting or retrying without progress (backoff).
+    attempt: int = 0
+
+    def next_delay(self, outcome: Outcome | None, drift_interval: float) -> float:
+        """The drift interval once settled; else the outcome's first wait, doubled with
+        jitter for each look in a row that made no progress."""
+        base = ERROR_DELAY if outcome is None else outcome.requeue_after
+        if base is None:
+            self.attempt = 0
+            return drift_interval
+        if outcome is not None and outcome.applied:
+            self.attempt = 0  # progress: the next step is a new wait
+        wait = backoff.delay(base, self.attempt)
+        self.attempt += 1
+        return wait
 
 
 async def reconcile_loop(
@@ -159,6 +174,8 @@ async def reconcile_loop(
             await sleep(wake, stopped, delay, asked)
             if stopped:
                 break
+            if wake.is_set():
+                state.attempt = 0  # a new spec: its waits start short again
             wake.clear()
             if live.meta.get("deletionTimestamp"):
                 break
@@ -182,6 +199,7 @@ async def _reconcile_once(
             spec=dict(live.spec),
             generation=live.meta.get("generation"),
             previous=state.last_status if state.last_status is not None else dict(live.status),
+            uid=str(live.meta.get("uid") or ""),
         )
         if state.handled is not None:
             outcome.status["lastReconcileRequest"] = state.handled
@@ -193,10 +211,10 @@ async def _reconcile_once(
             wake_event(memo, HEALTH_WAKE_KEY).set()
         state.last_status = outcome.status
         post(snapshot, outcome.events)
-        return outcome.requeue_after or rt.drift_interval
+        return state.next_delay(outcome, rt.drift_interval)
     except Exception as exc:  # keep the loop alive; Kubernetes/API hiccups retry soon
         log.exception("reconcile loop error", extra={"resource": live.resource, "cause": repr(exc)})
-        return ERROR_DELAY
+        return state.next_delay(None, rt.drift_interval)
 
 
 def _reconcile_request(meta: Mapping[str, Any]) -> str | None:
@@ -322,4 +340,5 @@ async def delete_step(rt: Runtime, live: Live) -> Outcome:
         name=live.name,
         spec=dict(live.spec),
         previous=dict(live.status),
+        uid=str(live.meta.get("uid") or ""),
     )

@@ -3,6 +3,7 @@
     forum-operator [--namespace NS]... | [--all-namespaces]   (default: all namespaces)
                    [--health-port 8080] [--metrics-port 9090]
                    [--peering NAME | --standalone] [--drift-interval SECONDS]
+                   [--cluster-id ID]
 
 AWS endpoints, region and credentials come from boto3's standard settings (AWS_ENDPOINT_URL,
 AWS_REGION, the credential chain); Kubernetes from the in-cluster service account or KUBECONFIG.
@@ -19,6 +20,7 @@ import click
 import kopf
 from prometheus_client import start_http_server
 
+from forumdb import naming
 from forumdb.logs import configure_logging
 from forumdb_operator import handlers, kube, webhook
 from forumdb_operator.runtime import MEMO_KEY, Runtime
@@ -89,6 +91,14 @@ def _drop_kopf_extras(record: logging.LogRecord) -> bool:
     envvar="FORUMDB_WEBHOOK_CERT_DIR",
     help="Folder with tls.crt, tls.key (and ca.crt) for the webhook's HTTPS.",
 )
+@click.option(
+    "--cluster-id",
+    default="",
+    envvar="FORUMDB_CLUSTER_ID",
+    help="This cluster's id (lower-case letters, digits, '-'; up to 32): recorded in the owner "
+    "tags and the names of what the operator makes, so clusters sharing an AWS account never "
+    "manage each other's tables, alarms or backup plans.",
+)
 @click.option("--log-level", default="INFO", envvar="LOG_LEVEL", show_default=True)
 def cli(
     namespaces: tuple[str, ...],
@@ -103,6 +113,7 @@ def cli(
     webhook_port: int,
     webhook_host: str,
     webhook_cert_dir: Path | None,
+    cluster_id: str,
     log_level: str,
 ) -> None:
     """Run the ForumDatabase operator."""
@@ -112,6 +123,11 @@ def cli(
         raise click.BadParameter("must be > 0", param_hint="--drift-interval")
     if webhook_port and not (webhook_host and webhook_cert_dir):
         raise click.UsageError("--webhook-port needs --webhook-host and --webhook-cert-dir")
+    if cluster_id and not naming.CLUSTER_ID_PATTERN.match(cluster_id):
+        raise click.BadParameter(
+            f"{cluster_id!r}: use 1-32 lower-case letters, digits and '-' (not at either end)",
+            param_hint="--cluster-id",
+        )
     configure_logging(log_level)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_drop_kopf_extras)
@@ -122,7 +138,11 @@ def cli(
     cluster = kube.Kube.connect()
     allowed = frozenset(r.strip() for r in allowed_regions.split(",") if r.strip()) or None
     runtime = Runtime.build(
-        cluster, drift_interval=drift_interval, workers=workers, allowed_regions=allowed
+        cluster,
+        drift_interval=drift_interval,
+        workers=workers,
+        allowed_regions=allowed,
+        cluster_id=cluster_id,
     )
     memo = kopf.Memo({MEMO_KEY: runtime, handlers.ADMISSION_KEY: None})
     if webhook_port and webhook_cert_dir is not None:

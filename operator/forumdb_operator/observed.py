@@ -54,6 +54,8 @@ class ObservedTable:
     item_count: int
     size_bytes: int
     tags: dict[str, str] | None = None  # read for the primary table only
+    # AttributeDefinitions: name -> S | N | B (what an adoption compares besides the keys)
+    attribute_types: dict[str, str] = field(default_factory=dict)
 
     @property
     def busy(self) -> bool:
@@ -100,6 +102,9 @@ class Observed:
     # (table name, region) whose PITR an earlier reconcile saw enabled (status.tables): turning
     # it on again is a repair, turning it on the first time is not; from the status too.
     pitr_seen_enabled: frozenset[tuple[str, str]] = frozenset()
+    # This resource's status records the tables as its own (status.provisioned for this
+    # prefix and region): tables tagged with its name before the UID joined the owner record.
+    provisioned_here: bool = False
 
     def table(self, kind: str, region: str) -> ObservedTable | None:
         return self.tables.get((kind, region))
@@ -158,6 +163,9 @@ def parse_table(desc: dict[str, Any], region: str) -> ObservedTable:
         replicas=replicas,
         item_count=int(desc.get("ItemCount", 0) or 0),
         size_bytes=int(desc.get("TableSizeBytes", 0) or 0),
+        attribute_types={
+            a["AttributeName"]: a["AttributeType"] for a in desc.get("AttributeDefinitions") or []
+        },
     )
 
 
@@ -208,7 +216,8 @@ class Observer:
                     obs.pitr[(t.kind, region)] = self.pitr(t.name, region)
         if resolve_kms:
             self._resolve_kms(desired, obs)
-        if any(t.write_autoscaling for t in desired.tables):
+        # Also where billing is managed without auto scaling: leftovers are to be removed.
+        if any(t.write_autoscaling or t.billing_managed for t in desired.tables):
             self.autoscaling(desired, obs)
         if desired.backups is not None:
             obs.backups = self.backups(desired)

@@ -23,7 +23,12 @@ from forumdb_operator.spec import ForumDatabaseSpec, SpecInvalid, parse_spec
 log = logging.getLogger("forumdb_operator.reconcile")
 
 MAX_PASSES = 8
-WAIT_DELAY = 3.0  # seconds before looking again at a table or replica that is changing
+# First wait before looking again at a table or replica that is changing; the loop doubles it
+# (with jitter) while the wait goes on (forumdb_operator.backoff).
+WAIT_DELAY = 2.0
+# First wait while an operation that takes minutes to hours runs: an index backfilling, a
+# replica's first copy (AWS: proportional to the table's size).
+LONG_WAIT_DELAY = 30.0
 BLOCKED_DELAY = 15.0
 # status field: tables made or tagged whose owner tag is not listed yet (diff.ownership)
 CLAIMED_KEY = "claimedTables"
@@ -72,8 +77,11 @@ class Reconciler:
         *,
         allowed_regions: frozenset[str] | None = None,
         max_passes: int = MAX_PASSES,
+        cluster_id: str = "",
     ) -> None:
         self.clients = clients
+        # The operator's --cluster-id: joins the owner record and the names of what it makes.
+        self.cluster_id = cluster_id
         self.observer = Observer(clients)
         self.allowed_regions = allowed_regions
         self.max_passes = max_passes
@@ -88,12 +96,14 @@ class Reconciler:
         spec: Mapping[str, Any],
         generation: int | None,
         previous: Mapping[str, Any] | None = None,
+        uid: str = "",
     ) -> Outcome:
+        """`uid`: the resource's metadata.uid, part of the ownership record of its tables."""
         previous = previous or {}
         resource = f"{namespace}/{name}"
         started = time.monotonic()
         with awsclients.recording() as calls:
-            outcome = self._reconcile(resource, namespace, name, spec, generation, previous)
+            outcome = self._reconcile(resource, namespace, name, uid, spec, generation, previous)
         if immutable.STATUS_KEY not in outcome.status and previous.get(immutable.STATUS_KEY):
             # The loop passes its own last status as `previous`: keep the record in it.
             outcome.status[immutable.STATUS_KEY] = previous[immutable.STATUS_KEY]
@@ -121,6 +131,7 @@ class Reconciler:
         resource: str,
         namespace: str,
         name: str,
+        uid: str,
         raw_spec: Mapping[str, Any],
         generation: int | None,
         previous: Mapping[str, Any],
@@ -133,14 +144,19 @@ class Reconciler:
         refused = immutable.changes(raw_spec, previous)
         if refused:
             return self._immutable_changed(refused, generation, previous, now)
-        desired = desired_state(spec, namespace, name)
+        desired = desired_state(spec, namespace, name, uid=uid, cluster=self.cluster_id)
         # Actions on a resource that was Ready for this very spec are drift repairs.
         was_ready = generation is not None and previous.get("readyGeneration") == generation
         applied: list[Action] = []
         claimed = set(previous.get(CLAIMED_KEY) or [])
         try:
             obs, plan = self._converge(
-                desired, resource, applied, claimed, status.pitr_seen_enabled(previous)
+                desired,
+                resource,
+                applied,
+                claimed,
+                status.pitr_seen_enabled(previous),
+                _provisioned_here(spec, previous),
             )
         except errors.ReconcileError as exc:
             outcome = self._failed(
@@ -163,6 +179,7 @@ class Reconciler:
         applied: list[Action],
         claimed: set[str],
         pitr_seen: frozenset[tuple[str, str]] = frozenset(),
+        provisioned_here: bool = False,
     ) -> tuple[Observed, Plan]:
         """Observe -> diff -> apply, pass after pass, until nothing is left to do, something
         must be waited for, or a problem stops it; after max_passes, one last look. `claimed`:
@@ -172,6 +189,7 @@ class Reconciler:
             obs = self.observer.observe(desired)
             obs.claimed = frozenset(ownership.claims(claimed, applied))
             obs.pitr_seen_enabled = pitr_seen
+            obs.provisioned_here = provisioned_here
             return obs
 
         for _ in range(self.max_passes):
@@ -224,7 +242,9 @@ class Reconciler:
             events.append(Event("Warning", plan.problems[0].reason, _short(message)))
         if phase == "Ready" and previous.get("phase") != "Ready":
             events.append(Event("Normal", "Ready", _short(message)))
-        requeue = WAIT_DELAY if (plan.waiting or plan.actions) and not plan.problems else None
+        requeue = None
+        if (plan.waiting or plan.actions) and not plan.problems:
+            requeue = LONG_WAIT_DELAY if _long_running(desired, obs, plan) else WAIT_DELAY
         return Outcome(
             new_status,
             events,
@@ -355,10 +375,11 @@ class Reconciler:
         name: str,
         spec: Mapping[str, Any],
         previous: Mapping[str, Any] | None = None,
+        uid: str = "",
     ) -> Outcome:
         previous = previous or {}
         with awsclients.recording() as calls:
-            outcome = self._delete(namespace, name, spec, previous)
+            outcome = self._delete(namespace, name, uid, spec, previous)
         outcome.calls = calls
         log.info(
             "deletion step",
@@ -372,7 +393,12 @@ class Reconciler:
         return outcome
 
     def _delete(
-        self, namespace: str, name: str, raw_spec: Mapping[str, Any], previous: Mapping[str, Any]
+        self,
+        namespace: str,
+        name: str,
+        uid: str,
+        raw_spec: Mapping[str, Any],
+        previous: Mapping[str, Any],
     ) -> Outcome:
         now = status.now_iso()
         base = {"phase": "Deleting", "lastReconcileTime": now}
@@ -383,7 +409,7 @@ class Reconciler:
         except SpecInvalid as exc:
             msg = "invalid spec, nothing deleted in AWS: " + "; ".join(exc.errors)
             return Outcome({**base, "message": msg}, [Event("Warning", "Retained", _short(msg))])
-        desired = desired_state(spec, namespace, name)
+        desired = desired_state(spec, namespace, name, uid=uid, cluster=self.cluster_id)
         if spec.deletion_policy == "Retain":
             msg = retained_message(desired, previous)
             return Outcome({**base, "message": msg}, [Event("Normal", "Retained", _short(msg))])
@@ -392,6 +418,7 @@ class Reconciler:
             for _ in range(self.max_passes):
                 obs = self.observer.observe(desired, resolve_kms=False)
                 obs.claimed = frozenset(previous.get(CLAIMED_KEY) or [])
+                obs.provisioned_here = _provisioned_here(spec, previous)
                 plan = deletion_plan(desired, obs)
                 if plan.problems or not plan.actions:
                     break
@@ -450,6 +477,30 @@ class Reconciler:
 
 def _provisioned(spec: ForumDatabaseSpec) -> dict[str, str]:
     return immutable.Provisioned(spec.table_prefix, spec.primary_region).as_status()
+
+
+def _long_running(d: DesiredState, obs: Observed, plan: Plan) -> bool:
+    """An index is being built or a replica is making its first copy (minutes to hours, by
+    the table's size), and nothing else of this resource is to do or is being created: poll
+    slowly."""
+    if plan.actions:
+        return False
+    long = False
+    for t in d.tables:
+        o = obs.table(t.kind, d.primary_region)
+        if o is None or o.status != "ACTIVE":
+            return False  # a table changing state (AWS: seconds to a minute)
+        long = long or any(i.status == "CREATING" for i in o.indexes.values())
+        long = long or any(r.status == "CREATING" for r in o.replicas.values())
+    return long
+
+
+def _provisioned_here(spec: ForumDatabaseSpec, previous: Mapping[str, Any]) -> bool:
+    """This resource's own status records tables of this prefix and region as provisioned by
+    it (the status belongs to this object: a recreated resource starts without it)."""
+    return immutable.recorded(previous) == immutable.Provisioned(
+        spec.table_prefix, spec.primary_region
+    )
 
 
 def _owns_tables(d: DesiredState, obs: Observed) -> bool:

@@ -38,11 +38,14 @@ class Runtime:
         drift_interval: float,
         workers: int,
         allowed_regions: frozenset[str] | None,
+        cluster_id: str = "",
     ) -> Runtime:
         """AWS endpoint, region and credentials from boto3's standard settings."""
         endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
         return cls(
-            reconciler=Reconciler(Clients(endpoint), allowed_regions=allowed_regions),
+            reconciler=Reconciler(
+                Clients(endpoint), allowed_regions=allowed_regions, cluster_id=cluster_id
+            ),
             kube=kube,
             pool=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile"),
             drift_interval=drift_interval,

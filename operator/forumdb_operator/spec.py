@@ -97,14 +97,16 @@ class ForumDatabaseSpec(_Model):
     primary_region: str = Field(pattern=REGION_PATTERN)
     # None: replicas not managed (an adopted global table keeps its replicas).
     replica_regions: list[str] | None = Field(None, max_length=10)
-    billing: Billing = Field(default_factory=Billing)
+    # None: billing not managed (new tables are on-demand; an adopted table keeps its mode).
+    billing: Billing | None = None
     point_in_time_recovery: PointInTimeRecovery | None = None
     backups: Backups | None = None
     encryption: Encryption | None = None
     alarms: Alarms | None = None
     deletion_protection: bool | None = None
     deletion_policy: Literal["Retain", "Delete"] = "Retain"
-    adopt: bool = True
+    # Opt-in: taking over existing tables is a decision, not a default.
+    adopt: bool = False
     failover: Failover = Field(default_factory=Failover)
     # The region the services use; None: the primary.
     active_region: str | None = Field(None, pattern=REGION_PATTERN)
@@ -144,7 +146,7 @@ def cross_field_errors(
     """The rules a CEL expression would state, as `spec.path: message` lines, by group."""
     return [
         *_region_errors(spec, allowed_regions),
-        *_billing_errors(spec.billing),
+        *_billing_errors(spec.billing or Billing()),
         *_backup_errors(spec, allowed_regions),
         *_encryption_errors(spec),
         *_alarm_errors(spec),

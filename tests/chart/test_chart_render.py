@@ -94,6 +94,7 @@ MATRIX: dict[str, dict[str, Any]] = {
         "operator": {
             "enabled": True,
             "allowedRegions": ["us-east-1", "us-west-2"],
+            "clusterId": "prod-eu",
             "webhook": {"enabled": True, "certSecret": "forum-webhook-tls"},
         },
     },
@@ -546,6 +547,7 @@ def test_operator_webhook_is_served_behind_its_service_with_a_named_patch_grant(
     (c,) = spec["containers"]
     args = c["args"]
     assert args[args.index("--allowed-regions") + 1] == "us-east-1,us-west-2"
+    assert args[args.index("--cluster-id") + 1] == "prod-eu"
     assert args[args.index("--webhook-port") + 1] == "9443"
     assert args[args.index("--webhook-host") + 1] == f"forum-operator-webhook.{NAMESPACE}.svc"
     cert_dir = args[args.index("--webhook-cert-dir") + 1]

@@ -7,8 +7,9 @@ Pure functions: no AWS, no Kubernetes. Rules that keep the operator safe:
   replica is not ACTIVE (AWS allows one change at a time; UPDATING is waited for, not fought);
 - replicas are added or removed one region at a time;
 - under PAY_PER_REQUEST, capacities (0 on every GSI) are never compared;
-- a table that exists without our owner tag is adopted (tagged, never recreated) when its keys
-  match the layout and spec.adopt allows; a table owned by another ForumDatabase is a problem.
+- a table that exists without our owner tag is adopted (tagged, never recreated) when its keys,
+  their types and its indexes match the layout and spec.adopt (default false) allows; a table
+  whose ownership record (NAMESPACE/NAME, UID, cluster id) is another's is a problem.
 
 One module per feature: `tables` (create, adopt, update_table), `replicas`, `pitr`,
 `autoscaling`, `backups`, `alarms`, and `deletion` (deletionPolicy Delete); `ownership` (whose

@@ -90,7 +90,7 @@ def diff_alarms(d: DesiredState, obs: Observed, plan: Plan) -> None:
                     "Name": a.create_topic_name,
                     "Tags": [
                         {"Key": k, "Value": v}
-                        for k, v in naming.owner_tags(d.namespace, d.name).items()
+                        for k, v in naming.owner_tags(d.namespace, d.name, d.uid, d.cluster).items()
                     ],
                 },
                 f"create SNS topic {a.create_topic_name} in {a.region}",

@@ -15,6 +15,38 @@ def owner_of(o: ObservedTable) -> str | None:
     return (o.tags or {}).get(naming.TAG_OWNER)
 
 
+def describe_owner(tags: dict[str, str]) -> str:
+    """The owner as a person reads it: NAMESPACE/NAME (uid U, cluster C)."""
+    extra = [
+        f"{label} {tags[key]}"
+        for label, key in (("uid", naming.TAG_OWNER_UID), ("cluster", naming.TAG_CLUSTER))
+        if tags.get(key)
+    ]
+    owner = tags.get(naming.TAG_OWNER, "?")
+    return f"{owner} ({', '.join(extra)})" if extra else owner
+
+
+def _record_matches(d: DesiredState, tags: dict[str, str]) -> bool:
+    """The whole ownership record is this resource's: name, UID and cluster id."""
+    return (
+        tags.get(naming.TAG_OWNER) == d.owner
+        and tags.get(naming.TAG_OWNER_UID, "") == d.uid
+        and tags.get(naming.TAG_CLUSTER, "") == d.cluster
+    )
+
+
+def unrecorded_uid(d: DesiredState, o: ObservedTable) -> bool:
+    """Tagged with this resource's name and cluster but no UID (an operator version before the
+    UID joined the record, or a resource of the same name deleted with Retain)."""
+    tags = o.tags or {}
+    return (
+        bool(d.uid)
+        and tags.get(naming.TAG_OWNER) == d.owner
+        and naming.TAG_OWNER_UID not in tags
+        and tags.get(naming.TAG_CLUSTER, "") == d.cluster
+    )
+
+
 def awaiting_tags(d: DesiredState, o: ObservedTable, obs: Observed) -> bool:
     """A table this resource created or tagged moments ago whose tags DynamoDB does not list
     yet: right after CreateTable/TagResource, ListTagsOfResource may answer the previous (empty)
@@ -23,9 +55,16 @@ def awaiting_tags(d: DesiredState, o: ObservedTable, obs: Observed) -> bool:
 
 
 def owns(d: DesiredState, o: ObservedTable, obs: Observed) -> bool:
-    """The table's owner tag names this resource, or it made or tagged the table and the tags
-    are not listed yet. Another owner's tag always wins."""
-    return owner_of(o) == d.owner or awaiting_tags(d, o, obs)
+    """The table's ownership record (name, UID, cluster id) is this resource's, or it made or
+    tagged the table and the tags are not listed yet, or the record lacks only the UID and this
+    resource's own status says it provisioned these tables (made before the UID was recorded).
+    Another owner's record always wins."""
+    tags = o.tags or {}
+    return (
+        _record_matches(d, tags)
+        or awaiting_tags(d, o, obs)
+        or (unrecorded_uid(d, o) and obs.provisioned_here)
+    )
 
 
 def claims(names: set[str], applied: list[Action]) -> set[str]:

@@ -8,9 +8,9 @@ from typing import Any
 
 from forumdb import naming
 from forumdb_operator.desired import DesiredState, DesiredTable
-from forumdb_operator.diff.autoscaling import autoscaling_actions
+from forumdb_operator.diff.autoscaling import autoscaling_actions, autoscaling_removal
 from forumdb_operator.diff.model import Action, Feature, Plan, Problem
-from forumdb_operator.diff.ownership import awaiting_tags
+from forumdb_operator.diff.ownership import awaiting_tags, describe_owner, owns, unrecorded_uid
 from forumdb_operator.diff.pitr import pitr_actions
 from forumdb_operator.diff.replicas import replica_update
 from forumdb_operator.diff.terminal import terminal_problems
@@ -25,51 +25,101 @@ def _fmt_keys(schema: tuple[tuple[str, str], ...]) -> str:
     return ", ".join(f"{n} {t}" for n, t in schema) or "none"
 
 
+def _adoption_mismatch(t: DesiredTable, o: ObservedTable) -> str | None:
+    """What makes an existing table unlike forumdb's layout: its keys, their attribute types,
+    or an index of forumdb's name with other keys. None: it can be adopted."""
+    expected = _key_schema(t.create_request["KeySchema"])
+    if o.key_schema != expected:
+        return f"keys ({_fmt_keys(o.key_schema)}) where forumdb needs ({_fmt_keys(expected)})"
+    if o.attribute_types:
+        wanted = {
+            a["AttributeName"]: a["AttributeType"] for a in t.create_request["AttributeDefinitions"]
+        }
+        for attr, _ in expected:
+            if o.attribute_types.get(attr, wanted[attr]) != wanted[attr]:
+                return (
+                    f"key attribute {attr} of type {o.attribute_types[attr]} where forumdb "
+                    f"needs {wanted[attr]}"
+                )
+    for gsi in t.indexes:
+        have = o.indexes.get(gsi["IndexName"])
+        want = _key_schema(gsi["KeySchema"])
+        if have is not None and have.key_schema != want:
+            return (
+                f"index {gsi['IndexName']} with keys ({_fmt_keys(have.key_schema)}) where "
+                f"forumdb needs ({_fmt_keys(want)})"
+            )
+    return None
+
+
+def _foreign(d: DesiredState, t: DesiredTable, o: ObservedTable, plan: Plan) -> None:
+    """Another resource's ownership record: never adopted, whatever spec.adopt says."""
+    tags = o.tags or {}
+    who = describe_owner(tags)
+    if tags.get(naming.TAG_OWNER) == d.owner and tags.get(naming.TAG_CLUSTER, "") == d.cluster:
+        # Same NAMESPACE/NAME, another UID: a resource deleted (Retain) and created again.
+        how = (
+            f"an earlier ForumDatabase of the same name ({who}), not this one (uid "
+            f"{d.uid or 'unknown'}); to take it over, remove the table's "
+            f"{naming.TAG_OWNER_UID} tag and set spec.adopt: true"
+        )
+    else:
+        how = f"ForumDatabase {who}; choose another tablePrefix"
+    plan.problems.append(
+        Problem(
+            "spec.tablePrefix",
+            f"table {t.name} in {o.region} belongs to {how}",
+            "TableOwnedByAnother",
+        )
+    )
+
+
 def _ownership(
     d: DesiredState, t: DesiredTable, o: ObservedTable, obs: Observed, plan: Plan
 ) -> bool:
-    """Check the owner tag; adopt (tag) where allowed. False: leave this table alone."""
+    """Check the ownership record; adopt (tag) where allowed. False: leave this table alone."""
     tags = o.tags or {}
     owner = tags.get(naming.TAG_OWNER)
     if awaiting_tags(d, o, obs):
         # made or tagged by this resource moments ago: wait for the tags, never call it foreign
         plan.waiting.append(f"tags of table {t.name} in {o.region} are not listed yet")
         return True
-    if owner and owner != d.owner:
-        plan.problems.append(
-            Problem(
-                "spec.tablePrefix",
-                f"table {t.name} in {o.region} belongs to ForumDatabase {owner}; "
-                "choose another tablePrefix",
-                "TableOwnedByAnother",
-            )
-        )
+    owned = owns(d, o, obs)
+    unrecorded = not owned and unrecorded_uid(d, o)
+    if owner is not None and not owned and not unrecorded:
+        _foreign(d, t, o, plan)
         return False
-    if owner is None:
+    if not owned:
+        # No owner, or this resource's name without a UID and no status of ours saying so.
+        what = (
+            "is tagged for this resource's name but by no resource UID (an earlier "
+            "ForumDatabase of the same name?)"
+            if unrecorded
+            else "is not managed by forumdb"
+        )
         if not d.adopt:
             plan.problems.append(
                 Problem(
                     "spec.adopt",
-                    f"table {t.name} already exists in {o.region} and is not managed by forumdb; "
+                    f"table {t.name} already exists in {o.region} and {what}; "
                     "set spec.adopt: true to adopt it",
                     "TableExists",
                 )
             )
             return False
-        expected = _key_schema(t.create_request["KeySchema"])
-        if o.key_schema != expected:
+        mismatch = _adoption_mismatch(t, o)
+        if mismatch is not None:
             plan.problems.append(
                 Problem(
                     "spec.tablePrefix",
-                    f"table {t.name} in {o.region} exists with keys ({_fmt_keys(o.key_schema)}) "
-                    f"but forumdb needs ({_fmt_keys(expected)}); it cannot be adopted",
+                    f"table {t.name} in {o.region} exists with {mismatch}; it cannot be adopted",
                     "IncompatibleTable",
                 )
             )
             return False
     missing = {k: v for k, v in t.tags.items() if tags.get(k) != v}
     if missing:
-        verb = "adopt" if owner is None else "tag"
+        verb = "adopt" if not owned else "tag"
         plan.actions.append(
             Action(
                 "tags",
@@ -122,6 +172,24 @@ def _stream_update(t: DesiredTable, o: ObservedTable) -> Action | None:
     return None
 
 
+def _stream_view_wrong(t: DesiredTable, o: ObservedTable, plan: Plan) -> bool:
+    """Replicas need the NEW_AND_OLD_IMAGES stream, and a stream's view type cannot change in
+    place (UpdateTable refuses it while the stream is on): said before any replica is asked."""
+    view = o.stream_view_type
+    if not (t.stream_required and o.stream_enabled and view and view != "NEW_AND_OLD_IMAGES"):
+        return False
+    plan.problems.append(
+        Problem(
+            "spec.replicaRegions",
+            f"table {t.name} in {o.region} has a {view} stream; global-table replicas need "
+            "NEW_AND_OLD_IMAGES: disable its stream (aws dynamodb update-table "
+            "--stream-specification StreamEnabled=false), then the operator enables the right one",
+            "StreamViewType",
+        )
+    )
+    return True
+
+
 def _index_update(t: DesiredTable, o: ObservedTable) -> Action | None:
     for gsi in t.indexes:
         if gsi["IndexName"] not in o.indexes:
@@ -138,8 +206,11 @@ def _index_update(t: DesiredTable, o: ObservedTable) -> Action | None:
 
 
 def _billing_update(t: DesiredTable, o: ObservedTable) -> Action | None:
-    """The billing mode, then (PROVISIONED) the capacities of the table and its indexes."""
+    """The billing mode, then (PROVISIONED) the capacities of the table and its indexes;
+    nothing when spec.billing is unset (an adopted PROVISIONED table stays PROVISIONED)."""
     region = o.region
+    if not t.billing_managed:
+        return None
     if t.billing_mode == "PAY_PER_REQUEST" and o.billing_mode != "PAY_PER_REQUEST":
         return _update(
             t,
@@ -272,6 +343,20 @@ def diff_tables(d: DesiredState, obs: Observed, plan: Plan) -> None:
             plan.waiting.append(f"table {t.name} in {region} is {o.status}")
             continue
         pitr_actions(d, t, obs, plan)
+        if t.billing_managed and t.write_autoscaling is None:
+            # not wanted any more (on-demand, replicas removed, maxWriteCapacity unset): left
+            # registered, auto scaling would fight every capacity the operator sets
+            plan.actions.extend(autoscaling_removal(t, obs, region))
+        changing = [r for r in o.replicas.values() if r.status != "ACTIVE"]
+        if changing:
+            # AWS applies one change to a global table at a time, whatever the base table's
+            # own status says: no UpdateTable while a replica is created, updated or deleted
+            plan.waiting.extend(
+                f"replica of {t.name} in {r.region} is {r.status}" for r in changing
+            )
+            continue
+        if _stream_view_wrong(t, o, plan):
+            continue
         change = _table_update(d, t, o, obs)
         if change is None and o.billing_mode == "PROVISIONED":
             # before any replica: AWS refuses replicas of PROVISIONED tables without it

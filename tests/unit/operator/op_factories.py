@@ -54,6 +54,11 @@ def desired(**changes: Any) -> DesiredState:
     return desired_state(parse_spec(spec(**changes)), "ns1", "forum")
 
 
+def desired_of(uid: str, cluster: str = "", **changes: Any) -> DesiredState:
+    """`desired` of the resource with this metadata.uid, under an operator with this cluster id."""
+    return desired_state(parse_spec(spec(**changes)), "ns1", "forum", uid=uid, cluster=cluster)
+
+
 def table_arn(region: str, name: str) -> str:
     return f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{name}"
 

@@ -41,3 +41,11 @@ def test_webhook_needs_host_and_certificates():
     result = run("--webhook-port", "9443")
     assert result.exit_code == 2
     assert "--webhook-host and --webhook-cert-dir" in result.output
+
+
+def test_cluster_id_must_fit_the_aws_names_it_joins():
+    """It goes into tag values and into vault, plan, topic and alarm names."""
+    for bad in ("Prod", "a_b", "-a", "x" * 33):
+        result = run(FORUMDB_CLUSTER_ID=bad)
+        assert result.exit_code == 2, bad
+        assert "--cluster-id" in result.output

@@ -301,7 +301,7 @@ def test_encryption_back_to_aws_owned_key():
 
 
 def test_existing_untagged_table_is_adopted_not_recreated():
-    d = desired()
+    d = desired(adopt=True)
     plan = diff(d, untagged(in_shape(d)))
     assert [a.operation for a in plan.actions] == ["tag_resource"] * 3
     assert all(a.summary.startswith("adopt table") for a in plan.actions)
@@ -316,7 +316,7 @@ def test_adoption_refused_when_adopt_is_false():
 
 
 def test_adoption_refused_for_other_keys():
-    d = desired()
+    d = desired(adopt=True)
     obs = untagged(in_shape(d))
     obs = with_table(obs, "users", "us-east-1", key_schema=(("id", "HASH"),))
     plan = diff(d, obs)

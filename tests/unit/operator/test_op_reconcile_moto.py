@@ -31,6 +31,7 @@ def converge(
     generation: int = 1,
     timeout: float = SETTLE_TIMEOUT_SECONDS,
     name: str = NAME,
+    uid: str = "",
 ) -> Outcome:
     """Reconcile as the operator's loop would until Ready (or Failed), waiting between
     reconciles as it does (op_clock); the outcome returned carries the events and the applied
@@ -40,7 +41,7 @@ def converge(
     applied = []
     for _ in reconcile_rounds(timeout):
         out = r.reconcile(
-            namespace=NS, name=name, spec=raw, generation=generation, previous=previous
+            namespace=NS, name=name, spec=raw, generation=generation, previous=previous, uid=uid
         )
         events += out.events
         applied += out.applied
@@ -189,7 +190,7 @@ def test_existing_tables_are_adopted_with_their_data(reconciler, ext):
         req = tables.create_table_request(tables.TABLES[kind], tables.table_name(kind))
         ddb("us-east-1").create_table(**req)
     ddb("us-east-1").put_item(TableName="forum-Users", Item={"userId": {"N": "1"}})
-    out = converge(reconciler, spec(replicaRegions=[]), timeout=10)
+    out = converge(reconciler, spec(replicaRegions=[], adopt=True), timeout=10)
     assert out.phase == "Ready"
     assert not [a for a in out.applied if a.operation == "create_table"]
     assert sum(a.operation == "tag_resource" for a in out.applied) == 3

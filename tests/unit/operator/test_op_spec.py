@@ -70,11 +70,11 @@ def test_examples_pass_the_crd_schema_and_the_models(path):
 def test_defaults_fill_in_a_minimal_spec():
     s = parse_spec({"primaryRegion": "eu-west-1"})
     assert s.table_prefix == "forum-"
-    assert s.billing.mode == "PAY_PER_REQUEST"
+    assert s.billing is None  # not managed: new tables are on-demand, existing ones keep theirs
     assert s.deletion_policy == "Retain"
     assert s.replica_regions is None
     assert s.point_in_time_recovery is None
-    assert s.adopt is True
+    assert s.adopt is False  # adoption is opt-in
 
 
 @pytest.mark.parametrize(

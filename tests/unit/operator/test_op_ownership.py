@@ -1,0 +1,226 @@
+"""Ownership (issue 13): the owner record is NAMESPACE/NAME plus the resource's UID and the
+operator's cluster id, so a recreated resource or one of the same name in another cluster never
+takes, changes or deletes the other's tables; adoption is opt-in, compares more than the key
+schema, and leaves unset fields (billing) alone; tag values and alarm names stay within AWS's
+limits for any name the CRD allows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from op_factories import desired, desired_of, in_shape, spec, untagged, with_table
+from test_op_reconcile_moto import NAME, NS, converge
+
+from forumdb import naming, tables
+from forumdb_operator.awsclients import Clients
+from forumdb_operator.diff import deletion_plan, diff
+from forumdb_operator.observed import ObservedIndex
+from forumdb_operator.reconcile import Reconciler
+from forumdb_operator.spec import parse_spec
+
+UID_A = "0b7c5e0e-1111-4a4a-8a8a-000000000001"
+UID_B = "0b7c5e0e-2222-4b4b-8b8b-000000000002"
+
+
+def _table_ops(plan: Any, name: str) -> list[str]:
+    return [
+        a.operation
+        for a in plan.actions
+        if a.params.get("TableName") == name or str(a.params.get("ResourceArn", "")).endswith(name)
+    ]
+
+
+# ---------------------------------------------------------------- the record
+
+
+def test_tables_made_by_a_resource_carry_its_uid_and_cluster_id():
+    d = desired_of(UID_A, "east")
+    tags = d.table("users").tags
+    assert tags[naming.TAG_OWNER] == "ns1/forum"
+    assert tags[naming.TAG_OWNER_UID] == UID_A
+    assert tags[naming.TAG_CLUSTER] == "east"
+    assert d.backups is not None
+    assert d.backups.tags[naming.TAG_OWNER_UID] == UID_A
+
+
+@pytest.mark.parametrize("adopt", [False, True])
+def test_a_recreated_resource_does_not_claim_its_predecessors_tables(adopt):
+    """Same NAMESPACE/NAME, another UID: refused whatever spec.adopt says, with the way out."""
+    old = desired_of(UID_A)
+    obs = in_shape(old)
+    plan = diff(desired_of(UID_B, adopt=adopt, deletionProtection=False), obs)
+    reasons = {p.reason for p in plan.problems}
+    assert reasons == {"TableOwnedByAnother"}
+    msg = plan.problems[0].message
+    assert UID_A in msg
+    assert naming.TAG_OWNER_UID in msg
+    assert "spec.adopt" in msg
+    for t in old.tables:
+        assert _table_ops(plan, t.name) == []
+
+
+def test_a_resource_of_the_same_name_in_another_cluster_is_refused():
+    obs = in_shape(desired_of(UID_A, "east"))
+    plan = diff(desired_of(UID_B, "west", adopt=True), obs)
+    assert {p.reason for p in plan.problems} == {"TableOwnedByAnother"}
+    assert "cluster east" in plan.problems[0].message
+    assert not [a for a in plan.actions if a.operation in ("tag_resource", "update_table")]
+
+
+def test_deletion_never_touches_tables_of_a_predecessor_or_another_cluster():
+    for other in (desired_of(UID_A), desired_of(UID_A, "east")):
+        obs = in_shape(other)
+        mine = desired_of(UID_B, deletionPolicy="Delete")
+        plan = deletion_plan(mine, obs)
+        assert not [
+            a
+            for a in plan.actions
+            if a.service == "dynamodb" or a.service == "application-autoscaling"
+        ], plan.actions
+
+
+def test_tables_tagged_before_the_uid_was_recorded_stay_this_resources():
+    """An operator upgrade: the tables carry NAMESPACE/NAME only, and this resource's own status
+    says it provisioned them: they are its, and get the UID tag."""
+    d = desired_of(UID_A)
+    obs = in_shape(desired())  # tagged without a UID
+    obs.provisioned_here = True
+    plan = diff(d, obs)
+    assert not plan.problems
+    tagging = [a for a in plan.actions if a.operation == "tag_resource"]
+    assert len(tagging) == 3
+    assert all({"Key": naming.TAG_OWNER_UID, "Value": UID_A} in a.params["Tags"] for a in tagging)
+
+
+def test_name_only_tables_without_a_status_of_ours_need_adopt():
+    """NAMESPACE/NAME without a UID, and no status of this object records them (a resource of
+    the same name deleted with Retain, then created again): adoption rules apply."""
+    obs = in_shape(desired())
+    refused = diff(desired_of(UID_B), obs)
+    assert {p.reason for p in refused.problems} == {"TableExists"}
+    assert not [a for a in refused.actions if a.operation == "tag_resource"]
+    adopted = diff(desired_of(UID_B, adopt=True), obs)
+    assert not adopted.problems
+    assert sum(a.operation == "tag_resource" for a in adopted.actions) == 3
+
+
+# ---------------------------------------------------------------- adoption
+
+
+def test_adopt_defaults_to_false():
+    assert parse_spec({"primaryRegion": "us-east-1"}).adopt is False
+    plan = diff(desired(adopt=None), untagged(in_shape(desired())))
+    assert {p.reason for p in plan.problems} == {"TableExists"}
+
+
+def test_adoption_compares_key_types():
+    d = desired(adopt=True)
+    obs = with_table(untagged(in_shape(d)), "users", "us-east-1", attribute_types={"userId": "S"})
+    plan = diff(d, obs)
+    assert plan.problems[0].reason == "IncompatibleTable"
+    assert "userId of type S" in plan.problems[0].message
+    assert _table_ops(plan, "forum-Users") == []
+
+
+def test_adoption_compares_index_keys():
+    d = desired(adopt=True)
+    obs = untagged(in_shape(d))
+    t = obs.table("users", "us-east-1")
+    assert t is not None
+    bad = {"EmailIndex": ObservedIndex("EmailIndex", "ACTIVE", (("userId", "HASH"),), 0, 0)}
+    obs = with_table(obs, "users", "us-east-1", indexes=bad)
+    plan = diff(d, obs)
+    assert plan.problems[0].reason == "IncompatibleTable"
+    assert "index EmailIndex" in plan.problems[0].message
+
+
+def test_adopting_a_provisioned_table_without_billing_keeps_it_provisioned():
+    """spec.billing unset is not managed (the CRD's own rule): no switch to on-demand."""
+    d = desired(adopt=True, billing=None, replicaRegions=[])
+    obs = untagged(in_shape(d))
+    for kind in tables.KINDS:
+        obs = with_table(obs, kind, "us-east-1", billing_mode="PROVISIONED")
+    plan = diff(d, obs)
+    assert not plan.problems
+    assert not [a for a in plan.actions if "BillingMode" in a.params], plan.actions
+
+
+# ---------------------------------------------------------------- AWS's limits
+
+
+def test_owner_tag_and_alarm_names_fit_aws_limits_for_the_longest_names():
+    ns, name = "n" * 63, "x" * 253  # Kubernetes' longest namespace and object name
+    prefix = "p" * 200  # the CRD's longest tablePrefix
+    long = naming.owner_value(ns, name)
+    assert len(long) <= 256
+    assert long != naming.owner_value(ns, name[:-1] + "y")  # still distinct
+    table = tables.table_name("threads", prefix)
+    for cluster in ("", "c" * 32):
+        names = [
+            naming.table_alarm_name(ns, name, table, "WriteThrottleEvents", cluster),
+            naming.replication_alarm_name(ns, name, table, "ap-southeast-2", cluster),
+            naming.account_alarm_name(ns, name, "UserErrors", cluster),
+        ]
+        assert all(len(n) <= 255 for n in names), [len(n) for n in names]
+        assert all(n.startswith(naming.alarm_prefix(ns, name, cluster)) for n in names)
+        assert len(set(names)) == 3
+    # short names are unchanged (existing alarms keep their names)
+    assert naming.table_alarm_name("ns1", "forum", "forum-Users", "ReadThrottleEvents") == (
+        "forumdb/ns1/forum/forum-Users/ReadThrottleEvents"
+    )
+
+
+def test_cluster_id_keeps_names_of_two_clusters_apart():
+    a, b = desired_of(UID_A, "east"), desired_of(UID_B, "west")
+    assert a.backups is not None
+    assert b.backups is not None
+    assert a.backups.plan_name != b.backups.plan_name
+    assert a.backups.vault_name != b.backups.vault_name
+    assert a.alarms is not None
+    assert b.alarms is not None
+    assert a.alarms.prefix != b.alarms.prefix
+    assert not b.alarms.prefix.startswith(a.alarms.prefix)
+
+
+# ---------------------------------------------------------------- against the emulator
+
+
+def _ddb(region: str) -> Any:
+    return boto3.client("dynamodb", region_name=region)
+
+
+def _raw(**changes: Any) -> dict[str, Any]:
+    return spec(replicaRegions=[], backups=None, alarms=None, **changes)
+
+
+def test_two_clusters_with_the_same_resource_never_share_tables(ext):
+    """Cluster east makes the tables; cluster west's ForumDatabase of the same name and
+    namespace is refused, and its deletion (Delete) leaves east's tables in place."""
+    east = Reconciler(Clients(), cluster_id="east")
+    west = Reconciler(Clients(), cluster_id="west")
+    raw = _raw(deletionPolicy="Delete")
+    ready = converge(east, raw, uid=UID_A)
+    assert ready.phase == "Ready", ready.status["message"]
+    out = west.reconcile(namespace=NS, name=NAME, spec=raw, generation=1, uid=UID_B)
+    assert out.phase == "Failed", out.status["message"]
+    assert "TableOwnedByAnother" in {c.get("reason") for c in out.status["conditions"]}
+    assert out.foreign_tables == sorted(tables.table_name(k) for k in tables.KINDS)
+    assert not out.calls.writes
+    gone = west.delete(namespace=NS, name=NAME, spec=raw, previous=out.status, uid=UID_B)
+    assert not [w for w in gone.calls.writes if w[0] == "dynamodb"], gone.calls.writes
+    for kind in tables.KINDS:
+        desc = _ddb("us-east-1").describe_table(TableName=tables.table_name(kind))["Table"]
+        assert desc["TableStatus"] == "ACTIVE"
+
+
+def test_a_recreated_resource_is_refused_its_predecessors_tables(ext):
+    r = Reconciler(Clients())
+    raw = _raw()
+    assert converge(r, raw, uid=UID_A).phase == "Ready"
+    # a new object of the same name: no status of its own
+    again = r.reconcile(namespace=NS, name=NAME, spec=raw, generation=1, uid=UID_B)
+    assert again.phase == "Failed"
+    assert UID_A in again.status["message"]
+    assert not again.calls.writes
