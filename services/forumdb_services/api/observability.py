@@ -220,23 +220,26 @@ def install_request_observability(app: Flask, service: str) -> None:
 
     @app.before_request
     def _start() -> None:
-        g.request_started = time.perf_counter()
-        g.request_id = _request_id()
+        ctx_g = g._get_current_object()  # one lookup through the proxy, not one per use
+        ctx_g.request_started = time.perf_counter()
+        ctx_g.request_id = _request_id()
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        started = g.get("request_started")
+        req = request._get_current_object()
+        ctx_g = g._get_current_object()
+        started = ctx_g.get("request_started")
         duration = time.perf_counter() - started if started is not None else 0.0
         route = _route()
-        method = request.method
+        method = req.method
         status = response.status_code
         metrics.observe(route, method, status, duration)
-        request_id = g.get("request_id") or _request_id()
+        request_id = ctx_g.get("request_id") or _request_id()
         response.headers[REQUEST_ID_HEADER] = request_id
         if not access_log.isEnabledFor(logging.INFO):
             return response
-        generation = g.get("generation")
-        path = request.path
+        generation = ctx_g.get("generation")
+        path = req.path
         fields = {
             "method": method,
             "path": path,
