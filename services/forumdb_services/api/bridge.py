@@ -3,9 +3,10 @@
 granian runs each worker's HTTP on Rust (hyper, tokio) and hands complete request heads to
 this coroutine on the worker's event loop. The bridge reads the body there (awaiting it
 costs no thread), within `body_timeout` seconds and at most one byte past the body limit,
-and only then runs the app on one of `threads` threads. So a client that trickles its body
-(or stops sending) holds no thread: after the deadline it gets a 408 from the app and its
-connection is closed. granian's own WSGI interface would block a thread on that body with
+and only then runs the app on one of `threads` threads (in JSON mode, store requests on at
+most CPU_BOUND_THREADS of them). So a client that trickles its body (or stops sending)
+holds no thread: after the deadline it gets a 408 from the app and its connection is
+closed. granian's own WSGI interface would block a thread on that body with
 no timeout; bench/results/serving.md measures what the bridge costs instead.
 
 What the bridge refuses (a late or short body) reaches the app as a `guard.Rejection`, so
