@@ -5,6 +5,7 @@ Run by hand (needs `wrk`: `apt-get install -y wrk`), one of:
     .venv/bin/python bench/http_bench.py modes  [--duration 10] [--connections 8]
     .venv/bin/python bench/http_bench.py stacks [--duration 10] [--connections 32] [--rounds 3]
     .venv/bin/python bench/http_bench.py peer   [--duration 10] [--connections 32] [--rounds 3]
+                                                [--baseline REVISION]
 
 - `modes`: `forum-service users` in JSON mode against DynamoDB on a moto server, scenario by
   scenario (GET one user, GET a page of 50, POST a user): bench/results/http_bench.md.
@@ -17,7 +18,8 @@ Run by hand (needs `wrk`: `apt-get install -y wrk`), one of:
 - `peer`: the classic sample's Koa users service (bench/koa-users, `npm ci --prefix
   bench/koa-users`) against forum-service users, both on the sample's users/db.json, in
   interleaved rounds: GET /api/users, GET /api/users/2, then POST (forum-service only; the
-  sample has no write route): bench/results/http_peer.md.
+  sample has no write route): bench/results/http_peer.md. `--baseline REV` adds
+  forum-service as that git revision had it, in the same rounds, for a before/after.
 
 Every wrk run is bounded in time (`--duration` seconds). wrk shares the CPU with the servers,
 so ratios are the figures to compare across machines, not the absolute requests/s.
@@ -32,6 +34,7 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -55,6 +58,7 @@ from httpkit import (
     process_group,
     run_wrk,
     stalled_body_probe,
+    tree_cpu_seconds,
     wait_until_up,
 )
 
@@ -462,6 +466,33 @@ STACKS_READING = """\
 # ---- peer: the classic sample's Koa service ----------------------------------------------
 
 
+KOA_NAME = "Koa 1.x (the classic sample)"
+OURS = "forum-service users"
+
+
+def _baseline_source(revision: str, workdir: Path) -> Path:
+    """That revision's core/ and services/, exported to a folder of `workdir`."""
+    target = workdir / "baseline"
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", revision, "core", "services"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def _forum_argv(port: int, args: argparse.Namespace, source: Path | None) -> list[str]:
+    options = ["users", "--host", "127.0.0.1", "--port", str(port)]
+    options += ["--workers", str(args.workers), "--threads", str(args.threads)]
+    if source is None:
+        return [str(FORUM_SERVICE), *options]
+    # The same command line, run from the exported revision (PYTHONPATH, set by the caller).
+    main = "import sys; from forumdb_services.api.serve import main; sys.exit(main())"
+    return [sys.executable, "-c", main, *options]
+
+
 def run_peer(args: argparse.Namespace) -> str:
     if shutil.which("node") is None or not (KOA / "node_modules" / "koa").is_dir():
         raise SystemExit(
@@ -470,123 +501,125 @@ def run_peer(args: argparse.Namespace) -> str:
     started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     load_before = load_average()
     workdir = Path(tempfile.mkdtemp(prefix="forumdb-peer-bench-"))
-    shutil.copytree(SAMPLE, workdir / "data")
-    koa_port, forum_port = free_port(), free_port()
     post_script = workdir / "post.lua"
     post_script.write_text(POST_SCRIPT)
-    servers = {
-        "Koa 1.x (the classic sample)": f"http://127.0.0.1:{koa_port}",
-        "forum-service users": f"http://127.0.0.1:{forum_port}",
-    }
+    baseline = f"{OURS} at {args.baseline}" if args.baseline else None
+    servers: dict[str, str] = {}
+    processes: dict[str, subprocess.Popen[bytes]] = {}
     scenarios = {"GET /api/users": "/api/users", "GET /api/users/2": "/api/users/2"}
     runs: dict[tuple[str, str], list[WrkRun]] = {}
+    cpu: dict[tuple[str, str], list[float]] = {}
+
+    def measure(key: tuple[str, str], url: str, script: Path | None = None) -> None:
+        before = tree_cpu_seconds(processes[key[1]].pid)
+        run = run_wrk(url, args.duration, args.connections, script)
+        spent = tree_cpu_seconds(processes[key[1]].pid) - before
+        runs.setdefault(key, []).append(run)
+        cpu.setdefault(key, []).append(spent / run.requests * 1e6 if run.requests else 0.0)
+        print(json.dumps({"scenario": key[0], "server": key[1], **run.__dict__}), flush=True)
+
     try:
         with contextlib.ExitStack() as exits:
-            koa = exits.enter_context(
+            port = free_port()
+            servers[KOA_NAME] = f"http://127.0.0.1:{port}"
+            processes[KOA_NAME] = exits.enter_context(
                 process_group(
-                    [
-                        "node",
-                        str(KOA / "server.js"),
-                        str(koa_port),
-                        str(SAMPLE / "users" / "db.json"),
-                    ],
+                    ["node", str(KOA / "server.js"), str(port), str(SAMPLE / "users" / "db.json")],
                     clean_env(),
                     workdir / "koa.log",
                 )
             )
-            forum_env = {
-                **clean_env(),
-                "STORAGE_MODE": "json",
-                "DATA_DIR": str(workdir / "data"),
-                "LOG_LEVEL": "INFO",
-            }
-            forum = exits.enter_context(
-                process_group(
-                    [
-                        str(FORUM_SERVICE),
-                        *("users", "--host", "127.0.0.1", "--port", str(forum_port)),
-                        *("--workers", str(args.workers), "--threads", str(args.threads)),
-                    ],
-                    forum_env,
-                    workdir / "forum.log",
+            forums = {OURS: None}
+            if baseline:
+                forums[baseline] = _baseline_source(args.baseline, workdir)
+            for name, source in forums.items():
+                port = free_port()
+                data = workdir / f"data-{port}"
+                shutil.copytree(SAMPLE, data)
+                env = {**clean_env(), "STORAGE_MODE": "json", "DATA_DIR": str(data)}
+                env["LOG_LEVEL"] = "INFO"
+                if source is not None:
+                    env["PYTHONPATH"] = f"{source / 'core'}{os.pathsep}{source / 'services'}"
+                servers[name] = f"http://127.0.0.1:{port}"
+                processes[name] = exits.enter_context(
+                    process_group(
+                        _forum_argv(port, args, source), env, workdir / f"forum-{port}.log"
+                    )
                 )
-            )
-            wait_until_up(f"{servers['Koa 1.x (the classic sample)']}/api/users", koa)
-            wait_until_up(f"{servers['forum-service users']}/healthz", forum)
-            for round_ in range(args.rounds):
+            wait_until_up(f"{servers[KOA_NAME]}/api/users", processes[KOA_NAME])
+            for name in forums:
+                wait_until_up(f"{servers[name]}/healthz", processes[name])
+            for _ in range(args.rounds):
                 for scenario, path in scenarios.items():
                     for server, url in servers.items():
-                        run = run_wrk(f"{url}{path}", args.duration, args.connections)
-                        runs.setdefault((scenario, server), []).append(run)
-                        print(
-                            json.dumps(
-                                {
-                                    "round": round_,
-                                    "scenario": scenario,
-                                    "server": server,
-                                    **run.__dict__,
-                                }
-                            ),
-                            flush=True,
-                        )
+                        measure((scenario, server), f"{url}{path}")
             # Writes last: they grow the list the GETs read.
-            for round_ in range(args.rounds):
-                run = run_wrk(
-                    f"{servers['forum-service users']}/api/users",
-                    args.duration,
-                    args.connections,
-                    post_script,
-                )
-                runs.setdefault(("POST /api/users", "forum-service users"), []).append(run)
-                print(json.dumps({"round": round_, "scenario": "POST", **run.__dict__}), flush=True)
+            for _ in range(args.rounds):
+                for name in forums:
+                    measure(("POST /api/users", name), f"{servers[name]}/api/users", post_script)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return _peer_report(args, runs, started, load_before)
+    return _peer_report(args, runs, cpu, started, load_before, baseline)
 
 
 def _peer_report(
     args: argparse.Namespace,
     runs: dict[tuple[str, str], list[WrkRun]],
+    cpu: dict[tuple[str, str], list[float]],
     started: str,
     load_before: str,
+    baseline: str | None,
 ) -> str:
-    koa, ours = "Koa 1.x (the classic sample)", "forum-service users"
+    also = (
+        f"; {baseline} (the same, from that revision's code) in the same rounds" if baseline else ""
+    )
     lines = [
         "# Peer benchmark: forum-service users against the classic sample's Koa service",
         "",
-        f"Run {started} UTC by `bench/http_bench.py peer`: {os.cpu_count()} CPU cores shared by "
-        f"wrk and both servers (load average {load_before} at the start, {load_average()} at "
-        "the end). Koa 1.x and koa-router 5.x (bench/koa-users/server.js, the sample's routes, "
-        "its per-request console line to a file) on one Node process; forum-service users in "
-        f"JSON mode, {args.workers} workers of {args.threads} threads, LOG_LEVEL=INFO (one JSON "
-        "access line per request, to a file). Both serve the sample's users/db.json (four "
+        f"Run {started} UTC by `bench/http_bench.py peer"
+        + (f" --baseline {args.baseline}" if baseline else "")
+        + f"`: {os.cpu_count()} CPU cores shared by wrk, the servers and other work (load "
+        f"average {load_before} at the start, {load_average()} at the end). Koa 1.x and "
+        "koa-router 5.x (bench/koa-users/server.js, the sample's routes, its per-request "
+        "console line to a file) on one Node process; forum-service users in JSON mode, "
+        f"{args.workers} workers of {args.threads} threads, LOG_LEVEL=INFO (one JSON access "
+        f"line per request, to a file){also}. Each serves the sample's users/db.json (four "
         "users; forum-service's records carry version and timestamps too: 847 bytes against "
-        f"Koa's 419). wrk: 1 thread, {args.connections} connections, {args.duration} s per run, "
-        f"{args.rounds} interleaved rounds; medians. Python {platform.python_version()}.",
+        f"Koa's 419). wrk: 1 thread, {args.connections} connections, {args.duration} s per "
+        f"run, {args.rounds} interleaved rounds; medians. Server CPU is the CPU time of the "
+        "server's processes during a run over its requests: it depends less on what else the "
+        f"machine runs than req/s does. Python {platform.python_version()}.",
         "",
-        "| scenario | server | req/s | p50 ms | p99 ms | errors | req/s of each round |",
-        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+        "| scenario | server | req/s | p50 ms | p99 ms | server CPU µs/req | errors "
+        "| req/s of each round |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     medians = {key: median_run(measured) for key, measured in runs.items()}
     for (scenario, server), measured in runs.items():
         m = medians[(scenario, server)]
         each = ", ".join(f"{r.rps:,.0f}" for r in measured)
+        spent = statistics.median(cpu[(scenario, server)])
         lines.append(
             f"| {scenario} | {server} | {m.rps:,.0f} | {m.p50_ms:.1f} | {m.p99_ms:.1f} | "
-            f"{m.errors} | {each} |"
+            f"{spent:,.0f} | {m.errors} | {each} |"
         )
-    lines += ["", "forum-service against Koa (goal: at least 0.6x the req/s, p99 at most 3x):", ""]
-    for scenario in ("GET /api/users", "GET /api/users/2"):
-        k, o = medians.get((scenario, koa)), medians.get((scenario, ours))
-        if k and o and k.rps:
-            per_round = [
-                f"{ro.rps / rk.rps:.2f}"
-                for rk, ro in zip(runs[(scenario, koa)], runs[(scenario, ours)], strict=True)
-            ]
-            lines.append(
-                f"- {scenario}: {o.rps / k.rps:.2f}x the req/s (rounds: {', '.join(per_round)}), "
-                f"p99 {o.p99_ms / k.p99_ms:.1f}x"
-            )
+    lines += ["", "Against Koa (goal: at least 0.6x the req/s, p99 at most 3x):", ""]
+    for server in (OURS, baseline):
+        if server is None:
+            continue
+        for scenario in ("GET /api/users", "GET /api/users/2"):
+            k, o = medians.get((scenario, KOA_NAME)), medians.get((scenario, server))
+            if k and o and k.rps:
+                per_round = [
+                    f"{ro.rps / rk.rps:.2f}"
+                    for rk, ro in zip(
+                        runs[(scenario, KOA_NAME)], runs[(scenario, server)], strict=True
+                    )
+                ]
+                lines.append(
+                    f"- {server}, {scenario}: {o.rps / k.rps:.2f}x the req/s (rounds: "
+                    f"{', '.join(per_round)}), p99 {o.p99_ms / k.p99_ms:.1f}x"
+                )
     return "\n".join(lines) + "\n"
 
 
@@ -606,6 +639,12 @@ def main() -> int:
         command.add_argument("--rounds", type=int, default=3)
         command.add_argument("--idle-wait", type=float, default=10.0)
         command.add_argument("--output", type=Path, default=RESULTS / output)
+        if name == "peer":
+            command.add_argument(
+                "--baseline",
+                metavar="REVISION",
+                help="also serve forum-service from this git revision, in the same rounds",
+            )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)

