@@ -190,7 +190,7 @@ def test_existing_tables_are_adopted_with_their_data(reconciler, ext):
         req = tables.create_table_request(tables.TABLES[kind], tables.table_name(kind))
         ddb("us-east-1").create_table(**req)
     ddb("us-east-1").put_item(TableName="forum-Users", Item={"userId": {"N": "1"}})
-    out = converge(reconciler, spec(replicaRegions=[], adopt=True), timeout=10)
+    out = converge(reconciler, spec(replicaRegions=[], adopt=True))
     assert out.phase == "Ready"
     assert not [a for a in out.applied if a.operation == "create_table"]
     assert sum(a.operation == "tag_resource" for a in out.applied) == 3
@@ -212,7 +212,7 @@ def test_tables_it_just_created_are_its_own_while_their_tags_are_not_listed(reco
     assert sorted(first.status["claimedTables"]) == sorted(
         tables.table_name(k) for k in tables.KINDS
     )
-    out = converge(reconciler, raw, previous=first.status, timeout=15)
+    out = converge(reconciler, raw, previous=first.status)
     assert out.phase == "Ready", out.status["message"]
     events = first.events + out.events
     assert not [e for e in events if e.type == "Warning"], events
