@@ -178,14 +178,68 @@ def create_record(kind: str, endpoint: str) -> Response:
     return response
 
 
+def _same_json(a: Any, b: Any) -> bool:
+    # As clients see them: true is not 1, DynamoDB's Decimal 3 is 3.
+    encode = current_app.json.dumps
+    try:
+        return bool(encode(a) == encode(b))
+    except (RecursionError, TypeError, ValueError):
+        return False
+
+
+def drop_unchanged_read_only(
+    kind: str, record_id: int, model: type[BaseModel], raw: dict[str, Any]
+) -> tuple[dict[str, Any], int | None]:
+    """A body as GET gave it may go back in a PUT or PATCH: a field the body model does not
+    take (`id`, `createdAt`, `updatedAt`, a post's `thread`, ...) that the record has with the
+    same value is dropped; with another value it is refused by name (400 `read_only_field`;
+    a changed `updatedAt` is 409: the record changed since it was read). Fields the record
+    does not have stay, for the model to refuse as unknown. Also returns the version to
+    write against when `updatedAt` matched, so nothing changes between this read and the
+    write."""
+    extra = [name for name in raw if name not in model.model_fields]
+    if not extra:
+        return raw, None
+    stored = public(collection(kind).get(record_id))
+    kept = dict(raw)
+    pinned: int | None = None
+    for name in extra:
+        if name not in stored:
+            continue
+        if _same_json(raw[name], stored[name]):
+            del kept[name]
+            if name == "updatedAt" and stored.get("version") is not None:
+                pinned = int(stored["version"])
+        elif name == "updatedAt":
+            raise ApiError(
+                409,
+                "version_conflict",
+                f"updatedAt: {kind} {record_id} was changed after the body was read "
+                f"(it was updated at {stored['updatedAt']}); read it again",
+                "updatedAt",
+            )
+        else:
+            raise ApiError(
+                400,
+                "read_only_field",
+                f"{name}: is read-only and cannot be changed; leave it out or send the "
+                f"value {kind} {record_id} has",
+                name,
+            )
+    return kept, pinned
+
+
 def update_record(kind: str, record_id: int, *, partial: bool) -> Response:
     """PUT (`partial=False`): the mutable fields become exactly the body's, absent optional
     ones are removed. PATCH: only the fields given change; null removes an optional one."""
     schema = SCHEMAS[kind]
     model: type[BaseModel] = schema.patch if partial else schema.replace
-    body = validated(model, json_object())
+    raw, pinned = drop_unchanged_read_only(kind, record_id, model, json_object())
+    body = validated(model, raw)
     data = body.model_dump(exclude_unset=partial)
     version = expected_version(data.pop("version", None))
+    if version is None:
+        version = pinned
     changes = data if partial else {name: data.get(name) for name in schema.mutable}
     if not changes:
         raise ApiError(

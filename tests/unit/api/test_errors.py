@@ -361,17 +361,22 @@ def test_update_validation(forum: Forum) -> None:
     cases = [
         (forum.users.patch(users_url, json={"username": None}), "username"),
         (forum.users.patch(users_url, json={}), "body"),
-        (forum.users.patch(users_url, json={"id": 5}), "id"),
         (forum.users.patch(users_url, json={"version": 0, "bio": "x"}), "version"),
         (forum.users.put(users_url, json={"bio": "x"}), "username"),
-        (forum.threads.patch(threads_url, json={"createdBy": 3}), "createdBy"),
         (forum.threads.put(threads_url, json={"title": None}), "title"),
-        (forum.posts.patch(posts_url, json={"thread": 2}), "thread"),
         (forum.posts.patch(posts_url, json={"text": None}), "text"),
         (forum.posts.put(posts_url, json={"text": ""}), "text"),
     ]
     for response, field in cases:
         assert_error(response, 422, "validation_error", field)
+    # Read-only fields with another value than the record's (test_read_only_fields.py).
+    read_only = [
+        (forum.users.patch(users_url, json={"id": jake["id"] + 1}), "id"),
+        (forum.threads.patch(threads_url, json={"createdBy": jake["id"] + 1}), "createdBy"),
+        (forum.posts.patch(posts_url, json={"thread": thread["id"] + 1}), "thread"),
+    ]
+    for response, field in read_only:
+        assert_error(response, 400, "read_only_field", field)
     # Nothing was changed by any of them.
     assert forum.users.get(users_url).get_json()["version"] == 1
     assert forum.posts.get(posts_url).get_json() == post
