@@ -28,6 +28,7 @@ from forumdb_services.auth.policy import (
     public,
 )
 from forumdb_services.storage import Collection, NotFound, Store, VersionConflict
+from forumdb_services.storage.base import MAX_PAGE_SIZE
 
 log = logging.getLogger("forumdb.api")
 T = TypeVar("T")
@@ -256,11 +257,66 @@ def update_record(kind: str, record_id: int, *, partial: bool) -> Response:
     return record_response(updated)
 
 
+# The records that name a record of each kind, as (child kind, its field, the index that
+# finds them by it; None: no index, the child kind's records are read page by page).
+CHILDREN: dict[str, tuple[tuple[str, str, str | None], ...]] = {
+    "users": (("threads", "createdBy", None), ("posts", "user", "UserIndex")),
+    "threads": (("posts", "thread", "ThreadIndex"),),
+    "posts": (),
+}
+_SHOWN_CHILDREN = 5
+SCAN_PAGE_SIZE = MAX_PAGE_SIZE
+
+
+def _children(child_kind: str, field_name: str, index: str | None, record_id: int) -> list[int]:
+    """Up to _SHOWN_CHILDREN ids of `child_kind` records whose `field_name` is `record_id`."""
+    children = collection(child_kind)
+    if index is not None:
+        page = children.query(index, record_id, limit=_SHOWN_CHILDREN)
+        return [int(item["id"]) for item in page.items]
+    found: list[int] = []
+    cursor = None
+    while True:  # a scan: deleting a user is rare, and Threads has no index by author
+        page = children.list(limit=SCAN_PAGE_SIZE, cursor=cursor)
+        found += [int(r["id"]) for r in page.items if r.get(field_name) == record_id]
+        if len(found) >= _SHOWN_CHILDREN or page.next_cursor is None:
+            return found[:_SHOWN_CHILDREN]
+        cursor = page.next_cursor
+
+
+def refuse_while_children(kind: str, record_id: int) -> None:
+    """409 `has_children` while threads or posts name the record: a delete never leaves
+    records pointing at nothing. Skipped where the service does not read the other kinds
+    (CHECK_REFERENCES off, as for creates)."""
+    if not g.generation.settings.check_references:
+        return
+    details = []
+    for child_kind, field_name, index in CHILDREN[kind]:
+        ids = _children(child_kind, field_name, index, record_id)
+        if ids:
+            shown = ", ".join(str(i) for i in ids)
+            details.append(
+                {"kind": child_kind, "field": field_name, "ids": ids,
+                 "message": f"{child_kind} with {field_name} {record_id}: {shown}"}
+            )  # fmt: skip
+    if details:
+        raise ApiError(
+            409,
+            "has_children",
+            f"{kind} {record_id} still has "
+            + " and ".join(f"{d['kind']} (e.g. {d['ids'][0]})" for d in details)
+            + "; delete them first",
+            None,
+            details,
+        )
+
+
 def delete_record(kind: str, record_id: int) -> Response:
     body_version = None
     if has_body():
         body_version = validated(DeleteBody, json_object()).version
     version = expected_version(body_version)
     check_may_change(kind, record_id)
+    refuse_while_children(kind, record_id)
     write_with_retry(lambda: collection(kind).delete(record_id, expected_version=version), version)
     return Response(status=204)
