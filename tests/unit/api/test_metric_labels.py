@@ -17,12 +17,14 @@ PATHS = ("/api/users", "/api/users/7", "/api/users/by-email/a@b.co", "/readyz", 
 
 
 def _label_sets(client: FlaskClient) -> set[tuple[tuple[str, str], ...]]:
+    """The users service's series (the registry is the process's: other tests' apps too)."""
     text = client.get("/metrics").get_data(as_text=True)
     return {
         tuple(sorted(sample.labels.items()))
         for family in text_string_to_metric_families(text)
         if family.name.startswith("forumdb_http_")
         for sample in family.samples
+        if sample.labels.get("service") == "users"
     }
 
 
