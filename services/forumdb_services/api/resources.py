@@ -300,6 +300,7 @@ def refuse_while_children(kind: str, record_id: int) -> None:
                  "message": f"{child_kind} with {field_name} {record_id}: {shown}"}
             )  # fmt: skip
     if details:
+        collection(kind).get(record_id)  # a record that is not there is a 404, orphans or not
         raise ApiError(
             409,
             "has_children",

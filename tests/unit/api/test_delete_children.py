@@ -74,3 +74,13 @@ def test_without_reference_checks_the_delete_is_not_checked(tmp_path: Path) -> N
     client = app.test_client()
     made = client.post("/api/threads", json={"title": "t", "createdBy": 1}).get_json()
     assert client.delete(f"/api/threads/{made['id']}").status_code == 204
+
+
+def test_a_missing_parent_is_404_even_with_orphans(tmp_path: Path) -> None:
+    # Posts of a thread that is not there (written without reference checks, or by a tool).
+    unchecked = create_app("posts", json_watcher(tmp_path, CHECK_REFERENCES="false"))
+    orphan = {"thread": 4242, "user": 1, "text": "left over"}
+    assert unchecked.test_client().post("/api/posts", json=orphan).status_code == 201
+    threads = create_app("threads", json_watcher(tmp_path)).test_client()
+    response = threads.delete("/api/threads/4242")
+    assert response.status_code == 404, response.get_json()
