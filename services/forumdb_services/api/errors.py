@@ -2,7 +2,9 @@
 
 Handlers map the storage layer's errors and werkzeug's HTTP errors to that shape, so a
 client never sees an HTML page or a 500 for bad input. Only an exception nobody expected
-(a real bug) becomes a 500, and its traceback goes to the log, not to the client.
+(a real bug) becomes a 500. A 5xx body is a stable message and the request id (`requestId`,
+also the X-Request-Id header): the cause (exception text, file paths, endpoint URLs, AWS
+messages that can hold ARNs) goes to the log under that id, never to the client.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -70,13 +72,29 @@ def error_response(
     message: str,
     field: str | None = None,
     details: list[dict[str, Any]] | None = None,
+    request_id: str | None = None,
 ) -> Response:
     body: dict[str, Any] = {"code": code, "message": message, "field": field}
     if details:
         body["details"] = details
+    if request_id:
+        body["requestId"] = request_id
     response = jsonify({"error": body})
     response.status_code = status
     return response
+
+
+def _request_id() -> str | None:
+    # Set by observability's before_request hook, which runs before anything can fail.
+    return g.get("request_id")
+
+
+def server_error(status: int, code: str, message: str) -> Response:
+    """A 5xx: the stable `message` and the request id that the log line of its cause carries."""
+    request_id = _request_id()
+    return error_response(
+        status, code, f"{message} (request id {request_id})", request_id=request_id
+    )
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -160,8 +178,18 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(StoreUnavailable)
     def _unavailable(exc: StoreUnavailable) -> Response:
-        log.warning("store unavailable: %s", exc, extra={"error": str(exc)})
-        response = error_response(503, "store_unavailable", str(exc))
+        log.warning(
+            "store unavailable: %s",
+            exc,
+            extra={"error": str(exc), "request_id": _request_id(), "path": request.path},
+        )
+        service = current_app.config.get("FORUMDB_SERVICE", "this")
+        response = server_error(
+            503,
+            "store_unavailable",
+            f"the {service} service cannot use its store; try again later, or give the "
+            "service's operator the request id (the log has the cause)",
+        )
         response.headers["Retry-After"] = "1"
         return response
 
@@ -190,5 +218,13 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _bug(exc: Exception) -> Response:
         # Only reached by an exception no other handler claims: a bug, not bad input.
-        log.exception("unhandled error: %s", exc)
-        return error_response(500, "internal_error", "internal error; see the service log")
+        log.exception(
+            "unhandled error: %s",
+            exc,
+            extra={"request_id": _request_id(), "path": request.path},
+        )
+        return server_error(
+            500,
+            "internal_error",
+            "internal error; give the service's operator the request id (the log has the cause)",
+        )

@@ -1,11 +1,19 @@
-"""Routes every service has: the sample's greetings, liveness, readiness and metrics."""
+"""Routes every service has: the sample's greetings, liveness, readiness and metrics.
+
+/readyz answers anyone who can reach the port, so it says what a probe and an operator need
+(ready or not, the mode, the region, which settings generation and a fingerprint of the
+settings) and nothing of the internals: no data folder, table name, endpoint or error text.
+Those go to the log, under the request id the answer gives.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, g, jsonify
 
 from forumdb.config import Settings
 from forumdb_services.api.observability import metrics_response
@@ -13,6 +21,10 @@ from forumdb_services.api.runtime import current_runtime
 from forumdb_services.storage import StoreUnavailable
 
 bp = Blueprint("probes", __name__)
+log = logging.getLogger("forumdb.api.probes")
+
+# What of a collection's Health.info a client may see (a table's status: ACTIVE, UPDATING).
+_PUBLIC_HEALTH_INFO = ("status",)
 
 # Endpoints that must answer without a store: a broken store must not make the kubelet
 # restart a healthy process, and /readyz reports the failure itself.
@@ -46,9 +58,22 @@ def _waiting_for_config(config_dir: Path | None) -> str | None:
     ):
         return None
     return (
-        f"no settings in {config_dir} (FORUMDB_CONFIG_DIR) yet: waiting for the operator's "
+        "no settings in FORUMDB_CONFIG_DIR yet: waiting for the operator's "
         "ConfigMap (is the ForumDatabase applied, and the operator running?)"
     )
+
+
+def settings_fingerprint(settings: Settings) -> str:
+    """A digest of the settings in use: it changes when they do (a reload, a region switch)
+    and shows two processes agree, without telling what they are."""
+    return hashlib.sha256(settings.model_dump_json().encode()).hexdigest()[:16]
+
+
+def _hidden(what: str, detail: str, **fields: Any) -> str:
+    """Logs `detail` under this request's id; the client's text names only the id."""
+    request_id = g.get("request_id")
+    log.warning("readiness: %s: %s", what, detail, extra={"request_id": request_id, **fields})
+    return f"{what}; the service log has the cause (request id {request_id})"
 
 
 def _text(body: str) -> Response:
@@ -72,13 +97,10 @@ def healthz() -> Response:
     return jsonify({"status": "ok", "service": current_app.config["FORUMDB_SERVICE"]})
 
 
-def _storage_info(settings: Settings, kinds: tuple[str, ...]) -> dict[str, Any]:
+def _storage_info(settings: Settings) -> dict[str, Any]:
     info: dict[str, Any] = {"mode": settings.storage_mode}
     if settings.storage_mode == "dynamodb":
         info["region"] = settings.aws_region
-        info["tables"] = {kind: settings.table_name(kind) for kind in kinds}  # type: ignore[arg-type]
-    else:
-        info["dataDir"] = str(settings.data_dir)
     return info
 
 
@@ -87,8 +109,10 @@ def readyz() -> Response:
     runtime = current_runtime()
     service = current_app.config["FORUMDB_SERVICE"]
     body: dict[str, Any] = {"service": service}
-    waiting = _waiting_for_config(runtime.watcher.config_dir)
+    config_dir = runtime.watcher.config_dir
+    waiting = _waiting_for_config(config_dir)
     if waiting is not None:
+        log.info(waiting, extra={"config_dir": str(config_dir)})
         body.update(status="unavailable", checks={"config": {"ok": False, "detail": waiting}})
         response = jsonify(body)
         response.status_code = 503
@@ -96,31 +120,40 @@ def readyz() -> Response:
     try:
         generation = runtime.acquire()
     except StoreUnavailable as exc:
+        detail = _hidden("the store cannot be opened", str(exc))
         body.update(
             status="unavailable",
-            storage=_storage_info(runtime.settings, _checked_kinds(service, runtime.settings)),
-            checks={"store": {"ok": False, "detail": str(exc)}},
+            storage=_storage_info(runtime.settings),
+            checks={"store": {"ok": False, "detail": detail}},
         )
         response = jsonify(body)
         response.status_code = 503
         return response
     kinds = _checked_kinds(service, generation.settings)
     try:
-        checks = {}
+        checks: dict[str, dict[str, Any]] = {}
+        regions = set()
         for kind in kinds:
             health = generation.store.collection(kind).health()
-            checks[kind] = {"ok": health.ok, "detail": health.detail, **health.info}
+            check: dict[str, Any] = {"ok": health.ok}
+            check.update((k, health.info[k]) for k in _PUBLIC_HEALTH_INFO if k in health.info)
+            if not health.ok:
+                what = f"the {kind} store is not ready"
+                check["detail"] = _hidden(what, health.detail, kind=kind)
+            checks[kind] = check
+            if health.info.get("region"):
+                regions.add(health.info["region"])
     finally:
         generation.release()
-    storage = _storage_info(generation.settings, kinds)
+    storage = _storage_info(generation.settings)
     # The store knows best which region its client really talks to.
-    regions = {c.get("region") for c in checks.values() if c.get("region")}
     if storage["mode"] == "dynamodb" and len(regions) == 1:
         storage["region"] = regions.pop()
     ready = all(c["ok"] for c in checks.values())
     body.update(
         status="ready" if ready else "unavailable",
         generation=generation.number,
+        config=settings_fingerprint(generation.settings),
         storage=storage,
         checks=checks,
     )

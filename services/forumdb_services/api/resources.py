@@ -28,6 +28,7 @@ from forumdb_services.auth.policy import (
     public,
 )
 from forumdb_services.storage import Collection, NotFound, Store, VersionConflict
+from forumdb_services.storage.base import MAX_PAGE_SIZE
 
 log = logging.getLogger("forumdb.api")
 T = TypeVar("T")
@@ -181,14 +182,68 @@ def create_record(kind: str, endpoint: str) -> Response:
     return response
 
 
+def _same_json(a: Any, b: Any) -> bool:
+    # As clients see them: true is not 1, DynamoDB's Decimal 3 is 3.
+    encode = current_app.json.dumps
+    try:
+        return bool(encode(a) == encode(b))
+    except (RecursionError, TypeError, ValueError):
+        return False
+
+
+def drop_unchanged_read_only(
+    kind: str, record_id: int, model: type[BaseModel], raw: dict[str, Any]
+) -> tuple[dict[str, Any], int | None]:
+    """A body as GET gave it may go back in a PUT or PATCH: a field the body model does not
+    take (`id`, `createdAt`, `updatedAt`, a post's `thread`, ...) that the record has with the
+    same value is dropped; with another value it is refused by name (400 `read_only_field`;
+    a changed `updatedAt` is 409: the record changed since it was read). Fields the record
+    does not have stay, for the model to refuse as unknown. Also returns the version to
+    write against when `updatedAt` matched, so nothing changes between this read and the
+    write."""
+    extra = [name for name in raw if name not in model.model_fields]
+    if not extra:
+        return raw, None
+    stored = public(collection(kind).get(record_id))
+    kept = dict(raw)
+    pinned: int | None = None
+    for name in extra:
+        if name not in stored:
+            continue
+        if _same_json(raw[name], stored[name]):
+            del kept[name]
+            if name == "updatedAt" and stored.get("version") is not None:
+                pinned = int(stored["version"])
+        elif name == "updatedAt":
+            raise ApiError(
+                409,
+                "version_conflict",
+                f"updatedAt: {kind} {record_id} was changed after the body was read "
+                f"(it was updated at {stored['updatedAt']}); read it again",
+                "updatedAt",
+            )
+        else:
+            raise ApiError(
+                400,
+                "read_only_field",
+                f"{name}: is read-only and cannot be changed; leave it out or send the "
+                f"value {kind} {record_id} has",
+                name,
+            )
+    return kept, pinned
+
+
 def update_record(kind: str, record_id: int, *, partial: bool) -> Response:
     """PUT (`partial=False`): the mutable fields become exactly the body's, absent optional
     ones are removed. PATCH: only the fields given change; null removes an optional one."""
     schema = SCHEMAS[kind]
     model: type[BaseModel] = schema.patch if partial else schema.replace
-    body = validated(model, json_object())
+    raw, pinned = drop_unchanged_read_only(kind, record_id, model, json_object())
+    body = validated(model, raw)
     data = body.model_dump(exclude_unset=partial)
     version = expected_version(data.pop("version", None))
+    if version is None:
+        version = pinned
     changes = data if partial else {name: data.get(name) for name in schema.mutable}
     if not changes:
         raise ApiError(
@@ -205,11 +260,67 @@ def update_record(kind: str, record_id: int, *, partial: bool) -> Response:
     return record_response(updated)
 
 
+# The records that name a record of each kind, as (child kind, its field, the index that
+# finds them by it; None: no index, the child kind's records are read page by page).
+CHILDREN: dict[str, tuple[tuple[str, str, str | None], ...]] = {
+    "users": (("threads", "createdBy", None), ("posts", "user", "UserIndex")),
+    "threads": (("posts", "thread", "ThreadIndex"),),
+    "posts": (),
+}
+_SHOWN_CHILDREN = 5
+SCAN_PAGE_SIZE = MAX_PAGE_SIZE
+
+
+def _children(child_kind: str, field_name: str, index: str | None, record_id: int) -> list[int]:
+    """Up to _SHOWN_CHILDREN ids of `child_kind` records whose `field_name` is `record_id`."""
+    children = collection(child_kind)
+    if index is not None:
+        page = children.query(index, record_id, limit=_SHOWN_CHILDREN)
+        return [int(item["id"]) for item in page.items]
+    found: list[int] = []
+    cursor = None
+    while True:  # a scan: deleting a user is rare, and Threads has no index by author
+        page = children.list(limit=SCAN_PAGE_SIZE, cursor=cursor)
+        found += [int(r["id"]) for r in page.items if r.get(field_name) == record_id]
+        if len(found) >= _SHOWN_CHILDREN or page.next_cursor is None:
+            return found[:_SHOWN_CHILDREN]
+        cursor = page.next_cursor
+
+
+def refuse_while_children(kind: str, record_id: int) -> None:
+    """409 `has_children` while threads or posts name the record: a delete never leaves
+    records pointing at nothing. Skipped where the service does not read the other kinds
+    (CHECK_REFERENCES off, as for creates)."""
+    if not g.generation.settings.check_references:
+        return
+    details = []
+    for child_kind, field_name, index in CHILDREN[kind]:
+        ids = _children(child_kind, field_name, index, record_id)
+        if ids:
+            shown = ", ".join(str(i) for i in ids)
+            details.append(
+                {"kind": child_kind, "field": field_name, "ids": ids,
+                 "message": f"{child_kind} with {field_name} {record_id}: {shown}"}
+            )  # fmt: skip
+    if details:
+        collection(kind).get(record_id)  # a record that is not there is a 404, orphans or not
+        raise ApiError(
+            409,
+            "has_children",
+            f"{kind} {record_id} still has "
+            + " and ".join(f"{d['kind']} (e.g. {d['ids'][0]})" for d in details)
+            + "; delete them first",
+            None,
+            details,
+        )
+
+
 def delete_record(kind: str, record_id: int) -> Response:
     body_version = None
     if has_body():
         body_version = validated(DeleteBody, json_object()).version
     version = expected_version(body_version)
     check_may_change(kind, record_id)
+    refuse_while_children(kind, record_id)
     write_with_retry(lambda: collection(kind).delete(record_id, expected_version=version), version)
     return Response(status=204)

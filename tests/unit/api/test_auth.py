@@ -164,6 +164,8 @@ def test_only_the_owner_changes_or_deletes(forum: Forum, issuer: oidc.FakeIssuer
         (forum.users.patch, f"/api/users/{alice}", {"bio": "x"}, 200),
         (forum.threads.put, f"/api/threads/{thread['id']}", {"title": "B"}, 200),
         (forum.posts.delete, f"/api/posts/{post['id']}", None, 204),
+        # A user goes only without threads and posts (test_delete_children.py).
+        (forum.threads.delete, f"/api/threads/{thread['id']}", None, 204),
         (forum.users.delete, f"/api/users/{alice}", None, 204),
     ]
     for write, path, body, _ in writes:

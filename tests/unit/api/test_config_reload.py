@@ -8,10 +8,16 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from forumdb.config import SettingsWatcher
+from forumdb.config import Settings, SettingsWatcher, load_settings
 from forumdb_services.api.app import create_app
+from forumdb_services.api.probes import settings_fingerprint
 
 from .conftest import TABLE_PREFIX, create_tables
+
+
+def _fingerprint(**values: str) -> str:
+    """What /readyz's `config` is for these settings (it shows no data folder itself)."""
+    return settings_fingerprint(Settings(**values))
 
 
 def _write(config_dir: Path, **values: str) -> None:
@@ -31,13 +37,15 @@ def test_json_data_dir_switch(config_dir: Path, tmp_path: Path) -> None:
     _write(config_dir, STORAGE_MODE="json", DATA_DIR=str(first))
     client = create_app("users", SettingsWatcher(config_dir, interval=0)).test_client()
     made = client.post("/api/users", json={"username": "finn"}).get_json()
-    assert client.get("/readyz").get_json()["storage"]["dataDir"] == str(first)
+    on_first = _fingerprint(STORAGE_MODE="json", DATA_DIR=str(first))
+    assert client.get("/readyz").get_json()["config"] == on_first
 
     _write(config_dir, DATA_DIR=str(second))
     assert client.get(f"/api/users/{made['id']}").status_code == 404
     assert client.get("/api/users").get_json() == []
     ready = client.get("/readyz").get_json()
-    assert ready["storage"]["dataDir"] == str(second)
+    assert ready["config"] == _fingerprint(STORAGE_MODE="json", DATA_DIR=str(second))
+    assert ready["config"] != on_first
     assert ready["generation"] == 1
 
     _write(config_dir, DATA_DIR=str(first))
@@ -52,8 +60,7 @@ def test_dynamodb_region_failover(config_dir: Path) -> None:
     client = create_app("users", SettingsWatcher(config_dir, interval=0)).test_client()
     east = client.post("/api/users", json={"username": "east"}).get_json()
     ready = client.get("/readyz").get_json()
-    assert ready["storage"]["region"] == "us-east-1"
-    assert ready["storage"]["tables"] == {"users": f"{TABLE_PREFIX}Users"}
+    assert ready["storage"] == {"mode": "dynamodb", "region": "us-east-1"}  # no table names
 
     _write(config_dir, AWS_REGION="us-west-2")  # what the operator does on failover
     ready = client.get("/readyz").get_json()
@@ -77,7 +84,9 @@ def test_config_dir_from_the_environment(
     client = create_app("threads").test_client()
     ready = client.get("/readyz").get_json()
     # The mounted folder outranks the pod's frozen environment.
-    assert ready["storage"] == {"mode": "json", "dataDir": str(tmp_path / "from-config")}
+    assert ready["storage"] == {"mode": "json"}
+    assert ready["config"] == settings_fingerprint(load_settings(config_dir))
+    assert ready["config"] != settings_fingerprint(Settings())  # the environment's
 
 
 def test_half_written_config_keeps_the_old_settings(config_dir: Path, tmp_path: Path) -> None:
@@ -123,11 +132,12 @@ def test_readyz_waits_for_the_configmap_of_an_optional_volume(
     body = waiting.get_json()
     assert body["status"] == "unavailable"
     assert body["checks"]["config"]["ok"] is False
-    assert str(config_dir) in body["checks"]["config"]["detail"]
+    assert "FORUMDB_CONFIG_DIR" in body["checks"]["config"]["detail"]
+    assert str(config_dir) not in waiting.get_data(as_text=True)  # the log has the path
     assert "waiting for the operator's ConfigMap" in body["checks"]["config"]["detail"]
     assert client.get("/healthz").status_code == 200  # alive: no restart for this
 
     _write(config_dir, STORAGE_MODE="json", DATA_DIR=str(tmp_path / "from-config"))
     ready = client.get("/readyz")
     assert ready.status_code == 200, ready.get_json()
-    assert ready.get_json()["storage"]["dataDir"] == str(tmp_path / "from-config")
+    assert ready.get_json()["config"] == settings_fingerprint(load_settings(config_dir))
