@@ -100,6 +100,35 @@ class _Undo:
         self._entries.clear()
 
 
+def _item_key(self: DynamoDBBackend, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
+    """The key a transaction item names: a Put's from its item, the others' given."""
+    if op_type != "Put":
+        return op["Key"]
+    attrs = op["Item"]
+    table = self.get_table(op["TableName"])
+    key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = attrs[table.range_key_attr]
+    return key
+
+
+def _write_one(
+    self: DynamoDBBackend, op_type: str, op: dict[str, Any], key: dict[str, Any]
+) -> None:
+    """Apply one Put, Delete or Update (a ConditionCheck writes nothing), with its condition."""
+    common = {
+        "condition_expression": op.get("ConditionExpression"),
+        "expression_attribute_names": op.get("ExpressionAttributeNames"),
+        "expression_attribute_values": op.get("ExpressionAttributeValues"),
+    }
+    if op_type == "Put":
+        self.put_item(op["TableName"], op["Item"], **common)
+    elif op_type == "Delete":
+        self.delete_item(op["TableName"], key, **common)
+    elif op_type == "Update":
+        self.update_item(op["TableName"], key, update_expression=op["UpdateExpression"], **common)
+
+
 def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
     if not STATE.active:
         return _original(self, transact_items)
@@ -128,14 +157,7 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
             condition_expression = op.get("ConditionExpression")
             names = op.get("ExpressionAttributeNames")
             values = op.get("ExpressionAttributeValues")
-            if op_type == "Put":
-                attrs = op["Item"]
-                table = self.get_table(table_name)
-                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
-                if table.range_key_attr is not None:
-                    key[table.range_key_attr] = attrs[table.range_key_attr]
-            else:
-                key = op["Key"]
+            key = _item_key(self, op_type, op)
             check_unicity(table_name, key)
             current = self.get_item(table_name, key)
             if condition_expression is not None:
@@ -146,31 +168,7 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
                     raise ConditionalCheckFailed(item=original_item)
             if op_type != "ConditionCheck":
                 undo.remember(self, table_name, key)
-            if op_type == "Put":
-                self.put_item(
-                    table_name,
-                    op["Item"],
-                    condition_expression=condition_expression,
-                    expression_attribute_names=names,
-                    expression_attribute_values=values,
-                )
-            elif op_type == "Delete":
-                self.delete_item(
-                    table_name,
-                    key,
-                    condition_expression=condition_expression,
-                    expression_attribute_names=names,
-                    expression_attribute_values=values,
-                )
-            elif op_type == "Update":
-                self.update_item(
-                    table_name,
-                    key,
-                    update_expression=op["UpdateExpression"],
-                    condition_expression=condition_expression,
-                    expression_attribute_names=names,
-                    expression_attribute_values=values,
-                )
+            _write_one(self, op_type, op, key)
             errors.append((None, None, None))
         except (MultipleTransactionsException, MockValidationException):
             undo.roll_back()

@@ -129,13 +129,7 @@ def scan_file(path: Path) -> tuple[Header, list[Section]]:
                 if header is None:
                     if kind != "header":
                         raise DataError(f"{where}: not a forumdb backup (no header line)")
-                    header = Header.model_validate(obj)
-                    if header.version != VERSION:
-                        raise DataError(
-                            f"{where}: backup format version {header.version}; this forumctl "
-                            f"reads version {VERSION}",
-                            hint="restore with the forumctl version that wrote it",
-                        )
+                    header = _read_header(where, obj)
                 elif kind == "table":
                     if current is not None:
                         raise DataError(f"{where}: table section {current.kind} not closed")
@@ -147,35 +141,11 @@ def scan_file(path: Path) -> tuple[Header, list[Section]]:
                 elif kind == "item":
                     if current is None or checker is None:
                         raise DataError(f"{where}: item outside a table section")
-                    if "item" not in obj:
-                        raise DataError(f"{where}: an item line without its 'item'")
-                    try:
-                        checker.check(obj["item"])
-                        current.checksum.add_digest(item_digest(from_json_item(obj["item"])))
-                    except BadItem as exc:
-                        raise DataError(
-                            f"{where}: {current.kind} item: {exc}",
-                            hint="nothing was written; a backup forumctl wrote never holds "
-                            "this: restore an undamaged copy",
-                        ) from None
-                    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-                        raise DataError(f"{where}: bad item: {exc}") from None
-                    current.count += 1
+                    _add_item(where, obj, current, checker)
                 elif kind == "table-end":
                     if current is None:
                         raise DataError(f"{where}: table-end without a table")
-                    end = TableEnd.model_validate(obj)
-                    if (end.kind, end.count, end.checksum) != (
-                        current.kind,
-                        current.checksum.count,
-                        current.checksum.hexdigest,
-                    ):
-                        raise DataError(
-                            f"{where}: table {current.kind} holds {current.checksum.count} items "
-                            f"with checksum {current.checksum.hexdigest[:16]}..., but its "
-                            f"table-end line says {end.count} items, {end.checksum[:16]}...: "
-                            "the backup is damaged"
-                        )
+                    _check_table_end(where, TableEnd.model_validate(obj), current)
                     sections.append(current)
                     current = None
                 elif kind == "end":
@@ -197,6 +167,49 @@ def scan_file(path: Path) -> tuple[Header, list[Section]]:
             hint="take the backup again; a complete one ends with a line of type 'end'",
         )
     return header, sections
+
+
+def _read_header(where: str, obj: dict[str, Any]) -> Header:
+    header = Header.model_validate(obj)
+    if header.version != VERSION:
+        raise DataError(
+            f"{where}: backup format version {header.version}; this forumctl "
+            f"reads version {VERSION}",
+            hint="restore with the forumctl version that wrote it",
+        )
+    return header
+
+
+def _add_item(where: str, obj: dict[str, Any], current: Section, checker: ItemChecker) -> None:
+    """Checks one item line as DynamoDB and the services would, and adds it to the checksum."""
+    if "item" not in obj:
+        raise DataError(f"{where}: an item line without its 'item'")
+    try:
+        checker.check(obj["item"])
+        current.checksum.add_digest(item_digest(from_json_item(obj["item"])))
+    except BadItem as exc:
+        raise DataError(
+            f"{where}: {current.kind} item: {exc}",
+            hint="nothing was written; a backup forumctl wrote never holds "
+            "this: restore an undamaged copy",
+        ) from None
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise DataError(f"{where}: bad item: {exc}") from None
+    current.count += 1
+
+
+def _check_table_end(where: str, end: TableEnd, current: Section) -> None:
+    if (end.kind, end.count, end.checksum) != (
+        current.kind,
+        current.checksum.count,
+        current.checksum.hexdigest,
+    ):
+        raise DataError(
+            f"{where}: table {current.kind} holds {current.checksum.count} items "
+            f"with checksum {current.checksum.hexdigest[:16]}..., but its "
+            f"table-end line says {end.count} items, {end.checksum[:16]}...: "
+            "the backup is damaged"
+        )
 
 
 def _check_end(where: str, end: End, sections: list[Section]) -> None:
