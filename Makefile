@@ -9,7 +9,9 @@ STAMP  := $(VENV)/.forumdb-setup
 .PHONY: setup test lint format unit demo bench clean
 
 ## setup: venv, the package with its dev and test extras, and the test tools (helm, kubectl,
-## etcd, kube-apiserver) into .tools/ -- idempotent; `make test` and `make demo` run it as needed
+## etcd, kube-apiserver; for the real-node tier kubelet, kube-controller-manager, kube-scheduler,
+## kube-proxy, and as root the node's Debian packages) into .tools/ -- idempotent; `make test`
+## and `make demo` run it as needed
 setup:
 	rm -f $(STAMP)
 	$(MAKE) $(STAMP)

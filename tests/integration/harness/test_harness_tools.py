@@ -39,7 +39,8 @@ def test_second_provisioning_downloads_nothing(monkeypatch: pytest.MonkeyPatch) 
     assert results["helm"].source.startswith("cached")
     assert results["kube-apiserver"].source == "cached"
     for result in results.values():
-        assert provision.tool_path(result.tool) == result.path
+        if not result.source.startswith("skipped"):  # node binaries where none can be had
+            assert provision.tool_path(result.tool) == result.path
 
 
 def test_kubebuilder_assets_take_precedence(
