@@ -33,12 +33,13 @@ from harness.kube import Kubectl
 from harness.motoserver import MotoServer
 from harness.node_host import GATEWAY, POD_CIDR, SERVICE_CIDR, HostState
 from harness.node_image import PAUSE_IMAGE, pause_image
-from harness.procs import run_tool, start_group, stop_group, tail, wait_for
+from harness.procs import GiveUp, run_tool, start_group, stop_group, tail, wait_for
 from harness.provision import NODE_BINARIES, missing_packages, tool_path
 
 LOCK_FILE = Path(tempfile.gettempdir()) / "forumdb-test-node.lock"
 NODE_PACKAGES_NEEDED = ("containerd", "runc", "containernetworking-plugins", "iptables", "podman")
 CNI_BIN_DIR = "/usr/lib/cni"
+HARNESS_PARENT = Path(__file__).resolve().parents[1]
 LOCK_WAIT = 900.0  # seconds another session's node may hold the machine
 
 
@@ -135,7 +136,10 @@ class Node:
         self.ctr("images", "import", str(archive))
 
     def _bg(self, name: str, argv: list[str | Path]) -> None:
-        self.processes[name] = start_group(argv, log_file=self.workdir / f"{name}.log", name=name)
+        env = {**os.environ, "PYTHONPATH": str(HARNESS_PARENT)}  # python -m harness.tinydns
+        self.processes[name] = start_group(
+            argv, log_file=self.workdir / f"{name}.log", name=name, env=env
+        )
 
     @classmethod
     def start(cls, *, timeout: float = 180) -> Node:
@@ -257,7 +261,7 @@ class Node:
         for name, proc in self.processes.items():
             if proc.poll() is not None:
                 log = self.workdir / f"{name}.log"
-                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{tail(log)}")
+                raise GiveUp(f"{name} exited with {proc.returncode}:\n{tail(log)}")
 
     def wait_ready(self, timeout: float) -> None:
         assert self.kubectl is not None
