@@ -84,6 +84,20 @@ def _drop_kopf_extras(record: logging.LogRecord) -> bool:
     help="Host name the API server uses to reach the webhook (e.g. the Service's DNS name).",
 )
 @click.option(
+    "--webhook-service",
+    default="",
+    envvar="FORUMDB_WEBHOOK_SERVICE",
+    help="NAMESPACE/NAME of the Service in front of the webhook: registered as a `service:` "
+    "clientConfig (in a cluster; instead of --webhook-host).",
+)
+@click.option(
+    "--webhook-configuration",
+    default=webhook.CONFIGURATION_NAME,
+    show_default=True,
+    envvar="FORUMDB_WEBHOOK_CONFIGURATION",
+    help="Name of the Validating/MutatingWebhookConfiguration the operator keeps up to date.",
+)
+@click.option(
     "--webhook-cert-dir",
     type=click.Path(file_okay=False, path_type=Path),
     envvar="FORUMDB_WEBHOOK_CERT_DIR",
@@ -102,6 +116,8 @@ def cli(
     allowed_regions: str,
     webhook_port: int,
     webhook_host: str,
+    webhook_service: str,
+    webhook_configuration: str,
     webhook_cert_dir: Path | None,
     log_level: str,
 ) -> None:
@@ -110,8 +126,15 @@ def cli(
         raise click.UsageError("--all-namespaces and --namespace exclude each other")
     if drift_interval <= 0:
         raise click.BadParameter("must be > 0", param_hint="--drift-interval")
-    if webhook_port and not (webhook_host and webhook_cert_dir):
-        raise click.UsageError("--webhook-port needs --webhook-host and --webhook-cert-dir")
+    if webhook_port and not ((webhook_host or webhook_service) and webhook_cert_dir):
+        raise click.UsageError(
+            "--webhook-port needs --webhook-service (or --webhook-host) and --webhook-cert-dir"
+        )
+    if webhook_service:
+        try:
+            webhook.parse_service(webhook_service)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--webhook-service") from None
     configure_logging(log_level)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_drop_kopf_extras)
@@ -127,7 +150,10 @@ def cli(
     memo = kopf.Memo({MEMO_KEY: runtime, handlers.ADMISSION_KEY: None})
     if webhook_port and webhook_cert_dir is not None:
         webhook.register(allowed)
-        memo[handlers.ADMISSION_KEY] = webhook.server(webhook_port, webhook_host, webhook_cert_dir)
+        memo[handlers.ADMISSION_KEY] = webhook.server(
+            webhook_port, webhook_host, webhook_cert_dir, webhook_service
+        )
+        memo[handlers.CONFIGURATION_KEY] = webhook_configuration
     if metrics_port:
         start_http_server(metrics_port)
     if not standalone:
