@@ -12,12 +12,7 @@ from harness.apiserver import ApiServer
 from harness.helm import Helm
 from harness.kind import Cluster, kind_cluster, kind_unavailable_reason
 from harness.node import unavailable_reason as node_unavailable_reason
-from harness.node_cluster import node_cluster
-
-# Every node test runs in one xdist worker: one node per machine (fixed bridge and ports).
-# The hang guard covers the first test's share of the session set-up too (node start, image
-# build, a first debootstrap of the base: up to ~5 min on a busy machine).
-NODE_MARKS = (pytest.mark.node, pytest.mark.xdist_group("node"), pytest.mark.timeout(600))
+from harness.node_cluster import NODE_MARKS, node_cluster
 
 
 @pytest.fixture(scope="session")

@@ -44,6 +44,9 @@ def release_namespace(cluster: Cluster) -> Iterator[str]:
     name = f"kind-{uuid.uuid4().hex[:8]}"
     cluster.kubectl("create", "namespace", name)
     yield name
+    # also after a failed test: the release's cluster-scoped objects (peering, webhook
+    # configurations, ClusterRoles) would block the next install on a session's cluster
+    cluster.helm("uninstall", RELEASE, "-n", name, "--wait", timeout=300, check=False)
     delete_namespace(cluster.kubectl, name, [FORUMDB_RESOURCE])
 
 
@@ -138,9 +141,8 @@ def test_helm_install_then_example_forumdatabase_becomes_ready(
                     timeout=READY_TIMEOUT + 30,
                 )
             _check_api_answers(cluster, ns, tmp_path)
-            tested = cluster.helm(
-                *("test", RELEASE, "-n", ns, "--logs", "--timeout=120s"), timeout=180
-            )
+            # (no --logs: the test pod is deleted once it succeeded, hook-delete-policy)
+            tested = cluster.helm(*("test", RELEASE, "-n", ns, "--timeout=120s"), timeout=180)
             assert "Phase:          Succeeded" in tested.stdout, tested.stdout
             _check_forumctl_verify(cluster, ns, manifest["spec"])
 
