@@ -140,13 +140,15 @@ def test_webhook_refuses_a_bad_spec_through_its_service(release: Release) -> Non
 
 
 def test_pods_run_as_10001_on_a_read_only_root_and_still_work(release: Release) -> None:
-    pod = release.pods("users")[0]["metadata"]["name"]
     probe = (
         "import os, tempfile; print(os.getuid(), os.getgid());"
         "tempfile.NamedTemporaryFile(dir='/tmp').close();"
         "open('/opt/forumdb/x', 'w')"
     )
-    result = release.kubectl("exec", pod, "-c", "users", "--", "python3", "-c", probe, check=False)
+    result = release.kubectl(
+        *("exec", f"deployment/{RELEASE}-users", "-c", "users", "--", "python3", "-c", probe),
+        check=False,
+    )
     assert result.stdout.split()[:2] == ["10001", "10001"], result.stdout + result.stderr
     assert "Read-only file system" in result.stderr
     # and it serves: a write through the Service lands in the pods' table
