@@ -9,6 +9,7 @@ probe-driven restart fits in a test.
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import pytest
 import requests
 import yaml
 
+from forumdb import naming
 from harness.kind import Cluster
 from harness.kube import FORUMDB_RESOURCE, delete_namespace
 from harness.motoserver import FAKE_CREDENTIALS
@@ -49,7 +51,7 @@ class Release:
     namespace: str
 
     def kubectl(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
-        return self.cluster.kubectl(*args, "-n", self.namespace, **kw)
+        return self.cluster.kubectl("-n", self.namespace, *args, **kw)
 
     def json(self, *args: str) -> Any:
         return self.cluster.kubectl.json(*args, "-n", self.namespace)
@@ -180,6 +182,53 @@ def test_a_hung_service_container_is_restarted_by_its_liveness_probe(release: Re
     assert "Liveness probe failed" in messages, messages
 
 
+def test_helm_upgrade_with_requests_running_loses_none(release: Release) -> None:
+    """A rolling update of the services (a new pod annotation) while a client keeps calling the
+    users Service: readiness gates the new pod, the old one keeps serving while its endpoint is
+    withdrawn (preStop), then finishes its requests; not one request fails."""
+    url = release.service_url("users") + "/api/users"
+    outcomes: list[int | str] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                try:
+                    outcomes.append(session.get(url, timeout=5).status_code)
+                except requests.RequestException as exc:
+                    outcomes.append(type(exc).__name__)
+                time.sleep(0.02)
+
+    before = {p["metadata"]["name"] for p in release.pods("users")}
+    worker = threading.Thread(target=client, daemon=True)
+    worker.start()
+    try:
+        release.cluster.helm(
+            *("upgrade", RELEASE, str(CHART), "-n", release.namespace, "--reuse-values"),
+            f"--set=services.podAnnotations.rolled={uuid.uuid4().hex[:8]}",
+            timeout=60,
+        )
+        release.rollout("users", timeout=50)
+        # and the old pod is gone (its requests finished), not just the new one ready
+        wait_for(
+            lambda: (
+                not before & {p["metadata"]["name"] for p in release.pods("users")}
+                and not release.kubectl(
+                    "get", "pods", "-l", "app.kubernetes.io/component=users", "-o", "name"
+                ).stdout.count("\n")
+                > 1
+            ),
+            timeout=30,
+            what="the old users pod to finish",
+        )
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+    failed = [o for o in outcomes if o != 200]
+    assert len(outcomes) > 50, outcomes
+    assert not failed, f"{len(failed)} of {len(outcomes)} requests failed: {failed[:10]}"
+
+
 def test_operator_pod_stops_by_itself_on_sigterm(release: Release) -> None:
     """Deleted with a long grace period, the operator's pod is gone long before it: the
     process ends on SIGTERM (its daemons honour the stop), it is not killed at the deadline."""
@@ -205,6 +254,37 @@ def test_operator_pod_stops_by_itself_on_sigterm(release: Release) -> None:
         what="the new operator to refuse a bad spec",
     )
     assert release.kubectl("get", FORUMDB_RESOURCE, "bad", check=False).returncode != 0
+
+
+def test_operator_restarted_mid_reconcile_converges_without_duplicates(release: Release) -> None:
+    """The operator pod is deleted while its first reconcile of a new ForumDatabase hangs in
+    AWS (CreateBackupPlan slowed down); the next pod finishes the job: Ready, and one backup
+    plan, one selection, one set of tables, not two."""
+    moto = release.cluster.moto
+    moto.control.set_fault(service="backup", operation="CreateBackupPlan", latency_ms=8000)
+    manifest = example_forumdatabase("second", tablePrefix="second-")
+    release.cluster.kubectl.apply(manifest, namespace=release.namespace)
+    pod = release.pods("operator")[0]["metadata"]["name"]
+    wait_for(
+        lambda: moto.control.stats()["injected"].get("delayed", 0) >= 1,
+        timeout=40,
+        interval=0.2,
+        what="the operator's reconcile of ForumDatabase second to reach CreateBackupPlan",
+    )
+    release.kubectl("delete", "pod", pod, "--wait=false")
+    moto.control.clear_faults()
+    wait_for_phase(release.cluster.kubectl, "second", release.namespace, "Ready", timeout=50)
+    backup = moto.client("backup", manifest["spec"]["primaryRegion"])
+    plan = naming.plan_name(release.namespace, "second")
+    plans = [
+        p for p in backup.list_backup_plans()["BackupPlansList"] if p["BackupPlanName"] == plan
+    ]
+    assert len(plans) == 1, plans
+    selections = backup.list_backup_selections(BackupPlanId=plans[0]["BackupPlanId"])
+    assert len(selections["BackupSelectionsList"]) == 1, selections
+    dynamodb = moto.client("dynamodb", manifest["spec"]["primaryRegion"])
+    tables = [t for t in dynamodb.list_tables()["TableNames"] if t.startswith("second-")]
+    assert len(tables) == 3, tables
 
 
 # ---- regional failover reaching running pods (these come last: they move the region) ------
@@ -269,8 +349,21 @@ def test_automatic_failover_reaches_pods_through_the_configmap_volume(automatic:
 
 @pytest.fixture(scope="module")
 def config_sync(automatic: Release) -> Release:
-    """The same release with database.configSync on: an init container and a sidecar copy the
-    ConfigMap through the API instead of the kubelet's volume refresh."""
+    """The same release, failed back to the primary by hand (automatic failover never returns
+    to it), with database.configSync on: an init container and a sidecar copy the ConfigMap
+    through the API instead of the kubelet's volume refresh."""
+    automatic.cluster.moto.control.region_outage("us-east-1", down=False)
+    automatic.kubectl(
+        *("patch", FORUMDB_RESOURCE, "forum", "--type=merge"),
+        *("-p", '{"spec":{"activeRegion":null}}'),
+    )
+    wait_for(
+        lambda: (
+            automatic.json("get", "configmap", "forumdb-forum")["data"]["AWS_REGION"] == "us-east-1"
+        ),
+        timeout=40,
+        what="the manual failback to us-east-1",
+    )
     automatic.cluster.helm(
         *("upgrade", RELEASE, str(CHART), "-n", automatic.namespace, "--reuse-values"),
         "--set=database.configSync.enabled=true",
@@ -294,5 +387,5 @@ def config_sync(automatic: Release) -> Release:
 
 
 def test_automatic_failover_reaches_pods_through_config_sync(config_sync: Release) -> None:
-    seen = _fail_over(config_sync, down="us-west-2", to="us-east-1")
+    seen = _fail_over(config_sync, down="us-east-1", to="us-west-2")
     print(f"FAILOVER config-sync {seen}")
