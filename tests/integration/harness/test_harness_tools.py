@@ -68,3 +68,15 @@ def test_missing_tool_names_the_setup_command(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.setattr(provision, "TOOLS_BIN", tmp_path)
     with pytest.raises(provision.ProvisionError, match="make setup"):
         provision.require_tool("helm")
+
+
+def test_a_prebuilt_node_binary_with_the_wrong_checksum_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "kubelet.xz").write_bytes(lzma.compress(b"not the real kubelet"))
+    monkeypatch.setenv(provision.K8S_DIR_ENV, str(tmp_path))
+    monkeypatch.delenv("KUBEBUILDER_ASSETS", raising=False)
+    monkeypatch.setattr(provision, "TOOLS_BIN", tmp_path / "bin")
+    with pytest.raises(provision.ProvisionError, match="sha256"):
+        provision.provision_node_binary("kubelet")
+    assert not (tmp_path / "bin" / "kubelet").exists()
