@@ -80,7 +80,12 @@ def test_json_mode_keeps_its_data_across_a_pod_restart(json_release: tuple[Clust
     ip = cluster.kubectl.json("get", "service", f"{RELEASE}-users", "-n", ns)["spec"]["clusterIP"]
     url = f"http://{ip}/api/users"
     name = f"kept-{uuid.uuid4().hex[:6]}"
-    created = requests.post(url, json={"username": name}, timeout=10)
+    # kube-proxy may lag the rollout by a moment: "connection refused" until its rules are in
+    created = wait_for(
+        lambda: requests.post(url, json={"username": name}, timeout=10),
+        timeout=20,
+        what=f"the users Service at {url}",
+    )
     assert created.status_code == 201, created.text
     selector = "app.kubernetes.io/component=users"
     old = cluster.kubectl.json("get", "pods", "-n", ns, "-l", selector)["items"]
