@@ -12,11 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from harness.helm import Helm
 from harness.kind import Cluster
 from harness.node import Node
 from harness.node_image import PROJECT_IMAGE, BuiltImage, build_project_image
 from harness.provision import REPO_ROOT, require_tool
+
+# Every node test runs in one xdist worker: one node per machine (fixed bridge and ports).
+# The hang guard covers the first test's share of the session set-up too (node start, image
+# build, a first debootstrap of the base: up to ~5 min on a busy machine).
+NODE_MARKS = (pytest.mark.node, pytest.mark.xdist_group("node"), pytest.mark.timeout(600))
 
 
 def image_values(ref: str = PROJECT_IMAGE) -> tuple[str, ...]:
