@@ -132,7 +132,9 @@ def build_project_image(workdir: Path) -> BuiltImage:
     archive = workdir / "forumdb.tar"
     _podman("save", "--format", "docker-archive", "--output", archive, PROJECT_IMAGE)
     seconds["save"] = time.monotonic() - t0
-    _podman("image", "prune", "--force")  # the replaced build's dangling layers
+    # Untagged images are also the build stage's layers, podman's cache for the next build:
+    # only those unused for days go (a rebuild after a source change leaves ~0.5 GB behind).
+    _podman("image", "prune", "--force", "--filter", "until=72h")
     return BuiltImage(PROJECT_IMAGE, archive, seconds)
 
 
