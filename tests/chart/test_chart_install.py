@@ -319,7 +319,6 @@ def test_operator_webhook_works_with_only_the_charts_rbac(
     # uninstalled: no webhook configuration of the release stays behind
     for kind in kinds:
         assert not kubectl.exists(kind, configuration)
-        assert not kubectl.exists(kind, "forumdb.io")
 
 
 @pytest.mark.parametrize("watch", ["one namespace", "all namespaces"])
