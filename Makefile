@@ -23,8 +23,9 @@ $(STAMP): pyproject.toml tests/harness/provision.py
 	PYTHONPATH=tests $(BIN)/python -m harness.provision
 	touch $@
 
-## test: set-up if needed, lint and format check, then the whole suite (kind and live-AWS
-## tests skip with a reason)
+## test: set-up if needed, lint and format check, then the whole suite (the real-node tier
+## runs as root, in one worker; kind, node without root/containerd, and live-AWS tests skip
+## with a reason)
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 
