@@ -24,7 +24,11 @@ GATEWAY = "10.244.0.1"
 SERVICE_CIDR = "10.0.0.0/24"
 FORWARD_COMMENT = "forumdb-test-node"
 OUR_CHAIN_PREFIXES = ("KUBE-", "CNI-")
-SYSCTLS = ("net.ipv4.ip_forward", "net.ipv4.conf.all.route_localnet")
+SYSCTLS = (
+    "net.ipv4.ip_forward",
+    "net.ipv4.conf.all.route_localnet",  # kube-proxy sets it
+    "net.bridge.bridge-nf-call-iptables",  # where bridge netfilter exists
+)
 NETNS_DIR = Path("/run/netns")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 # written by kubelet 1.20 / containerd 1.6 whatever their folders are configured to be
@@ -129,7 +133,7 @@ class HostState:
     @classmethod
     def record(cls) -> HostState:
         return cls(
-            sysctls={n: _sysctl(n) for n in SYSCTLS},
+            sysctls={n: _sysctl(n) for n in SYSCTLS if Path("/proc/sys", *n.split(".")).exists()},
             netns=_netns(),
             paths={p for p in FIXED_PATHS if p.exists()},
             bridge_existed=_run("ip", "link", "show", BRIDGE).returncode == 0,
