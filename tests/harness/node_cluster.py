@@ -4,6 +4,7 @@ The image builds while the node starts; both happen once per test session."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import time
@@ -24,6 +25,13 @@ from harness.provision import REPO_ROOT, require_tool
 # The hang guard covers the first test's share of the session set-up too (node start, image
 # build, a first debootstrap of the base: up to ~5 min on a busy machine).
 NODE_MARKS = (pytest.mark.node, pytest.mark.xdist_group("node"), pytest.mark.timeout(600))
+# Test ids of the node tier (the xdist scheduler sees ids only, not marks): the node test
+# modules, and the `node` flavour of the kind scenarios.
+NODE_TEST_ID = re.compile(r"^tests/kind/test_node_\w+\.py::|^tests/kind/[^@]*\[node\]$")
+
+
+def is_node_test(nodeid: str) -> bool:
+    return NODE_TEST_ID.search(nodeid) is not None
 
 
 def image_values(ref: str = PROJECT_IMAGE) -> tuple[str, ...]:

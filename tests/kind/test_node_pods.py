@@ -341,8 +341,12 @@ def test_automatic_failover_reaches_pods_through_the_configmap_volume(automatic:
     seen = _fail_over(automatic, down="us-east-1", to="us-west-2")
     print(f"FAILOVER configmap-volume {seen}")
     # the services answer from the new region through their Services
-    created = requests.post(
-        automatic.service_url("users") + "/api/users", json={"username": "west"}, timeout=10
+    # (the pods were unready during the outage: their endpoints come back a moment later)
+    url = automatic.service_url("users") + "/api/users"
+    created = wait_for(
+        lambda: requests.post(url, json={"username": "west"}, timeout=10),
+        timeout=20,
+        what=f"a write through {url} in us-west-2",
     )
     assert created.status_code == 201, created.text
 
