@@ -23,6 +23,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import Popen
@@ -319,27 +320,37 @@ class Node:
     def stop(self, *, check: bool = True) -> None:
         """Stop everything, undo the host changes, remove the folder. With `check`, raise if
         anything is left behind on the host."""
+        errors: list[str] = []
+
+        def step(what: str, fn: Callable[[], object]) -> None:
+            # every step runs even when an earlier one failed: the host must be put back
+            try:
+                fn()
+            except Exception as exc:  # collected, raised together below
+                errors.append(f"{what}: {exc}")
+
         try:
             for name in ("kube-proxy", "scheduler", "controller-manager", "kubelet", "tinydns"):
                 proc = self.processes.pop(name, None)
                 if proc is not None:
-                    stop_group(proc, grace=10)
-            try:
-                self._stop_pods()
-            finally:
-                containerd = self.processes.pop("containerd", None)
-                if containerd is not None:
-                    stop_group(containerd, grace=10)
-                self._stop_shims()
+                    step(name, lambda p=proc: stop_group(p, grace=10))
+            step("pods", self._stop_pods)
+            containerd = self.processes.pop("containerd", None)
+            if containerd is not None:
+                step("containerd", lambda: stop_group(containerd, grace=10))
+            step("shims", self._stop_shims)
             if self.moto is not None:
-                self.moto.stop()
+                step("emulator", self.moto.stop)
             if self.apiserver is not None:
-                self.apiserver.stop()
-            self.host.restore(self.workdir)
+                step("apiserver", self.apiserver.stop)
+            step("host", lambda: self.host.restore(self.workdir))
             left = self.host.leftovers(self.workdir)
             shutil.rmtree(self.workdir, ignore_errors=True)
-            if check and left:
-                raise RuntimeError("the test node left on the host: " + "; ".join(left))
+            if check and (left or errors):
+                raise RuntimeError(
+                    "the test node's teardown: "
+                    + "; ".join([*errors, *(f"left {x}" for x in left)])
+                )
         finally:
             if self.lock is not None:
                 self.lock.close()
