@@ -9,7 +9,9 @@ STAMP  := $(VENV)/.forumdb-setup
 .PHONY: setup test lint format unit demo bench clean
 
 ## setup: venv, the package with its dev and test extras, and the test tools (helm, kubectl,
-## etcd, kube-apiserver) into .tools/ -- idempotent; `make test` and `make demo` run it as needed
+## etcd, kube-apiserver; for the real-node tier kubelet, kube-controller-manager, kube-scheduler,
+## kube-proxy, and as root the node's Debian packages) into .tools/ -- idempotent; `make test`
+## and `make demo` run it as needed
 setup:
 	rm -f $(STAMP)
 	$(MAKE) $(STAMP)
@@ -21,8 +23,9 @@ $(STAMP): pyproject.toml tests/harness/provision.py
 	PYTHONPATH=tests $(BIN)/python -m harness.provision
 	touch $@
 
-## test: set-up if needed, lint and format check, then the whole suite (kind and live-AWS
-## tests skip with a reason)
+## test: set-up if needed, lint and format check, then the whole suite (the real-node tier
+## runs as root, in one worker; kind, node without root/containerd, and live-AWS tests skip
+## with a reason)
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15
 

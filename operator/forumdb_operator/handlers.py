@@ -19,6 +19,7 @@ from forumdb_operator.reconcile import Event
 
 log = logging.getLogger("forumdb_operator.handlers")
 ADMISSION_KEY = "admission_server"  # memo: the webhook's kopf.WebhookServer, when served
+CONFIGURATION_KEY = "admission_configuration"  # memo: name of the managed configurations
 
 
 @kopf.on.startup()
@@ -35,7 +36,7 @@ def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> Non
     settings.watching.client_timeout = 330
     if memo.get(ADMISSION_KEY) is not None:
         settings.admission.server = memo[ADMISSION_KEY]
-        settings.admission.managed = webhook.CONFIGURATION_NAME
+        settings.admission.managed = memo.get(CONFIGURATION_KEY) or webhook.CONFIGURATION_NAME
 
 
 def _post(body: Mapping[str, Any], events: list[Event]) -> None:

@@ -14,6 +14,8 @@ built here and handed to Kopf in its memo (kopf.run(memo=...)).
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -86,6 +88,20 @@ def _drop_kopf_extras(record: logging.LogRecord) -> bool:
     help="Host name the API server uses to reach the webhook (e.g. the Service's DNS name).",
 )
 @click.option(
+    "--webhook-service",
+    default="",
+    envvar="FORUMDB_WEBHOOK_SERVICE",
+    help="NAMESPACE/NAME of the Service in front of the webhook: registered as a `service:` "
+    "clientConfig (in a cluster; instead of --webhook-host).",
+)
+@click.option(
+    "--webhook-configuration",
+    default=webhook.CONFIGURATION_NAME,
+    show_default=True,
+    envvar="FORUMDB_WEBHOOK_CONFIGURATION",
+    help="Name of the Validating/MutatingWebhookConfiguration the operator keeps up to date.",
+)
+@click.option(
     "--webhook-cert-dir",
     type=click.Path(file_okay=False, path_type=Path),
     envvar="FORUMDB_WEBHOOK_CERT_DIR",
@@ -112,6 +128,8 @@ def cli(
     allowed_regions: str,
     webhook_port: int,
     webhook_host: str,
+    webhook_service: str,
+    webhook_configuration: str,
     webhook_cert_dir: Path | None,
     cluster_id: str,
     log_level: str,
@@ -121,8 +139,15 @@ def cli(
         raise click.UsageError("--all-namespaces and --namespace exclude each other")
     if drift_interval <= 0:
         raise click.BadParameter("must be > 0", param_hint="--drift-interval")
-    if webhook_port and not (webhook_host and webhook_cert_dir):
-        raise click.UsageError("--webhook-port needs --webhook-host and --webhook-cert-dir")
+    if webhook_port and not ((webhook_host or webhook_service) and webhook_cert_dir):
+        raise click.UsageError(
+            "--webhook-port needs --webhook-service (or --webhook-host) and --webhook-cert-dir"
+        )
+    if webhook_service:
+        try:
+            webhook.parse_service(webhook_service)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--webhook-service") from None
     if cluster_id and not naming.CLUSTER_ID_PATTERN.match(cluster_id):
         raise click.BadParameter(
             f"{cluster_id!r}: use 1-32 lower-case letters, digits and '-' (not at either end)",
@@ -147,7 +172,10 @@ def cli(
     memo = kopf.Memo({MEMO_KEY: runtime, handlers.ADMISSION_KEY: None})
     if webhook_port and webhook_cert_dir is not None:
         webhook.register(allowed)
-        memo[handlers.ADMISSION_KEY] = webhook.server(webhook_port, webhook_host, webhook_cert_dir)
+        memo[handlers.ADMISSION_KEY] = webhook.server(
+            webhook_port, webhook_host, webhook_cert_dir, webhook_service
+        )
+        memo[handlers.CONFIGURATION_KEY] = webhook_configuration
     if metrics_port:
         start_http_server(metrics_port)
     if not standalone:
@@ -170,6 +198,24 @@ def cli(
         liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz" if health_port else None,
         memo=memo,
     )
+    exit_now(runtime)
+
+
+def exit_now(runtime: Runtime) -> None:
+    """End the process once Kopf has stopped (on SIGTERM/SIGINT) and cleaned up.
+
+    The daemons are cancelled by then, but a blocking AWS or Kubernetes call they started keeps
+    running in its pool thread, and the interpreter joins every pool thread before it exits:
+    with botocore's timeouts and retries that held a pod 12-60 s past SIGTERM. Whatever such a
+    call was doing, the next operator's reconcile does again (reconciles converge), so the
+    pools are abandoned and the process exits at once."""
+    for pool in (runtime.pool, runtime.health_pool):
+        pool.shutdown(wait=False, cancel_futures=True)
+    log.info("stopped")
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def main() -> None:

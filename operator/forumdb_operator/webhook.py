@@ -3,16 +3,21 @@ which the 1.20 API server lacks) checked at `kubectl apply` time, with the same 
 reconciler puts in the status, and the fields that may not change once tables exist
 (spec.tablePrefix, spec.primaryRegion: forumdb_operator.immutable).
 
-Off unless `forum-operator --webhook-port N --webhook-host HOST --webhook-cert-dir DIR`: Kopf
-serves HTTPS on N with DIR/tls.crt and DIR/tls.key (the layout of a cert-manager Secret; DIR/ca.crt
-becomes the caBundle) and keeps the ValidatingWebhookConfiguration `forumdb.io` pointing at
-https://HOST:N. Its failure policy is Ignore: while the operator is down, writes are accepted
-and the reconciler reports a bad spec in the status instead.
+Off unless `forum-operator --webhook-port N --webhook-cert-dir DIR` with either
+`--webhook-service NAMESPACE/NAME` (in a cluster: what the chart passes) or `--webhook-host HOST`
+(an operator outside the cluster): Kopf serves HTTPS on N with DIR/tls.crt and DIR/tls.key (the
+layout of a cert-manager Secret; DIR/ca.crt becomes the caBundle) and keeps the
+ValidatingWebhookConfiguration (`--webhook-configuration`, default `forumdb.io`) pointing at the
+Service NAMESPACE/NAME port N, or at https://HOST:N. A Service reference is what works in a
+cluster: the API server finds the Service's endpoints itself, whereas a URL's host name is
+resolved with the API server host's DNS, which knows no `*.svc` names (every call fails, and the
+failure policy lets the request through). That policy is Ignore: while the operator is down,
+writes are accepted and the reconciler reports a bad spec in the status instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,13 +73,54 @@ def register(allowed_regions: frozenset[str] | None) -> None:
         check_spec(new, old, allowed_regions)
 
 
-def server(port: int, host: str, cert_dir: Path) -> kopf.WebhookServer:
+class ServiceWebhookServer(kopf.WebhookServer):
+    """Kopf's HTTPS webhook server, registered as a `service:` clientConfig (the Service in
+    front of the pod, on the same port) instead of a URL; the CA bundle is kept."""
+
+    def __init__(self, *, service_namespace: str, service_name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.service_namespace = service_namespace
+        self.service_name = service_name
+
+    async def __call__(self, fn: Any) -> AsyncIterator[Any]:
+        async for config in super().__call__(fn):
+            service = {
+                "namespace": self.service_namespace,
+                "name": self.service_name,
+                "port": self.port,
+                "path": (self.path or "").rstrip("/"),  # Kopf appends /<handler id>
+            }
+            registered: dict[str, Any] = {"service": service}
+            if "caBundle" in config:
+                registered["caBundle"] = config["caBundle"]
+            yield registered
+
+
+def parse_service(value: str) -> tuple[str, str]:
+    """`NAMESPACE/NAME` -> (namespace, name); ValueError naming the expected form."""
+    namespace, _, name = value.partition("/")
+    if not namespace or not name or "/" in name:
+        raise ValueError(f"expected NAMESPACE/NAME, got {value!r}")
+    return namespace, name
+
+
+def server(port: int, host: str, cert_dir: Path, service: str = "") -> kopf.WebhookServer:
+    """The webhook server: registered by Service (`service` = NAMESPACE/NAME) or by URL."""
     ca = cert_dir / "ca.crt"
-    return kopf.WebhookServer(
-        addr="0.0.0.0",  # noqa: S104 - the API server connects from outside the pod
-        port=port,
-        host=host,
-        certfile=str(cert_dir / "tls.crt"),
-        pkeyfile=str(cert_dir / "tls.key"),
-        cafile=str(ca) if ca.exists() else str(cert_dir / "tls.crt"),
-    )
+    tls: dict[str, Any] = {
+        "addr": "0.0.0.0",  # noqa: S104 - the API server connects from outside the pod
+        "port": port,
+        "certfile": str(cert_dir / "tls.crt"),
+        "pkeyfile": str(cert_dir / "tls.key"),
+        "cafile": str(ca) if ca.exists() else str(cert_dir / "tls.crt"),
+    }
+    if service:
+        namespace, name = parse_service(service)
+        # host only names the certificate's subject for Kopf's logs; the Service is registered
+        return ServiceWebhookServer(
+            service_namespace=namespace,
+            service_name=name,
+            host=host or f"{name}.{namespace}.svc",
+            **tls,
+        )
+    return kopf.WebhookServer(host=host, **tls)

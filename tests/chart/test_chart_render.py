@@ -549,7 +549,15 @@ def test_operator_webhook_is_served_behind_its_service_with_a_named_patch_grant(
     assert args[args.index("--allowed-regions") + 1] == "us-east-1,us-west-2"
     assert args[args.index("--cluster-id") + 1] == "prod-eu"
     assert args[args.index("--webhook-port") + 1] == "9443"
-    assert args[args.index("--webhook-host") + 1] == f"forum-operator-webhook.{NAMESPACE}.svc"
+    # a Service reference, not a URL: the API server resolves no cluster DNS names
+    assert "--webhook-host" not in args
+    assert args[args.index("--webhook-service") + 1] == f"{NAMESPACE}/forum-operator-webhook"
+    configuration = f"forum-operator.{NAMESPACE}.forumdb.io"
+    assert args[args.index("--webhook-configuration") + 1] == configuration
+    for kind in ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"):
+        # created by the chart (so uninstall deletes it), filled in by the operator: no
+        # webhooks of its own, which helm's three-way merge would reset on every upgrade
+        assert "webhooks" not in named(objects, kind, configuration)
     cert_dir = args[args.index("--webhook-cert-dir") + 1]
     cert_volume = volumes_of(spec)[mounts_of(c)[cert_dir]]
     assert cert_volume["secret"] == {"secretName": "forum-webhook-tls"}
@@ -570,7 +578,7 @@ def test_operator_webhook_is_served_behind_its_service_with_a_named_patch_grant(
         {
             "apiGroups": ["admissionregistration.k8s.io"],
             "resources": ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"],
-            "resourceNames": ["forumdb.io"],
+            "resourceNames": [f"forum-operator.{NAMESPACE}.forumdb.io"],
             "verbs": ["patch"],
         },
     ]

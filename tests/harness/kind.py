@@ -21,6 +21,7 @@ from harness.apiserver import ApiServer
 from harness.helm import Helm
 from harness.kube import Kubectl
 from harness.motoserver import MotoServer
+from harness.node import Node
 from harness.procs import run_tool
 from harness.provision import REPO_ROOT, require_tool
 
@@ -32,13 +33,14 @@ KIND_NODE_NETWORK = "kind"
 class Cluster:
     """Where the scenario runs, with the clients and the moto server that fit it."""
 
-    flavour: str  # "kind" | "apiserver"
+    flavour: str  # "kind" | "node" | "apiserver"
     kubectl: Kubectl
     helm: Helm
     moto: MotoServer
     runs_pods: bool
     image_values: tuple[str, ...]  # helm --set arguments naming the image to run
     apiserver: ApiServer | None = None  # the envtest apiserver, when that is the cluster
+    node: Node | None = None  # the harness's real node, when that is the cluster
 
 
 def kind_unavailable_reason() -> str | None:

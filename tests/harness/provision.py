@@ -1,4 +1,6 @@
-"""Provision the test tools into .tools/bin: helm 3, kubectl, etcd, kube-apiserver.
+"""Provision the test tools into .tools/bin: helm 3, kubectl, etcd, kube-apiserver, and for the
+real-node tier the node binaries (kubelet, kube-controller-manager, kube-scheduler, kube-proxy)
+and the Debian packages a node needs (containerd, runc, CNI plugins, podman, debootstrap).
 
     PYTHONPATH=tests python -m harness.provision [TOOL ...]     (what `make setup` runs)
 
@@ -13,6 +15,11 @@ where it came from. Sources, in order (see TESTING.md):
   .tools/bin/kube-apiserver, else a prebuilt kube-apiserver.xz ($FORUMDB_KUBE_APISERVER_XZ or
   ../shared/k8s/kube-apiserver.xz next to the repository; sha256 checked), else a build from
   Debian's kubernetes source package (build-kube-apiserver.sh beside this file, ~4 min).
+- kubelet, kube-controller-manager, kube-scheduler, kube-proxy: the same order, with the
+  prebuilt NAME.xz in $FORUMDB_K8S_DIR or ../shared/k8s (unpacked sha256 pinned below, the
+  SHA256SUMS-unpacked of that folder); a source build of the four takes over 30 min.
+- node packages: installed with apt when missing and running as root; otherwise listed as
+  missing (the node tests then skip, saying so).
 """
 
 from __future__ import annotations
@@ -53,7 +60,28 @@ APISERVER_XZ_SHA256 = "ae8c9b28e1dce5b54598e71229b4a7070587a21ed964754a266e509dc
 APISERVER_XZ_ENV = "FORUMDB_KUBE_APISERVER_XZ"
 DEFAULT_APISERVER_XZ = REPO_ROOT.parent / "shared" / "k8s" / "kube-apiserver.xz"
 BUILD_SCRIPT = Path(__file__).with_name("build-kube-apiserver.sh")
-TOOLS = ("helm", "kubectl", "etcd", "kube-apiserver")
+K8S_DIR_ENV = "FORUMDB_K8S_DIR"
+DEFAULT_K8S_DIR = REPO_ROOT.parent / "shared" / "k8s"
+# sha256 of the unpacked v1.20.2 node binaries (SHA256SUMS-unpacked beside the archives).
+NODE_BINARIES = {
+    "kubelet": "dfe08c020159b2a239b5bdc98996457d770f7180571d54bdf311ffd4c4a5ace7",
+    "kube-controller-manager": "1806b9d59ac832fa82ec2996afbb3b503c3156c2941f40a32c1e5996df6b4c42",
+    "kube-scheduler": "4212a0d458b41041d1074190dcdc651390de0774131e2192d11c9f3d004e3289",
+    "kube-proxy": "1735b7c11b9bd7f48f7060f45bc9efc6d14487136078fde09df654902cbc7c50",
+}
+# Debian packages of a real node: runtime, network, and what builds and runs the image.
+NODE_PACKAGES = (
+    "containerd",
+    "runc",
+    "containernetworking-plugins",
+    "iptables",
+    "conntrack",
+    "podman",
+    "debootstrap",
+    "gcc",
+    "libc6-dev",
+)
+TOOLS = ("helm", "kubectl", "etcd", "kube-apiserver", *NODE_BINARIES)
 
 
 class ProvisionError(RuntimeError):
@@ -92,7 +120,11 @@ def tool_path(name: str) -> Path | None:
     """Where the harness finds `name` at test time: KUBEBUILDER_ASSETS first for the control
     plane binaries, then .tools/bin. None when it has not been provisioned."""
     assets = envtest_assets()
-    if name in ("etcd", "kube-apiserver") and assets and os.access(assets / name, os.X_OK):
+    if (
+        name in ("etcd", "kube-apiserver", *NODE_BINARIES)
+        and assets
+        and os.access(assets / name, os.X_OK)
+    ):
         return assets / name
     candidate = TOOLS_BIN / name
     return candidate if os.access(candidate, os.X_OK) else None
@@ -263,11 +295,81 @@ def provision_kube_apiserver() -> Provisioned:
     return Provisioned("kube-apiserver", dest, "built from Debian's kubernetes source package")
 
 
+# ---- the node: kubelet, controller-manager, scheduler, kube-proxy; Debian packages --------
+
+
+def k8s_dir() -> Path:
+    return Path(os.environ.get(K8S_DIR_ENV) or DEFAULT_K8S_DIR)
+
+
+def provision_node_binary(name: str) -> Provisioned:
+    dest = TOOLS_BIN / name
+    sha = NODE_BINARIES[name]
+    assets = envtest_assets()
+    if assets and os.access(assets / name, os.X_OK):
+        _link(assets / name, dest)
+        return Provisioned(name, dest, f"KUBEBUILDER_ASSETS ({assets})")
+    if dest.is_symlink():
+        dest.unlink()
+    if dest.is_file() and sha256_of(dest) == sha:
+        return Provisioned(name, dest, "cached (sha256 ok)")
+    archive = k8s_dir() / f"{name}.xz"
+    if archive.is_file():
+        data = lzma.decompress(archive.read_bytes())
+        got = hashlib.sha256(data).hexdigest()
+        if got != sha:
+            raise ProvisionError(f"{archive}: unpacked {name} has sha256 {got}, expected {sha}")
+        _install_bytes(data, dest)
+        return Provisioned(name, dest, f"prebuilt {archive} (sha256 ok)")
+    if os.geteuid() != 0:  # only the node tier needs it, and it skips without
+        return Provisioned(
+            name,
+            dest,
+            f"skipped: no {archive} and not root (a source build needs apt); set "
+            f"{K8S_DIR_ENV} to a folder with {name}.xz, or KUBEBUILDER_ASSETS",
+        )
+    workdir = TOOLS_DIR / "build"
+    print(f"{name}: building from Debian's source package in {workdir}", flush=True)
+    subprocess.run(["bash", str(BUILD_SCRIPT), str(workdir), name], check=True)
+    _install_bytes((workdir / name).read_bytes(), dest)
+    return Provisioned(name, dest, "built from Debian's kubernetes source package")
+
+
+def missing_packages(packages: tuple[str, ...] = NODE_PACKAGES) -> list[str]:
+    """The Debian packages of `packages` not installed (all of them where there is no dpkg)."""
+    if shutil.which("dpkg-query") is None:
+        return list(packages)
+    out = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Package} ${db:Status-Status}\\n", *packages],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    installed = {line.split()[0] for line in out.splitlines() if line.endswith(" installed")}
+    return [p for p in packages if p not in installed]
+
+
+def provision_node_packages() -> Provisioned:
+    where = Path("/usr/bin")
+    missing = missing_packages()
+    if not missing:
+        return Provisioned("node-packages", where, "installed (" + ", ".join(NODE_PACKAGES) + ")")
+    if os.geteuid() != 0:
+        return Provisioned("node-packages", where, f"skipped, not root; missing {missing}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing]
+    if run_tool(install, env=env, check=False, timeout=900).returncode != 0:
+        run_tool(["apt-get", "update", "-qq"], env=env, timeout=600)
+        run_tool(install, env=env, timeout=900)
+    return Provisioned("node-packages", where, f"Debian, installed now: {missing}")
+
+
 PROVISIONERS: dict[str, Callable[[], list[Provisioned]]] = {
     "helm": provision_helm_kubectl,
     "kubectl": provision_helm_kubectl,
     "etcd": lambda: [provision_etcd()],
     "kube-apiserver": lambda: [provision_kube_apiserver()],
+    **{name: (lambda n=name: [provision_node_binary(n)]) for name in NODE_BINARIES},
 }
 
 
@@ -289,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for result in provision(args):
             print(result.line(), flush=True)
+        if argv is None and len(sys.argv) == 1:  # `make setup`: the node's packages too
+            print(provision_node_packages().line(), flush=True)
     except (ProvisionError, subprocess.CalledProcessError) as exc:
         print(f"provisioning failed: {exc}", file=sys.stderr)
         return 1

@@ -7,6 +7,9 @@ ServiceAccount, and the steps that need pods are skipped.
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +21,7 @@ from harness.kind import Cluster
 from harness.kube import FORUMDB_RESOURCE, delete_namespace
 from harness.motoserver import FAKE_CREDENTIALS
 from harness.operator_runner import OperatorRunner
-from harness.procs import free_port, start_group, stop_group, wait_for
+from harness.procs import free_port, run_tool, start_group, stop_group, wait_for
 from harness.scenario import (
     apply_and_wait_ready,
     check_configmap,
@@ -33,6 +36,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 RELEASE = "forum"
 SERVICES = ("users", "threads", "posts")
 READY_TIMEOUT = 300
+FORUMCTL = str(Path(sys.executable).with_name("forumctl"))
 
 
 @pytest.fixture
@@ -40,6 +44,9 @@ def release_namespace(cluster: Cluster) -> Iterator[str]:
     name = f"kind-{uuid.uuid4().hex[:8]}"
     cluster.kubectl("create", "namespace", name)
     yield name
+    # also after a failed test: the release's cluster-scoped objects (peering, webhook
+    # configurations, ClusterRoles) would block the next install on a session's cluster
+    cluster.helm("uninstall", RELEASE, "-n", name, "--wait", timeout=300, check=False)
     delete_namespace(cluster.kubectl, name, [FORUMDB_RESOURCE])
 
 
@@ -64,6 +71,9 @@ def _install(cluster: Cluster, namespace: str) -> None:
         # No OIDC issuer runs in the cluster: this scenario is about the database, and says so
         # on purpose (the chart refuses an install without auth settings).
         "--set=auth.mode=none",
+        # readiness checked every 2 s rather than 10: rollouts finish sooner (test time only)
+        "--set=services.readinessProbe.periodSeconds=2",
+        "--set=services.readinessProbe.initialDelaySeconds=1",
         timeout=READY_TIMEOUT,
     )
 
@@ -134,6 +144,15 @@ def test_helm_install_then_example_forumdatabase_becomes_ready(
                     timeout=READY_TIMEOUT + 30,
                 )
             _check_api_answers(cluster, ns, tmp_path)
+            # (no --logs: the test pod is deleted once it succeeded, hook-delete-policy)
+            tested = cluster.helm(*("test", RELEASE, "-n", ns, "--timeout=120s"), timeout=180)
+            assert "Phase:          Succeeded" in tested.stdout, tested.stdout
+            # the backup plan's first run, as AWS Backup's scheduler would: a recovery point
+            # (and its copy) for verify to find
+            cluster.moto.control.run_backup_plan_now(
+                status["backups"]["planId"], region=manifest["spec"]["primaryRegion"]
+            )
+            _check_forumctl_verify(cluster, ns, manifest["spec"])
 
         # Retain (the example's deletionPolicy): deleting the resource keeps the tables.
         cluster.kubectl(
@@ -148,8 +167,52 @@ def test_helm_install_then_example_forumdatabase_becomes_ready(
     cluster.helm("uninstall", RELEASE, "-n", ns, "--wait", timeout=300)
 
 
+def _check_forumctl_verify(cluster: Cluster, namespace: str, spec: dict) -> None:
+    """`forumctl verify` on the tables the pods use (the ConfigMap's names and regions)."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KUBE"))},
+        **cluster.moto.env,
+        "KUBECONFIG": str(cluster.kubectl.kubeconfig),
+    }
+    verified = run_tool(
+        [
+            *(FORUMCTL, "verify", "--forumdb", "forum", "-n", namespace, "-o", "json"),
+            "--expect=users=1",
+        ],
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    report = json.loads(verified.stdout or "{}")
+    failed = [c for c in report.get("checks", []) if c.get("outcome") == "fail"]
+    assert verified.returncode == 0, f"forumctl verify failed: {failed or verified.stderr}"
+    assert report.get("checks"), verified.stdout
+
+
 def _check_api_answers(cluster: Cluster, namespace: str, workdir: Path) -> None:
-    """GET /api/users of the users service through `kubectl port-forward` (kind only)."""
+    """GET /api/users of each service: on the node through its Service's cluster IP (what
+    kube-proxy routes), on kind through `kubectl port-forward`."""
+    if cluster.flavour == "node":
+        urls = {
+            service: "http://{}/api/{}".format(
+                cluster.kubectl.json("get", "service", f"{RELEASE}-{service}", "-n", namespace)[
+                    "spec"
+                ]["clusterIP"],
+                service,
+            )
+            for service in SERVICES
+        }
+        for service, url in urls.items():
+            response = requests.get(url, timeout=10)
+            assert response.status_code == 200, f"{service}: {response.text}"
+            assert isinstance(response.json(), list), response.text
+        # a write goes through a pod to the pods' table, and reads back through the Service
+        created = requests.post(urls["users"], json={"username": "on-the-node"}, timeout=10)
+        assert created.status_code == 201, created.text
+        read = requests.get(f"{urls['users']}/{created.json()['id']}", timeout=10)
+        assert read.status_code == 200, read.text
+        assert read.json()["username"] == "on-the-node"
+        return
     port = free_port()
     forward = start_group(
         [

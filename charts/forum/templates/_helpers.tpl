@@ -107,6 +107,14 @@ Object name of the operator's objects.
 {{- end }}
 
 {{/*
+Name of the operator's Validating/MutatingWebhookConfiguration (cluster-scoped, so the release
+namespace is part of it): the chart creates both, the operator (Kopf) fills in the webhooks.
+*/}}
+{{- define "forum.operator.webhookConfigurationName" -}}
+{{- printf "%s.%s.forumdb.io" (include "forum.operator.fullname" .) .Release.Namespace }}
+{{- end }}
+
+{{/*
 The container image reference; a digest wins over the tag.
 */}}
 {{- define "forum.image" -}}

@@ -118,6 +118,9 @@ class ApiServer:
         workdir: Path | None = None,
         ports: ApiServerPorts | None = None,
         cluster_name: str = "forumdb-test",
+        address: str = "127.0.0.1",
+        extra_sans: tuple[str, ...] = (),
+        service_accounts: bool = False,
     ) -> ApiServer:
         """Start etcd, then kube-apiserver, and wait until /readyz answers.
 
@@ -132,7 +135,9 @@ class ApiServer:
         ports = ports or ApiServerPorts.free()
         processes: dict[str, Popen[bytes]] = {}
         with discard_on_failure(workdir if owned else None, processes.values()):
-            pki = write_pki(workdir / "pki")
+            pki = write_pki(
+                workdir / "pki", (address, *extra_sans) if address != "127.0.0.1" else extra_sans
+            )
             token = secrets.token_hex(16)
             (workdir / "tokens.csv").write_text(f'{token},admin,admin,"system:masters"\n')
             etcd_url = f"http://127.0.0.1:{ports.etcd_client}"
@@ -142,11 +147,19 @@ class ApiServer:
                 name="etcd",
             )
             processes["kube-apiserver"] = start_group(
-                _apiserver_argv(kube_apiserver, workdir, pki, etcd_url, ports.apiserver),
+                _apiserver_argv(
+                    kube_apiserver,
+                    workdir,
+                    pki,
+                    etcd_url,
+                    ports.apiserver,
+                    address=address,
+                    service_accounts=service_accounts,
+                ),
                 log_file=workdir / APISERVER_LOG,
                 name="kube-apiserver",
             )
-            url = f"https://127.0.0.1:{ports.apiserver}"
+            url = f"https://{address}:{ports.apiserver}"
             _wait_ready(url, pki, processes, workdir, timeout)
             kubeconfig = workdir / "kubeconfig"
             admin = {
@@ -217,14 +230,21 @@ def _etcd_argv(etcd: Path, workdir: Path, url: str, peer_url: str) -> list[str |
 
 
 def _apiserver_argv(
-    kube_apiserver: Path, workdir: Path, pki: Pki, etcd_url: str, port: int
+    kube_apiserver: Path,
+    workdir: Path,
+    pki: Pki,
+    etcd_url: str,
+    port: int,
+    *,
+    address: str = "127.0.0.1",
+    service_accounts: bool = False,
 ) -> list[str | Path]:
-    """kube-apiserver on 127.0.0.1:port: TLS from our CA, the admin token file, RBAC."""
-    return [
+    """kube-apiserver on address:port: TLS from our CA, the admin token file, RBAC."""
+    argv: list[str | Path] = [
         kube_apiserver,
         f"--etcd-servers={etcd_url}",
-        "--bind-address=127.0.0.1",
-        "--advertise-address=127.0.0.1",
+        f"--bind-address={address}",
+        f"--advertise-address={address}",
         f"--secure-port={port}",
         "--insecure-port=0",
         f"--tls-cert-file={pki.serving_cert}",
@@ -236,11 +256,13 @@ def _apiserver_argv(
         f"--service-account-signing-key-file={pki.sa_private_key}",
         f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
         "--authorization-mode=RBAC",
-        # no token controller runs here, so pods could not get their SA tokens
-        "--disable-admission-plugins=ServiceAccount",
         "--allow-privileged=true",
         f"--cert-dir={workdir / 'certs'}",
     ]
+    if not service_accounts:
+        # no token controller runs here, so pods could not get their SA tokens
+        argv.append("--disable-admission-plugins=ServiceAccount")
+    return argv
 
 
 def _wait_ready(

@@ -67,7 +67,9 @@ def _builder(subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivate
     )
 
 
-def write_pki(folder: Path) -> Pki:
+def write_pki(folder: Path, extra_ips: tuple[str, ...] = ()) -> Pki:
+    """Write the CA and the certificates; the serving cert names 127.0.0.1 and `extra_ips`
+    (a real node's pods reach the API server at the node's address or the Service IP)."""
     folder.mkdir(parents=True, exist_ok=True)
     ca_key = _new_key()
     ca_name = _name("forumdb-test-ca")
@@ -103,7 +105,7 @@ def write_pki(folder: Path) -> Pki:
     serving_key, serving_cert = leaf(
         _name("kube-apiserver"),
         ExtendedKeyUsageOID.SERVER_AUTH,
-        [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+        [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", *extra_ips)]
         + [x509.DNSName(n) for n in SERVING_DNS_NAMES],
     )
     admin_key, admin_cert = leaf(

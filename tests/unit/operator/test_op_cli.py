@@ -40,7 +40,7 @@ def test_drift_interval_from_the_environment_is_validated():
 def test_webhook_needs_host_and_certificates():
     result = run("--webhook-port", "9443")
     assert result.exit_code == 2
-    assert "--webhook-host and --webhook-cert-dir" in result.output
+    assert "--webhook-service (or --webhook-host) and --webhook-cert-dir" in result.output
 
 
 def test_cluster_id_must_fit_the_aws_names_it_joins():
@@ -49,3 +49,12 @@ def test_cluster_id_must_fit_the_aws_names_it_joins():
         result = run(FORUMDB_CLUSTER_ID=bad)
         assert result.exit_code == 2, bad
         assert "--cluster-id" in result.output
+
+
+def test_webhook_service_must_name_namespace_and_service():
+    result = run(
+        *("--webhook-port", "9443", "--webhook-service", "forum-operator-webhook"),
+        *("--webhook-cert-dir", "/nonexistent"),
+    )
+    assert result.exit_code == 2
+    assert "expected NAMESPACE/NAME" in result.output

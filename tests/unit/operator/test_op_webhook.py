@@ -67,3 +67,37 @@ def test_the_crd_keeps_unknown_spec_fields_for_the_webhook_to_name():
 
     walk(schema, "spec")
     assert closed == []
+
+
+def test_service_server_registers_the_service_with_the_ca_bundle(monkeypatch, tmp_path):
+    """In a cluster the webhook is registered by Service (the API server resolves no `*.svc`
+    names with its host's DNS): Kopf's URL is replaced, its CA bundle kept."""
+    import asyncio
+
+    from forumdb_operator import webhook
+
+    async def kopf_serves(self, fn):
+        yield {"url": "https://forum-operator-webhook.ns1.svc:9443", "caBundle": "Q0E="}
+
+    monkeypatch.setattr(kopf.WebhookServer, "__call__", kopf_serves)
+    for name in ("tls.crt", "tls.key"):
+        (tmp_path / name).write_text("")
+    server = webhook.server(9443, "", tmp_path, "ns1/forum-operator-webhook")
+
+    async def first():
+        async for config in server(lambda *a, **k: None):
+            return config
+
+    assert asyncio.run(first()) == {
+        "service": {"namespace": "ns1", "name": "forum-operator-webhook", "port": 9443, "path": ""},
+        "caBundle": "Q0E=",
+    }
+
+
+def test_service_must_be_namespace_and_name():
+    from forumdb_operator.webhook import parse_service
+
+    assert parse_service("ns1/svc") == ("ns1", "svc")
+    for bad in ("svc", "/svc", "ns1/", "a/b/c"):
+        with pytest.raises(ValueError, match="NAMESPACE/NAME"):
+            parse_service(bad)
