@@ -139,15 +139,7 @@ def cli(
         raise click.UsageError("--all-namespaces and --namespace exclude each other")
     if drift_interval <= 0:
         raise click.BadParameter("must be > 0", param_hint="--drift-interval")
-    if webhook_port and not ((webhook_host or webhook_service) and webhook_cert_dir):
-        raise click.UsageError(
-            "--webhook-port needs --webhook-service (or --webhook-host) and --webhook-cert-dir"
-        )
-    if webhook_service:
-        try:
-            webhook.parse_service(webhook_service)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--webhook-service") from None
+    _check_webhook_options(webhook_port, webhook_host, webhook_service, webhook_cert_dir)
     if cluster_id and not naming.CLUSTER_ID_PATTERN.match(cluster_id):
         raise click.BadParameter(
             f"{cluster_id!r}: use 1-32 lower-case letters, digits and '-' (not at either end)",
@@ -199,6 +191,18 @@ def cli(
         memo=memo,
     )
     exit_now(runtime)
+
+
+def _check_webhook_options(port: int, host: str, service: str, cert_dir: Path | None) -> None:
+    if port and not ((host or service) and cert_dir):
+        raise click.UsageError(
+            "--webhook-port needs --webhook-service (or --webhook-host) and --webhook-cert-dir"
+        )
+    if service:
+        try:
+            webhook.parse_service(service)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--webhook-service") from None
 
 
 def exit_now(runtime: Runtime) -> None:
