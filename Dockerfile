@@ -15,20 +15,26 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-COPY pyproject.toml README.md ./
+# The dependencies first, from pyproject.toml alone, in a layer of their own: a change to the
+# sources then rebuilds only the project's wheel, not every dependency (85-179 s on 2 cores).
+# The venv's own pip does it all: a Debian base needs no python3-pip.
+COPY pyproject.toml ./
+RUN python3 -m venv /opt/forumdb \
+ && python3 -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' > /tmp/requirements.txt \
+ && /opt/forumdb/bin/pip install --no-cache-dir --no-compile -r /tmp/requirements.txt
+COPY README.md ./
 # .dockerignore keeps the dev stack (forumctl/forumctl/dev) and the AWS emulator out
 COPY core ./core
 COPY services ./services
 COPY operator ./operator
 COPY forumctl ./forumctl
-# The venv's own pip builds the wheel: a Debian base needs no python3-pip. Bytecode is compiled
-# here, for every module of the venv: with a read-only root filesystem Python cannot write it,
-# so without it every start compiles everything again (a config-sync-init took 49 s at its CPU
-# limit). unchecked-hash: the .pyc never looks at the source's mtime, which COPY and image
-# tooling may change; an image is immutable, so the source cannot drift from it.
-RUN python3 -m venv /opt/forumdb \
- && /opt/forumdb/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
- && /opt/forumdb/bin/pip install --no-cache-dir --no-compile /wheels/*.whl \
+# Bytecode is compiled here, for every module of the venv: with a read-only root filesystem
+# Python cannot write it, so without it every start compiles everything again (a
+# config-sync-init took 49 s at its CPU limit). unchecked-hash: the .pyc never looks at the
+# source's mtime, which COPY and image tooling may change; an image is immutable, so the source
+# cannot drift from it.
+RUN /opt/forumdb/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
+ && /opt/forumdb/bin/pip install --no-cache-dir --no-compile --no-deps /wheels/*.whl \
  && /opt/forumdb/bin/pip uninstall --yes pip \
  && /opt/forumdb/bin/python -m compileall -q -f -j 0 --invalidation-mode unchecked-hash /opt/forumdb
 
