@@ -18,6 +18,9 @@ conditions each owns.
 
 Deletion (a finalizer): Retain leaves everything in AWS and says so in an event; Delete removes
 alarms, backup plan and selection, replicas, then tables, one step per call, retried until done.
+A reconcile and a deletion step of one resource never run at once (forumdb_operator.guard): once
+deletion begins, a running reconcile stops before its next AWS write, writes no status, and the
+loop ends.
 """
 
 from __future__ import annotations
@@ -33,10 +36,10 @@ from typing import Any, TypeVar
 from kubernetes.client.exceptions import ApiException
 
 from forumdb import naming
-from forumdb_operator import backoff, health, metrics
+from forumdb_operator import backoff, guard, health, metrics
 from forumdb_operator.configmap import configmap_data, configmap_manifest
 from forumdb_operator.kube import cause
-from forumdb_operator.reconcile import Event, Outcome
+from forumdb_operator.reconcile import CLAIMED_KEY, WAIT_DELAY, Event, Outcome
 from forumdb_operator.runtime import Runtime
 from forumdb_operator.spec import SpecInvalid, parse_spec
 
@@ -177,7 +180,7 @@ async def reconcile_loop(
             if wake.is_set():
                 state.attempt = 0  # a new spec: its waits start short again
             wake.clear()
-            if live.meta.get("deletionTimestamp"):
+            if live.meta.get("deletionTimestamp") or guard.of(memo).stop_requested():
                 break
             state.handled = _reconcile_request(live.meta)
             delay = await _reconcile_once(rt, memo, live, state, post)
@@ -190,10 +193,16 @@ async def _reconcile_once(
 ) -> float:
     """One reconcile, its ConfigMap, status and events; returns the delay until the next."""
     snapshot = live.snapshot()
+    checks = monitor(memo, live.namespace, live.name)
     try:
         outcome = await _in_pool(
             rt.pool,
-            rt.reconciler.reconcile,
+            _reconcile_and_publish,
+            rt,
+            guard.of(memo),
+            snapshot,
+            checks,
+            state.handled,
             namespace=live.namespace,
             name=live.name,
             spec=dict(live.spec),
@@ -201,11 +210,8 @@ async def _reconcile_once(
             previous=state.last_status if state.last_status is not None else dict(live.status),
             uid=str(live.meta.get("uid") or ""),
         )
-        if state.handled is not None:
-            outcome.status["lastReconcileRequest"] = state.handled
-        await _in_pool(
-            rt.pool, publish, rt, snapshot, outcome, monitor(memo, live.namespace, live.name)
-        )
+        if outcome is None:  # deletion began: the delete handler writes from now on
+            return 0.0  # the loop's next look sees it and ends
         if outcome.phase != (state.last_status or live.status).get("phase"):
             # e.g. the tables now exist: check their health now, not an interval later
             wake_event(memo, HEALTH_WAKE_KEY).set()
@@ -215,6 +221,30 @@ async def _reconcile_once(
     except Exception as exc:  # keep the loop alive; Kubernetes/API hiccups retry soon
         log.exception("reconcile loop error", extra={"resource": live.resource, "cause": repr(exc)})
         return state.next_delay(None, rt.drift_interval)
+
+
+def _reconcile_and_publish(
+    rt: Runtime,
+    resource_guard: guard.ResourceGuard,
+    body: Mapping[str, Any],
+    checks: health.Monitor,
+    handled: str | None,
+    **kwargs: Any,
+) -> Outcome | None:
+    """One reconcile and its ConfigMap and status, holding the resource's guard (blocking,
+    in the pool); None when deletion began before or during it (nothing published)."""
+    with resource_guard.reconciling() as allowed:
+        if not allowed:
+            return None
+        outcome = rt.reconciler.reconcile(**kwargs, stop=resource_guard.stop_requested)
+        if CLAIMED_KEY in outcome.status:
+            resource_guard.claimed = set(outcome.status[CLAIMED_KEY])
+        if resource_guard.stop_requested():
+            return None
+        if handled is not None:
+            outcome.status["lastReconcileRequest"] = handled
+        publish(rt, body, outcome, checks)
+        return outcome
 
 
 def _reconcile_request(meta: Mapping[str, Any]) -> str | None:
@@ -331,14 +361,25 @@ def _health_interval(rt: Runtime, spec: Mapping[str, Any]) -> float:
 # ---------------------------------------------------------------- deletion
 
 
-async def delete_step(rt: Runtime, live: Live) -> Outcome:
-    """One deletion step (blocking, in the pool); `done` says whether the finalizer may go."""
-    return await _in_pool(
-        rt.pool,
-        rt.reconciler.delete,
-        namespace=live.namespace,
-        name=live.name,
-        spec=dict(live.spec),
-        previous=dict(live.status),
-        uid=str(live.meta.get("uid") or ""),
-    )
+async def delete_step(rt: Runtime, memo: Memo, live: Live) -> Outcome:
+    """One deletion step (blocking, in the pool); `done` says whether the finalizer may go.
+    Not while a reconcile of the resource runs: that one is told to stop, and this step
+    answers "not yet" (Kopf calls again) instead of waiting for it in a pool thread."""
+    return await _in_pool(rt.pool, _delete_guarded, rt, guard.of(memo), live)
+
+
+def _delete_guarded(rt: Runtime, resource_guard: guard.ResourceGuard, live: Live) -> Outcome:
+    with resource_guard.deleting_now() as mine:
+        if not mine:
+            message = f"deleting {live.resource}: waiting for its running reconcile to stop"
+            return Outcome({"phase": "Deleting", "message": message}, [], WAIT_DELAY, done=False)
+        previous = dict(live.status)
+        claimed = set(previous.get(CLAIMED_KEY) or []) | resource_guard.claimed
+        previous[CLAIMED_KEY] = sorted(claimed)
+        return rt.reconciler.delete(
+            namespace=live.namespace,
+            name=live.name,
+            spec=dict(live.spec),
+            previous=previous,
+            uid=str(live.meta.get("uid") or ""),
+        )
