@@ -291,8 +291,12 @@ def _table_summary(
 
 
 def _backup_summary(d: DesiredState, obs: Observed) -> dict[str, Any]:
-    """lastBackup and backups (vaults, plan, selection, last recovery point), when managed."""
-    if d.backups is None or obs.backups is None:
+    """lastBackup and backups (vaults, plan, selection, last recovery point), when managed;
+    None (a merge patch removes the field) when the spec no longer asks for backups, so an
+    earlier status's vault and plan do not linger; left as they were when AWS was not read."""
+    if d.backups is None:
+        return {"lastBackup": None, "backups": None}
+    if obs.backups is None:
         return {}
     ob = obs.backups
     b = d.backups
@@ -320,7 +324,10 @@ def _backup_summary(d: DesiredState, obs: Observed) -> dict[str, Any]:
 
 
 def _alarm_summary(d: DesiredState, obs: Observed) -> dict[str, Any]:
-    if d.alarms is None or obs.alarms is None:
+    """The alarms and their topic; None once the spec no longer asks for alarms."""
+    if d.alarms is None:
+        return {"alarms": None}
+    if obs.alarms is None:
         return {}
     topic = d.alarms.topic_arn or obs.alarms.topic_arn
     alarms: dict[str, Any] = {
