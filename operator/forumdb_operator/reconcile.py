@@ -33,6 +33,9 @@ BLOCKED_DELAY = 15.0
 # status field: tables made or tagged whose owner tag is not listed yet (diff.ownership)
 CLAIMED_KEY = "claimedTables"
 MAX_EVENT_LEN = 1000
+# status fields the health monitor owns (forumdb_operator.health); conditions are shared, each
+# writer keeping the other's types (health.Monitor.conditions_with_failover)
+HEALTH_FIELDS = frozenset({"activeRegion", "health", "regionHealth", "lastFailover"})
 
 
 @dataclass(frozen=True)
@@ -294,7 +297,7 @@ class Reconciler:
         message = "change refused: " + immutable.message(refused)
         cond = status.Cond(immutable.CONDITION, False, immutable.REASON, message)
         new_status = {
-            **previous,
+            **_own_fields(previous),
             "message": message,
             "lastReconcileTime": now,
             "conditions": status.merge_conditions(
@@ -353,7 +356,7 @@ class Reconciler:
         # the status handed to the next reconcile keeps them too, so a second failure in a row
         # is still Degraded and the provisioned names still guard the immutable fields.
         new_status: dict[str, Any] = {
-            **previous,
+            **_own_fields(previous),
             "phase": phase,
             "message": message,
             "observedGeneration": generation,
@@ -486,6 +489,12 @@ class Reconciler:
         )
         events.append(Event("Normal", "Deleted", msg))
         return Outcome({**base, "message": msg}, events, None, applied, desired=desired)
+
+
+def _own_fields(previous: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of `previous` a reconcile writes back: not the health monitor's, which it
+    patches on its own (a reconcile's older copy would undo the monitor's newer write)."""
+    return {k: v for k, v in previous.items() if k not in HEALTH_FIELDS}
 
 
 def _provisioned(spec: ForumDatabaseSpec) -> dict[str, str]:
