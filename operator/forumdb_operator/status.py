@@ -245,18 +245,63 @@ def summary_fields(d: DesiredState, obs: Observed) -> dict[str, Any]:
         "primaryRegion": d.primary_region,
         "replication": f"{len(active)}/{len(regions)} ACTIVE",
         "pitr": _pitr_summary(obs),
-        "regions": [
-            {
-                "region": r,
-                "role": "primary" if r == d.primary_region else "replica",
-                "status": _region_status(d, obs, r),
-            }
-            for r in regions
-        ],
+        "regions": [_region_entry(d, obs, r) for r in regions],
         "tables": [_table_summary(d, obs, t, regions) for t in d.tables],
         **_backup_summary(d, obs),
         **_alarm_summary(d, obs),
     }
+
+
+def _region_entry(d: DesiredState, obs: Observed, region: str) -> dict[str, Any]:
+    """A region's tables together: their state, and whether every setting the spec asks for
+    holds there (notInShape names each one that does not)."""
+    problems = region_problems(d, obs, region)
+    entry: dict[str, Any] = {
+        "region": region,
+        "role": "primary" if region == d.primary_region else "replica",
+        "status": _region_status(d, obs, region),
+        "inShape": not problems,
+    }
+    if problems:
+        entry["notInShape"] = problems
+    return entry
+
+
+def region_problems(d: DesiredState, obs: Observed, region: str) -> list[str]:
+    """What is not as the spec asks in one region: each table's presence and state, its
+    deletion protection and its PITR (settings AWS keeps per replica)."""
+    out: list[str] = []
+    for t in d.tables:
+        o = obs.table(t.kind, region)
+        if o is None:
+            out.append(f"table {t.name} is missing")
+            continue
+        if o.status != "ACTIVE":
+            out.append(f"table {t.name} is {o.status}")
+        want = t.deletion_protection
+        if want is not None and o.deletion_protection != want:
+            out.append(
+                f"deletion protection of {t.name} is {_on(o.deletion_protection)} "
+                f"(spec: {_on(want)})"
+            )
+        pitr, have = d.pitr, obs.pitr.get((t.kind, region))
+        if pitr is not None and have is not None:
+            if have.enabled != pitr.enabled:
+                out.append(f"PITR of {t.name} is {_on(have.enabled)} (spec: {_on(pitr.enabled)})")
+            elif (
+                pitr.enabled
+                and have.recovery_period_days is not None
+                and have.recovery_period_days != pitr.recovery_period_days
+            ):
+                out.append(
+                    f"PITR period of {t.name} is {have.recovery_period_days} days "
+                    f"(spec: {pitr.recovery_period_days})"
+                )
+    return out
+
+
+def _on(flag: bool) -> str:
+    return "on" if flag else "off"
 
 
 def _pitr_summary(obs: Observed) -> str:
@@ -283,7 +328,12 @@ def _table_summary(
             "status": "MISSING" if o is None else o.status,
         }
         if o is not None:
-            item.update(arn=o.arn, itemCount=o.item_count, sizeBytes=o.size_bytes)
+            item.update(
+                arn=o.arn,
+                itemCount=o.item_count,
+                sizeBytes=o.size_bytes,
+                deletionProtection=o.deletion_protection,
+            )
         if p is not None:
             item["pitr"] = "ENABLED" if p.enabled else "DISABLED"
         entry["regions"].append(item)

@@ -374,3 +374,24 @@ def diff_tables(d: DesiredState, obs: Observed, plan: Plan) -> None:
             replica = obs.table(t.kind, region_name)
             if replica is not None and replica.status != "ACTIVE":
                 plan.waiting.append(f"table {t.name} in {region_name} is {replica.status}")
+        _replica_protection(d, t, obs, plan)
+
+
+def _replica_protection(d: DesiredState, t: DesiredTable, obs: Observed, plan: Plan) -> None:
+    """Deletion protection is a setting of each replica (AWS: DeletionProtectionEnabled on the
+    replica's own table, by UpdateTable in its region; a new replica starts without it): set
+    where it differs, one replica per pass, once every replica is ACTIVE."""
+    if t.deletion_protection is None:
+        return
+    for region in d.replica_regions:
+        replica = obs.table(t.kind, region)
+        if replica is None or replica.status != "ACTIVE":
+            return
+    for region in d.replica_regions:
+        replica = obs.table(t.kind, region)
+        if replica is not None and replica.deletion_protection != t.deletion_protection:
+            change = _protection_update(t, replica)
+            if change is not None:
+                plan.actions.append(change)
+                plan.waiting.append(f"table {t.name} in {region}: {change.summary}")
+            return

@@ -1,0 +1,55 @@
+"""Per-region settings of a global table's replicas (issue 13): deletion protection is a
+setting of each replica (AWS: DeletionProtectionEnabled of the replica's own table, set by
+UpdateTable in its region; a replica added with ReplicaUpdates starts without it), and the
+status says per region what is and is not in shape. Against the strict emulator in-process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from op_factories import spec
+from test_op_reconcile_moto import NAME, NS, converge
+
+from forumdb_operator.awsclients import Clients
+from forumdb_operator.reconcile import Reconciler
+
+TABLES = ("forum-Users", "forum-Threads", "forum-Posts")
+
+
+def protection(region: str) -> dict[str, bool]:
+    ddb = boto3.client("dynamodb", region_name=region)
+    return {
+        n: ddb.describe_table(TableName=n)["Table"]["DeletionProtectionEnabled"] for n in TABLES
+    }
+
+
+def raw(**changes: Any) -> dict[str, Any]:
+    return spec(backups=None, alarms=None, deletionProtection=True, **changes)
+
+
+def test_deletion_protection_is_on_in_every_replica_region_and_repaired_there(ext):
+    r = Reconciler(Clients())
+    ready = converge(r, raw())
+    assert ready.phase == "Ready", ready.status["message"]
+    assert protection("us-east-1") == dict.fromkeys(TABLES, True)
+    assert protection("us-west-2") == dict.fromkeys(TABLES, True)
+
+    boto3.client("dynamodb", region_name="us-west-2").update_table(
+        TableName="forum-Posts", DeletionProtectionEnabled=False
+    )
+    # a look without a write (no pass): the status as it stands before the repair
+    look = Reconciler(Clients(), max_passes=0)
+    drifted = look.reconcile(
+        namespace=NS, name=NAME, spec=raw(), generation=1, previous=ready.status
+    )
+    assert [str(a) for a in drifted.applied] == []
+    west = next(x for x in drifted.status["regions"] if x["region"] == "us-west-2")
+    assert west["inShape"] is False
+    assert any("deletion protection" in p and "forum-Posts" in p for p in west["notInShape"]), west
+    repaired = converge(r, raw(), previous=drifted.status)
+    assert protection("us-west-2")["forum-Posts"] is True
+    assert any("us-west-2" in e.message for e in repaired.events if e.reason == "DriftRepaired")
+    for region in repaired.status["regions"]:
+        assert region["inShape"] is True, region
+        assert "notInShape" not in region
