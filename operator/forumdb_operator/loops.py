@@ -365,7 +365,10 @@ async def delete_step(rt: Runtime, memo: Memo, live: Live) -> Outcome:
     """One deletion step (blocking, in the pool); `done` says whether the finalizer may go.
     Not while a reconcile of the resource runs: that one is told to stop, and this step
     answers "not yet" (Kopf calls again) instead of waiting for it in a pool thread."""
-    return await _in_pool(rt.pool, _delete_guarded, rt, guard.of(memo), live)
+    outcome = await _in_pool(rt.pool, _delete_guarded, rt, guard.of(memo), live)
+    if outcome.done:
+        metrics.forget_resource(live.resource)  # the resource goes: so do its series
+    return outcome
 
 
 def _delete_guarded(rt: Runtime, resource_guard: guard.ResourceGuard, live: Live) -> Outcome:
