@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 from collections.abc import Callable, Mapping, MutableMapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -99,7 +100,9 @@ def wake(memo: Memo) -> None:
 def monitor(memo: Memo, namespace: str, name: str) -> health.Monitor:
     found = memo.get(MONITOR_KEY)
     if found is None:
-        found = health.Monitor(namespace, name)
+        # Reentrant: publish() holds it across the conditions it merges and its status patch,
+        # as the monitor holds it across its own (see publish).
+        found = health.Monitor(namespace, name, lock=threading.RLock())
         memo[MONITOR_KEY] = found
     return found
 
@@ -262,10 +265,6 @@ def publish(
     """Write the ConfigMap (when it differs) and the status; blocking, runs in the pool.
     The ConfigMap only from a reconcile that could read AWS, so an outage never blanks it;
     its region is the monitor's active region (a failover is not undone by a reconcile)."""
-    if "conditions" in outcome.status:
-        outcome.status["conditions"] = monitor.conditions_with_failover(
-            outcome.status["conditions"], outcome.status.get("lastReconcileTime", "")
-        )
     if outcome.desired is not None and outcome.foreign_tables:
         _withdraw_configmap(rt, body, outcome)
     elif outcome.desired is not None and outcome.replica_regions is not None:
@@ -290,7 +289,16 @@ def publish(
                 extra={"resource": outcome.desired.owner, "cause": cause(exc)},
             )
     meta = body["metadata"]
-    rt.kube.patch_status(meta["namespace"], meta["name"], outcome.status)
+    # status.conditions is one list both writers patch whole (a merge patch replaces lists):
+    # the monitor's conditions are merged in and the patch sent under the monitor's lock,
+    # which the monitor also holds from merging to patching, so neither sends an older copy
+    # of the other's conditions after the other's newer write.
+    with monitor.lock:
+        if "conditions" in outcome.status:
+            outcome.status["conditions"] = monitor.conditions_with_failover(
+                outcome.status["conditions"], outcome.status.get("lastReconcileTime", "")
+            )
+        rt.kube.patch_status(meta["namespace"], meta["name"], outcome.status)
 
 
 def _withdraw_configmap(rt: Runtime, body: Mapping[str, Any], outcome: Outcome) -> None:
