@@ -10,7 +10,7 @@ from typing import Any
 
 from forumdb_operator.desired import DesiredState, DesiredTable
 from forumdb_operator.diff import Plan
-from forumdb_operator.observed import Observed
+from forumdb_operator.observed import Observed, ObservedTable
 
 CONDITION_TYPES = (
     "Ready",
@@ -284,6 +284,9 @@ def region_problems(d: DesiredState, obs: Observed, region: str) -> list[str]:
                 f"deletion protection of {t.name} is {_on(o.deletion_protection)} "
                 f"(spec: {_on(want)})"
             )
+        key = _kms_problem(t, o, obs)
+        if key:
+            out.append(key)
         pitr, have = d.pitr, obs.pitr.get((t.kind, region))
         if pitr is not None and have is not None:
             if have.enabled != pitr.enabled:
@@ -298,6 +301,18 @@ def region_problems(d: DesiredState, obs: Observed, region: str) -> list[str]:
                     f"(spec: {pitr.recovery_period_days})"
                 )
     return out
+
+
+def _kms_problem(t: DesiredTable, o: ObservedTable, obs: Observed) -> str | None:
+    """The table's KMS key in its region when it is not the one the spec asks for there."""
+    if t.kms_key is None:
+        return None  # encryption not managed
+    want = t.replica_kms_keys.get(o.region, t.kms_key)
+    if not want:
+        return None if o.kms_key is None else f"{t.name} uses KMS key {o.kms_key} (spec: none)"
+    if o.kms_key in (want, obs.kms_arns.get((o.region, want))):
+        return None
+    return f"{t.name} uses KMS key {o.kms_key or 'the AWS owned key'} (spec: {want})"
 
 
 def _on(flag: bool) -> str:

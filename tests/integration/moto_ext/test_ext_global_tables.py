@@ -177,6 +177,41 @@ def test_replica_with_customer_managed_key_per_region(ext):
     assert describe(west)["SSEDescription"]["KMSMasterKeyArn"] == west_key
 
 
+def test_a_replicas_key_changes_by_update_table_in_its_own_region(ext):
+    """UpdateTable's SSESpecification (API reference: "the new server-side encryption settings
+    for the specified table") switches the key of that regional table only; ReplicaUpdates
+    refuses a KMSMasterKeyId (DDB-TABLE-309), so a replica's key is changed in its region."""
+    east, west = ext.client("dynamodb", EAST), ext.client("dynamodb", WEST)
+    ext.control.set_replication(replica_activation_calls=0)
+    east_key = ext.client("kms", EAST).create_key()["KeyMetadata"]["Arn"]
+    west_1 = ext.client("kms", WEST).create_key()["KeyMetadata"]["Arn"]
+    west_2 = ext.client("kms", WEST).create_key()["KeyMetadata"]["Arn"]
+    create_table(east, kms_key=east_key)
+    add_replica(east, WEST, KMSMasterKeyId=west_1)
+    wait_settled(east)
+
+    with pytest.raises(ClientError) as through_replica_updates:
+        east.update_table(
+            TableName=TABLE,
+            ReplicaUpdates=[{"Update": {"RegionName": WEST, "KMSMasterKeyId": west_2}}],
+        )
+    assert error_code(through_replica_updates) == "ValidationException"
+
+    with pytest.raises(ClientError) as other_region:
+        west.update_table(
+            TableName=TABLE,
+            SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": east_key},
+        )
+    assert error_code(other_region) == "ValidationException"
+
+    west.update_table(
+        TableName=TABLE,
+        SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": west_2},
+    )
+    assert describe(west)["SSEDescription"]["KMSMasterKeyArn"] == west_2
+    assert describe(east)["SSEDescription"]["KMSMasterKeyArn"] == east_key
+
+
 def test_pitr_per_replica_region(ext):
     east, west = ext.client("dynamodb", EAST), ext.client("dynamodb", WEST)
     ext.control.set_replication(replica_activation_calls=0)

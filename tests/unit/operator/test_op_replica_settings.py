@@ -53,3 +53,45 @@ def test_deletion_protection_is_on_in_every_replica_region_and_repaired_there(ex
     for region in repaired.status["regions"]:
         assert region["inShape"] is True, region
         assert "notInShape" not in region
+
+
+def kms_key(region: str) -> str:
+    return boto3.client("kms", region_name=region).create_key()["KeyMetadata"]["Arn"]
+
+
+def replica_key(table: str, region: str) -> str | None:
+    desc = boto3.client("dynamodb", region_name=region).describe_table(TableName=table)
+    return (desc["Table"].get("SSEDescription") or {}).get("KMSMasterKeyArn")
+
+
+def test_a_changed_replica_kms_key_is_applied_in_the_replicas_region(ext):
+    """AWS refuses a new KMSMasterKeyId through ReplicaUpdates; the replica's own table takes
+    one through SSESpecification in its region. Before: the change was silently ignored."""
+    east, west_1, west_2 = kms_key("us-east-1"), kms_key("us-west-2"), kms_key("us-west-2")
+
+    def encrypted(west: str) -> dict[str, Any]:
+        return spec(
+            backups=None,
+            alarms=None,
+            encryption={"kmsKeyId": east, "replicaKmsKeyIds": {"us-west-2": west}},
+        )
+
+    r = Reconciler(Clients())
+    ready = converge(r, encrypted(west_1))
+    assert ready.phase == "Ready", ready.status["message"]
+    assert {replica_key(n, "us-west-2") for n in TABLES} == {west_1}
+
+    look = Reconciler(Clients(), max_passes=0).reconcile(
+        namespace=NS, name=NAME, spec=encrypted(west_2), generation=2, previous=ready.status
+    )
+    west = next(x for x in look.status["regions"] if x["region"] == "us-west-2")
+    assert west["inShape"] is False
+    assert any(f"(spec: {west_2})" in p for p in west["notInShape"]), west
+    east_entry = next(x for x in look.status["regions"] if x["region"] == "us-east-1")
+    assert east_entry["inShape"] is True, east_entry
+
+    changed = converge(r, encrypted(west_2), previous=ready.status, generation=2)
+    assert changed.phase == "Ready", changed.status["message"]
+    assert {replica_key(n, "us-west-2") for n in TABLES} == {west_2}
+    assert {replica_key(n, "us-east-1") for n in TABLES} == {east}
+    assert all(region["inShape"] for region in changed.status["regions"])
