@@ -356,11 +356,14 @@ def _propagate_settings(group: GlobalTable, origin: str, body: dict[str, Any]) -
     for region, replica in group.replicas.items():
         if region == origin or replica.status == "DELETING":
             continue
+        own = copy.deepcopy(throughput)
+        if own and replica.read_capacity_override:
+            own["ReadCapacityUnits"] = replica.read_capacity_override  # an override stays
         backend(group.account_id, region).update_table(
             name=group.name,
             attr_definitions=copy.deepcopy(body.get("AttributeDefinitions")),
             global_index=copy.deepcopy(index_updates),
-            throughput=copy.deepcopy(throughput),
+            throughput=own,
             billing_mode=billing_mode,
             stream_spec=None,
             deletion_protection_enabled=None,
@@ -450,6 +453,10 @@ def _update_replica(
         )
     if override is not None:
         replica.read_capacity_override = override.get("ReadCapacityUnits")
+        # the replica's own table reports it (DescribeTable in its region: ProvisionedThroughput)
+        own = backend(table.account_id, target).tables.get(table.name)
+        if own is not None and override.get("ReadCapacityUnits"):
+            own.throughput = {**own.throughput, "ReadCapacityUnits": override["ReadCapacityUnits"]}
     if spec.get("TableClassOverride"):
         replica.table_class = spec["TableClassOverride"]
     replica.status = "UPDATING"

@@ -43,6 +43,9 @@ class Billing(_Model):
     read_capacity: int | None = Field(None, ge=1, le=MAX_CAPACITY)
     write_capacity: int | None = Field(None, ge=1, le=MAX_CAPACITY)
     max_write_capacity: int | None = Field(None, ge=1, le=MAX_CAPACITY)
+    # Read capacity of the replica in a region, where it differs from readCapacity (AWS: the
+    # replica's ProvisionedThroughputOverride); regions not named follow readCapacity.
+    replica_read_capacity: dict[str, int] = Field(default_factory=dict)
 
     @property
     def provisioned(self) -> bool:
@@ -157,6 +160,7 @@ def cross_field_errors(
     return [
         *_region_errors(spec, allowed_regions),
         *_billing_errors(spec.billing or Billing()),
+        *_replica_capacity_errors(spec),
         *_backup_errors(spec, allowed_regions),
         *_encryption_errors(spec),
         *_alarm_errors(spec),
@@ -240,6 +244,27 @@ def _region_errors(spec: ForumDatabaseSpec, allowed_regions: frozenset[str] | No
             f"({spec.primary_region}) nor one of spec.replicaRegions "
             f"({', '.join(spec.replicas) or 'none'})"
         )
+    return errors
+
+
+def _replica_capacity_errors(spec: ForumDatabaseSpec) -> list[str]:
+    """spec.billing.replicaReadCapacity: PROVISIONED only, regions of spec.replicaRegions,
+    capacities within AWS's bounds."""
+    billing = spec.billing
+    if billing is None or not billing.replica_read_capacity:
+        return []
+    if not billing.provisioned:
+        return ["spec.billing.replicaReadCapacity: only valid when mode is PROVISIONED"]
+    errors = []
+    for region, units in billing.replica_read_capacity.items():
+        path = f"spec.billing.replicaReadCapacity.{region}"
+        if region not in spec.replicas:
+            errors.append(
+                f"{path}: {region} is not one of spec.replicaRegions "
+                f"({', '.join(spec.replicas) or 'none'})"
+            )
+        if not 1 <= units <= MAX_CAPACITY:
+            errors.append(f"{path}: {units} is outside 1..{MAX_CAPACITY}")
     return errors
 
 

@@ -287,6 +287,9 @@ def region_problems(d: DesiredState, obs: Observed, region: str) -> list[str]:
         key = _kms_problem(t, o, obs)
         if key:
             out.append(key)
+        read = t.replica_read_capacity.get(region)
+        if read and o.billing_mode == "PROVISIONED" and o.read_capacity != read:
+            out.append(f"read capacity of {t.name} is {o.read_capacity} (spec: {read})")
         pitr, have = d.pitr, obs.pitr.get((t.kind, region))
         if pitr is not None and have is not None:
             if have.enabled != pitr.enabled:

@@ -391,11 +391,37 @@ def _replica_settings(d: DesiredState, t: DesiredTable, obs: Observed, plan: Pla
         replica = obs.table(t.kind, region)
         if replica is None:
             continue
-        change = _protection_update(t, replica) or _replica_encryption_update(t, replica, obs)
+        change = (
+            _protection_update(t, replica)
+            or _replica_encryption_update(t, replica, obs)
+            or _replica_capacity_update(d, t, replica)
+        )
         if change is not None:
             plan.actions.append(change)
             plan.waiting.append(f"table {t.name} in {region}: {change.summary}")
             return
+
+
+def _replica_capacity_update(
+    d: DesiredState, t: DesiredTable, replica: ObservedTable
+) -> Action | None:
+    """The replica's own read capacity (spec.billing.replicaReadCapacity), set through the
+    primary table's ReplicaUpdates (ProvisionedThroughputOverride)."""
+    want = t.replica_read_capacity.get(replica.region)
+    if not want or replica.billing_mode != "PROVISIONED" or replica.read_capacity == want:
+        return None
+    update = {
+        "RegionName": replica.region,
+        "ProvisionedThroughputOverride": {"ReadCapacityUnits": want},
+    }
+    return _update(
+        t,
+        d.primary_region,
+        "billing",
+        f"set the read capacity of {t.name}'s replica in {replica.region} to {want} "
+        f"(it was {replica.read_capacity})",
+        ReplicaUpdates=[{"Update": update}],
+    )
 
 
 def _replica_encryption_update(

@@ -155,6 +155,19 @@ def test_replica_update_changes_read_capacity_override(ext):
     replica = wait_settled(east)["Replicas"][0]
     assert replica["ReplicaStatus"] == "ACTIVE"
     assert replica["ProvisionedThroughputOverride"] == {"ReadCapacityUnits": 20}
+    # the replica's own table reports its read capacity (DescribeTable in its region)
+    west = ext.client("dynamodb", WEST)
+    assert describe(west)["ProvisionedThroughput"]["ReadCapacityUnits"] == 20
+
+    # a capacity change of the table reaches every replica, but not over a replica's own
+    # read capacity (UpdateTable API reference, ReplicaUpdates: ProvisionedThroughputOverride
+    # is "replica-specific ... if not specified, uses the source table's" settings)
+    east.update_table(
+        TableName=TABLE, ProvisionedThroughput={"ReadCapacityUnits": 8, "WriteCapacityUnits": 5}
+    )
+    wait_settled(east)
+    assert describe(east)["ProvisionedThroughput"]["ReadCapacityUnits"] == 8
+    assert describe(west)["ProvisionedThroughput"]["ReadCapacityUnits"] == 20
 
 
 def test_replica_with_customer_managed_key_per_region(ext):
