@@ -251,7 +251,12 @@ def _update_table(original: Callable[..., Any], self: DynamoHandler) -> Any:
     if not updates:
         if group is not None and group.busy():
             raise resource_in_use()  # DDB-TABLE-227: any other UpdateTable while in flight
+        sse = _sse_update(account, region, name, body.get("SSESpecification"))
         result = original(self)
+        if sse is not None:
+            table = backend(account, region).get_table(name)
+            table.sse_specification = sse or None
+            result = DynamoResult(table.describe())
         if group is not None:
             _propagate_settings(group, region, body)
         return result
@@ -283,6 +288,36 @@ def _update_table(original: Callable[..., Any], self: DynamoHandler) -> Any:
     else:
         _delete_replica(table, group, target)
     return DynamoResult(table.describe())
+
+
+def _sse_update(
+    account: str, region: str, name: str, spec: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The table's new encryption from UpdateTable's SSESpecification (moto ignores it), or
+    None when the request has none; {} for the AWS owned key. AWS (UpdateTable API reference,
+    SSESpecification: "The new server-side encryption settings for the specified table")
+    switches the key of this regional table only: for a global table, the replica's key is
+    changed in the replica's own region (ReplicaUpdates refuses KMSMasterKeyId,
+    DDB-TABLE-309). The key must exist and be enabled in the table's region."""
+    if spec is None:
+        return None
+    if not spec.get("Enabled", False):
+        return {}
+    requested = spec.get("KMSMasterKeyId")
+    if not requested or requested == DEFAULT_DYNAMODB_KEY_ALIAS:
+        # the AWS managed key, made on first use as moto does at CreateTable
+        table = backend(account, region).get_table(name)
+        arn = table._get_default_encryption_key(account, region)
+        return {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": arn}
+    if requested.startswith("arn:") and requested.split(":")[3] != region:
+        raise _kms_refusal(region, f"Invalid arn {requested.split(':')[3]}")
+    try:
+        key = kms_backends[account][region].describe_key(requested)
+    except Exception as exc:  # moto raises its own NotFoundException types
+        raise _kms_refusal(region, f"Key '{requested}' does not exist") from exc
+    if not key.enabled:
+        raise _kms_refusal(region, f"Key '{requested}' is disabled (table {name})")
+    return {"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": key.arn}
 
 
 def _single_action(updates: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
@@ -321,11 +356,14 @@ def _propagate_settings(group: GlobalTable, origin: str, body: dict[str, Any]) -
     for region, replica in group.replicas.items():
         if region == origin or replica.status == "DELETING":
             continue
+        own = copy.deepcopy(throughput)
+        if own and replica.read_capacity_override:
+            own["ReadCapacityUnits"] = replica.read_capacity_override  # an override stays
         backend(group.account_id, region).update_table(
             name=group.name,
             attr_definitions=copy.deepcopy(body.get("AttributeDefinitions")),
             global_index=copy.deepcopy(index_updates),
-            throughput=copy.deepcopy(throughput),
+            throughput=own,
             billing_mode=billing_mode,
             stream_spec=None,
             deletion_protection_enabled=None,
@@ -415,6 +453,10 @@ def _update_replica(
         )
     if override is not None:
         replica.read_capacity_override = override.get("ReadCapacityUnits")
+        # the replica's own table reports it (DescribeTable in its region: ProvisionedThroughput)
+        own = backend(table.account_id, target).tables.get(table.name)
+        if own is not None and override.get("ReadCapacityUnits"):
+            own.throughput = {**own.throughput, "ReadCapacityUnits": override["ReadCapacityUnits"]}
     if spec.get("TableClassOverride"):
         replica.table_class = spec["TableClassOverride"]
     replica.status = "UPDATING"

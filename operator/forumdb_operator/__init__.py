@@ -1,7 +1,8 @@
 """The forumdb Kopf operator: ForumDatabase -> DynamoDB tables, replicas, PITR, backups, alarms.
 
 Modules, each with one job (plain Python except handlers/main/webhook, the Kopf wiring):
-- spec: the spec as pydantic models plus the cross-field rules (errors name the field)
+- spec: the spec as pydantic models plus the cross-field rules (errors name the field);
+  backup_schedule: AWS Backup's cron rules
 - desired: spec -> desired state, from forumdb.tables (the one table layout)
 - observed: AWS -> observed state, read calls only
 - diff/: (desired, observed) -> ordered actions, things to wait for, problems; one module per
@@ -13,7 +14,8 @@ Modules, each with one job (plain Python except handlers/main/webhook, the Kopf 
 - failover: region health from checks, and which region the services should use (plain rules)
 - health: the health checks of each region's tables and the failover they trigger
 - kube: every Kubernetes write (status, spec.activeRegion, the ConfigMap, Kopf's peering)
-- loops: the reconcile loop and the health loop of each resource, and its deletion step
+- loops: the reconcile loop and the health loop of each resource, and its deletion step;
+  guard: one AWS writer per resource (a reconcile stops and stands down once deletion begins)
 - runtime: what the handlers share, handed to Kopf in its memo
 - immutable, awsclients, errors, metrics: fields fixed once tables exist, cached counted
   clients, error mapping, Prometheus metrics

@@ -20,11 +20,15 @@ def apply_actions(
     *,
     resource: str,
     done: list[Action] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> list[Action]:
     """Run each action; stop at the first error (raised as errors.ReconcileError) so the next
-    reconcile re-observes before trying again. `done` collects what succeeded, also on error."""
+    reconcile re-observes before trying again. `done` collects what succeeded, also on error.
+    `stop()` true before an action: return without it (the resource is being deleted)."""
     done = [] if done is None else done
     for action in actions:
+        if stop is not None and stop():
+            break
         client = clients(action.service, action.region)
         try:
             getattr(client, action.operation)(**action.params)

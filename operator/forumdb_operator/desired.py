@@ -49,6 +49,9 @@ class DesiredTable:
     write_autoscaling: tuple[int, int] | None = None
     # False: spec.billing unset; a new table is on-demand, an existing one keeps its mode.
     billing_managed: bool = True
+    # region -> read capacity of the replica there, where the spec sets one of its own
+    # (AWS: the replica's ProvisionedThroughputOverride)
+    replica_read_capacity: dict[str, int] = field(default_factory=dict)
 
     @property
     def indexes(self) -> list[dict[str, Any]]:
@@ -218,6 +221,7 @@ def _desired_table(
         tags=tags,
         write_autoscaling=autoscaling,
         billing_managed=spec.billing is not None,
+        replica_read_capacity=dict(billing.replica_read_capacity) if billing.provisioned else {},
     )
 
 

@@ -97,7 +97,7 @@ async def on_delete(
     **_: Any,
 ) -> None:
     live = loops.Live(name, namespace, body, spec, body.meta, status)
-    outcome = await loops.delete_step(runtime.from_memo(memo), live)
+    outcome = await loops.delete_step(runtime.from_memo(memo), memo, live)
     _post(body, outcome.events)
     for key, value in outcome.status.items():
         patch.status[key] = value

@@ -18,6 +18,9 @@ conditions each owns.
 
 Deletion (a finalizer): Retain leaves everything in AWS and says so in an event; Delete removes
 alarms, backup plan and selection, replicas, then tables, one step per call, retried until done.
+A reconcile and a deletion step of one resource never run at once (forumdb_operator.guard): once
+deletion begins, a running reconcile stops before its next AWS write, writes no status, and the
+loop ends.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 from collections.abc import Callable, Mapping, MutableMapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -33,10 +37,10 @@ from typing import Any, TypeVar
 from kubernetes.client.exceptions import ApiException
 
 from forumdb import naming
-from forumdb_operator import backoff, health, metrics
+from forumdb_operator import backoff, guard, health, metrics
 from forumdb_operator.configmap import configmap_data, configmap_manifest
 from forumdb_operator.kube import cause
-from forumdb_operator.reconcile import Event, Outcome
+from forumdb_operator.reconcile import CLAIMED_KEY, WAIT_DELAY, Event, Outcome
 from forumdb_operator.runtime import Runtime
 from forumdb_operator.spec import SpecInvalid, parse_spec
 
@@ -96,7 +100,9 @@ def wake(memo: Memo) -> None:
 def monitor(memo: Memo, namespace: str, name: str) -> health.Monitor:
     found = memo.get(MONITOR_KEY)
     if found is None:
-        found = health.Monitor(namespace, name)
+        # Reentrant: publish() holds it across the conditions it merges and its status patch,
+        # as the monitor holds it across its own (see publish).
+        found = health.Monitor(namespace, name, lock=threading.RLock())
         memo[MONITOR_KEY] = found
     return found
 
@@ -177,7 +183,7 @@ async def reconcile_loop(
             if wake.is_set():
                 state.attempt = 0  # a new spec: its waits start short again
             wake.clear()
-            if live.meta.get("deletionTimestamp"):
+            if live.meta.get("deletionTimestamp") or guard.of(memo).stop_requested():
                 break
             state.handled = _reconcile_request(live.meta)
             delay = await _reconcile_once(rt, memo, live, state, post)
@@ -190,10 +196,16 @@ async def _reconcile_once(
 ) -> float:
     """One reconcile, its ConfigMap, status and events; returns the delay until the next."""
     snapshot = live.snapshot()
+    checks = monitor(memo, live.namespace, live.name)
     try:
         outcome = await _in_pool(
             rt.pool,
-            rt.reconciler.reconcile,
+            _reconcile_and_publish,
+            rt,
+            guard.of(memo),
+            snapshot,
+            checks,
+            state.handled,
             namespace=live.namespace,
             name=live.name,
             spec=dict(live.spec),
@@ -201,11 +213,8 @@ async def _reconcile_once(
             previous=state.last_status if state.last_status is not None else dict(live.status),
             uid=str(live.meta.get("uid") or ""),
         )
-        if state.handled is not None:
-            outcome.status["lastReconcileRequest"] = state.handled
-        await _in_pool(
-            rt.pool, publish, rt, snapshot, outcome, monitor(memo, live.namespace, live.name)
-        )
+        if outcome is None:  # deletion began: the delete handler writes from now on
+            return 0.0  # the loop's next look sees it and ends
         if outcome.phase != (state.last_status or live.status).get("phase"):
             # e.g. the tables now exist: check their health now, not an interval later
             wake_event(memo, HEALTH_WAKE_KEY).set()
@@ -215,6 +224,30 @@ async def _reconcile_once(
     except Exception as exc:  # keep the loop alive; Kubernetes/API hiccups retry soon
         log.exception("reconcile loop error", extra={"resource": live.resource, "cause": repr(exc)})
         return state.next_delay(None, rt.drift_interval)
+
+
+def _reconcile_and_publish(
+    rt: Runtime,
+    resource_guard: guard.ResourceGuard,
+    body: Mapping[str, Any],
+    checks: health.Monitor,
+    handled: str | None,
+    **kwargs: Any,
+) -> Outcome | None:
+    """One reconcile and its ConfigMap and status, holding the resource's guard (blocking,
+    in the pool); None when deletion began before or during it (nothing published)."""
+    with resource_guard.reconciling() as allowed:
+        if not allowed:
+            return None
+        outcome = rt.reconciler.reconcile(**kwargs, stop=resource_guard.stop_requested)
+        if CLAIMED_KEY in outcome.status:
+            resource_guard.claimed = set(outcome.status[CLAIMED_KEY])
+        if resource_guard.stop_requested():
+            return None
+        if handled is not None:
+            outcome.status["lastReconcileRequest"] = handled
+        publish(rt, body, outcome, checks)
+        return outcome
 
 
 def _reconcile_request(meta: Mapping[str, Any]) -> str | None:
@@ -232,10 +265,6 @@ def publish(
     """Write the ConfigMap (when it differs) and the status; blocking, runs in the pool.
     The ConfigMap only from a reconcile that could read AWS, so an outage never blanks it;
     its region is the monitor's active region (a failover is not undone by a reconcile)."""
-    if "conditions" in outcome.status:
-        outcome.status["conditions"] = monitor.conditions_with_failover(
-            outcome.status["conditions"], outcome.status.get("lastReconcileTime", "")
-        )
     if outcome.desired is not None and outcome.foreign_tables:
         _withdraw_configmap(rt, body, outcome)
     elif outcome.desired is not None and outcome.replica_regions is not None:
@@ -260,7 +289,16 @@ def publish(
                 extra={"resource": outcome.desired.owner, "cause": cause(exc)},
             )
     meta = body["metadata"]
-    rt.kube.patch_status(meta["namespace"], meta["name"], outcome.status)
+    # status.conditions is one list both writers patch whole (a merge patch replaces lists):
+    # the monitor's conditions are merged in and the patch sent under the monitor's lock,
+    # which the monitor also holds from merging to patching, so neither sends an older copy
+    # of the other's conditions after the other's newer write.
+    with monitor.lock:
+        if "conditions" in outcome.status:
+            outcome.status["conditions"] = monitor.conditions_with_failover(
+                outcome.status["conditions"], outcome.status.get("lastReconcileTime", "")
+            )
+        rt.kube.patch_status(meta["namespace"], meta["name"], outcome.status)
 
 
 def _withdraw_configmap(rt: Runtime, body: Mapping[str, Any], outcome: Outcome) -> None:
@@ -331,14 +369,28 @@ def _health_interval(rt: Runtime, spec: Mapping[str, Any]) -> float:
 # ---------------------------------------------------------------- deletion
 
 
-async def delete_step(rt: Runtime, live: Live) -> Outcome:
-    """One deletion step (blocking, in the pool); `done` says whether the finalizer may go."""
-    return await _in_pool(
-        rt.pool,
-        rt.reconciler.delete,
-        namespace=live.namespace,
-        name=live.name,
-        spec=dict(live.spec),
-        previous=dict(live.status),
-        uid=str(live.meta.get("uid") or ""),
-    )
+async def delete_step(rt: Runtime, memo: Memo, live: Live) -> Outcome:
+    """One deletion step (blocking, in the pool); `done` says whether the finalizer may go.
+    Not while a reconcile of the resource runs: that one is told to stop, and this step
+    answers "not yet" (Kopf calls again) instead of waiting for it in a pool thread."""
+    outcome = await _in_pool(rt.pool, _delete_guarded, rt, guard.of(memo), live)
+    if outcome.done:
+        metrics.forget_resource(live.resource)  # the resource goes: so do its series
+    return outcome
+
+
+def _delete_guarded(rt: Runtime, resource_guard: guard.ResourceGuard, live: Live) -> Outcome:
+    with resource_guard.deleting_now() as mine:
+        if not mine:
+            message = f"deleting {live.resource}: waiting for its running reconcile to stop"
+            return Outcome({"phase": "Deleting", "message": message}, [], WAIT_DELAY, done=False)
+        previous = dict(live.status)
+        claimed = set(previous.get(CLAIMED_KEY) or []) | resource_guard.claimed
+        previous[CLAIMED_KEY] = sorted(claimed)
+        return rt.reconciler.delete(
+            namespace=live.namespace,
+            name=live.name,
+            spec=dict(live.spec),
+            previous=previous,
+            uid=str(live.meta.get("uid") or ""),
+        )

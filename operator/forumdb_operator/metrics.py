@@ -45,3 +45,26 @@ FAILOVERS = Counter(
     "Switches of the services' active region, by kind (automatic, manual).",
     ["kind"],
 )
+
+# Metrics with a `resource` label, with their label names in order: a deleted resource's
+# series go with it.
+PER_RESOURCE: tuple[tuple[Gauge, tuple[str, ...]], ...] = (
+    (REGION_HEALTHY, ("resource", "region")),
+)
+
+
+def forget_resource(resource: str) -> int:
+    """Remove every series of `resource` (NAMESPACE/NAME) from the per-resource metrics, so
+    /metrics no longer reports a ForumDatabase that is gone; returns how many went."""
+    removed = 0
+    for metric, names in PER_RESOURCE:
+        seen = {
+            tuple(sample.labels[n] for n in names)
+            for family in metric.collect()
+            for sample in family.samples
+            if sample.labels.get("resource") == resource
+        }
+        for values in seen:
+            metric.remove(*values)
+            removed += 1
+    return removed

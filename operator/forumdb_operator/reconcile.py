@@ -33,6 +33,9 @@ BLOCKED_DELAY = 15.0
 # status field: tables made or tagged whose owner tag is not listed yet (diff.ownership)
 CLAIMED_KEY = "claimedTables"
 MAX_EVENT_LEN = 1000
+# status fields the health monitor owns (forumdb_operator.health); conditions are shared, each
+# writer keeping the other's types (health.Monitor.conditions_with_failover)
+HEALTH_FIELDS = frozenset({"activeRegion", "health", "regionHealth", "lastFailover"})
 
 
 @dataclass(frozen=True)
@@ -97,13 +100,17 @@ class Reconciler:
         generation: int | None,
         previous: Mapping[str, Any] | None = None,
         uid: str = "",
+        stop: Callable[[], bool] | None = None,
     ) -> Outcome:
-        """`uid`: the resource's metadata.uid, part of the ownership record of its tables."""
+        """`uid`: the resource's metadata.uid, part of the ownership record of its tables.
+        `stop()`: checked before every AWS write; once true, the passes end (deletion began)."""
         previous = previous or {}
         resource = f"{namespace}/{name}"
         started = time.monotonic()
         with awsclients.recording() as calls:
-            outcome = self._reconcile(resource, namespace, name, uid, spec, generation, previous)
+            outcome = self._reconcile(
+                resource, namespace, name, uid, spec, generation, previous, stop
+            )
         if immutable.STATUS_KEY not in outcome.status and previous.get(immutable.STATUS_KEY):
             # The loop passes its own last status as `previous`: keep the record in it.
             outcome.status[immutable.STATUS_KEY] = previous[immutable.STATUS_KEY]
@@ -135,6 +142,7 @@ class Reconciler:
         raw_spec: Mapping[str, Any],
         generation: int | None,
         previous: Mapping[str, Any],
+        stop: Callable[[], bool] | None = None,
     ) -> Outcome:
         now = status.now_iso()
         try:
@@ -157,6 +165,7 @@ class Reconciler:
                 claimed,
                 status.pitr_seen_enabled(previous),
                 _provisioned_here(spec, previous),
+                stop,
             )
         except errors.ReconcileError as exc:
             outcome = self._failed(
@@ -169,7 +178,12 @@ class Reconciler:
         outcome = self._settled(
             spec, desired, obs, plan, applied, was_ready, generation, previous, now
         )
-        outcome.status[CLAIMED_KEY] = ownership.unconfirmed(desired, obs, set(obs.claimed))
+        if stop is not None and stop():
+            # Stopped mid-way: the last look predates the last writes; deletion must know
+            # every table this reconcile made, tags listed or not.
+            outcome.status[CLAIMED_KEY] = sorted(ownership.claims(claimed, applied))
+        else:
+            outcome.status[CLAIMED_KEY] = ownership.unconfirmed(desired, obs, set(obs.claimed))
         return outcome
 
     def _converge(
@@ -180,10 +194,12 @@ class Reconciler:
         claimed: set[str],
         pitr_seen: frozenset[tuple[str, str]] = frozenset(),
         provisioned_here: bool = False,
+        stop: Callable[[], bool] | None = None,
     ) -> tuple[Observed, Plan]:
         """Observe -> diff -> apply, pass after pass, until nothing is left to do, something
         must be waited for, or a problem stops it; after max_passes, one last look. `claimed`:
-        the tables this resource made or tagged before (status), to which this adds its own."""
+        the tables this resource made or tagged before (status), to which this adds its own.
+        `stop()` true: no further write, the plan as last seen is returned."""
 
         def look() -> Observed:
             obs = self.observer.observe(desired)
@@ -195,9 +211,9 @@ class Reconciler:
         for _ in range(self.max_passes):
             obs = look()
             plan = diff(desired, obs)
-            if plan.problems or not plan.actions:
+            if plan.problems or not plan.actions or (stop is not None and stop()):
                 return obs, plan
-            apply_actions(plan.actions, self.clients, resource=resource, done=applied)
+            apply_actions(plan.actions, self.clients, resource=resource, done=applied, stop=stop)
         obs = look()
         return obs, diff(desired, obs)
 
@@ -281,7 +297,7 @@ class Reconciler:
         message = "change refused: " + immutable.message(refused)
         cond = status.Cond(immutable.CONDITION, False, immutable.REASON, message)
         new_status = {
-            **previous,
+            **_own_fields(previous),
             "message": message,
             "lastReconcileTime": now,
             "conditions": status.merge_conditions(
@@ -340,7 +356,7 @@ class Reconciler:
         # the status handed to the next reconcile keeps them too, so a second failure in a row
         # is still Degraded and the provisioned names still guard the immutable fields.
         new_status: dict[str, Any] = {
-            **previous,
+            **_own_fields(previous),
             "phase": phase,
             "message": message,
             "observedGeneration": generation,
@@ -473,6 +489,12 @@ class Reconciler:
         )
         events.append(Event("Normal", "Deleted", msg))
         return Outcome({**base, "message": msg}, events, None, applied, desired=desired)
+
+
+def _own_fields(previous: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of `previous` a reconcile writes back: not the health monitor's, which it
+    patches on its own (a reconcile's older copy would undo the monitor's newer write)."""
+    return {k: v for k, v in previous.items() if k not in HEALTH_FIELDS}
 
 
 def _provisioned(spec: ForumDatabaseSpec) -> dict[str, str]:

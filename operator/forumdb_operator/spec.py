@@ -11,10 +11,12 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 import boto3
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 from forumdb.tables import DEFAULT_TABLE_PREFIX
+from forumdb_operator.backup_schedule import schedule_problem
 
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"
 CRON_PATTERN = r"^cron\(\s*\S+(\s+\S+){5}\s*\)$"
@@ -41,6 +43,9 @@ class Billing(_Model):
     read_capacity: int | None = Field(None, ge=1, le=MAX_CAPACITY)
     write_capacity: int | None = Field(None, ge=1, le=MAX_CAPACITY)
     max_write_capacity: int | None = Field(None, ge=1, le=MAX_CAPACITY)
+    # Read capacity of the replica in a region, where it differs from readCapacity (AWS: the
+    # replica's ProvisionedThroughputOverride); regions not named follow readCapacity.
+    replica_read_capacity: dict[str, int] = Field(default_factory=dict)
 
     @property
     def provisioned(self) -> bool:
@@ -60,6 +65,14 @@ class Backups(_Model):
     copy_retention_days: int | None = Field(None, ge=1, le=36500)
     vault_name: str | None = Field(None, min_length=2, max_length=50, pattern=r"^[a-zA-Z0-9_-]+$")
     iam_role_arn: str | None = Field(None, pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$")
+
+    @field_validator("schedule")
+    @classmethod
+    def _aws_backup_cron(cls, value: str) -> str:
+        problem = schedule_problem(value)
+        if problem is not None:
+            raise PydanticCustomError("aws_backup_schedule", problem)
+        return value
 
 
 class Encryption(_Model):
@@ -147,10 +160,50 @@ def cross_field_errors(
     return [
         *_region_errors(spec, allowed_regions),
         *_billing_errors(spec.billing or Billing()),
+        *_replica_capacity_errors(spec),
         *_backup_errors(spec, allowed_regions),
         *_encryption_errors(spec),
         *_alarm_errors(spec),
+        *_partition_errors(spec),
     ]
+
+
+def partition_of(region: str) -> str:
+    """The AWS partition of a region (aws, aws-cn, aws-us-gov, ...), from botocore's
+    endpoint data; the ARN prefix of everything in that region and of IAM roles used there."""
+    try:
+        return str(boto3.session.Session().get_partition_for_region(region))
+    except Exception:  # a region botocore does not know: the commercial partition's rules
+        return "aws"
+
+
+def _partition_errors(spec: ForumDatabaseSpec) -> list[str]:
+    """Every ARN in the spec is in the partition of the region it is used in: an aws ARN in
+    cn-north-1 (or an aws-cn one in us-east-1) names nothing AWS could find there."""
+    arns: list[tuple[str, str, str]] = []  # (path, arn, region)
+    if spec.backups is not None and spec.backups.iam_role_arn:
+        arns.append(("spec.backups.iamRoleArn", spec.backups.iam_role_arn, spec.primary_region))
+    if spec.alarms is not None and spec.alarms.sns_topic_arn:
+        arns.append(("spec.alarms.snsTopicArn", spec.alarms.sns_topic_arn, spec.primary_region))
+    if spec.encryption is not None:
+        if spec.encryption.kms_key_id:
+            arns.append(
+                ("spec.encryption.kmsKeyId", spec.encryption.kms_key_id, spec.primary_region)
+            )
+        for region, key in spec.encryption.replica_kms_key_ids.items():
+            arns.append((f"spec.encryption.replicaKmsKeyIds.{region}", key, region))
+    errors = []
+    for path, arn, region in arns:
+        parts = arn.split(":")
+        if len(parts) < 2 or parts[0] != "arn":
+            continue  # a key id or alias: no partition in it
+        want = partition_of(region)
+        if parts[1] != want:
+            errors.append(
+                f"{path}: the ARN is in partition {parts[1]}, "
+                f"{region} is in {want} (arn:{want}:...)"
+            )
+    return errors
 
 
 def _unknown_region(path: str, region: str, allowed_regions: frozenset[str] | None) -> list[str]:
@@ -191,6 +244,27 @@ def _region_errors(spec: ForumDatabaseSpec, allowed_regions: frozenset[str] | No
             f"({spec.primary_region}) nor one of spec.replicaRegions "
             f"({', '.join(spec.replicas) or 'none'})"
         )
+    return errors
+
+
+def _replica_capacity_errors(spec: ForumDatabaseSpec) -> list[str]:
+    """spec.billing.replicaReadCapacity: PROVISIONED only, regions of spec.replicaRegions,
+    capacities within AWS's bounds."""
+    billing = spec.billing
+    if billing is None or not billing.replica_read_capacity:
+        return []
+    if not billing.provisioned:
+        return ["spec.billing.replicaReadCapacity: only valid when mode is PROVISIONED"]
+    errors = []
+    for region, units in billing.replica_read_capacity.items():
+        path = f"spec.billing.replicaReadCapacity.{region}"
+        if region not in spec.replicas:
+            errors.append(
+                f"{path}: {region} is not one of spec.replicaRegions "
+                f"({', '.join(spec.replicas) or 'none'})"
+            )
+        if not 1 <= units <= MAX_CAPACITY:
+            errors.append(f"{path}: {units} is outside 1..{MAX_CAPACITY}")
     return errors
 
 

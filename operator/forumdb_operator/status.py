@@ -10,7 +10,7 @@ from typing import Any
 
 from forumdb_operator.desired import DesiredState, DesiredTable
 from forumdb_operator.diff import Plan
-from forumdb_operator.observed import Observed
+from forumdb_operator.observed import Observed, ObservedTable
 
 CONDITION_TYPES = (
     "Ready",
@@ -245,18 +245,81 @@ def summary_fields(d: DesiredState, obs: Observed) -> dict[str, Any]:
         "primaryRegion": d.primary_region,
         "replication": f"{len(active)}/{len(regions)} ACTIVE",
         "pitr": _pitr_summary(obs),
-        "regions": [
-            {
-                "region": r,
-                "role": "primary" if r == d.primary_region else "replica",
-                "status": _region_status(d, obs, r),
-            }
-            for r in regions
-        ],
+        "regions": [_region_entry(d, obs, r) for r in regions],
         "tables": [_table_summary(d, obs, t, regions) for t in d.tables],
         **_backup_summary(d, obs),
         **_alarm_summary(d, obs),
     }
+
+
+def _region_entry(d: DesiredState, obs: Observed, region: str) -> dict[str, Any]:
+    """A region's tables together: their state, and whether every setting the spec asks for
+    holds there (notInShape names each one that does not)."""
+    problems = region_problems(d, obs, region)
+    entry: dict[str, Any] = {
+        "region": region,
+        "role": "primary" if region == d.primary_region else "replica",
+        "status": _region_status(d, obs, region),
+        "inShape": not problems,
+    }
+    if problems:
+        entry["notInShape"] = problems
+    return entry
+
+
+def region_problems(d: DesiredState, obs: Observed, region: str) -> list[str]:
+    """What is not as the spec asks in one region: each table's presence and state, its
+    deletion protection and its PITR (settings AWS keeps per replica)."""
+    out: list[str] = []
+    for t in d.tables:
+        o = obs.table(t.kind, region)
+        if o is None:
+            out.append(f"table {t.name} is missing")
+            continue
+        if o.status != "ACTIVE":
+            out.append(f"table {t.name} is {o.status}")
+        want = t.deletion_protection
+        if want is not None and o.deletion_protection != want:
+            out.append(
+                f"deletion protection of {t.name} is {_on(o.deletion_protection)} "
+                f"(spec: {_on(want)})"
+            )
+        key = _kms_problem(t, o, obs)
+        if key:
+            out.append(key)
+        read = t.replica_read_capacity.get(region)
+        if read and o.billing_mode == "PROVISIONED" and o.read_capacity != read:
+            out.append(f"read capacity of {t.name} is {o.read_capacity} (spec: {read})")
+        pitr, have = d.pitr, obs.pitr.get((t.kind, region))
+        if pitr is not None and have is not None:
+            if have.enabled != pitr.enabled:
+                out.append(f"PITR of {t.name} is {_on(have.enabled)} (spec: {_on(pitr.enabled)})")
+            elif (
+                pitr.enabled
+                and have.recovery_period_days is not None
+                and have.recovery_period_days != pitr.recovery_period_days
+            ):
+                out.append(
+                    f"PITR period of {t.name} is {have.recovery_period_days} days "
+                    f"(spec: {pitr.recovery_period_days})"
+                )
+    return out
+
+
+def _kms_problem(t: DesiredTable, o: ObservedTable, obs: Observed) -> str | None:
+    """The table's KMS key in its region when it is not the one the spec asks for there."""
+    if t.kms_key is None:
+        return None  # encryption not managed
+    want = t.replica_kms_keys.get(o.region, t.kms_key)
+    if not want:
+        return None if o.kms_key is None else f"{t.name} uses KMS key {o.kms_key} (spec: none)"
+    if o.kms_key in (want, obs.kms_arns.get((o.region, want))):
+        return None
+    return f"{t.name} uses KMS key {o.kms_key or 'the AWS owned key'} (spec: {want})"
+
+
+def _on(flag: bool) -> str:
+    return "on" if flag else "off"
 
 
 def _pitr_summary(obs: Observed) -> str:
@@ -283,7 +346,12 @@ def _table_summary(
             "status": "MISSING" if o is None else o.status,
         }
         if o is not None:
-            item.update(arn=o.arn, itemCount=o.item_count, sizeBytes=o.size_bytes)
+            item.update(
+                arn=o.arn,
+                itemCount=o.item_count,
+                sizeBytes=o.size_bytes,
+                deletionProtection=o.deletion_protection,
+            )
         if p is not None:
             item["pitr"] = "ENABLED" if p.enabled else "DISABLED"
         entry["regions"].append(item)
@@ -291,8 +359,12 @@ def _table_summary(
 
 
 def _backup_summary(d: DesiredState, obs: Observed) -> dict[str, Any]:
-    """lastBackup and backups (vaults, plan, selection, last recovery point), when managed."""
-    if d.backups is None or obs.backups is None:
+    """lastBackup and backups (vaults, plan, selection, last recovery point), when managed;
+    None (a merge patch removes the field) when the spec no longer asks for backups, so an
+    earlier status's vault and plan do not linger; left as they were when AWS was not read."""
+    if d.backups is None:
+        return {"lastBackup": None, "backups": None}
+    if obs.backups is None:
         return {}
     ob = obs.backups
     b = d.backups
@@ -320,7 +392,10 @@ def _backup_summary(d: DesiredState, obs: Observed) -> dict[str, Any]:
 
 
 def _alarm_summary(d: DesiredState, obs: Observed) -> dict[str, Any]:
-    if d.alarms is None or obs.alarms is None:
+    """The alarms and their topic; None once the spec no longer asks for alarms."""
+    if d.alarms is None:
+        return {"alarms": None}
+    if obs.alarms is None:
         return {}
     topic = d.alarms.topic_arn or obs.alarms.topic_arn
     alarms: dict[str, Any] = {

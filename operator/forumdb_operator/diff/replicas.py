@@ -44,6 +44,9 @@ def replica_update(
         create: dict[str, Any] = {"RegionName": region}
         if t.replica_kms_keys.get(region):
             create["KMSMasterKeyId"] = t.replica_kms_keys[region]
+        if t.replica_read_capacity.get(region):
+            units = t.replica_read_capacity[region]
+            create["ProvisionedThroughputOverride"] = {"ReadCapacityUnits": units}
         return replica(f"add a replica of {t.name} in {region}", {"Create": create})
     if extra:
         region = extra[0]

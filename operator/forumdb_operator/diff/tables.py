@@ -4,6 +4,7 @@ PITR, write auto scaling and replicas come from their own modules, in the order 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from forumdb import naming
@@ -374,3 +375,61 @@ def diff_tables(d: DesiredState, obs: Observed, plan: Plan) -> None:
             replica = obs.table(t.kind, region_name)
             if replica is not None and replica.status != "ACTIVE":
                 plan.waiting.append(f"table {t.name} in {region_name} is {replica.status}")
+        _replica_settings(d, t, obs, plan)
+
+
+def _replica_settings(d: DesiredState, t: DesiredTable, obs: Observed, plan: Plan) -> None:
+    """Settings AWS keeps per replica, changed by UpdateTable on the replica's own table in its
+    region: deletion protection (a replica added with ReplicaUpdates starts without it) and the
+    KMS key (ReplicaUpdates refuses a new KMSMasterKeyId; SSESpecification in the replica's
+    region changes it). One change per pass, once every replica is ACTIVE."""
+    for region in d.replica_regions:
+        replica = obs.table(t.kind, region)
+        if replica is None or replica.status != "ACTIVE":
+            return
+    for region in d.replica_regions:
+        replica = obs.table(t.kind, region)
+        if replica is None:
+            continue
+        change = (
+            _protection_update(t, replica)
+            or _replica_encryption_update(t, replica, obs)
+            or _replica_capacity_update(d, t, replica)
+        )
+        if change is not None:
+            plan.actions.append(change)
+            plan.waiting.append(f"table {t.name} in {region}: {change.summary}")
+            return
+
+
+def _replica_capacity_update(
+    d: DesiredState, t: DesiredTable, replica: ObservedTable
+) -> Action | None:
+    """The replica's own read capacity (spec.billing.replicaReadCapacity), set through the
+    primary table's ReplicaUpdates (ProvisionedThroughputOverride)."""
+    want = t.replica_read_capacity.get(replica.region)
+    if not want or replica.billing_mode != "PROVISIONED" or replica.read_capacity == want:
+        return None
+    update = {
+        "RegionName": replica.region,
+        "ProvisionedThroughputOverride": {"ReadCapacityUnits": want},
+    }
+    return _update(
+        t,
+        d.primary_region,
+        "billing",
+        f"set the read capacity of {t.name}'s replica in {replica.region} to {want} "
+        f"(it was {replica.read_capacity})",
+        ReplicaUpdates=[{"Update": update}],
+    )
+
+
+def _replica_encryption_update(
+    t: DesiredTable, replica: ObservedTable, obs: Observed
+) -> Action | None:
+    """The replica's key as the spec asks (replicaKmsKeyIds, or kmsKeyId when it is an alias);
+    unmanaged encryption (kms_key None) is left alone."""
+    if t.kms_key is None:
+        return None
+    want = t.replica_kms_keys.get(replica.region) or ""
+    return _encryption_update(replace(t, kms_key=want), replica, obs)

@@ -155,6 +155,19 @@ def test_replica_update_changes_read_capacity_override(ext):
     replica = wait_settled(east)["Replicas"][0]
     assert replica["ReplicaStatus"] == "ACTIVE"
     assert replica["ProvisionedThroughputOverride"] == {"ReadCapacityUnits": 20}
+    # the replica's own table reports its read capacity (DescribeTable in its region)
+    west = ext.client("dynamodb", WEST)
+    assert describe(west)["ProvisionedThroughput"]["ReadCapacityUnits"] == 20
+
+    # a capacity change of the table reaches every replica, but not over a replica's own
+    # read capacity (UpdateTable API reference, ReplicaUpdates: ProvisionedThroughputOverride
+    # is "replica-specific ... if not specified, uses the source table's" settings)
+    east.update_table(
+        TableName=TABLE, ProvisionedThroughput={"ReadCapacityUnits": 8, "WriteCapacityUnits": 5}
+    )
+    wait_settled(east)
+    assert describe(east)["ProvisionedThroughput"]["ReadCapacityUnits"] == 8
+    assert describe(west)["ProvisionedThroughput"]["ReadCapacityUnits"] == 20
 
 
 def test_replica_with_customer_managed_key_per_region(ext):
@@ -175,6 +188,41 @@ def test_replica_with_customer_managed_key_per_region(ext):
     created = add_replica(east, WEST, KMSMasterKeyId=west_key)
     assert created["Replicas"][0]["KMSMasterKeyId"] == west_key
     assert describe(west)["SSEDescription"]["KMSMasterKeyArn"] == west_key
+
+
+def test_a_replicas_key_changes_by_update_table_in_its_own_region(ext):
+    """UpdateTable's SSESpecification (API reference: "the new server-side encryption settings
+    for the specified table") switches the key of that regional table only; ReplicaUpdates
+    refuses a KMSMasterKeyId (DDB-TABLE-309), so a replica's key is changed in its region."""
+    east, west = ext.client("dynamodb", EAST), ext.client("dynamodb", WEST)
+    ext.control.set_replication(replica_activation_calls=0)
+    east_key = ext.client("kms", EAST).create_key()["KeyMetadata"]["Arn"]
+    west_1 = ext.client("kms", WEST).create_key()["KeyMetadata"]["Arn"]
+    west_2 = ext.client("kms", WEST).create_key()["KeyMetadata"]["Arn"]
+    create_table(east, kms_key=east_key)
+    add_replica(east, WEST, KMSMasterKeyId=west_1)
+    wait_settled(east)
+
+    with pytest.raises(ClientError) as through_replica_updates:
+        east.update_table(
+            TableName=TABLE,
+            ReplicaUpdates=[{"Update": {"RegionName": WEST, "KMSMasterKeyId": west_2}}],
+        )
+    assert error_code(through_replica_updates) == "ValidationException"
+
+    with pytest.raises(ClientError) as other_region:
+        west.update_table(
+            TableName=TABLE,
+            SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": east_key},
+        )
+    assert error_code(other_region) == "ValidationException"
+
+    west.update_table(
+        TableName=TABLE,
+        SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": west_2},
+    )
+    assert describe(west)["SSEDescription"]["KMSMasterKeyArn"] == west_2
+    assert describe(east)["SSEDescription"]["KMSMasterKeyArn"] == east_key
 
 
 def test_pitr_per_replica_region(ext):

@@ -72,6 +72,12 @@ def test_example_becomes_ready_and_kubectl_get_shows_it(aws, kubectl, namespace,
     assert status["configMap"] == "forumdb-forum"
     table = kubectl("get", "forumdb", "-n", namespace).stdout
     assert re.search(r"forum\s+Ready\s+us-east-1\s+2/2 ACTIVE\s+Enabled\s+never", table), table
+    # -o wide: replica regions, copy region, table prefix, message (priority-1 columns)
+    wide = kubectl("get", "forumdb", "-n", namespace, "-o", "wide").stdout
+    header, row = wide.splitlines()[:2]
+    assert header.split()[-4:] == ["REPLICAS", "COPY-REGION", "PREFIX", "MESSAGE"], wide
+    assert "REPLICAS" not in table
+    assert re.search(r'\["?us-west-2"?\]\s+us-west-2\s+forum-\s+every table', row), wide
     cm = kubectl.json("get", "configmap", "forumdb-forum", "-n", namespace)
     assert cm["data"] == {
         "STORAGE_MODE": "dynamodb",
