@@ -14,6 +14,7 @@ from typing import Any
 
 from forumdb_operator import errors
 from forumdb_operator.desired import AUTOSCALING_POLICY, DesiredState
+from forumdb_operator.remembered import Remembered, arn_partition, arn_region
 
 ClientFactory = Callable[[str, str], Any]
 log = logging.getLogger("forumdb_operator.observed")
@@ -111,6 +112,20 @@ class Observed:
                 return t.arn.split(":")[4]
         return None
 
+    @property
+    def partition(self) -> str:
+        return next((arn_partition(t.arn) for t in self.tables.values() if t and t.arn), "aws")
+
+    def remembered(self) -> Remembered:
+        """The ids this look found, for the next look (a later pass of the same reconcile)."""
+        b, a = self.backups, self.alarms
+        return Remembered(
+            vault_arns={r: arn for r, arn in (b.vault_arns if b else {}).items() if arn},
+            plan_id=b.plan_id if b else None,
+            selection_id=b.selection_id if b else None,
+            topic_arn=a.topic_arn if a else None,
+        )
+
 
 def _key_schema(raw: list[dict[str, str]]) -> tuple[tuple[str, str], ...]:
     return tuple((k["AttributeName"], k["KeyType"]) for k in raw)
@@ -181,7 +196,15 @@ class Observer:
         )
         return parse_table(out["Table"], region) if out else None
 
-    def observe(self, desired: DesiredState, *, resolve_kms: bool = True) -> Observed:
+    def observe(
+        self,
+        desired: DesiredState,
+        *,
+        resolve_kms: bool = True,
+        remembered: Remembered | None = None,
+    ) -> Observed:
+        """`remembered`: ids found before (status), looked up by id instead of listed."""
+        known = remembered or Remembered()
         obs = Observed()
         for t in desired.tables:
             primary = self.describe_table(t.name, desired.primary_region)
@@ -211,9 +234,9 @@ class Observer:
         if any(t.write_autoscaling for t in desired.tables):
             self.autoscaling(desired, obs)
         if desired.backups is not None:
-            obs.backups = self.backups(desired)
+            obs.backups = self.backups(desired, known)
         if desired.alarms is not None:
-            obs.alarms = self.alarms(desired)
+            obs.alarms = self.alarms(desired, known, obs)
         return obs
 
     def pitr(self, table: str, region: str) -> ObservedPitr:
@@ -247,17 +270,20 @@ class Observer:
             for t in page.get("ScalableTargets", []):
                 key = (t["ResourceId"], t["ScalableDimension"])
                 obs.scalable_targets[key] = (int(t["MinCapacity"]), int(t["MaxCapacity"]))
-        wanted = set(ids)
-        for page in self._pages(
-            "application-autoscaling",
-            region,
-            "describe_scaling_policies",
-            "describe scaling policies",
-            ServiceNamespace="dynamodb",
-        ):
-            for p in page.get("ScalingPolicies", []):
-                if p.get("PolicyName") == AUTOSCALING_POLICY and p["ResourceId"] in wanted:
-                    obs.scaling_policies.add((p["ResourceId"], p["ScalableDimension"]))
+        # By ResourceId (the API's filter takes one): the account's other policies are not read.
+        for resource_id in dict.fromkeys(ids):
+            for page in self._pages(
+                "application-autoscaling",
+                region,
+                "describe_scaling_policies",
+                f"describe scaling policies of {resource_id}",
+                ServiceNamespace="dynamodb",
+                ResourceId=resource_id,
+                PolicyNames=[AUTOSCALING_POLICY],
+            ):
+                for p in page.get("ScalingPolicies", []):
+                    if p.get("PolicyName") == AUTOSCALING_POLICY:
+                        obs.scaling_policies.add((p["ResourceId"], p["ScalableDimension"]))
 
     def _resolve_kms(self, desired: DesiredState, obs: Observed) -> None:
         """Key ids and aliases -> ARNs (to compare with what DynamoDB reports); a key that does
@@ -289,57 +315,100 @@ class Observer:
                 ) from exc
             obs.kms_arns[(region, key)] = out["KeyMetadata"]["Arn"]
 
-    def backups(self, desired: DesiredState) -> ObservedBackups:
+    def backups(self, desired: DesiredState, known: Remembered | None = None) -> ObservedBackups:
         b = desired.backups
         assert b is not None
+        known = known or Remembered()
         out = ObservedBackups()
         regions = [b.primary_region] + ([b.copy_region] if b.copy_region else [])
         for region in regions:
-            out.vault_arns[region] = self._vault_arn(b.vault_name, region)
+            out.vault_arns[region] = self._vault_arn(
+                b.vault_name, region, known.vault_arns.get(region)
+            )
         region = b.primary_region
-        plans = self._paged(
-            "backup", region, "list_backup_plans", "BackupPlansList", "list backup plans"
-        )
-        match = next((p for p in plans if p.get("BackupPlanName") == b.plan_name), None)
-        if match is not None:
-            out.plan_id = match["BackupPlanId"]
-            out.plan_arn = match.get("BackupPlanArn")
-            got = self._call(
-                "backup",
-                region,
-                "get_backup_plan",
-                f"get backup plan {b.plan_name}",
-                BackupPlanId=out.plan_id,
+        plan = self._plan_by_id(b.plan_name, region, known.plan_id)
+        if plan is None:
+            plans = self._paged(
+                "backup", region, "list_backup_plans", "BackupPlansList", "list backup plans"
             )
-            out.plan = (got or {}).get("BackupPlan")
-            selections = self._paged(
-                "backup",
-                region,
-                "list_backup_selections",
-                "BackupSelectionsList",
-                f"list backup selections of {b.plan_name}",
-                BackupPlanId=out.plan_id,
-            )
-            sel = next((s for s in selections if s.get("SelectionName") == b.selection_name), None)
-            if sel is not None:
-                out.selection_id = sel["SelectionId"]
-                got = self._call(
+            match = next((p for p in plans if p.get("BackupPlanName") == b.plan_name), None)
+            if match is not None:
+                plan = self._plan_by_id(b.plan_name, region, match["BackupPlanId"])
+        if plan is not None:
+            out.plan_id = plan["BackupPlanId"]
+            out.plan_arn = plan.get("BackupPlanArn")
+            out.plan = plan.get("BackupPlan")
+            sel = self._selection_by_id(b.selection_name, region, out.plan_id, known.selection_id)
+            if sel is None:
+                selections = self._paged(
                     "backup",
                     region,
-                    "get_backup_selection",
-                    f"get backup selection {b.selection_name}",
+                    "list_backup_selections",
+                    "BackupSelectionsList",
+                    f"list backup selections of {b.plan_name}",
                     BackupPlanId=out.plan_id,
-                    SelectionId=out.selection_id,
                 )
-                out.selection = (got or {}).get("BackupSelection")
+                match = next(
+                    (s for s in selections if s.get("SelectionName") == b.selection_name), None
+                )
+                if match is not None:
+                    sel = self._selection_by_id(
+                        b.selection_name, region, out.plan_id, match["SelectionId"]
+                    )
+            if sel is not None:
+                out.selection_id = sel["SelectionId"]
+                out.selection = sel.get("BackupSelection")
         if out.vault_arns.get(region):
-            out.last_recovery_point = self._last_recovery_point(b.vault_name, region)
+            out.last_recovery_point = self._last_recovery_point(b.vault_name, region, out.plan_id)
         return out
 
-    def _vault_arn(self, vault: str, region: str) -> str | None:
-        """The vault's ARN, or None where it does not exist. Found by listing: AWS answers
-        DescribeBackupVault of a missing vault with AccessDeniedException (403), the same
-        answer as a real permission problem (aws-sdk-js#2625, boto3#2269)."""
+    def _plan_by_id(self, name: str, region: str, plan_id: str | None) -> dict[str, Any] | None:
+        """GetBackupPlan of a known id: the plan, when it exists, is not deleted (AWS keeps a
+        deleted plan's id answering, with a DeletionDate) and still has our name."""
+        if not plan_id:
+            return None
+        got = self._call(
+            "backup", region, "get_backup_plan", f"get backup plan {name}", BackupPlanId=plan_id
+        )
+        if not got or got.get("DeletionDate"):
+            return None
+        if (got.get("BackupPlan") or {}).get("BackupPlanName") != name:
+            return None
+        return {**got, "BackupPlanId": got.get("BackupPlanId") or plan_id}
+
+    def _selection_by_id(
+        self, name: str, region: str, plan_id: str, selection_id: str | None
+    ) -> dict[str, Any] | None:
+        if not selection_id:
+            return None
+        got = self._call(
+            "backup",
+            region,
+            "get_backup_selection",
+            f"get backup selection {name}",
+            BackupPlanId=plan_id,
+            SelectionId=selection_id,
+        )
+        if not got or (got.get("BackupSelection") or {}).get("SelectionName") != name:
+            return None
+        return {**got, "SelectionId": got.get("SelectionId") or selection_id}
+
+    def _vault_arn(self, vault: str, region: str, known_arn: str | None = None) -> str | None:
+        """The vault's ARN, or None where it does not exist. A vault seen before is described
+        by name; one not seen before, or whose description fails, is found by listing: AWS
+        answers DescribeBackupVault of a missing vault with AccessDeniedException (403), the
+        same answer as a real permission problem (aws-sdk-js#2625, boto3#2269)."""
+        if known_arn and known_arn.endswith(f":{vault}") and arn_region(known_arn) == region:
+            try:
+                got = self.clients("backup", region).describe_backup_vault(BackupVaultName=vault)
+                if got.get("BackupVaultName") == vault and got.get("BackupVaultArn"):
+                    return str(got["BackupVaultArn"])
+            except Exception as exc:
+                gone = errors.is_not_found(exc)
+                if not gone and errors.error_code(exc) not in errors.ACCESS_DENIED_CODES:
+                    raise errors.classify(
+                        exc, f"describe backup vault {vault}", region, service="backup"
+                    ) from exc
         vaults = self._paged(
             "backup", region, "list_backup_vaults", "BackupVaultList", "list backup vaults"
         )
@@ -347,10 +416,14 @@ class Observer:
             (v.get("BackupVaultArn") for v in vaults if v.get("BackupVaultName") == vault), None
         )
 
-    def _last_recovery_point(self, vault: str, region: str) -> dict[str, Any] | None:
-        """The newest completed recovery point of a vault that exists (listed); informational,
-        so a failure to list them is logged and does not fail the reconcile, but access denied
-        is a permission problem of the operator's role and is reported as one."""
+    def _last_recovery_point(
+        self, vault: str, region: str, plan_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """The newest completed recovery point of a vault that exists, made by the resource's
+        plan when it has one (ByBackupPlanId: a vault shared by many plans is not listed whole);
+        informational, so a failure to list them is logged and does not fail the reconcile, but
+        access denied is a permission problem of the operator's role and is reported as one."""
+        by_plan = {"ByBackupPlanId": plan_id} if plan_id else {}
         try:
             points = self._paged(
                 "backup",
@@ -359,6 +432,7 @@ class Observer:
                 "RecoveryPoints",
                 f"list recovery points of vault {vault}",
                 BackupVaultName=vault,
+                **by_plan,
             )
         except errors.ReconcileError as exc:
             if exc.code in errors.ACCESS_DENIED_CODES:
@@ -373,7 +447,9 @@ class Observer:
             return None
         return max(done, key=lambda p: str(p.get("CreationDate") or ""))
 
-    def alarms(self, desired: DesiredState) -> ObservedAlarms:
+    def alarms(
+        self, desired: DesiredState, known: Remembered | None = None, obs: Observed | None = None
+    ) -> ObservedAlarms:
         a = desired.alarms
         assert a is not None
         out = ObservedAlarms()
@@ -388,11 +464,7 @@ class Observer:
                 out.alarms[alarm["AlarmName"]] = alarm
         topic_arn = a.topic_arn
         if a.create_topic_name:
-            topics = self._paged("sns", a.region, "list_topics", "Topics", "list SNS topics")
-            suffix = ":" + a.create_topic_name
-            topic_arn = next(
-                (t["TopicArn"] for t in topics if t["TopicArn"].endswith(suffix)), None
-            )
+            topic_arn = self._topic_arn(a.create_topic_name, a.region, known, obs)
             out.topic_arn = topic_arn
         if topic_arn and a.emails:
             subs = self._paged(
@@ -407,6 +479,27 @@ class Observer:
                 if s.get("Protocol") == "email":
                     out.subscriptions[s["Endpoint"]] = s.get("SubscriptionArn", "")
         return out
+
+    def _topic_arn(
+        self, name: str, region: str, known: Remembered | None, obs: Observed | None
+    ) -> str | None:
+        """The ARN of the topic the operator creates, or None where it does not exist: by
+        GetTopicAttributes of its ARN (remembered, or made from the account of the tables, as
+        AWS makes it: arn:PARTITION:sns:REGION:ACCOUNT:NAME); ListTopics only when neither is
+        known."""
+        suffix = ":" + name
+        arn = known.topic_arn if known else None
+        if not (arn and arn.endswith(suffix) and arn_region(arn) == region):
+            account = obs.account_id if obs else None
+            partition = obs.partition if obs else "aws"
+            arn = f"arn:{partition}:sns:{region}:{account}:{name}" if account else None
+        if arn:
+            got = self._call(
+                "sns", region, "get_topic_attributes", f"get SNS topic {arn}", TopicArn=arn
+            )
+            return arn if got is not None else None
+        topics = self._paged("sns", region, "list_topics", "Topics", "list SNS topics")
+        return next((t["TopicArn"] for t in topics if t["TopicArn"].endswith(suffix)), None)
 
     def _pages(self, service: str, region: str, op: str, what: str, **kw: Any) -> list[dict]:
         client = self.clients(service, region)

@@ -18,6 +18,7 @@ from forumdb_operator.apply import apply_actions
 from forumdb_operator.desired import DesiredState, desired_state
 from forumdb_operator.diff import Action, Plan, deletion_plan, diff, ownership
 from forumdb_operator.observed import Observed, Observer
+from forumdb_operator.remembered import Remembered
 from forumdb_operator.spec import ForumDatabaseSpec, SpecInvalid, parse_spec
 
 log = logging.getLogger("forumdb_operator.reconcile")
@@ -140,7 +141,12 @@ class Reconciler:
         claimed = set(previous.get(CLAIMED_KEY) or [])
         try:
             obs, plan = self._converge(
-                desired, resource, applied, claimed, status.pitr_seen_enabled(previous)
+                desired,
+                resource,
+                applied,
+                claimed,
+                status.pitr_seen_enabled(previous),
+                Remembered.from_status(previous, desired),
             )
         except errors.ReconcileError as exc:
             outcome = self._failed(
@@ -163,13 +169,17 @@ class Reconciler:
         applied: list[Action],
         claimed: set[str],
         pitr_seen: frozenset[tuple[str, str]] = frozenset(),
+        remembered: Remembered | None = None,
     ) -> tuple[Observed, Plan]:
         """Observe -> diff -> apply, pass after pass, until nothing is left to do, something
         must be waited for, or a problem stops it; after max_passes, one last look. `claimed`:
-        the tables this resource made or tagged before (status), to which this adds its own."""
+        the tables this resource made or tagged before (status), to which this adds its own.
+        `remembered`: ids the status holds; each look passes what it found to the next."""
+        known = [remembered or Remembered()]
 
         def look() -> Observed:
-            obs = self.observer.observe(desired)
+            obs = self.observer.observe(desired, remembered=known[0])
+            known[0] = obs.remembered()
             obs.claimed = frozenset(ownership.claims(claimed, applied))
             obs.pitr_seen_enabled = pitr_seen
             return obs
@@ -390,7 +400,9 @@ class Reconciler:
         applied: list[Action] = []
         try:
             for _ in range(self.max_passes):
-                obs = self.observer.observe(desired, resolve_kms=False)
+                obs = self.observer.observe(
+                    desired, resolve_kms=False, remembered=Remembered.from_status(previous, desired)
+                )
                 obs.claimed = frozenset(previous.get(CLAIMED_KEY) or [])
                 plan = deletion_plan(desired, obs)
                 if plan.problems or not plan.actions:

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from op_calls import CallCounter
+from op_calls import Call, CallCounter
 from op_clock import SETTLE_TIMEOUT_SECONDS, pause, reconcile_rounds
 from op_factories import ROOT
 
@@ -28,13 +28,12 @@ DRIFT_CHECK: dict[str, Counter[str]] = {
             "dynamodb:DescribeTable": 6,  # 3 tables x 2 regions
             "dynamodb:DescribeContinuousBackups": 6,
             "dynamodb:ListTagsOfResource": 3,  # the primary tables' owner tag
-            "backup:ListBackupVaults": 2,
-            "backup:ListBackupPlans": 1,
+            # by the ids status.backups remembers; recovery points of the plan only
+            "backup:DescribeBackupVault": 2,
             "backup:GetBackupPlan": 1,
-            "backup:ListBackupSelections": 1,
             "backup:GetBackupSelection": 1,
             "backup:ListRecoveryPointsByBackupVault": 1,
-            "cloudwatch:DescribeAlarms": 1,
+            "cloudwatch:DescribeAlarms": 1,  # AlarmNamePrefix: the resource's own
         }
     ),
     "forumdatabase-provisioned.yaml": Counter(
@@ -44,15 +43,14 @@ DRIFT_CHECK: dict[str, Counter[str]] = {
             "dynamodb:ListTagsOfResource": 3,
             "kms:DescribeKey": 3,
             "application-autoscaling:DescribeScalableTargets": 1,
-            "application-autoscaling:DescribeScalingPolicies": 1,
-            "backup:ListBackupVaults": 2,
-            "backup:ListBackupPlans": 1,
+            # ResourceId filter: 3 tables + 5 indexes
+            "application-autoscaling:DescribeScalingPolicies": 8,
+            "backup:DescribeBackupVault": 2,
             "backup:GetBackupPlan": 1,
-            "backup:ListBackupSelections": 1,
             "backup:GetBackupSelection": 1,
             "backup:ListRecoveryPointsByBackupVault": 1,
             "cloudwatch:DescribeAlarms": 1,
-            "sns:ListTopics": 1,
+            "sns:GetTopicAttributes": 1,  # the topic by its ARN
             "sns:ListSubscriptionsByTopic": 1,
         }
     ),
@@ -71,19 +69,8 @@ def kms_aliases() -> None:
         kms.create_alias(AliasName="alias/forum-prod", TargetKeyId=key)
 
 
-def converge(r: Reconciler, doc: dict[str, Any], name: str | None = None) -> Outcome:
-    name = name or doc["metadata"]["name"]
-    previous: dict[str, Any] = {}
-    for _ in reconcile_rounds(SETTLE_TIMEOUT_SECONDS):
-        out = r.reconcile(
-            namespace=NS, name=name, spec=doc["spec"], generation=1, previous=previous
-        )
-        previous = out.status
-        if out.phase == "Ready" and out.requeue_after is None:
-            return out
-        assert out.phase != "Failed", out.status.get("message")
-        pause(out.requeue_after)
-    raise AssertionError(f"{name} not Ready: {previous.get('message')}")
+def converge(r: Reconciler, doc: dict[str, Any]) -> Outcome:
+    return converge_from(r, doc, {})
 
 
 def drift_check(counter: CallCounter, r: Reconciler, doc: dict, ready: Outcome) -> Outcome:
@@ -109,3 +96,139 @@ def test_a_steady_state_drift_check_of_each_example_costs_its_budget(ext: Any, m
     drift_check(counter, r, doc, ready)
     assert counter.writes == []
     assert counter.by_operation() == DRIFT_CHECK[manifest]
+
+
+# Operations that read the whole account (or a whole shared vault): never in a drift check.
+ACCOUNT_WIDE = frozenset({"ListTopics", "ListBackupPlans", "ListBackupVaults"})
+
+
+def account_wide(calls: list[Call]) -> list[Call]:
+    """Calls whose answer grows with what else the account holds."""
+    return [
+        c
+        for c in calls
+        if c.operation in ACCOUNT_WIDE
+        or (c.operation == "DescribeScalingPolicies" and not c.params.get("ResourceId"))
+        or (c.operation == "ListRecoveryPointsByBackupVault" and not c.params.get("ByBackupPlanId"))
+    ]
+
+
+def crowd_the_account(others: int, vault: str) -> None:
+    """What other resources leave in the account: topics, backup plans with recovery points in
+    the same (shared) vault, auto scaling policies of other tables."""
+    sns = boto3.client("sns", region_name="eu-west-1")
+    for i in range(others):
+        sns.create_topic(Name=f"other-{i:03d}-alarms")
+    backup = boto3.client("backup", region_name="eu-west-1")
+    ddb = boto3.client("dynamodb", region_name="eu-west-1")
+    scaling = boto3.client("application-autoscaling", region_name="eu-west-1")
+    for i in range(others // 10):
+        name = f"other-{i:03d}-Users"
+        arn = ddb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )["TableDescription"]["TableArn"]
+        plan = backup.create_backup_plan(
+            BackupPlan={
+                "BackupPlanName": f"other-{i:03d}",
+                "Rules": [{"RuleName": "r", "TargetBackupVaultName": vault}],
+            }
+        )["BackupPlanId"]
+        backup.create_backup_selection(
+            BackupPlanId=plan,
+            BackupSelection={
+                "SelectionName": "s",
+                "IamRoleArn": "arn:aws:iam::123456789012:role/backup",
+                "Resources": [arn],
+            },
+        )
+        scaling.register_scalable_target(
+            ServiceNamespace="dynamodb",
+            ResourceId=f"table/{name}",
+            ScalableDimension="dynamodb:table:WriteCapacityUnits",
+            MinCapacity=1,
+            MaxCapacity=10,
+        )
+        scaling.put_scaling_policy(
+            PolicyName="forumdb-write-utilization",
+            ServiceNamespace="dynamodb",
+            ResourceId=f"table/{name}",
+            ScalableDimension="dynamodb:table:WriteCapacityUnits",
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": 70.0,
+                "PredefinedMetricSpecification": {
+                    "PredefinedMetricType": "DynamoDBWriteCapacityUtilization"
+                },
+            },
+        )
+
+
+def test_the_drift_check_costs_the_same_however_full_the_account_is(ext: Any):
+    """No account-wide listing: topics by ARN, the backup plan and selection by the ids the
+    status remembers, recovery points by plan, scaling policies by ResourceId."""
+    kms_aliases()
+    counter = CallCounter()
+    r = Reconciler(counter.wrap(Clients()))
+    manifest = "forumdatabase-provisioned.yaml"
+    doc = example(manifest)
+    ready = converge(r, doc)
+    alone = drift_check(counter, r, doc, ready)
+    alone_counts = counter.by_operation()
+    assert account_wide(counter.calls) == []
+
+    crowd_the_account(120, doc["spec"]["backups"]["vaultName"])
+    crowded = drift_check(counter, r, doc, alone)
+    assert counter.writes == []
+    assert account_wide(counter.calls) == []
+    assert counter.by_operation() == alone_counts == DRIFT_CHECK[manifest]
+    assert crowded.status["backups"] == alone.status["backups"]
+    assert crowded.status["alarms"]["topicArn"] == alone.status["alarms"]["topicArn"]
+
+
+def test_remembered_ids_are_hints_checked_against_aws(ext: Any):
+    """The selection and the topic deleted behind the operator's back are found missing
+    (GetBackupSelection, GetTopicAttributes: not found) and made again; a plan id the status
+    remembers wrongly is not trusted: the plan is found by its name (one listing) and kept."""
+    kms_aliases()
+    counter = CallCounter()
+    r = Reconciler(counter.wrap(Clients()))
+    doc = example("forumdatabase-provisioned.yaml")
+    ready = converge(r, doc)
+    plan_id = ready.status["backups"]["planId"]
+    boto3.client("backup", region_name="eu-west-1").delete_backup_selection(
+        BackupPlanId=plan_id, SelectionId=ready.status["backups"]["selectionId"]
+    )
+    topic = ready.status["alarms"]["topicArn"]
+    boto3.client("sns", region_name="eu-west-1").delete_topic(TopicArn=topic)
+    counter.reset()
+    out = converge_from(r, doc, ready.status)
+    assert {c.operation for c in counter.writes} >= {"CreateBackupSelection", "CreateTopic"}
+    assert "CreateBackupPlan" not in {c.operation for c in counter.writes}
+    assert out.status["backups"]["planId"] == plan_id
+    assert out.status["alarms"]["topicArn"] == topic  # AWS makes the same ARN from the name
+
+    stale = {**out.status, "backups": {**out.status["backups"], "planId": "0" * 36}}
+    counter.reset()
+    again = converge_from(r, doc, stale)
+    assert counter.writes == []
+    assert counter.by_operation()["backup:ListBackupPlans"] == 1
+    assert again.status["backups"]["planId"] == plan_id
+
+
+def converge_from(r: Reconciler, doc: dict[str, Any], previous: dict[str, Any]) -> Outcome:
+    for _ in reconcile_rounds(SETTLE_TIMEOUT_SECONDS):
+        out = r.reconcile(
+            namespace=NS,
+            name=doc["metadata"]["name"],
+            spec=doc["spec"],
+            generation=1,
+            previous=previous,
+        )
+        previous = out.status
+        if out.phase == "Ready" and out.requeue_after is None:
+            return out
+        pause(out.requeue_after)
+    raise AssertionError(previous.get("message"))
