@@ -8,7 +8,7 @@ an error; every other failure is classified by forumdb_operator.errors.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -127,6 +127,69 @@ class Observed:
         )
 
 
+@dataclass
+class ReadMemo:
+    """What one reconcile has read already: PITR and tags, the reads AWS limits to 10 calls a
+    second per account (DescribeContinuousBackups, ListTagsOfResource). A later pass of the
+    same reconcile (after its actions) uses them instead of reading again, except for a table
+    an action changed: PITR it set is known from the call that set it, anything else done to
+    the table is read again. A new reconcile starts with an empty memo: drift is always read."""
+
+    pitr: dict[tuple[str, str], ObservedPitr] = field(default_factory=dict)  # (table, region)
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)  # primary table -> tags
+
+    @classmethod
+    def provisioning(cls, previous: Mapping[str, Any], generation: int | None) -> ReadMemo:
+        """While a spec is being provisioned (the last status: Provisioning, this generation),
+        the PITR an earlier reconcile of it saw or set ENABLED, with its period, is not read
+        again (DescribeContinuousBackups: 10 calls a second per account); the first drift check
+        after Ready reads everything."""
+        memo = cls()
+        if previous.get("phase") != "Provisioning" or generation is None:
+            return memo
+        if previous.get("observedGeneration") != generation:
+            return memo
+        for table in previous.get("tables") or []:
+            if not isinstance(table, Mapping):
+                continue
+            for r in table.get("regions") or []:
+                days = r.get("pitrRecoveryPeriodDays") if isinstance(r, Mapping) else None
+                if r.get("pitr") == "ENABLED" and isinstance(days, int) and r.get("region"):
+                    memo.pitr[(str(table.get("name")), str(r["region"]))] = ObservedPitr(True, days)
+        return memo
+
+    def applied(self, operation: str, region: str, params: dict[str, Any]) -> None:
+        """An action that succeeded (forumdb_operator.apply)."""
+        table = str(params.get("TableName") or "") or _table_of_arn(params.get("ResourceArn"))
+        if not table:
+            return
+        if operation == "create_table":
+            # A new table: PITR off (CreateTable has no PITR setting), and its tags not listed
+            # yet ("ListTagsOfResource ... might return ... an empty tag set", TagResource API
+            # reference): neither is worth a read in this reconcile.
+            self.pitr[(table, region)] = ObservedPitr(False, None)
+            self.tags[table] = {}
+            return
+        if operation == "update_continuous_backups":
+            spec = params.get("PointInTimeRecoverySpecification") or {}
+            on = bool(spec.get("PointInTimeRecoveryEnabled"))
+            period = spec.get("RecoveryPeriodInDays") if on else None
+            self.pitr[(table, region)] = ObservedPitr(on, int(period) if period else None)
+            return
+        # Anything else (tags, replicas, the table itself): read it again.
+        self.tags.pop(table, None)
+        for key in [k for k in self.pitr if k[0] == table]:
+            del self.pitr[key]
+
+
+def _table_of_arn(arn: Any) -> str:
+    return (
+        arn.split(":table/", 1)[1].split("/", 1)[0]
+        if isinstance(arn, str) and ":table/" in arn
+        else ""
+    )
+
+
 def _key_schema(raw: list[dict[str, str]]) -> tuple[tuple[str, str], ...]:
     return tuple((k["AttributeName"], k["KeyType"]) for k in raw)
 
@@ -202,8 +265,11 @@ class Observer:
         *,
         resolve_kms: bool = True,
         remembered: Remembered | None = None,
+        memo: ReadMemo | None = None,
     ) -> Observed:
-        """`remembered`: ids found before (status), looked up by id instead of listed."""
+        """`remembered`: ids found before (status), looked up by id instead of listed; `memo`:
+        what an earlier pass of the same reconcile read (PITR, tags), not read again."""
+        memo = memo if memo is not None else ReadMemo()
         known = remembered or Remembered()
         obs = Observed()
         for t in desired.tables:
@@ -211,14 +277,17 @@ class Observer:
             obs.tables[(t.kind, desired.primary_region)] = primary
             if primary is None:
                 continue
-            tags = self._call(
-                "dynamodb",
-                desired.primary_region,
-                "list_tags_of_resource",
-                f"list tags of table {t.name}",
-                ResourceArn=primary.arn,
-            )
-            tag_map = {x["Key"]: x["Value"] for x in (tags or {}).get("Tags", [])}
+            tag_map = memo.tags.get(t.name)
+            if tag_map is None:
+                tags = self._call(
+                    "dynamodb",
+                    desired.primary_region,
+                    "list_tags_of_resource",
+                    f"list tags of table {t.name}",
+                    ResourceArn=primary.arn,
+                )
+                tag_map = {x["Key"]: x["Value"] for x in (tags or {}).get("Tags", [])}
+                memo.tags[t.name] = tag_map
             obs.tables[(t.kind, desired.primary_region)] = _with_tags(primary, tag_map)
             regions = [desired.primary_region]
             regions += [r for r in desired.replica_regions if r != desired.primary_region]
@@ -228,7 +297,8 @@ class Observer:
             # Read even when PITR is not managed: the status shows it.
             for region in regions:
                 if obs.tables.get((t.kind, region)) is not None:
-                    obs.pitr[(t.kind, region)] = self.pitr(t.name, region)
+                    read = memo.pitr.get((t.name, region))
+                    obs.pitr[(t.kind, region)] = read or self.pitr(t.name, region, memo)
         if resolve_kms:
             self._resolve_kms(desired, obs)
         if any(t.write_autoscaling for t in desired.tables):
@@ -239,7 +309,7 @@ class Observer:
             obs.alarms = self.alarms(desired, known, obs)
         return obs
 
-    def pitr(self, table: str, region: str) -> ObservedPitr:
+    def pitr(self, table: str, region: str, memo: ReadMemo | None = None) -> ObservedPitr:
         out = self._call(
             "dynamodb",
             region,
@@ -251,10 +321,13 @@ class Observer:
             "PointInTimeRecoveryDescription"
         ) or {}
         period = desc.get("RecoveryPeriodInDays")
-        return ObservedPitr(
+        seen = ObservedPitr(
             enabled=desc.get("PointInTimeRecoveryStatus") == "ENABLED",
             recovery_period_days=int(period) if period is not None else None,
         )
+        if memo is not None and out is not None:  # not a table still being created
+            memo.pitr[(table, region)] = seen
+        return seen
 
     def autoscaling(self, desired: DesiredState, obs: Observed) -> None:
         region = desired.primary_region

@@ -17,7 +17,7 @@ from forumdb_operator import awsclients, errors, immutable, metrics, status
 from forumdb_operator.apply import apply_actions
 from forumdb_operator.desired import DesiredState, desired_state
 from forumdb_operator.diff import Action, Plan, deletion_plan, diff, ownership
-from forumdb_operator.observed import Observed, Observer
+from forumdb_operator.observed import Observed, Observer, ReadMemo
 from forumdb_operator.remembered import Remembered
 from forumdb_operator.spec import ForumDatabaseSpec, SpecInvalid, parse_spec
 
@@ -147,6 +147,7 @@ class Reconciler:
                 claimed,
                 status.pitr_seen_enabled(previous),
                 Remembered.from_status(previous, desired),
+                ReadMemo.provisioning(previous, generation),
             )
         except errors.ReconcileError as exc:
             outcome = self._failed(
@@ -170,15 +171,18 @@ class Reconciler:
         claimed: set[str],
         pitr_seen: frozenset[tuple[str, str]] = frozenset(),
         remembered: Remembered | None = None,
+        memo: ReadMemo | None = None,
     ) -> tuple[Observed, Plan]:
         """Observe -> diff -> apply, pass after pass, until nothing is left to do, something
         must be waited for, or a problem stops it; after max_passes, one last look. `claimed`:
         the tables this resource made or tagged before (status), to which this adds its own.
-        `remembered`: ids the status holds; each look passes what it found to the next."""
+        `remembered`: ids the status holds; each look passes what it found to the next.
+        `memo`: PITR and tags already known (observed.ReadMemo), added to pass after pass."""
         known = [remembered or Remembered()]
+        memo = memo or ReadMemo()  # PITR and tags read by an earlier pass (rate-limited reads)
 
         def look() -> Observed:
-            obs = self.observer.observe(desired, remembered=known[0])
+            obs = self.observer.observe(desired, remembered=known[0], memo=memo)
             known[0] = obs.remembered()
             obs.claimed = frozenset(ownership.claims(claimed, applied))
             obs.pitr_seen_enabled = pitr_seen
@@ -189,7 +193,12 @@ class Reconciler:
             plan = diff(desired, obs)
             if plan.problems or not plan.actions:
                 return obs, plan
-            apply_actions(plan.actions, self.clients, resource=resource, done=applied)
+            before = len(applied)
+            try:
+                apply_actions(plan.actions, self.clients, resource=resource, done=applied)
+            finally:
+                for a in applied[before:]:
+                    memo.applied(a.operation, a.region, a.params)
         obs = look()
         return obs, diff(desired, obs)
 

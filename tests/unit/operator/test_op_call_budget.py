@@ -13,7 +13,7 @@ import pytest
 import yaml
 from op_calls import Call, CallCounter
 from op_clock import SETTLE_TIMEOUT_SECONDS, pause, reconcile_rounds
-from op_factories import ROOT
+from op_factories import ROOT, spec
 
 from forumdb_operator.awsclients import Clients
 from forumdb_operator.reconcile import Outcome, Reconciler
@@ -232,3 +232,52 @@ def converge_from(r: Reconciler, doc: dict[str, Any], previous: dict[str, Any]) 
             return out
         pause(out.requeue_after)
     raise AssertionError(previous.get("message"))
+
+
+def ops(counter: CallCounter, operation: str) -> int:
+    return sum(c.operation == operation for c in counter.calls)
+
+
+def test_a_reconcile_reads_pitr_and_tags_once_however_many_passes_it_makes(ext: Any):
+    """DescribeContinuousBackups and ListTagsOfResource (10 calls a second per account): a pass
+    after actions reads again only what an action changed, and PITR it set it knows from the
+    call that set it."""
+    counter = CallCounter()
+    r = Reconciler(counter.wrap(Clients()))
+    raw = spec(replicaRegions=[])
+    doc = {"metadata": {"name": "forum"}, "spec": raw}
+    ready = converge(r, doc)
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    for table in ("forum-Users", "forum-Posts"):
+        ddb.update_continuous_backups(
+            TableName=table,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False},
+        )
+    boto3.client("cloudwatch", region_name="us-east-1").delete_alarms(
+        AlarmNames=[ready.status["alarms"]["items"][0]["name"]]
+    )
+    out = drift_check(counter, r, doc, ready)
+    assert [a.operation for a in out.applied].count("update_continuous_backups") == 2
+    assert ops(counter, "DescribeContinuousBackups") == 3  # once per table, not per pass
+    assert ops(counter, "ListTagsOfResource") == 3
+    assert out.status["pitr"] == "Enabled"
+
+
+def test_provisioning_trusts_the_pitr_an_earlier_reconcile_of_the_same_spec_saw(ext: Any):
+    """While a spec is provisioned, PITR seen ENABLED (with its period) by an earlier reconcile
+    of the same generation is not read again; a drift check (Ready) and a new generation read
+    it."""
+    counter = CallCounter()
+    r = Reconciler(counter.wrap(Clients()))
+    raw = spec(replicaRegions=[])
+    doc = {"metadata": {"name": "forum"}, "spec": raw}
+    ready = converge(r, doc)
+    provisioning = {**ready.status, "phase": "Provisioning"}
+    for previous, generation, reads in (
+        (provisioning, 1, 0),
+        (provisioning, 2, 3),  # a new spec
+        (ready.status, 1, 3),  # a drift check
+    ):
+        counter.reset()
+        r.reconcile(namespace=NS, name="forum", spec=raw, generation=generation, previous=previous)
+        assert ops(counter, "DescribeContinuousBackups") == reads, (previous["phase"], generation)
