@@ -98,7 +98,11 @@ class Clients:
             client = self._clients.get(key)
             if client is None:
                 client = aws.client(
-                    service, region=region, endpoint_url=self._endpoint_url, config=self._config
+                    service,
+                    region=region,
+                    endpoint_url=self._endpoint_url,
+                    config=self._config,
+                    share_models=True,
                 )
                 client.meta.events.register("before-call", _make_hook(service, region))
                 if self._limiter is not None:
