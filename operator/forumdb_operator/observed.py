@@ -7,6 +7,7 @@ an error; every other failure is classified by forumdb_operator.errors.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -101,6 +102,9 @@ class Observed:
     # (table name, region) whose PITR an earlier reconcile saw enabled (status.tables): turning
     # it on again is a repair, turning it on the first time is not; from the status too.
     pitr_seen_enabled: frozenset[tuple[str, str]] = frozenset()
+    # (table name, region) this reconcile created: UpdateContinuousBackups is refused there for
+    # a while (ContinuousBackupsUnavailableException), so PITR waits for the next reconcile.
+    just_created: frozenset[tuple[str, str]] = frozenset()
 
     def table(self, kind: str, region: str) -> ObservedTable | None:
         return self.tables.get((kind, region))
@@ -130,20 +134,24 @@ class Observed:
 @dataclass
 class ReadMemo:
     """What one reconcile has read already: PITR and tags, the reads AWS limits to 10 calls a
-    second per account (DescribeContinuousBackups, ListTagsOfResource). A later pass of the
-    same reconcile (after its actions) uses them instead of reading again, except for a table
-    an action changed: PITR it set is known from the call that set it, anything else done to
-    the table is read again. A new reconcile starts with an empty memo: drift is always read."""
+    second per account (DescribeContinuousBackups, ListTagsOfResource), and the KMS keys, auto
+    scaling, backups and alarms. A later pass of the same reconcile (after its actions) uses
+    them instead of reading again, except for what an action changed: PITR it set is known from
+    the call that set it, anything else done to a table, and a feature an action touched, is
+    read again. A new reconcile starts with an empty memo: drift is always read."""
 
     pitr: dict[tuple[str, str], ObservedPitr] = field(default_factory=dict)  # (table, region)
     tags: dict[str, dict[str, str]] = field(default_factory=dict)  # primary table -> tags
+    # Whole features read once ("kms", "autoscaling", "backup", "alarm"), read again after an
+    # action of theirs.
+    features: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def provisioning(cls, previous: Mapping[str, Any], generation: int | None) -> ReadMemo:
         """While a spec is being provisioned (the last status: Provisioning, this generation),
-        the PITR an earlier reconcile of it saw or set ENABLED, with its period, is not read
-        again (DescribeContinuousBackups: 10 calls a second per account); the first drift check
-        after Ready reads everything."""
+        the PITR an earlier reconcile of it saw or set (ENABLED with its period, or DISABLED)
+        is not read again (DescribeContinuousBackups: 10 calls a second per account); the
+        first drift check after Ready reads everything."""
         memo = cls()
         if previous.get("phase") != "Provisioning" or generation is None:
             return memo
@@ -153,13 +161,23 @@ class ReadMemo:
             if not isinstance(table, Mapping):
                 continue
             for r in table.get("regions") or []:
-                days = r.get("pitrRecoveryPeriodDays") if isinstance(r, Mapping) else None
-                if r.get("pitr") == "ENABLED" and isinstance(days, int) and r.get("region"):
-                    memo.pitr[(str(table.get("name")), str(r["region"]))] = ObservedPitr(True, days)
+                if not isinstance(r, Mapping) or not r.get("region"):
+                    continue
+                key = (str(table.get("name")), str(r["region"]))
+                days = r.get("pitrRecoveryPeriodDays")
+                if r.get("pitr") == "ENABLED" and isinstance(days, int):
+                    memo.pitr[key] = ObservedPitr(True, days)
+                elif r.get("pitr") == "DISABLED":  # enabling it again is harmless
+                    memo.pitr[key] = ObservedPitr(False, None)
         return memo
 
-    def applied(self, operation: str, region: str, params: dict[str, Any]) -> None:
+    def applied(
+        self, operation: str, region: str, params: dict[str, Any], feature: str = ""
+    ) -> None:
         """An action that succeeded (forumdb_operator.apply)."""
+        for name in ("autoscaling", "backup", "alarm"):
+            if feature == name or (name == "alarm" and feature == "topic"):
+                self.features.pop(name, None)
         table = str(params.get("TableName") or "") or _table_of_arn(params.get("ResourceArn"))
         if not table:
             return
@@ -296,17 +314,30 @@ class Observer:
                 obs.tables[(t.kind, region)] = self.describe_table(t.name, region)
             # Read even when PITR is not managed: the status shows it.
             for region in regions:
-                if obs.tables.get((t.kind, region)) is not None:
+                seen = obs.tables.get((t.kind, region))
+                # A CREATING table (a new replica) answers TableNotFoundException: not asked.
+                if seen is not None and seen.status != "CREATING":
                     read = memo.pitr.get((t.name, region))
                     obs.pitr[(t.kind, region)] = read or self.pitr(t.name, region, memo)
         if resolve_kms:
-            self._resolve_kms(desired, obs)
+            if "kms" not in memo.features:
+                self._resolve_kms(desired, obs)
+                memo.features["kms"] = dict(obs.kms_arns)
+            obs.kms_arns = dict(memo.features["kms"])
         if any(t.write_autoscaling for t in desired.tables):
-            self.autoscaling(desired, obs)
+            if "autoscaling" not in memo.features:
+                self.autoscaling(desired, obs)
+                memo.features["autoscaling"] = (obs.scalable_targets, obs.scaling_policies)
+            targets, policies = memo.features["autoscaling"]
+            obs.scalable_targets, obs.scaling_policies = dict(targets), set(policies)
         if desired.backups is not None:
-            obs.backups = self.backups(desired, known)
+            if "backup" not in memo.features:
+                memo.features["backup"] = self.backups(desired, known)
+            obs.backups = copy.deepcopy(memo.features["backup"])
         if desired.alarms is not None:
-            obs.alarms = self.alarms(desired, known, obs)
+            if "alarm" not in memo.features:
+                memo.features["alarm"] = self.alarms(desired, known, obs)
+            obs.alarms = copy.deepcopy(memo.features["alarm"])
         return obs
 
     def pitr(self, table: str, region: str, memo: ReadMemo | None = None) -> ObservedPitr:

@@ -186,6 +186,11 @@ class Reconciler:
             known[0] = obs.remembered()
             obs.claimed = frozenset(ownership.claims(claimed, applied))
             obs.pitr_seen_enabled = pitr_seen
+            obs.just_created = frozenset(
+                (str(a.params.get("TableName")), a.region)
+                for a in applied
+                if a.operation == "create_table"
+            )
             return obs
 
         for _ in range(self.max_passes):
@@ -198,7 +203,7 @@ class Reconciler:
                 apply_actions(plan.actions, self.clients, resource=resource, done=applied)
             finally:
                 for a in applied[before:]:
-                    memo.applied(a.operation, a.region, a.params)
+                    memo.applied(a.operation, a.region, a.params, a.feature)
         obs = look()
         return obs, diff(desired, obs)
 
