@@ -145,6 +145,9 @@ class ReadMemo:
     # Whole features read once ("kms", "autoscaling", "backup", "alarm"), read again after an
     # action of theirs.
     features: dict[str, Any] = field(default_factory=dict)
+    # The tables (every region) and their PITR as the last pass saw them, while only backup and
+    # alarm actions ran since (they change no table): not described again.
+    tables: tuple[dict[Any, Any], dict[Any, Any]] | None = None
 
     @classmethod
     def provisioning(cls, previous: Mapping[str, Any], generation: int | None) -> ReadMemo:
@@ -178,6 +181,8 @@ class ReadMemo:
         for name in ("autoscaling", "backup", "alarm"):
             if feature == name or (name == "alarm" and feature == "topic"):
                 self.features.pop(name, None)
+        if feature not in ("backup", "alarm", "topic"):
+            self.tables = None
         table = str(params.get("TableName") or "") or _table_of_arn(params.get("ResourceArn"))
         if not table:
             return
@@ -290,7 +295,9 @@ class Observer:
         memo = memo if memo is not None else ReadMemo()
         known = remembered or Remembered()
         obs = Observed()
-        for t in desired.tables:
+        if memo.tables is not None:
+            obs.tables, obs.pitr = dict(memo.tables[0]), dict(memo.tables[1])
+        for t in desired.tables if memo.tables is None else ():
             primary = self.describe_table(t.name, desired.primary_region)
             obs.tables[(t.kind, desired.primary_region)] = primary
             if primary is None:
@@ -319,6 +326,7 @@ class Observer:
                 if seen is not None and seen.status != "CREATING":
                     read = memo.pitr.get((t.name, region))
                     obs.pitr[(t.kind, region)] = read or self.pitr(t.name, region, memo)
+        memo.tables = (dict(obs.tables), dict(obs.pitr))
         if resolve_kms:
             if "kms" not in memo.features:
                 self._resolve_kms(desired, obs)
