@@ -7,9 +7,12 @@ Throttling and transient errors are retried by botocore's retry modes, not by ha
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
 
 DEFAULT_RETRY_MODE = "standard"
@@ -33,14 +36,38 @@ def client_config(
     )
 
 
+_LOADER_LOCK = threading.Lock()
+_LOADER: list[Any] = []
+
+
+def _shared_loader() -> Any:
+    """One botocore data loader for the process: each session made with it parses a service's
+    model and the endpoint data once, not once per client (about 7 MiB a client)."""
+    with _LOADER_LOCK:
+        if not _LOADER:
+            _LOADER.append(botocore.loaders.create_loader())
+        return _LOADER[0]
+
+
 def client(
     service: str,
     region: str | None = None,
     endpoint_url: str | None = None,
     config: Config | None = None,
+    share_models: bool = False,
 ) -> Any:
-    """A new client; a fresh Session each time, since boto3 sessions are not thread-safe."""
-    session = boto3.session.Session()
+    """A new client; a fresh Session each time, since boto3 sessions are not thread-safe.
+    `share_models`: the Session reads models through the process's one data loader (for a
+    long-lived process that keeps many clients, e.g. the operator)."""
+    if share_models:
+        core = botocore.session.get_session()
+        loader = _shared_loader()
+        core.register_component("data_loader", loader)
+        session = boto3.session.Session(botocore_session=core)
+        with _LOADER_LOCK:  # boto3 appends its data path to the loader's for every session
+            loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
+    else:
+        session = boto3.session.Session()
     kwargs: dict[str, Any] = {"config": config or client_config()}
     if region:
         kwargs["region_name"] = region

@@ -368,6 +368,10 @@ def list_recovery_points_by_backup_vault(self: BackupResponse) -> str:
         ResourceArn=_query(self, "resourceArn"),
         ResourceType=_query(self, "resourceType"),
     )
+    # ByBackupPlanId (ListRecoveryPointsByBackupVault API reference): the points a plan made
+    plan_id = _query(self, "backupPlanId")
+    if plan_id is not None:
+        points = [p for p in points if (p.get("CreatedBy") or {}).get("BackupPlanId") == plan_id]
     return json.dumps({"RecoveryPoints": points})
 
 

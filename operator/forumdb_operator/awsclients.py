@@ -4,7 +4,9 @@ boto3 clients are thread-safe once built and building one costs tens of millisec
 operator keeps one per (service, region). A botocore `before-call` hook records every API call
 (once per logical call, not per retry) into the Prometheus counter and into the CallLog of the
 reconcile running in this thread/context, which is how "a steady-state reconcile makes no
-write" is measured and asserted.
+write" is measured and asserted. A `request-created` hook (every attempt) takes a token from the
+rate limiter shared by every client of the process (forumdb_operator.ratelimit), so the
+operator stays under AWS's documented per-account rates.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from forumdb import aws
-from forumdb_operator import metrics
+from forumdb_operator import metrics, ratelimit
 
 # Operation name prefixes that change something in AWS.
 _MUTATING_PREFIXES = (
@@ -75,9 +77,15 @@ def recording() -> Iterator[CallLog]:
 class Clients:
     """Thread-safe cache of boto3 clients keyed by (service, region)."""
 
-    def __init__(self, endpoint_url: str | None = None, config: Any = None) -> None:
+    def __init__(
+        self,
+        endpoint_url: str | None = None,
+        config: Any = None,
+        limiter: ratelimit.RateLimiter | None = ratelimit.SHARED,
+    ) -> None:
         self._endpoint_url = endpoint_url
         self._config = config  # botocore Config; None: forumdb.aws's defaults
+        self._limiter = limiter
         self._lock = threading.Lock()
         self._clients: dict[tuple[str, str], Any] = {}
 
@@ -90,9 +98,17 @@ class Clients:
             client = self._clients.get(key)
             if client is None:
                 client = aws.client(
-                    service, region=region, endpoint_url=self._endpoint_url, config=self._config
+                    service,
+                    region=region,
+                    endpoint_url=self._endpoint_url,
+                    config=self._config,
+                    share_models=True,
                 )
                 client.meta.events.register("before-call", _make_hook(service, region))
+                if self._limiter is not None:
+                    client.meta.events.register(
+                        "request-created", _limit_hook(self._limiter, service, region)
+                    )
                 self._clients[key] = client
         return client
 
@@ -109,5 +125,12 @@ def _make_hook(service: str, region: str) -> Any:
         log = _current_log.get()
         if log is not None:
             log.calls.append((service, region, op))
+
+    return hook
+
+
+def _limit_hook(limiter: ratelimit.RateLimiter, service: str, region: str) -> Any:
+    def hook(operation_name: str = "", **_: Any) -> None:
+        limiter.take(region, service, operation_name)
 
     return hook

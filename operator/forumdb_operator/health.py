@@ -2,12 +2,20 @@
 ForumDatabase (blocking code; the health loop in loops.py calls `tick()` on the interval; the
 Kubernetes writes go through forumdb_operator.kube).
 
-A check is one DescribeTable per table and region (reads only, no retries: a check that fails is
-a data point, the next check comes soon). forumdb_operator.failover decides; this module carries
-the decision out: spec.activeRegion (an automatic switch), the ConfigMap's AWS_REGION, the
-status fields (activeRegion, health, regionHealth, lastFailover, conditions FailedOver and
-RegionsHealthy) and events. The status is patched only when it changes (and at most every
-STATUS_REFRESH seconds for the check times), so a steady state costs reads only.
+A check has two parts, so its cost does not grow with resources x tables x regions:
+- the region: a data-plane read shared by every resource in the region, at most one per region
+  and interval, waited for at most a short deadline (forumdb_operator.probes);
+- the resource's own tables (DescribeTable: serving? ACTIVE?): what the reconcile's drift check
+  last saw (`saw_tables`), and in Automatic mode a DescribeTable of each table where that is
+  older than `table_check_interval` (the drift interval by default). Manual mode adds nothing
+  to the drift check's reads.
+A region failed a check when its probe failed or a table there was last seen not serving
+(reads only, no retries: a check that fails is a data point, the next check comes soon).
+forumdb_operator.failover decides; this module carries the decision out: spec.activeRegion (an
+automatic switch), the ConfigMap's AWS_REGION, the status fields (activeRegion, health,
+regionHealth, lastFailover, conditions FailedOver and RegionsHealthy) and events. The status is
+patched only when it changes (and at most every STATUS_REFRESH seconds for the check times), so
+a steady state costs reads only.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from forumdb import aws, naming
 from forumdb_operator import failover, immutable, metrics, status
 from forumdb_operator.desired import desired_state
 from forumdb_operator.kube import Kube, cause
+from forumdb_operator.probes import DEFAULT_DEADLINE, RegionProbes, Sentinel
 from forumdb_operator.reconcile import Event
 from forumdb_operator.spec import ForumDatabaseSpec, SpecInvalid, parse_spec
 
@@ -37,6 +46,7 @@ SERVING_STATES = frozenset({"ACTIVE", "UPDATING"})  # a table that serves reads 
 CONDITION_TYPES = ("FailedOver", "RegionsHealthy")
 # A woken check counts a failure only this share of an interval after the last counted one.
 COUNT_SLACK = 0.9
+DEFAULT_TABLE_CHECK_INTERVAL = 300.0  # seconds: own DescribeTable checks (Automatic mode)
 
 
 def probe_config(interval: float) -> Any:
@@ -45,9 +55,19 @@ def probe_config(interval: float) -> Any:
     return aws.client_config(max_attempts=0, connect_timeout=timeout, read_timeout=timeout)
 
 
-def probe_region(
-    clients: Callable[[str, str], Any], region: str, tables: Sequence[str], checked_at: str
-) -> failover.Probe:
+@dataclass(frozen=True)
+class TablesSeen:
+    """A resource's tables in one region, as last described (by a reconcile or a check)."""
+
+    at: float  # monotonic
+    ok: bool  # every table there and serving (ACTIVE or UPDATING)
+    all_active: bool
+    error: str | None = None
+
+
+def check_tables(
+    clients: Callable[[str, str], Any], region: str, tables: Sequence[str], at: float
+) -> TablesSeen:
     """DescribeTable of each table in `region`; stops at the first failure."""
     client = clients("dynamodb", region)
     all_active = True
@@ -57,15 +77,38 @@ def probe_region(
         except ClientError as exc:
             err = exc.response.get("Error", {})
             cause = f"DescribeTable {table} in {region}: {err.get('Code')}: {err.get('Message')}"
-            return failover.Probe(region, False, checked_at, cause)
+            return TablesSeen(at, False, False, cause)
         except BotoCoreError as exc:
-            return failover.Probe(
-                region, False, checked_at, f"DescribeTable {table} in {region}: {exc}"
-            )
+            return TablesSeen(at, False, False, f"DescribeTable {table} in {region}: {exc}")
         if state not in SERVING_STATES:
-            return failover.Probe(region, False, checked_at, f"{table} in {region} is {state}")
+            return TablesSeen(at, False, False, f"{table} in {region} is {state}")
         all_active = all_active and state == "ACTIVE"
-    return failover.Probe(region, True, checked_at, all_active=all_active)
+    return TablesSeen(at, True, all_active)
+
+
+def tables_in_status(status_tables: Any, at: float) -> dict[str, TablesSeen]:
+    """status.tables (a reconcile's: [{name, regions: [{region, status}]}]) per region."""
+    states: dict[str, list[tuple[str, str]]] = {}
+    for table in status_tables or []:
+        if not isinstance(table, Mapping):
+            continue
+        for r in table.get("regions") or []:
+            if isinstance(r, Mapping) and r.get("region"):
+                states.setdefault(str(r["region"]), []).append(
+                    (str(table.get("name")), str(r.get("status")))
+                )
+    out = {}
+    for region, pairs in states.items():
+        bad = next(((n, st) for n, st in pairs if st not in SERVING_STATES), None)
+        error = f"{bad[0]} in {region} is {bad[1]}" if bad else None
+        active = all(st == "ACTIVE" for _, st in pairs)
+        out[region] = TablesSeen(at, bad is None, bad is None and active, error)
+    return out
+
+
+def probe_deadline(interval: float) -> float:
+    """How long a check waits for a region's probe: well within the interval."""
+    return min(DEFAULT_DEADLINE, max(1.0, interval / 2))
 
 
 @dataclass
@@ -95,6 +138,10 @@ class Monitor:
     _published: dict[str, Any] | None = None
     _published_at: float = 0.0
     _last_conditions: list[dict[str, Any]] | None = None
+    # The resource's tables per region, last seen by a reconcile or an own check.
+    tables_seen: dict[str, TablesSeen] = field(default_factory=dict)
+    _checked_until: float | None = None  # monotonic end of the last check
+    _probes: RegionProbes | None = None  # own probes when the operator's are not given
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -113,6 +160,13 @@ class Monitor:
             ]
             return self._conditions(now, self._last_conditions or reconcile_conditions)
 
+    def saw_tables(self, status_tables: Any) -> None:
+        """The table states a reconcile that read AWS found (its status.tables): a check does
+        not describe them again within table_check_interval."""
+        seen = tables_in_status(status_tables, time.monotonic())
+        with self.lock:
+            self.tables_seen.update(seen)
+
     # ------------------------------------------------------------------ one health check
 
     def tick(
@@ -124,9 +178,12 @@ class Monitor:
         kube: Kube,
         allowed_regions: frozenset[str] | None = None,
         woken: bool = False,
+        probes: RegionProbes | None = None,
+        table_check_interval: float = DEFAULT_TABLE_CHECK_INTERVAL,
     ) -> list[Event]:
         """Check every region, decide, act; returns the events to post. `woken`: a check made
-        before its interval was up (the daemon was woken); its failures do not count again."""
+        before its interval was up (the daemon was woken); its failures do not count again.
+        `probes`: the operator's shared region probes (else this monitor's own)."""
         try:
             # A refused tablePrefix/primaryRegion change: keep watching the tables in use.
             effective = immutable.effective_spec(raw_spec, live_status)
@@ -137,7 +194,9 @@ class Monitor:
             return []  # the tables are another resource's: nothing of theirs is shown as ours
         self._load(live_status)
         now = status.now_iso()
-        replicas = self._check(spec, clients, now, woken)
+        if probes is None:
+            self._probes = probes = self._probes or RegionProbes(clients, threads=4)
+        replicas = self._check(spec, clients, probes, now, woken, table_check_interval)
         # Only a resource that was Ready once fails over: during provisioning tables are missing.
         self.armed = bool(live_status.get("readyGeneration"))
         decision = failover.decide(self._policy(spec, replicas), self._requested(spec), self.health)
@@ -169,27 +228,76 @@ class Monitor:
             ]
 
     def _check(
-        self, spec: ForumDatabaseSpec, clients: Callable[[str, str], Any], now: str, woken: bool
+        self,
+        spec: ForumDatabaseSpec,
+        clients: Callable[[str, str], Any],
+        probes: RegionProbes,
+        now: str,
+        woken: bool,
+        table_check_interval: float,
     ) -> tuple[str, ...]:
         """Probe the primary and every replica region, fold the results into `health`; returns
         the replica regions checked (the spec's, or the observed ones when unmanaged)."""
         started = time.monotonic()
+        interval = float(spec.failover.health_check_interval_seconds)
         desired = desired_state(spec, self.namespace, self.name)
         replicas = (
             tuple(spec.replicas) if desired.replicas_managed else (self.replica_regions or ())
         )
         regions = (spec.primary_region, *replicas)
+        sentinel = Sentinel(desired.tables[0].name, desired.tables[0].kind)
+        # A region probe newer than this resource's last check serves it (shared); the first
+        # check takes one of the last interval.
+        newer_than = self._checked_until if self._checked_until is not None else started - interval
+        answers = probes.check(
+            dict.fromkeys(regions, sentinel),
+            newer_than=newer_than,
+            deadline=probe_deadline(interval),
+            checked_at=now,
+        )
         tables = [t.name for t in desired.tables]
-        probes = [probe_region(clients, r, tables, now) for r in regions]
-        for p in probes:
+        probes_now = []
+        for region in regions:
+            answer = answers[region]
+            seen = self._tables(clients, region, tables, answer, spec, table_check_interval)
+            if answer.ok and seen is not None and not seen.ok:
+                answer = failover.Probe(region, False, answer.checked_at, seen.error)
+            elif answer.ok:
+                active = seen is not None and seen.all_active
+                answer = failover.Probe(region, True, answer.checked_at, all_active=active)
+            probes_now.append(answer)
+        self._checked_until = time.monotonic()
+        for p in probes_now:
             metrics.REGION_HEALTHY.labels(resource=self.resource, region=p.region).set(
                 1 if p.ok else 0
             )
         # Checks the daemon was woken for (spec or phase change) come sooner than the interval:
         # their failures must not count again, or failover would come before threshold x interval.
         gap = spec.failover.health_check_interval_seconds * COUNT_SLACK if woken else 0.0
-        self.health = failover.record_all(self.health, probes, at=started, min_gap=gap)
+        self.health = failover.record_all(self.health, probes_now, at=started, min_gap=gap)
         return replicas
+
+    def _tables(
+        self,
+        clients: Callable[[str, str], Any],
+        region: str,
+        tables: list[str],
+        answer: failover.Probe,
+        spec: ForumDatabaseSpec,
+        table_check_interval: float,
+    ) -> TablesSeen | None:
+        """The tables in `region` as last seen; in Automatic mode described again when that is
+        older than table_check_interval (not in a region whose probe failed: no thread waits
+        on a region that does not answer)."""
+        with self.lock:
+            seen = self.tables_seen.get(region)
+        # Tables seen not serving are described every check until they serve again.
+        stale = seen is None or not seen.ok or time.monotonic() - seen.at >= table_check_interval
+        if spec.failover.mode == "Automatic" and answer.ok and stale:
+            seen = check_tables(clients, region, tables, time.monotonic())
+            with self.lock:
+                self.tables_seen[region] = seen
+        return seen
 
     def _policy(self, spec: ForumDatabaseSpec, replicas: tuple[str, ...]) -> failover.Policy:
         return failover.Policy(

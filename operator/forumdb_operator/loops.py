@@ -11,7 +11,8 @@ the status written by that reconcile carries the value in `status.lastReconcileR
 client can wait for a fresh status (e.g. lastBackup after a backup ran, itemCount after a
 load). The blocking boto3 and Kubernetes calls run in a bounded thread pool.
 
-The health loop checks each region's tables on spec.failover.healthCheckIntervalSeconds and
+The health loop checks each region on spec.failover.healthCheckIntervalSeconds (one shared
+probe per region, forumdb_operator.probes; the resource's tables at the drift pace) and
 switches the services' region when it must (forumdb_operator.health); it shares the resource's
 memo (its Monitor) with the reconcile loop, so both agree on the active region and on the
 conditions each owns.
@@ -269,6 +270,7 @@ def publish(
         _withdraw_configmap(rt, body, outcome)
     elif outcome.desired is not None and outcome.replica_regions is not None:
         monitor.replica_regions = tuple(outcome.replica_regions)
+        monitor.saw_tables(outcome.status.get("tables"))  # health needs not describe them again
         region = monitor.active_region or outcome.desired.active_region
         data = configmap_data(outcome.desired, outcome.replica_regions, region)
         manifest = configmap_manifest(body, data)
@@ -348,6 +350,8 @@ async def health_loop(rt: Runtime, memo: Memo, live: Live, stopped: Any, post: P
                 kube=rt.kube,
                 allowed_regions=rt.allowed_regions,
                 woken=woken,
+                probes=rt.probes,
+                table_check_interval=rt.drift_interval,
             )
             post(snapshot, events)
         except Exception as exc:  # keep checking; a Kubernetes hiccup must not end the loop

@@ -7,13 +7,15 @@ an error; every other failure is classified by forumdb_operator.errors.
 
 from __future__ import annotations
 
+import copy
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from forumdb_operator import errors
 from forumdb_operator.desired import AUTOSCALING_POLICY, DesiredState
+from forumdb_operator.remembered import Remembered, arn_partition, arn_region
 
 ClientFactory = Callable[[str, str], Any]
 log = logging.getLogger("forumdb_operator.observed")
@@ -105,6 +107,9 @@ class Observed:
     # This resource's status records the tables as its own (status.provisioned for this
     # prefix and region): tables tagged with its name before the UID joined the owner record.
     provisioned_here: bool = False
+    # (table name, region) this reconcile created: UpdateContinuousBackups is refused there for
+    # a while (ContinuousBackupsUnavailableException), so PITR waits for the next reconcile.
+    just_created: frozenset[tuple[str, str]] = frozenset()
 
     def table(self, kind: str, region: str) -> ObservedTable | None:
         return self.tables.get((kind, region))
@@ -115,6 +120,102 @@ class Observed:
             if t is not None and t.arn.count(":") >= 5:
                 return t.arn.split(":")[4]
         return None
+
+    @property
+    def partition(self) -> str:
+        return next((arn_partition(t.arn) for t in self.tables.values() if t and t.arn), "aws")
+
+    def remembered(self) -> Remembered:
+        """The ids this look found, for the next look (a later pass of the same reconcile)."""
+        b, a = self.backups, self.alarms
+        return Remembered(
+            vault_arns={r: arn for r, arn in (b.vault_arns if b else {}).items() if arn},
+            plan_id=b.plan_id if b else None,
+            selection_id=b.selection_id if b else None,
+            topic_arn=a.topic_arn if a else None,
+        )
+
+
+@dataclass
+class ReadMemo:
+    """What one reconcile has read already: PITR and tags, the reads AWS limits to 10 calls a
+    second per account (DescribeContinuousBackups, ListTagsOfResource), and the KMS keys, auto
+    scaling, backups and alarms. A later pass of the same reconcile (after its actions) uses
+    them instead of reading again, except for what an action changed: PITR it set is known from
+    the call that set it, anything else done to a table, and a feature an action touched, is
+    read again. A new reconcile starts with an empty memo: drift is always read."""
+
+    pitr: dict[tuple[str, str], ObservedPitr] = field(default_factory=dict)  # (table, region)
+    tags: dict[str, dict[str, str]] = field(default_factory=dict)  # primary table -> tags
+    # Whole features read once ("kms", "autoscaling", "backup", "alarm"), read again after an
+    # action of theirs.
+    features: dict[str, Any] = field(default_factory=dict)
+    # The tables (every region) and their PITR as the last pass saw them, while only backup and
+    # alarm actions ran since (they change no table): not described again.
+    tables: tuple[dict[Any, Any], dict[Any, Any]] | None = None
+
+    @classmethod
+    def provisioning(cls, previous: Mapping[str, Any], generation: int | None) -> ReadMemo:
+        """While a spec is being provisioned (the last status: Provisioning, this generation),
+        the PITR an earlier reconcile of it saw or set (ENABLED with its period, or DISABLED)
+        is not read again (DescribeContinuousBackups: 10 calls a second per account); the
+        first drift check after Ready reads everything."""
+        memo = cls()
+        if previous.get("phase") != "Provisioning" or generation is None:
+            return memo
+        if previous.get("observedGeneration") != generation:
+            return memo
+        for table in previous.get("tables") or []:
+            if not isinstance(table, Mapping):
+                continue
+            for r in table.get("regions") or []:
+                if not isinstance(r, Mapping) or not r.get("region"):
+                    continue
+                key = (str(table.get("name")), str(r["region"]))
+                days = r.get("pitrRecoveryPeriodDays")
+                if r.get("pitr") == "ENABLED" and isinstance(days, int):
+                    memo.pitr[key] = ObservedPitr(True, days)
+                elif r.get("pitr") == "DISABLED":  # enabling it again is harmless
+                    memo.pitr[key] = ObservedPitr(False, None)
+        return memo
+
+    def applied(
+        self, operation: str, region: str, params: dict[str, Any], feature: str = ""
+    ) -> None:
+        """An action that succeeded (forumdb_operator.apply)."""
+        for name in ("autoscaling", "backup", "alarm"):
+            if feature == name or (name == "alarm" and feature == "topic"):
+                self.features.pop(name, None)
+        if feature not in ("backup", "alarm", "topic"):
+            self.tables = None
+        table = str(params.get("TableName") or "") or _table_of_arn(params.get("ResourceArn"))
+        if not table:
+            return
+        if operation == "create_table":
+            # A new table: PITR off (CreateTable has no PITR setting), and its tags not listed
+            # yet ("ListTagsOfResource ... might return ... an empty tag set", TagResource API
+            # reference): neither is worth a read in this reconcile.
+            self.pitr[(table, region)] = ObservedPitr(False, None)
+            self.tags[table] = {}
+            return
+        if operation == "update_continuous_backups":
+            spec = params.get("PointInTimeRecoverySpecification") or {}
+            on = bool(spec.get("PointInTimeRecoveryEnabled"))
+            period = spec.get("RecoveryPeriodInDays") if on else None
+            self.pitr[(table, region)] = ObservedPitr(on, int(period) if period else None)
+            return
+        # Anything else (tags, replicas, the table itself): read it again.
+        self.tags.pop(table, None)
+        for key in [k for k in self.pitr if k[0] == table]:
+            del self.pitr[key]
+
+
+def _table_of_arn(arn: Any) -> str:
+    return (
+        arn.split(":table/", 1)[1].split("/", 1)[0]
+        if isinstance(arn, str) and ":table/" in arn
+        else ""
+    )
 
 
 def _key_schema(raw: list[dict[str, str]]) -> tuple[tuple[str, str], ...]:
@@ -189,21 +290,37 @@ class Observer:
         )
         return parse_table(out["Table"], region) if out else None
 
-    def observe(self, desired: DesiredState, *, resolve_kms: bool = True) -> Observed:
+    def observe(
+        self,
+        desired: DesiredState,
+        *,
+        resolve_kms: bool = True,
+        remembered: Remembered | None = None,
+        memo: ReadMemo | None = None,
+    ) -> Observed:
+        """`remembered`: ids found before (status), looked up by id instead of listed; `memo`:
+        what an earlier pass of the same reconcile read (PITR, tags), not read again."""
+        memo = memo if memo is not None else ReadMemo()
+        known = remembered or Remembered()
         obs = Observed()
-        for t in desired.tables:
+        if memo.tables is not None:
+            obs.tables, obs.pitr = dict(memo.tables[0]), dict(memo.tables[1])
+        for t in desired.tables if memo.tables is None else ():
             primary = self.describe_table(t.name, desired.primary_region)
             obs.tables[(t.kind, desired.primary_region)] = primary
             if primary is None:
                 continue
-            tags = self._call(
-                "dynamodb",
-                desired.primary_region,
-                "list_tags_of_resource",
-                f"list tags of table {t.name}",
-                ResourceArn=primary.arn,
-            )
-            tag_map = {x["Key"]: x["Value"] for x in (tags or {}).get("Tags", [])}
+            tag_map = memo.tags.get(t.name)
+            if tag_map is None:
+                tags = self._call(
+                    "dynamodb",
+                    desired.primary_region,
+                    "list_tags_of_resource",
+                    f"list tags of table {t.name}",
+                    ResourceArn=primary.arn,
+                )
+                tag_map = {x["Key"]: x["Value"] for x in (tags or {}).get("Tags", [])}
+                memo.tags[t.name] = tag_map
             obs.tables[(t.kind, desired.primary_region)] = _with_tags(primary, tag_map)
             regions = [desired.primary_region]
             regions += [r for r in desired.replica_regions if r != desired.primary_region]
@@ -212,20 +329,35 @@ class Observer:
                 obs.tables[(t.kind, region)] = self.describe_table(t.name, region)
             # Read even when PITR is not managed: the status shows it.
             for region in regions:
-                if obs.tables.get((t.kind, region)) is not None:
-                    obs.pitr[(t.kind, region)] = self.pitr(t.name, region)
+                seen = obs.tables.get((t.kind, region))
+                # A CREATING table (a new replica) answers TableNotFoundException: not asked.
+                if seen is not None and seen.status != "CREATING":
+                    read = memo.pitr.get((t.name, region))
+                    obs.pitr[(t.kind, region)] = read or self.pitr(t.name, region, memo)
+        memo.tables = (dict(obs.tables), dict(obs.pitr))
         if resolve_kms:
-            self._resolve_kms(desired, obs)
+            if "kms" not in memo.features:
+                self._resolve_kms(desired, obs)
+                memo.features["kms"] = dict(obs.kms_arns)
+            obs.kms_arns = dict(memo.features["kms"])
         # Also where billing is managed without auto scaling: leftovers are to be removed.
         if any(t.write_autoscaling or t.billing_managed for t in desired.tables):
-            self.autoscaling(desired, obs)
+            if "autoscaling" not in memo.features:
+                self.autoscaling(desired, obs)
+                memo.features["autoscaling"] = (obs.scalable_targets, obs.scaling_policies)
+            targets, policies = memo.features["autoscaling"]
+            obs.scalable_targets, obs.scaling_policies = dict(targets), set(policies)
         if desired.backups is not None:
-            obs.backups = self.backups(desired)
+            if "backup" not in memo.features:
+                memo.features["backup"] = self.backups(desired, known)
+            obs.backups = copy.deepcopy(memo.features["backup"])
         if desired.alarms is not None:
-            obs.alarms = self.alarms(desired)
+            if "alarm" not in memo.features:
+                memo.features["alarm"] = self.alarms(desired, known, obs)
+            obs.alarms = copy.deepcopy(memo.features["alarm"])
         return obs
 
-    def pitr(self, table: str, region: str) -> ObservedPitr:
+    def pitr(self, table: str, region: str, memo: ReadMemo | None = None) -> ObservedPitr:
         out = self._call(
             "dynamodb",
             region,
@@ -237,10 +369,13 @@ class Observer:
             "PointInTimeRecoveryDescription"
         ) or {}
         period = desc.get("RecoveryPeriodInDays")
-        return ObservedPitr(
+        seen = ObservedPitr(
             enabled=desc.get("PointInTimeRecoveryStatus") == "ENABLED",
             recovery_period_days=int(period) if period is not None else None,
         )
+        if memo is not None and out is not None:  # not a table still being created
+            memo.pitr[(table, region)] = seen
+        return seen
 
     def autoscaling(self, desired: DesiredState, obs: Observed) -> None:
         region = desired.primary_region
@@ -256,17 +391,20 @@ class Observer:
             for t in page.get("ScalableTargets", []):
                 key = (t["ResourceId"], t["ScalableDimension"])
                 obs.scalable_targets[key] = (int(t["MinCapacity"]), int(t["MaxCapacity"]))
-        wanted = set(ids)
-        for page in self._pages(
-            "application-autoscaling",
-            region,
-            "describe_scaling_policies",
-            "describe scaling policies",
-            ServiceNamespace="dynamodb",
-        ):
-            for p in page.get("ScalingPolicies", []):
-                if p.get("PolicyName") == AUTOSCALING_POLICY and p["ResourceId"] in wanted:
-                    obs.scaling_policies.add((p["ResourceId"], p["ScalableDimension"]))
+        # By ResourceId (the API's filter takes one): the account's other policies are not read.
+        for resource_id in dict.fromkeys(ids):
+            for page in self._pages(
+                "application-autoscaling",
+                region,
+                "describe_scaling_policies",
+                f"describe scaling policies of {resource_id}",
+                ServiceNamespace="dynamodb",
+                ResourceId=resource_id,
+                PolicyNames=[AUTOSCALING_POLICY],
+            ):
+                for p in page.get("ScalingPolicies", []):
+                    if p.get("PolicyName") == AUTOSCALING_POLICY:
+                        obs.scaling_policies.add((p["ResourceId"], p["ScalableDimension"]))
 
     def _resolve_kms(self, desired: DesiredState, obs: Observed) -> None:
         """Key ids and aliases -> ARNs (to compare with what DynamoDB reports); a key that does
@@ -298,57 +436,100 @@ class Observer:
                 ) from exc
             obs.kms_arns[(region, key)] = out["KeyMetadata"]["Arn"]
 
-    def backups(self, desired: DesiredState) -> ObservedBackups:
+    def backups(self, desired: DesiredState, known: Remembered | None = None) -> ObservedBackups:
         b = desired.backups
         assert b is not None
+        known = known or Remembered()
         out = ObservedBackups()
         regions = [b.primary_region] + ([b.copy_region] if b.copy_region else [])
         for region in regions:
-            out.vault_arns[region] = self._vault_arn(b.vault_name, region)
+            out.vault_arns[region] = self._vault_arn(
+                b.vault_name, region, known.vault_arns.get(region)
+            )
         region = b.primary_region
-        plans = self._paged(
-            "backup", region, "list_backup_plans", "BackupPlansList", "list backup plans"
-        )
-        match = next((p for p in plans if p.get("BackupPlanName") == b.plan_name), None)
-        if match is not None:
-            out.plan_id = match["BackupPlanId"]
-            out.plan_arn = match.get("BackupPlanArn")
-            got = self._call(
-                "backup",
-                region,
-                "get_backup_plan",
-                f"get backup plan {b.plan_name}",
-                BackupPlanId=out.plan_id,
+        plan = self._plan_by_id(b.plan_name, region, known.plan_id)
+        if plan is None:
+            plans = self._paged(
+                "backup", region, "list_backup_plans", "BackupPlansList", "list backup plans"
             )
-            out.plan = (got or {}).get("BackupPlan")
-            selections = self._paged(
-                "backup",
-                region,
-                "list_backup_selections",
-                "BackupSelectionsList",
-                f"list backup selections of {b.plan_name}",
-                BackupPlanId=out.plan_id,
-            )
-            sel = next((s for s in selections if s.get("SelectionName") == b.selection_name), None)
-            if sel is not None:
-                out.selection_id = sel["SelectionId"]
-                got = self._call(
+            match = next((p for p in plans if p.get("BackupPlanName") == b.plan_name), None)
+            if match is not None:
+                plan = self._plan_by_id(b.plan_name, region, match["BackupPlanId"])
+        if plan is not None:
+            out.plan_id = plan["BackupPlanId"]
+            out.plan_arn = plan.get("BackupPlanArn")
+            out.plan = plan.get("BackupPlan")
+            sel = self._selection_by_id(b.selection_name, region, out.plan_id, known.selection_id)
+            if sel is None:
+                selections = self._paged(
                     "backup",
                     region,
-                    "get_backup_selection",
-                    f"get backup selection {b.selection_name}",
+                    "list_backup_selections",
+                    "BackupSelectionsList",
+                    f"list backup selections of {b.plan_name}",
                     BackupPlanId=out.plan_id,
-                    SelectionId=out.selection_id,
                 )
-                out.selection = (got or {}).get("BackupSelection")
+                match = next(
+                    (s for s in selections if s.get("SelectionName") == b.selection_name), None
+                )
+                if match is not None:
+                    sel = self._selection_by_id(
+                        b.selection_name, region, out.plan_id, match["SelectionId"]
+                    )
+            if sel is not None:
+                out.selection_id = sel["SelectionId"]
+                out.selection = sel.get("BackupSelection")
         if out.vault_arns.get(region):
-            out.last_recovery_point = self._last_recovery_point(b.vault_name, region)
+            out.last_recovery_point = self._last_recovery_point(b.vault_name, region, out.plan_id)
         return out
 
-    def _vault_arn(self, vault: str, region: str) -> str | None:
-        """The vault's ARN, or None where it does not exist. Found by listing: AWS answers
-        DescribeBackupVault of a missing vault with AccessDeniedException (403), the same
-        answer as a real permission problem (aws-sdk-js#2625, boto3#2269)."""
+    def _plan_by_id(self, name: str, region: str, plan_id: str | None) -> dict[str, Any] | None:
+        """GetBackupPlan of a known id: the plan, when it exists, is not deleted (AWS keeps a
+        deleted plan's id answering, with a DeletionDate) and still has our name."""
+        if not plan_id:
+            return None
+        got = self._call(
+            "backup", region, "get_backup_plan", f"get backup plan {name}", BackupPlanId=plan_id
+        )
+        if not got or got.get("DeletionDate"):
+            return None
+        if (got.get("BackupPlan") or {}).get("BackupPlanName") != name:
+            return None
+        return {**got, "BackupPlanId": got.get("BackupPlanId") or plan_id}
+
+    def _selection_by_id(
+        self, name: str, region: str, plan_id: str, selection_id: str | None
+    ) -> dict[str, Any] | None:
+        if not selection_id:
+            return None
+        got = self._call(
+            "backup",
+            region,
+            "get_backup_selection",
+            f"get backup selection {name}",
+            BackupPlanId=plan_id,
+            SelectionId=selection_id,
+        )
+        if not got or (got.get("BackupSelection") or {}).get("SelectionName") != name:
+            return None
+        return {**got, "SelectionId": got.get("SelectionId") or selection_id}
+
+    def _vault_arn(self, vault: str, region: str, known_arn: str | None = None) -> str | None:
+        """The vault's ARN, or None where it does not exist. A vault seen before is described
+        by name; one not seen before, or whose description fails, is found by listing: AWS
+        answers DescribeBackupVault of a missing vault with AccessDeniedException (403), the
+        same answer as a real permission problem (aws-sdk-js#2625, boto3#2269)."""
+        if known_arn and known_arn.endswith(f":{vault}") and arn_region(known_arn) == region:
+            try:
+                got = self.clients("backup", region).describe_backup_vault(BackupVaultName=vault)
+                if got.get("BackupVaultName") == vault and got.get("BackupVaultArn"):
+                    return str(got["BackupVaultArn"])
+            except Exception as exc:
+                gone = errors.is_not_found(exc)
+                if not gone and errors.error_code(exc) not in errors.ACCESS_DENIED_CODES:
+                    raise errors.classify(
+                        exc, f"describe backup vault {vault}", region, service="backup"
+                    ) from exc
         vaults = self._paged(
             "backup", region, "list_backup_vaults", "BackupVaultList", "list backup vaults"
         )
@@ -356,10 +537,14 @@ class Observer:
             (v.get("BackupVaultArn") for v in vaults if v.get("BackupVaultName") == vault), None
         )
 
-    def _last_recovery_point(self, vault: str, region: str) -> dict[str, Any] | None:
-        """The newest completed recovery point of a vault that exists (listed); informational,
-        so a failure to list them is logged and does not fail the reconcile, but access denied
-        is a permission problem of the operator's role and is reported as one."""
+    def _last_recovery_point(
+        self, vault: str, region: str, plan_id: str | None = None
+    ) -> dict[str, Any] | None:
+        """The newest completed recovery point of a vault that exists, made by the resource's
+        plan when it has one (ByBackupPlanId: a vault shared by many plans is not listed whole);
+        informational, so a failure to list them is logged and does not fail the reconcile, but
+        access denied is a permission problem of the operator's role and is reported as one."""
+        by_plan = {"ByBackupPlanId": plan_id} if plan_id else {}
         try:
             points = self._paged(
                 "backup",
@@ -368,6 +553,7 @@ class Observer:
                 "RecoveryPoints",
                 f"list recovery points of vault {vault}",
                 BackupVaultName=vault,
+                **by_plan,
             )
         except errors.ReconcileError as exc:
             if exc.code in errors.ACCESS_DENIED_CODES:
@@ -382,7 +568,9 @@ class Observer:
             return None
         return max(done, key=lambda p: str(p.get("CreationDate") or ""))
 
-    def alarms(self, desired: DesiredState) -> ObservedAlarms:
+    def alarms(
+        self, desired: DesiredState, known: Remembered | None = None, obs: Observed | None = None
+    ) -> ObservedAlarms:
         a = desired.alarms
         assert a is not None
         out = ObservedAlarms()
@@ -397,11 +585,7 @@ class Observer:
                 out.alarms[alarm["AlarmName"]] = alarm
         topic_arn = a.topic_arn
         if a.create_topic_name:
-            topics = self._paged("sns", a.region, "list_topics", "Topics", "list SNS topics")
-            suffix = ":" + a.create_topic_name
-            topic_arn = next(
-                (t["TopicArn"] for t in topics if t["TopicArn"].endswith(suffix)), None
-            )
+            topic_arn = self._topic_arn(a.create_topic_name, a.region, known, obs)
             out.topic_arn = topic_arn
         if topic_arn and a.emails:
             subs = self._paged(
@@ -416,6 +600,27 @@ class Observer:
                 if s.get("Protocol") == "email":
                     out.subscriptions[s["Endpoint"]] = s.get("SubscriptionArn", "")
         return out
+
+    def _topic_arn(
+        self, name: str, region: str, known: Remembered | None, obs: Observed | None
+    ) -> str | None:
+        """The ARN of the topic the operator creates, or None where it does not exist: by
+        GetTopicAttributes of its ARN (remembered, or made from the account of the tables, as
+        AWS makes it: arn:PARTITION:sns:REGION:ACCOUNT:NAME); ListTopics only when neither is
+        known."""
+        suffix = ":" + name
+        arn = known.topic_arn if known else None
+        if not (arn and arn.endswith(suffix) and arn_region(arn) == region):
+            account = obs.account_id if obs else None
+            partition = obs.partition if obs else "aws"
+            arn = f"arn:{partition}:sns:{region}:{account}:{name}" if account else None
+        if arn:
+            got = self._call(
+                "sns", region, "get_topic_attributes", f"get SNS topic {arn}", TopicArn=arn
+            )
+            return arn if got is not None else None
+        topics = self._paged("sns", region, "list_topics", "Topics", "list SNS topics")
+        return next((t["TopicArn"] for t in topics if t["TopicArn"].endswith(suffix)), None)
 
     def _pages(self, service: str, region: str, op: str, what: str, **kw: Any) -> list[dict]:
         client = self.clients(service, region)

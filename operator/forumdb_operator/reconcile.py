@@ -17,7 +17,8 @@ from forumdb_operator import awsclients, errors, immutable, metrics, status
 from forumdb_operator.apply import apply_actions
 from forumdb_operator.desired import DesiredState, desired_state
 from forumdb_operator.diff import Action, Plan, deletion_plan, diff, ownership
-from forumdb_operator.observed import Observed, Observer
+from forumdb_operator.observed import Observed, Observer, ReadMemo
+from forumdb_operator.remembered import Remembered
 from forumdb_operator.spec import ForumDatabaseSpec, SpecInvalid, parse_spec
 
 log = logging.getLogger("forumdb_operator.reconcile")
@@ -166,6 +167,8 @@ class Reconciler:
                 status.pitr_seen_enabled(previous),
                 _provisioned_here(spec, previous),
                 stop,
+                Remembered.from_status(previous, desired),
+                ReadMemo.provisioning(previous, generation),
             )
         except errors.ReconcileError as exc:
             outcome = self._failed(
@@ -195,17 +198,29 @@ class Reconciler:
         pitr_seen: frozenset[tuple[str, str]] = frozenset(),
         provisioned_here: bool = False,
         stop: Callable[[], bool] | None = None,
+        remembered: Remembered | None = None,
+        memo: ReadMemo | None = None,
     ) -> tuple[Observed, Plan]:
         """Observe -> diff -> apply, pass after pass, until nothing is left to do, something
         must be waited for, or a problem stops it; after max_passes, one last look. `claimed`:
         the tables this resource made or tagged before (status), to which this adds its own.
-        `stop()` true: no further write, the plan as last seen is returned."""
+        `stop()` true: no further write, the plan as last seen is returned.
+        `remembered`: ids the status holds; each look passes what it found to the next.
+        `memo`: PITR and tags already known (observed.ReadMemo), added to pass after pass."""
+        known = [remembered or Remembered()]
+        memo = memo or ReadMemo()  # PITR and tags read by an earlier pass (rate-limited reads)
 
         def look() -> Observed:
-            obs = self.observer.observe(desired)
+            obs = self.observer.observe(desired, remembered=known[0], memo=memo)
+            known[0] = obs.remembered()
             obs.claimed = frozenset(ownership.claims(claimed, applied))
             obs.pitr_seen_enabled = pitr_seen
             obs.provisioned_here = provisioned_here
+            obs.just_created = frozenset(
+                (str(a.params.get("TableName")), a.region)
+                for a in applied
+                if a.operation == "create_table"
+            )
             return obs
 
         for _ in range(self.max_passes):
@@ -213,7 +228,14 @@ class Reconciler:
             plan = diff(desired, obs)
             if plan.problems or not plan.actions or (stop is not None and stop()):
                 return obs, plan
-            apply_actions(plan.actions, self.clients, resource=resource, done=applied, stop=stop)
+            before = len(applied)
+            try:
+                apply_actions(
+                    plan.actions, self.clients, resource=resource, done=applied, stop=stop
+                )
+            finally:
+                for a in applied[before:]:
+                    memo.applied(a.operation, a.region, a.params, a.feature)
         obs = look()
         return obs, diff(desired, obs)
 
@@ -432,7 +454,9 @@ class Reconciler:
         applied: list[Action] = []
         try:
             for _ in range(self.max_passes):
-                obs = self.observer.observe(desired, resolve_kms=False)
+                obs = self.observer.observe(
+                    desired, resolve_kms=False, remembered=Remembered.from_status(previous, desired)
+                )
                 obs.claimed = frozenset(previous.get(CLAIMED_KEY) or [])
                 obs.provisioned_here = _provisioned_here(spec, previous)
                 plan = deletion_plan(desired, obs)

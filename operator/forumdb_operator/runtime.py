@@ -13,6 +13,7 @@ from typing import Any
 from forumdb_operator import health
 from forumdb_operator.awsclients import Clients
 from forumdb_operator.kube import Kube
+from forumdb_operator.probes import RegionProbes
 from forumdb_operator.reconcile import Reconciler
 
 MEMO_KEY = "runtime"
@@ -29,6 +30,9 @@ class Runtime:
     health_pool: ThreadPoolExecutor
     probe_clients: Callable[[str, str], Any]
     allowed_regions: frozenset[str] | None = None
+    # One data-plane probe per region and interval, shared by every resource (None: each
+    # resource's monitor probes for itself, as in tests).
+    probes: RegionProbes | None = None
 
     @classmethod
     def build(
@@ -42,6 +46,7 @@ class Runtime:
     ) -> Runtime:
         """AWS endpoint, region and credentials from boto3's standard settings."""
         endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
+        probe_clients = Clients(endpoint, config=health.probe_config(5.0))
         return cls(
             reconciler=Reconciler(
                 Clients(endpoint), allowed_regions=allowed_regions, cluster_id=cluster_id
@@ -50,8 +55,9 @@ class Runtime:
             pool=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile"),
             drift_interval=drift_interval,
             health_pool=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="health"),
-            probe_clients=Clients(endpoint, config=health.probe_config(5.0)),
+            probe_clients=probe_clients,
             allowed_regions=allowed_regions,
+            probes=RegionProbes(probe_clients),
         )
 
 

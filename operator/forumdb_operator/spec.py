@@ -168,6 +168,7 @@ def cross_field_errors(
     ]
 
 
+@functools.lru_cache(maxsize=64)
 def partition_of(region: str) -> str:
     """The AWS partition of a region (aws, aws-cn, aws-us-gov, ...), from botocore's
     endpoint data; the ARN prefix of everything in that region and of IAM roles used there."""

@@ -354,6 +354,8 @@ def _table_summary(
             )
         if p is not None:
             item["pitr"] = "ENABLED" if p.enabled else "DISABLED"
+            if p.enabled and p.recovery_period_days is not None:
+                item["pitrRecoveryPeriodDays"] = p.recovery_period_days
         entry["regions"].append(item)
     return entry
 

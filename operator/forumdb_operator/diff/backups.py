@@ -8,8 +8,11 @@ from typing import Any
 from forumdb_operator.desired import DesiredBackups, DesiredState
 from forumdb_operator.diff.model import Action, Plan
 from forumdb_operator.observed import Observed, ObservedBackups
+from forumdb_operator.spec import partition_of
 
-DEFAULT_BACKUP_ROLE = "arn:aws:iam::{account}:role/service-role/AWSBackupDefaultServiceRole"
+# AWS Backup's default service role, in the partition of the plan's region (arn:aws-cn:... in
+# China, arn:aws-us-gov:... in GovCloud: an arn:aws role names nothing there).
+DEFAULT_BACKUP_ROLE = "arn:{partition}:iam::{account}:role/service-role/AWSBackupDefaultServiceRole"
 
 
 def backup_plan_document(b: DesiredBackups, copy_vault_arn: str | None) -> dict[str, Any]:
@@ -158,7 +161,9 @@ def _selection_actions(
             return []  # tables first
         arns.append(o.arn)
     account = obs.account_id or "000000000000"
-    role = b.iam_role_arn or DEFAULT_BACKUP_ROLE.format(account=account)
+    role = b.iam_role_arn or DEFAULT_BACKUP_ROLE.format(
+        partition=partition_of(b.primary_region), account=account
+    )
     selection = {"SelectionName": b.selection_name, "IamRoleArn": role, "Resources": sorted(arns)}
     actions = []
     have = ob.selection

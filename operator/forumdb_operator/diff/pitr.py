@@ -20,6 +20,11 @@ def pitr_actions(d: DesiredState, t: DesiredTable, obs: Observed, plan: Plan) ->
             continue
         if o.status != "ACTIVE":
             continue
+        if (t.name, region) in obs.just_created and want.enabled and not have.enabled:
+            # AWS refuses UpdateContinuousBackups right after CreateTable ("Backups are being
+            # enabled for the table"): the next reconcile sets it; the rest goes on meanwhile.
+            plan.waiting.append(f"PITR of {t.name} in {region}: the table was just created")
+            continue
         period_differs = (
             want.enabled
             and have.recovery_period_days is not None

@@ -225,3 +225,36 @@ def test_backup_job_of_a_table_in_another_account_fails(forum):
     job = backup.describe_backup_job(BackupJobId=started["BackupJobId"])
     assert job["State"] == "FAILED"
     assert "not in this account and region" in job["StatusMessage"]
+
+
+def test_recovery_points_of_a_vault_can_be_listed_by_backup_plan(forum):
+    """ListRecoveryPointsByBackupVault(ByBackupPlanId=...) lists only the points that plan made
+    (the ListRecoveryPointsByBackupVault API reference: "ByBackupPlanId: This returns only
+    recovery points that match the specified backup plan ID"; botocore Backup model, querystring
+    backupPlanId): two plans sharing a vault each see their own."""
+    backup = forum.client("backup", EAST)
+    plans = []
+    for name in ("forumdb-a", "forumdb-b"):
+        plan_id = backup.create_backup_plan(
+            BackupPlan={
+                "BackupPlanName": name,
+                "Rules": [{"RuleName": "daily", "TargetBackupVaultName": "forumdb"}],
+            }
+        )["BackupPlanId"]
+        backup.create_backup_selection(
+            BackupPlanId=plan_id,
+            BackupSelection={
+                "SelectionName": "tables",
+                "IamRoleArn": ROLE,
+                "Resources": [forum.table_arn],
+            },
+        )
+        forum.control.run_backup_plan_now(plan_id, region=EAST)
+        plans.append(plan_id)
+    everything = backup.list_recovery_points_by_backup_vault(BackupVaultName="forumdb")
+    assert len(everything["RecoveryPoints"]) == 2
+    for plan_id in plans:
+        mine = backup.list_recovery_points_by_backup_vault(
+            BackupVaultName="forumdb", ByBackupPlanId=plan_id
+        )["RecoveryPoints"]
+        assert [p["CreatedBy"]["BackupPlanId"] for p in mine] == [plan_id]

@@ -66,6 +66,9 @@ class _Unreachable:
     def describe_table(self, **_: Any) -> Any:
         raise EndpointConnectionError(endpoint_url="https://dynamodb.example")
 
+    def get_item(self, **_: Any) -> Any:
+        raise EndpointConnectionError(endpoint_url="https://dynamodb.example")
+
 
 class _Custom:
     def __init__(self) -> None:

@@ -224,9 +224,16 @@ def test_pitr_not_yet_available_on_a_new_table_is_retried_soon(reconciler, ext):
     """UpdateContinuousBackups right after CreateTable answers
     ContinuousBackupsUnavailableException for a while: a short retry, not the two minutes of
     an unknown error."""
-    ext.configure(pitr_unavailable_seconds=60)  # longer than the reconcile: the answer comes
+    ext.configure(pitr_unavailable_seconds=60)  # longer than the reconciles: the answer comes
+    raw = spec(replicaRegions=[], backups=None)
+    first = reconciler.reconcile(namespace=NS, name=NAME, spec=raw, generation=1)
+    # The reconcile that creates the tables does not try: PITR waits for the next one.
+    assert first.phase == "Provisioning"
+    assert "PITR of forum-Users in us-east-1: the table was just created" in first.status["message"]
+    assert "update_continuous_backups" not in {a.operation for a in first.applied}
+    assert first.requeue_after is not None
     out = reconciler.reconcile(
-        namespace=NS, name=NAME, spec=spec(replicaRegions=[], backups=None), generation=1
+        namespace=NS, name=NAME, spec=raw, generation=1, previous=first.status
     )
     assert out.phase == "Provisioning"
     assert "ContinuousBackupsUnavailableException" in out.status["message"]

@@ -100,3 +100,25 @@ def test_arns_of_the_regions_partition_pass():
             "backups": {"iamRoleArn": "arn:aws:iam::123456789012:role/backup"},
         }
     )
+
+
+def test_the_default_backup_role_is_in_the_partition_of_the_plans_region():
+    """AWSBackupDefaultServiceRole's ARN in cn-north-1 is arn:aws-cn:...: an arn:aws role names
+    nothing there, so a selection holding one is replaced."""
+    from op_factories import desired, in_shape
+
+    from forumdb_operator.diff import diff
+
+    d = desired(
+        primaryRegion="cn-north-1",
+        replicaRegions=[],
+        backups={"schedule": "cron(0 5 * * ? *)", "retentionDays": 35},
+    )
+    plan = diff(d, in_shape(d))  # in_shape holds the arn:aws role
+    roles = [
+        a.params["BackupSelection"]["IamRoleArn"]
+        for a in plan.actions
+        if "BackupSelection" in a.params
+    ]
+    assert roles, plan.actions
+    assert all(r.startswith("arn:aws-cn:iam::") for r in roles), roles

@@ -1,0 +1,283 @@
+"""The operator's AWS call budget, counted per operation (op_calls): what one steady-state
+drift check of each example ForumDatabase costs, and that the cost of a resource does not grow
+with what else the account holds (issue 14). Exact numbers: a new call in the steady state is a
+decision, made by changing the number here."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from op_calls import Call, CallCounter
+from op_clock import SETTLE_TIMEOUT_SECONDS, pause, reconcile_rounds
+from op_factories import ROOT, spec
+
+from forumdb_operator.awsclients import Clients
+from forumdb_operator.reconcile import Outcome, Reconciler
+
+NS = "ns1"
+KMS_REGIONS = ("eu-west-1", "eu-central-1", "us-east-1")
+
+# One steady-state drift check (reads only), per example manifest.
+DRIFT_CHECK: dict[str, Counter[str]] = {
+    "forumdatabase.yaml": Counter(
+        {
+            "dynamodb:DescribeTable": 6,  # 3 tables x 2 regions
+            "dynamodb:DescribeContinuousBackups": 6,
+            "dynamodb:ListTagsOfResource": 3,  # the primary tables' owner tag
+            # by the ids status.backups remembers; recovery points of the plan only
+            "backup:DescribeBackupVault": 2,
+            "backup:GetBackupPlan": 1,
+            "backup:GetBackupSelection": 1,
+            "backup:ListRecoveryPointsByBackupVault": 1,
+            "cloudwatch:DescribeAlarms": 1,  # AlarmNamePrefix: the resource's own
+        }
+    ),
+    "forumdatabase-provisioned.yaml": Counter(
+        {
+            "dynamodb:DescribeTable": 9,  # 3 tables x 3 regions
+            "dynamodb:DescribeContinuousBackups": 9,
+            "dynamodb:ListTagsOfResource": 3,
+            "kms:DescribeKey": 3,
+            "application-autoscaling:DescribeScalableTargets": 1,
+            # ResourceId filter: 3 tables + 5 indexes
+            "application-autoscaling:DescribeScalingPolicies": 8,
+            "backup:DescribeBackupVault": 2,
+            "backup:GetBackupPlan": 1,
+            "backup:GetBackupSelection": 1,
+            "backup:ListRecoveryPointsByBackupVault": 1,
+            "cloudwatch:DescribeAlarms": 1,
+            "sns:GetTopicAttributes": 1,  # the topic by its ARN
+            "sns:ListSubscriptionsByTopic": 1,
+        }
+    ),
+}
+
+
+def example(name: str) -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "examples" / name).read_text())
+
+
+def kms_aliases() -> None:
+    """The provisioned example's customer managed key, in each of its regions."""
+    for region in KMS_REGIONS:
+        kms = boto3.client("kms", region_name=region)
+        key = kms.create_key()["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName="alias/forum-prod", TargetKeyId=key)
+
+
+def converge(r: Reconciler, doc: dict[str, Any]) -> Outcome:
+    return converge_from(r, doc, {})
+
+
+def drift_check(counter: CallCounter, r: Reconciler, doc: dict, ready: Outcome) -> Outcome:
+    counter.reset()
+    out = r.reconcile(
+        namespace=NS,
+        name=doc["metadata"]["name"],
+        spec=doc["spec"],
+        generation=1,
+        previous=ready.status,
+    )
+    assert out.phase == "Ready", out.status.get("message")
+    return out
+
+
+@pytest.mark.parametrize("manifest", sorted(DRIFT_CHECK))
+def test_a_steady_state_drift_check_of_each_example_costs_its_budget(ext: Any, manifest: str):
+    kms_aliases()
+    counter = CallCounter()
+    r = Reconciler(counter.wrap(Clients()))
+    doc = example(manifest)
+    ready = converge(r, doc)
+    drift_check(counter, r, doc, ready)
+    assert counter.writes == []
+    assert counter.by_operation() == DRIFT_CHECK[manifest]
+
+
+# Operations that read the whole account (or a whole shared vault): never in a drift check.
+ACCOUNT_WIDE = frozenset({"ListTopics", "ListBackupPlans", "ListBackupVaults"})
+
+
+def account_wide(calls: list[Call]) -> list[Call]:
+    """Calls whose answer grows with what else the account holds."""
+    return [
+        c
+        for c in calls
+        if c.operation in ACCOUNT_WIDE
+        or (c.operation == "DescribeScalingPolicies" and not c.params.get("ResourceId"))
+        or (c.operation == "ListRecoveryPointsByBackupVault" and not c.params.get("ByBackupPlanId"))
+    ]
+
+
+def crowd_the_account(others: int, vault: str) -> None:
+    """What other resources leave in the account: topics, backup plans with recovery points in
+    the same (shared) vault, auto scaling policies of other tables."""
+    sns = boto3.client("sns", region_name="eu-west-1")
+    for i in range(others):
+        sns.create_topic(Name=f"other-{i:03d}-alarms")
+    backup = boto3.client("backup", region_name="eu-west-1")
+    ddb = boto3.client("dynamodb", region_name="eu-west-1")
+    scaling = boto3.client("application-autoscaling", region_name="eu-west-1")
+    for i in range(others // 10):
+        name = f"other-{i:03d}-Users"
+        arn = ddb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )["TableDescription"]["TableArn"]
+        plan = backup.create_backup_plan(
+            BackupPlan={
+                "BackupPlanName": f"other-{i:03d}",
+                "Rules": [{"RuleName": "r", "TargetBackupVaultName": vault}],
+            }
+        )["BackupPlanId"]
+        backup.create_backup_selection(
+            BackupPlanId=plan,
+            BackupSelection={
+                "SelectionName": "s",
+                "IamRoleArn": "arn:aws:iam::123456789012:role/backup",
+                "Resources": [arn],
+            },
+        )
+        scaling.register_scalable_target(
+            ServiceNamespace="dynamodb",
+            ResourceId=f"table/{name}",
+            ScalableDimension="dynamodb:table:WriteCapacityUnits",
+            MinCapacity=1,
+            MaxCapacity=10,
+        )
+        scaling.put_scaling_policy(
+            PolicyName="forumdb-write-utilization",
+            ServiceNamespace="dynamodb",
+            ResourceId=f"table/{name}",
+            ScalableDimension="dynamodb:table:WriteCapacityUnits",
+            PolicyType="TargetTrackingScaling",
+            TargetTrackingScalingPolicyConfiguration={
+                "TargetValue": 70.0,
+                "PredefinedMetricSpecification": {
+                    "PredefinedMetricType": "DynamoDBWriteCapacityUtilization"
+                },
+            },
+        )
+
+
+def test_the_drift_check_costs_the_same_however_full_the_account_is(ext: Any):
+    """No account-wide listing: topics by ARN, the backup plan and selection by the ids the
+    status remembers, recovery points by plan, scaling policies by ResourceId."""
+    kms_aliases()
+    counter = CallCounter()
+    r = Reconciler(counter.wrap(Clients()))
+    manifest = "forumdatabase-provisioned.yaml"
+    doc = example(manifest)
+    ready = converge(r, doc)
+    alone = drift_check(counter, r, doc, ready)
+    alone_counts = counter.by_operation()
+    assert account_wide(counter.calls) == []
+
+    crowd_the_account(120, doc["spec"]["backups"]["vaultName"])
+    crowded = drift_check(counter, r, doc, alone)
+    assert counter.writes == []
+    assert account_wide(counter.calls) == []
+    assert counter.by_operation() == alone_counts == DRIFT_CHECK[manifest]
+    assert crowded.status["backups"] == alone.status["backups"]
+    assert crowded.status["alarms"]["topicArn"] == alone.status["alarms"]["topicArn"]
+
+
+def test_remembered_ids_are_hints_checked_against_aws(ext: Any):
+    """The selection and the topic deleted behind the operator's back are found missing
+    (GetBackupSelection, GetTopicAttributes: not found) and made again; a plan id the status
+    remembers wrongly is not trusted: the plan is found by its name (one listing) and kept."""
+    kms_aliases()
+    counter = CallCounter()
+    r = Reconciler(counter.wrap(Clients()))
+    doc = example("forumdatabase-provisioned.yaml")
+    ready = converge(r, doc)
+    plan_id = ready.status["backups"]["planId"]
+    boto3.client("backup", region_name="eu-west-1").delete_backup_selection(
+        BackupPlanId=plan_id, SelectionId=ready.status["backups"]["selectionId"]
+    )
+    topic = ready.status["alarms"]["topicArn"]
+    boto3.client("sns", region_name="eu-west-1").delete_topic(TopicArn=topic)
+    counter.reset()
+    out = converge_from(r, doc, ready.status)
+    assert {c.operation for c in counter.writes} >= {"CreateBackupSelection", "CreateTopic"}
+    assert "CreateBackupPlan" not in {c.operation for c in counter.writes}
+    assert out.status["backups"]["planId"] == plan_id
+    assert out.status["alarms"]["topicArn"] == topic  # AWS makes the same ARN from the name
+
+    stale = {**out.status, "backups": {**out.status["backups"], "planId": "0" * 36}}
+    counter.reset()
+    again = converge_from(r, doc, stale)
+    assert counter.writes == []
+    assert counter.by_operation()["backup:ListBackupPlans"] == 1
+    assert again.status["backups"]["planId"] == plan_id
+
+
+def converge_from(r: Reconciler, doc: dict[str, Any], previous: dict[str, Any]) -> Outcome:
+    for _ in reconcile_rounds(SETTLE_TIMEOUT_SECONDS):
+        out = r.reconcile(
+            namespace=NS,
+            name=doc["metadata"]["name"],
+            spec=doc["spec"],
+            generation=1,
+            previous=previous,
+        )
+        previous = out.status
+        if out.phase == "Ready" and out.requeue_after is None:
+            return out
+        pause(out.requeue_after)
+    raise AssertionError(previous.get("message"))
+
+
+def ops(counter: CallCounter, operation: str) -> int:
+    return sum(c.operation == operation for c in counter.calls)
+
+
+def test_a_reconcile_reads_pitr_and_tags_once_however_many_passes_it_makes(ext: Any):
+    """DescribeContinuousBackups and ListTagsOfResource (10 calls a second per account): a pass
+    after actions reads again only what an action changed, and PITR it set it knows from the
+    call that set it."""
+    counter = CallCounter()
+    r = Reconciler(counter.wrap(Clients()))
+    raw = spec(replicaRegions=[])
+    doc = {"metadata": {"name": "forum"}, "spec": raw}
+    ready = converge(r, doc)
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    for table in ("forum-Users", "forum-Posts"):
+        ddb.update_continuous_backups(
+            TableName=table,
+            PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False},
+        )
+    boto3.client("cloudwatch", region_name="us-east-1").delete_alarms(
+        AlarmNames=[ready.status["alarms"]["items"][0]["name"]]
+    )
+    out = drift_check(counter, r, doc, ready)
+    assert [a.operation for a in out.applied].count("update_continuous_backups") == 2
+    assert ops(counter, "DescribeContinuousBackups") == 3  # once per table, not per pass
+    assert ops(counter, "ListTagsOfResource") == 3
+    assert out.status["pitr"] == "Enabled"
+
+
+def test_provisioning_trusts_the_pitr_an_earlier_reconcile_of_the_same_spec_saw(ext: Any):
+    """While a spec is provisioned, PITR seen ENABLED (with its period) by an earlier reconcile
+    of the same generation is not read again; a drift check (Ready) and a new generation read
+    it."""
+    counter = CallCounter()
+    r = Reconciler(counter.wrap(Clients()))
+    raw = spec(replicaRegions=[])
+    doc = {"metadata": {"name": "forum"}, "spec": raw}
+    ready = converge(r, doc)
+    provisioning = {**ready.status, "phase": "Provisioning"}
+    for previous, generation, reads in (
+        (provisioning, 1, 0),
+        (provisioning, 2, 3),  # a new spec
+        (ready.status, 1, 3),  # a drift check
+    ):
+        counter.reset()
+        r.reconcile(namespace=NS, name="forum", spec=raw, generation=generation, previous=previous)
+        assert ops(counter, "DescribeContinuousBackups") == reads, (previous["phase"], generation)
