@@ -17,6 +17,7 @@ lone UTF-16 surrogate.
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
 import re
@@ -40,6 +41,16 @@ TIMESTAMP_FIELDS = ("createdAt", "updatedAt")
 # 1-1024 bytes); the same for the keys of a global secondary index.
 HASH_KEY_MAX_BYTES = 2048
 RANGE_KEY_MAX_BYTES = 1024
+# DynamoDB's numbers: 38 significant digits, magnitude from 1E-130 to below 1E+126 - the
+# context boto3 serialises numbers with (boto3.dynamodb.types.DYNAMODB_CONTEXT), copied so
+# that the JSON backend does not import boto3; a number it traps on DynamoDB cannot hold.
+DYNAMODB_NUMBERS = decimal.Context(
+    prec=38,
+    rounding=decimal.ROUND_HALF_EVEN,
+    Emin=-128,
+    Emax=126,
+    traps=[decimal.Clamped, decimal.Inexact, decimal.Overflow, decimal.Rounded, decimal.Underflow],
+)
 
 # What may hide a lone surrogate in a UTF-8 document: a \uD800-\uDFFF escape (valid pairs
 # match too, and are let through by the full check).

@@ -29,20 +29,13 @@ from typing import Any
 
 from forumctl.errors import DataError
 from forumdb.ids import MAX_ID
-from forumdb.legacy import HASH_KEY_MAX_BYTES, RANGE_KEY_MAX_BYTES
+from forumdb.legacy import DYNAMODB_NUMBERS, HASH_KEY_MAX_BYTES, RANGE_KEY_MAX_BYTES
 from forumdb.tables import GUARD_ATTR, Kind, table_def
 
 MAX_ITEM_BYTES = 400 * 1024
 _NUMBER_TEXT = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 MAX_DEPTH = 32
 _TAGS = {"S", "N", "B", "SS", "NS", "BS", "M", "L", "NULL", "BOOL"}
-_NUMBERS = decimal.Context(
-    prec=38,
-    rounding=decimal.ROUND_HALF_EVEN,
-    Emin=-128,
-    Emax=126,
-    traps=[decimal.Clamped, decimal.Inexact, decimal.Overflow, decimal.Rounded, decimal.Underflow],
-)
 
 
 class BadItem(ValueError):
@@ -69,7 +62,7 @@ def _number_bytes(value: Any, path: str) -> int:
     try:
         if not _NUMBER_TEXT.fullmatch(value):
             raise decimal.InvalidOperation
-        number = _NUMBERS.create_decimal(value)
+        number = DYNAMODB_NUMBERS.create_decimal(value)
     except decimal.DecimalException:
         raise BadItem(
             f"{path}: {_shown(value)} is not a number DynamoDB can hold (38 significant "

@@ -16,6 +16,7 @@ from typing import Any
 
 from forumdb.ids import MAX_ID
 from forumdb.legacy import (
+    DYNAMODB_NUMBERS,
     HASH_KEY_MAX_BYTES,
     RANGE_KEY_MAX_BYTES,
     REFERENCE_FIELDS,
@@ -64,22 +65,10 @@ def value_fits(attr_type: str, value: Any) -> bool:
     return isinstance(value, bytes) and value != b""
 
 
-# DynamoDB's numbers: 38 significant digits, magnitude from 1E-130 to below 1E+126 - the
-# context boto3 serialises numbers with (boto3.dynamodb.types.DYNAMODB_CONTEXT), copied so
-# that the JSON backend does not import boto3.
-_DYNAMODB_NUMBERS = decimal.Context(
-    prec=38,
-    rounding=decimal.ROUND_HALF_EVEN,
-    Emin=-128,
-    Emax=126,
-    traps=[decimal.Clamped, decimal.Inexact, decimal.Overflow, decimal.Rounded, decimal.Underflow],
-)
-
-
 def number_fits(value: int | float) -> bool:
     """Whether DynamoDB can hold the number (boto3 refuses to send the others)."""
     try:
-        _DYNAMODB_NUMBERS.create_decimal(repr(value) if isinstance(value, float) else value)
+        DYNAMODB_NUMBERS.create_decimal(repr(value) if isinstance(value, float) else value)
     except decimal.DecimalException:
         return False
     return True
