@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,7 @@ from forumctl.errors import UsageProblem
 from forumctl.loader import LoadJob, load_and_report, require_tables
 from forumctl.output import print_table, table
 from forumdb.tables import KINDS, Kind, table_def
+from forumdb_services.storage.jsonstore import LOCK_NAME, SNAPSHOT_NAME
 
 
 @click.command()
@@ -56,7 +60,12 @@ from forumdb.tables import KINDS, Kind, table_def
     type=click.Path(file_okay=False, path_type=Path),
     help="JSON mode: the data folder (default: DATA_DIR, else ./data).",
 )
-@click.option("--force", is_flag=True, help="JSON mode: replace db.json files that exist.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="JSON mode: replace a data folder that holds records (a db.json or a journal); its "
+    "journals are kept beside it as journal-*.jsonl.replaced-<time>.",
+)
 @write_options
 @verify_option
 @click.option("--dry-run", is_flag=True, help="Say what would be written; write nothing.")
@@ -134,24 +143,21 @@ def _seed_json(
     dry_run: bool,
 ) -> None:
     rows: list[dict[str, Any]] = []
+    held = {kind: _records_held(data_dir / kind) for kind in KINDS}
+    if any(held.values()) and not force:  # checked for every kind before the first write
+        files = [str(p) for paths in held.values() for p in paths]
+        raise UsageProblem(
+            "the data folder holds records: " + "; ".join(f"{f} exists" for f in files),
+            hint="pass --force to replace them, or choose another --data-dir",
+        )
     for kind in KINDS:
-        path = data_dir / kind / "db.json"
-        if path.exists() and not force:
-            raise UsageProblem(
-                f"{path} exists", hint="pass --force to replace it, or choose another --data-dir"
-            )
+        path = data_dir / kind / SNAPSHOT_NAME
         if not dry_run:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".json.tmp")
-            with tmp.open("w", encoding="utf-8") as fh:
-                # Streamed record by record: the sample format is one object holding a list.
-                fh.write(f'{{"{kind}": [\n')
-                for i, rec in enumerate(sample.generate(kind, **sizes)):
-                    fh.write(("" if i == 0 else ",\n") + json.dumps(rec, ensure_ascii=False))
-                fh.write("\n]}\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.replace(path)
+            with _store_writer_lock(path.parent):
+                journals = _records_held(path.parent)  # again: the service may have written
+                _write_snapshot(path, kind, sizes)
+                _set_aside(journals)
         rows.append({"kind": kind, "file": str(path), "records": counts[kind]})
     result = {"storageMode": "json", "dataDir": str(data_dir), "dryRun": dry_run, "files": rows}
 
@@ -160,3 +166,45 @@ def _seed_json(
         print_table(c, table(title, ["kind", "file", "records"], [list(r.values()) for r in rows]))
 
     app.output.emit(result, human)
+
+
+def _records_held(folder: Path) -> list[Path]:
+    """The files through which a JSON store holds records: its db.json and every non-empty
+    journal (a store that never compacted keeps everything in its journal)."""
+    found = [folder / SNAPSHOT_NAME] if (folder / SNAPSHOT_NAME).exists() else []
+    found += [p for p in sorted(folder.glob("journal-*.jsonl")) if p.stat().st_size > 0]
+    return found
+
+
+@contextlib.contextmanager
+def _store_writer_lock(folder: Path) -> Iterator[None]:
+    """The lock the services' JSON store holds while it writes (jsonstore.LOCK_NAME): a running
+    service's write never interleaves with the replacement, and reloads after it."""
+    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _write_snapshot(path: Path, kind: Kind, sizes: dict[str, int]) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        # Streamed record by record: the sample format is one object holding a list.
+        fh.write(f'{{"{kind}": [\n')
+        for i, rec in enumerate(sample.generate(kind, **sizes)):
+            fh.write(("" if i == 0 else ",\n") + json.dumps(rec, ensure_ascii=False))
+        fh.write("\n]}\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+
+
+def _set_aside(held: list[Path]) -> None:
+    """Journals of the replaced db.json: renamed, not deleted (--force replaces, loses nothing
+    on disk), so that the store neither reads them nor warns about them."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for p in held:
+        if p.name != SNAPSHOT_NAME:
+            p.rename(p.with_name(f"{p.name}.replaced-{stamp}"))

@@ -126,3 +126,70 @@ def test_sample_generators_refuse_references_to_nothing() -> None:
     with pytest.raises(ValueError, match="posts would refer to threads and users"):
         list(sample.posts(2, 0, 0, seed=1))
     assert list(sample.posts(0, 0, 0, seed=1)) == []
+
+
+def _journal_only_store(folder: Path) -> None:
+    """A data folder as a running service leaves it before any compaction: records only in
+    the journal, no db.json."""
+    store = open_store(load_settings(storage_mode="json", data_dir=folder))
+    try:
+        store.users.create({"name": "kept", "email": "kept@example.com"})
+    finally:
+        store.close()
+    assert not (folder / "users" / "db.json").exists()
+    assert list((folder / "users").glob("journal-*.jsonl"))
+
+
+def test_seed_json_refuses_a_store_that_holds_records_only_in_its_journal(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    _journal_only_store(data)
+    before = {p: p.read_bytes() for p in data.rglob("*") if p.is_file()}
+    run = forumctl(
+        "seed", *SIZES, "--storage-mode", "json", "--data-dir", str(data), expect=ExitCode.USAGE
+    )
+    assert "journal-" in run.stderr
+    assert "--force" in run.stderr
+    after = {p: p.read_bytes() for p in data.rglob("*") if p.is_file()}
+    assert after == before  # nothing written, not even the kinds without records
+
+
+def test_seed_json_force_keeps_the_replaced_journal_beside_the_new_data(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    _journal_only_store(data)
+    forumctl("seed", *SIZES, "--storage-mode", "json", "--data-dir", str(data), "--force")
+    kept = list((data / "users").glob("journal-*.jsonl.replaced-*"))
+    assert len(kept) == 1
+    assert b"kept@example.com" in kept[0].read_bytes()
+    store = open_store(load_settings(storage_mode="json", data_dir=data))
+    try:
+        assert len(store.users.list(limit=100).items) == 7  # the seeded users, not the old one
+    finally:
+        store.close()
+
+
+def test_seed_json_waits_for_the_stores_writer_lock(tmp_path: Path) -> None:
+    """A service writing holds the store's lock (.lock, flock): seed replaces nothing under it."""
+    import fcntl
+    import os
+    import threading
+
+    data = tmp_path / "d"
+    (data / "users").mkdir(parents=True)
+    fd = os.open(data / "users" / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    done = threading.Event()
+
+    def seed() -> None:
+        forumctl("seed", *SIZES, "--storage-mode", "json", "--data-dir", str(data))
+        done.set()
+
+    worker = threading.Thread(target=seed)
+    worker.start()
+    try:
+        assert not done.wait(1.0)
+        assert not (data / "users" / "db.json").exists()
+    finally:
+        os.close(fd)  # releases the lock
+    worker.join(60)
+    assert done.is_set()
+    assert (data / "users" / "db.json").exists()
