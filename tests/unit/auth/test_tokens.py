@@ -41,11 +41,16 @@ def test_rs256_and_es256_are_accepted(issuer: FakeIssuer, alg: str) -> None:
     assert verifier_for(issuer).verify(issuer.token(sub="bob"))["sub"] == "bob"
 
 
+# Times as offsets from the moment the test runs, not from collection: under xdist a test may
+# run many minutes after collection, when "now + 600" is already in the past.
+NOW = object()
+
+
 @pytest.mark.parametrize(
     ("claims", "message"),
     [
-        ({"exp": int(time.time()) - 120}, "expired"),
-        ({"nbf": int(time.time()) + 600}, "not valid yet"),
+        ({"exp": (NOW, -120)}, "expired"),
+        ({"nbf": (NOW, 600)}, "not valid yet"),
         ({"aud": "another-api"}, "another audience"),
         ({"iss": "https://evil.test"}, "another issuer"),
         ({"exp": None}, "lacks the exp claim"),
@@ -53,6 +58,10 @@ def test_rs256_and_es256_are_accepted(issuer: FakeIssuer, alg: str) -> None:
     ],
 )
 def test_bad_claims_are_refused(issuer: FakeIssuer, claims: dict, message: str) -> None:
+    now = int(time.time())
+    claims = {
+        k: now + v[1] if isinstance(v, tuple) and v[0] is NOW else v for k, v in claims.items()
+    }
     with pytest.raises(TokenError, match=message):
         verifier_for(issuer).verify(issuer.token(**claims))
 
