@@ -22,7 +22,6 @@ from kubernetes.client import CoreV1Api, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
 from forumdb import naming
-from forumdb.tables import KINDS
 from harness.procs import GiveUp, free_port, start_group, stop_group, tail, wait_for
 
 PRIMARY, DR = "us-east-1", "us-west-2"
@@ -84,27 +83,26 @@ class StatusReader:
         raise LookupError(f"no regionHealth for {region} in {self.namespace}/{self.name}")
 
 
-_DESCRIBE_TABLE = re.compile(
-    r'^forumdb_aws_calls_total\{(?=[^}]*operation="DescribeTable")(?=[^}]*region="([^"]+)")'
+_PROBE_CALLS = re.compile(
+    r'^forumdb_aws_calls_total\{(?=[^}]*operation="GetItem")(?=[^}]*region="([^"]+)")'
     r"[^}]*\} (\S+)$",
     re.M,
 )
 
 
-def describe_table_calls(metrics_url: str, region: str) -> float:
-    """DescribeTable calls the operator made in `region` (its /metrics): each health check
-    makes one per table, so the count tells how many checks have run."""
+def probe_calls(metrics_url: str, region: str) -> float:
+    """GetItem calls the operator made in `region` (its /metrics): the health check's data-plane
+    probe reads the sentinel item once per region and interval (forumdb_operator.probes), so
+    the count tells how many checks have run; nothing else in the operator calls GetItem."""
     text = requests.get(metrics_url, timeout=5).text
-    return sum(float(v) for r, v in _DESCRIBE_TABLE.findall(text) if r == region)
+    return sum(float(v) for r, v in _PROBE_CALLS.findall(text) if r == region)
 
 
 def wait_for_health_checks(metrics_url: str, region: str, checks: int, timeout: float = 60) -> None:
-    """Wait for `checks` more health checks of `region`: as many DescribeTable calls as a
-    check of a healthy region makes (one per table). A reconcile describes the tables too, so
-    run the operator without a periodic drift reconcile where the count must be checks."""
-    start = describe_table_calls(metrics_url, region)
+    """Wait for `checks` more health checks of `region` (one probe call each)."""
+    start = probe_calls(metrics_url, region)
     wait_for(
-        lambda: describe_table_calls(metrics_url, region) >= start + checks * len(KINDS),
+        lambda: probe_calls(metrics_url, region) >= start + checks,
         timeout=timeout,
         what=f"{checks} more health checks of {region}",
     )

@@ -71,9 +71,8 @@ def deploy(apiserver, kubectl, namespace, aws, operator_runner, tmp_path) -> Ite
 
     def make(lag_seconds: float = 0, **spec: Any) -> Deployment:
         aws.control.set_replication(replica_activation_calls=2, lag_seconds=lag_seconds)
-        # No periodic drift reconcile (the spec and phase still wake it): once Ready, the
-        # operator's DescribeTable calls are its health checks, which wait_for_health_checks
-        # counts.
+        # No periodic drift reconcile (the spec and phase still wake it); the health checks'
+        # probe calls (GetItem of the sentinel) are what wait_for_health_checks counts.
         op = operator_runner.start("--namespace", namespace, FORUMDB_DRIFT_INTERVAL="3600")
         op.wait_healthy()
         kubectl.apply(forumdatabase(**spec), namespace=namespace)
