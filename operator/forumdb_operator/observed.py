@@ -340,8 +340,20 @@ class Observer:
                 self._resolve_kms(desired, obs)
                 memo.features["kms"] = dict(obs.kms_arns)
             obs.kms_arns = dict(memo.features["kms"])
-        # Also where billing is managed without auto scaling: leftovers are to be removed.
-        if any(t.write_autoscaling or t.billing_managed for t in desired.tables):
+        # Also where billing is managed and a table is still PROVISIONED: auto scaling that is
+        # not wanted any more is removed before the switch (on-demand tables have none to read).
+        if any(
+            t.write_autoscaling
+            or (
+                t.billing_managed
+                and any(
+                    o is not None and o.billing_mode == "PROVISIONED"
+                    for (kind, _), o in obs.tables.items()
+                    if kind == t.kind
+                )
+            )
+            for t in desired.tables
+        ):
             if "autoscaling" not in memo.features:
                 self.autoscaling(desired, obs)
                 memo.features["autoscaling"] = (obs.scalable_targets, obs.scaling_policies)
