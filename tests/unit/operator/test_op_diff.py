@@ -447,6 +447,25 @@ def test_topic_created_before_alarms_and_emails_subscribed():
     }
 
 
+def test_removed_email_subscription_is_made_again_pending_and_confirmed_are_left_alone():
+    """SNS lists an unsubscribed (or pruned, never confirmed) e-mail as SubscriptionArn
+    "Deleted": it is subscribed again. A pending one is not (a new confirmation mail at every
+    check), nor a confirmed one."""
+    emails = ["gone@example.com", "pending@example.com", "ok@example.com"]
+    d = desired(alarms={"createTopic": True, "emailSubscriptions": emails})
+    obs = in_shape(d)
+    topic = obs.alarms.topic_arn
+    obs.alarms.subscriptions = {
+        "gone@example.com": "Deleted",
+        "pending@example.com": "PendingConfirmation",
+        "ok@example.com": f"{topic}:0b7e5c3a",
+    }
+    (action,) = diff(d, obs).actions
+    assert (action.operation, action.params["Endpoint"]) == ("subscribe", "gone@example.com")
+    obs.alarms.subscriptions["gone@example.com"] = "PendingConfirmation"
+    assert diff(d, obs).converged
+
+
 def test_alarm_actions_name_the_topic():
     topic = "arn:aws:sns:us-east-1:123456789012:ops"
     d = desired(alarms={"snsTopicArn": topic})
