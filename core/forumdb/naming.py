@@ -124,6 +124,13 @@ def table_alarm_name(namespace: str, name: str, table: str, metric: str, cluster
     return _alarm(alarm_prefix(namespace, name, cluster), f"{table}/{metric}")
 
 
+def index_alarm_name(
+    namespace: str, name: str, table: str, index: str, metric: str, cluster: str = ""
+) -> str:
+    """An alarm on one global secondary index of a table (its own throttle metrics)."""
+    return _alarm(alarm_prefix(namespace, name, cluster), f"{table}/{index}/{metric}")
+
+
 def account_alarm_name(namespace: str, name: str, metric: str, cluster: str = "") -> str:
     return _alarm(alarm_prefix(namespace, name, cluster), f"account/{metric}")
 
