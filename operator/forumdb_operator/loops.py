@@ -275,7 +275,9 @@ def publish(
         # automatic decision recorded in status; else the spec's.
         region = (
             monitor.active_region
-            or monitor.region_in_force(body["spec"], _annotations(body), body.get("status") or {})
+            or monitor.region_in_force(
+                body.get("spec") or {}, _annotations(body), body.get("status") or {}
+            )
             or outcome.desired.active_region
         )
         data = configmap_data(outcome.desired, outcome.replica_regions, region)
