@@ -39,6 +39,9 @@ FINALIZER = "forumdb.io/finalizer"
 LABEL_OWNER_NAME = "forumdb.io/forumdatabase"
 # Any new value wakes the resource's reconcile loop now (status.lastReconcileRequest echoes it).
 ANNOTATION_RECONCILE_REQUESTED = "forumdb.io/reconcile-requested"
+# Set by `forumctl failover` with spec.activeRegion: a new value hands the active region back to
+# the spec after an automatic failover, even when spec.activeRegion already named that region.
+ANNOTATION_FAILOVER_REQUESTED = "forumdb.io/failover-requested"
 
 # AWS Backup vault/plan names: 1-50 of [A-Za-z0-9_-]; CloudWatch alarm names up to 255 chars
 # (PutMetricAlarm API reference); SNS topic names up to 256 of [A-Za-z0-9_-]; tag values up to
@@ -119,6 +122,13 @@ def _alarm(prefix: str, tail: str) -> str:
 
 def table_alarm_name(namespace: str, name: str, table: str, metric: str, cluster: str = "") -> str:
     return _alarm(alarm_prefix(namespace, name, cluster), f"{table}/{metric}")
+
+
+def index_alarm_name(
+    namespace: str, name: str, table: str, index: str, metric: str, cluster: str = ""
+) -> str:
+    """An alarm on one global secondary index of a table (its own throttle metrics)."""
+    return _alarm(alarm_prefix(namespace, name, cluster), f"{table}/{index}/{metric}")
 
 
 def account_alarm_name(namespace: str, name: str, metric: str, cluster: str = "") -> str:

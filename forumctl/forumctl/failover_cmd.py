@@ -1,14 +1,18 @@
 """`forumctl failover --to REGION --forumdb NAME`: move a deployment's services to another
 region (failover) or back to the primary (failback), through the operator.
 
-It sets the ForumDatabase's spec.activeRegion; the operator then rewrites the ConfigMap's
-AWS_REGION, which the services pick up without a restart. With --wait (the default) the command
-returns once the status and the ConfigMap both name the new region.
+It sets the ForumDatabase's spec.activeRegion and the forumdb.io/failover-requested annotation
+(a new value each time: it hands the choice back to the spec after an automatic failover, which
+the operator keeps in status, even when spec.activeRegion already named REGION); the operator
+then rewrites the ConfigMap's AWS_REGION, which the services pick up without a restart. With
+--wait (the default) the command returns once the status and the ConfigMap both name the new
+region.
 """
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -20,7 +24,7 @@ from forumctl.context import output_option
 from forumctl.errors import CheckFailed, UsageProblem
 from forumctl.kube import KubeNotFound, api_clients, kube_call
 from forumctl.output import Output, print_table, table
-from forumdb.naming import GROUP, PLURAL, VERSION
+from forumdb.naming import ANNOTATION_FAILOVER_REQUESTED, GROUP, PLURAL, VERSION
 
 POLL_SECONDS = 0.5
 
@@ -170,7 +174,10 @@ def failover(
             ns,
             PLURAL,
             name,
-            {"spec": {"activeRegion": to_region}},
+            {
+                "metadata": {"annotations": {ANNOTATION_FAILOVER_REQUESTED: _request(to_region)}},
+                "spec": {"activeRegion": to_region},
+            },
         )
         if problem:
             out.note(f"warning: {problem}")
@@ -184,6 +191,12 @@ def failover(
             f"{result.configmap_region})",
             hint="check that forum-operator runs (`kubectl get forumdb`, its logs and events)",
         )
+
+
+def _request(region: str) -> str:
+    """A new annotation value per request (the region and the time)."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{region}@{stamp}"
 
 
 def _switched(result: FailoverResult) -> bool:

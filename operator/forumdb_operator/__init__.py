@@ -13,7 +13,7 @@ Modules, each with one job (plain Python except handlers/main/webhook, the Kopf 
 - configmap: the ConfigMap forumdb-NAME for the services (AWS_REGION: the active region)
 - failover: region health from checks, and which region the services should use (plain rules)
 - health: the health checks of each region's tables and the failover they trigger
-- kube: every Kubernetes write (status, spec.activeRegion, the ConfigMap, Kopf's peering)
+- kube: every Kubernetes write (status, the ConfigMap, Kopf's peering)
 - loops: the reconcile loop and the health loop of each resource, and its deletion step;
   guard: one AWS writer per resource (a reconcile stops and stands down once deletion begins)
 - runtime: what the handlers share, handed to Kopf in its memo

@@ -315,10 +315,14 @@ def _desired_alarms(
     )
 
 
+THROTTLE_METRICS = ("ReadThrottleEvents", "WriteThrottleEvents")
+
+
 def _table_alarms(
     spec: ForumDatabaseSpec, a: Alarms, namespace: str, name: str, t: DesiredTable, cluster: str
 ) -> list[DesiredAlarm]:
-    """Read and write throttles, system errors, and the replication latency to each replica."""
+    """Read and write throttles (the table's and each index's), system errors, and the
+    replication latency to each replica."""
     common = {"period": a.period_seconds, "evaluation_periods": a.evaluation_periods}
     gte = "GreaterThanOrEqualToThreshold"
     alarms = [
@@ -333,8 +337,26 @@ def _table_alarms(
             comparison=gte,
             **common,
         )
-        for metric in ("ReadThrottleEvents", "WriteThrottleEvents")
+        for metric in THROTTLE_METRICS
     ]
+    # Each GSI throttles on its own (and throttles its table's writes): the Threads feed index
+    # has one constant partition key, the likeliest hot spot. CloudWatch reports the index's
+    # throttles under the dimensions TableName and GlobalSecondaryIndexName.
+    alarms.extend(
+        DesiredAlarm(
+            name=naming.index_alarm_name(namespace, name, t.name, index, metric, cluster),
+            region=spec.primary_region,
+            description=f"{metric} on index {index} of {t.name} ({namespace}/{name})",
+            metric_name=metric,
+            dimensions=(("GlobalSecondaryIndexName", index), ("TableName", t.name)),
+            statistic="Sum",
+            threshold=float(a.throttled_requests_threshold),
+            comparison=gte,
+            **common,
+        )
+        for index in (gsi["IndexName"] for gsi in t.indexes)
+        for metric in THROTTLE_METRICS
+    )
     alarms.append(
         DesiredAlarm(
             name=naming.table_alarm_name(namespace, name, t.name, "SystemErrors", cluster),

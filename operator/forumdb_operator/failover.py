@@ -6,12 +6,13 @@ interval: extra checks (the daemon is woken by a spec or phase change) update th
 but not the count, so `failure_threshold` failures always span threshold x interval.
 `decide()` then says which region the services should use:
 
-- the region the spec asks for (`spec.activeRegion`, else the primary) is the active region;
+- the region in force (the spec's `spec.activeRegion`, else the primary, or an automatic
+  decision kept in status, see health.py) is the active region;
   a change of that field is a manual failover or failback, honoured in both modes;
 - Automatic mode only: once the active region has failed `failure_threshold` checks in a row,
   switch to a replica region (never the primary) whose tables answered the last check ACTIVE.
-  The switch is written back into spec.activeRegion, so the operator never switches back by
-  itself and a restart keeps the choice; fewer failures than the threshold change nothing.
+  The switch is kept in status (never in the user's spec), so the operator never switches back
+  by itself and a restart keeps the choice; fewer failures than the threshold change nothing.
 """
 
 from __future__ import annotations
@@ -106,7 +107,7 @@ class Policy:
 @dataclass(frozen=True)
 class Decision:
     active_region: str
-    # Set when the operator itself switches (Automatic): the spec must be updated to it.
+    # Set when the operator itself switches (Automatic): recorded in status.
     switch_to: str | None = None
     reason: str = ""
     # A problem to report (active region down and nowhere to go, Manual mode waiting), and a

@@ -11,9 +11,16 @@ A check has two parts, so its cost does not grow with resources x tables x regio
   to the drift check's reads.
 A region failed a check when its probe failed or a table there was last seen not serving
 (reads only, no retries: a check that fails is a data point, the next check comes soon).
-forumdb_operator.failover decides; this module carries the decision out: spec.activeRegion (an
-automatic switch), the ConfigMap's AWS_REGION, the status fields (activeRegion, health,
-regionHealth, lastFailover, conditions FailedOver and RegionsHealthy) and events. The status is
+forumdb_operator.failover decides; this module carries the decision out: the ConfigMap's
+AWS_REGION, the status fields (activeRegion, health, regionHealth, lastFailover, conditions
+FailedOver and RegionsHealthy) and events.
+
+An automatic switch is the operator's decision, kept in status (activeRegion, lastFailover with
+mode Automatic and `request`, what the person's side said at the switch), never in the spec: a
+GitOps tool would revert a spec edit and switch the services back into the failed region. The
+decision stays in force (across restarts, read back from status) until a person acts: a new
+spec.activeRegion or a new forumdb.io/failover-requested annotation (forumctl failover sets
+both), or failover mode Manual. The status is
 patched only when it changes (and at most every STATUS_REFRESH seconds for the check times), so
 a steady state costs reads only.
 """
@@ -122,8 +129,9 @@ class Monitor:
     active_region: str | None = None  # what the ConfigMap should say; None: not decided yet
     # Observed replica regions, from the last reconcile that could read AWS.
     replica_regions: tuple[str, ...] | None = None
-    # After an automatic switch, until the (watched) spec shows it.
-    switched_from: str | None = None
+    # The automatic decision in force: (region, the person's request it was made under).
+    override: tuple[str, str] | None = None
+    _override_loaded: bool = False
     reconcile_conditions: list[dict[str, Any]] | None = None
     last_failover: dict[str, Any] | None = None
     last_problem: str | None = None
@@ -169,10 +177,44 @@ class Monitor:
 
     # ------------------------------------------------------------------ one health check
 
+    def region_in_force(
+        self,
+        raw_spec: Mapping[str, Any],
+        annotations: Mapping[str, str],
+        live_status: Mapping[str, Any],
+    ) -> str | None:
+        """The automatic decision in force, if any (None: the spec's region rules). Read
+        back from status after a restart; used by the reconcile before the first check."""
+        with self.lock:
+            self._load_override(live_status)
+            return self._override_for(raw_spec, annotations)
+
+    def _load_override(self, live_status: Mapping[str, Any]) -> None:
+        if self._override_loaded:
+            return
+        self._override_loaded = True
+        last = live_status.get("lastFailover") or {}
+        to = last.get("to")
+        automatic = last.get("mode") == "Automatic" and "request" in last
+        if automatic and to and live_status.get("activeRegion") == to:
+            self.override = (str(to), str(last["request"]))
+            self.last_failover = dict(last)
+
+    def _override_for(
+        self, raw_spec: Mapping[str, Any], annotations: Mapping[str, str]
+    ) -> str | None:
+        if self.override is None:
+            return None
+        mode = (raw_spec.get("failover") or {}).get("mode", "Manual")
+        if mode == "Automatic" and self.override[1] == request_token(raw_spec, annotations):
+            return self.override[0]
+        return None
+
     def tick(
         self,
         *,
         raw_spec: Mapping[str, Any],
+        annotations: Mapping[str, str] | None = None,
         live_status: Mapping[str, Any],
         clients: Callable[[str, str], Any],
         kube: Kube,
@@ -193,14 +235,16 @@ class Monitor:
         if _tables_refused(live_status):
             return []  # the tables are another resource's: nothing of theirs is shown as ours
         self._load(live_status)
+        annotations = annotations or {}
         now = status.now_iso()
         if probes is None:
             self._probes = probes = self._probes or RegionProbes(clients, threads=4)
         replicas = self._check(spec, clients, probes, now, woken, table_check_interval)
         # Only a resource that was Ready once fails over: during provisioning tables are missing.
         self.armed = bool(live_status.get("readyGeneration"))
-        decision = failover.decide(self._policy(spec, replicas), self._requested(spec), self.health)
-        target, events = self._follow(kube, decision, now)
+        requested = self._requested(spec, raw_spec, annotations)
+        decision = failover.decide(self._policy(spec, replicas), requested, self.health)
+        target, events = self._follow(decision, now, request_token(raw_spec, annotations))
         events += self._problem(decision)
         self._sync_configmap(kube, target)
         self._publish_status(kube, spec, now)
@@ -215,6 +259,8 @@ class Monitor:
         """What the live status knows and this monitor does not (yet): after a restart."""
         if self.active_region is None:
             self.active_region = live_status.get("activeRegion")
+        with self.lock:
+            self._load_override(live_status)
         if not self.started:  # the first check since the operator started
             self.started = True
             shown = {c.get("type") for c in live_status.get("conditions") or []}
@@ -307,39 +353,43 @@ class Monitor:
             replica_regions=replicas,
         )
 
-    def _requested(self, spec: ForumDatabaseSpec) -> str:
-        """The region the spec asks for; right after an automatic switch, until the watch
-        brings the new spec, the region switched to."""
-        requested = spec.requested_region
-        if self.switched_from is not None:
-            if requested == self.switched_from:
-                return self.active_region or requested  # the watch has not caught up
-            self.switched_from = None
-        return requested
+    def _requested(
+        self, spec: ForumDatabaseSpec, raw_spec: Mapping[str, Any], annotations: Mapping[str, str]
+    ) -> str:
+        """The region in force: the automatic decision while no person has acted since (and
+        the mode is Automatic), else the one the spec asks for."""
+        with self.lock:
+            region = self._override_for(raw_spec, annotations)
+            if region is None:
+                self.override = None  # a person acted (or Manual): the spec rules from now on
+        return region or spec.requested_region
 
-    def _follow(self, kube: Kube, decision: failover.Decision, now: str) -> tuple[str, list[Event]]:
-        """Carry out the decision: an automatic switch (once spec.activeRegion records it), or
-        a manual change of spec.activeRegion; the active region now and the events that tell."""
+    def _follow(
+        self, decision: failover.Decision, now: str, request: str
+    ) -> tuple[str, list[Event]]:
+        """Carry out the decision: an automatic switch (kept in status), or a person's
+        change of spec.activeRegion; the active region now and the events that tell."""
         previous = self.active_region
         target = decision.active_region
         events: list[Event] = []
         if decision.switch_to and self.armed:
-            if self._write_spec_region(kube, decision.switch_to):
-                target = decision.switch_to
-                self.switched_from = decision.active_region
-                self.last_failover = {
-                    "from": decision.active_region,
-                    "to": target,
-                    "time": now,
-                    "mode": "Automatic",
-                    "reason": decision.reason,
-                }
-                metrics.FAILOVERS.labels(kind="automatic").inc()
-                message = (
-                    f"switched the services from {decision.active_region} to {target}: "
-                    f"{decision.reason}"
-                )
-                events.append(Event("Warning", "FailedOver", message))
+            target = decision.switch_to
+            with self.lock:
+                self.override = (target, request)
+            self.last_failover = {
+                "from": decision.active_region,
+                "to": target,
+                "time": now,
+                "mode": "Automatic",
+                "reason": decision.reason,
+                "request": request,
+            }
+            metrics.FAILOVERS.labels(kind="automatic").inc()
+            message = (
+                f"switched the services from {decision.active_region} to {target}: "
+                f"{decision.reason}"
+            )
+            events.append(Event("Warning", "FailedOver", message))
         elif previous is not None and previous != target:
             self.last_failover = {
                 "from": previous,
@@ -365,17 +415,6 @@ class Monitor:
         return events
 
     # ------------------------------------------------------------------ effects
-
-    def _write_spec_region(self, kube: Kube, region: str) -> bool:
-        try:
-            kube.patch_active_region(self.namespace, self.name, region)
-        except ApiException as exc:
-            log.warning(
-                "cannot record the failover in spec.activeRegion; not switching yet",
-                extra={"resource": self.resource, "region": region, "cause": cause(exc)},
-            )
-            return False
-        return True
 
     def _sync_configmap(self, kube: Kube, region: str) -> None:
         """AWS_REGION of the existing ConfigMap (the reconcile creates it with the rest)."""
@@ -487,6 +526,13 @@ class Monitor:
             self._published = comparable
             self._published_at = time.monotonic()
             self._last_conditions = conditions
+
+
+def request_token(raw_spec: Mapping[str, Any], annotations: Mapping[str, str]) -> str:
+    """What the person's side asks for the active region: spec.activeRegion as written (unset
+    is not the same as the primary named) and the failover-requested annotation."""
+    asked = raw_spec.get("activeRegion") or ""
+    return f"{asked}|{annotations.get(naming.ANNOTATION_FAILOVER_REQUESTED, '')}"
 
 
 def _no_time(cond: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The operator's Kubernetes adapter: every write it makes to the API, in one place.
 
-- the ForumDatabase's status (the reconcile loop and the health monitor) and spec.activeRegion
-  (an automatic failover);
+- the ForumDatabase's status (the reconcile loop and the health monitor; an automatic failover
+  is recorded there, never in the user's spec);
 - the ConfigMap forumdb-NAME for the services (created with the rest by a reconcile; its
   AWS_REGION switched by the health monitor);
 - Kopf's peering object, created at start when missing.
@@ -88,17 +88,6 @@ class Kube:
                 return False  # deleted meanwhile
             raise
         return True
-
-    def patch_active_region(self, namespace: str, name: str, region: str) -> None:
-        """spec.activeRegion: an automatic failover, recorded where a person would set it."""
-        self.custom.patch_namespaced_custom_object(
-            naming.GROUP,
-            naming.VERSION,
-            namespace,
-            naming.PLURAL,
-            name,
-            {"spec": {"activeRegion": region}},
-        )
 
     # ------------------------------------------------------------------ the ConfigMap
 

@@ -271,7 +271,15 @@ def publish(
     elif outcome.desired is not None and outcome.replica_regions is not None:
         monitor.replica_regions = tuple(outcome.replica_regions)
         monitor.saw_tables(outcome.status.get("tables"))  # health needs not describe them again
-        region = monitor.active_region or outcome.desired.active_region
+        # The region in force: the monitor's; before its first check after a restart, an
+        # automatic decision recorded in status; else the spec's.
+        region = (
+            monitor.active_region
+            or monitor.region_in_force(
+                body.get("spec") or {}, _annotations(body), body.get("status") or {}
+            )
+            or outcome.desired.active_region
+        )
         data = configmap_data(outcome.desired, outcome.replica_regions, region)
         manifest = configmap_manifest(body, data)
         try:
@@ -345,6 +353,7 @@ async def health_loop(rt: Runtime, memo: Memo, live: Live, stopped: Any, post: P
                 rt.health_pool,
                 checks.tick,
                 raw_spec=dict(live.spec),
+                annotations=_annotations({"metadata": live.meta}),
                 live_status=dict(live.status),
                 clients=rt.probe_clients,
                 kube=rt.kube,
@@ -360,6 +369,10 @@ async def health_loop(rt: Runtime, memo: Memo, live: Live, stopped: Any, post: P
             )
         await sleep(wake, stopped, interval - (loop.time() - started))
         woken = wake.is_set()
+
+
+def _annotations(body: Mapping[str, Any]) -> dict[str, str]:
+    return dict((body.get("metadata") or {}).get("annotations") or {})
 
 
 def _health_interval(rt: Runtime, spec: Mapping[str, Any]) -> float:

@@ -85,7 +85,8 @@ class ObservedBackups:
 class ObservedAlarms:
     alarms: dict[str, dict[str, Any]] = field(default_factory=dict)
     topic_arn: str | None = None  # the operator-made topic, where it exists
-    subscriptions: dict[str, str] = field(default_factory=dict)  # e-mail -> subscription ARN
+    # e-mail -> subscription ARN, or "PendingConfirmation" / "Deleted" as SNS lists them
+    subscriptions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -609,7 +610,11 @@ class Observer:
                 TopicArn=topic_arn,
             )
             for s in subs:
-                if s.get("Protocol") == "email":
+                # An address listed twice (a Deleted one and a new one): keep the live one.
+                if s.get("Protocol") == "email" and out.subscriptions.get(s["Endpoint"]) in (
+                    None,
+                    "Deleted",
+                ):
                     out.subscriptions[s["Endpoint"]] = s.get("SubscriptionArn", "")
         return out
 

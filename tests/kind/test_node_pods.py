@@ -359,7 +359,8 @@ def config_sync(automatic: Release) -> Release:
     automatic.cluster.moto.control.region_outage("us-east-1", down=False)
     automatic.kubectl(
         *("patch", FORUMDB_RESOURCE, "forum", "--type=merge"),
-        *("-p", '{"spec":{"activeRegion":null}}'),
+        # The operator kept its decision in status; a person's spec.activeRegion takes over.
+        *("-p", '{"spec":{"activeRegion":"us-east-1"}}'),
     )
     wait_for(
         lambda: (

@@ -71,6 +71,13 @@ def delete_alarms(names: list[str], region: str, why: str) -> list[Action]:
     ]
 
 
+# ListSubscriptionsByTopic's SubscriptionArn for a subscription that was removed (unsubscribed
+# from the e-mail's link or the console) and is still listed: it is no subscription at all.
+# Seen on AWS (ansible/ansible#20086: "Unsubscribing ... results in the API returning
+# SubscriptionArn: Deleted"); AWS's ListSubscriptionsByTopic reference does not name the value.
+SUBSCRIPTION_DELETED = "Deleted"
+
+
 def diff_alarms(d: DesiredState, obs: Observed, plan: Plan) -> None:
     a: DesiredAlarms | None = d.alarms
     oa = obs.alarms
@@ -99,7 +106,10 @@ def diff_alarms(d: DesiredState, obs: Observed, plan: Plan) -> None:
         return  # alarms name the topic's ARN: next pass
     topic = a.topic_arn or oa.topic_arn
     for email in a.emails:
-        if topic and email not in oa.subscriptions:
+        # Absent, or listed as "Deleted" (unsubscribed by its owner, or an unconfirmed one SNS
+        # pruned): subscribe again. Confirmed (an ARN) and "PendingConfirmation" are left
+        # alone: subscribing a pending one again mails a new confirmation at every check.
+        if topic and oa.subscriptions.get(email, SUBSCRIPTION_DELETED) == SUBSCRIPTION_DELETED:
             plan.actions.append(
                 Action(
                     "topic",

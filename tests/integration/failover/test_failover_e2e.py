@@ -138,8 +138,10 @@ def test_automatic_failover_keeps_every_acknowledged_write(deploy, aws, kubectl)
         "Automatic",
     )
     assert status["lastFailover"]["from"] == PRIMARY
+    assert status["lastFailover"]["mode"] == "Automatic"
+    # The decision lives in status: the user's spec (what a GitOps tool would restore) is untouched.
     spec = kubectl.json("get", "forumdb", NAME, "-n", d.namespace)["spec"]
-    assert spec["activeRegion"] == DR
+    assert "activeRegion" not in spec
     assert events(kubectl, d.namespace, "FailedOver")
     ready = d.service.ready()
     assert ready["storage"]["region"] == DR

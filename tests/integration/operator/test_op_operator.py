@@ -238,7 +238,7 @@ def test_killed_mid_reconcile_and_restarted_converges_without_duplicates(
         == 1
     )
     alarms = boto3.client("cloudwatch", region_name="us-east-1").describe_alarms()["MetricAlarms"]
-    assert len(alarms) == 13
+    assert len(alarms) == 23  # 13 table/account alarms, 10 index throttle alarms (5 GSIs)
     assert replica_regions() == ["us-west-2"]
     assert op2.alive
 

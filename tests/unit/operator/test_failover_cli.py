@@ -78,7 +78,14 @@ def test_switches_and_waits_for_status_and_configmap(kube):
         DR,
         DR,
     )
-    assert fake.patches == [{"spec": {"activeRegion": DR}}]
+    # spec.activeRegion and a new failover-requested annotation (which hands the choice back to
+    # the spec after an automatic failover, even when spec.activeRegion already said DR).
+    assert [p["spec"] for p in fake.patches] == [{"activeRegion": DR}]
+    requested = fake.patches[0]["metadata"]["annotations"]["forumdb.io/failover-requested"]
+    assert requested.startswith(f"{DR}@")
+    assert run("--to", DR, "-o", "json").exit_code == 0
+    again = fake.patches[1]["metadata"]["annotations"]["forumdb.io/failover-requested"]
+    assert again != requested
 
 
 def test_refuses_a_region_that_is_neither_primary_nor_replica(kube):
@@ -106,7 +113,7 @@ def test_unhealthy_target_needs_force(kube):
     assert "us-west-2 failed its last 4 health checks: boom" in refused.stderr
     assert fake.patches == []
     assert run("--to", DR, "--force").exit_code == 0
-    assert fake.patches == [{"spec": {"activeRegion": DR}}]
+    assert [p["spec"] for p in fake.patches] == [{"activeRegion": DR}]
 
 
 def test_dry_run_changes_nothing(kube):

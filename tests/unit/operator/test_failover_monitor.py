@@ -82,10 +82,11 @@ class World:
         self.calls = CallCounter()  # the calls of the last tick, the probe threads' included
         self.clients = self.calls.wrap(awsclients.Clients(config=health.probe_config(1.0)))
 
-    def tick(self) -> list[Any]:
+    def tick(self, annotations: dict[str, str] | None = None) -> list[Any]:
         self.calls.reset()
         events = self.monitor.tick(
             raw_spec=self.spec,
+            annotations=annotations or {},
             live_status=self.status,
             clients=self.clients,
             kube=Kube(self.core, self.custom),  # type: ignore[arg-type]
@@ -156,7 +157,8 @@ def test_automatic_failover_after_threshold_then_no_failback(ext):
     events = w.tick()  # the third failed check in a row
     assert [e.reason for e in events] == ["FailedOver"]
     assert "from us-east-1 to us-west-2" in events[0].message
-    assert w.custom.spec_patches == [{"activeRegion": DR}]
+    # The decision is the operator's: it lives in status, the user's spec stays as it was.
+    assert w.custom.spec_patches == []
     assert w.core.data["AWS_REGION"] == DR
     assert w.status["activeRegion"] == DR
     assert w.status["lastFailover"]["mode"] == "Automatic"
@@ -169,7 +171,7 @@ def test_automatic_failover_after_threshold_then_no_failback(ext):
     assert w.status["health"] == "Healthy"
     assert conditions(w.status)["RegionsHealthy"]["status"] == "True"
     assert w.core.data["AWS_REGION"] == DR  # no automatic failback
-    assert w.custom.spec_patches == [{"activeRegion": DR}]
+    assert w.custom.spec_patches == []
 
 
 def test_short_outage_below_threshold_causes_no_switch(ext):
@@ -254,3 +256,72 @@ def test_restarted_operator_keeps_showing_the_conditions_it_showed(ext):
     ]
     w.tick()
     assert conditions(w.status)["FailedOver"]["reason"] == "OnPrimary"
+
+
+def failed_over(w: World) -> None:
+    """Three failed checks of the primary: the operator switched to DR."""
+    w.tick()
+    w.ext.region_outage(PRIMARY)
+    events = [e for _ in range(3) for e in w.tick()]
+    assert [e.reason for e in events] == ["FailedOver"]
+    assert (w.status["activeRegion"], w.core.data["AWS_REGION"]) == (DR, DR)
+
+
+def test_a_spec_reverted_mid_outage_does_not_switch_back(ext):
+    """A GitOps tool applies the spec again during the outage (activeRegion unset, as in git):
+    the operator wrote nothing there, so the services stay in DR."""
+    w = World(automatic())
+    w.ext = ext
+    failed_over(w)
+    w.spec = automatic()  # re-applied from git, unchanged
+    for _ in range(3):
+        assert w.tick() == []
+    assert (w.status["activeRegion"], w.core.data["AWS_REGION"]) == (DR, DR)
+    assert w.custom.spec_patches == []
+
+
+def test_the_decision_survives_a_restart(ext):
+    """A new operator process (new monitor) reads the decision back from status."""
+    w = World(automatic())
+    w.ext = ext
+    failed_over(w)
+    ext.region_outage(PRIMARY, down=False)
+    w.monitor = health.Monitor(NS, NAME)
+    assert w.monitor.region_in_force(w.spec, {}, w.status) == DR
+    assert w.tick() == []
+    assert (w.status["activeRegion"], w.core.data["AWS_REGION"]) == (DR, DR)
+
+
+def test_a_person_fails_back_by_setting_spec_active_region(ext):
+    w = World(automatic())
+    w.ext = ext
+    failed_over(w)
+    ext.region_outage(PRIMARY, down=False)
+    w.spec = {**w.spec, "activeRegion": PRIMARY}  # forumctl failover --to us-east-1
+    assert [e.reason for e in w.tick()] == ["ActiveRegionChanged"]
+    assert (w.status["activeRegion"], w.core.data["AWS_REGION"]) == (PRIMARY, PRIMARY)
+    assert w.status["lastFailover"]["mode"] == "Manual"
+
+
+def test_a_person_fails_back_with_the_annotation_when_the_spec_already_says_so(ext):
+    """spec.activeRegion already names the primary: setting it again changes nothing, so
+    forumctl also sets the failover-requested annotation, which hands the choice back."""
+    w = World({**automatic(), "activeRegion": PRIMARY})
+    w.ext = ext
+    failed_over(w)
+    ext.region_outage(PRIMARY, down=False)
+    assert w.tick() == []  # the same spec: the decision stays
+    assert w.status["activeRegion"] == DR
+    events = w.tick(annotations={"forumdb.io/failover-requested": "us-east-1@t1"})
+    assert [e.reason for e in events] == ["ActiveRegionChanged"]
+    assert (w.status["activeRegion"], w.core.data["AWS_REGION"]) == (PRIMARY, PRIMARY)
+
+
+def test_manual_mode_takes_the_spec_region_over_an_automatic_decision(ext):
+    w = World(automatic())
+    w.ext = ext
+    failed_over(w)
+    ext.region_outage(PRIMARY, down=False)
+    w.spec = automatic(mode="Manual")
+    w.tick()
+    assert (w.status["activeRegion"], w.core.data["AWS_REGION"]) == (PRIMARY, PRIMARY)

@@ -427,7 +427,8 @@ def test_alarms_disabled_deletes_ours_and_unset_leaves_them():
     obs = in_shape(desired())
     plan = diff(desired(alarms={"enabled": False}), obs)
     assert [a.operation for a in plan.actions] == ["delete_alarms"]
-    assert len(plan.actions[0].params["AlarmNames"]) == 13
+    # 13 table/account alarms and 10 index throttle alarms (5 GSIs x read and write)
+    assert len(plan.actions[0].params["AlarmNames"]) == 23
     assert diff(desired(alarms=None), obs).converged
 
 
@@ -447,12 +448,61 @@ def test_topic_created_before_alarms_and_emails_subscribed():
     }
 
 
+def test_removed_email_subscription_is_made_again_pending_and_confirmed_are_left_alone():
+    """SNS lists an unsubscribed (or pruned, never confirmed) e-mail as SubscriptionArn
+    "Deleted": it is subscribed again. A pending one is not (a new confirmation mail at every
+    check), nor a confirmed one."""
+    emails = ["gone@example.com", "pending@example.com", "ok@example.com"]
+    d = desired(alarms={"createTopic": True, "emailSubscriptions": emails})
+    obs = in_shape(d)
+    topic = obs.alarms.topic_arn
+    obs.alarms.subscriptions = {
+        "gone@example.com": "Deleted",
+        "pending@example.com": "PendingConfirmation",
+        "ok@example.com": f"{topic}:0b7e5c3a",
+    }
+    (action,) = diff(d, obs).actions
+    assert (action.operation, action.params["Endpoint"]) == ("subscribe", "gone@example.com")
+    obs.alarms.subscriptions["gone@example.com"] = "PendingConfirmation"
+    assert diff(d, obs).converged
+
+
+def test_throttle_alarms_for_each_index_of_each_table():
+    """ReadThrottleEvents and WriteThrottleEvents per GSI (dimensions TableName and
+    GlobalSecondaryIndexName), named TABLE/INDEX/METRIC under the resource's alarm prefix."""
+    d = desired()
+    assert d.alarms is not None
+    by_name = {a.name: a for a in d.alarms.alarms}
+    index_alarms = []
+    indexed = [t for t in d.tables if t.indexes]
+    assert indexed  # the Threads feed index at least
+    for t in indexed:
+        for gsi in t.indexes:
+            index = gsi["IndexName"]
+            for metric in ("ReadThrottleEvents", "WriteThrottleEvents"):
+                alarm = by_name[f"forumdb/ns1/forum/{t.name}/{index}/{metric}"]
+                index_alarms.append(alarm.name)
+                req = alarm.put_request([])
+                assert (req["MetricName"], req["Statistic"]) == (metric, "Sum")
+                assert sorted((x["Name"], x["Value"]) for x in req["Dimensions"]) == [
+                    ("GlobalSecondaryIndexName", index),
+                    ("TableName", t.name),
+                ]
+    # A diff creates them on a resource whose alarms predate them.
+    obs = in_shape(d)
+    for name in index_alarms:
+        del obs.alarms.alarms[name]
+    plan = diff(d, obs)
+    assert [a.operation for a in plan.actions] == ["put_metric_alarm"] * len(index_alarms)
+    assert sorted(a.params["AlarmName"] for a in plan.actions) == sorted(index_alarms)
+
+
 def test_alarm_actions_name_the_topic():
     topic = "arn:aws:sns:us-east-1:123456789012:ops"
     d = desired(alarms={"snsTopicArn": topic})
     obs = in_shape(desired())  # alarms without actions
     plan = diff(d, obs)
-    assert len(plan.actions) == 13
+    assert len(plan.actions) == 23  # 13 table/account alarms and 10 index throttle alarms
     assert all(a.params["AlarmActions"] == [topic] for a in plan.actions)
 
 

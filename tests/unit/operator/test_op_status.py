@@ -49,7 +49,8 @@ def test_summary_fields_show_replication_pitr_and_backup():
     users = fields["tables"][0]
     assert users["regions"][1]["arn"].endswith(":table/forum-Users")
     assert fields["backups"]["lastRecoveryPoint"]["arn"] == "arn:rp"
-    assert len(fields["alarms"]["items"]) == 3 * (2 + 1 + 2) + 1
+    # per table: 2 throttle, 1 system errors, 2 replication; 2 throttle per index (5); account
+    assert len(fields["alarms"]["items"]) == 3 * (2 + 1 + 2) + 5 * 2 + 1
 
 
 def test_replica_not_active_shows_in_replication_and_condition():
