@@ -7,6 +7,7 @@ Also the deletion of a resource (deletionPolicy Retain or Delete).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -228,14 +229,20 @@ class Reconciler:
             plan = diff(desired, obs)
             if plan.problems or not plan.actions or (stop is not None and stop()):
                 return obs, plan
+            answers: dict[int, Any] = {}
             before = len(applied)
             try:
                 apply_actions(
-                    plan.actions, self.clients, resource=resource, done=applied, stop=stop
+                    plan.actions,
+                    self.clients,
+                    resource=resource,
+                    done=applied,
+                    stop=stop,
+                    answered=functools.partial(_remember_answer, answers),
                 )
             finally:
                 for a in applied[before:]:
-                    memo.applied(a.operation, a.region, a.params, a.feature)
+                    memo.applied(a.operation, a.region, a.params, a.feature, answers.get(id(a)))
         obs = look()
         return obs, diff(desired, obs)
 
@@ -513,6 +520,10 @@ class Reconciler:
         )
         events.append(Event("Normal", "Deleted", msg))
         return Outcome({**base, "message": msg}, events, None, applied, desired=desired)
+
+
+def _remember_answer(answers: dict[int, Any], action: Action, response: Any) -> None:
+    answers[id(action)] = response
 
 
 def _own_fields(previous: Mapping[str, Any]) -> dict[str, Any]:
