@@ -436,7 +436,12 @@ class Observer:
                 key = (t["ResourceId"], t["ScalableDimension"])
                 obs.scalable_targets[key] = (int(t["MinCapacity"]), int(t["MaxCapacity"]))
         # By ResourceId (the API's filter takes one): the account's other policies are not read.
-        for resource_id in dict.fromkeys(ids):
+        # Only where a scalable target exists: a policy needs its target ("You must register
+        # the scalable target before you can apply a scaling policy", PutScalingPolicy), and
+        # DeregisterScalableTarget deletes the target's policies (Application Auto Scaling API
+        # reference); an on-demand table has none, so its check costs one call.
+        targeted = {resource_id for resource_id, _ in obs.scalable_targets}
+        for resource_id in (r for r in dict.fromkeys(ids) if r in targeted):
             for page in self._pages(
                 "application-autoscaling",
                 region,
