@@ -539,7 +539,9 @@ def _provisioned(spec: ForumDatabaseSpec) -> dict[str, str]:
 def _long_running(d: DesiredState, obs: Observed, plan: Plan) -> bool:
     """An index is being built or a replica is making its first copy (minutes to hours, by
     the table's size), and nothing else of this resource is to do or is being created: poll
-    slowly."""
+    slowly. Not for a table that holds nothing (DescribeTable's ItemCount and TableSizeBytes
+    0, as a table being provisioned has): there is nothing to copy or backfill, the short
+    wait with its back-off polls it."""
     if plan.actions:
         return False
     long = False
@@ -547,6 +549,8 @@ def _long_running(d: DesiredState, obs: Observed, plan: Plan) -> bool:
         o = obs.table(t.kind, d.primary_region)
         if o is None or o.status != "ACTIVE":
             return False  # a table changing state (AWS: seconds to a minute)
+        if o.item_count == 0 and o.size_bytes == 0:
+            continue
         long = long or any(i.status == "CREATING" for i in o.indexes.values())
         long = long or any(r.status == "CREATING" for r in o.replicas.values())
     return long
