@@ -21,17 +21,19 @@ def apply_actions(
     resource: str,
     done: list[Action] | None = None,
     stop: Callable[[], bool] | None = None,
+    answered: Callable[[Action, Any], None] | None = None,
 ) -> list[Action]:
     """Run each action; stop at the first error (raised as errors.ReconcileError) so the next
     reconcile re-observes before trying again. `done` collects what succeeded, also on error.
-    `stop()` true before an action: return without it (the resource is being deleted)."""
+    `stop()` true before an action: return without it (the resource is being deleted).
+    `answered(action, response)`: each success with AWS's answer (the ids a create returns)."""
     done = [] if done is None else done
     for action in actions:
         if stop is not None and stop():
             break
         client = clients(action.service, action.region)
         try:
-            getattr(client, action.operation)(**action.params)
+            response = getattr(client, action.operation)(**action.params)
         except Exception as exc:
             code = errors.error_code(exc)
             if action.operation == "create_table" and code == "ResourceInUseException":
@@ -58,4 +60,6 @@ def apply_actions(
             "applied", extra={"resource": resource, "region": action.region, "action": str(action)}
         )
         done.append(action)
+        if answered is not None:
+            answered(action, response)
     return done

@@ -180,10 +180,20 @@ class ReadMemo:
                     memo.pitr[key] = ObservedPitr(False, None)
         return memo
 
+    # Topics this reconcile created (CreateTopic's TopicArn): they exist, no need to ask.
+    created_topics: set[str] = field(default_factory=set)
+
     def applied(
-        self, operation: str, region: str, params: dict[str, Any], feature: str = ""
+        self,
+        operation: str,
+        region: str,
+        params: dict[str, Any],
+        feature: str = "",
+        response: Any = None,
     ) -> None:
-        """An action that succeeded (forumdb_operator.apply)."""
+        """An action that succeeded (forumdb_operator.apply), with AWS's answer where known."""
+        if self._created(operation, region, params, response):
+            return
         for name in ("autoscaling", "backup", "alarm"):
             if feature == name or (name == "alarm" and feature == "topic"):
                 self.features.pop(name, None)
@@ -209,6 +219,38 @@ class ReadMemo:
         self.tags.pop(table, None)
         for key in [k for k in self.pitr if k[0] == table]:
             del self.pitr[key]
+
+    def _created(self, operation: str, region: str, params: dict[str, Any], response: Any) -> bool:
+        """A backup vault, plan or selection, or a topic, this reconcile made: known from what
+        was sent and the id AWS answered (CreateBackupVault's BackupVaultArn, CreateBackupPlan's
+        BackupPlanId, CreateBackupSelection's SelectionId, CreateTopic's TopicArn), so the next
+        pass does not read the feature again to find it. False: read it again."""
+        answer = response if isinstance(response, Mapping) else {}
+        b = self.features.get("backup")
+        if operation == "create_topic" and answer.get("TopicArn"):
+            self.created_topics.add(str(answer["TopicArn"]))
+            return False  # the alarms are read again (with the topic, without asking for it)
+        if not isinstance(b, ObservedBackups):
+            return False
+        if operation == "create_backup_vault" and answer.get("BackupVaultArn"):
+            b.vault_arns[region] = str(answer["BackupVaultArn"])
+            return True
+        if operation == "create_backup_plan" and answer.get("BackupPlanId"):
+            b.plan_id = str(answer["BackupPlanId"])
+            b.plan_arn = answer.get("BackupPlanArn")
+            b.plan = copy.deepcopy(params.get("BackupPlan"))
+            b.selection_id, b.selection = None, None
+            b.last_recovery_point = None  # a new plan has made none
+            return True
+        if (
+            operation == "create_backup_selection"
+            and answer.get("SelectionId")
+            and b.plan_id == params.get("BackupPlanId")
+        ):
+            b.selection_id = str(answer["SelectionId"])
+            b.selection = copy.deepcopy(params.get("BackupSelection"))
+            return True
+        return False
 
 
 def _table_of_arn(arn: Any) -> str:
@@ -366,7 +408,9 @@ class Observer:
             obs.backups = copy.deepcopy(memo.features["backup"])
         if desired.alarms is not None:
             if "alarm" not in memo.features:
-                memo.features["alarm"] = self.alarms(desired, known, obs)
+                memo.features["alarm"] = self.alarms(
+                    desired, known, obs, created=frozenset(memo.created_topics)
+                )
             obs.alarms = copy.deepcopy(memo.features["alarm"])
         return obs
 
@@ -405,7 +449,12 @@ class Observer:
                 key = (t["ResourceId"], t["ScalableDimension"])
                 obs.scalable_targets[key] = (int(t["MinCapacity"]), int(t["MaxCapacity"]))
         # By ResourceId (the API's filter takes one): the account's other policies are not read.
-        for resource_id in dict.fromkeys(ids):
+        # Only where a scalable target exists: a policy needs its target ("You must register
+        # the scalable target before you can apply a scaling policy", PutScalingPolicy), and
+        # DeregisterScalableTarget deletes the target's policies (Application Auto Scaling API
+        # reference); an on-demand table has none, so its check costs one call.
+        targeted = {resource_id for resource_id, _ in obs.scalable_targets}
+        for resource_id in (r for r in dict.fromkeys(ids) if r in targeted):
             for page in self._pages(
                 "application-autoscaling",
                 region,
@@ -582,8 +631,13 @@ class Observer:
         return max(done, key=lambda p: str(p.get("CreationDate") or ""))
 
     def alarms(
-        self, desired: DesiredState, known: Remembered | None = None, obs: Observed | None = None
+        self,
+        desired: DesiredState,
+        known: Remembered | None = None,
+        obs: Observed | None = None,
+        created: frozenset[str] = frozenset(),
     ) -> ObservedAlarms:
+        """`created`: topic ARNs this reconcile made (CreateTopic's answer), not asked for."""
         a = desired.alarms
         assert a is not None
         out = ObservedAlarms()
@@ -598,7 +652,9 @@ class Observer:
                 out.alarms[alarm["AlarmName"]] = alarm
         topic_arn = a.topic_arn
         if a.create_topic_name:
-            topic_arn = self._topic_arn(a.create_topic_name, a.region, known, obs)
+            topic_arn = next(
+                (t for t in created if t.endswith(":" + a.create_topic_name)), None
+            ) or self._topic_arn(a.create_topic_name, a.region, known, obs)
             out.topic_arn = topic_arn
         if topic_arn and a.emails:
             subs = self._paged(

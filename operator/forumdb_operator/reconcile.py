@@ -7,6 +7,7 @@ Also the deletion of a resource (deletionPolicy Retain or Delete).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -228,14 +229,20 @@ class Reconciler:
             plan = diff(desired, obs)
             if plan.problems or not plan.actions or (stop is not None and stop()):
                 return obs, plan
+            answers: dict[int, Any] = {}
             before = len(applied)
             try:
                 apply_actions(
-                    plan.actions, self.clients, resource=resource, done=applied, stop=stop
+                    plan.actions,
+                    self.clients,
+                    resource=resource,
+                    done=applied,
+                    stop=stop,
+                    answered=functools.partial(_remember_answer, answers),
                 )
             finally:
                 for a in applied[before:]:
-                    memo.applied(a.operation, a.region, a.params, a.feature)
+                    memo.applied(a.operation, a.region, a.params, a.feature, answers.get(id(a)))
         obs = look()
         return obs, diff(desired, obs)
 
@@ -515,6 +522,10 @@ class Reconciler:
         return Outcome({**base, "message": msg}, events, None, applied, desired=desired)
 
 
+def _remember_answer(answers: dict[int, Any], action: Action, response: Any) -> None:
+    answers[id(action)] = response
+
+
 def _own_fields(previous: Mapping[str, Any]) -> dict[str, Any]:
     """The fields of `previous` a reconcile writes back: not the health monitor's, which it
     patches on its own (a reconcile's older copy would undo the monitor's newer write)."""
@@ -528,7 +539,9 @@ def _provisioned(spec: ForumDatabaseSpec) -> dict[str, str]:
 def _long_running(d: DesiredState, obs: Observed, plan: Plan) -> bool:
     """An index is being built or a replica is making its first copy (minutes to hours, by
     the table's size), and nothing else of this resource is to do or is being created: poll
-    slowly."""
+    slowly. Not for a table that holds nothing (DescribeTable's ItemCount and TableSizeBytes
+    0, as a table being provisioned has): there is nothing to copy or backfill, the short
+    wait with its back-off polls it."""
     if plan.actions:
         return False
     long = False
@@ -536,6 +549,8 @@ def _long_running(d: DesiredState, obs: Observed, plan: Plan) -> bool:
         o = obs.table(t.kind, d.primary_region)
         if o is None or o.status != "ACTIVE":
             return False  # a table changing state (AWS: seconds to a minute)
+        if o.item_count == 0 and o.size_bytes == 0:
+            continue
         long = long or any(i.status == "CREATING" for i in o.indexes.values())
         long = long or any(r.status == "CREATING" for r in o.replicas.values())
     return long

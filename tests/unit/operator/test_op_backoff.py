@@ -8,6 +8,7 @@ import asyncio
 import time
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 from op_factories import spec
@@ -158,9 +159,20 @@ def test_throttling_that_outlasts_the_clients_retries_is_retried_soon_then_longe
     assert any(c["reason"] == "Retrying" for c in out.status["conditions"])
 
 
+def hold_data(region: str, tables: list[str]) -> None:
+    """One item in each table: DescribeTable's ItemCount and TableSizeBytes are no longer 0."""
+    ddb = boto3.client("dynamodb", region_name=region)
+    for name in tables:
+        desc = ddb.describe_table(TableName=name)["Table"]
+        types = {a["AttributeName"]: a["AttributeType"] for a in desc["AttributeDefinitions"]}
+        key = {k["AttributeName"]: {types[k["AttributeName"]]: "1"} for k in desc["KeySchema"]}
+        ddb.put_item(TableName=name, Item=key)
+
+
 def test_a_replica_making_its_first_copy_is_polled_slowly(ext):
-    """Replica CREATING (AWS: minutes to hours for a big table), nothing else to do: the
-    reconcile asks to look again in LONG_WAIT_DELAY, not every few seconds."""
+    """Replica CREATING of a table that holds data (AWS: minutes to hours for a big table),
+    nothing else to do: the reconcile asks to look again in LONG_WAIT_DELAY, not every few
+    seconds. (An empty table's replica is polled at the short wait: test_op_call_budget.)"""
     ext.set_replication(replica_activation_seconds=600.0)
     r = Reconciler(Clients())
     raw = spec(backups=None, alarms=None, pointInTimeRecovery=None)
@@ -168,6 +180,9 @@ def test_a_replica_making_its_first_copy_is_polled_slowly(ext):
     previous: dict[str, Any] = {}
     for _ in range(40):
         out = r.reconcile(namespace=NS, name=NAME, spec=raw, generation=1, previous=previous)
+        if not previous:
+            assert out.desired is not None
+            hold_data(raw["primaryRegion"], [t.name for t in out.desired.tables])
         previous = out.status
         if out.requeue_after == reconcile.LONG_WAIT_DELAY:
             break
