@@ -35,9 +35,7 @@ DRIFT_CHECK: dict[str, Counter[str]] = {
             "backup:GetBackupSelection": 1,
             "backup:ListRecoveryPointsByBackupVault": 1,
             "cloudwatch:DescribeAlarms": 1,  # AlarmNamePrefix: the resource's own
-            # spec.billing is managed: auto scaling leftovers are looked for (policies only
-            # where a scalable target exists; an on-demand table has none)
-            "application-autoscaling:DescribeScalableTargets": 1,
+            # no auto scaling read: on-demand tables can hold no leftovers to remove
         }
     ),
     "forumdatabase-provisioned.yaml": Counter(
