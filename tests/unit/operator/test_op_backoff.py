@@ -15,6 +15,7 @@ from op_factories import spec
 from test_op_loops import RecordingKube, Stop, live, ready_outcome, run, runtime
 from test_op_reconcile_moto import NAME, NS
 
+from forumdb import aws
 from forumdb_operator import backoff, errors, loops, reconcile
 from forumdb_operator.awsclients import Clients
 from forumdb_operator.reconcile import Outcome, Reconciler
@@ -151,7 +152,10 @@ def test_throttling_that_outlasts_the_clients_retries_is_retried_soon_then_longe
     """DescribeTable throttled past botocore's own retries: a transient outcome whose first
     wait is seconds (not a fixed 30 s), which the loop then doubles."""
     ext.set_fault(service="dynamodb", operation="DescribeTable", throttle_rate=1.0)
-    out = Reconciler(Clients()).reconcile(
+    # two client retries, not the default eight: botocore's backoff between eight throttled
+    # tries took most of a minute, and what is tested is the outcome once they are spent
+    clients = Clients(config=aws.client_config(max_attempts=2))
+    out = Reconciler(clients).reconcile(
         namespace=NS, name=NAME, spec=spec(replicaRegions=[]), generation=1
     )
     assert out.phase == "Provisioning", out.status["message"]
