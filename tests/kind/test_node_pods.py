@@ -205,7 +205,7 @@ def test_helm_upgrade_with_requests_running_loses_none(release: Release) -> None
     try:
         release.cluster.helm(
             *("upgrade", RELEASE, str(CHART), "-n", release.namespace, "--reuse-values"),
-            f"--set=services.podAnnotations.rolled={uuid.uuid4().hex[:8]}",
+            f"--set-string=services.podAnnotations.rolled={uuid.uuid4().hex[:8]}",
             timeout=60,
         )
         release.rollout("users", timeout=50)
