@@ -17,6 +17,8 @@ writes are accepted and the reconciler reports a bad spec in the status instead.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -104,11 +106,22 @@ def parse_service(value: str) -> tuple[str, str]:
     return namespace, name
 
 
+def listen_addr(host: str, service: str = "") -> str:
+    """Only the loopback interface when the API server reaches the webhook there (an operator
+    on the API server's host, as in `forumctl dev up`): nothing else on the network may call
+    it. Every interface otherwise: in a pod, the API server connects from outside."""
+    if not service:
+        with contextlib.suppress(ValueError):
+            if ipaddress.ip_address(host).is_loopback:
+                return host
+    return "0.0.0.0"  # noqa: S104 - see above
+
+
 def server(port: int, host: str, cert_dir: Path, service: str = "") -> kopf.WebhookServer:
     """The webhook server: registered by Service (`service` = NAMESPACE/NAME) or by URL."""
     ca = cert_dir / "ca.crt"
     tls: dict[str, Any] = {
-        "addr": "0.0.0.0",  # noqa: S104 - the API server connects from outside the pod
+        "addr": listen_addr(host, service),
         "port": port,
         "certfile": str(cert_dir / "tls.crt"),
         "pkeyfile": str(cert_dir / "tls.key"),

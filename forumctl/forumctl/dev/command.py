@@ -54,8 +54,9 @@ def _fail(out: Output, progress: Progress, exc: DevStackError) -> None:
 @click.group()
 def dev() -> None:
     """Run the whole stack on this machine: a real kube-apiserver + etcd, moto with DynamoDB
-    global tables, the operator and the three services (or only the services on JSON files).
-    Needs a source checkout with `make setup` done."""
+    global tables, the operator (with its admission webhook, which refuses a bad spec at
+    `kubectl apply`) and the three services (or only the services on JSON files). Needs a
+    source checkout with `make setup` done."""
 
 
 @dev.command()
@@ -72,7 +73,8 @@ def dev() -> None:
     default=DEFAULT_PORT_BASE,
     show_default=True,
     help="Fixed ports from BASE+1: users, threads, posts (8081..8083 by default), then moto, "
-    "kube-apiserver, etcd (2), operator health and metrics.",
+    "kube-apiserver, etcd (2), operator health and metrics, OIDC issuer, and the operator's "
+    "admission webhook.",
 )
 @click.option("--free-ports", is_flag=True, help="Let the OS pick free ports instead.")
 @click.option(
@@ -269,6 +271,12 @@ def _processes_text(report: dict[str, Any]) -> str:
         mark = "up  " if p["alive"] else "DOWN"
         url = f"  {p['url']}" if p["url"] else ""
         lines.append(f"  {mark} {p['name']:<16} pid {p['pid']:<8}{url}  log {p['log']}")
+    if report.get("webhook"):
+        hook = report["webhook"]
+        lines.append(
+            f"  admission webhook: ValidatingWebhookConfiguration {hook['configuration']} -> "
+            f"{hook['url']} (served by forum-operator)"
+        )
     if report.get("kubeconfig"):
         lines.append(f"  KUBECONFIG={report['kubeconfig']}")
     return "\n".join(lines)

@@ -24,6 +24,7 @@ class PortPlan:
     operator_health: int
     operator_metrics: int
     oidc: int
+    webhook: int  # the operator's admission webhook (HTTPS)
 
     @classmethod
     def from_base(cls, base: int) -> PortPlan:

@@ -2,7 +2,8 @@
 127.0.0.1, recorded in a state folder.
 
 Full stack (`up`): etcd + kube-apiserver with the CRDs -> the moto server with the forumdb
-extension (global tables across regions) -> forum-operator -> examples/forumdatabase.yaml
+extension (global tables across regions) -> forum-operator with its admission webhook, which
+must refuse a bad spec (forumctl.dev.admission) -> examples/forumdatabase.yaml
 applied and Ready -> its ConfigMap kept in a folder (configsync) -> the three services reading
 that folder -> the sample data migrated with forumctl -> the first backup -> a reconcile asked
 for (annotation forumdb.io/reconcile-requested), so the status shows the data and the backup.
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import requests
 import yaml
 
-from forumctl.dev import oidc
+from forumctl.dev import admission, oidc
 from forumctl.dev.checkout import Checkout, find_checkout
 from forumctl.dev.errors import DevStackError
 from forumctl.dev.launch import (
@@ -201,6 +202,7 @@ def _up_full(
     state.config_dir = launcher.state_dir / "config"
     kube_env = {"KUBECONFIG": str(state.kubeconfig), "KUBECACHEDIR": str(state.kube_cache_dir)}
 
+    webhook_dir = launcher.state_dir / "webhook"
     with progress.step("forum-operator"):
         argv = [
             console_script("forum-operator"),
@@ -209,6 +211,7 @@ def _up_full(
             *("--health-port", str(ports.operator_health)),
             *("--metrics-port", str(ports.operator_metrics)),
             *("--drift-interval", str(options.drift_interval)),
+            *admission.operator_args(ports.webhook, admission.write_certs(webhook_dir)),
         ]
         health = f"http://127.0.0.1:{ports.operator_health}/healthz"
         proc, operator = launcher.start(
@@ -216,6 +219,12 @@ def _up_full(
         )
         sync_proc, sync = _launch_configsync(launcher, f"forumdb-{name}")
         wait_http_ok("forum-operator", proc, operator.log, health)
+
+    with progress.step(
+        f"admission webhook (ValidatingWebhookConfiguration {admission.CONFIGURATION} "
+        "refuses a bad spec)"
+    ):
+        _await_webhook(launcher, kubectl, proc, ports.webhook, manifest, options.ready_timeout)
 
     with progress.step(f"ForumDatabase {name} applied and Ready ({checkout.example.name})"):
         _kubectl_step(kubectl, "apply", "-n", NAMESPACE, "-f", str(checkout.example))
@@ -243,6 +252,39 @@ def _up_full(
     # Without this, LAST-BACKUP and the item counts would show only after the drift interval.
     with progress.step(f"ForumDatabase {name} status shows the data and the backup"):
         _refresh_status(kubectl, name, operator.log, options.ready_timeout, bool(plan_id))
+
+
+def _await_webhook(
+    launcher: Launcher,
+    kubectl: KubectlCall,
+    operator: Popen[bytes],
+    port: int,
+    example: dict[str, Any],
+    timeout: float,
+) -> None:
+    """Registered and answering: a server-side dry run of a bad spec is refused."""
+    state = launcher.state
+    cert_dir = launcher.state_dir / "webhook"
+    probe = cert_dir / "probe.yaml"
+    probe.write_text(yaml.safe_dump(admission.probe_manifest(example), sort_keys=False))
+    try:
+        admission.await_webhook(
+            kubectl,
+            port=port,
+            probe_file=probe,
+            namespace=NAMESPACE,
+            operator_alive=lambda: operator.poll() is None,
+            timeout=min(timeout, 60),
+        )
+    except (GiveUp, TimeoutError) as exc:
+        raise DevStackError(
+            f"the operator's admission webhook: {str(exc).splitlines()[0]}",
+            log=launcher.log_file("forum-operator"),
+        ) from None
+    state.webhook = admission.WebhookRecord(
+        configuration=admission.CONFIGURATION, url=admission.url(port), cert_dir=cert_dir
+    )
+    save_state(launcher.state_dir, state)
 
 
 def _launch_configsync(launcher: Launcher, configmap: str) -> tuple[Popen[bytes], ProcessRecord]:
@@ -535,6 +577,15 @@ def status(state_dir: Path) -> dict[str, Any]:
         "kubeconfig": str(state.kubeconfig) if state.kubeconfig else None,
         "forumdb": {"name": state.forumdb, "namespace": state.namespace} if state.forumdb else None,
         "awsEndpoint": state.aws_endpoint,
+        "webhook": (
+            {
+                "configuration": state.webhook.configuration,
+                "url": state.webhook.url,
+                "certDir": str(state.webhook.cert_dir),
+            }
+            if state.webhook
+            else None
+        ),
         "regions": {"primary": state.primary_region, "replicas": state.replica_regions},
         "processes": [
             {

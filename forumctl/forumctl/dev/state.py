@@ -4,6 +4,7 @@ written after every process it starts so that `dev down` can stop a half-started
     STATE_DIR/state.json    this model
     STATE_DIR/logs/*.log    one log per process
     STATE_DIR/apiserver/    etcd data, certificates, kubeconfig (full stack)
+    STATE_DIR/webhook/      the operator's webhook certificates and the probe spec (full stack)
     STATE_DIR/config/       the operator's ConfigMap, one file per key (FORUMDB_CONFIG_DIR)
     STATE_DIR/data/         the services' JSON files (JSON mode)
 """
@@ -18,6 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from forumctl.dev.admission import WebhookRecord
 from forumctl.dev.errors import DevStackError
 from forumctl.dev.procs import group_alive, process_start_ticks
 
@@ -54,6 +56,9 @@ class DevState(BaseModel):
     forumdb: str | None = None
     aws_endpoint: str | None = None
     oidc_issuer: str | None = Field(None, description="the dev OIDC issuer (full stack)")
+    webhook: WebhookRecord | None = Field(
+        None, description="the operator's admission webhook, once it refuses a bad spec"
+    )
     primary_region: str | None = None
     replica_regions: list[str] = []
     config_dir: Path | None = None

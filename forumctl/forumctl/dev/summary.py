@@ -54,6 +54,13 @@ def what_to_try(state: DevState, state_dir: Path) -> str:
         ]
         lines += [f"  {line}" for line in export_lines(state)]
         lines += ["  kubectl get forumdb", f"  forumctl verify --forumdb {state.forumdb}"]
+        if state.webhook:
+            lines += [
+                "",
+                "A ForumDatabase with a mistake across fields is refused at `kubectl apply`, as in",
+                f"a cluster: the operator's admission webhook ({state.webhook.url}, "
+                f"ValidatingWebhookConfiguration {state.webhook.configuration}).",
+            ]
         posts = state.services.get("posts")
         if state.oidc_issuer and posts:
             lines += [

@@ -101,3 +101,17 @@ def test_service_must_be_namespace_and_name():
     for bad in ("svc", "/svc", "ns1/", "a/b/c"):
         with pytest.raises(ValueError, match="NAMESPACE/NAME"):
             parse_service(bad)
+
+
+def test_a_webhook_reached_on_loopback_listens_on_loopback_only(tmp_path):
+    # `forumctl dev up`: the API server on the same host calls https://127.0.0.1:N; nothing
+    # else on the network may. In a pod (a Service, or a host name) every interface.
+    from forumdb_operator import webhook
+
+    for name in ("tls.crt", "tls.key"):
+        (tmp_path / name).write_text("")
+    assert webhook.server(9443, "127.0.0.1", tmp_path).addr == "127.0.0.1"
+    assert webhook.server(9443, "::1", tmp_path).addr == "::1"
+    assert webhook.server(9443, "operator.example.com", tmp_path).addr == "0.0.0.0"
+    assert webhook.server(9443, "10.0.0.5", tmp_path).addr == "0.0.0.0"
+    assert webhook.server(9443, "", tmp_path, "ns1/forum-operator-webhook").addr == "0.0.0.0"
