@@ -4,6 +4,7 @@ and the two probes of a serving stack (idle connections, keep-alive)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import signal
@@ -12,7 +13,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,31 +176,49 @@ def median_run(runs: Sequence[WrkRun]) -> WrkRun:
     )
 
 
+@contextlib.contextmanager
+def _held_connections(port: int, heads: Sequence[bytes]) -> Iterator[None]:
+    """One connection per head, each sending its head (b"": nothing) and then stopping; held
+    open (after half a second for the server to take them) until the block ends."""
+    held = []
+    try:
+        for head in heads:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            if head:
+                sock.sendall(head)
+            held.append(sock)
+        time.sleep(0.5)
+        yield
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def _answer_times(
+    calls: Sequence[tuple[str, Callable[[], requests.Response]]], wait: float
+) -> dict[str, str]:
+    """Label -> "STATUS in S s" of each call in turn, or that none came within `wait`."""
+    found = {}
+    for label, call in calls:
+        started = time.monotonic()
+        try:
+            response = call()
+            found[label] = f"{response.status_code} in {time.monotonic() - started:.2f} s"
+        except requests.RequestException:
+            found[label] = f"no answer in {wait:g} s"
+    return found
+
+
 def idle_probe(port: int, idle: int = 200, wait: float = 10.0) -> dict[str, str]:
     """Opens `idle` connections (half send nothing, half a request head cut short), then
     times /healthz and GET /api/users on fresh connections. Each answer's time, or that
     none came within `wait` seconds."""
     partial = b"GET /api/users HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-    held = []
-    try:
-        for i in range(idle):
-            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-            if i % 2:
-                sock.sendall(partial)
-            held.append(sock)
-        time.sleep(0.5)
-        found = {}
-        for path in ("/healthz", "/api/users"):
-            started = time.monotonic()
-            try:
-                response = requests.get(f"http://127.0.0.1:{port}{path}", timeout=wait)
-                found[path] = f"{response.status_code} in {time.monotonic() - started:.2f} s"
-            except requests.RequestException:
-                found[path] = f"no answer in {wait:g} s"
-        return found
-    finally:
-        for sock in held:
-            sock.close()
+    base = f"http://127.0.0.1:{port}"
+    calls = [(path, functools.partial(requests.get, f"{base}{path}", timeout=wait))
+             for path in ("/healthz", "/api/users")]  # fmt: skip
+    with _held_connections(port, [partial if i % 2 else b"" for i in range(idle)]):
+        return _answer_times(calls, wait)
 
 
 def stalled_body_probe(port: int, clients: int = 100, wait: float = 10.0) -> dict[str, str]:
@@ -209,33 +228,13 @@ def stalled_body_probe(port: int, clients: int = 100, wait: float = 10.0) -> dic
         b"POST /api/users HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         b'Content-Length: 40\r\n\r\n{"username": "stall'
     )
-    held = []
-    try:
-        for _ in range(clients):
-            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-            sock.sendall(head)
-            held.append(sock)
-        time.sleep(0.5)
-        found = {}
-        for label, call in (
-            ("/healthz", lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=wait)),
-            (
-                "POST",
-                lambda: requests.post(
-                    f"http://127.0.0.1:{port}/api/users", json={"username": "whole"}, timeout=wait
-                ),
-            ),
-        ):
-            started = time.monotonic()
-            try:
-                response = call()
-                found[label] = f"{response.status_code} in {time.monotonic() - started:.2f} s"
-            except requests.RequestException:
-                found[label] = f"no answer in {wait:g} s"
-        return found
-    finally:
-        for sock in held:
-            sock.close()
+    base = f"http://127.0.0.1:{port}"
+    whole = {"username": "whole"}
+    calls = [("/healthz", functools.partial(requests.get, f"{base}/healthz", timeout=wait)),
+             ("POST", functools.partial(requests.post, f"{base}/api/users", json=whole,
+                                        timeout=wait))]  # fmt: skip
+    with _held_connections(port, [head] * clients):
+        return _answer_times(calls, wait)
 
 
 def keepalive_probe(port: int, requests_: int = 5) -> str:

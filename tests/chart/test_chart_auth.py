@@ -31,6 +31,17 @@ def _auth_env(objects: list[dict], name: str) -> dict[str, str]:
     return {k: v for k, v in env_of(container).items() if k.startswith("AUTH_")}
 
 
+def _jwt_env(**more: str) -> dict[str, str]:
+    """The AUTH_* settings of a service with JWT's issuer and audience, and `more`."""
+    return {"AUTH_MODE": "jwt", "AUTH_ISSUER": ISSUER, "AUTH_AUDIENCE": "client-123", **more}
+
+
+def _every_service_has(objects: list[dict], auth_env: dict[str, str]) -> None:
+    """Each of the three services' containers has exactly these AUTH_* settings."""
+    for name in SERVICE_NAMES:
+        assert _auth_env(objects, name) == auth_env, name
+
+
 @pytest.mark.parametrize("database", [{}, DYNAMODB], ids=["json defaults", "dynamodb"])
 def test_an_install_without_auth_settings_is_refused(render_error, database):
     error = render_error(database, auth=False)
@@ -70,29 +81,23 @@ def test_jwt_renders_every_auth_setting_in_every_service(render):
         "userClaim": "custom:forum_user",
     }
     objects = render({**DYNAMODB, "auth": auth}, auth=False)
-    for name in SERVICE_NAMES:
-        assert _auth_env(objects, name) == {
-            "AUTH_MODE": "jwt",
-            "AUTH_ISSUER": ISSUER,
-            "AUTH_AUDIENCE": "client-123",
-            "AUTH_JWKS_URL": f"{ISSUER}/.well-known/jwks.json",
-            "AUTH_ADMIN_CLAIM": "cognito:groups",
-            "AUTH_ADMIN_VALUE": "moderators",
-            "AUTH_USER_CLAIM": "custom:forum_user",
-        }, name
+    _every_service_has(
+        objects,
+        _jwt_env(
+            AUTH_JWKS_URL=f"{ISSUER}/.well-known/jwks.json",
+            AUTH_ADMIN_CLAIM="cognito:groups",
+            AUTH_ADMIN_VALUE="moderators",
+            AUTH_USER_CLAIM="custom:forum_user",
+        ),
+    )
 
 
 def test_an_issuer_without_a_mode_is_jwt_with_the_default_admin_claim(render):
     # dynamodb mode: the services look the subject up in the Users table, no userClaim needed.
     objects = render({**DYNAMODB, "auth": JWT}, auth=False)
-    for name in SERVICE_NAMES:
-        assert _auth_env(objects, name) == {
-            "AUTH_MODE": "jwt",
-            "AUTH_ISSUER": ISSUER,
-            "AUTH_AUDIENCE": "client-123",
-            "AUTH_ADMIN_CLAIM": "groups",
-            "AUTH_ADMIN_VALUE": "forum-admins",
-        }, name
+    _every_service_has(
+        objects, _jwt_env(AUTH_ADMIN_CLAIM="groups", AUTH_ADMIN_VALUE="forum-admins")
+    )
 
 
 def test_json_mode_with_jwt_and_a_user_claim_renders(render):
@@ -106,8 +111,7 @@ def test_json_mode_with_jwt_and_a_user_claim_renders(render):
 def test_mode_none_renders_auth_mode_none_only(render):
     # An issuer left in values does not switch jwt on behind an explicit none.
     objects = render({"auth": {"mode": "none", "issuer": ISSUER}}, auth=False)
-    for name in SERVICE_NAMES:
-        assert _auth_env(objects, name) == {"AUTH_MODE": "none"}, name
+    _every_service_has(objects, {"AUTH_MODE": "none"})
 
 
 def test_only_the_service_containers_get_auth_settings(render):

@@ -5,6 +5,7 @@ Every test runs in-process and through the server (the `ext` fixture)."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -32,6 +33,29 @@ def forum(ext):
         "BackupVaultArn"
     ]
     return ext
+
+
+def plan_of_the_table(
+    forum, name: str, *, rule: str = "daily", selection: str = "tables", copy_to: str | None = None
+) -> tuple[str, str]:
+    """A backup plan NAME in us-east-1 with one rule into vault `forumdb` (copied to the vault
+    ARN `copy_to`), and a selection of forum-Posts: (plan id, selection id)."""
+    backup = forum.client("backup", EAST)
+    plan_rule: dict[str, Any] = {"RuleName": rule, "TargetBackupVaultName": "forumdb"}
+    if copy_to:
+        plan_rule["CopyActions"] = [{"DestinationBackupVaultArn": copy_to}]
+    plan_id = backup.create_backup_plan(BackupPlan={"BackupPlanName": name, "Rules": [plan_rule]})[
+        "BackupPlanId"
+    ]
+    chosen = backup.create_backup_selection(
+        BackupPlanId=plan_id,
+        BackupSelection={
+            "SelectionName": selection,
+            "IamRoleArn": ROLE,
+            "Resources": [forum.table_arn],
+        },
+    )
+    return plan_id, chosen["SelectionId"]
 
 
 def status_of(err: pytest.ExceptionInfo[ClientError]) -> int:
@@ -133,27 +157,7 @@ def test_copy_job_starts_when_the_backup_job_completes(forum):
     run_backup_plan_now(wait=False) shows the scheduler's first moment: backup jobs CREATED, no
     copy yet; wait=True returns once both have completed."""
     forum.control.configure(job_created_seconds=0.5, job_running_seconds=0.5)
-    backup = forum.client("backup", EAST)
-    plan_id = backup.create_backup_plan(
-        BackupPlan={
-            "BackupPlanName": "forumdb-daily",
-            "Rules": [
-                {
-                    "RuleName": "daily",
-                    "TargetBackupVaultName": "forumdb",
-                    "CopyActions": [{"DestinationBackupVaultArn": forum.dr_vault_arn}],
-                }
-            ],
-        }
-    )["BackupPlanId"]
-    backup.create_backup_selection(
-        BackupPlanId=plan_id,
-        BackupSelection={
-            "SelectionName": "tables",
-            "IamRoleArn": ROLE,
-            "Resources": [forum.table_arn],
-        },
-    )
+    plan_id, _ = plan_of_the_table(forum, "forumdb-daily", copy_to=forum.dr_vault_arn)
 
     first = forum.control.run_backup_plan_now(plan_id, region=EAST, wait=False)
     assert [job["State"] for job in first["backup_jobs"]] == ["CREATED"]
@@ -176,23 +180,14 @@ def test_delete_backup_plan_with_a_selection_is_refused(forum):
     backup plan selections must be deleted prior to backup plan deletion"
     (hashicorp/terraform-provider-aws#10414)."""
     backup = forum.client("backup", EAST)
-    plan_id = backup.create_backup_plan(
-        BackupPlan={
-            "BackupPlanName": "p",
-            "Rules": [{"RuleName": "r", "TargetBackupVaultName": "forumdb"}],
-        }
-    )["BackupPlanId"]
-    selection = backup.create_backup_selection(
-        BackupPlanId=plan_id,
-        BackupSelection={"SelectionName": "s", "IamRoleArn": ROLE, "Resources": [forum.table_arn]},
-    )
+    plan_id, selection_id = plan_of_the_table(forum, "p", rule="r", selection="s")
     with pytest.raises(ClientError) as err:
         backup.delete_backup_plan(BackupPlanId=plan_id)
     assert error_code(err) == "InvalidRequestException"
     assert "selections must be deleted prior to backup plan deletion" in str(err.value)
     assert backup.get_backup_plan(BackupPlanId=plan_id)["BackupPlanId"] == plan_id
 
-    backup.delete_backup_selection(BackupPlanId=plan_id, SelectionId=selection["SelectionId"])
+    backup.delete_backup_selection(BackupPlanId=plan_id, SelectionId=selection_id)
     assert backup.delete_backup_plan(BackupPlanId=plan_id)["BackupPlanId"] == plan_id
 
 
@@ -244,20 +239,7 @@ def test_recovery_points_of_a_vault_can_be_listed_by_backup_plan(forum):
     backup = forum.client("backup", EAST)
     plans = []
     for name in ("forumdb-a", "forumdb-b"):
-        plan_id = backup.create_backup_plan(
-            BackupPlan={
-                "BackupPlanName": name,
-                "Rules": [{"RuleName": "daily", "TargetBackupVaultName": "forumdb"}],
-            }
-        )["BackupPlanId"]
-        backup.create_backup_selection(
-            BackupPlanId=plan_id,
-            BackupSelection={
-                "SelectionName": "tables",
-                "IamRoleArn": ROLE,
-                "Resources": [forum.table_arn],
-            },
-        )
+        plan_id, _ = plan_of_the_table(forum, name)
         forum.control.run_backup_plan_now(plan_id, region=EAST)
         plans.append(plan_id)
     everything = backup.list_recovery_points_by_backup_vault(BackupVaultName="forumdb")

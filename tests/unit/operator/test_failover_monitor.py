@@ -258,21 +258,24 @@ def test_restarted_operator_keeps_showing_the_conditions_it_showed(ext):
     assert conditions(w.status)["FailedOver"]["reason"] == "OnPrimary"
 
 
-def failed_over(w: World) -> None:
-    """Three failed checks of the primary: the operator switched to DR."""
+def after_failover(ext: Any, raw_spec: dict[str, Any] | None = None, *, back: bool = True) -> World:
+    """Three failed checks of the primary: the operator switched to DR. Then, with `back`, the
+    primary's outage ends."""
+    w = World(automatic() if raw_spec is None else raw_spec)
     w.tick()
-    w.ext.region_outage(PRIMARY)
+    ext.region_outage(PRIMARY)
     events = [e for _ in range(3) for e in w.tick()]
     assert [e.reason for e in events] == ["FailedOver"]
     assert (w.status["activeRegion"], w.core.data["AWS_REGION"]) == (DR, DR)
+    if back:
+        ext.region_outage(PRIMARY, down=False)
+    return w
 
 
 def test_a_spec_reverted_mid_outage_does_not_switch_back(ext):
     """A GitOps tool applies the spec again during the outage (activeRegion unset, as in git):
     the operator wrote nothing there, so the services stay in DR."""
-    w = World(automatic())
-    w.ext = ext
-    failed_over(w)
+    w = after_failover(ext, back=False)
     w.spec = automatic()  # re-applied from git, unchanged
     for _ in range(3):
         assert w.tick() == []
@@ -282,10 +285,7 @@ def test_a_spec_reverted_mid_outage_does_not_switch_back(ext):
 
 def test_the_decision_survives_a_restart(ext):
     """A new operator process (new monitor) reads the decision back from status."""
-    w = World(automatic())
-    w.ext = ext
-    failed_over(w)
-    ext.region_outage(PRIMARY, down=False)
+    w = after_failover(ext)
     w.monitor = health.Monitor(NS, NAME)
     assert w.monitor.region_in_force(w.spec, {}, w.status) == DR
     assert w.tick() == []
@@ -293,10 +293,7 @@ def test_the_decision_survives_a_restart(ext):
 
 
 def test_a_person_fails_back_by_setting_spec_active_region(ext):
-    w = World(automatic())
-    w.ext = ext
-    failed_over(w)
-    ext.region_outage(PRIMARY, down=False)
+    w = after_failover(ext)
     w.spec = {**w.spec, "activeRegion": PRIMARY}  # forumctl failover --to us-east-1
     assert [e.reason for e in w.tick()] == ["ActiveRegionChanged"]
     assert (w.status["activeRegion"], w.core.data["AWS_REGION"]) == (PRIMARY, PRIMARY)
@@ -306,10 +303,7 @@ def test_a_person_fails_back_by_setting_spec_active_region(ext):
 def test_a_person_fails_back_with_the_annotation_when_the_spec_already_says_so(ext):
     """spec.activeRegion already names the primary: setting it again changes nothing, so
     forumctl also sets the failover-requested annotation, which hands the choice back."""
-    w = World({**automatic(), "activeRegion": PRIMARY})
-    w.ext = ext
-    failed_over(w)
-    ext.region_outage(PRIMARY, down=False)
+    w = after_failover(ext, {**automatic(), "activeRegion": PRIMARY})
     assert w.tick() == []  # the same spec: the decision stays
     assert w.status["activeRegion"] == DR
     events = w.tick(annotations={"forumdb.io/failover-requested": "us-east-1@t1"})
@@ -318,10 +312,7 @@ def test_a_person_fails_back_with_the_annotation_when_the_spec_already_says_so(e
 
 
 def test_manual_mode_takes_the_spec_region_over_an_automatic_decision(ext):
-    w = World(automatic())
-    w.ext = ext
-    failed_over(w)
-    ext.region_outage(PRIMARY, down=False)
+    w = after_failover(ext)
     w.spec = automatic(mode="Manual")
     w.tick()
     assert (w.status["activeRegion"], w.core.data["AWS_REGION"]) == (PRIMARY, PRIMARY)
