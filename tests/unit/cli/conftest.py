@@ -13,6 +13,7 @@ import boto3
 import pytest
 from click.testing import CliRunner, Result
 
+from forumctl.dev.state import DevState, save_state
 from forumctl.main import cli
 from forumdb.config import SETTINGS_ENV_NAMES
 from forumdb_emulator import mock_aws_ext
@@ -54,6 +55,24 @@ def forumctl(*args: str, expect: int | None = 0) -> Run:
             f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}"
         )
     return run
+
+
+def recorded_dev_state(state_dir: Path, **fields: Any) -> DevState:
+    """A state folder recording a complete DynamoDB-mode stack (no process started): what
+    `forumctl dev env|status|down` read; `fields` override or add to its settings."""
+    state = DevState(
+        **{
+            "mode": "dynamodb",
+            "checkout": state_dir.parent,
+            "complete": True,
+            "kubeconfig": state_dir / "apiserver" / "kubeconfig",
+            "aws_endpoint": "http://127.0.0.1:5999",
+            "primary_region": "eu-west-1",
+            **fields,
+        }
+    )
+    save_state(state_dir, state)
+    return state
 
 
 @pytest.fixture(autouse=True)

@@ -8,23 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import forumctl
+from conftest import forumctl, recorded_dev_state
 
-from forumctl.dev.state import DevState, save_state
 from forumctl.errors import ExitCode
-
-
-def _recorded(state_dir: Path) -> DevState:
-    state = DevState(
-        mode="dynamodb",
-        checkout=state_dir.parent,
-        complete=True,
-        kubeconfig=state_dir / "apiserver" / "kubeconfig",
-        aws_endpoint="http://127.0.0.1:5999",
-        primary_region="eu-west-1",
-    )
-    save_state(state_dir, state)
-    return state
 
 
 @pytest.mark.parametrize("command", ["up", "down", "env", "status"])
@@ -35,7 +21,7 @@ def test_every_dev_command_has_output_json(command: str) -> None:
 
 def test_dev_env_json_gives_the_variables_and_the_path_folders(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
-    state = _recorded(state_dir)
+    state = recorded_dev_state(state_dir)
     doc = forumctl("dev", "env", "--state-dir", str(state_dir), "-o", "json").json
     assert doc["stateDir"] == str(state_dir.resolve())
     assert doc["mode"] == "dynamodb"
@@ -49,7 +35,7 @@ def test_dev_env_json_gives_the_variables_and_the_path_folders(tmp_path: Path) -
 
 def test_dev_env_text_is_still_for_eval(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
-    _recorded(state_dir)
+    recorded_dev_state(state_dir)
     out = forumctl("dev", "env", "--state-dir", str(state_dir)).stdout
     assert "export AWS_ENDPOINT_URL=http://127.0.0.1:5999" in out.splitlines()
     assert any(line.startswith("export PATH=") for line in out.splitlines())
@@ -78,7 +64,7 @@ def test_dev_down_json(tmp_path: Path) -> None:
     state_dir = tmp_path / "state"
     nothing = forumctl("dev", "down", "--state-dir", str(state_dir), "-o", "json").json
     assert nothing == {"stateDir": str(state_dir.resolve()), "stopped": False}
-    _recorded(state_dir)  # no processes recorded: nothing to kill, the folder goes
+    recorded_dev_state(state_dir)  # no processes recorded: nothing to kill, the folder goes
     done = forumctl("dev", "down", "--state-dir", str(state_dir), "-o", "json").json
     assert done == {"stateDir": str(state_dir.resolve()), "stopped": True}
     assert not state_dir.exists()

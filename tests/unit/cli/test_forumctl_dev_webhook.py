@@ -16,7 +16,7 @@ from typing import Any
 import kopf
 import pytest
 import yaml
-from conftest import forumctl
+from conftest import forumctl, recorded_dev_state
 
 from forumctl.dev import admission
 from forumctl.dev.pki import write_serving_cert
@@ -142,6 +142,18 @@ def _configuration(url: str) -> str:
     return json.dumps({"webhooks": [{"name": "spec.forumdb.io", "clientConfig": {"url": url}}]})
 
 
+def _await(kubectl: FakeKubectl, tmp_path: Path, *, timeout: float, alive: bool = True) -> str:
+    """await_webhook for port 9443 and TMP/probe.yaml in namespace default."""
+    return admission.await_webhook(
+        kubectl,
+        port=9443,
+        probe_file=tmp_path / "probe.yaml",
+        namespace="default",
+        operator_alive=lambda: alive,
+        timeout=timeout,
+    )
+
+
 def test_dev_up_waits_for_its_own_port_then_for_a_refusal(tmp_path: Path) -> None:
     kubectl = FakeKubectl(
         get=[
@@ -155,14 +167,7 @@ def test_dev_up_waits_for_its_own_port_then_for_a_refusal(tmp_path: Path) -> Non
             _refused(DENIAL),
         ],
     )
-    message = admission.await_webhook(
-        kubectl,
-        port=9443,
-        probe_file=tmp_path / "probe.yaml",
-        namespace="default",
-        operator_alive=lambda: True,
-        timeout=10,
-    )
+    message = _await(kubectl, tmp_path, timeout=10)
     assert message == DENIAL
     verbs = [c[0] for c in kubectl.calls]
     assert verbs == ["get", "get", "get", "apply", "apply"]
@@ -177,27 +182,13 @@ def test_a_failure_other_than_the_webhooks_refusal_is_no_answer(tmp_path: Path) 
     with pytest.raises(ToolError):
         admission.refusal(kubectl, tmp_path / "probe.yaml", "default")
     with pytest.raises(TimeoutError, match=r"to refuse spec\.activeRegion of probe\.yaml"):
-        admission.await_webhook(
-            kubectl,
-            port=9443,
-            probe_file=tmp_path / "probe.yaml",
-            namespace="default",
-            operator_alive=lambda: True,
-            timeout=0.5,
-        )
+        _await(kubectl, tmp_path, timeout=0.5)
 
 
 def test_waiting_ends_at_once_when_the_operator_exits(tmp_path: Path) -> None:
     kubectl = FakeKubectl(get=[_refused("not found")], apply=[""])
     with pytest.raises(GiveUp, match="forum-operator exited"):
-        admission.await_webhook(
-            kubectl,
-            port=9443,
-            probe_file=tmp_path / "probe.yaml",
-            namespace="default",
-            operator_alive=lambda: False,
-            timeout=30,
-        )
+        _await(kubectl, tmp_path, timeout=30, alive=False)
     assert kubectl.calls == []
 
 
@@ -217,13 +208,8 @@ def _gone_pid() -> int:
 
 
 def _recorded_with_webhook(state_dir: Path) -> DevState:
-    state = DevState(
-        mode="dynamodb",
-        checkout=state_dir.parent,
-        complete=True,
-        kubeconfig=state_dir / "apiserver" / "kubeconfig",
-        aws_endpoint="http://127.0.0.1:5999",
-        primary_region="us-east-1",
+    return recorded_dev_state(
+        state_dir,
         forumdb="forum",
         # recorded, not running (a process that has exited): `status` lists it, exits 1
         processes=[ProcessRecord(name="forum-operator", pid=_gone_pid(), log=state_dir / "op.log")],
@@ -231,8 +217,6 @@ def _recorded_with_webhook(state_dir: Path) -> DevState:
             configuration="forumdb.io", url="https://127.0.0.1:9443", cert_dir=state_dir / "webhook"
         ),
     )
-    save_state(state_dir, state)
-    return state
 
 
 def test_status_and_summary_show_the_webhook(tmp_path: Path) -> None:
