@@ -34,6 +34,8 @@ DRIFT_CHECK: dict[str, Counter[str]] = {
             "backup:GetBackupPlan": 1,
             "backup:GetBackupSelection": 1,
             "backup:ListRecoveryPointsByBackupVault": 1,
+            # the account's advanced DynamoDB backup setting, which the copies need (issue 13)
+            "backup:DescribeRegionSettings": 1,
             "cloudwatch:DescribeAlarms": 1,  # AlarmNamePrefix: the resource's own
             # no auto scaling read: on-demand tables can hold no leftovers to remove
         }
@@ -51,6 +53,7 @@ DRIFT_CHECK: dict[str, Counter[str]] = {
             "backup:GetBackupPlan": 1,
             "backup:GetBackupSelection": 1,
             "backup:ListRecoveryPointsByBackupVault": 1,
+            "backup:DescribeRegionSettings": 1,
             "cloudwatch:DescribeAlarms": 1,
             "sns:GetTopicAttributes": 1,  # the topic by its ARN
             "sns:ListSubscriptionsByTopic": 1,
