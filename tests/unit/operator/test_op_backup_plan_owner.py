@@ -13,10 +13,12 @@ import boto3
 import pytest
 from op_calls import CallCounter
 from op_clock import pause, reconcile_rounds
-from op_factories import spec
+from op_factories import desired_of, in_shape, spec
 
 from forumdb import naming
 from forumdb_operator.awsclients import Clients
+from forumdb_operator.diff import deletion_plan, diff
+from forumdb_operator.observed import ForeignPlan
 from forumdb_operator.reconcile import Outcome, Reconciler
 
 NS, NAME, UID = "ns1", "forum", "uid-1"
@@ -204,3 +206,22 @@ def test_its_own_plan_is_chosen_beside_a_foreign_one_of_the_same_name(ext: Any):
     assert again.phase == "Ready", again.status["message"]
     assert again.status["backups"]["planId"] == plan_id
     assert [c for c in counter.writes if c.params.get("BackupPlanId") == other] == []
+
+
+def test_a_foreign_plan_is_a_problem_that_holds_back_only_the_backups():
+    """Pure diff: no backup action at all (no second plan under the taken name, no selection),
+    the problem does not block the tables' actions, and deletion has nothing of it to delete."""
+    d = desired_of(UID, replicaRegions=[], deletionPolicy="Delete")
+    obs = in_shape(d)
+    assert obs.backups is not None
+    obs.backups.plan_id = obs.backups.plan = None
+    obs.backups.selection_id = obs.backups.selection = None
+    obs.backups.foreign_plans = [ForeignPlan("p-9", "arn:aws:backup:x", {"team": "payments"})]
+    del obs.tables[("users", PRIMARY)]
+    plan = diff(d, obs)
+    assert [p.reason for p in plan.problems] == ["BackupPlanNotOwned"]
+    assert not plan.blocked
+    assert [a.feature for a in plan.actions if a.service == "backup"] == []
+    assert "create_table" in [a.operation for a in plan.actions]
+    removal = deletion_plan(d, obs)
+    assert [a for a in removal.actions if a.service == "backup"] == []

@@ -13,9 +13,11 @@ import pytest
 from botocore.exceptions import ClientError
 from op_calls import CallCounter
 from op_clock import pause, reconcile_rounds
-from op_factories import spec
+from op_factories import desired, in_shape, spec
 
+from forumdb_operator import status
 from forumdb_operator.awsclients import Clients
+from forumdb_operator.diff import diff
 from forumdb_operator.reconcile import Outcome, Reconciler
 
 NS, NAME, UID = "ns1", "forum", "uid-1"
@@ -158,3 +160,23 @@ def test_the_setting_is_read_in_the_plans_region(ext: Any, on: bool):
     advanced_dynamodb(on)
     out = settle(Reconciler(Clients()), _raw(), {})[-1]
     assert (out.phase == "Ready") is on, out.status["message"]
+
+
+def _backups_condition(obs: Any, d: Any) -> status.Cond:
+    return next(c for c in status.conditions(d, obs, diff(d, obs)) if c.type == "BackupsConfigured")
+
+
+def test_the_setting_off_is_a_problem_that_holds_back_nothing_else():
+    """Pure diff: the problem does not block (Plan.blocked False), so a table missing at the
+    same time is still created; on, the condition says "copied to"."""
+    d = desired(replicaRegions=[])
+    obs = in_shape(d)
+    assert obs.backups is not None
+    assert f"copied to {COPY}" in _backups_condition(obs, d).message
+    obs.backups.advanced_dynamodb = False
+    del obs.tables[("posts", PRIMARY)]
+    plan = diff(d, obs)
+    assert [p.reason for p in plan.problems] == ["AdvancedDynamoDBBackupOff"]
+    assert not plan.blocked
+    assert "create_table" in [a.operation for a in plan.actions]
+    assert _backups_condition(obs, d).reason == "AdvancedDynamoDBBackupOff"
