@@ -421,11 +421,22 @@ class Observer:
                 memo.features["autoscaling"] = (obs.scalable_targets, obs.scaling_policies)
             targets, policies = memo.features["autoscaling"]
             obs.scalable_targets, obs.scaling_policies = dict(targets), set(policies)
+        self._backups_and_alarms(desired, known, obs, memo, account_settings)
+        return obs
+
+    def _backups_and_alarms(
+        self,
+        desired: DesiredState,
+        known: Remembered,
+        obs: Observed,
+        memo: ReadMemo,
+        account_settings: bool,
+    ) -> None:
+        """The backups and alarms features, each read once until an action of theirs."""
         if desired.backups is not None:
             if "backup" not in memo.features:
-                memo.features["backup"] = self.backups(
-                    desired, known, memo if account_settings else None
-                )
+                settings_memo = memo if account_settings else None
+                memo.features["backup"] = self.backups(desired, known, settings_memo)
             obs.backups = copy.deepcopy(memo.features["backup"])
         if desired.alarms is not None:
             if "alarm" not in memo.features:
@@ -433,7 +444,6 @@ class Observer:
                     desired, known, obs, created=frozenset(memo.created_topics)
                 )
             obs.alarms = copy.deepcopy(memo.features["alarm"])
-        return obs
 
     def pitr(self, table: str, region: str, memo: ReadMemo | None = None) -> ObservedPitr:
         out = self._call(
