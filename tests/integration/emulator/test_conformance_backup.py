@@ -331,3 +331,31 @@ def test_a_copy_of_a_dynamodb_backup_fails_while_advanced_backup_is_off(forum):
     backup.update_region_settings(ResourceTypeManagementPreference={"DynamoDB": True})
     on = forum.control.run_backup_plan_now(plan_id, region=EAST)
     assert [job["State"] for job in on["copy_jobs"]] == ["COMPLETED"]
+
+
+def test_list_tags_answers_the_tags_given_to_a_plan_and_a_vault(ext):
+    """ListTags (GET /tags/{resourceArn}/) answers {"Tags": {key: value}} for a backup plan or
+    a backup vault, the tags given with BackupPlanTags / BackupVaultTags at creation ("Valid
+    targets for ListTags are recovery points, backup plans, and backup vaults", API reference):
+    what the operator reads to tell its own plan from a same-named one."""
+    backup = ext.client("backup", EAST)
+    tags = {"forumdb.io/owner": "ns1/forum", "forumdb.io/owner-uid": "u-1"}
+    vault_arn = backup.create_backup_vault(BackupVaultName="tagged", BackupVaultTags=tags)[
+        "BackupVaultArn"
+    ]
+    plan_arn = backup.create_backup_plan(
+        BackupPlan={
+            "BackupPlanName": "tagged",
+            "Rules": [{"RuleName": "r", "TargetBackupVaultName": "tagged"}],
+        },
+        BackupPlanTags=tags,
+    )["BackupPlanArn"]
+    untagged = backup.create_backup_plan(
+        BackupPlan={
+            "BackupPlanName": "untagged",
+            "Rules": [{"RuleName": "r", "TargetBackupVaultName": "tagged"}],
+        }
+    )["BackupPlanArn"]
+    assert backup.list_tags(ResourceArn=plan_arn)["Tags"] == tags
+    assert backup.list_tags(ResourceArn=vault_arn)["Tags"] == tags
+    assert backup.list_tags(ResourceArn=untagged)["Tags"] == {}
