@@ -433,11 +433,19 @@ class Observer:
         account_settings: bool,
     ) -> None:
         """The backups and alarms features, each read once until an action of theirs."""
-        if desired.backups is not None:
+        b = desired.backups
+        if b is not None:
             if "backup" not in memo.features:
-                settings_memo = memo if account_settings else None
-                memo.features["backup"] = self.backups(desired, known, settings_memo)
+                memo.features["backup"] = self.backups(desired, known)
             obs.backups = copy.deepcopy(memo.features["backup"])
+            # The account setting the copies need, once the plan and its selection exist (what
+            # the status would otherwise report as copied): read once a reconcile.
+            if account_settings and b.enabled and b.copy_region and obs.backups.selection_id:
+                if "backup-settings" not in memo.features:
+                    memo.features["backup-settings"] = self._advanced_dynamodb(b.primary_region)
+                obs.backups.advanced_dynamodb, obs.backups.settings_unread = memo.features[
+                    "backup-settings"
+                ]
         if desired.alarms is not None:
             if "alarm" not in memo.features:
                 memo.features["alarm"] = self.alarms(
@@ -529,15 +537,8 @@ class Observer:
                 ) from exc
             obs.kms_arns[(region, key)] = out["KeyMetadata"]["Arn"]
 
-    def backups(
-        self,
-        desired: DesiredState,
-        known: Remembered | None = None,
-        memo: ReadMemo | None = None,
-    ) -> ObservedBackups:
-        """The vaults, the resource's plan and selection, its newest recovery point and, where
-        copies are asked for and `memo` is given, the account's advanced DynamoDB backup
-        setting (read once per reconcile: `memo` keeps it across passes)."""
+    def backups(self, desired: DesiredState, known: Remembered | None = None) -> ObservedBackups:
+        """The vaults, the resource's plan and selection, its newest recovery point."""
         b = desired.backups
         assert b is not None
         known = known or Remembered()
@@ -577,10 +578,6 @@ class Observer:
                 out.selection = sel.get("BackupSelection")
         if out.vault_arns.get(region):
             out.last_recovery_point = self._last_recovery_point(b.vault_name, region, out.plan_id)
-        if b.enabled and b.copy_region and memo is not None:
-            if "backup-settings" not in memo.features:
-                memo.features["backup-settings"] = self._advanced_dynamodb(region)
-            out.advanced_dynamodb, out.settings_unread = memo.features["backup-settings"]
         return out
 
     def _plan_by_listing(
