@@ -3,9 +3,10 @@ rules on moto's own calls.
 
 Added: selections (Create/Get/List/Delete), UpdateBackupPlan, StartBackupJob,
 DescribeBackupJob, ListBackupJobs, StartCopyJob, DescribeCopyJob, ListCopyJobs,
-DescribeRecoveryPoint, DeleteRecoveryPoint, ListRecoveryPointsByBackupVault and
-ListRecoveryPointsByResource. moto routes each request to the operation by the botocore
-model; these methods serve them.
+DescribeRecoveryPoint, DeleteRecoveryPoint, ListRecoveryPointsByBackupVault,
+ListRecoveryPointsByResource, DescribeRegionSettings and UpdateRegionSettings (the account's
+settings per region: advanced DynamoDB backup, which copies of DynamoDB backups need). moto
+routes each request to the operation by the botocore model; these methods serve them.
 
 AWS's rules (AwsRules; sources in emulator/README.md):
 - DescribeBackupVault and ListRecoveryPointsByBackupVault of a vault that does not exist answer
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
@@ -57,6 +59,7 @@ _EXTRA_PATHS = (
     "{0}/backup-jobs/(?P<job_id>[^/]+)$",
     "{0}/copy-jobs/(?P<job_id>[^/]+)$",
     "{0}/backup-vaults/(?P<name>[^/]+)/recovery-points/(?P<arn>.+)$",
+    "{0}/account-settings$",
 )
 
 
@@ -416,6 +419,48 @@ def list_recovery_points_by_resource(self: BackupResponse) -> str:
     return json.dumps({"RecoveryPoints": points})
 
 
+# -- the account's settings in a region -------------------------------------------------------
+
+_SETTING_KEY = re.compile(r"^[a-zA-Z0-9\-\_\.]{1,50}$")  # UpdateRegionSettings: key pattern
+
+
+def describe_region_settings(self: BackupResponse) -> str:
+    """GET /account-settings: ResourceTypeOptInPreference and ResourceTypeManagementPreference
+    ("DynamoDB": false where advanced DynamoDB backup is off) of this account and region."""
+    account, region = _where(self)
+    settings = regional(account, region)
+    return json.dumps(
+        {
+            "ResourceTypeOptInPreference": dict(settings.opt_in_preference),
+            "ResourceTypeManagementPreference": dict(settings.management_preference),
+        }
+    )
+
+
+def update_region_settings(self: BackupResponse) -> str:
+    """PUT /account-settings: the given resource types' preferences change, the rest stay; an
+    empty body (HTTP 200) as AWS answers. A resource type the map does not know is refused
+    (InvalidParameterValueException): the emulator's stand-in for AWS's list of types."""
+    account, region = _where(self)
+    settings = regional(account, region)
+    body = _body(self)
+    for field_name, current in (
+        ("ResourceTypeOptInPreference", settings.opt_in_preference),
+        ("ResourceTypeManagementPreference", settings.management_preference),
+    ):
+        wanted = body.get(field_name) or {}
+        for key, value in wanted.items():
+            if not _SETTING_KEY.match(key) or not isinstance(value, bool):
+                raise InvalidParameterValueException(msg=f"{field_name}: invalid entry {key!r}")
+            if key not in current:
+                raise InvalidParameterValueException(
+                    msg=f"{field_name}: resource type {key} is not supported in {region}"
+                )
+        current.update(wanted)
+    log.info("region settings updated", extra={"account": account, "region": region})
+    return ""
+
+
 _HANDLERS: dict[str, Callable[[BackupResponse], str]] = {
     f.__name__: f
     for f in (
@@ -434,6 +479,8 @@ _HANDLERS: dict[str, Callable[[BackupResponse], str]] = {
         describe_recovery_point,
         delete_recovery_point,
         list_recovery_points_by_resource,
+        describe_region_settings,
+        update_region_settings,
     )
 }
 

@@ -9,6 +9,19 @@ from typing import Any, Literal
 RegionKey = tuple[str, str]
 
 
+def _management_defaults() -> dict[str, bool]:
+    """ResourceTypeManagementPreference of an account that started using AWS Backup after
+    November 2021: advanced DynamoDB backup on ("enabled by default to customers who have not
+    created a backup vault prior to November 21, 2021", AWS Backup developer guide, Advanced
+    DynamoDB backup); EFS is always fully managed."""
+    return {"DynamoDB": True, "EFS": True}
+
+
+def _opt_in_defaults() -> dict[str, bool]:
+    """ResourceTypeOptInPreference: the services forumdb uses, opted in."""
+    return {"DynamoDB": True, "EFS": True, "EBS": True, "EC2": True, "RDS": True, "S3": True}
+
+
 @dataclass
 class RegionalBackup:
     # plan id -> selection id -> selection description
@@ -17,6 +30,9 @@ class RegionalBackup:
     copy_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     # vault name -> recovery point arn -> description
     recovery_points: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # the account's settings in this region (DescribeRegionSettings / UpdateRegionSettings)
+    management_preference: dict[str, bool] = field(default_factory=_management_defaults)
+    opt_in_preference: dict[str, bool] = field(default_factory=_opt_in_defaults)
 
 
 @dataclass

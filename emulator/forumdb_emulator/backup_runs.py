@@ -283,7 +283,29 @@ def _destination_vault(job: dict[str, Any]) -> tuple[str, str, Vault | None]:
         return dest_account, dest_region, None
 
 
+def _copy_problem(pending: PendingJob, job: dict[str, Any]) -> str | None:
+    """Copies of DynamoDB backups need AWS Backup's advanced DynamoDB backup in the source
+    account and region (ResourceTypeManagementPreference "DynamoDB": true; AWS Backup developer
+    guide, Advanced DynamoDB backup: enabling it unlocks "cross-Region and cross-account copy").
+    Judged when the copy starts (a plan's copy starts as its backup completes). AWS's own
+    StatusMessage for this case is not published; this text names the setting and the fix."""
+    if job.get("ResourceType") != "DynamoDB":
+        return None
+    settings = regional(pending.account, pending.region)
+    if settings.management_preference.get("DynamoDB", False):
+        return None
+    return (
+        f"Copying DynamoDB backups requires advanced features for Amazon DynamoDB backups, "
+        f"which are not enabled for account {pending.account} in {pending.region} "
+        "(UpdateRegionSettings ResourceTypeManagementPreference DynamoDB=true)"
+    )
+
+
 def _begin_copy(pending: PendingJob, job: dict[str, Any]) -> bool:
+    problem = _copy_problem(pending, job)
+    if problem is not None:
+        _fail(job, problem)
+        return False
     _, dest_region, vault = _destination_vault(job)
     if vault is None:
         name = job["DestinationBackupVaultArn"].rsplit(":", 1)[1]

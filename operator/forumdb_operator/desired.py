@@ -6,6 +6,7 @@ the diff leaves whatever exists alone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,6 +169,14 @@ class DesiredState:
     @property
     def regions(self) -> tuple[str, ...]:
         return (self.primary_region, *self.replica_regions)
+
+    def owns_record(self, tags: Mapping[str, str]) -> bool:
+        """The tags' ownership record (name, UID, cluster id) is this resource's."""
+        return (
+            tags.get(naming.TAG_OWNER) == self.owner
+            and tags.get(naming.TAG_OWNER_UID, "") == self.uid
+            and tags.get(naming.TAG_CLUSTER, "") == self.cluster
+        )
 
     def table(self, kind: Kind) -> DesiredTable:
         return next(t for t in self.tables if t.kind == kind)

@@ -70,15 +70,32 @@ class ObservedPitr:
     recovery_period_days: int | None  # None where the endpoint does not report it
 
 
+@dataclass(frozen=True)
+class ForeignPlan:
+    """A backup plan with the resource's plan name whose tags do not carry its ownership
+    record: someone else's (a person, another resource, another cluster), never touched."""
+
+    plan_id: str
+    arn: str
+    tags: dict[str, str]
+
+
 @dataclass
 class ObservedBackups:
     vault_arns: dict[str, str | None] = field(default_factory=dict)  # region -> ARN or None
-    plan_id: str | None = None
+    plan_id: str | None = None  # this resource's plan only (remembered id, or found by tags)
     plan_arn: str | None = None
     plan: dict[str, Any] | None = None  # the BackupPlan document
     selection_id: str | None = None
     selection: dict[str, Any] | None = None  # the BackupSelection document
     last_recovery_point: dict[str, Any] | None = None
+    # Plans listed under the resource's plan name that are not its own (by their tags).
+    foreign_plans: list[ForeignPlan] = field(default_factory=list)
+    # The account's "advanced DynamoDB backup" setting in the plan's region, which copies of
+    # DynamoDB backups need (DescribeRegionSettings: ResourceTypeManagementPreference
+    # "DynamoDB"); None: not read (no copies asked for) or not answered (`settings_unread`).
+    advanced_dynamodb: bool | None = None
+    settings_unread: str | None = None
 
 
 @dataclass
@@ -340,9 +357,11 @@ class Observer:
         resolve_kms: bool = True,
         remembered: Remembered | None = None,
         memo: ReadMemo | None = None,
+        account_settings: bool = True,
     ) -> Observed:
         """`remembered`: ids found before (status), looked up by id instead of listed; `memo`:
-        what an earlier pass of the same reconcile read (PITR, tags), not read again."""
+        what an earlier pass of the same reconcile read (PITR, tags), not read again;
+        `account_settings` False: the account's AWS Backup settings are not read (deletion)."""
         memo = memo if memo is not None else ReadMemo()
         known = remembered or Remembered()
         obs = Observed()
@@ -402,17 +421,37 @@ class Observer:
                 memo.features["autoscaling"] = (obs.scalable_targets, obs.scaling_policies)
             targets, policies = memo.features["autoscaling"]
             obs.scalable_targets, obs.scaling_policies = dict(targets), set(policies)
-        if desired.backups is not None:
+        self._backups_and_alarms(desired, known, obs, memo, account_settings)
+        return obs
+
+    def _backups_and_alarms(
+        self,
+        desired: DesiredState,
+        known: Remembered,
+        obs: Observed,
+        memo: ReadMemo,
+        account_settings: bool,
+    ) -> None:
+        """The backups and alarms features, each read once until an action of theirs."""
+        b = desired.backups
+        if b is not None:
             if "backup" not in memo.features:
                 memo.features["backup"] = self.backups(desired, known)
             obs.backups = copy.deepcopy(memo.features["backup"])
+            # The account setting the copies need, once the plan and its selection exist (what
+            # the status would otherwise report as copied): read once a reconcile.
+            if account_settings and b.enabled and b.copy_region and obs.backups.selection_id:
+                if "backup-settings" not in memo.features:
+                    memo.features["backup-settings"] = self._advanced_dynamodb(b.primary_region)
+                obs.backups.advanced_dynamodb, obs.backups.settings_unread = memo.features[
+                    "backup-settings"
+                ]
         if desired.alarms is not None:
             if "alarm" not in memo.features:
                 memo.features["alarm"] = self.alarms(
                     desired, known, obs, created=frozenset(memo.created_topics)
                 )
             obs.alarms = copy.deepcopy(memo.features["alarm"])
-        return obs
 
     def pitr(self, table: str, region: str, memo: ReadMemo | None = None) -> ObservedPitr:
         out = self._call(
@@ -499,6 +538,7 @@ class Observer:
             obs.kms_arns[(region, key)] = out["KeyMetadata"]["Arn"]
 
     def backups(self, desired: DesiredState, known: Remembered | None = None) -> ObservedBackups:
+        """The vaults, the resource's plan and selection, its newest recovery point."""
         b = desired.backups
         assert b is not None
         known = known or Remembered()
@@ -511,12 +551,7 @@ class Observer:
         region = b.primary_region
         plan = self._plan_by_id(b.plan_name, region, known.plan_id)
         if plan is None:
-            plans = self._paged(
-                "backup", region, "list_backup_plans", "BackupPlansList", "list backup plans"
-            )
-            match = next((p for p in plans if p.get("BackupPlanName") == b.plan_name), None)
-            if match is not None:
-                plan = self._plan_by_id(b.plan_name, region, match["BackupPlanId"])
+            plan, out.foreign_plans = self._plan_by_listing(desired, b.plan_name, region)
         if plan is not None:
             out.plan_id = plan["BackupPlanId"]
             out.plan_arn = plan.get("BackupPlanArn")
@@ -544,6 +579,56 @@ class Observer:
         if out.vault_arns.get(region):
             out.last_recovery_point = self._last_recovery_point(b.vault_name, region, out.plan_id)
         return out
+
+    def _plan_by_listing(
+        self, desired: DesiredState, name: str, region: str
+    ) -> tuple[dict[str, Any] | None, list[ForeignPlan]]:
+        """The plan called `name` whose tags (ListTags of its ARN) carry this resource's
+        ownership record, and the plans of that name that are someone else's. The name alone
+        proves nothing: a plan made by a person, another resource or another cluster under the
+        same name would be adopted, changed and, with deletionPolicy Delete, deleted."""
+        plans = self._paged(
+            "backup", region, "list_backup_plans", "BackupPlansList", "list backup plans"
+        )
+        foreign: list[ForeignPlan] = []
+        for listed in (p for p in plans if p.get("BackupPlanName") == name):
+            arn = str(listed.get("BackupPlanArn") or "")
+            got = self._call(
+                "backup",
+                region,
+                "list_tags",
+                f"list tags of backup plan {name} ({arn})",
+                ResourceArn=arn,
+            )
+            tags = dict((got or {}).get("Tags") or {})
+            if desired.owns_record(tags):
+                plan = self._plan_by_id(name, region, listed["BackupPlanId"])
+                if plan is not None:
+                    return plan, []
+            else:
+                foreign.append(ForeignPlan(str(listed["BackupPlanId"]), arn, tags))
+        return None, foreign
+
+    def _advanced_dynamodb(self, region: str) -> tuple[bool | None, str | None]:
+        """ResourceTypeManagementPreference["DynamoDB"] of DescribeRegionSettings: whether AWS
+        Backup's advanced DynamoDB backup is on for the account in `region` (off, copies of the
+        tables' backups to another region fail). A role without backup:DescribeRegionSettings
+        (policies written before the operator read it) leaves it unknown, said in the status,
+        rather than failing the reconcile."""
+        try:
+            got = self.clients("backup", region).describe_region_settings()
+        except Exception as exc:
+            if errors.error_code(exc) in errors.ACCESS_DENIED_CODES:
+                why = f"backup:DescribeRegionSettings in {region} was denied"
+                log.warning("cannot read AWS Backup region settings", extra={"region": region})
+                return None, why
+            raise errors.classify(
+                exc, "describe AWS Backup region settings", region, service="backup"
+            ) from exc
+        value = (got.get("ResourceTypeManagementPreference") or {}).get("DynamoDB")
+        if value is None:
+            return None, f"DescribeRegionSettings in {region} did not report DynamoDB"
+        return bool(value), None
 
     def _plan_by_id(self, name: str, region: str, plan_id: str | None) -> dict[str, Any] | None:
         """GetBackupPlan of a known id: the plan, when it exists, is not deleted (AWS keeps a

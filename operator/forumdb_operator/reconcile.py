@@ -227,7 +227,7 @@ class Reconciler:
         for _ in range(self.max_passes):
             obs = look()
             plan = diff(desired, obs)
-            if plan.problems or not plan.actions or (stop is not None and stop()):
+            if plan.blocked or not plan.actions or (stop is not None and stop()):
                 return obs, plan
             answers: dict[int, Any] = {}
             before = len(applied)
@@ -288,7 +288,7 @@ class Reconciler:
         if phase == "Ready" and previous.get("phase") != "Ready":
             events.append(Event("Normal", "Ready", _short(message)))
         requeue = None
-        if (plan.waiting or plan.actions) and not plan.problems:
+        if (plan.waiting or plan.actions) and not plan.blocked:
             requeue = LONG_WAIT_DELAY if _long_running(desired, obs, plan) else WAIT_DELAY
         return Outcome(
             new_status,
@@ -462,7 +462,10 @@ class Reconciler:
         try:
             for _ in range(self.max_passes):
                 obs = self.observer.observe(
-                    desired, resolve_kms=False, remembered=Remembered.from_status(previous, desired)
+                    desired,
+                    resolve_kms=False,
+                    remembered=Remembered.from_status(previous, desired),
+                    account_settings=False,
                 )
                 obs.claimed = frozenset(previous.get(CLAIMED_KEY) or [])
                 obs.provisioned_here = _provisioned_here(spec, previous)

@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from forumdb_operator.desired import DesiredState, DesiredTable
+from forumdb_operator.desired import DesiredBackups, DesiredState, DesiredTable
 from forumdb_operator.diff import Plan
-from forumdb_operator.observed import Observed, ObservedTable
+from forumdb_operator.observed import Observed, ObservedBackups, ObservedTable
 
 CONDITION_TYPES = (
     "Ready",
@@ -181,14 +181,29 @@ def _backups_configured(d: DesiredState, obs: Observed, plan: Plan) -> Cond:
         return Cond("BackupsConfigured", False, "Updating", "; ".join(todo))
     if not b.enabled:
         return Cond("BackupsConfigured", True, "Disabled", "spec.backups.enabled is false")
+    probs = [p for p in plan.problems if p.field.startswith("spec.backups")]
+    if probs:
+        return Cond("BackupsConfigured", False, probs[0].reason, "; ".join(map(str, probs)))
     if obs.backups is None or obs.backups.selection_id is None:
         return Cond("BackupsConfigured", False, "Pending", "waiting for the tables")
-    copy = f", copied to {b.copy_region}" if b.copy_region else ""
     return Cond(
         "BackupsConfigured",
         True,
         "PlanActive",
-        f"plan {b.plan_name} ({b.schedule}) into vault {b.vault_name}{copy}",
+        f"plan {b.plan_name} ({b.schedule}) into vault {b.vault_name}{_copies(b, obs.backups)}",
+    )
+
+
+def _copies(b: DesiredBackups, ob: ObservedBackups) -> str:
+    """What the status may say of the copies: "copied to X" only where the account's advanced
+    DynamoDB backup setting, which they need, was seen on."""
+    if not b.copy_region:
+        return ""
+    if ob.advanced_dynamodb:
+        return f", copied to {b.copy_region}"
+    return (
+        f", copies to {b.copy_region} asked for; whether the account's advanced DynamoDB backup "
+        f"(which they need) is on is unknown: {ob.settings_unread or 'not read'}"
     )
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from forumdb import naming
 from forumdb_operator.desired import DesiredBackups, DesiredState
-from forumdb_operator.diff.model import Action, Plan
+from forumdb_operator.diff.model import Action, Plan, Problem
+from forumdb_operator.diff.ownership import describe_owner
 from forumdb_operator.observed import Observed, ObservedBackups
 from forumdb_operator.spec import partition_of
 
@@ -99,6 +101,14 @@ def diff_backups(d: DesiredState, obs: Observed, plan: Plan) -> None:
     if not b.enabled:
         plan.actions.extend(backup_plan_removal(b, ob, " (backups disabled; vaults kept)"))
         return
+    if ob.plan_id is None and ob.foreign_plans:
+        plan.problems.append(foreign_plan_problem(d, b, ob))
+        return  # never touched; the rest of the spec goes on
+    copies_off = copies_problem(d, b, ob, obs.account_id)
+    if copies_off is not None:
+        # The plan is still made (backups in the primary region work); its copies start
+        # working once the account setting is on.
+        plan.problems.append(copies_off)
     vaults = _vault_creations(b, ob)
     if vaults:
         plan.actions.extend(vaults)
@@ -130,6 +140,52 @@ def diff_backups(d: DesiredState, obs: Observed, plan: Plan) -> None:
             )
         )
     plan.actions.extend(_selection_actions(d, obs, b, ob))
+
+
+def foreign_plan_problem(d: DesiredState, b: DesiredBackups, ob: ObservedBackups) -> Problem:
+    """A plan under this resource's plan name whose tags are not its ownership record: left
+    alone (not adopted, changed or deleted), the name is taken."""
+    owners = [
+        f"plan {p.plan_id} owned by {describe_owner(p.tags)}"
+        if naming.TAG_OWNER in p.tags
+        else f"plan {p.plan_id} has no {naming.TAG_OWNER} tag"
+        for p in ob.foreign_plans
+    ]
+    return Problem(
+        "spec.backups",
+        f"backup plan {b.plan_name} in {b.primary_region} is not this resource's: "
+        f"{'; '.join(owners)}; the operator leaves it alone. Rename or delete that plan, or, "
+        f"if it is this resource's, tag it {naming.TAG_OWNER}={d.owner}"
+        + (f", {naming.TAG_OWNER_UID}={d.uid}" if d.uid else "")
+        + (f", {naming.TAG_CLUSTER}={d.cluster}" if d.cluster else "")
+        + " (backup:TagResource)",
+        "BackupPlanNotOwned",
+        blocking=False,
+    )
+
+
+def copies_problem(
+    d: DesiredState, b: DesiredBackups, ob: ObservedBackups, account: str | None
+) -> Problem | None:
+    """Copies to another region asked for while the account's advanced DynamoDB backup is off
+    in the plan's region: AWS Backup runs the backups but every copy job fails. The operator
+    does not turn the setting on: it is account-wide (every DynamoDB backup of the account in
+    that region, and their cost and ARNs), not the resource's."""
+    if not b.copy_region or ob.advanced_dynamodb is not False:
+        return None
+    who = f"account {account}" if account else "the account"
+    return Problem(
+        "spec.backups.copyRegion",
+        f"copies to {b.copy_region} need AWS Backup's advanced features for Amazon DynamoDB "
+        f"backups, which are off for {who} in {b.primary_region} (DescribeRegionSettings: "
+        'ResourceTypeManagementPreference {"DynamoDB": false}): backups are taken, their copies '
+        "fail. Turn them on (aws backup update-region-settings --region "
+        f"{b.primary_region} --resource-type-management-preference DynamoDB=true, or AWS "
+        "Backup console > Settings) or unset spec.backups.copyRegion; the operator does not "
+        "change account settings",
+        "AdvancedDynamoDBBackupOff",
+        blocking=False,
+    )
 
 
 def _vault_creations(b: DesiredBackups, ob: ObservedBackups) -> list[Action]:

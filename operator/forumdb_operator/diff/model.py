@@ -38,11 +38,14 @@ class Action:
 
 @dataclass(frozen=True)
 class Problem:
-    """Something the operator cannot fix by itself; `field` names what the user should change."""
+    """Something the operator cannot fix by itself; `field` names what the user should change.
+    `blocking` False: only the problem's own feature is held back (e.g. a backup plan name taken
+    by someone else); the rest of the spec is still brought about."""
 
     field: str
     message: str
     reason: str
+    blocking: bool = True
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}"
@@ -53,6 +56,11 @@ class Plan:
     actions: list[Action] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> bool:
+        """A problem that stops every action (not only its feature's)."""
+        return any(p.blocking for p in self.problems)
 
     @property
     def converged(self) -> bool:

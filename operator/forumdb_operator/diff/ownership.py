@@ -28,11 +28,7 @@ def describe_owner(tags: dict[str, str]) -> str:
 
 def _record_matches(d: DesiredState, tags: dict[str, str]) -> bool:
     """The whole ownership record is this resource's: name, UID and cluster id."""
-    return (
-        tags.get(naming.TAG_OWNER) == d.owner
-        and tags.get(naming.TAG_OWNER_UID, "") == d.uid
-        and tags.get(naming.TAG_CLUSTER, "") == d.cluster
-    )
+    return d.owns_record(tags)
 
 
 def unrecorded_uid(d: DesiredState, o: ObservedTable) -> bool:

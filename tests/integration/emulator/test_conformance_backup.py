@@ -249,3 +249,95 @@ def test_recovery_points_of_a_vault_can_be_listed_by_backup_plan(forum):
             BackupVaultName="forumdb", ByBackupPlanId=plan_id
         )["RecoveryPoints"]
         assert [p["CreatedBy"]["BackupPlanId"] for p in mine] == [plan_id]
+
+
+def _copying_plan(forum) -> str:
+    """A plan into `forumdb` (us-east-1) whose rule copies to `forumdb-dr` (us-west-2), with the
+    table selected."""
+    backup = forum.client("backup", EAST)
+    plan_id = backup.create_backup_plan(
+        BackupPlan={
+            "BackupPlanName": "forumdb-copied",
+            "Rules": [
+                {
+                    "RuleName": "daily",
+                    "TargetBackupVaultName": "forumdb",
+                    "CopyActions": [{"DestinationBackupVaultArn": forum.dr_vault_arn}],
+                }
+            ],
+        }
+    )["BackupPlanId"]
+    backup.create_backup_selection(
+        BackupPlanId=plan_id,
+        BackupSelection={"SelectionName": "t", "IamRoleArn": ROLE, "Resources": [forum.table_arn]},
+    )
+    return str(plan_id)
+
+
+def test_advanced_dynamodb_backup_is_on_for_a_new_account_and_per_region(ext):
+    """DescribeRegionSettings (GET /account-settings) answers ResourceTypeManagementPreference
+    with "DynamoDB": true for an account new to AWS Backup ("advanced DynamoDB backup features
+    are enabled by default to customers who have not created a backup vault prior to November
+    21, 2021", developer guide, Advanced DynamoDB backup); UpdateRegionSettings (PUT, empty
+    answer) changes the given types in that region only (the API reference: "settings for the
+    Region")."""
+    east, west = ext.client("backup", EAST), ext.client("backup", WEST)
+    assert east.describe_region_settings()["ResourceTypeManagementPreference"]["DynamoDB"] is True
+    east.update_region_settings(ResourceTypeManagementPreference={"DynamoDB": False})
+    settings = east.describe_region_settings()
+    assert settings["ResourceTypeManagementPreference"]["DynamoDB"] is False
+    assert settings["ResourceTypeManagementPreference"]["EFS"] is True  # not given: unchanged
+    assert settings["ResourceTypeOptInPreference"]["DynamoDB"] is True
+    assert west.describe_region_settings()["ResourceTypeManagementPreference"]["DynamoDB"] is True
+
+
+def test_a_copy_of_a_dynamodb_backup_fails_while_advanced_backup_is_off(forum):
+    """Cross-Region copies of DynamoDB backups need AWS Backup's advanced DynamoDB backup in
+    the source region (developer guide, Advanced DynamoDB backup: enabling it unlocks
+    "cross-Region and cross-account copy"): while ResourceTypeManagementPreference DynamoDB is
+    false, the backup job completes and its copy job goes FAILED with a message naming the
+    setting; nothing lands in the destination vault. Turned on, the next run's copy completes."""
+    backup = forum.client("backup", EAST)
+    backup.update_region_settings(ResourceTypeManagementPreference={"DynamoDB": False})
+    plan_id = _copying_plan(forum)
+    off = forum.control.run_backup_plan_now(plan_id, region=EAST)
+    assert [job["State"] for job in off["backup_jobs"]] == ["COMPLETED"]
+    assert [job["State"] for job in off["copy_jobs"]] == ["FAILED"]
+    assert "advanced features for Amazon DynamoDB backups" in off["copy_jobs"][0]["StatusMessage"]
+    west = forum.client("backup", WEST)
+    assert (
+        west.list_recovery_points_by_backup_vault(BackupVaultName="forumdb-dr")["RecoveryPoints"]
+        == []
+    )
+
+    backup.update_region_settings(ResourceTypeManagementPreference={"DynamoDB": True})
+    on = forum.control.run_backup_plan_now(plan_id, region=EAST)
+    assert [job["State"] for job in on["copy_jobs"]] == ["COMPLETED"]
+
+
+def test_list_tags_answers_the_tags_given_to_a_plan_and_a_vault(ext):
+    """ListTags (GET /tags/{resourceArn}/) answers {"Tags": {key: value}} for a backup plan or
+    a backup vault, the tags given with BackupPlanTags / BackupVaultTags at creation ("Valid
+    targets for ListTags are recovery points, backup plans, and backup vaults", API reference):
+    what the operator reads to tell its own plan from a same-named one."""
+    backup = ext.client("backup", EAST)
+    tags = {"forumdb.io/owner": "ns1/forum", "forumdb.io/owner-uid": "u-1"}
+    vault_arn = backup.create_backup_vault(BackupVaultName="tagged", BackupVaultTags=tags)[
+        "BackupVaultArn"
+    ]
+    plan_arn = backup.create_backup_plan(
+        BackupPlan={
+            "BackupPlanName": "tagged",
+            "Rules": [{"RuleName": "r", "TargetBackupVaultName": "tagged"}],
+        },
+        BackupPlanTags=tags,
+    )["BackupPlanArn"]
+    untagged = backup.create_backup_plan(
+        BackupPlan={
+            "BackupPlanName": "untagged",
+            "Rules": [{"RuleName": "r", "TargetBackupVaultName": "tagged"}],
+        }
+    )["BackupPlanArn"]
+    assert backup.list_tags(ResourceArn=plan_arn)["Tags"] == tags
+    assert backup.list_tags(ResourceArn=vault_arn)["Tags"] == tags
+    assert backup.list_tags(ResourceArn=untagged)["Tags"] == {}

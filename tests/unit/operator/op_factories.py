@@ -145,6 +145,8 @@ def in_shape(d: DesiredState) -> Observed:
             obs.backups.plan_id = "plan-1"
             obs.backups.plan = backup_plan_document(b, vaults.get(b.copy_region or ""))
             obs.backups.selection_id = "sel-1"
+            # copies need the account's advanced DynamoDB backup: on, as for a new account
+            obs.backups.advanced_dynamodb = True if b.copy_region else None
             obs.backups.selection = {
                 "SelectionName": b.selection_name,
                 "IamRoleArn": b.iam_role_arn
