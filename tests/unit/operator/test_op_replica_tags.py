@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+from op_clock import pause, reconcile_rounds
 from op_factories import spec
 from test_op_reconcile_moto import NAME, NS, converge
 
@@ -157,3 +158,35 @@ def test_a_replica_tagged_for_another_resource_is_left_as_it_is(ext):
     assert out.applied == []
     assert tags("forum-Threads", WEST)[naming.TAG_OWNER] == "team-b/forum"
     assert region_entry(out.status, WEST)["inShape"] is False
+
+
+def test_deletion_leaves_a_table_another_resource_owns_in_a_replica_region_alone(ext):
+    """deletionPolicy Delete with deletionProtection false turns protection off and deletes
+    only what the resource owns: team-b's forum-Posts in the replica region (same prefix) keeps
+    its protection and its tags. Before: every table of an owned kind, in every region, had
+    its deletion protection turned off."""
+    ext.configure(tags_settle_seconds=0)
+    west = boto3.client("dynamodb", region_name=WEST)
+    west.create_table(
+        TableName="forum-Posts",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        DeletionProtectionEnabled=True,
+        Tags=other_owner(),
+    )
+    doomed = spec(backups=None, alarms=None, deletionPolicy="Delete", deletionProtection=False)
+    r = reconciler()
+    refused = converge(r, doomed, uid=UID)
+    assert refused.phase == "Failed", refused.status["message"]
+    for _ in reconcile_rounds():
+        out = r.delete(namespace=NS, name=NAME, spec=doomed, previous=refused.status, uid=UID)
+        if out.done:
+            break
+        pause(out.requeue_after)
+    assert out.done, out.status.get("message")
+    desc = west.describe_table(TableName="forum-Posts")["Table"]
+    assert desc["DeletionProtectionEnabled"] is True
+    assert tags("forum-Posts", WEST) == {t["Key"]: t["Value"] for t in other_owner()}
+    east = boto3.client("dynamodb", region_name="us-east-1")
+    assert east.list_tables()["TableNames"] == []
