@@ -333,3 +333,31 @@ def test_provisioning_the_example_stays_within_its_call_budget(ext: Any):
     assert calls["backup:ListBackupPlans"] == 1
     assert calls["backup:ListBackupSelections"] == 0
     assert len(counter) <= PROVISIONING_CALLS, sorted(calls.items())
+
+
+def test_a_replicas_tags_are_read_once_a_reconcile_and_known_after_tagging(ext: Any):
+    """ListTagsOfResource of each table in each region once a reconcile: the pass after a
+    TagResource on a replica knows its tags from the call (no read back), and the reconcile
+    that sees them listed reads each once again and writes nothing."""
+    ext.configure(tags_settle_seconds=0)
+    counter = CallCounter()
+    r = Reconciler(counter.wrap(Clients()))
+    doc = {"metadata": {"name": "forum"}, "spec": spec(backups=None, alarms=None)}
+    ready = converge(r, doc)
+    west = boto3.client("dynamodb", region_name="us-west-2")
+    arn = west.describe_table(TableName="forum-Posts")["Table"]["TableArn"]
+    west.untag_resource(ResourceArn=arn, TagKeys=["forumdb.io/owner"])
+    counter.reset()
+    repairing = r.reconcile(
+        namespace=NS, name="forum", spec=doc["spec"], generation=1, previous=ready.status
+    )
+    assert [str(a) for a in repairing.applied] == [
+        "tag table forum-Posts in us-west-2 (tags forumdb.io/owner)"
+    ]
+    assert ops(counter, "ListTagsOfResource") == 6  # 3 tables x 2 regions, once each
+    assert ops(counter, "TagResource") == 1
+    assert repairing.status["taggedReplicas"] == ["us-west-2/forum-Posts"]
+    out = drift_check(counter, r, doc, repairing)
+    assert counter.writes == []
+    assert ops(counter, "ListTagsOfResource") == 6
+    assert out.status["taggedReplicas"] == []
