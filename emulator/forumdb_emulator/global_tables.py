@@ -622,6 +622,11 @@ def _copy_table(table: Table, target: str, kms_key: str | None, spec: dict[str, 
         streams=copy.deepcopy(table.stream_specification),
         billing_mode=table.billing_mode or "PROVISIONED",
         sse_specification=sse,
+        # A replica is a table of its own in its region (its own ARN) and gets none of the
+        # source's tags: ReplicaUpdates' Create (CreateReplicationGroupMemberAction, botocore
+        # DynamoDB model) has no Tags; CloudFormation's AWS::DynamoDB::GlobalTable sets Tags per
+        # replica (ReplicaSpecification.Tags); Terraform tags replicas by their own ARN in their
+        # region (aws_dynamodb_tag, aws_dynamodb_table_replica.propagate_tags).
         tags=[],
         deletion_protection_enabled=False,
         warm_throughput=None,

@@ -55,7 +55,10 @@ class ObservedTable:
     replicas: dict[str, ObservedReplica]
     item_count: int
     size_bytes: int
-    tags: dict[str, str] | None = None  # read for the primary table only
+    # Read for every table that exists and is not CREATING or DELETING: the primary's and each
+    # replica's, in its own region (a replica is a resource of its own with its own tags, made
+    # without the primary's); None where not read.
+    tags: dict[str, str] | None = None
     # AttributeDefinitions: name -> S | N | B (what an adoption compares besides the keys)
     attribute_types: dict[str, str] = field(default_factory=dict)
 
@@ -128,6 +131,11 @@ class Observed:
     # (table name, region) this reconcile created: UpdateContinuousBackups is refused there for
     # a while (ContinuousBackupsUnavailableException), so PITR waits for the next reconcile.
     just_created: frozenset[tuple[str, str]] = frozenset()
+    # (table name, region) of replica tables tagged by this reconcile, and by an earlier one
+    # whose tags were not listed then (status.taggedReplicas): ListTagsOfResource may answer
+    # the previous set for a few seconds, so these are waited for, not tagged again.
+    tagged_now: frozenset[tuple[str, str]] = frozenset()
+    tags_pending: frozenset[tuple[str, str]] = frozenset()
 
     def table(self, kind: str, region: str) -> ObservedTable | None:
         return self.tables.get((kind, region))
@@ -165,6 +173,9 @@ class ReadMemo:
 
     pitr: dict[tuple[str, str], ObservedPitr] = field(default_factory=dict)  # (table, region)
     tags: dict[str, dict[str, str]] = field(default_factory=dict)  # primary table -> tags
+    # (table, region) -> the tags of a replica table: read once, then known from the calls
+    # that change them (a replica ReplicaUpdates creates has none; TagResource's keys added)
+    replica_tags: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     # Whole features read once ("kms", "autoscaling", "backup", "alarm"), read again after an
     # action of theirs.
     features: dict[str, Any] = field(default_factory=dict)
@@ -226,6 +237,8 @@ class ReadMemo:
             self.pitr[(table, region)] = ObservedPitr(False, None)
             self.tags[table] = {}
             return
+        if self._replica_tags_changed(operation, region, table, params):
+            return
         if operation == "update_continuous_backups":
             spec = params.get("PointInTimeRecoverySpecification") or {}
             on = bool(spec.get("PointInTimeRecoveryEnabled"))
@@ -236,6 +249,29 @@ class ReadMemo:
         self.tags.pop(table, None)
         for key in [k for k in self.pitr if k[0] == table]:
             del self.pitr[key]
+
+    def _replica_tags_changed(
+        self, operation: str, region: str, table: str, params: dict[str, Any]
+    ) -> bool:
+        """Tags of replica tables known from what was sent: a replica created by ReplicaUpdates
+        has no tags (AWS copies none: each replica is tagged in its own region), and a
+        TagResource or UntagResource on a replica whose tags were read changes them as sent.
+        True: the action touched only a replica's tags (nothing else to read again)."""
+        if operation == "update_table":
+            for update in params.get("ReplicaUpdates") or []:
+                if "Create" in update:
+                    self.replica_tags[(table, update["Create"]["RegionName"])] = {}
+                if "Delete" in update:
+                    self.replica_tags.pop((table, update["Delete"]["RegionName"]), None)
+            return False
+        known = self.replica_tags.get((table, region))
+        if known is None or operation not in ("tag_resource", "untag_resource"):
+            return False
+        for tag in params.get("Tags") or []:
+            known[str(tag["Key"])] = str(tag["Value"])
+        for key in params.get("TagKeys") or []:
+            known.pop(str(key), None)
+        return True
 
     def _created(self, operation: str, region: str, params: dict[str, Any], response: Any) -> bool:
         """A backup vault, plan or selection, or a topic, this reconcile made: known from what
@@ -388,7 +424,11 @@ class Observer:
             regions += [r for r in desired.replica_regions if r != desired.primary_region]
             regions += [r for r in primary.replicas if r not in regions]
             for region in regions[1:]:
-                obs.tables[(t.kind, region)] = self.describe_table(t.name, region)
+                replica = self.describe_table(t.name, region)
+                if replica is not None and replica.status not in ("CREATING", "DELETING"):
+                    # A CREATING replica answers ResourceNotFoundException (DDB-TABLE-298).
+                    replica = _with_tags(replica, self._replica_tags(replica, memo))
+                obs.tables[(t.kind, region)] = replica
             # Read even when PITR is not managed: the status shows it.
             for region in regions:
                 seen = obs.tables.get((t.kind, region))
@@ -452,6 +492,22 @@ class Observer:
                     desired, known, obs, created=frozenset(memo.created_topics)
                 )
             obs.alarms = copy.deepcopy(memo.features["alarm"])
+
+    def _replica_tags(self, table: ObservedTable, memo: ReadMemo) -> dict[str, str]:
+        """The tags of a table in a replica region, by its own ARN in its own region (AWS keeps
+        a replica's tags apart from the primary's); once per reconcile (memo)."""
+        key = (table.name, table.region)
+        if key not in memo.replica_tags:
+            tags = self._paged(
+                "dynamodb",
+                table.region,
+                "list_tags_of_resource",
+                "Tags",
+                f"list tags of table {table.name}",
+                ResourceArn=table.arn,
+            )
+            memo.replica_tags[key] = {x["Key"]: x["Value"] for x in tags}
+        return dict(memo.replica_tags[key])
 
     def pitr(self, table: str, region: str, memo: ReadMemo | None = None) -> ObservedPitr:
         out = self._call(

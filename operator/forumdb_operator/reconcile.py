@@ -17,7 +17,7 @@ from typing import Any
 from forumdb_operator import awsclients, errors, immutable, metrics, status
 from forumdb_operator.apply import apply_actions
 from forumdb_operator.desired import DesiredState, desired_state
-from forumdb_operator.diff import Action, Plan, deletion_plan, diff, ownership
+from forumdb_operator.diff import Action, Plan, deletion_plan, diff, ownership, replica_tags
 from forumdb_operator.observed import Observed, Observer, ReadMemo
 from forumdb_operator.remembered import Remembered
 from forumdb_operator.spec import ForumDatabaseSpec, SpecInvalid, parse_spec
@@ -34,6 +34,8 @@ LONG_WAIT_DELAY = 30.0
 BLOCKED_DELAY = 15.0
 # status field: tables made or tagged whose owner tag is not listed yet (diff.ownership)
 CLAIMED_KEY = "claimedTables"
+# status field: replica tables tagged whose tags were not listed yet (diff.replica_tags)
+TAGGED_KEY = "taggedReplicas"
 MAX_EVENT_LEN = 1000
 # status fields the health monitor owns (forumdb_operator.health); conditions are shared, each
 # writer keeping the other's types (health.Monitor.conditions_with_failover)
@@ -159,6 +161,8 @@ class Reconciler:
         was_ready = generation is not None and previous.get("readyGeneration") == generation
         applied: list[Action] = []
         claimed = set(previous.get(CLAIMED_KEY) or [])
+        tags_pending = replica_tags.from_status(previous.get(TAGGED_KEY))
+        primary = desired.primary_region
         try:
             obs, plan = self._converge(
                 desired,
@@ -170,6 +174,7 @@ class Reconciler:
                 stop,
                 Remembered.from_status(previous, desired),
                 ReadMemo.provisioning(previous, generation),
+                tags_pending,
             )
         except errors.ReconcileError as exc:
             outcome = self._failed(
@@ -177,7 +182,10 @@ class Reconciler:
             )
             if any(a.operation == "create_table" for a in applied):
                 outcome.status[immutable.STATUS_KEY] = _provisioned(spec)
-            outcome.status[CLAIMED_KEY] = sorted(ownership.claims(claimed, applied))
+            outcome.status[CLAIMED_KEY] = sorted(ownership.claims(claimed, applied, primary))
+            outcome.status[TAGGED_KEY] = replica_tags.as_status(
+                tags_pending | replica_tags.tagged(applied, primary)
+            )
             return outcome
         outcome = self._settled(
             spec, desired, obs, plan, applied, was_ready, generation, previous, now
@@ -185,9 +193,13 @@ class Reconciler:
         if stop is not None and stop():
             # Stopped mid-way: the last look predates the last writes; deletion must know
             # every table this reconcile made, tags listed or not.
-            outcome.status[CLAIMED_KEY] = sorted(ownership.claims(claimed, applied))
+            outcome.status[CLAIMED_KEY] = sorted(ownership.claims(claimed, applied, primary))
+            outcome.status[TAGGED_KEY] = replica_tags.as_status(
+                tags_pending | replica_tags.tagged(applied, primary)
+            )
         else:
             outcome.status[CLAIMED_KEY] = ownership.unconfirmed(desired, obs, set(obs.claimed))
+            outcome.status[TAGGED_KEY] = replica_tags.as_status(replica_tags.pending(desired, obs))
         return outcome
 
     def _converge(
@@ -201,20 +213,24 @@ class Reconciler:
         stop: Callable[[], bool] | None = None,
         remembered: Remembered | None = None,
         memo: ReadMemo | None = None,
+        tags_pending: frozenset[tuple[str, str]] = frozenset(),
     ) -> tuple[Observed, Plan]:
         """Observe -> diff -> apply, pass after pass, until nothing is left to do, something
         must be waited for, or a problem stops it; after max_passes, one last look. `claimed`:
         the tables this resource made or tagged before (status), to which this adds its own.
         `stop()` true: no further write, the plan as last seen is returned.
         `remembered`: ids the status holds; each look passes what it found to the next.
-        `memo`: PITR and tags already known (observed.ReadMemo), added to pass after pass."""
+        `memo`: PITR and tags already known (observed.ReadMemo), added to pass after pass.
+        `tags_pending`: replica tables an earlier reconcile tagged, tags not listed then."""
         known = [remembered or Remembered()]
         memo = memo or ReadMemo()  # PITR and tags read by an earlier pass (rate-limited reads)
 
         def look() -> Observed:
             obs = self.observer.observe(desired, remembered=known[0], memo=memo)
             known[0] = obs.remembered()
-            obs.claimed = frozenset(ownership.claims(claimed, applied))
+            obs.claimed = frozenset(ownership.claims(claimed, applied, desired.primary_region))
+            obs.tags_pending = tags_pending
+            obs.tagged_now = frozenset(replica_tags.tagged(applied, desired.primary_region))
             obs.pitr_seen_enabled = pitr_seen
             obs.provisioned_here = provisioned_here
             obs.just_created = frozenset(

@@ -10,6 +10,8 @@ from typing import Any
 
 from forumdb_operator.desired import DesiredBackups, DesiredState, DesiredTable
 from forumdb_operator.diff import Plan
+from forumdb_operator.diff.ownership import describe_owner, foreign_record
+from forumdb_operator.diff.replica_tags import missing_tags
 from forumdb_operator.observed import Observed, ObservedBackups, ObservedTable
 
 CONDITION_TYPES = (
@@ -284,7 +286,8 @@ def _region_entry(d: DesiredState, obs: Observed, region: str) -> dict[str, Any]
 
 def region_problems(d: DesiredState, obs: Observed, region: str) -> list[str]:
     """What is not as the spec asks in one region: each table's presence and state, its
-    deletion protection and its PITR (settings AWS keeps per replica)."""
+    tags, deletion protection, KMS key, read capacity and PITR (settings AWS keeps per
+    replica)."""
     out: list[str] = []
     for t in d.tables:
         o = obs.table(t.kind, region)
@@ -293,6 +296,9 @@ def region_problems(d: DesiredState, obs: Observed, region: str) -> list[str]:
             continue
         if o.status != "ACTIVE":
             out.append(f"table {t.name} is {o.status}")
+        tags = _tags_problem(d, t, o)
+        if tags:
+            out.append(tags)
         want = t.deletion_protection
         if want is not None and o.deletion_protection != want:
             out.append(
@@ -319,6 +325,19 @@ def region_problems(d: DesiredState, obs: Observed, region: str) -> list[str]:
                     f"(spec: {pitr.recovery_period_days})"
                 )
     return out
+
+
+def _tags_problem(d: DesiredState, t: DesiredTable, o: ObservedTable) -> str | None:
+    """Another resource's ownership record on the table, or the resource's tags it lacks
+    (where they were read: every table that is not being created or deleted)."""
+    if o.tags is None:
+        return None
+    if foreign_record(d, o):
+        return f"table {t.name} belongs to ForumDatabase {describe_owner(o.tags)}"
+    missing = missing_tags(t, o.tags)
+    if missing:
+        return f"tags of {t.name} not set: {', '.join(sorted(missing))}"
+    return None
 
 
 def _kms_problem(t: DesiredTable, o: ObservedTable, obs: Observed) -> str | None:

@@ -11,7 +11,8 @@ Pure functions: no AWS, no Kubernetes. Rules that keep the operator safe:
   their types and its indexes match the layout and spec.adopt (default false) allows; a table
   whose ownership record (NAMESPACE/NAME, UID, cluster id) is another's is a problem.
 
-One module per feature: `tables` (create, adopt, update_table), `replicas`, `pitr`,
+One module per feature: `tables` (create, adopt, update_table), `replicas`, `replica_tags`
+(the resource's tags on each replica, in its region), `pitr`,
 `autoscaling`, `backups`, `alarms`, and `deletion` (deletionPolicy Delete); `ownership` (whose
 table it is, tags not listed yet included), `terminal` (states AWS does not leave by itself:
 problems, not waits); `model` holds Action, Problem and Plan. The names below are the
@@ -21,7 +22,7 @@ package's interface.
 from __future__ import annotations
 
 from forumdb_operator.desired import DesiredState
-from forumdb_operator.diff import ownership
+from forumdb_operator.diff import ownership, replica_tags
 from forumdb_operator.diff.alarms import ALARM_DELETE_BATCH, alarm_matches, diff_alarms
 from forumdb_operator.diff.autoscaling import autoscaling_actions
 from forumdb_operator.diff.backups import DEFAULT_BACKUP_ROLE, backup_plan_document, diff_backups
@@ -46,6 +47,7 @@ __all__ = [
     "diff_backups",
     "diff_tables",
     "ownership",
+    "replica_tags",
 ]
 
 

@@ -7,9 +7,9 @@ from forumdb_operator.diff.alarms import delete_alarms
 from forumdb_operator.diff.autoscaling import autoscaling_removal
 from forumdb_operator.diff.backups import backup_plan_removal
 from forumdb_operator.diff.model import Action, Plan, Problem
-from forumdb_operator.diff.ownership import owns
+from forumdb_operator.diff.ownership import foreign_record, owns, owns_replica
 from forumdb_operator.diff.terminal import terminal_problems
-from forumdb_operator.observed import Observed
+from forumdb_operator.observed import Observed, ObservedTable
 
 
 def deletion_plan(d: DesiredState, obs: Observed) -> Plan:
@@ -42,15 +42,10 @@ def deletion_plan(d: DesiredState, obs: Observed) -> Plan:
 def _protection_blocks(d: DesiredState, obs: Observed, plan: Plan) -> bool:
     """A table with deletion protection on: turn it off when the spec asks for it off, else a
     problem. True: nothing else may be deleted in this pass."""
-    owned = owned_kinds(d, obs)
-    # Only this resource's tables: another resource's (a colliding prefix) are never changed,
-    # not even their deletion protection.
+    # Only this resource's tables: another resource's (a colliding prefix, here or in a
+    # replica region) are never changed, not even their deletion protection.
     protected = sorted(
-        (
-            t
-            for (kind, _), t in obs.tables.items()
-            if kind in owned and t is not None and t.deletion_protection
-        ),
+        (t for t in owned_tables(d, obs) if t.deletion_protection),
         key=lambda t: (t.name, t.region),
     )
     if not protected:
@@ -83,15 +78,23 @@ def _protection_blocks(d: DesiredState, obs: Observed, plan: Plan) -> bool:
     return True
 
 
-def owned_kinds(d: DesiredState, obs: Observed) -> set[str]:
-    """The kinds whose table in the primary region belongs to this resource (owner tag); its
-    replicas in other regions are part of the same global table."""
-    owned = set()
+def owned_tables(d: DesiredState, obs: Observed) -> list[ObservedTable]:
+    """The primary tables this resource owns and their replicas that carry no other resource's
+    ownership record (a table of the same name in a replica region that is not a replica of
+    the primary, or is tagged for another resource, is not this resource's)."""
+    out = []
     for t in d.tables:
-        o = obs.table(t.kind, d.primary_region)
-        if o is not None and owns(d, o, obs):
-            owned.add(t.kind)
-    return owned
+        primary = obs.table(t.kind, d.primary_region)
+        if primary is None or not owns(d, primary, obs):
+            continue
+        out.append(primary)
+        out.extend(
+            o
+            for (kind, region), o in obs.tables.items()
+            if kind == t.kind and region != d.primary_region and o is not None
+            if owns_replica(d, primary, o)
+        )
+    return out
 
 
 def _table_removal(d: DesiredState, t: DesiredTable, obs: Observed, plan: Plan) -> None:
@@ -106,6 +109,22 @@ def _table_removal(d: DesiredState, t: DesiredTable, obs: Observed, plan: Plan) 
     plan.actions.extend(autoscaling_removal(t, obs, o.region))
     if o.busy or any(r.status != "ACTIVE" for r in o.replicas.values()):
         plan.waiting.append(f"table {t.name} in {o.region} is {o.status}")
+        return
+    foreign = [
+        r
+        for r in sorted(o.replicas)
+        if (seen := obs.table(t.kind, r)) is not None and seen.tags is not None
+        if foreign_record(d, seen)
+    ]
+    if foreign:
+        plan.problems.append(
+            Problem(
+                "spec.replicaRegions",
+                f"the replica of {t.name} in {foreign[0]} is tagged for another ForumDatabase; "
+                "remove its tags or the replica by hand, or set spec.deletionPolicy: Retain",
+                "TableOwnedByAnother",
+            )
+        )
         return
     if o.replicas:
         region = sorted(o.replicas)[0]

@@ -63,10 +63,28 @@ def owns(d: DesiredState, o: ObservedTable, obs: Observed) -> bool:
     )
 
 
-def claims(names: set[str], applied: list[Action]) -> set[str]:
-    """`names` plus the tables `applied` created or tagged."""
+def foreign_record(d: DesiredState, o: ObservedTable) -> bool:
+    """The table carries another resource's ownership record: an owner tag that is neither
+    this resource's whole record nor its name and cluster without a UID."""
+    tags = o.tags or {}
+    return owner_of(o) is not None and not _record_matches(d, tags) and not unrecorded_uid(d, o)
+
+
+def owns_replica(d: DesiredState, primary: ObservedTable, replica: ObservedTable) -> bool:
+    """A table in a replica region belongs to the resource that owns `primary` (the caller's
+    check) when the primary lists its region among its replicas (one global table) and it
+    carries no other resource's ownership record. A replica is made without tags (each is a
+    table of its own in its region), so no tag is no sign of a foreign table here."""
+    return replica.region in primary.replicas and not foreign_record(d, replica)
+
+
+def claims(names: set[str], applied: list[Action], region: str | None = None) -> set[str]:
+    """`names` plus the tables `applied` created or tagged (in `region`, the primary region,
+    where given: a replica's tags are claimed apart, diff.replica_tags)."""
     out = set(names)
     for a in applied:
+        if region is not None and a.region != region:
+            continue
         if a.operation == "create_table":
             out.add(str(a.params["TableName"]))
         elif a.operation == "tag_resource" and a.service == "dynamodb":

@@ -1,6 +1,7 @@
 """The tables in the primary region: create, adopt (owner tag), then one update_table at a
 time (stream, index, billing and capacity, encryption, deletion protection); the table's
-PITR, write auto scaling and replicas come from their own modules, in the order AWS needs."""
+PITR, write auto scaling, replicas and the replicas' tags come from their own modules, in the
+order AWS needs."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from forumdb_operator.diff.autoscaling import autoscaling_actions, autoscaling_r
 from forumdb_operator.diff.model import Action, Feature, Plan, Problem
 from forumdb_operator.diff.ownership import awaiting_tags, describe_owner, owns, unrecorded_uid
 from forumdb_operator.diff.pitr import pitr_actions
+from forumdb_operator.diff.replica_tags import foreign_replica_tables, replica_tag_actions
 from forumdb_operator.diff.replicas import replica_update
 from forumdb_operator.diff.terminal import terminal_problems
 from forumdb_operator.observed import Observed, ObservedTable
@@ -340,10 +342,13 @@ def diff_tables(d: DesiredState, obs: Observed, plan: Plan) -> None:
             continue
         if terminal_problems(d, t, obs, plan):
             continue
+        if foreign_replica_tables(d, t, o, obs, plan):
+            continue
         if o.busy:
             plan.waiting.append(f"table {t.name} in {region} is {o.status}")
             continue
         pitr_actions(d, t, obs, plan)
+        replica_tag_actions(d, t, o, obs, plan)
         if t.billing_managed and t.write_autoscaling is None:
             # not wanted any more (on-demand, replicas removed, maxWriteCapacity unset): left
             # registered, auto scaling would fight every capacity the operator sets

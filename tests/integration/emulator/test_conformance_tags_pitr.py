@@ -7,7 +7,17 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from harness.emulator_support import EAST, TABLE, create_table, error_code, wait_until
+from harness.emulator_support import (
+    EAST,
+    TABLE,
+    WEST,
+    add_replica,
+    create_table,
+    describe,
+    error_code,
+    wait_settled,
+    wait_until,
+)
 
 
 def tags_of(client, arn: str) -> dict[str, str]:
@@ -114,3 +124,25 @@ def test_recovery_period_over_35_days_is_refused(ext):
         )
     assert error_code(err) == "ValidationException"
     assert "less than or equal to 35" in str(err.value)
+
+
+def test_a_replica_has_none_of_the_sources_tags_and_is_tagged_in_its_region(ext):
+    """A replica of a global table (2019.11.21) is a table of its own in its region with its
+    own ARN, made without the source's tags: ReplicaUpdates' Create
+    (CreateReplicationGroupMemberAction, botocore DynamoDB model) takes no Tags, CloudFormation's
+    AWS::DynamoDB::GlobalTable takes Tags per replica (ReplicaSpecification.Tags), Terraform
+    tags a replica by its ARN in its region (aws_dynamodb_tag). Tagging one leaves the other."""
+    ext.control.configure(tags_settle_seconds=0, replica_entry_delay_seconds=0)
+    ext.control.set_replication(replica_activation_seconds=0)
+    east, west = ext.client("dynamodb", EAST), ext.client("dynamodb", WEST)
+    source = create_table(east, tags={"app": "forum"})["TableArn"]
+    add_replica(east, WEST)
+    wait_settled(east)
+    replica = describe(west)["TableArn"]
+
+    assert replica != source
+    assert f":{WEST}:" in replica
+    assert tags_of(west, replica) == {}
+    west.tag_resource(ResourceArn=replica, Tags=[{"Key": "owner", "Value": "ns1/forum"}])
+    assert tags_of(west, replica) == {"owner": "ns1/forum"}
+    assert tags_of(east, source) == {"app": "forum"}

@@ -1,0 +1,128 @@
+"""The resource's tags on every replica of its tables, in the replica's own region.
+
+A replica of a global table (version 2019.11.21) is a table of its own in its region, with its
+own ARN and its own tags, and it is made without the primary's: ReplicaUpdates' Create
+(CreateReplicationGroupMemberAction, botocore's DynamoDB model) takes no Tags, CloudFormation's
+AWS::DynamoDB::GlobalTable takes Tags per replica (ReplicaSpecification.Tags), and Terraform
+tags a replica through its own ARN in its region (aws_dynamodb_tag, "Table replicas in other
+regions"; aws_dynamodb_table_replica's propagate_tags). So the ownership record is put on each
+replica by TagResource in its region, and a table there that carries another resource's record
+is never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from forumdb_operator.desired import DesiredState, DesiredTable
+from forumdb_operator.diff.model import Action, Plan, Problem
+from forumdb_operator.diff.ownership import describe_owner, foreign_record, owns_replica
+from forumdb_operator.observed import Observed, ObservedTable
+
+
+def missing_tags(t: DesiredTable, tags: dict[str, str]) -> dict[str, str]:
+    """The resource's tags a table lacks or holds with another value."""
+    return {k: v for k, v in t.tags.items() if tags.get(k) != v}
+
+
+def _regions(d: DesiredState, o: ObservedTable) -> list[str]:
+    """The replica regions the spec asks for, then those the primary table lists."""
+    wanted = list(d.replica_regions) if d.replicas_managed else []
+    return [r for r in dict.fromkeys([*wanted, *sorted(o.replicas)]) if r != o.region]
+
+
+def foreign_replica_tables(
+    d: DesiredState, t: DesiredTable, o: ObservedTable, obs: Observed, plan: Plan
+) -> bool:
+    """Tables of this name in the resource's replica regions that carry another resource's
+    ownership record (a prefix that collides in another region, or a replica tagged by hand):
+    a problem each, and nothing is added, changed or tagged there. True: there is one."""
+    found = False
+    for region in _regions(d, o):
+        seen = obs.table(t.kind, region)
+        if seen is None or seen.tags is None or not foreign_record(d, seen):
+            continue
+        found = True
+        plan.problems.append(
+            Problem(
+                "spec.replicaRegions",
+                f"table {t.name} in {region} belongs to ForumDatabase "
+                f"{describe_owner(seen.tags)}; remove {region} from spec.replicaRegions or "
+                "choose another tablePrefix",
+                "TableOwnedByAnother",
+            )
+        )
+    return found
+
+
+def replica_tag_actions(
+    d: DesiredState, t: DesiredTable, o: ObservedTable, obs: Observed, plan: Plan
+) -> None:
+    """TagResource of the tags each ACTIVE replica of an owned primary `o` lacks, in the
+    replica's region with its ARN. Tags this or an earlier reconcile set and DynamoDB does not
+    list yet (ListTagsOfResource is eventually consistent) are waited for, not set again."""
+    for region in _regions(d, o):
+        member = o.replicas.get(region)
+        replica = obs.table(t.kind, region)
+        if member is None or member.status != "ACTIVE" or replica is None:
+            continue
+        if replica.status != "ACTIVE" or replica.tags is None or not owns_replica(d, o, replica):
+            continue
+        missing = missing_tags(t, replica.tags)
+        key = (t.name, region)
+        if key in obs.tagged_now or (missing and key in obs.tags_pending):
+            plan.waiting.append(f"tags of table {t.name} in {region} are not listed yet")
+            continue
+        if not missing:
+            continue
+        plan.actions.append(
+            Action(
+                "tags",
+                "dynamodb",
+                region,
+                "tag_resource",
+                {
+                    "ResourceArn": replica.arn,
+                    "Tags": [{"Key": k, "Value": v} for k, v in sorted(missing.items())],
+                },
+                f"tag table {t.name} in {region} (tags {', '.join(sorted(missing))})",
+            )
+        )
+
+
+def tagged(applied: Iterable[Action], primary_region: str) -> set[tuple[str, str]]:
+    """(table, region) of the replica tables `applied` tagged."""
+    return {
+        (str(a.params["ResourceArn"]).rsplit("/", 1)[-1], a.region)
+        for a in applied
+        if a.operation == "tag_resource" and a.service == "dynamodb" and a.region != primary_region
+    }
+
+
+def pending(d: DesiredState, obs: Observed) -> set[tuple[str, str]]:
+    """The replica tags still to wait for: set by this reconcile, or by an earlier one and not
+    listed at the last look (while the replica table still exists)."""
+    out = set(obs.tagged_now)
+    names = {t.name: t for t in d.tables}
+    for name, region in obs.tags_pending - obs.tagged_now:
+        t = names.get(name)
+        seen = obs.table(t.kind, region) if t is not None else None
+        if seen is None or t is None:
+            continue
+        if seen.tags is None or missing_tags(t, seen.tags):
+            out.add((name, region))
+    return out
+
+
+def as_status(keys: Iterable[tuple[str, str]]) -> list[str]:
+    """status.taggedReplicas: REGION/TABLE, sorted."""
+    return sorted(f"{region}/{name}" for name, region in keys)
+
+
+def from_status(entries: Iterable[object] | None) -> frozenset[tuple[str, str]]:
+    out = set()
+    for entry in entries or []:
+        if isinstance(entry, str) and "/" in entry:
+            region, name = entry.split("/", 1)
+            out.add((name, region))
+    return frozenset(out)

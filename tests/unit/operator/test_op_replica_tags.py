@@ -1,0 +1,192 @@
+"""The resource's tags on every replica table, in the replica's own region (issue 13, replica
+settings). A replica of a global table is a table of its own with its own ARN and tags, made
+without the primary's (the emulator models it: test_conformance_tags_pitr.py); the operator
+tags each replica it owns there, puts back a tag removed by hand, never tags a table another
+resource owns, and the status says per region whether the tags are in shape. Against the
+strict emulator in-process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from op_clock import pause, reconcile_rounds
+from op_factories import spec
+from test_op_reconcile_moto import NAME, NS, converge
+
+from forumdb import naming
+from forumdb_operator.awsclients import Clients
+from forumdb_operator.reconcile import Reconciler
+
+TABLES = ("forum-Users", "forum-Threads", "forum-Posts")
+UID = "0b6f4c52-8d1e-4f0e-9a57-3c2d1e0f9a11"
+CLUSTER = "blue"
+WEST = "us-west-2"
+
+
+def raw() -> dict[str, Any]:
+    return spec(backups=None, alarms=None)
+
+
+def reconciler(**kw: Any) -> Reconciler:
+    return Reconciler(Clients(), cluster_id=CLUSTER, **kw)
+
+
+def tags(table: str, region: str) -> dict[str, str]:
+    """The table's tags as its own region lists them, by its own ARN."""
+    ddb = boto3.client("dynamodb", region_name=region)
+    arn = ddb.describe_table(TableName=table)["Table"]["TableArn"]
+    return {t["Key"]: t["Value"] for t in ddb.list_tags_of_resource(ResourceArn=arn)["Tags"]}
+
+
+def arn(table: str, region: str) -> str:
+    ddb = boto3.client("dynamodb", region_name=region)
+    return ddb.describe_table(TableName=table)["Table"]["TableArn"]
+
+
+def region_entry(status: dict[str, Any], region: str) -> dict[str, Any]:
+    return next(x for x in status["regions"] if x["region"] == region)
+
+
+def ownership(kind: str) -> dict[str, str]:
+    return {
+        naming.TAG_OWNER: f"{NS}/{NAME}",
+        naming.TAG_OWNER_UID: UID,
+        naming.TAG_CLUSTER: CLUSTER,
+        naming.TAG_MANAGED_BY: naming.MANAGED_BY,
+        naming.TAG_TABLE_KIND: kind,
+    }
+
+
+def test_replica_tables_get_the_resources_tags_in_their_region(ext):
+    """Each replica gets the ownership record by TagResource in its region, once: while
+    ListTagsOfResource still answers the previous (empty) set, the operator waits for it
+    (status.taggedReplicas) instead of tagging again."""
+    ext.configure(tags_settle_seconds=3)  # longer than the pauses: stale reads happen
+    ready = converge(reconciler(), raw(), uid=UID)
+    assert ready.phase == "Ready", ready.status["message"]
+    for table, kind in zip(TABLES, ("users", "threads", "posts"), strict=True):
+        assert tags(table, WEST) == ownership(kind), table
+        assert tags(table, "us-east-1") == ownership(kind), table
+    west_tagging = [a for a in ready.applied if a.operation == "tag_resource" and a.region == WEST]
+    assert sorted(a.params["ResourceArn"] for a in west_tagging) == sorted(
+        arn(t, WEST) for t in TABLES
+    )
+    assert ready.status["taggedReplicas"] == []
+    assert all(region["inShape"] for region in ready.status["regions"]), ready.status["regions"]
+
+
+def test_a_tag_removed_by_hand_from_a_replica_is_shown_per_region_and_put_back(ext):
+    r = reconciler()
+    ready = converge(r, raw(), uid=UID)
+    assert ready.phase == "Ready", ready.status["message"]
+    ext.configure(tags_settle_seconds=0)  # the hand-made change is listed at once
+    west = boto3.client("dynamodb", region_name=WEST)
+    west.untag_resource(ResourceArn=arn("forum-Posts", WEST), TagKeys=[naming.TAG_OWNER_UID])
+
+    # a look without a write (no pass): the status as it stands before the repair
+    look = reconciler(max_passes=0).reconcile(
+        namespace=NS, name=NAME, spec=raw(), generation=1, previous=ready.status, uid=UID
+    )
+    assert look.applied == []
+    assert region_entry(look.status, WEST)["notInShape"] == [
+        f"tags of forum-Posts not set: {naming.TAG_OWNER_UID}"
+    ]
+    assert region_entry(look.status, "us-east-1")["inShape"] is True
+
+    repaired = converge(r, raw(), previous=look.status, uid=UID)
+    assert repaired.phase == "Ready", repaired.status["message"]
+    assert tags("forum-Posts", WEST) == ownership("posts")
+    assert [str(a) for a in repaired.applied] == [
+        f"tag table forum-Posts in {WEST} (tags {naming.TAG_OWNER_UID})"
+    ]
+    assert any(WEST in e.message for e in repaired.events if e.reason == "DriftRepaired")
+    assert all(region["inShape"] for region in repaired.status["regions"])
+
+
+def other_owner() -> list[dict[str, str]]:
+    return [
+        {"Key": naming.TAG_OWNER, "Value": "team-b/forum"},
+        {"Key": naming.TAG_OWNER_UID, "Value": "7d0c9a4e-0000-4000-8000-000000000b0b"},
+        {"Key": naming.TAG_MANAGED_BY, "Value": naming.MANAGED_BY},
+    ]
+
+
+def test_a_table_another_resource_owns_in_a_replica_region_is_never_tagged(ext):
+    """The same prefix in another region: team-b's forum-Posts in us-west-2 (its primary) is
+    neither tagged nor made a replica; the problem names its owner, and the region's status
+    says so. Before: the operator asked AWS for a replica there and failed on its answer."""
+    ext.configure(tags_settle_seconds=0)
+    theirs = boto3.client("dynamodb", region_name=WEST).create_table(
+        TableName="forum-Posts",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        Tags=other_owner(),
+    )["TableDescription"]["TableArn"]
+    out = converge(reconciler(), raw(), uid=UID)
+    assert out.phase == "Failed", out.status["message"]
+    assert (
+        "table forum-Posts in us-west-2 belongs to ForumDatabase team-b/forum"
+        in (out.status["message"])
+    )
+    assert [a for a in out.applied if a.region == WEST] == []
+    assert not [a for a in out.applied if "ReplicaUpdates" in a.params]
+    assert tags("forum-Posts", WEST) == {t["Key"]: t["Value"] for t in other_owner()}
+    assert arn("forum-Posts", WEST) == theirs
+    west = region_entry(out.status, WEST)
+    assert "table forum-Posts belongs to ForumDatabase team-b/forum (uid 7d0c9a4e-" in (
+        " ".join(west["notInShape"])
+    )
+
+
+def test_a_replica_tagged_for_another_resource_is_left_as_it_is(ext):
+    """A replica whose tags name another owner (tagged by hand, or by another cluster) is not
+    re-tagged over: a problem says whose it claims to be."""
+    r = reconciler()
+    ready = converge(r, raw(), uid=UID)
+    assert ready.phase == "Ready", ready.status["message"]
+    ext.configure(tags_settle_seconds=0)
+    west = boto3.client("dynamodb", region_name=WEST)
+    west.tag_resource(ResourceArn=arn("forum-Threads", WEST), Tags=other_owner())
+    out = converge(r, raw(), previous=ready.status, uid=UID)
+    assert out.phase == "Failed", out.status["message"]
+    assert (
+        "table forum-Threads in us-west-2 belongs to ForumDatabase team-b/forum"
+        in (out.status["message"])
+    )
+    assert out.applied == []
+    assert tags("forum-Threads", WEST)[naming.TAG_OWNER] == "team-b/forum"
+    assert region_entry(out.status, WEST)["inShape"] is False
+
+
+def test_deletion_leaves_a_table_another_resource_owns_in_a_replica_region_alone(ext):
+    """deletionPolicy Delete with deletionProtection false turns protection off and deletes
+    only what the resource owns: team-b's forum-Posts in the replica region (same prefix) keeps
+    its protection and its tags. Before: every table of an owned kind, in every region, had
+    its deletion protection turned off."""
+    ext.configure(tags_settle_seconds=0)
+    west = boto3.client("dynamodb", region_name=WEST)
+    west.create_table(
+        TableName="forum-Posts",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        DeletionProtectionEnabled=True,
+        Tags=other_owner(),
+    )
+    doomed = spec(backups=None, alarms=None, deletionPolicy="Delete", deletionProtection=False)
+    r = reconciler()
+    refused = converge(r, doomed, uid=UID)
+    assert refused.phase == "Failed", refused.status["message"]
+    for _ in reconcile_rounds():
+        out = r.delete(namespace=NS, name=NAME, spec=doomed, previous=refused.status, uid=UID)
+        if out.done:
+            break
+        pause(out.requeue_after)
+    assert out.done, out.status.get("message")
+    desc = west.describe_table(TableName="forum-Posts")["Table"]
+    assert desc["DeletionProtectionEnabled"] is True
+    assert tags("forum-Posts", WEST) == {t["Key"]: t["Value"] for t in other_owner()}
+    east = boto3.client("dynamodb", region_name="us-east-1")
+    assert east.list_tables()["TableNames"] == []
