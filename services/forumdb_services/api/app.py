@@ -7,8 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.routing import MapAdapter
+from werkzeug.wsgi import get_host
 
 from forumdb.config import SettingsWatcher
 from forumdb.tables import KINDS
@@ -22,6 +24,8 @@ from forumdb_services.auth.settings import AuthSettings
 from forumdb_services.storage import Store
 
 BLUEPRINTS = {"users": users.bp, "threads": threads.bp, "posts": posts.bp}
+# URL adapters kept per (host, scheme, script name); a request for another one binds anew.
+MAX_ADAPTERS = 64
 
 
 # orjson as Flask would write it: keys sorted, any key type, and datetimes (which orjson
@@ -57,19 +61,65 @@ class ForumJSONProvider(DefaultJSONProvider):
         return self._app.response_class(body + b"\n", mimetype=self.mimetype)
 
 
+def _wsgi_text(value: str) -> str:
+    # What werkzeug's bind_to_environ does to environ strings (PEP 3333's latin-1 as UTF-8).
+    return value if value.isascii() else value.encode("latin1").decode(errors="replace")
+
+
 class ServiceFlask(Flask):
-    """Flask, minus a per-request cost: `ensure_sync` inspects every hook and view on every
-    request to see whether it is a coroutine; ours never are, and never change."""
+    """Flask, minus per-request costs: `ensure_sync` inspects every hook and view on every
+    request to see whether it is a coroutine (ours never are, and never change), and the URL
+    adapter is bound from scratch for every request (see create_url_adapter)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._sync: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self._adapters: dict[tuple[str, str, str], MapAdapter] = {}
+        self._plain_routing: bool | None = None  # decided at the first request
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         found = self._sync.get(func)
         if found is None:
             found = self._sync[func] = super().ensure_sync(func)
         return found
+
+    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
+        """Flask's adapter, bound to the request, from one made before for the same host,
+        scheme and script name: `bind_to_environ` parses the host, checks it and encodes it
+        as IDNA on every request, for the same few values. What varies per request (path,
+        method, query) is set on a copy, as `bind_to_environ` would set it. Anything out of
+        the ordinary (SERVER_NAME, TRUSTED_HOSTS, host or subdomain matching, an upgrade)
+        goes Flask's own way."""
+        if request is None or self._plain_routing is False:
+            return super().create_url_adapter(request)
+        if self._plain_routing is None:
+            self._plain_routing = not (
+                self.config["SERVER_NAME"] is not None
+                or self.config["TRUSTED_HOSTS"] is not None
+                or self.url_map.host_matching
+                or self.subdomain_matching
+            )
+            return self.create_url_adapter(request)
+        environ = request.environ
+        if "HTTP_UPGRADE" in environ:
+            return super().create_url_adapter(request)
+        host = get_host(environ)
+        key = (host, environ["wsgi.url_scheme"], environ.get("SCRIPT_NAME", ""))
+        made = self._adapters.get(key)
+        if made is None:
+            adapter = super().create_url_adapter(request)
+            if len(self._adapters) < MAX_ADAPTERS:  # hosts come from clients: bounded
+                self._adapters[key] = adapter
+            return adapter
+        request.host = host  # type: ignore[misc]  # as Flask's create_url_adapter sets it
+        adapter = object.__new__(MapAdapter)
+        adapter.__dict__.update(made.__dict__)
+        path = environ.get("PATH_INFO")
+        adapter.path_info = "/" if path is None else _wsgi_text(path)
+        adapter.default_method = environ["REQUEST_METHOD"]
+        query = environ.get("QUERY_STRING")
+        adapter.query_args = None if query is None else _wsgi_text(query)
+        return adapter
 
 
 def create_app(

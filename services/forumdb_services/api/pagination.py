@@ -8,15 +8,17 @@ next page is announced in headers instead: `Link: <...>; rel="next"` (RFC 8288) 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Response, jsonify, request
+from flask import Response, request
 
+from forumdb_services.api.answers import Answer, answer_of, content_tag, encode, respond
 from forumdb_services.api.errors import bad_request
 from forumdb_services.auth.policy import public
-from forumdb_services.storage.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page
+from forumdb_services.storage.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Collection, Page
 
 MAX_CURSOR_LENGTH = 2048
 # Cursors are urlsafe base64 without padding (forumdb_services.storage.base.encode_cursor).
@@ -58,8 +60,23 @@ def _next_link(cursor: str) -> str:
 
 
 def page_response(page: Page) -> Response:
-    response = jsonify([public(record) for record in page.items])
-    if page.next_cursor:
-        response.headers["Link"] = f'<{_next_link(page.next_cursor)}>; rel="next"'
-        response.headers["X-Next-Cursor"] = page.next_cursor
-    return response
+    return _respond_page(_page_answer(page))
+
+
+def _page_answer(page: Page) -> Answer:
+    body = encode([public(record) for record in page.items])
+    return Answer(body, content_tag(body), page.next_cursor)
+
+
+def _respond_page(answer: Answer) -> Response:
+    headers = []
+    if answer.next_cursor:
+        headers.append(("Link", f'<{_next_link(answer.next_cursor)}>; rel="next"'))
+        headers.append(("X-Next-Cursor", answer.next_cursor))
+    return respond(answer, headers)
+
+
+def cached_page_response(records: Collection, key: Hashable, read: Callable[[], Page]) -> Response:
+    """The page `read()` gives, its encoded answer kept under `key` until the collection
+    changes, with a content ETag; a 304 when the client's If-None-Match names it."""
+    return _respond_page(answer_of(records, key, lambda: _page_answer(read())))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from forumdb_services.api.inputs import parse_id
-from forumdb_services.api.pagination import page_request, page_response
+from forumdb_services.api.pagination import cached_page_response, page_request
 from forumdb_services.api.resources import (
     collection,
     create_record,
@@ -23,21 +23,34 @@ bp = Blueprint(KIND, __name__, url_prefix="/api/posts")
 @bp.get("")
 def list_posts() -> Response:
     page = page_request()
-    return page_response(collection(KIND).list(page.limit, page.cursor))
+    posts = collection(KIND)
+    return cached_page_response(
+        posts, ("list", page.limit, page.cursor), lambda: posts.list(page.limit, page.cursor)
+    )
 
 
 @bp.get("/in-thread/<thread_id>")
 def list_posts_in_thread(thread_id: str) -> Response:
     thread = parse_id(thread_id, "threadId")
     page = page_request()
-    return page_response(posts_in_thread(collection(KIND), thread, page.limit, page.cursor))
+    posts = collection(KIND)
+    return cached_page_response(
+        posts,
+        ("in-thread", thread, page.limit, page.cursor),
+        lambda: posts_in_thread(posts, thread, page.limit, page.cursor),
+    )
 
 
 @bp.get("/by-user/<user_id>")
 def list_posts_by_user(user_id: str) -> Response:
     user = parse_id(user_id, "userId")
     page = page_request()
-    return page_response(posts_by_user(collection(KIND), user, page.limit, page.cursor))
+    posts = collection(KIND)
+    return cached_page_response(
+        posts,
+        ("by-user", user, page.limit, page.cursor),
+        lambda: posts_by_user(posts, user, page.limit, page.cursor),
+    )
 
 
 @bp.post("")

@@ -12,9 +12,10 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Response, current_app, g, jsonify, request, url_for
+from flask import Response, current_app, g, jsonify, url_for
 from pydantic import BaseModel
 
+from forumdb_services.api.answers import Answer, answer_of, encode, respond
 from forumdb_services.api.errors import ApiError
 from forumdb_services.api.identity import current_principal, forbidden
 from forumdb_services.api.inputs import etag, expected_version, has_body, json_object, validated
@@ -115,18 +116,17 @@ def write_with_retry(operation: Callable[[], T], expected_version: int | None) -
     return operation()
 
 
+def _record_answer(record: dict[str, Any]) -> Answer:
+    version = record.get("version")
+    return Answer(encode(public(record)), str(int(version)) if version is not None else None)
+
+
 def get_record(kind: str, record_id: int) -> Response:
-    record = collection(kind).get(record_id)
-    if (
-        record.get("version") is not None
-        # Parsing an absent header still costs: most reads carry none.
-        and "HTTP_IF_NONE_MATCH" in request.environ
-        and request.if_none_match.contains_weak(str(int(record["version"])))
-    ):
-        response = Response(status=304)
-        response.headers["ETag"] = etag(record["version"])
-        return response
-    return record_response(record)
+    """The record (its encoded answer kept until the collection changes), or a 304 when the
+    client's If-None-Match names its version."""
+    records = collection(kind)
+    answer = answer_of(records, (kind, record_id), lambda: _record_answer(records.get(record_id)))
+    return respond(answer)
 
 
 def principal() -> Principal | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from forumdb_services.api.inputs import parse_id
-from forumdb_services.api.pagination import page_request, page_response
+from forumdb_services.api.pagination import cached_page_response, page_request
 from forumdb_services.api.resources import (
     collection,
     create_record,
@@ -22,7 +22,12 @@ bp = Blueprint(KIND, __name__, url_prefix="/api/threads")
 @bp.get("")
 def list_threads() -> Response:
     page = page_request()
-    return page_response(threads_newest_first(collection(KIND), page.limit, page.cursor))
+    threads = collection(KIND)
+    return cached_page_response(
+        threads,
+        ("newest", page.limit, page.cursor),
+        lambda: threads_newest_first(threads, page.limit, page.cursor),
+    )
 
 
 @bp.post("")

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, request
 
 from forumdb_services.api.errors import bad_request
 from forumdb_services.api.inputs import parse_id
-from forumdb_services.api.pagination import page_request, page_response
+from forumdb_services.api.pagination import cached_page_response, page_request, page_response
 from forumdb_services.api.resources import (
     collection,
     create_record,
@@ -41,7 +41,10 @@ def list_users() -> Response:
             found = []
         return page_response(Page(found))
     page = page_request()
-    return page_response(collection(KIND).list(page.limit, page.cursor))
+    users = collection(KIND)
+    return cached_page_response(
+        users, ("list", page.limit, page.cursor), lambda: users.list(page.limit, page.cursor)
+    )
 
 
 @bp.post("")

@@ -24,6 +24,8 @@ Rules every backend keeps:
   key (newest first by default, since the range keys are `createdAt`).
 - Transient errors are retried inside the backend; what is left after retries is
   `StoreUnavailable`.
+- `memoized(key, compute)` may hand back an earlier result of `compute` only while no write
+  (by this process or any other) reached the collection since it was computed.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ import base64
 import binascii
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from forumdb.tables import TableDef
+
+T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -174,6 +178,12 @@ class Collection(ABC):
     @abstractmethod
     def health(self) -> Health:
         """Readiness: the table answers, or the data folder is writable. Never raises."""
+
+    def memoized(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """`compute()`, or what it returned before for `key` while the collection has not
+        changed since. A backend that cannot tell cheaply whether its records changed (a
+        DynamoDB table, written by other processes) computes every time."""
+        return compute()
 
 
 class Store(ABC):

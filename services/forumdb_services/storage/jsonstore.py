@@ -38,7 +38,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -77,6 +77,9 @@ LOCK_NAME = ".lock"
 COMPACT_MIN_BYTES = 4 * 1024 * 1024
 _ID_ATTEMPTS = 8
 ORPHAN_AGE_SECONDS = 60
+# Results `memoized` keeps per collection (the API's encoded answers): past this many, all
+# are dropped, so keys from clients (ids, cursors) cannot grow a worker's memory.
+MEMO_MAX_ENTRIES = 4096
 T = TypeVar("T")
 
 
@@ -157,6 +160,10 @@ class JsonCollection(Collection):
         self._journal: Path = self.folder / journal_name(b"")
         self._offset = 0
         self._lines = 0  # lines of the journal read so far, for line numbers in logs
+        # memoized(): results computed at one state of the files (the snapshot's identity and
+        # how far the journal was read), dropped as soon as the view moves past it.
+        self._memo: dict[Hashable, Any] = {}
+        self._memo_state: tuple[Any, ...] | None = None
 
     # -- catching up with the files ---------------------------------------------------------
 
@@ -341,6 +348,29 @@ class JsonCollection(Collection):
             self._refresh()
             assert self._view is not None
             return operation(self._view)
+
+    def _state(self) -> tuple[Any, ...]:
+        # The view is a function of the snapshot and of the journal's bytes read so far: equal
+        # states hold equal records. Every write, here or by another process, moves it on
+        # (the journal grows; a compaction replaces db.json), and the read path sees it.
+        return (self._snapshot_id, self._journal.name, self._offset)
+
+    def memoized(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._mutex:
+            self._refresh()
+            state = self._state()
+            if state != self._memo_state:
+                self._memo.clear()
+                self._memo_state = state
+            elif key in self._memo:
+                return self._memo[key]  # type: ignore[no-any-return]
+            value = compute()
+            # Kept only if `compute` read the same state (its own reads catch up too).
+            if self._state() == state:
+                if len(self._memo) >= MEMO_MAX_ENTRIES:
+                    self._memo.clear()
+                self._memo[key] = value
+            return value
 
     # -- the contract -------------------------------------------------------------------------
 

@@ -1,0 +1,62 @@
+"""Encoded GET answers, kept while the collection they came from is unchanged.
+
+GET of a record or of a page of the list writes the same bytes again and again until a
+write changes the collection. The body (as `jsonify` writes it) and its ETag are computed
+once per state of the collection (`Collection.memoized`: in JSON mode the store's read path
+notices every write, by this worker or another process, and drops them; in DynamoDB mode
+nothing is kept). The view still runs in Flask as any other: auth, logs and metrics stay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+from flask import Response, current_app, request
+
+from forumdb_services.storage import Collection
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A 200 answer's JSON body and its entity tag (`tag`: without the quotes)."""
+
+    body: bytes
+    tag: str | None
+    next_cursor: str | None = None
+
+
+def encode(obj: object) -> bytes:
+    """`obj` as `jsonify` writes it (the app's JSON provider, then a newline)."""
+    return current_app.json.encode(obj) + b"\n"  # type: ignore[attr-defined, no-any-return]
+
+
+def content_tag(body: bytes) -> str:
+    """A strong entity tag for a body that carries no version of its own (a list page)."""
+    return hashlib.blake2b(body, digest_size=12).hexdigest()
+
+
+def answer_of(collection: Collection, key: Hashable, compute: Callable[[], Answer]) -> Answer:
+    return collection.memoized(("answer", key), compute)
+
+
+def not_modified(tag: str | None) -> bool:
+    """Whether the request's If-None-Match names `tag` (RFC 9110 13.1.2: weak comparison)."""
+    if tag is None or "HTTP_IF_NONE_MATCH" not in request.environ:
+        return False  # parsing an absent header still costs: most reads carry none
+    return request.if_none_match.contains_weak(tag)
+
+
+def respond(answer: Answer, headers: list[tuple[str, str]] | None = None) -> Response:
+    """The answer, or a 304 when the client holds it already."""
+    etag = f'"{answer.tag}"' if answer.tag is not None else None
+    if not_modified(answer.tag):
+        response = Response(status=304)
+        if etag is not None:
+            response.headers["ETag"] = etag
+        return response
+    all_headers = headers or []
+    if etag is not None:
+        all_headers.append(("ETag", etag))
+    return current_app.response_class(answer.body, headers=all_headers, mimetype="application/json")
