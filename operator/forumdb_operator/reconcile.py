@@ -103,15 +103,18 @@ class Reconciler:
         previous: Mapping[str, Any] | None = None,
         uid: str = "",
         stop: Callable[[], bool] | None = None,
+        active_region: str | None = None,
     ) -> Outcome:
         """`uid`: the resource's metadata.uid, part of the ownership record of its tables.
-        `stop()`: checked before every AWS write; once true, the passes end (deletion began)."""
+        `stop()`: checked before every AWS write; once true, the passes end (deletion began).
+        `active_region`: the region the services use now (the health monitor's, which may be
+        an automatic failover's decision); None: the spec's."""
         previous = previous or {}
         resource = f"{namespace}/{name}"
         started = time.monotonic()
         with awsclients.recording() as calls:
             outcome = self._reconcile(
-                resource, namespace, name, uid, spec, generation, previous, stop
+                resource, namespace, name, uid, spec, generation, previous, stop, active_region
             )
         if immutable.STATUS_KEY not in outcome.status and previous.get(immutable.STATUS_KEY):
             # The loop passes its own last status as `previous`: keep the record in it.
@@ -145,6 +148,7 @@ class Reconciler:
         generation: int | None,
         previous: Mapping[str, Any],
         stop: Callable[[], bool] | None = None,
+        active_region: str | None = None,
     ) -> Outcome:
         now = status.now_iso()
         try:
@@ -154,7 +158,9 @@ class Reconciler:
         refused = immutable.changes(raw_spec, previous)
         if refused:
             return self._immutable_changed(refused, generation, previous, now)
-        desired = desired_state(spec, namespace, name, uid=uid, cluster=self.cluster_id)
+        desired = desired_state(
+            spec, namespace, name, uid=uid, cluster=self.cluster_id, region_in_force=active_region
+        )
         # Actions on a resource that was Ready for this very spec are drift repairs.
         was_ready = generation is not None and previous.get("readyGeneration") == generation
         applied: list[Action] = []

@@ -11,6 +11,7 @@ from typing import Any
 from forumdb_operator.desired import DesiredState, DesiredTable
 from forumdb_operator.diff import Plan
 from forumdb_operator.observed import Observed, ObservedTable
+from forumdb_operator.remembered import arn_region
 
 CONDITION_TYPES = (
     "Ready",
@@ -201,7 +202,18 @@ def _alarms_configured(d: DesiredState, plan: Plan) -> Cond:
         return Cond("AlarmsConfigured", False, "Updating", "; ".join(todo[:5]))
     if not a.enabled:
         return Cond("AlarmsConfigured", True, "Disabled", "spec.alarms.enabled is false")
-    return Cond("AlarmsConfigured", True, "AlarmsInPlace", f"{len(a.alarms)} alarms in {a.region}")
+    message = f"{len(a.alarms)} alarms in {', '.join(a.alarm_regions)}"
+    silent = [
+        r for r in a.alarm_regions if a.topic_arn and arn_region(a.topic_arn) not in (r, None)
+    ]
+    if silent:
+        # CloudWatch refuses an action topic of another region: those alarms notify no one.
+        message += (
+            f"; the alarms in {', '.join(silent)} notify no one: spec.alarms.snsTopicArn is in "
+            f"{arn_region(a.topic_arn or '')} and an alarm's topic must be in its own region "
+            "(spec.alarms.createTopic makes one in each)"
+        )
+    return Cond("AlarmsConfigured", True, "AlarmsInPlace", message)
 
 
 def _ready(features: list[Cond], plan: Plan) -> Cond:
@@ -399,11 +411,14 @@ def _alarm_summary(d: DesiredState, obs: Observed) -> dict[str, Any]:
         return {"alarms": None}
     if obs.alarms is None:
         return {}
-    topic = d.alarms.topic_arn or obs.alarms.topic_arn
+    a, oa = d.alarms, obs.alarms
+    topic = a.topic_arn or oa.topic_arn
+    regions = (a.region, *sorted(set(a.regions) - {a.region}))
     alarms: dict[str, Any] = {
         "items": [
-            {"name": n, "region": d.alarms.region, "state": a.get("StateValue", "UNKNOWN")}
-            for n, a in sorted(obs.alarms.alarms.items())
+            {"name": n, "region": region, "state": x.get("StateValue", "UNKNOWN")}
+            for region in regions
+            for n, x in sorted(oa.alarms_in(region, a.region).items())
         ]
     }
     if topic:

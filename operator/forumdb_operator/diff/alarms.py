@@ -7,7 +7,8 @@ from typing import Any
 from forumdb import naming
 from forumdb_operator.desired import DesiredAlarms, DesiredState
 from forumdb_operator.diff.model import Action, Plan
-from forumdb_operator.observed import Observed
+from forumdb_operator.observed import Observed, ObservedAlarms
+from forumdb_operator.remembered import arn_region
 
 ALARM_DELETE_BATCH = 100
 
@@ -78,54 +79,79 @@ def delete_alarms(names: list[str], region: str, why: str) -> list[Action]:
 SUBSCRIPTION_DELETED = "Deleted"
 
 
+def _topic_action(d: DesiredState, a: DesiredAlarms, region: str) -> Action:
+    return Action(
+        "topic",
+        "sns",
+        region,
+        "create_topic",
+        {
+            "Name": a.create_topic_name,
+            "Tags": [
+                {"Key": k, "Value": v}
+                for k, v in naming.owner_tags(d.namespace, d.name, d.uid, d.cluster).items()
+            ],
+        },
+        f"create SNS topic {a.create_topic_name} in {region}",
+    )
+
+
+def _subscribe_actions(a: DesiredAlarms, topic: str, region: str, subs: dict[str, str]) -> list:
+    # Absent, or listed as "Deleted" (unsubscribed by its owner, or an unconfirmed one SNS
+    # pruned): subscribe again. Confirmed (an ARN) and "PendingConfirmation" are left
+    # alone: subscribing a pending one again mails a new confirmation at every check.
+    return [
+        Action(
+            "topic",
+            "sns",
+            region,
+            "subscribe",
+            {"TopicArn": topic, "Protocol": "email", "Endpoint": email},
+            f"subscribe {email} to {topic}",
+        )
+        for email in a.emails
+        if subs.get(email, SUBSCRIPTION_DELETED) == SUBSCRIPTION_DELETED
+    ]
+
+
+def alarm_topic(a: DesiredAlarms, oa: ObservedAlarms, region: str) -> str | None:
+    """The topic the alarms of `region` notify: the operator's own topic there, or the spec's
+    topic where it is in that region (an alarm's action must be in the alarm's region); None:
+    those alarms notify no one."""
+    if a.topic_arn:
+        return a.topic_arn if arn_region(a.topic_arn) in (region, None) else None
+    return oa.topic_in(region, a.region)
+
+
 def diff_alarms(d: DesiredState, obs: Observed, plan: Plan) -> None:
     a: DesiredAlarms | None = d.alarms
     oa = obs.alarms
     if a is None or oa is None:
         return
+    regions = (a.region, *sorted(set(a.regions or ()) - {a.region}))
     if not a.enabled:
-        plan.actions.extend(delete_alarms(list(oa.alarms), a.region, "alarms disabled"))
+        for region in regions:
+            have = oa.alarms_in(region, a.region)
+            plan.actions.extend(delete_alarms(list(have), region, "alarms disabled"))
         return
-    if a.create_topic_name and oa.topic_arn is None:
-        plan.actions.append(
-            Action(
-                "topic",
-                "sns",
-                a.region,
-                "create_topic",
-                {
-                    "Name": a.create_topic_name,
-                    "Tags": [
-                        {"Key": k, "Value": v}
-                        for k, v in naming.owner_tags(d.namespace, d.name, d.uid, d.cluster).items()
-                    ],
-                },
-                f"create SNS topic {a.create_topic_name} in {a.region}",
-            )
-        )
+    missing = [r for r in a.topic_regions if oa.topic_in(r, a.region) is None]
+    if missing:
+        plan.actions.extend(_topic_action(d, a, r) for r in missing)
         return  # alarms name the topic's ARN: next pass
-    topic = a.topic_arn or oa.topic_arn
-    for email in a.emails:
-        # Absent, or listed as "Deleted" (unsubscribed by its owner, or an unconfirmed one SNS
-        # pruned): subscribe again. Confirmed (an ARN) and "PendingConfirmation" are left
-        # alone: subscribing a pending one again mails a new confirmation at every check.
-        if topic and oa.subscriptions.get(email, SUBSCRIPTION_DELETED) == SUBSCRIPTION_DELETED:
-            plan.actions.append(
-                Action(
-                    "topic",
-                    "sns",
-                    a.region,
-                    "subscribe",
-                    {"TopicArn": topic, "Protocol": "email", "Endpoint": email},
-                    f"subscribe {email} to {topic}",
-                )
-            )
-    actions = [topic] if topic else []
-    wanted = set()
+    if a.topic_arn:
+        plan.actions.extend(_subscribe_actions(a, a.topic_arn, a.region, oa.subscriptions))
+    for region in a.topic_regions:
+        topic = oa.topic_in(region, a.region)
+        assert topic is not None
+        plan.actions.extend(
+            _subscribe_actions(a, topic, region, oa.subscriptions_in(region, a.region))
+        )
+    wanted: dict[str, set[str]] = {r: set() for r in regions}
     for alarm in a.alarms:
-        wanted.add(alarm.name)
-        req = alarm.put_request(actions)
-        have = oa.alarms.get(alarm.name)
+        wanted.setdefault(alarm.region, set()).add(alarm.name)
+        topic = alarm_topic(a, oa, alarm.region)
+        req = alarm.put_request([topic] if topic else [])
+        have = oa.alarms_in(alarm.region, a.region).get(alarm.name)
         if have is not None and alarm_matches(req, have):
             continue
         summary = (
@@ -136,6 +162,7 @@ def diff_alarms(d: DesiredState, obs: Observed, plan: Plan) -> None:
         plan.actions.append(
             Action("alarm", "cloudwatch", alarm.region, "put_metric_alarm", req, summary)
         )
-    extra = [n for n in oa.alarms if n not in wanted]
-    if extra:
-        plan.actions.extend(delete_alarms(extra, a.region, "no longer wanted"))
+    for region in regions:
+        extra = [n for n in oa.alarms_in(region, a.region) if n not in wanted[region]]
+        if extra:
+            plan.actions.extend(delete_alarms(extra, region, "no longer wanted"))

@@ -18,19 +18,25 @@ def deletion_plan(d: DesiredState, obs: Observed) -> Plan:
     plan = Plan()
     if _protection_blocks(d, obs, plan):
         return plan
-    if obs.alarms is not None and d.alarms is not None:
-        plan.actions.extend(delete_alarms(list(obs.alarms.alarms), d.alarms.region, "deleting"))
-        if obs.alarms.topic_arn:
-            plan.actions.append(
-                Action(
-                    "topic",
-                    "sns",
-                    d.alarms.region,
-                    "delete_topic",
-                    {"TopicArn": obs.alarms.topic_arn},
-                    f"delete SNS topic {obs.alarms.topic_arn}",
-                )
+    oa, a = obs.alarms, d.alarms
+    if oa is not None and a is not None:
+        # ours in every region of the resource (ReplicationLatency follows the active region)
+        for region in (a.region, *sorted(set(a.regions) - {a.region})):
+            plan.actions.extend(
+                delete_alarms(list(oa.alarms_in(region, a.region)), region, "deleting")
             )
+            topic = oa.topic_in(region, a.region)
+            if topic:
+                plan.actions.append(
+                    Action(
+                        "topic",
+                        "sns",
+                        region,
+                        "delete_topic",
+                        {"TopicArn": topic},
+                        f"delete SNS topic {topic}",
+                    )
+                )
     ob = obs.backups
     if ob is not None and d.backups is not None:
         plan.actions.extend(backup_plan_removal(d.backups, ob))

@@ -34,7 +34,9 @@ DRIFT_CHECK: dict[str, Counter[str]] = {
             "backup:GetBackupPlan": 1,
             "backup:GetBackupSelection": 1,
             "backup:ListRecoveryPointsByBackupVault": 1,
-            "cloudwatch:DescribeAlarms": 1,  # AlarmNamePrefix: the resource's own
+            # AlarmNamePrefix: the resource's own, in each of its regions (ReplicationLatency
+            # alarms follow the active region; ours left in another are found and removed)
+            "cloudwatch:DescribeAlarms": 2,
             # no auto scaling read: on-demand tables can hold no leftovers to remove
         }
     ),
@@ -51,8 +53,10 @@ DRIFT_CHECK: dict[str, Counter[str]] = {
             "backup:GetBackupPlan": 1,
             "backup:GetBackupSelection": 1,
             "backup:ListRecoveryPointsByBackupVault": 1,
-            "cloudwatch:DescribeAlarms": 1,
-            "sns:GetTopicAttributes": 1,  # the topic by its ARN
+            "cloudwatch:DescribeAlarms": 3,  # each region
+            # the operator's topic by its ARN in each region (alarms need a topic of their own
+            # region; one a failover left is removed on deletion)
+            "sns:GetTopicAttributes": 3,
             "sns:ListSubscriptionsByTopic": 1,
         }
     ),

@@ -171,6 +171,8 @@ def test_health_loop_ticks_with_the_adapter_and_marks_a_woken_check():
     running: dict[str, asyncio.AbstractEventLoop] = {}
 
     class Monitor:
+        active_region = None  # not decided: the reconcile is not woken for a change of it
+
         def tick(self, **kwargs: Any) -> list[Event]:
             ticks.append(kwargs)
             if len(ticks) == 1:  # e.g. a spec change arrives during the first check
