@@ -8,6 +8,9 @@ An alarm's SNS action must be a topic of the alarm's region: AWS answers another
 topic "ValidationError: Invalid region ca-central-1 specified. Only us-west-2 is supported."
 (cds-snc/notification-terraform#128; cds-snc/covid-alert-portal#333: "Cloudwatch alarms cannot
 communicate across regions"). moto accepts any ARN.
+
+DeleteAlarms deletes the alarms' tags with them (an alarm made again under the name starts
+without tags, as a new resource does on AWS); moto keeps them by ARN and shows them again.
 """
 
 from __future__ import annotations
@@ -24,6 +27,20 @@ from .state import STATE
 
 def install() -> None:
     CloudWatchBackend.put_metric_alarm = _keeping_state(CloudWatchBackend.put_metric_alarm)  # type: ignore[method-assign]
+    CloudWatchBackend.delete_alarms = _with_tags(CloudWatchBackend.delete_alarms)  # type: ignore[method-assign]
+
+
+def _with_tags(original: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(original)
+    def wrapper(self: CloudWatchBackend, alarm_names: list[str]) -> Any:
+        if STATE.active:
+            for name in alarm_names:
+                alarm = self.alarms.get(name)
+                if alarm is not None:
+                    self.tagger.delete_all_tags_for_resource(alarm.alarm_arn)
+        return original(self, alarm_names)
+
+    return wrapper
 
 
 def _keeping_state(original: Callable[..., Any]) -> Callable[..., Any]:

@@ -130,6 +130,17 @@ class DesiredAlarm:
 
 
 @dataclass(frozen=True)
+class DesiredSharedAlarm:
+    """The account-level UserErrors alarm, one per account, region and operator cluster id:
+    this resource is one of its users (a tag on the alarm, `user_key`); `alarm` holds this
+    resource's own settings, the alarm itself the most sensitive of every user's."""
+
+    alarm: DesiredAlarm
+    user_key: str
+    tags: dict[str, str]  # given at creation: managed-by and the cluster id
+
+
+@dataclass(frozen=True)
 class DesiredAlarms:
     enabled: bool
     region: str  # the primary: table, index and account alarms
@@ -141,6 +152,7 @@ class DesiredAlarms:
     # Every region of the resource (primary first): ours are looked for, and removed where no
     # longer wanted, in each (ReplicationLatency alarms move with the active region).
     regions: tuple[str, ...] = ()
+    shared: DesiredSharedAlarm | None = None  # the account-level UserErrors alarm (primary)
 
     @property
     def alarm_regions(self) -> tuple[str, ...]:
@@ -300,7 +312,8 @@ def _desired_alarms(
     cluster: str = "",
     source_region: str = "",
 ) -> DesiredAlarms | None:
-    """Each table's alarms, then the account-level UserErrors alarm. `source_region`: the
+    """Each table's alarms, and this resource's part in the account-level UserErrors alarm
+    (DesiredAlarms.shared). `source_region`: the
     region the writes come from (the active region in force), where ReplicationLatency is
     published."""
     a = spec.alarms
@@ -311,18 +324,29 @@ def _desired_alarms(
         for t in tables
         for x in _table_alarms(spec, a, namespace, name, t, cluster, source_region)
     ]
-    alarms.append(
-        DesiredAlarm(
-            name=naming.account_alarm_name(namespace, name, "UserErrors", cluster),
-            region=spec.primary_region,
-            description=f"DynamoDB UserErrors in {spec.primary_region} (account-level)",
-            metric_name="UserErrors",
-            statistic="Sum",
-            threshold=float(a.user_errors_threshold),
-            comparison="GreaterThanOrEqualToThreshold",
-            period=a.period_seconds,
-            evaluation_periods=a.evaluation_periods,
-        )
+    # UserErrors is published per account and region (no table dimension): one alarm there
+    # for every ForumDatabase of this operator, not one each.
+    user_errors = DesiredAlarm(
+        name=naming.shared_alarm_name("UserErrors", cluster),
+        region=spec.primary_region,
+        description=(
+            f"DynamoDB UserErrors in {spec.primary_region} (account-level, shared by the "
+            "ForumDatabases there; their most sensitive settings)"
+        ),
+        metric_name="UserErrors",
+        statistic="Sum",
+        threshold=float(a.user_errors_threshold),
+        comparison="GreaterThanOrEqualToThreshold",
+        period=a.period_seconds,
+        evaluation_periods=a.evaluation_periods,
+    )
+    shared_tags = {naming.TAG_MANAGED_BY: naming.MANAGED_BY}
+    if cluster:
+        shared_tags[naming.TAG_CLUSTER] = cluster
+    shared = DesiredSharedAlarm(
+        alarm=user_errors,
+        user_key=naming.alarm_user_key(namespace, name, cluster),
+        tags=shared_tags,
     )
     return DesiredAlarms(
         enabled=a.enabled,
@@ -337,6 +361,7 @@ def _desired_alarms(
         ),
         emails=tuple(a.email_subscriptions),
         regions=(spec.primary_region, *spec.replicas),
+        shared=shared,
     )
 
 

@@ -93,6 +93,9 @@ class ObservedAlarms:
     other_alarms: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     other_topics: dict[str, str | None] = field(default_factory=dict)
     other_subscriptions: dict[str, dict[str, str]] = field(default_factory=dict)
+    # the account-level alarm shared by the operator's resources (primary region) and its tags
+    shared: dict[str, Any] | None = None
+    shared_tags: dict[str, str] = field(default_factory=dict)
 
     def alarms_in(self, region: str, primary: str) -> dict[str, dict[str, Any]]:
         return self.alarms if region == primary else self.other_alarms.get(region, {})
@@ -123,6 +126,9 @@ class Observed:
     # This resource's status records the tables as its own (status.provisioned for this
     # prefix and region): tables tagged with its name before the UID joined the owner record.
     provisioned_here: bool = False
+    # (region, e-mail) the operator subscribed before, or saw listed (status.alarms
+    # .subscriptions, and this reconcile's Subscribe calls): never subscribed again by itself.
+    subscriptions_asked: frozenset[tuple[str, str]] = frozenset()
     # (table name, region) this reconcile created: UpdateContinuousBackups is refused there for
     # a while (ContinuousBackupsUnavailableException), so PITR waits for the next reconcile.
     just_created: frozenset[tuple[str, str]] = frozenset()
@@ -671,6 +677,8 @@ class Observer:
                 out.alarms = found
             elif found:
                 out.other_alarms[region] = found
+        if a.shared is not None:
+            self._shared_alarm(a.shared.alarm.name, a.region, out)
         if a.topic_arn:
             out.subscriptions = self._subscriptions(a.topic_arn, a.region, a.emails)
         # The operator's topic in every region (one a failover left behind is removed on
@@ -695,6 +703,29 @@ class Observer:
                 out.other_topics[region] = topic_arn
                 out.other_subscriptions[region] = subs
         return out
+
+    def _shared_alarm(self, name: str, region: str, out: ObservedAlarms) -> None:
+        """The shared account-level alarm by its name, and its tags (who uses it)."""
+        found = [
+            alarm
+            for page in self._pages(
+                "cloudwatch", region, "describe_alarms", f"describe alarm {name}", AlarmNames=[name]
+            )
+            for alarm in page.get("MetricAlarms", [])
+            if alarm.get("AlarmName") == name
+        ]
+        if not found:
+            return
+        out.shared = found[0]
+        arn = str(found[0].get("AlarmArn", ""))
+        got = self._call(
+            "cloudwatch",
+            region,
+            "list_tags_for_resource",
+            f"list tags of alarm {name}",
+            ResourceARN=arn,
+        )
+        out.shared_tags = {t["Key"]: t["Value"] for t in (got or {}).get("Tags", [])}
 
     def _subscriptions(self, topic_arn: str, region: str, emails: tuple[str, ...]) -> dict:
         """e-mail -> SubscriptionArn as ListSubscriptionsByTopic lists it; nothing is read

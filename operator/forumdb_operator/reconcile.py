@@ -176,6 +176,7 @@ class Reconciler:
                 stop,
                 Remembered.from_status(previous, desired),
                 ReadMemo.provisioning(previous, generation),
+                status.subscriptions_asked(previous),
             )
         except errors.ReconcileError as exc:
             outcome = self._failed(
@@ -207,13 +208,15 @@ class Reconciler:
         stop: Callable[[], bool] | None = None,
         remembered: Remembered | None = None,
         memo: ReadMemo | None = None,
+        asked: frozenset[tuple[str, str]] = frozenset(),
     ) -> tuple[Observed, Plan]:
         """Observe -> diff -> apply, pass after pass, until nothing is left to do, something
         must be waited for, or a problem stops it; after max_passes, one last look. `claimed`:
         the tables this resource made or tagged before (status), to which this adds its own.
         `stop()` true: no further write, the plan as last seen is returned.
         `remembered`: ids the status holds; each look passes what it found to the next.
-        `memo`: PITR and tags already known (observed.ReadMemo), added to pass after pass."""
+        `memo`: PITR and tags already known (observed.ReadMemo), added to pass after pass.
+        `asked`: (region, e-mail) subscriptions asked for or seen before (status)."""
         known = [remembered or Remembered()]
         memo = memo or ReadMemo()  # PITR and tags read by an earlier pass (rate-limited reads)
 
@@ -223,6 +226,11 @@ class Reconciler:
             obs.claimed = frozenset(ownership.claims(claimed, applied))
             obs.pitr_seen_enabled = pitr_seen
             obs.provisioned_here = provisioned_here
+            obs.subscriptions_asked = asked | {
+                (a.region, str(a.params.get("Endpoint")))
+                for a in applied
+                if a.operation == "subscribe"
+            }
             obs.just_created = frozenset(
                 (str(a.params.get("TableName")), a.region)
                 for a in applied

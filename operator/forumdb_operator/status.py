@@ -10,6 +10,7 @@ from typing import Any
 
 from forumdb_operator.desired import DesiredState, DesiredTable
 from forumdb_operator.diff import Plan
+from forumdb_operator.diff.alarms import SUBSCRIPTION_DELETED, SUBSCRIPTION_PENDING
 from forumdb_operator.observed import Observed, ObservedTable
 from forumdb_operator.remembered import arn_region
 
@@ -421,9 +422,56 @@ def _alarm_summary(d: DesiredState, obs: Observed) -> dict[str, Any]:
             for n, x in sorted(oa.alarms_in(region, a.region).items())
         ]
     }
+    if oa.shared is not None:  # the account-level alarm this resource shares with others
+        alarms["items"].append(
+            {
+                "name": oa.shared["AlarmName"],
+                "region": a.region,
+                "state": oa.shared.get("StateValue", "UNKNOWN"),
+            }
+        )
     if topic:
         alarms["topicArn"] = topic
+    subscriptions = _subscription_states(d, obs)
+    if subscriptions:
+        alarms["subscriptions"] = subscriptions
     return {"alarms": alarms}
+
+
+def _subscription_states(d: DesiredState, obs: Observed) -> list[dict[str, str]]:
+    """Each e-mail of the spec per topic region, as SNS lists it, where the operator asked for
+    it or SNS lists it: the record that keeps it from asking twice (diff.alarms). Addresses
+    that left the spec are forgotten (putting one back asks again)."""
+    a, oa = d.alarms, obs.alarms
+    if a is None or oa is None:
+        return []
+    regions = a.topic_regions or ((a.region,) if a.topic_arn else ())
+    out = []
+    for region in regions:
+        listed = oa.subscriptions_in(region, a.region)
+        for email in a.emails:
+            arn = listed.get(email)
+            if arn is None and (region, email) not in obs.subscriptions_asked:
+                continue
+            state = {
+                None: "NotListed",  # asked once; unconfirmed for 48 h, or unsubscribed long ago
+                SUBSCRIPTION_DELETED: "Unsubscribed",
+                SUBSCRIPTION_PENDING: "PendingConfirmation",
+            }.get(arn, "Confirmed")
+            out.append({"endpoint": email, "region": region, "state": state})
+    return out
+
+
+def subscriptions_asked(previous: Mapping[str, Any]) -> frozenset[tuple[str, str]]:
+    """(region, e-mail) subscriptions the last status records (asked for, or seen listed)."""
+    alarms = previous.get("alarms")
+    if not isinstance(alarms, Mapping):
+        return frozenset()
+    return frozenset(
+        (str(s.get("region")), str(s.get("endpoint")))
+        for s in alarms.get("subscriptions") or []
+        if isinstance(s, Mapping) and s.get("region") and s.get("endpoint")
+    )
 
 
 def phase_for(conds: Sequence[Cond], plan: Plan, was_ready: bool) -> str:

@@ -2,57 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from forumdb import naming
 from forumdb_operator.desired import DesiredAlarms, DesiredState
+from forumdb_operator.diff.alarm_shape import alarm_matches
 from forumdb_operator.diff.model import Action, Plan
+from forumdb_operator.diff.shared_alarm import diff_shared_alarm, leave_shared_alarm
 from forumdb_operator.observed import Observed, ObservedAlarms
 from forumdb_operator.remembered import arn_region
 
 ALARM_DELETE_BATCH = 100
-
-
-def _dims(raw: list[dict[str, str]] | None) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((x["Name"], x["Value"]) for x in raw or []))
-
-
-def _metrics_shape(metrics: list[dict[str, Any]] | None) -> tuple[Any, ...]:
-    out = []
-    for m in metrics or []:
-        stat = m.get("MetricStat") or {}
-        metric = stat.get("Metric") or {}
-        out.append(
-            (
-                m.get("Id"),
-                m.get("Expression"),
-                metric.get("MetricName"),
-                _dims(metric.get("Dimensions")),
-                stat.get("Stat"),
-                stat.get("Period"),
-            )
-        )
-    return tuple(sorted(out, key=str))
-
-
-def alarm_matches(want: dict[str, Any], have: dict[str, Any]) -> bool:
-    """Compare the fields the operator sets (what AWS adds on its own is ignored)."""
-    if float(have.get("Threshold", -1)) != float(want["Threshold"]):
-        return False
-    for key in ("ComparisonOperator", "EvaluationPeriods", "TreatMissingData", "ActionsEnabled"):
-        if have.get(key) != want.get(key):
-            return False
-    if sorted(have.get("AlarmActions") or []) != sorted(want.get("AlarmActions") or []):
-        return False
-    if "Metrics" in want:
-        return _metrics_shape(have.get("Metrics")) == _metrics_shape(want["Metrics"])
-    return (
-        have.get("MetricName") == want["MetricName"]
-        and have.get("Namespace") == want["Namespace"]
-        and have.get("Statistic") == want["Statistic"]
-        and have.get("Period") == want["Period"]
-        and _dims(have.get("Dimensions")) == _dims(want["Dimensions"])
-    )
 
 
 def delete_alarms(names: list[str], region: str, why: str) -> list[Action]:
@@ -72,11 +30,13 @@ def delete_alarms(names: list[str], region: str, why: str) -> list[Action]:
     ]
 
 
-# ListSubscriptionsByTopic's SubscriptionArn for a subscription that was removed (unsubscribed
-# from the e-mail's link or the console) and is still listed: it is no subscription at all.
-# Seen on AWS (ansible/ansible#20086: "Unsubscribing ... results in the API returning
-# SubscriptionArn: Deleted"); AWS's ListSubscriptionsByTopic reference does not name the value.
+# ListSubscriptionsByTopic's SubscriptionArn for a subscription its recipient ended (the link in
+# every mail, or the console) and is still listed for a while: no subscription, and the
+# recipient's choice (not subscribed again). Seen on AWS (ansible/ansible#20086: "Unsubscribing
+# ... results in the API returning SubscriptionArn: Deleted"; ekristen/aws-nuke#813); AWS's
+# ListSubscriptionsByTopic reference does not name the value.
 SUBSCRIPTION_DELETED = "Deleted"
+SUBSCRIPTION_PENDING = "PendingConfirmation"
 
 
 def _topic_action(d: DesiredState, a: DesiredAlarms, region: str) -> Action:
@@ -96,10 +56,17 @@ def _topic_action(d: DesiredState, a: DesiredAlarms, region: str) -> Action:
     )
 
 
-def _subscribe_actions(a: DesiredAlarms, topic: str, region: str, subs: dict[str, str]) -> list:
-    # Absent, or listed as "Deleted" (unsubscribed by its owner, or an unconfirmed one SNS
-    # pruned): subscribe again. Confirmed (an ARN) and "PendingConfirmation" are left
-    # alone: subscribing a pending one again mails a new confirmation at every check.
+def _subscribe_actions(
+    a: DesiredAlarms, topic: str, region: str, subs: dict[str, str], asked: frozenset
+) -> list[Action]:
+    """Subscribe each e-mail of the spec the operator never asked for in this region and SNS
+    does not list. A confirmed one (an ARN) and a "PendingConfirmation" one are left alone
+    (subscribing a pending one again mails a new confirmation at every check); so is one
+    listed "Deleted": its recipient unsubscribed, and a new confirmation request at every
+    check would be spam. Once asked (status.alarms.subscriptions), an address is not asked
+    again either when SNS stops listing it (unconfirmed for 48 h, or unsubscribed a while
+    ago): a person asks again by taking it out of spec.alarms.emailSubscriptions (the record
+    goes) and putting it back."""
     return [
         Action(
             "topic",
@@ -110,7 +77,7 @@ def _subscribe_actions(a: DesiredAlarms, topic: str, region: str, subs: dict[str
             f"subscribe {email} to {topic}",
         )
         for email in a.emails
-        if subs.get(email, SUBSCRIPTION_DELETED) == SUBSCRIPTION_DELETED
+        if email not in subs and (region, email) not in asked
     ]
 
 
@@ -133,18 +100,27 @@ def diff_alarms(d: DesiredState, obs: Observed, plan: Plan) -> None:
         for region in regions:
             have = oa.alarms_in(region, a.region)
             plan.actions.extend(delete_alarms(list(have), region, "alarms disabled"))
+        leave_shared_alarm(a, oa, plan, "alarms disabled")
         return
     missing = [r for r in a.topic_regions if oa.topic_in(r, a.region) is None]
     if missing:
         plan.actions.extend(_topic_action(d, a, r) for r in missing)
         return  # alarms name the topic's ARN: next pass
     if a.topic_arn:
-        plan.actions.extend(_subscribe_actions(a, a.topic_arn, a.region, oa.subscriptions))
+        plan.actions.extend(
+            _subscribe_actions(a, a.topic_arn, a.region, oa.subscriptions, obs.subscriptions_asked)
+        )
     for region in a.topic_regions:
         topic = oa.topic_in(region, a.region)
         assert topic is not None
         plan.actions.extend(
-            _subscribe_actions(a, topic, region, oa.subscriptions_in(region, a.region))
+            _subscribe_actions(
+                a,
+                topic,
+                region,
+                oa.subscriptions_in(region, a.region),
+                obs.subscriptions_asked,
+            )
         )
     wanted: dict[str, set[str]] = {r: set() for r in regions}
     for alarm in a.alarms:
@@ -162,7 +138,9 @@ def diff_alarms(d: DesiredState, obs: Observed, plan: Plan) -> None:
         plan.actions.append(
             Action("alarm", "cloudwatch", alarm.region, "put_metric_alarm", req, summary)
         )
+    diff_shared_alarm(d, a, oa, alarm_topic(a, oa, a.region), plan)
     for region in regions:
+        # incl. the per-resource UserErrors alarm of earlier versions (now the shared one)
         extra = [n for n in oa.alarms_in(region, a.region) if n not in wanted[region]]
         if extra:
             plan.actions.extend(delete_alarms(extra, region, "no longer wanted"))

@@ -8,6 +8,7 @@ from forumdb_operator.diff.autoscaling import autoscaling_removal
 from forumdb_operator.diff.backups import backup_plan_removal
 from forumdb_operator.diff.model import Action, Plan, Problem
 from forumdb_operator.diff.ownership import owns
+from forumdb_operator.diff.shared_alarm import leave_shared_alarm
 from forumdb_operator.diff.terminal import terminal_problems
 from forumdb_operator.observed import Observed
 
@@ -20,6 +21,7 @@ def deletion_plan(d: DesiredState, obs: Observed) -> Plan:
         return plan
     oa, a = obs.alarms, d.alarms
     if oa is not None and a is not None:
+        leave_shared_alarm(a, oa, plan, "deleting")
         # ours in every region of the resource (ReplicationLatency follows the active region)
         for region in (a.region, *sorted(set(a.regions) - {a.region})):
             plan.actions.extend(

@@ -81,3 +81,28 @@ def test_an_alarm_action_must_be_a_topic_of_the_alarms_region(ext):
     cloudwatch.put_metric_alarm(**alarm, AlarmActions=[east_topic])
     (found,) = cloudwatch.describe_alarms(AlarmNames=[alarm["AlarmName"]])["MetricAlarms"]
     assert found["AlarmActions"] == [east_topic]
+
+
+def test_deleting_an_alarm_deletes_its_tags(ext):
+    """An alarm made again under the name of a deleted one starts without tags (AWS deletes a
+    resource's tags with it; moto kept them by ARN)."""
+    cloudwatch = ext.client("cloudwatch", EAST)
+    alarm = {
+        "AlarmName": "forumdb-account/UserErrors",
+        "Namespace": "AWS/DynamoDB",
+        "MetricName": "UserErrors",
+        "Statistic": "Sum",
+        "Period": 300,
+        "EvaluationPeriods": 1,
+        "Threshold": 10.0,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+    }
+    cloudwatch.put_metric_alarm(**alarm, Tags=[{"Key": "forumdb.io/user/a", "Value": "x"}])
+    (found,) = cloudwatch.describe_alarms(AlarmNames=[alarm["AlarmName"]])["MetricAlarms"]
+    arn = found["AlarmArn"]
+    assert cloudwatch.list_tags_for_resource(ResourceARN=arn)["Tags"] == [
+        {"Key": "forumdb.io/user/a", "Value": "x"}
+    ]
+    cloudwatch.delete_alarms(AlarmNames=[alarm["AlarmName"]])
+    cloudwatch.put_metric_alarm(**alarm)
+    assert cloudwatch.list_tags_for_resource(ResourceARN=arn)["Tags"] == []

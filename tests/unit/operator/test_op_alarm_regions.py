@@ -115,7 +115,8 @@ def test_after_a_failover_latency_alarms_move_and_ours_in_the_region_left_go(ext
     assert latency(alarms(EAST)) == {}  # ours left the region
     assert foreign in alarms(EAST, "other-team/")
     # the table and account alarms stay in the primary
-    assert any(n.endswith("/account/UserErrors") for n in alarms(EAST))
+    assert any(n.endswith("/forum-Posts/SystemErrors") for n in alarms(EAST))
+    assert naming.shared_alarm_name("UserErrors") in alarms(EAST, naming.SHARED_ALARM_ROOT)
     regions = {i["region"] for i in failed_over.status["alarms"]["items"]}
     assert regions == {EAST, WEST}
 
