@@ -35,8 +35,10 @@ DRIFT_CHECK: dict[str, Counter[str]] = {
             "backup:GetBackupSelection": 1,
             "backup:ListRecoveryPointsByBackupVault": 1,
             # AlarmNamePrefix: the resource's own, in each of its regions (ReplicationLatency
-            # alarms follow the active region; ours left in another are found and removed)
-            "cloudwatch:DescribeAlarms": 2,
+            # alarms follow the active region; ours left in another are found and removed);
+            # and the shared account-level UserErrors alarm by its name, with its user tags
+            "cloudwatch:DescribeAlarms": 3,
+            "cloudwatch:ListTagsForResource": 1,
             # no auto scaling read: on-demand tables can hold no leftovers to remove
         }
     ),
@@ -53,7 +55,8 @@ DRIFT_CHECK: dict[str, Counter[str]] = {
             "backup:GetBackupPlan": 1,
             "backup:GetBackupSelection": 1,
             "backup:ListRecoveryPointsByBackupVault": 1,
-            "cloudwatch:DescribeAlarms": 3,  # each region
+            "cloudwatch:DescribeAlarms": 4,  # each region, and the shared alarm by name
+            "cloudwatch:ListTagsForResource": 1,  # the shared alarm's users
             # the operator's topic by its ARN in each region (alarms need a topic of their own
             # region; one a failover left is removed on deletion)
             "sns:GetTopicAttributes": 3,
