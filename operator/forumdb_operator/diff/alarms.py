@@ -59,14 +59,14 @@ def _topic_action(d: DesiredState, a: DesiredAlarms, region: str) -> Action:
 def _subscribe_actions(
     a: DesiredAlarms, topic: str, region: str, subs: dict[str, str], asked: frozenset
 ) -> list[Action]:
-    """Subscribe each e-mail of the spec the operator never asked for in this region and SNS
-    does not list. A confirmed one (an ARN) and a "PendingConfirmation" one are left alone
-    (subscribing a pending one again mails a new confirmation at every check); so is one
-    listed "Deleted": its recipient unsubscribed, and a new confirmation request at every
-    check would be spam. Once asked (status.alarms.subscriptions), an address is not asked
-    again either when SNS stops listing it (unconfirmed for 48 h, or unsubscribed a while
-    ago): a person asks again by taking it out of spec.alarms.emailSubscriptions (the record
-    goes) and putting it back."""
+    """Subscribe each e-mail of the spec the operator has no record of in this region
+    (status.alarms.subscriptions: asked for, or seen listed) and SNS lists as no live
+    subscription (absent, or "Deleted"). A confirmed one (an ARN) or a "PendingConfirmation"
+    one is never subscribed again (that mails a new confirmation at every check). Once recorded,
+    an address is not asked again by the operator, whatever SNS lists later: its recipient
+    unsubscribed ("Deleted"), or never confirmed (SNS drops it after 48 h); a new confirmation
+    request at every check would be spam. A person asks again by taking the address out of
+    spec.alarms.emailSubscriptions (its record goes) and putting it back."""
     return [
         Action(
             "topic",
@@ -77,7 +77,8 @@ def _subscribe_actions(
             f"subscribe {email} to {topic}",
         )
         for email in a.emails
-        if email not in subs and (region, email) not in asked
+        if (region, email) not in asked
+        and subs.get(email, SUBSCRIPTION_DELETED) == SUBSCRIPTION_DELETED
     ]
 
 
