@@ -432,9 +432,9 @@ def _alarm_summary(d: DesiredState, obs: Observed) -> dict[str, Any]:
         )
     if topic:
         alarms["topicArn"] = topic
-    subscriptions = _subscription_states(d, obs)
-    if subscriptions:
-        alarms["subscriptions"] = subscriptions
+    # None: a merge patch removes the record (the addresses left the spec), so putting one
+    # back asks again also after a restart that reads the live status
+    alarms["subscriptions"] = _subscription_states(d, obs) or None
     return {"alarms": alarms}
 
 
