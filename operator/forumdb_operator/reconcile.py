@@ -605,9 +605,15 @@ def retained_message(d: DesiredState, previous: Mapping[str, Any]) -> str:
         parts.append(f"backup vault {d.backups.vault_name}")
     if d.backups is not None and backups.get("planId"):
         parts.append(f"backup plan {d.backups.plan_name}")
-    alarms = (previous.get("alarms") or {}).get("items") or []
-    if d.alarms is not None and alarms:
-        parts.append(f"{len(alarms)} alarms {d.alarms.prefix}*")
+    items = (previous.get("alarms") or {}).get("items") or []
+    names = [str(i.get("name")) for i in items if isinstance(i, Mapping)]
+    if d.alarms is not None:
+        own = [n for n in names if n.startswith(d.alarms.prefix)]
+        if own:
+            parts.append(f"{len(own)} alarms {d.alarms.prefix}*")
+        shared = d.alarms.shared
+        if shared is not None and shared.alarm.name in names:
+            parts.append(f"its use of the shared alarm {shared.alarm.name} (a tag on it)")
     if not parts:
         return (
             f"deletionPolicy Retain: {d.owner} made no tables, backups or alarms of its own; "

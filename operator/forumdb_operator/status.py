@@ -422,7 +422,8 @@ def _alarm_summary(d: DesiredState, obs: Observed) -> dict[str, Any]:
             for n, x in sorted(oa.alarms_in(region, a.region).items())
         ]
     }
-    if oa.shared is not None:  # the account-level alarm this resource shares with others
+    shared_user = a.shared is not None and a.shared.user_key in oa.shared_tags
+    if oa.shared is not None and shared_user:  # the account-level alarm it shares with others
         alarms["items"].append(
             {
                 "name": oa.shared["AlarmName"],
