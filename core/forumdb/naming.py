@@ -132,7 +132,31 @@ def index_alarm_name(
 
 
 def account_alarm_name(namespace: str, name: str, metric: str, cluster: str = "") -> str:
+    """The per-resource account-level alarm of earlier versions (now shared_alarm_name): the
+    operator removes it where it finds it under the resource's prefix."""
     return _alarm(alarm_prefix(namespace, name, cluster), f"account/{metric}")
+
+
+# The account-level alarms (UserErrors has no table dimension): one per account, region and
+# operator cluster id, shared by every ForumDatabase there. Outside every resource's alarm prefix
+# ("forumdb/..."), so no resource takes it for one of its own.
+SHARED_ALARM_ROOT = "forumdb-account/"
+# One tag per ForumDatabase using a shared alarm: this prefix + a digest of its ownership record
+# (CloudWatch tag keys up to 128 characters, values 256, 50 tags per alarm).
+TAG_ALARM_USER = "forumdb.io/user/"
+
+
+def shared_alarm_name(metric: str, cluster: str = "") -> str:
+    """The account-level alarm of `metric`, shared by the resources of one operator cluster."""
+    return f"{SHARED_ALARM_ROOT}{cluster}/{metric}" if cluster else SHARED_ALARM_ROOT + metric
+
+
+def alarm_user_key(namespace: str, name: str, cluster: str = "") -> str:
+    """The tag key that records one resource as a user of a shared alarm: by NAMESPACE/NAME
+    (one object of that name at a time in a cluster; the UID would leave a key behind when a
+    resource first learns it)."""
+    record = f"{cluster}/{namespace}/{name}"
+    return TAG_ALARM_USER + hashlib.sha256(record.encode()).hexdigest()[:16]
 
 
 def replication_alarm_name(

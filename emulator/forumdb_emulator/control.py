@@ -86,6 +86,16 @@ class ExtControl:
         REGION_DISABLED, REPLICATION_NOT_AUTHORIZED, ARCHIVING, ARCHIVED); None undoes it."""
         return self._call("table_state", table=table, region=region, status=status)
 
+    # -- SNS e-mail subscriptions, as their recipient ------------------------------------------
+    def sns_confirm(self, topic_arn: str, endpoint: str) -> dict[str, Any]:
+        """The recipient of `endpoint`'s pending subscription to `topic_arn` confirms it."""
+        return self._call("sns_confirm", topic_arn=topic_arn, endpoint=endpoint)
+
+    def sns_unsubscribe(self, topic_arn: str, endpoint: str) -> dict[str, Any]:
+        """The recipient unsubscribes: SNS lists the subscription as "Deleted" for a while
+        (AwsRules.unsubscribed_listed_seconds)."""
+        return self._call("sns_unsubscribe", topic_arn=topic_arn, endpoint=endpoint)
+
     # -- global tables ---------------------------------------------------------------------
     def set_replication(
         self,

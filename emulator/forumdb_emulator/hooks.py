@@ -22,6 +22,7 @@ from . import (
     pitr,
     ratelimits,
     replication,
+    sns,
     tags,
     transactions,
 )
@@ -57,6 +58,7 @@ def install() -> None:
         transactions.install()
         backup_api.install()
         cloudwatch.install()
+        sns.install()
         _installed = True
 
 

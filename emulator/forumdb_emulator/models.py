@@ -143,3 +143,23 @@ class AwsRules(BaseModel):
     api_rate_limits: bool = True
     # PutMetricAlarm creates alarms in INSUFFICIENT_DATA (moto: OK)
     alarms_start_insufficient_data: bool = True
+    # PutMetricAlarm refuses an SNS action of another region than the alarm's (moto: accepts)
+    alarm_actions_in_alarm_region: bool = True
+    # -- SNS ----------------------------------------------------------------------------------
+    # e-mail subscriptions are listed "PendingConfirmation" until the recipient confirms
+    # (control sns_confirm), and "Deleted" after the recipient unsubscribes (control
+    # sns_unsubscribe); moto lists every subscription as confirmed and drops ended ones
+    email_subscriptions_need_confirmation: bool = True
+    # SNS removes an unconfirmed subscription after this long (AWS: 48 h since 2023-05)
+    unconfirmed_subscription_seconds: float = Field(172_800.0, ge=0.0)
+    # an unsubscribed one is listed "Deleted" this long (AWS: "for a while", not published)
+    unsubscribed_listed_seconds: float = Field(259_200.0, ge=0.0)
+
+
+class SubscriptionRecipient(BaseModel):
+    """The recipient of an e-mail subscription: the topic and the address."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    topic_arn: str
+    endpoint: str

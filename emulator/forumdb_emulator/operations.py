@@ -10,7 +10,7 @@ from typing import Any
 
 from moto.moto_api._internal import moto_api_backend
 
-from . import backup_runs, replication
+from . import backup_runs, replication, sns
 from .models import (
     AwsRules,
     FaultRule,
@@ -18,6 +18,7 @@ from .models import (
     ReplicationSettings,
     ReplicationUpdate,
     RunPlanRequest,
+    SubscriptionRecipient,
     TableStateRequest,
 )
 from .state import STATE
@@ -57,6 +58,20 @@ def table_state(**kwargs: Any) -> dict[str, Any]:
         else:
             STATE.table_states[key] = request.status
         return {f"{r}/{t}": v for (r, t), v in sorted(STATE.table_states.items())}
+
+
+def sns_confirm(**kwargs: Any) -> dict[str, Any]:
+    """The recipient confirms an e-mail subscription (the link in the confirmation mail)."""
+    request = SubscriptionRecipient(**kwargs)
+    with STATE.lock:
+        return {"SubscriptionArn": sns.confirm(request.topic_arn, request.endpoint)}
+
+
+def sns_unsubscribe(**kwargs: Any) -> dict[str, Any]:
+    """The recipient unsubscribes (the link in every mail): listed "Deleted" for a while."""
+    request = SubscriptionRecipient(**kwargs)
+    with STATE.lock:
+        return {"SubscriptionArn": sns.unsubscribe(request.topic_arn, request.endpoint)}
 
 
 def set_replication(**kwargs: Any) -> dict[str, Any]:
@@ -133,6 +148,8 @@ OPERATIONS: dict[str, Callable[..., dict[str, Any]]] = {
         clear_faults,
         region_outage,
         table_state,
+        sns_confirm,
+        sns_unsubscribe,
         set_replication,
         flush_replication,
         run_backup_plan_now,

@@ -63,6 +63,10 @@ class ExtState:
     call_times: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)
     # (region, table name) -> status DescribeTable reports there (control `table_state`)
     table_states: dict[tuple[str, str], str] = field(default_factory=dict)
+    # SNS e-mail subscriptions: ARN -> monotonic time made, until the recipient confirms
+    sns_pending: dict[str, float] = field(default_factory=dict)
+    # SNS subscriptions their recipient ended, listed as "Deleted" for a while (sns.py)
+    sns_unsubscribed: dict[str, Any] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -82,6 +86,8 @@ class ExtState:
             self.tag_changes.clear()
             self.call_times.clear()
             self.table_states.clear()
+            self.sns_pending.clear()
+            self.sns_unsubscribed.clear()
 
 
 STATE = ExtState()

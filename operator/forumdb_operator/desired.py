@@ -131,14 +131,43 @@ class DesiredAlarm:
 
 
 @dataclass(frozen=True)
+class DesiredSharedAlarm:
+    """The account-level UserErrors alarm, one per account, region and operator cluster id:
+    this resource is one of its users (a tag on the alarm, `user_key`); `alarm` holds this
+    resource's own settings, the alarm itself the most sensitive of every user's."""
+
+    alarm: DesiredAlarm
+    user_key: str
+    tags: dict[str, str]  # given at creation: managed-by and the cluster id
+
+
+@dataclass(frozen=True)
 class DesiredAlarms:
     enabled: bool
-    region: str
+    region: str  # the primary: table, index and account alarms
     prefix: str
     alarms: tuple[DesiredAlarm, ...]
     topic_arn: str | None  # an existing topic named by the spec
     create_topic_name: str | None  # a topic the operator creates
     emails: tuple[str, ...]
+    # Every region of the resource (primary first): ours are looked for, and removed where no
+    # longer wanted, in each (ReplicationLatency alarms move with the active region).
+    regions: tuple[str, ...] = ()
+    shared: DesiredSharedAlarm | None = None  # the account-level UserErrors alarm (primary)
+
+    @property
+    def alarm_regions(self) -> tuple[str, ...]:
+        """The regions that hold wanted alarms, the primary first."""
+        rest = sorted({x.region for x in self.alarms} - {self.region})
+        return (self.region, *rest)
+
+    @property
+    def topic_regions(self) -> tuple[str, ...]:
+        """Where the operator's own topic is wanted: every region with alarms, as an alarm's
+        action must be a topic of the alarm's region (PutMetricAlarm answers a topic of another
+        region "ValidationError: Invalid region R specified. Only S is supported.":
+        cds-snc/notification-terraform#128)."""
+        return self.alarm_regions if self.create_topic_name else ()
 
 
 @dataclass(frozen=True)
@@ -290,24 +319,43 @@ def _desired_alarms(
     name: str,
     tables: tuple[DesiredTable, ...],
     cluster: str = "",
+    source_region: str = "",
 ) -> DesiredAlarms | None:
-    """Each table's alarms, then the account-level UserErrors alarm."""
+    """Each table's alarms, and this resource's part in the account-level UserErrors alarm
+    (DesiredAlarms.shared). `source_region`: the
+    region the writes come from (the active region in force), where ReplicationLatency is
+    published."""
     a = spec.alarms
     if a is None:
         return None
-    alarms = [x for t in tables for x in _table_alarms(spec, a, namespace, name, t, cluster)]
-    alarms.append(
-        DesiredAlarm(
-            name=naming.account_alarm_name(namespace, name, "UserErrors", cluster),
-            region=spec.primary_region,
-            description=f"DynamoDB UserErrors in {spec.primary_region} (account-level)",
-            metric_name="UserErrors",
-            statistic="Sum",
-            threshold=float(a.user_errors_threshold),
-            comparison="GreaterThanOrEqualToThreshold",
-            period=a.period_seconds,
-            evaluation_periods=a.evaluation_periods,
-        )
+    alarms = [
+        x
+        for t in tables
+        for x in _table_alarms(spec, a, namespace, name, t, cluster, source_region)
+    ]
+    # UserErrors is published per account and region (no table dimension): one alarm there
+    # for every ForumDatabase of this operator, not one each.
+    user_errors = DesiredAlarm(
+        name=naming.shared_alarm_name("UserErrors", cluster),
+        region=spec.primary_region,
+        description=(
+            f"DynamoDB UserErrors in {spec.primary_region} (account-level, shared by the "
+            "ForumDatabases there; their most sensitive settings)"
+        ),
+        metric_name="UserErrors",
+        statistic="Sum",
+        threshold=float(a.user_errors_threshold),
+        comparison="GreaterThanOrEqualToThreshold",
+        period=a.period_seconds,
+        evaluation_periods=a.evaluation_periods,
+    )
+    shared_tags = {naming.TAG_MANAGED_BY: naming.MANAGED_BY}
+    if cluster:
+        shared_tags[naming.TAG_CLUSTER] = cluster
+    shared = DesiredSharedAlarm(
+        alarm=user_errors,
+        user_key=naming.alarm_user_key(namespace, name, cluster),
+        tags=shared_tags,
     )
     return DesiredAlarms(
         enabled=a.enabled,
@@ -321,6 +369,8 @@ def _desired_alarms(
             else None
         ),
         emails=tuple(a.email_subscriptions),
+        regions=(spec.primary_region, *spec.replicas),
+        shared=shared,
     )
 
 
@@ -328,10 +378,16 @@ THROTTLE_METRICS = ("ReadThrottleEvents", "WriteThrottleEvents")
 
 
 def _table_alarms(
-    spec: ForumDatabaseSpec, a: Alarms, namespace: str, name: str, t: DesiredTable, cluster: str
+    spec: ForumDatabaseSpec,
+    a: Alarms,
+    namespace: str,
+    name: str,
+    t: DesiredTable,
+    cluster: str,
+    source_region: str = "",
 ) -> list[DesiredAlarm]:
     """Read and write throttles (the table's and each index's), system errors, and the
-    replication latency to each replica."""
+    replication latency from the source region to every other region."""
     common = {"period": a.period_seconds, "evaluation_periods": a.evaluation_periods}
     gte = "GreaterThanOrEqualToThreshold"
     alarms = [
@@ -377,11 +433,19 @@ def _table_alarms(
             **common,
         )
     )
+    # ReplicationLatency is "emitted for every source- and destination-Region pair" (DynamoDB
+    # developer guide, Monitoring global tables, V2globaltables_monitoring.html) with the
+    # dimensions TableName and ReceivingRegion: it is published in the region the write came
+    # from. The services write in the active region, so after a failover the latency is
+    # measured there, towards every other region (the primary included).
+    source = source_region if source_region in (spec.primary_region, *spec.replicas) else ""
+    source = source or spec.primary_region
+    receiving = [r for r in (spec.primary_region, *spec.replicas) if r != source]
     alarms.extend(
         DesiredAlarm(
             name=naming.replication_alarm_name(namespace, name, t.name, replica, cluster),
-            region=spec.primary_region,
-            description=f"ReplicationLatency of {t.name} from {spec.primary_region} to {replica}",
+            region=source,
+            description=f"ReplicationLatency of {t.name} from {source} to {replica}",
             metric_name="ReplicationLatency",
             dimensions=(("ReceivingRegion", replica), ("TableName", t.name)),
             statistic="Average",
@@ -389,16 +453,24 @@ def _table_alarms(
             comparison="GreaterThanThreshold",
             **common,
         )
-        for replica in spec.replicas
+        for replica in receiving
     )
     return alarms
 
 
 def desired_state(
-    spec: ForumDatabaseSpec, namespace: str, name: str, *, uid: str = "", cluster: str = ""
+    spec: ForumDatabaseSpec,
+    namespace: str,
+    name: str,
+    *,
+    uid: str = "",
+    cluster: str = "",
+    region_in_force: str | None = None,
 ) -> DesiredState:
     """`uid` (metadata.uid) and `cluster` (the operator's --cluster-id) join the ownership
-    record; empty: not known (unit tests, forumctl), the record is NAMESPACE/NAME alone."""
+    record; empty: not known (unit tests, forumctl), the record is NAMESPACE/NAME alone.
+    `region_in_force`: the region the services use now (an automatic failover's decision is
+    kept in status, not in the spec); None: the spec's (spec.activeRegion, else the primary)."""
     tables = tuple(_desired_table(spec, namespace, name, k, uid, cluster) for k in KINDS)
     pitr = spec.point_in_time_recovery
     return DesiredState(
@@ -411,7 +483,9 @@ def desired_state(
         tables=tables,
         pitr=DesiredPitr(pitr.enabled, pitr.recovery_period_days) if pitr else None,
         backups=_desired_backups(spec, namespace, name, uid, cluster),
-        alarms=_desired_alarms(spec, namespace, name, tables, cluster),
+        alarms=_desired_alarms(
+            spec, namespace, name, tables, cluster, region_in_force or spec.requested_region
+        ),
         adopt=spec.adopt,
         deletion_policy=spec.deletion_policy,
         active_region=spec.requested_region,

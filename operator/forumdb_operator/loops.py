@@ -240,7 +240,14 @@ def _reconcile_and_publish(
     with resource_guard.reconciling() as allowed:
         if not allowed:
             return None
-        outcome = rt.reconciler.reconcile(**kwargs, stop=resource_guard.stop_requested)
+        # The region the services use now (an automatic failover is kept in status, not in the
+        # spec): the ReplicationLatency alarms are measured from there.
+        in_force = checks.active_region or checks.region_in_force(
+            body.get("spec") or {}, _annotations(body), body.get("status") or {}
+        )
+        outcome = rt.reconciler.reconcile(
+            **kwargs, stop=resource_guard.stop_requested, active_region=in_force
+        )
         if CLAIMED_KEY in outcome.status:
             resource_guard.claimed = set(outcome.status[CLAIMED_KEY])
         if resource_guard.stop_requested():
@@ -348,6 +355,7 @@ async def health_loop(rt: Runtime, memo: Memo, live: Live, stopped: Any, post: P
         interval = _health_interval(rt, live.spec)
         started = loop.time()
         snapshot = live.snapshot()
+        before = checks.active_region
         try:
             events = await _in_pool(
                 rt.health_pool,
@@ -363,6 +371,8 @@ async def health_loop(rt: Runtime, memo: Memo, live: Live, stopped: Any, post: P
                 table_check_interval=rt.drift_interval,
             )
             post(snapshot, events)
+            if before is not None and checks.active_region != before:
+                wake_event(memo).set()  # the alarms follow the active region: reconcile now
         except Exception as exc:  # keep checking; a Kubernetes hiccup must not end the loop
             log.exception(
                 "health check error", extra={"resource": live.resource, "cause": repr(exc)}

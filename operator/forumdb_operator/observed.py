@@ -103,10 +103,28 @@ class ObservedBackups:
 
 @dataclass
 class ObservedAlarms:
+    """Ours in the primary region (alarms, the operator-made topic, its e-mail subscriptions),
+    and the same in the resource's other regions (`other_*`, by region)."""
+
     alarms: dict[str, dict[str, Any]] = field(default_factory=dict)
     topic_arn: str | None = None  # the operator-made topic, where it exists
     # e-mail -> subscription ARN, or "PendingConfirmation" / "Deleted" as SNS lists them
     subscriptions: dict[str, str] = field(default_factory=dict)
+    other_alarms: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    other_topics: dict[str, str | None] = field(default_factory=dict)
+    other_subscriptions: dict[str, dict[str, str]] = field(default_factory=dict)
+    # the account-level alarm shared by the operator's resources (primary region) and its tags
+    shared: dict[str, Any] | None = None
+    shared_tags: dict[str, str] = field(default_factory=dict)
+
+    def alarms_in(self, region: str, primary: str) -> dict[str, dict[str, Any]]:
+        return self.alarms if region == primary else self.other_alarms.get(region, {})
+
+    def topic_in(self, region: str, primary: str) -> str | None:
+        return self.topic_arn if region == primary else self.other_topics.get(region)
+
+    def subscriptions_in(self, region: str, primary: str) -> dict[str, str]:
+        return self.subscriptions if region == primary else self.other_subscriptions.get(region, {})
 
 
 @dataclass
@@ -128,6 +146,9 @@ class Observed:
     # This resource's status records the tables as its own (status.provisioned for this
     # prefix and region): tables tagged with its name before the UID joined the owner record.
     provisioned_here: bool = False
+    # (region, e-mail) the operator subscribed before, or saw listed (status.alarms
+    # .subscriptions, and this reconcile's Subscribe calls): never subscribed again by itself.
+    subscriptions_asked: frozenset[tuple[str, str]] = frozenset()
     # (table name, region) this reconcile created: UpdateContinuousBackups is refused there for
     # a while (ContinuousBackupsUnavailableException), so PITR waits for the next reconcile.
     just_created: frozenset[tuple[str, str]] = frozenset()
@@ -782,37 +803,89 @@ class Observer:
         a = desired.alarms
         assert a is not None
         out = ObservedAlarms()
-        for page in self._pages(
-            "cloudwatch",
-            a.region,
-            "describe_alarms",
-            f"describe alarms {a.prefix}*",
-            AlarmNamePrefix=a.prefix,
-        ):
-            for alarm in page.get("MetricAlarms", []):
-                out.alarms[alarm["AlarmName"]] = alarm
-        topic_arn = a.topic_arn
-        if a.create_topic_name:
+        for region in a.regions or (a.region,):
+            found: dict[str, dict[str, Any]] = {}
+            for page in self._pages(
+                "cloudwatch",
+                region,
+                "describe_alarms",
+                f"describe alarms {a.prefix}*",
+                AlarmNamePrefix=a.prefix,
+            ):
+                for alarm in page.get("MetricAlarms", []):
+                    found[alarm["AlarmName"]] = alarm
+            if region == a.region:
+                out.alarms = found
+            elif found:
+                out.other_alarms[region] = found
+        if a.shared is not None:
+            self._shared_alarm(a.shared.alarm.name, a.region, out)
+        if a.topic_arn:
+            out.subscriptions = self._subscriptions(a.topic_arn, a.region, a.emails)
+        # The operator's topic in every region (one a failover left behind is removed on
+        # deletion); its subscriptions only where alarms notify it.
+        for region in (a.regions or (a.region,)) if a.create_topic_name else ():
             topic_arn = next(
-                (t for t in created if t.endswith(":" + a.create_topic_name)), None
-            ) or self._topic_arn(a.create_topic_name, a.region, known, obs)
-            out.topic_arn = topic_arn
-        if topic_arn and a.emails:
-            subs = self._paged(
-                "sns",
-                a.region,
-                "list_subscriptions_by_topic",
-                "Subscriptions",
-                f"list subscriptions of {topic_arn}",
-                TopicArn=topic_arn,
+                (
+                    t
+                    for t in created
+                    if t.endswith(":" + str(a.create_topic_name)) and arn_region(t) == region
+                ),
+                None,
+            ) or self._topic_arn(str(a.create_topic_name), region, known, obs)
+            subs = (
+                self._subscriptions(topic_arn, region, a.emails)
+                if topic_arn and region in a.topic_regions
+                else {}
             )
-            for s in subs:
-                # An address listed twice (a Deleted one and a new one): keep the live one.
-                if s.get("Protocol") == "email" and out.subscriptions.get(s["Endpoint"]) in (
-                    None,
-                    "Deleted",
-                ):
-                    out.subscriptions[s["Endpoint"]] = s.get("SubscriptionArn", "")
+            if region == a.region:
+                out.topic_arn, out.subscriptions = topic_arn, subs
+            else:
+                out.other_topics[region] = topic_arn
+                out.other_subscriptions[region] = subs
+        return out
+
+    def _shared_alarm(self, name: str, region: str, out: ObservedAlarms) -> None:
+        """The shared account-level alarm by its name, and its tags (who uses it)."""
+        found = [
+            alarm
+            for page in self._pages(
+                "cloudwatch", region, "describe_alarms", f"describe alarm {name}", AlarmNames=[name]
+            )
+            for alarm in page.get("MetricAlarms", [])
+            if alarm.get("AlarmName") == name
+        ]
+        if not found:
+            return
+        out.shared = found[0]
+        arn = str(found[0].get("AlarmArn", ""))
+        got = self._call(
+            "cloudwatch",
+            region,
+            "list_tags_for_resource",
+            f"list tags of alarm {name}",
+            ResourceARN=arn,
+        )
+        out.shared_tags = {t["Key"]: t["Value"] for t in (got or {}).get("Tags", [])}
+
+    def _subscriptions(self, topic_arn: str, region: str, emails: tuple[str, ...]) -> dict:
+        """e-mail -> SubscriptionArn as ListSubscriptionsByTopic lists it; nothing is read
+        when no e-mail is wanted."""
+        out: dict[str, str] = {}
+        if not emails:
+            return out
+        subs = self._paged(
+            "sns",
+            region,
+            "list_subscriptions_by_topic",
+            "Subscriptions",
+            f"list subscriptions of {topic_arn}",
+            TopicArn=topic_arn,
+        )
+        for s in subs:
+            # An address listed twice (a Deleted one and a new one): keep the live one.
+            if s.get("Protocol") == "email" and out.get(s["Endpoint"]) in (None, "Deleted"):
+                out[s["Endpoint"]] = s.get("SubscriptionArn", "")
         return out
 
     def _topic_arn(

@@ -105,15 +105,18 @@ class Reconciler:
         previous: Mapping[str, Any] | None = None,
         uid: str = "",
         stop: Callable[[], bool] | None = None,
+        active_region: str | None = None,
     ) -> Outcome:
         """`uid`: the resource's metadata.uid, part of the ownership record of its tables.
-        `stop()`: checked before every AWS write; once true, the passes end (deletion began)."""
+        `stop()`: checked before every AWS write; once true, the passes end (deletion began).
+        `active_region`: the region the services use now (the health monitor's, which may be
+        an automatic failover's decision); None: the spec's."""
         previous = previous or {}
         resource = f"{namespace}/{name}"
         started = time.monotonic()
         with awsclients.recording() as calls:
             outcome = self._reconcile(
-                resource, namespace, name, uid, spec, generation, previous, stop
+                resource, namespace, name, uid, spec, generation, previous, stop, active_region
             )
         if immutable.STATUS_KEY not in outcome.status and previous.get(immutable.STATUS_KEY):
             # The loop passes its own last status as `previous`: keep the record in it.
@@ -147,6 +150,7 @@ class Reconciler:
         generation: int | None,
         previous: Mapping[str, Any],
         stop: Callable[[], bool] | None = None,
+        active_region: str | None = None,
     ) -> Outcome:
         now = status.now_iso()
         try:
@@ -156,7 +160,9 @@ class Reconciler:
         refused = immutable.changes(raw_spec, previous)
         if refused:
             return self._immutable_changed(refused, generation, previous, now)
-        desired = desired_state(spec, namespace, name, uid=uid, cluster=self.cluster_id)
+        desired = desired_state(
+            spec, namespace, name, uid=uid, cluster=self.cluster_id, region_in_force=active_region
+        )
         # Actions on a resource that was Ready for this very spec are drift repairs.
         was_ready = generation is not None and previous.get("readyGeneration") == generation
         applied: list[Action] = []
@@ -175,6 +181,7 @@ class Reconciler:
                 Remembered.from_status(previous, desired),
                 ReadMemo.provisioning(previous, generation),
                 tags_pending,
+                status.subscriptions_asked(previous),
             )
         except errors.ReconcileError as exc:
             outcome = self._failed(
@@ -214,6 +221,7 @@ class Reconciler:
         remembered: Remembered | None = None,
         memo: ReadMemo | None = None,
         tags_pending: frozenset[tuple[str, str]] = frozenset(),
+        asked: frozenset[tuple[str, str]] = frozenset(),
     ) -> tuple[Observed, Plan]:
         """Observe -> diff -> apply, pass after pass, until nothing is left to do, something
         must be waited for, or a problem stops it; after max_passes, one last look. `claimed`:
@@ -221,7 +229,8 @@ class Reconciler:
         `stop()` true: no further write, the plan as last seen is returned.
         `remembered`: ids the status holds; each look passes what it found to the next.
         `memo`: PITR and tags already known (observed.ReadMemo), added to pass after pass.
-        `tags_pending`: replica tables an earlier reconcile tagged, tags not listed then."""
+        `tags_pending`: replica tables an earlier reconcile tagged, tags not listed then.
+        `asked`: (region, e-mail) subscriptions asked for or seen before (status)."""
         known = [remembered or Remembered()]
         memo = memo or ReadMemo()  # PITR and tags read by an earlier pass (rate-limited reads)
 
@@ -233,6 +242,11 @@ class Reconciler:
             obs.tagged_now = frozenset(replica_tags.tagged(applied, desired.primary_region))
             obs.pitr_seen_enabled = pitr_seen
             obs.provisioned_here = provisioned_here
+            obs.subscriptions_asked = asked | {
+                (a.region, str(a.params.get("Endpoint")))
+                for a in applied
+                if a.operation == "subscribe"
+            }
             obs.just_created = frozenset(
                 (str(a.params.get("TableName")), a.region)
                 for a in applied
@@ -610,9 +624,15 @@ def retained_message(d: DesiredState, previous: Mapping[str, Any]) -> str:
         parts.append(f"backup vault {d.backups.vault_name}")
     if d.backups is not None and backups.get("planId"):
         parts.append(f"backup plan {d.backups.plan_name}")
-    alarms = (previous.get("alarms") or {}).get("items") or []
-    if d.alarms is not None and alarms:
-        parts.append(f"{len(alarms)} alarms {d.alarms.prefix}*")
+    items = (previous.get("alarms") or {}).get("items") or []
+    names = [str(i.get("name")) for i in items if isinstance(i, Mapping)]
+    if d.alarms is not None:
+        own = [n for n in names if n.startswith(d.alarms.prefix)]
+        if own:
+            parts.append(f"{len(own)} alarms {d.alarms.prefix}*")
+        shared = d.alarms.shared
+        if shared is not None and shared.alarm.name in names:
+            parts.append(f"its use of the shared alarm {shared.alarm.name} (a tag on it)")
     if not parts:
         return (
             f"deletionPolicy Retain: {d.owner} made no tables, backups or alarms of its own; "

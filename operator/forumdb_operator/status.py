@@ -10,9 +10,11 @@ from typing import Any
 
 from forumdb_operator.desired import DesiredBackups, DesiredState, DesiredTable
 from forumdb_operator.diff import Plan
+from forumdb_operator.diff.alarms import SUBSCRIPTION_DELETED, SUBSCRIPTION_PENDING
 from forumdb_operator.diff.ownership import describe_owner, foreign_record
 from forumdb_operator.diff.replica_tags import missing_tags
 from forumdb_operator.observed import Observed, ObservedBackups, ObservedTable
+from forumdb_operator.remembered import arn_region
 
 CONDITION_TYPES = (
     "Ready",
@@ -218,7 +220,18 @@ def _alarms_configured(d: DesiredState, plan: Plan) -> Cond:
         return Cond("AlarmsConfigured", False, "Updating", "; ".join(todo[:5]))
     if not a.enabled:
         return Cond("AlarmsConfigured", True, "Disabled", "spec.alarms.enabled is false")
-    return Cond("AlarmsConfigured", True, "AlarmsInPlace", f"{len(a.alarms)} alarms in {a.region}")
+    message = f"{len(a.alarms)} alarms in {', '.join(a.alarm_regions)}"
+    silent = [
+        r for r in a.alarm_regions if a.topic_arn and arn_region(a.topic_arn) not in (r, None)
+    ]
+    if silent:
+        # CloudWatch refuses an action topic of another region: those alarms notify no one.
+        message += (
+            f"; the alarms in {', '.join(silent)} notify no one: spec.alarms.snsTopicArn is in "
+            f"{arn_region(a.topic_arn or '')} and an alarm's topic must be in its own region "
+            "(spec.alarms.createTopic makes one in each)"
+        )
+    return Cond("AlarmsConfigured", True, "AlarmsInPlace", message)
 
 
 def _ready(features: list[Cond], plan: Plan) -> Cond:
@@ -433,16 +446,67 @@ def _alarm_summary(d: DesiredState, obs: Observed) -> dict[str, Any]:
         return {"alarms": None}
     if obs.alarms is None:
         return {}
-    topic = d.alarms.topic_arn or obs.alarms.topic_arn
+    a, oa = d.alarms, obs.alarms
+    topic = a.topic_arn or oa.topic_arn
+    regions = (a.region, *sorted(set(a.regions) - {a.region}))
     alarms: dict[str, Any] = {
         "items": [
-            {"name": n, "region": d.alarms.region, "state": a.get("StateValue", "UNKNOWN")}
-            for n, a in sorted(obs.alarms.alarms.items())
+            {"name": n, "region": region, "state": x.get("StateValue", "UNKNOWN")}
+            for region in regions
+            for n, x in sorted(oa.alarms_in(region, a.region).items())
         ]
     }
+    shared_user = a.shared is not None and a.shared.user_key in oa.shared_tags
+    if oa.shared is not None and shared_user:  # the account-level alarm it shares with others
+        alarms["items"].append(
+            {
+                "name": oa.shared["AlarmName"],
+                "region": a.region,
+                "state": oa.shared.get("StateValue", "UNKNOWN"),
+            }
+        )
     if topic:
         alarms["topicArn"] = topic
+    # None: a merge patch removes the record (the addresses left the spec), so putting one
+    # back asks again also after a restart that reads the live status
+    alarms["subscriptions"] = _subscription_states(d, obs) or None
     return {"alarms": alarms}
+
+
+def _subscription_states(d: DesiredState, obs: Observed) -> list[dict[str, str]]:
+    """Each e-mail of the spec per topic region, as SNS lists it, where the operator asked for
+    it or SNS lists it: the record that keeps it from asking twice (diff.alarms). Addresses
+    that left the spec are forgotten (putting one back asks again)."""
+    a, oa = d.alarms, obs.alarms
+    if a is None or oa is None:
+        return []
+    regions = a.topic_regions or ((a.region,) if a.topic_arn else ())
+    out = []
+    for region in regions:
+        listed = oa.subscriptions_in(region, a.region)
+        for email in a.emails:
+            arn = listed.get(email)
+            if arn is None and (region, email) not in obs.subscriptions_asked:
+                continue
+            state = {
+                None: "NotListed",  # asked once; unconfirmed for 48 h, or unsubscribed long ago
+                SUBSCRIPTION_DELETED: "Unsubscribed",
+                SUBSCRIPTION_PENDING: "PendingConfirmation",
+            }.get(arn, "Confirmed")
+            out.append({"endpoint": email, "region": region, "state": state})
+    return out
+
+
+def subscriptions_asked(previous: Mapping[str, Any]) -> frozenset[tuple[str, str]]:
+    """(region, e-mail) subscriptions the last status records (asked for, or seen listed)."""
+    alarms = previous.get("alarms")
+    if not isinstance(alarms, Mapping):
+        return frozenset()
+    return frozenset(
+        (str(s.get("region")), str(s.get("endpoint")))
+        for s in alarms.get("subscriptions") or []
+        if isinstance(s, Mapping) and s.get("region") and s.get("endpoint")
+    )
 
 
 def phase_for(conds: Sequence[Cond], plan: Plan, was_ready: bool) -> str:

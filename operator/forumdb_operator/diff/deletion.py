@@ -8,6 +8,7 @@ from forumdb_operator.diff.autoscaling import autoscaling_removal
 from forumdb_operator.diff.backups import backup_plan_removal
 from forumdb_operator.diff.model import Action, Plan, Problem
 from forumdb_operator.diff.ownership import foreign_record, owns, owns_replica
+from forumdb_operator.diff.shared_alarm import leave_shared_alarm
 from forumdb_operator.diff.terminal import terminal_problems
 from forumdb_operator.observed import Observed, ObservedTable
 
@@ -18,19 +19,26 @@ def deletion_plan(d: DesiredState, obs: Observed) -> Plan:
     plan = Plan()
     if _protection_blocks(d, obs, plan):
         return plan
-    if obs.alarms is not None and d.alarms is not None:
-        plan.actions.extend(delete_alarms(list(obs.alarms.alarms), d.alarms.region, "deleting"))
-        if obs.alarms.topic_arn:
-            plan.actions.append(
-                Action(
-                    "topic",
-                    "sns",
-                    d.alarms.region,
-                    "delete_topic",
-                    {"TopicArn": obs.alarms.topic_arn},
-                    f"delete SNS topic {obs.alarms.topic_arn}",
-                )
+    oa, a = obs.alarms, d.alarms
+    if oa is not None and a is not None:
+        leave_shared_alarm(a, oa, plan, "deleting")
+        # ours in every region of the resource (ReplicationLatency follows the active region)
+        for region in (a.region, *sorted(set(a.regions) - {a.region})):
+            plan.actions.extend(
+                delete_alarms(list(oa.alarms_in(region, a.region)), region, "deleting")
             )
+            topic = oa.topic_in(region, a.region)
+            if topic:
+                plan.actions.append(
+                    Action(
+                        "topic",
+                        "sns",
+                        region,
+                        "delete_topic",
+                        {"TopicArn": topic},
+                        f"delete SNS topic {topic}",
+                    )
+                )
     ob = obs.backups
     if ob is not None and d.backups is not None:
         plan.actions.extend(backup_plan_removal(d.backups, ob))

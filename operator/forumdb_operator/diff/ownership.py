@@ -105,7 +105,11 @@ def unconfirmed(d: DesiredState, obs: Observed, claimed: set[str]) -> list[str]:
 def foreign_kinds(d: DesiredState, obs: Observed, plan_actions: list[Action]) -> set[str]:
     """Kinds whose primary table exists but is not this resource's and is not being adopted
     by this plan (another resource's owner tag, or an existing table adoption refused)."""
-    tagging = {str(a.params["ResourceArn"]) for a in plan_actions if a.operation == "tag_resource"}
+    tagging = {
+        str(a.params["ResourceArn"])
+        for a in plan_actions
+        if a.operation == "tag_resource" and a.service == "dynamodb"
+    }
     out = set()
     for t in d.tables:
         o = obs.table(t.kind, d.primary_region)

@@ -161,7 +161,8 @@ def test_drift_made_by_hand_is_repaired_with_an_event(aws, kubectl, namespace, o
         PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False},
     )
     cw = boto3.client("cloudwatch", region_name="us-east-1")
-    cw.delete_alarms(AlarmNames=[naming.account_alarm_name(namespace, NAME, "UserErrors")])
+    # the account-level alarm, shared by every ForumDatabase of the operator in the region
+    cw.delete_alarms(AlarmNames=[naming.shared_alarm_name("UserErrors")])
     wait_for(
         lambda: len(events(kubectl, namespace, "DriftRepaired")) >= 2,
         timeout=30,
@@ -176,9 +177,7 @@ def test_drift_made_by_hand_is_repaired_with_an_event(aws, kubectl, namespace, o
         ]
         == "ENABLED"
     )
-    assert cw.describe_alarms(
-        AlarmNames=[naming.account_alarm_name(namespace, NAME, "UserErrors")]
-    )["MetricAlarms"]
+    assert cw.describe_alarms(AlarmNames=[naming.shared_alarm_name("UserErrors")])["MetricAlarms"]
     metrics = requests.get(operator.metrics_url, timeout=5).text
     repaired = re.search(r'^forumdb_drift_repairs_total\{feature="pitr"\} (\S+)$', metrics, re.M)
     assert repaired

@@ -269,3 +269,42 @@ def test_details_read_without_nested_parentheses(
     result = verify(*args, expect=None)
     nested = [f"{c['name']}: {c['detail']}" for c in result["checks"] if _nesting(c["detail"]) > 1]
     assert nested == []
+
+
+def test_the_shared_account_alarm_outside_the_prefix_is_found_by_name(moto: Any) -> None:
+    """status.alarms.items lists the account-level UserErrors alarm the resources share; it is
+    outside the resource's prefix, so verify looks it up by name (present: pass; gone: fail)."""
+    from forumctl.checks import Plan, alarm_checks
+
+    cw = boto3.client("cloudwatch", region_name=REGION)
+    mine = naming.table_alarm_name(NS, NAME, "forum-Posts", "SystemErrors")
+    shared = naming.shared_alarm_name("UserErrors")
+    for name in (mine, shared):
+        cw.put_metric_alarm(
+            AlarmName=name,
+            Namespace="AWS/DynamoDB",
+            MetricName="UserErrors",
+            Statistic="Sum",
+            Period=300,
+            EvaluationPeriods=1,
+            Threshold=10.0,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
+        )
+    plan = Plan(
+        region=REGION,
+        primary_region=REGION,
+        tables={k: table_name(k) for k in KINDS},
+        alarm_prefix=naming.alarm_prefix(NS, NAME),
+        alarm_names=(mine, shared),
+    )
+
+    class Pool:
+        def get(self, service: str) -> Any:
+            return boto3.client(service, region_name=REGION)
+
+    (check,) = alarm_checks(Pool(), plan)  # type: ignore[arg-type]
+    assert check.outcome == "pass", check.detail
+    cw.delete_alarms(AlarmNames=[shared])
+    (check,) = alarm_checks(Pool(), plan)  # type: ignore[arg-type]
+    assert check.outcome == "fail"
+    assert shared in check.detail

@@ -14,6 +14,7 @@ from typing import Any
 from forumdb import naming
 from forumdb_operator.desired import DesiredState, desired_state
 from forumdb_operator.diff import backup_plan_document
+from forumdb_operator.diff.shared_alarm import shared_request, user_value
 from forumdb_operator.observed import (
     Observed,
     ObservedAlarms,
@@ -167,6 +168,12 @@ def in_shape(d: DesiredState) -> Observed:
                 raw = alarm.put_request([topic] if topic else [])
                 raw = {**raw, "StateValue": "OK", "AlarmArn": f"arn:alarm:{alarm.name}"}
                 obs.alarms.alarms[alarm.name] = raw
+            if a.shared is not None:  # the account-level alarm, this resource its one user
+                mine = user_value(a.shared.alarm, topic, d.owner)
+                obs.alarms.shared_tags = {**a.shared.tags, a.shared.user_key: mine}
+                raw = shared_request(a.shared.alarm, {a.shared.user_key: mine})
+                arn = f"arn:aws:cloudwatch:{a.region}:{ACCOUNT}:alarm:{a.shared.alarm.name}"
+                obs.alarms.shared = {**raw, "StateValue": "OK", "AlarmArn": arn}
     return obs
 
 

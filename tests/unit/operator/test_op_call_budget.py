@@ -38,7 +38,11 @@ DRIFT_CHECK: dict[str, Counter[str]] = {
             "backup:ListRecoveryPointsByBackupVault": 1,
             # the account's advanced DynamoDB backup setting, which the copies need (issue 13)
             "backup:DescribeRegionSettings": 1,
-            "cloudwatch:DescribeAlarms": 1,  # AlarmNamePrefix: the resource's own
+            # AlarmNamePrefix: the resource's own, in each of its regions (ReplicationLatency
+            # alarms follow the active region; ours left in another are found and removed);
+            # and the shared account-level UserErrors alarm by its name, with its user tags
+            "cloudwatch:DescribeAlarms": 3,
+            "cloudwatch:ListTagsForResource": 1,
             # no auto scaling read: on-demand tables can hold no leftovers to remove
         }
     ),
@@ -56,8 +60,11 @@ DRIFT_CHECK: dict[str, Counter[str]] = {
             "backup:GetBackupSelection": 1,
             "backup:ListRecoveryPointsByBackupVault": 1,
             "backup:DescribeRegionSettings": 1,
-            "cloudwatch:DescribeAlarms": 1,
-            "sns:GetTopicAttributes": 1,  # the topic by its ARN
+            "cloudwatch:DescribeAlarms": 4,  # each region, and the shared alarm by name
+            "cloudwatch:ListTagsForResource": 1,  # the shared alarm's users
+            # the operator's topic by its ARN in each region (alarms need a topic of their own
+            # region; one a failover left is removed on deletion)
+            "sns:GetTopicAttributes": 3,
             "sns:ListSubscriptionsByTopic": 1,
         }
     ),
@@ -307,12 +314,13 @@ def test_provisioning_trusts_the_pitr_an_earlier_reconcile_of_the_same_spec_saw(
 # every reconcile, reads and writes. 143 before the create calls' answers were remembered and
 # scaling policies were looked for only where a scalable target exists, 103 after (3 reconciles
 # here). Since the replicas are tagged in their regions (issue 13): 113 in 3 reconciles (their
-# tags read once and set: 3 + 3 calls, then read in the reconcile that sees them listed), 134
-# when one more reconcile waits on a replica still CREATING (about 21 calls). Issue 13 also added
-# one backup:DescribeRegionSettings to each reconcile that finds the plan and selection in place
-# (the copies' account setting): about 3 more. An upper bound with room for that waiting
-# reconcile: the emulator's timing decides how many wait on a replica.
-PROVISIONING_CALLS = 140
+# tags read once and set: 3 + 3 calls, then read in the reconcile that sees them listed). Issue
+# 13 also added one backup:DescribeRegionSettings to each reconcile that finds the plan and
+# selection in place (the copies' account setting), and alarms looked for in each region and the
+# shared UserErrors alarm by name with its tags (3 more reads at each look at the alarms).
+# An upper bound with room for one more reconcile that only waits on a replica still CREATING
+# (about 25 calls): the emulator's timing decides how many reconciles wait.
+PROVISIONING_CALLS = 160
 # Waits between its reconciles: about the emulator's own durations (1 s to 2.5 s), so that how
 # many reconciles only wait (about 13 calls each) depends little on the machine's load.
 PROVISIONING_PAUSE_CAP = 1.0

@@ -385,13 +385,25 @@ def test_backups_unset_is_not_managed():
 def test_missing_alarm_is_put_back():
     d = desired()
     obs = in_shape(d)
-    name = naming.account_alarm_name("ns1", "forum", "UserErrors")
+    name = naming.table_alarm_name("ns1", "forum", "forum-Posts", "WriteThrottleEvents")
     del obs.alarms.alarms[name]
     (action,) = diff(d, obs).actions
     assert action.operation == "put_metric_alarm"
     assert action.params["AlarmName"] == name
+    assert action.params["Dimensions"] == [{"Name": "TableName", "Value": "forum-Posts"}]
+
+
+def test_missing_shared_user_errors_alarm_is_made_with_this_resource_as_its_user():
+    d = desired()
+    obs = in_shape(d)
+    obs.alarms.shared, obs.alarms.shared_tags = None, {}
+    (action,) = diff(d, obs).actions
+    assert action.operation == "put_metric_alarm"
+    assert action.params["AlarmName"] == naming.shared_alarm_name("UserErrors")
     assert action.params["MetricName"] == "UserErrors"
     assert action.params["Dimensions"] == []
+    keys = {t["Key"] for t in action.params["Tags"]}
+    assert naming.alarm_user_key("ns1", "forum") in keys
 
 
 def test_changed_alarm_threshold_is_repaired():
@@ -426,9 +438,11 @@ def test_alarm_of_removed_region_is_deleted():
 def test_alarms_disabled_deletes_ours_and_unset_leaves_them():
     obs = in_shape(desired())
     plan = diff(desired(alarms={"enabled": False}), obs)
-    assert [a.operation for a in plan.actions] == ["delete_alarms"]
-    # 13 table/account alarms and 10 index throttle alarms (5 GSIs x read and write)
-    assert len(plan.actions[0].params["AlarmNames"]) == 23
+    assert [a.operation for a in plan.actions] == ["delete_alarms", "delete_alarms"]
+    # 12 table alarms and 10 index throttle alarms (5 GSIs x read and write)
+    assert len(plan.actions[0].params["AlarmNames"]) == 22
+    # and the shared account-level alarm, whose only user this resource is
+    assert plan.actions[1].params["AlarmNames"] == [naming.shared_alarm_name("UserErrors")]
     assert diff(desired(alarms=None), obs).converged
 
 
@@ -448,11 +462,12 @@ def test_topic_created_before_alarms_and_emails_subscribed():
     }
 
 
-def test_removed_email_subscription_is_made_again_pending_and_confirmed_are_left_alone():
-    """SNS lists an unsubscribed (or pruned, never confirmed) e-mail as SubscriptionArn
-    "Deleted": it is subscribed again. A pending one is not (a new confirmation mail at every
-    check), nor a confirmed one."""
-    emails = ["gone@example.com", "pending@example.com", "ok@example.com"]
+def test_an_email_is_subscribed_once_unsubscribed_pending_and_confirmed_are_left_alone():
+    """An address the operator has no record of (status.alarms.subscriptions) and SNS lists as
+    no live subscription (absent, or "Deleted") is subscribed; a pending or confirmed one is
+    not (a new confirmation mail at every check). Once recorded it is not asked again, whether
+    SNS lists it "Deleted" (its recipient unsubscribed) or no longer lists it at all."""
+    emails = ["new@example.com", "gone@example.com", "pending@example.com", "ok@example.com"]
     d = desired(alarms={"createTopic": True, "emailSubscriptions": emails})
     obs = in_shape(d)
     topic = obs.alarms.topic_arn
@@ -461,9 +476,15 @@ def test_removed_email_subscription_is_made_again_pending_and_confirmed_are_left
         "pending@example.com": "PendingConfirmation",
         "ok@example.com": f"{topic}:0b7e5c3a",
     }
-    (action,) = diff(d, obs).actions
-    assert (action.operation, action.params["Endpoint"]) == ("subscribe", "gone@example.com")
-    obs.alarms.subscriptions["gone@example.com"] = "PendingConfirmation"
+    # no record yet (a person just added them, or put them back): asked once
+    plan = diff(d, obs)
+    assert [(a.operation, a.params["Endpoint"]) for a in plan.actions] == [
+        ("subscribe", "new@example.com"),
+        ("subscribe", "gone@example.com"),
+    ]
+    obs.subscriptions_asked = frozenset(("us-east-1", e) for e in emails)  # the record
+    assert diff(d, obs).converged  # "Deleted": the recipient's choice
+    del obs.alarms.subscriptions["gone@example.com"]  # SNS stopped listing it
     assert diff(d, obs).converged
 
 
@@ -502,8 +523,11 @@ def test_alarm_actions_name_the_topic():
     d = desired(alarms={"snsTopicArn": topic})
     obs = in_shape(desired())  # alarms without actions
     plan = diff(d, obs)
-    assert len(plan.actions) == 23  # 13 table/account alarms and 10 index throttle alarms
-    assert all(a.params["AlarmActions"] == [topic] for a in plan.actions)
+    puts = [a for a in plan.actions if a.operation == "put_metric_alarm"]
+    assert len(puts) == 23  # 12 table, 10 index throttle alarms and the shared UserErrors one
+    assert all(a.params["AlarmActions"] == [topic] for a in puts)
+    (tag,) = [a for a in plan.actions if a.operation == "tag_resource"]  # its user record
+    assert f" {topic} " in tag.params["Tags"][0]["Value"]
 
 
 def test_deletion_removes_alarms_backup_plan_replicas_then_tables():
@@ -511,6 +535,7 @@ def test_deletion_removes_alarms_backup_plan_replicas_then_tables():
     obs = in_shape(d)
     plan = deletion_plan(d, obs)
     assert [a.operation for a in plan.actions] == [
+        "delete_alarms",  # the shared UserErrors alarm: no other user
         "delete_alarms",
         "delete_backup_selection",
         "delete_backup_plan",

@@ -171,6 +171,8 @@ def test_health_loop_ticks_with_the_adapter_and_marks_a_woken_check():
     running: dict[str, asyncio.AbstractEventLoop] = {}
 
     class Monitor:
+        active_region = None  # not decided: the reconcile is not woken for a change of it
+
         def tick(self, **kwargs: Any) -> list[Event]:
             ticks.append(kwargs)
             if len(ticks) == 1:  # e.g. a spec change arrives during the first check
@@ -198,3 +200,37 @@ def test_spec_change_wakes_both_loops():
     loops.wake(memo)
     assert loops.wake_event(memo).is_set()
     assert loops.wake_event(memo, loops.HEALTH_WAKE_KEY).is_set()
+
+
+def test_the_reconcile_gets_the_region_in_force_from_the_health_monitor():
+    """An automatic failover is kept in status, never in the spec: the reconcile hears the
+    active region from the monitor (the ReplicationLatency alarms are measured from there)."""
+    kube, stop, memo = RecordingKube(), Stop(), {}
+    seen: list[Any] = []
+
+    def reconcile(**kwargs: Any) -> Outcome:
+        seen.append(kwargs.get("active_region"))
+        stop.set = True
+        return ready_outcome()
+
+    loops.monitor(memo, NS, NAME).active_region = "us-west-2"
+    run(loops.reconcile_loop(runtime(kube, reconcile), memo, live(), stop, lambda *a: None))
+    assert seen == ["us-west-2"]
+
+
+@pytest.mark.parametrize("after", ["us-west-2", "us-east-1"], ids=["switched", "stayed"])
+def test_a_switch_of_the_active_region_wakes_the_reconcile_loop(after: str):
+    kube, stop, memo = RecordingKube(), Stop(), {}
+
+    class Monitor:
+        active_region = "us-east-1"
+
+        def tick(self, **kwargs: Any) -> list[Event]:
+            self.active_region = after
+            stop.set = True
+            return []
+
+    memo[loops.MONITOR_KEY] = Monitor()
+    rt = runtime(kube, lambda **kw: ready_outcome())
+    run(loops.health_loop(rt, memo, live(), stop, lambda body, events: None))
+    assert loops.wake_event(memo).is_set() is (after != "us-east-1")

@@ -83,7 +83,7 @@ def test_drift_made_by_hand_is_repaired_with_events(reconciler):
         PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False},
     )
     boto3.client("cloudwatch", region_name="us-east-1").delete_alarms(
-        AlarmNames=[naming.account_alarm_name(NS, NAME, "UserErrors")]
+        AlarmNames=[naming.shared_alarm_name("UserErrors")]
     )
     ddb("us-east-1").update_table(
         TableName="forum-Threads", ReplicaUpdates=[{"Delete": {"RegionName": "us-west-2"}}]

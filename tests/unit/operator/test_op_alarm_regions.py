@@ -1,0 +1,141 @@
+"""ReplicationLatency alarms follow the active region: DynamoDB publishes the metric in the
+region the write came from (dimensions TableName and ReceivingRegion), so after a failover the
+latency is measured from the region in force, towards every other region; ours in the region
+left are removed, alarms that are not ours stay. An alarm's action topic must be of the alarm's
+region (the strict emulator refuses another's)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from op_clock import SETTLE_TIMEOUT_SECONDS, pause, reconcile_rounds
+from op_factories import spec
+
+from forumdb import naming
+from forumdb_operator.awsclients import Clients
+from forumdb_operator.desired import desired_state
+from forumdb_operator.reconcile import Outcome, Reconciler
+from forumdb_operator.spec import parse_spec
+
+NS, NAME = "ns1", "forum"
+EAST, WEST, EU = "us-east-1", "us-west-2", "eu-west-1"
+PREFIX = naming.alarm_prefix(NS, NAME)
+
+
+def lean(**changes: Any) -> dict[str, Any]:
+    """One replica, alarms; no backups or PITR (not what these tests look at)."""
+    return spec(backups=None, pointInTimeRecovery=None, **changes)
+
+
+def converge(r: Reconciler, raw: dict, previous: dict | None, active: str | None) -> Outcome:
+    previous = previous or {}
+    for _ in reconcile_rounds(SETTLE_TIMEOUT_SECONDS):
+        out = r.reconcile(
+            namespace=NS,
+            name=NAME,
+            spec=raw,
+            generation=1,
+            previous=previous,
+            active_region=active,
+        )
+        previous = out.status
+        if out.phase in ("Ready", "Failed") and out.requeue_after is None:
+            return out
+        pause(out.requeue_after)
+    raise AssertionError(f"not converged: {previous}")
+
+
+def alarms(region: str, prefix: str = PREFIX) -> dict[str, dict[str, Any]]:
+    cw = boto3.client("cloudwatch", region_name=region)
+    found = cw.describe_alarms(AlarmNamePrefix=prefix)["MetricAlarms"]
+    return {a["AlarmName"]: a for a in found}
+
+
+def latency(found: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {n: a for n, a in found.items() if a.get("MetricName") == "ReplicationLatency"}
+
+
+def receiving(alarm: dict[str, Any]) -> str:
+    return next(d["Value"] for d in alarm["Dimensions"] if d["Name"] == "ReceivingRegion")
+
+
+def test_latency_alarms_are_made_in_the_region_in_force_towards_every_other_region():
+    parsed = parse_spec(spec(replicaRegions=[WEST, EU]))
+    before = desired_state(parsed, NS, NAME)
+    after = desired_state(parsed, NS, NAME, region_in_force=WEST)
+    assert before.alarms is not None
+    assert after.alarms is not None
+    moved = [a for a in after.alarms.alarms if a.metric_name == "ReplicationLatency"]
+    assert {a.region for a in moved} == {WEST}
+    assert {receiving({"Dimensions": a.put_request([])["Dimensions"]}) for a in moved} == {
+        EAST,
+        EU,
+    }
+    assert len(moved) == 6  # three tables, two receiving regions
+    # the table, index and account alarms stay in the primary
+    others = [a for a in after.alarms.alarms if a.metric_name != "ReplicationLatency"]
+    assert {a.region for a in others} == {EAST}
+    assert after.alarms.alarm_regions == (EAST, WEST)
+    # a region that is not the resource's (a stale status) is not a source
+    stale = desired_state(parsed, NS, NAME, region_in_force="ap-south-1")
+    assert stale.alarms == before.alarms
+
+
+def test_after_a_failover_latency_alarms_move_and_ours_in_the_region_left_go(ext):
+    raw = lean(alarms={"enabled": True, "createTopic": True})
+    ready = converge(Reconciler(Clients()), raw, None, None)
+    assert ready.phase == "Ready", ready.status["message"]
+    assert {receiving(a) for a in latency(alarms(EAST)).values()} == {WEST}
+    # someone else's alarm on the same metric in the primary: never ours to remove
+    foreign = "other-team/forum-Posts/ReplicationLatency/us-west-2"
+    boto3.client("cloudwatch", region_name=EAST).put_metric_alarm(
+        AlarmName=foreign,
+        Namespace="AWS/DynamoDB",
+        MetricName="ReplicationLatency",
+        Dimensions=[
+            {"Name": "TableName", "Value": "forum-Posts"},
+            {"Name": "ReceivingRegion", "Value": WEST},
+        ],
+        Statistic="Average",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1000.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+
+    failed_over = converge(Reconciler(Clients()), raw, ready.status, WEST)
+
+    assert failed_over.phase == "Ready", failed_over.status["message"]
+    moved = latency(alarms(WEST))
+    assert len(moved) == 3  # one per table
+    assert {receiving(a) for a in moved.values()} == {EAST}
+    west_topic = failed_over.status["alarms"]["topicArn"].replace(EAST, WEST)
+    assert all(a["AlarmActions"] == [west_topic] for a in moved.values())
+    assert latency(alarms(EAST)) == {}  # ours left the region
+    assert foreign in alarms(EAST, "other-team/")
+    # the table and account alarms stay in the primary
+    assert any(n.endswith("/forum-Posts/SystemErrors") for n in alarms(EAST))
+    assert naming.shared_alarm_name("UserErrors") in alarms(EAST, naming.SHARED_ALARM_ROOT)
+    regions = {i["region"] for i in failed_over.status["alarms"]["items"]}
+    assert regions == {EAST, WEST}
+
+    back = converge(Reconciler(Clients()), raw, failed_over.status, None)
+    assert back.phase == "Ready"
+    assert {receiving(a) for a in latency(alarms(EAST)).values()} == {WEST}
+    assert alarms(WEST) == {}
+
+
+def test_a_spec_topic_of_another_region_is_no_action_of_the_moved_alarms(ext):
+    """The spec's topic is in the primary; CloudWatch refuses it as the action of an alarm in
+    another region: the moved alarms are made without one, and the condition says so."""
+    topic = boto3.client("sns", region_name=EAST).create_topic(Name="ops")["TopicArn"]
+    raw = lean(alarms={"enabled": True, "snsTopicArn": topic})
+    ready = converge(Reconciler(Clients()), raw, None, WEST)
+    assert ready.phase == "Ready", ready.status["message"]
+    moved = latency(alarms(WEST))
+    assert len(moved) == 3
+    assert all(a["AlarmActions"] == [] for a in moved.values())
+    assert all(a["AlarmActions"] == [topic] for a in alarms(EAST).values())
+    (cond,) = [c for c in ready.status["conditions"] if c["type"] == "AlarmsConfigured"]
+    assert f"the alarms in {WEST} notify no one" in cond["message"]
