@@ -78,6 +78,14 @@ def owns_replica(d: DesiredState, primary: ObservedTable, replica: ObservedTable
     return replica.region in primary.replicas and not foreign_record(d, replica)
 
 
+def stands_apart(d: DesiredState, primary: ObservedTable, seen: ObservedTable) -> bool:
+    """`seen`, a table of the primary's name in another region, is a table of its own: the
+    primary does not list its region among its replicas. AWS refuses a replica there ("...
+    because one or more replicas already existed as tables.", DDB-TABLE-225, -203), and it is
+    no replica of the resource's, so nothing of the resource's is done to it."""
+    return seen.region != d.primary_region and seen.region not in primary.replicas
+
+
 def claims(names: set[str], applied: list[Action], region: str | None = None) -> set[str]:
     """`names` plus the tables `applied` created or tagged (in `region`, the primary region,
     where given: a replica's tags are claimed apart, diff.replica_tags)."""
