@@ -8,9 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from forumdb.ownership import describe_owner
 from forumdb_operator.desired import DesiredBackups, DesiredState, DesiredTable
 from forumdb_operator.diff import Plan
-from forumdb_operator.diff.ownership import describe_owner, foreign_record, stands_apart
+from forumdb_operator.diff.ownership import foreign_record, stands_apart
 from forumdb_operator.diff.replica_tags import missing_tags
 from forumdb_operator.observed import Observed, ObservedBackups, ObservedTable
 

@@ -15,17 +15,6 @@ def owner_of(o: ObservedTable) -> str | None:
     return (o.tags or {}).get(naming.TAG_OWNER)
 
 
-def describe_owner(tags: dict[str, str]) -> str:
-    """The owner as a person reads it: NAMESPACE/NAME (uid U, cluster C)."""
-    extra = [
-        f"{label} {tags[key]}"
-        for label, key in (("uid", naming.TAG_OWNER_UID), ("cluster", naming.TAG_CLUSTER))
-        if tags.get(key)
-    ]
-    owner = tags.get(naming.TAG_OWNER, "?")
-    return f"{owner} ({', '.join(extra)})" if extra else owner
-
-
 def _record_matches(d: DesiredState, tags: dict[str, str]) -> bool:
     """The whole ownership record is this resource's: name, UID and cluster id."""
     return d.owns_record(tags)

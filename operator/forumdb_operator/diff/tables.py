@@ -9,12 +9,12 @@ from dataclasses import replace
 from typing import Any
 
 from forumdb import naming
+from forumdb.ownership import describe_owner
 from forumdb_operator.desired import DesiredState, DesiredTable
 from forumdb_operator.diff.autoscaling import autoscaling_actions, autoscaling_removal
 from forumdb_operator.diff.model import Action, Feature, Plan, Problem
 from forumdb_operator.diff.ownership import (
     awaiting_tags,
-    describe_owner,
     owns,
     stands_apart,
     unrecorded_uid,
