@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from forumctl.clients import ClientPool
+from forumdb.ownership import OwnerRecord, plans_named, record_tags, remembered_plan_holds
 from forumdb.tables import KINDS, RECORDS_ONLY_FILTER, Kind, table_def
 
 Outcome = Literal["pass", "fail", "skip"]
@@ -37,6 +38,10 @@ class Plan(BaseModel):
     exact_counts: bool = False
     expect_items: dict[Kind, int] = {}
     backup_plan: str | None = None
+    # status.backups.planId of the ForumDatabase: looked up first, as the operator does
+    backup_plan_id: str | None = None
+    # whose the plan must be (its tags, forumdb.ownership): None, the name alone is checked
+    owner_record: OwnerRecord | None = None
     backup_vault: str | None = None  # the vault in the checked region
     max_backup_age: timedelta = timedelta(hours=26)
     alarm_prefix: str | None = None
@@ -186,16 +191,71 @@ def backup_checks(pool: ClientPool, plan: Plan) -> Iterator[Check]:
 
 
 def _plan_check(backup: Any, plan: Plan) -> Iterator[Check]:
-    names: list[str] = []
+    """The deployment's plan by the operator's rule (forumdb.ownership): the id its status
+    remembers, else the plan of that name whose tags carry the ownership record. A plan of
+    that name that is someone else's fails the check, naming whose it is."""
+    name, region = str(plan.backup_plan), plan.region
+    if plan.backup_plan_id and remembered_plan_holds(
+        _plan_by_id(backup, plan.backup_plan_id), name
+    ):
+        yield Check(
+            name="backup-plan",
+            outcome="pass",
+            detail=f"backup plan {name} present in {region}, id {plan.backup_plan_id} "
+            "as the ForumDatabase's status remembers it",
+        )
+        return
+    listed: list[dict[str, Any]] = []
     for page in backup.get_paginator("list_backup_plans").paginate():
-        names.extend(p.get("BackupPlanName", "") for p in page.get("BackupPlansList", []))
-    found = plan.backup_plan in names
-    yield Check(
-        name="backup-plan",
-        outcome="pass" if found else "fail",
-        detail=f"backup plan {plan.backup_plan} "
-        + (f"present in {plan.region}" if found else f"not found in {plan.region}"),
-    )
+        listed.extend(page.get("BackupPlansList", []))
+    record = plan.owner_record
+    if record is None:
+        found = any(p.get("BackupPlanName") == name for p in listed)
+        yield Check(
+            name="backup-plan",
+            outcome="pass" if found else "fail",
+            detail=f"backup plan {name} "
+            + (
+                f"present in {region}; whose it is not checked: pass --owner or --forumdb"
+                if found
+                else f"not found in {region}"
+            ),
+        )
+        return
+    foreign = []
+    for seen, ours in plans_named(listed, name, record, lambda arn: _plan_tags(backup, arn)):
+        if ours:
+            yield Check(
+                name="backup-plan",
+                outcome="pass",
+                detail=f"backup plan {name} present in {region}, id {seen.plan_id}, "
+                f"tagged {record.as_tags()}",
+            )
+            return
+        foreign.append(seen)
+    if not foreign:
+        detail = f"backup plan {name} not found in {region}"
+    else:
+        detail = (
+            f"backup plan {name} in {region} is not this deployment's: "
+            + "; ".join(f"plan {p.plan_id} has {record_tags(p.tags)}" for p in foreign)
+            + f"; the operator's would carry {record.as_tags()}"
+        )
+    yield Check(name="backup-plan", outcome="fail", detail=detail)
+
+
+def _plan_by_id(backup: Any, plan_id: str) -> dict[str, Any] | None:
+    try:
+        got: dict[str, Any] = backup.get_backup_plan(BackupPlanId=plan_id)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        return None
+    return got
+
+
+def _plan_tags(backup: Any, arn: str) -> dict[str, str]:
+    return dict(backup.list_tags(ResourceArn=arn).get("Tags") or {})
 
 
 def _recovery_point_check(backup: Any, plan: Plan) -> Iterator[Check]:

@@ -19,6 +19,7 @@ from forumdb.naming import GROUP, PLURAL, VERSION
 class ForumDbTarget(BaseModel):
     name: str
     namespace: str
+    uid: str = ""  # metadata.uid: part of the ownership record on what the operator made
     phase: str | None = None
     config: dict[str, str] = Field(default_factory=dict)
     status: dict[str, Any] = Field(default_factory=dict)
@@ -96,6 +97,7 @@ def read_forumdb(name: str, namespace: str | None, kubeconfig: str | None) -> Fo
     return ForumDbTarget(
         name=name,
         namespace=ns,
+        uid=str((obj.get("metadata") or {}).get("uid") or ""),
         phase=status.get("phase"),
         config=dict(cm.data or {}),
         status=status,

@@ -15,6 +15,7 @@ from forumctl.errors import AwsError, CheckFailed
 from forumctl.kube import ForumDbTarget
 from forumctl.output import print_table, table
 from forumdb.config import load_settings
+from forumdb.ownership import OwnerRecord
 from forumdb.tables import KINDS, Kind
 
 _MARK = {"pass": "[green]pass[/]", "fail": "[red]FAIL[/]", "skip": "[yellow]skip[/]"}
@@ -42,7 +43,9 @@ class _Known:
 
     primary: str | None = None
     owner: str | None = None
+    uid: str | None = None  # metadata.uid, compared with the plan's owner-uid tag
     plan: str | None = None
+    plan_id: str | None = None  # status.backups.planId
     vault: str | None = None
     copy_region: str | None = None
     alarm_names: tuple[str, ...] = ()
@@ -63,7 +66,9 @@ def _from_forumdb(fdb: ForumDbTarget | None, region: str) -> _Known:
         or status.get("primaryRegion")
         or fdb.config.get("AWS_REGION"),
         owner=f"{fdb.namespace}/{fdb.name}",
+        uid=fdb.uid or None,
         plan=status_backups.get("planName"),
+        plan_id=status_backups.get("planId"),
         vault=status_backups.get("vaultName") or backups_spec.get("vaultName"),
         copy_region=backups_spec.get("copyRegion"),
         alarm_names=tuple(
@@ -97,6 +102,7 @@ def build_plan(
     owner = owner or known.owner
     plan_name, vault = backup_plan or known.plan, backup_vault or known.vault
     alarm_names = known.alarm_names
+    record = None
     if owner:
         ns, _, name = owner.partition("/")
         if not name:
@@ -105,6 +111,10 @@ def build_plan(
         plan_name = plan_name or naming.plan_name(ns, name)
         vault = vault or naming.vault_name(ns, name)
         alarm_prefix = alarm_prefix or naming.alarm_prefix(ns, name)
+        # The UID where the ForumDatabase read is this owner; the cluster id is in the plan's
+        # name (naming.base_name), not known here.
+        uid = known.uid if owner == known.owner else None
+        record = OwnerRecord.of(ns, name, uid=uid, cluster=None)
     if not known.backups:
         plan_name = vault = None
     if not known.alarms:
@@ -124,6 +134,8 @@ def build_plan(
         exact_counts=exact_counts,
         expect_items=expect,
         backup_plan=plan_name,
+        backup_plan_id=known.plan_id if plan_name else None,
+        owner_record=record,
         backup_vault=vault,
         max_backup_age=timedelta(hours=max_backup_age_hours),
         alarm_prefix=alarm_prefix,
@@ -148,7 +160,11 @@ def build_plan(
     metavar="NAMESPACE/NAME",
     help="Derive backup plan, vault and alarm names from this ForumDatabase without reading it.",
 )
-@click.option("--backup-plan", help="AWS Backup plan name that must exist.")
+@click.option(
+    "--backup-plan",
+    help="AWS Backup plan name that must exist; with --owner or --forumdb it must carry the "
+    "deployment's owner tags, as the operator requires.",
+)
 @click.option("--backup-vault", help="Backup vault whose newest recovery point is checked.")
 @click.option("--alarm-prefix", help="CloudWatch alarm name prefix of the deployment.")
 @click.option(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from forumdb import naming
+from forumdb.ownership import OwnerRecord
 from forumdb.tables import KINDS, TABLES, Kind, create_table_request, table_name
 from forumdb_operator.spec import Alarms, Billing, ForumDatabaseSpec
 
@@ -199,13 +200,14 @@ class DesiredState:
     def regions(self) -> tuple[str, ...]:
         return (self.primary_region, *self.replica_regions)
 
+    @property
+    def record(self) -> OwnerRecord:
+        """The ownership record this resource's AWS resources carry (forumdb.ownership)."""
+        return OwnerRecord(self.owner, self.uid, self.cluster)
+
     def owns_record(self, tags: Mapping[str, str]) -> bool:
         """The tags' ownership record (name, UID, cluster id) is this resource's."""
-        return (
-            tags.get(naming.TAG_OWNER) == self.owner
-            and tags.get(naming.TAG_OWNER_UID, "") == self.uid
-            and tags.get(naming.TAG_CLUSTER, "") == self.cluster
-        )
+        return self.record.matches(tags)
 
     def table(self, kind: Kind) -> DesiredTable:
         return next(t for t in self.tables if t.kind == kind)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from forumdb.ownership import ListedPlan, plans_named, remembered_plan_holds
 from forumdb_operator import errors
 from forumdb_operator.desired import AUTOSCALING_POLICY, DesiredState
 from forumdb_operator.remembered import Remembered, arn_partition, arn_region
@@ -73,14 +74,9 @@ class ObservedPitr:
     recovery_period_days: int | None  # None where the endpoint does not report it
 
 
-@dataclass(frozen=True)
-class ForeignPlan:
-    """A backup plan with the resource's plan name whose tags do not carry its ownership
-    record: someone else's (a person, another resource, another cluster), never touched."""
-
-    plan_id: str
-    arn: str
-    tags: dict[str, str]
+# A backup plan with the resource's plan name whose tags do not carry its ownership record:
+# someone else's (a person, another resource, another cluster), never touched.
+ForeignPlan = ListedPlan
 
 
 @dataclass
@@ -667,9 +663,8 @@ class Observer:
         plans = self._paged(
             "backup", region, "list_backup_plans", "BackupPlansList", "list backup plans"
         )
-        foreign: list[ForeignPlan] = []
-        for listed in (p for p in plans if p.get("BackupPlanName") == name):
-            arn = str(listed.get("BackupPlanArn") or "")
+
+        def tags_of(arn: str) -> dict[str, str]:
             got = self._call(
                 "backup",
                 region,
@@ -677,13 +672,16 @@ class Observer:
                 f"list tags of backup plan {name} ({arn})",
                 ResourceArn=arn,
             )
-            tags = dict((got or {}).get("Tags") or {})
-            if desired.owns_record(tags):
-                plan = self._plan_by_id(name, region, listed["BackupPlanId"])
-                if plan is not None:
-                    return plan, []
-            else:
-                foreign.append(ForeignPlan(str(listed["BackupPlanId"]), arn, tags))
+            return dict((got or {}).get("Tags") or {})
+
+        foreign: list[ForeignPlan] = []
+        for listed, ours in plans_named(plans, name, desired.record, tags_of):
+            if not ours:
+                foreign.append(listed)
+                continue
+            plan = self._plan_by_id(name, region, listed.plan_id)
+            if plan is not None:
+                return plan, []
         return None, foreign
 
     def _advanced_dynamodb(self, region: str) -> tuple[bool | None, str | None]:
@@ -708,16 +706,14 @@ class Observer:
         return bool(value), None
 
     def _plan_by_id(self, name: str, region: str, plan_id: str | None) -> dict[str, Any] | None:
-        """GetBackupPlan of a known id: the plan, when it exists, is not deleted (AWS keeps a
-        deleted plan's id answering, with a DeletionDate) and still has our name."""
+        """GetBackupPlan of a known id: the plan, when it exists, is not deleted and still has
+        our name (forumdb.ownership.remembered_plan_holds, the rule verify shares)."""
         if not plan_id:
             return None
         got = self._call(
             "backup", region, "get_backup_plan", f"get backup plan {name}", BackupPlanId=plan_id
         )
-        if not got or got.get("DeletionDate"):
-            return None
-        if (got.get("BackupPlan") or {}).get("BackupPlanName") != name:
+        if got is None or not remembered_plan_holds(got, name):
             return None
         return {**got, "BackupPlanId": got.get("BackupPlanId") or plan_id}
 

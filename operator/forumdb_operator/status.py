@@ -8,10 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from forumdb.ownership import describe_owner
 from forumdb_operator.desired import DesiredBackups, DesiredState, DesiredTable
 from forumdb_operator.diff import Plan
 from forumdb_operator.diff.alarms import SUBSCRIPTION_DELETED, SUBSCRIPTION_PENDING
-from forumdb_operator.diff.ownership import describe_owner, foreign_record
+from forumdb_operator.diff.ownership import foreign_record, stands_apart
 from forumdb_operator.diff.replica_tags import missing_tags
 from forumdb_operator.observed import Observed, ObservedBackups, ObservedTable
 from forumdb_operator.remembered import arn_region
@@ -257,11 +258,24 @@ def replica_regions(d: DesiredState, obs: Observed) -> list[str]:
     return found
 
 
+def _in_the_way(d: DesiredState, obs: Observed, t: DesiredTable, o: ObservedTable) -> bool:
+    """An untagged (or this resource's tagged) table where a replica is wanted that is no
+    replica of the primary (diff.replicas: ReplicaRegionTableExists)."""
+    primary = obs.table(t.kind, d.primary_region)
+    return (
+        primary is not None
+        and o.status not in ("CREATING", "DELETING")
+        and stands_apart(d, primary, o)
+        and not foreign_record(d, o)
+    )
+
+
 def _region_status(d: DesiredState, obs: Observed, region: str) -> str:
     states = []
     for t in d.tables:
         o = obs.table(t.kind, region)
-        states.append("MISSING" if o is None else o.status)
+        # a table of its own where the replica should be: the replica is missing
+        states.append("MISSING" if o is None or _in_the_way(d, obs, t, o) else o.status)
     bad = [s for s in states if s != "ACTIVE"]
     return bad[0] if bad else "ACTIVE"
 
@@ -306,6 +320,13 @@ def region_problems(d: DesiredState, obs: Observed, region: str) -> list[str]:
         o = obs.table(t.kind, region)
         if o is None:
             out.append(f"table {t.name} is missing")
+            continue
+        if _in_the_way(d, obs, t, o):
+            # someone's table where a replica is wanted: none of its settings are ours to show
+            out.append(
+                f"table {t.name} is not a replica of {t.name} in {d.primary_region}: "
+                "a table of its own"
+            )
             continue
         if o.status != "ACTIVE":
             out.append(f"table {t.name} is {o.status}")

@@ -41,12 +41,14 @@ def daily_backup_plan(
     role_arn: str = ROLE,
     keep_days: int | None = None,
     copy_keep_days: int | None = None,
+    tags: dict[str, str] | None = None,
 ) -> BackupPlan:
     """Create the vault(s), the plan (one rule, `daily`) and, given `resources`, a selection.
 
     `backup` is a boto3 backup client of the plan's region; `copy_to` one of the copy's region,
     whose vault is `copy_vault` (default: the same name as `vault`). `keep_days` and
-    `copy_keep_days` are the rule's and the copy's lifecycles (DeleteAfterDays)."""
+    `copy_keep_days` are the rule's and the copy's lifecycles (DeleteAfterDays); `tags` the
+    plan's (BackupPlanTags), e.g. the operator's ownership record."""
     backup.create_backup_vault(BackupVaultName=vault)
     rule: dict[str, Any] = {
         "RuleName": "daily",
@@ -63,7 +65,10 @@ def daily_backup_plan(
         if copy_keep_days is not None:
             action["Lifecycle"] = {"DeleteAfterDays": copy_keep_days}
         rule["CopyActions"] = [action]
-    plan = backup.create_backup_plan(BackupPlan={"BackupPlanName": plan_name, "Rules": [rule]})
+    plan = backup.create_backup_plan(
+        BackupPlan={"BackupPlanName": plan_name, "Rules": [rule]},
+        **({"BackupPlanTags": tags} if tags else {}),
+    )
     selection_id = None
     if resources:
         selection_id = backup.create_backup_selection(

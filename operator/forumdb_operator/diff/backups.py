@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from forumdb import naming
 from forumdb_operator.desired import DesiredBackups, DesiredState
 from forumdb_operator.diff.model import Action, Plan, Problem
-from forumdb_operator.diff.ownership import describe_owner
 from forumdb_operator.observed import Observed, ObservedBackups
 from forumdb_operator.spec import partition_of
 
@@ -145,20 +143,12 @@ def diff_backups(d: DesiredState, obs: Observed, plan: Plan) -> None:
 def foreign_plan_problem(d: DesiredState, b: DesiredBackups, ob: ObservedBackups) -> Problem:
     """A plan under this resource's plan name whose tags are not its ownership record: left
     alone (not adopted, changed or deleted), the name is taken."""
-    owners = [
-        f"plan {p.plan_id} owned by {describe_owner(p.tags)}"
-        if naming.TAG_OWNER in p.tags
-        else f"plan {p.plan_id} has no {naming.TAG_OWNER} tag"
-        for p in ob.foreign_plans
-    ]
+    owners = [p.whose() for p in ob.foreign_plans]
     return Problem(
         "spec.backups",
         f"backup plan {b.plan_name} in {b.primary_region} is not this resource's: "
         f"{'; '.join(owners)}; the operator leaves it alone. Rename or delete that plan, or, "
-        f"if it is this resource's, tag it {naming.TAG_OWNER}={d.owner}"
-        + (f", {naming.TAG_OWNER_UID}={d.uid}" if d.uid else "")
-        + (f", {naming.TAG_CLUSTER}={d.cluster}" if d.cluster else "")
-        + " (backup:TagResource)",
+        f"if it is this resource's, tag it {d.record.as_tags()} (backup:TagResource)",
         "BackupPlanNotOwned",
         blocking=False,
     )

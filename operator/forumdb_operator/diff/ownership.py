@@ -15,17 +15,6 @@ def owner_of(o: ObservedTable) -> str | None:
     return (o.tags or {}).get(naming.TAG_OWNER)
 
 
-def describe_owner(tags: dict[str, str]) -> str:
-    """The owner as a person reads it: NAMESPACE/NAME (uid U, cluster C)."""
-    extra = [
-        f"{label} {tags[key]}"
-        for label, key in (("uid", naming.TAG_OWNER_UID), ("cluster", naming.TAG_CLUSTER))
-        if tags.get(key)
-    ]
-    owner = tags.get(naming.TAG_OWNER, "?")
-    return f"{owner} ({', '.join(extra)})" if extra else owner
-
-
 def _record_matches(d: DesiredState, tags: dict[str, str]) -> bool:
     """The whole ownership record is this resource's: name, UID and cluster id."""
     return d.owns_record(tags)
@@ -76,6 +65,14 @@ def owns_replica(d: DesiredState, primary: ObservedTable, replica: ObservedTable
     carries no other resource's ownership record. A replica is made without tags (each is a
     table of its own in its region), so no tag is no sign of a foreign table here."""
     return replica.region in primary.replicas and not foreign_record(d, replica)
+
+
+def stands_apart(d: DesiredState, primary: ObservedTable, seen: ObservedTable) -> bool:
+    """`seen`, a table of the primary's name in another region, is a table of its own: the
+    primary does not list its region among its replicas. AWS refuses a replica there ("...
+    because one or more replicas already existed as tables.", DDB-TABLE-225, -203), and it is
+    no replica of the resource's, so nothing of the resource's is done to it."""
+    return seen.region != d.primary_region and seen.region not in primary.replicas
 
 
 def claims(names: set[str], applied: list[Action], region: str | None = None) -> set[str]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from forumdb_operator.desired import DesiredState, DesiredTable
 from forumdb_operator.diff.model import Action, Plan
+from forumdb_operator.diff.ownership import stands_apart
 from forumdb_operator.observed import Observed
 
 
@@ -13,11 +14,14 @@ def pitr_actions(d: DesiredState, t: DesiredTable, obs: Observed, plan: Plan) ->
     want = d.pitr
     if want is None:
         return
+    primary = obs.table(t.kind, d.primary_region)
     for region in (d.primary_region, *d.replica_regions):
         o = obs.table(t.kind, region)
         have = obs.pitr.get((t.kind, region))
         if o is None or have is None:
             continue
+        if primary is not None and stands_apart(d, primary, o):
+            continue  # a table of its own there, no replica of ours: never touched
         if o.status != "ACTIVE":
             continue
         if (t.name, region) in obs.just_created and want.enabled and not have.enabled:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from forumdb.ownership import describe_owner
 from forumdb_operator.desired import DesiredState, DesiredTable
 from forumdb_operator.diff.model import Action, Plan, Problem
-from forumdb_operator.diff.ownership import describe_owner, foreign_record, owns_replica
+from forumdb_operator.diff.ownership import foreign_record, owns_replica
 from forumdb_operator.observed import Observed, ObservedTable
 
 

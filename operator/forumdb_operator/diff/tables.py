@@ -9,10 +9,16 @@ from dataclasses import replace
 from typing import Any
 
 from forumdb import naming
+from forumdb.ownership import describe_owner
 from forumdb_operator.desired import DesiredState, DesiredTable
 from forumdb_operator.diff.autoscaling import autoscaling_actions, autoscaling_removal
 from forumdb_operator.diff.model import Action, Feature, Plan, Problem
-from forumdb_operator.diff.ownership import awaiting_tags, describe_owner, owns, unrecorded_uid
+from forumdb_operator.diff.ownership import (
+    awaiting_tags,
+    owns,
+    stands_apart,
+    unrecorded_uid,
+)
 from forumdb_operator.diff.pitr import pitr_actions
 from forumdb_operator.diff.replica_tags import foreign_replica_tables, replica_tag_actions
 from forumdb_operator.diff.replicas import replica_update
@@ -392,10 +398,11 @@ def _replica_settings(d: DesiredState, t: DesiredTable, obs: Observed, plan: Pla
         replica = obs.table(t.kind, region)
         if replica is None or replica.status != "ACTIVE":
             return
+    primary = obs.table(t.kind, d.primary_region)
     for region in d.replica_regions:
         replica = obs.table(t.kind, region)
-        if replica is None:
-            continue
+        if replica is None or (primary is not None and stands_apart(d, primary, replica)):
+            continue  # a table of its own there (diff.replicas): never touched
         change = (
             _protection_update(t, replica)
             or _replica_encryption_update(t, replica, obs)

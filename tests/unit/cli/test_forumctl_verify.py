@@ -21,6 +21,7 @@ from harness.emulator_support import enable_pitr, wait_settled, wait_until
 DR = "us-west-2"
 NS, NAME = "shop", "forum"
 OWNER = f"{NS}/{NAME}"
+UID = "5f1c2d3e-0000-4000-8000-00000000a11c"
 ROLE = "arn:aws:iam::123456789012:role/service-role/AWSBackupDefaultServiceRole"
 TABLES = [table_name(k) for k in KINDS]
 
@@ -65,6 +66,7 @@ def deployment(moto: Any) -> Deployment:
         selection_name=naming.selection_name(NS, NAME),
         role_arn=ROLE,
         copy_to=dep.client("backup", DR),
+        tags=naming.owner_tags(NS, NAME, UID),  # the operator's ownership record
     )
     moto.run_backup_plan_now(plan.plan_id)
     cw = dep.client("cloudwatch")
@@ -308,3 +310,138 @@ def test_the_shared_account_alarm_outside_the_prefix_is_found_by_name(moto: Any)
     (check,) = alarm_checks(Pool(), plan)  # type: ignore[arg-type]
     assert check.outcome == "fail"
     assert shared in check.detail
+
+
+# Same-named plans that are not the deployment's (the operator's rule, forumdb.ownership).
+THEIRS = {
+    "another-resource": {
+        naming.TAG_OWNER: "team-b/forum",
+        naming.TAG_MANAGED_BY: "forumdb-operator",
+    },
+    "a-person": {"team": "payments"},
+    "a-recreated-resource": naming.owner_tags(NS, NAME, "0000-old-uid"),
+}
+
+
+def _foreign_plan(dep: Deployment, tags: dict[str, str]) -> str:
+    """A plan of the deployment's plan name made by someone else. AWS refuses only an identical
+    plan document under a name, moto any same name (a deleted one too): made under another
+    name and renamed into it (UpdateBackupPlan keeps the id)."""
+    backup = dep.client("backup")
+    rules = [{"RuleName": "theirs", "TargetBackupVaultName": "elsewhere"}]
+    plan_id = str(
+        backup.create_backup_plan(
+            BackupPlan={"BackupPlanName": "placeholder", "Rules": rules}, BackupPlanTags=tags
+        )["BackupPlanId"]
+    )
+    backup.update_backup_plan(
+        BackupPlanId=plan_id,
+        BackupPlan={"BackupPlanName": naming.plan_name(NS, NAME), "Rules": rules},
+    )
+    return plan_id
+
+
+def _someone_elses_plan(dep: Deployment, tags: dict[str, str]) -> str:
+    """Our plan gone, a plan of its name made by someone else."""
+    _drop_plan(dep)
+    return _foreign_plan(dep, tags)
+
+
+@pytest.mark.parametrize("who", ["another-resource", "a-person"])
+def test_a_same_named_plan_of_someone_else_fails_naming_its_owner_tags(
+    deployment: Deployment, who: str
+) -> None:
+    """Before: the name alone passed. Now the plan's tags must carry the ownership record; the
+    failure names the plan, its id, the region and the owner tags it has."""
+    plan_id = _someone_elses_plan(deployment, THEIRS[who])
+    result = verify(expect=ExitCode.CHECK_FAILED)
+    failed = {c["name"]: c["detail"] for c in result["checks"] if c["outcome"] == "fail"}
+    assert list(failed) == ["backup-plan"], failed
+    detail = failed["backup-plan"]
+    for words in (naming.plan_name(NS, NAME), REGION, plan_id, "not this deployment's"):
+        assert words in detail, (words, detail)
+    if who == "a-person":
+        assert "no owner tags" in detail
+    else:
+        assert f"{naming.TAG_OWNER}=team-b/forum" in detail
+    assert f"{naming.TAG_OWNER}={OWNER}" in detail  # what the operator's would carry
+
+
+def _check(plan: Any) -> dict[str, str]:
+    from forumctl.checks import backup_checks
+    from forumctl.clients import ClientPool
+
+    got = backup_checks(ClientPool(REGION, None, None), plan)
+    return {c.name: f"{c.outcome}: {c.detail}" for c in got}
+
+
+def _plan(**fields: Any) -> Any:
+    from forumctl.checks import Plan
+
+    return Plan(
+        region=REGION,
+        primary_region=REGION,
+        tables={k: table_name(k) for k in KINDS},
+        backup_plan=naming.plan_name(NS, NAME),
+        **fields,
+    )
+
+
+def test_a_recreated_resource_s_plan_fails_where_the_uid_is_known(deployment: Deployment) -> None:
+    """With the ForumDatabase read (--forumdb) its metadata.uid is part of the record: a plan
+    of its name and namespace made for an earlier resource of that name is not its."""
+    from forumdb.ownership import OwnerRecord
+
+    plan_id = _someone_elses_plan(deployment, THEIRS["a-recreated-resource"])
+    record = OwnerRecord.of(NS, NAME, uid=UID, cluster=None)
+    got = _check(_plan(owner_record=record))["backup-plan"]
+    assert got.startswith("fail: "), got
+    assert plan_id in got
+    assert f"{naming.TAG_OWNER_UID}=0000-old-uid" in got
+    assert f"{naming.TAG_OWNER_UID}={UID}" in got
+
+
+def test_the_plan_id_the_status_remembers_is_preferred(deployment: Deployment) -> None:
+    """status.backups.planId is looked up first (GetBackupPlan), as the operator does: its own
+    plan passes by it beside a same-named foreign plan; without the id the plan is found by its
+    tags all the same; a remembered id of a deleted plan falls back to the tags, and fails on
+    the foreign plan left."""
+    from forumdb.ownership import OwnerRecord
+
+    ours = deployment.plan_id
+    theirs = _foreign_plan(deployment, THEIRS["another-resource"])
+    record = OwnerRecord.of(NS, NAME, uid=UID, cluster=None)
+    got = _check(_plan(backup_plan_id=ours, owner_record=record))["backup-plan"]
+    assert got == (
+        f"pass: backup plan {naming.plan_name(NS, NAME)} present in {REGION}, id {ours} as "
+        "the ForumDatabase's status remembers it"
+    )
+    got = _check(_plan(owner_record=record))["backup-plan"]
+    assert got.startswith("pass: "), got
+    assert f"id {ours}," in got
+
+    _drop_plan_by_id(deployment, ours)
+    got = _check(_plan(backup_plan_id=ours, owner_record=record))["backup-plan"]
+    assert got.startswith("fail: "), got
+    assert f"plan {theirs} has {naming.TAG_OWNER}=team-b/forum" in got
+
+
+def _drop_plan_by_id(dep: Deployment, plan_id: str) -> None:
+    backup = dep.client("backup")
+    for sel in backup.list_backup_selections(BackupPlanId=plan_id)["BackupSelectionsList"]:
+        backup.delete_backup_selection(BackupPlanId=plan_id, SelectionId=sel["SelectionId"])
+    backup.delete_backup_plan(BackupPlanId=plan_id)
+
+
+def test_the_uid_and_plan_id_come_from_the_forumdatabase() -> None:
+    from forumctl.kube import ForumDbTarget
+    from forumctl.verify_cmd import _from_forumdb
+
+    fdb = ForumDbTarget(
+        name="forum",
+        namespace="shop",
+        uid=UID,
+        status={"backups": {"planName": "p", "planId": "id-1", "vaultName": "v"}},
+    )
+    known = _from_forumdb(fdb, REGION)
+    assert (known.uid, known.plan_id) == (UID, "id-1")

@@ -184,6 +184,17 @@ def with_table(obs: Observed, kind: str, region: str, **changes: Any) -> Observe
     return out
 
 
+def without_replicas(d: DesiredState, obs: Observed, kind: str) -> Observed:
+    """A copy of `obs` where the primary table of `kind` has no replica yet: it lists none, and
+    no table of its name stands in the replica regions (one there would be a table of its own,
+    where AWS refuses a replica: diff.replicas)."""
+    out = with_table(obs, kind, d.primary_region, replicas={})
+    for region in d.replica_regions:
+        out.tables.pop((kind, region), None)
+        out.pitr.pop((kind, region), None)
+    return out
+
+
 def untagged(obs: Observed) -> Observed:
     out = copy.deepcopy(obs)
     for key, t in out.tables.items():

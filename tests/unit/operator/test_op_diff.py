@@ -6,7 +6,7 @@ import copy
 from dataclasses import replace
 
 import pytest
-from op_factories import desired, in_shape, spec, untagged, with_table
+from op_factories import desired, in_shape, spec, untagged, with_table, without_replicas
 
 from forumdb import naming
 from forumdb_operator.diff import deletion_plan, diff
@@ -159,7 +159,7 @@ def test_stream_enabled_before_replicas_are_added():
 
 def test_replicas_are_added_one_region_at_a_time():
     d = desired(replicaRegions=["us-west-2", "eu-west-1", "ap-southeast-2"])
-    obs = with_table(in_shape(d), "users", "us-east-1", replicas={})
+    obs = without_replicas(d, in_shape(d), "users")
     updates = [a for a in diff(d, obs).actions if a.params.get("TableName") == "forum-Users"]
     assert len(updates) == 1
     assert updates[0].params["ReplicaUpdates"] == [{"Create": {"RegionName": "us-west-2"}}]
@@ -202,7 +202,7 @@ def test_replica_kms_key_is_passed_per_region():
         replicaRegions=["us-west-2"],
         encryption={"kmsKeyId": "key-east", "replicaKmsKeyIds": {"us-west-2": "key-west"}},
     )
-    obs = with_table(in_shape(d), "users", "us-east-1", replicas={})
+    obs = without_replicas(d, in_shape(d), "users")
     (action,) = [a for a in diff(d, obs).actions if a.feature == "replica"]
     assert action.params["ReplicaUpdates"][0]["Create"]["KMSMasterKeyId"] == "key-west"
 
@@ -590,7 +590,7 @@ PROVISIONED = {"mode": "PROVISIONED", "readCapacity": 10, "writeCapacity": 5}
 def test_provisioned_replicas_get_write_auto_scaling_before_the_replica():
     d = desired(billing=PROVISIONED)
     assert d.table("posts").write_autoscaling == (5, 20)
-    obs = with_table(in_shape(d), "posts", "us-east-1", replicas={})
+    obs = without_replicas(d, in_shape(d), "posts")
     obs.scalable_targets.clear()
     obs.scaling_policies.clear()
     plan = diff(d, obs)

@@ -7,15 +7,18 @@ strict emulator in-process."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import boto3
 from op_clock import pause, reconcile_rounds
-from op_factories import spec
+from op_factories import desired_of, in_shape, spec
 from test_op_reconcile_moto import NAME, NS, converge
 
 from forumdb import naming
 from forumdb_operator.awsclients import Clients
+from forumdb_operator.diff import diff
+from forumdb_operator.observed import ObservedPitr
 from forumdb_operator.reconcile import Reconciler
 
 TABLES = ("forum-Users", "forum-Threads", "forum-Posts")
@@ -190,3 +193,108 @@ def test_deletion_leaves_a_table_another_resource_owns_in_a_replica_region_alone
     assert tags("forum-Posts", WEST) == {t["Key"]: t["Value"] for t in other_owner()}
     east = boto3.client("dynamodb", region_name="us-east-1")
     assert east.list_tables()["TableNames"] == []
+
+
+def test_an_untagged_table_of_that_name_in_a_replica_region_holds_back_only_that_replica(ext):
+    """Someone's untagged forum-Posts in us-west-2, no replica of ours: AWS refuses the replica
+    there ("... because one or more replicas already existed as tables.", DDB-TABLE-225, -203;
+    the emulator's test_conformance_global_tables.py). The operator says so before asking,
+    naming the table, the region and the way out; it never touches that table (no tags, no
+    PITR, no protection), and the other replicas (forum-Posts in eu-west-1, the other tables
+    in both regions) are made all the same. Before: the UpdateTable was sent and refused."""
+    ext.configure(tags_settle_seconds=0)
+    other = "eu-west-1"
+    west = boto3.client("dynamodb", region_name=WEST)
+    theirs = west.create_table(
+        TableName="forum-Posts",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )["TableDescription"]["TableArn"]
+    west.put_item(TableName="forum-Posts", Item={"pk": {"S": "theirs"}})
+    out = converge(
+        reconciler(),
+        spec(backups=None, alarms=None, replicaRegions=[WEST, other], deletionProtection=True),
+        uid=UID,
+    )
+
+    cond = next(c for c in out.status["conditions"] if c["type"] == "ReplicationHealthy")
+    assert cond["reason"] == "ReplicaRegionTableExists", cond
+    for words in (
+        "table forum-Posts in us-west-2",
+        "not a replica",
+        "delete or rename",
+        "remove us-west-2 from spec.replicaRegions",
+    ):
+        assert words in cond["message"], (words, cond["message"])
+    assert out.phase == "Failed", out.status["message"]
+    next_tables = next(c for c in out.status["conditions"] if c["type"] == "TablesReady")
+    assert next_tables["status"] == "True", next_tables
+    # never asked for, never touched
+    touching = [
+        a
+        for a in out.applied
+        if (a.region == WEST and "forum-Posts" in str(a.params))
+        or any(
+            u.get("Create", {}).get("RegionName") == WEST
+            for u in a.params.get("ReplicaUpdates", [])
+            if a.params.get("TableName") == "forum-Posts"
+        )
+    ]
+    assert touching == [], touching
+    assert not [e for e in out.events if "already existed" in e.message]
+    assert arn("forum-Posts", WEST) == theirs
+    assert tags("forum-Posts", WEST) == {}
+    pitr = west.describe_continuous_backups(TableName="forum-Posts")["ContinuousBackupsDescription"]
+    assert pitr["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "DISABLED"
+    assert (
+        west.describe_table(TableName="forum-Posts")["Table"]["DeletionProtectionEnabled"] is False
+    )
+    assert west.scan(TableName="forum-Posts")["Items"] == [{"pk": {"S": "theirs"}}]
+    # only that replica held back
+    east = boto3.client("dynamodb", region_name="us-east-1")
+    for table in TABLES:
+        listed = {
+            r["RegionName"]: r["ReplicaStatus"]
+            for r in east.describe_table(TableName=table)["Table"].get("Replicas", [])
+        }
+        want = {other: "ACTIVE"} if table == "forum-Posts" else {WEST: "ACTIVE", other: "ACTIVE"}
+        assert {k: v for k, v in listed.items() if k != "us-east-1"} == want, (table, listed)
+    assert "not a replica" in " ".join(region_entry(out.status, WEST)["notInShape"])
+
+
+def _a_table_of_its_own(status: str) -> tuple[Any, Any]:
+    """Desired with replicas in us-west-2 and eu-west-1, observed in shape but for forum-Posts:
+    its primary lists no replica, us-west-2 holds an untagged table of that name (PITR off,
+    no deletion protection) and eu-west-1 none."""
+    d = desired_of(UID, CLUSTER, replicaRegions=[WEST, "eu-west-1"], deletionProtection=True)
+    obs = in_shape(d)
+    primary = obs.tables[("posts", "us-east-1")]
+    obs.tables[("posts", "us-east-1")] = replace(primary, replicas={})
+    apart = obs.tables[("posts", WEST)]
+    obs.tables[("posts", WEST)] = replace(apart, status=status, tags={}, deletion_protection=False)
+    obs.pitr[("posts", WEST)] = ObservedPitr(False, None)
+    del obs.tables[("posts", "eu-west-1")]
+    del obs.pitr[("posts", "eu-west-1")]
+    return d, obs
+
+
+def test_a_table_of_its_own_is_a_problem_that_holds_back_only_its_replica():
+    """Pure diff: ReplicaRegionTableExists (not blocking), the replica in eu-west-1 asked for,
+    and nothing at all for the table in us-west-2 (no PITR, protection or tags)."""
+    d, obs = _a_table_of_its_own("ACTIVE")
+    plan = diff(d, obs)
+    assert [p.reason for p in plan.problems] == ["ReplicaRegionTableExists"]
+    assert not plan.blocked
+    assert [a.summary for a in plan.actions] == ["add a replica of forum-Posts in eu-west-1"]
+    assert all(a.region != WEST for a in plan.actions)
+
+
+def test_a_table_being_created_where_a_replica_is_wanted_is_waited_for():
+    """CREATING: the primary may not list a replica of ours yet (DDB-TABLE-226): a wait, no
+    problem and no request for that region."""
+    d, obs = _a_table_of_its_own("CREATING")
+    plan = diff(d, obs)
+    assert plan.problems == []
+    assert any("forum-Posts in us-west-2 is CREATING" in w for w in plan.waiting), plan.waiting
+    assert [a.summary for a in plan.actions] == ["add a replica of forum-Posts in eu-west-1"]
