@@ -35,6 +35,8 @@ from .state import STATE
 
 log = logging.getLogger("forumdb.moto_ext.server")
 
+MAX_HOSTS = 1024  # service host names remembered (a few per service and region in use)
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -69,6 +71,29 @@ class ExtensionApp:
         return _json(result, 200)
 
 
+class CachedDispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, with the service of each host name remembered.
+
+    moto finds a request's service by listing its package's folders (a directory listing and
+    a stat of each of some 200 folders) and then matching the host against a few hundred URL
+    patterns, on every request and under one lock for all threads. The answer depends only on
+    the host name, so it is worked out once per host.
+    """
+
+    def __init__(self, create_app: Callable[[Any], Any]) -> None:
+        super().__init__(create_app)
+        self._backend_by_host: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        try:
+            return self._backend_by_host[host]
+        except KeyError:
+            backend = super().get_backend_for_host(host)
+            if len(self._backend_by_host) < MAX_HOSTS:  # host names come from requests
+                self._backend_by_host[host] = backend
+            return backend
+
+
 def _json(body: Any, status: int) -> Response:
     return Response(json.dumps(body, default=str), status=status, mimetype="application/json")
 
@@ -76,7 +101,7 @@ def _json(body: Any, status: int) -> Response:
 def build_app() -> ExtensionApp:
     hooks.install()
     STATE.server_mode = True
-    return ExtensionApp(DomainDispatcherApplication(create_backend_app))
+    return ExtensionApp(CachedDispatcher(create_backend_app))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
+    # werkzeug's server logs each request at INFO unless its logger has a level of its own:
+    # one JSON line per AWS call, a good part of a call's cost. Follow --log-level.
+    logging.getLogger("werkzeug").setLevel(logging.getLogger().level)
 
     server = make_server(
         args.host, args.port, build_app(), threaded=True, request_handler=MotoRequestHandler
