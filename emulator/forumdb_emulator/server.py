@@ -12,19 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import signal
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
+from gunicorn.app.base import BaseApplication
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from forumdb.logs import configure_logging
@@ -35,6 +30,12 @@ from .state import STATE
 
 log = logging.getLogger("forumdb.moto_ext.server")
 
+# Calls served at once (threads of the worker): a call with the latency fault sleeps in its
+# thread, so the operator's workers, its health probes and the tests' clients must not queue
+# behind one another.
+THREADS = 64
+MAX_CONNECTIONS = 1000  # connections held open at once (keep-alive); more wait in the backlog
+KEEPALIVE_SECONDS = 75  # an idle kept-alive connection is closed after this
 MAX_HOSTS = 1024  # service host names remembered (a few per service and region in use)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -104,6 +105,50 @@ def build_app() -> ExtensionApp:
     return ExtensionApp(CachedDispatcher(create_backend_app))
 
 
+class EmulatorServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn serving the emulator: one worker process (it holds every region's state)
+    with a pool of threads, and keep-alive connections. werkzeug's development server closes
+    the connection after every response, so each AWS call cost a TCP connection and a new
+    thread on both sides. gunicorn passes the path as it arrived (RAW_URI), which moto
+    matches its routes against (an ARN's encoded slashes in AWS Backup's paths)."""
+
+    def __init__(self, host: str, port: int, log_level: str) -> None:
+        self.host, self.port, self.log_level = host, port, log_level
+        super().__init__()
+
+    def load_config(self) -> None:
+        settings = {
+            "bind": [
+                f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+            ],
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": THREADS,
+            "worker_connections": MAX_CONNECTIONS,
+            "keepalive": KEEPALIVE_SECONDS,
+            "timeout": 0,  # no worker heartbeat deadline: a call may sleep (latency fault)
+            "graceful_timeout": 5,
+            "loglevel": self.log_level.lower(),
+            "accesslog": None,
+            "errorlog": "-",
+            "post_worker_init": _announce,
+        }
+        for key, value in settings.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> ExtensionApp:
+        configure_logging(self.log_level)
+        return build_app()
+
+
+def _announce(worker: Any) -> None:
+    """Prints the ready line from the worker, once the app is built (the listening socket,
+    bound by gunicorn's master, queues connections until then)."""
+    host, port = worker.sockets[0].getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"forumdb-moto ready on http://{shown}:{port}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -111,29 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
-    # werkzeug's server logs each request at INFO unless its logger has a level of its own:
-    # one JSON line per AWS call, a good part of a call's cost. Follow --log-level.
-    logging.getLogger("werkzeug").setLevel(logging.getLogger().level)
-
-    server = make_server(
-        args.host, args.port, build_app(), threaded=True, request_handler=MotoRequestHandler
-    )
-    # Clients keep idle keep-alive connections open; do not wait for them on shutdown.
-    server.daemon_threads = True
-    server.block_on_close = False
-
-    def _stop(signum: int, _frame: Any) -> None:
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    print(f"forumdb-moto ready on http://{args.host}:{server.server_port}", flush=True)
-    try:
-        server.serve_forever()
-    except SystemExit:
-        pass
-    finally:
-        server.server_close()
+    EmulatorServer(args.host, args.port, args.log_level).run()
     return 0
 
 
