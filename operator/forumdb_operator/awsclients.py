@@ -15,7 +15,7 @@ import contextlib
 import contextvars
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,6 +111,13 @@ class Clients:
                     )
                 self._clients[key] = client
         return client
+
+    def warm(self, services: Iterable[str], regions: Iterable[str]) -> None:
+        """Builds these clients now (no AWS call): a resource's first reconcile would
+        otherwise build them while it runs, tens of milliseconds each."""
+        for region in regions:
+            for service in services:
+                self(service, region)
 
 
 def _make_hook(service: str, region: str) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -25,7 +26,7 @@ from prometheus_client import start_http_server
 from forumdb import naming
 from forumdb.logs import configure_logging
 from forumdb_operator import handlers, kube, webhook
-from forumdb_operator.runtime import MEMO_KEY, Runtime
+from forumdb_operator.runtime import MEMO_KEY, Runtime, default_region, warm_clients
 
 log = logging.getLogger("forumdb_operator.main")
 
@@ -161,6 +162,11 @@ def cli(
         allowed_regions=allowed,
         cluster_id=cluster_id,
     )
+    # While Kopf starts and lists the resources: the first reconcile finds its clients built.
+    warm_regions = sorted(allowed) if allowed else [r for r in [default_region()] if r]
+    threading.Thread(
+        target=warm_clients, args=(runtime, warm_regions), daemon=True, name="warm-clients"
+    ).start()
     memo = kopf.Memo({MEMO_KEY: runtime, handlers.ADMISSION_KEY: None})
     if webhook_port and webhook_cert_dir is not None:
         webhook.register(allowed)

@@ -179,6 +179,10 @@ class Observed:
         )
 
 
+# Table operations that change nothing ListTagsOfResource answers.
+_KEEPS_TAGS = frozenset({"update_table"})
+
+
 @dataclass
 class ReadMemo:
     """What one reconcile has read already: PITR and tags, the reads AWS limits to 10 calls a
@@ -262,8 +266,12 @@ class ReadMemo:
             period = spec.get("RecoveryPeriodInDays") if on else None
             self.pitr[(table, region)] = ObservedPitr(on, int(period) if period else None)
             return
-        # Anything else (tags, replicas, the table itself): read it again.
-        self.tags.pop(table, None)
+        # Anything else (tags, replicas, the table itself): read it again; its tags only
+        # where it changed them. UpdateTable (a replica, an index, billing, encryption) leaves
+        # a table's tags as they were, and ListTagsOfResource is AWS's 10-a-second read: each
+        # new resource added its replicas and then listed its tables' tags again.
+        if operation not in _KEEPS_TAGS:
+            self.tags.pop(table, None)
         for key in [k for k in self.pitr if k[0] == table]:
             del self.pitr[key]
 

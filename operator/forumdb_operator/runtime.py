@@ -5,7 +5,7 @@ memo, so every resource's loops see this one Runtime next to their own per-resou
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +59,31 @@ class Runtime:
             allowed_regions=allowed_regions,
             probes=RegionProbes(probe_clients),
         )
+
+
+# The services a reconcile calls (the example's first three; the rest for provisioned tables,
+# customer-managed keys, alarm topics) and the one a health probe calls.
+RECONCILE_SERVICES = ("dynamodb", "backup", "cloudwatch", "application-autoscaling", "kms", "sns")
+PROBE_SERVICES = ("dynamodb",)
+
+
+def default_region() -> str | None:
+    """The process's region (AWS_REGION, else boto3's: AWS_DEFAULT_REGION, the config
+    file), if any."""
+    import boto3
+
+    return os.environ.get("AWS_REGION") or boto3.session.Session().region_name
+
+
+def warm_clients(rt: Runtime, regions: Iterable[str]) -> None:
+    """Builds the AWS clients of these regions ahead of the first resource (no AWS call)."""
+    regions = list(regions)
+    for clients, services in (
+        (rt.reconciler.clients, RECONCILE_SERVICES),
+        (rt.probe_clients, PROBE_SERVICES),
+    ):
+        if isinstance(clients, Clients):
+            clients.warm(services, regions)
 
 
 def from_memo(memo: Mapping[str, Any]) -> Runtime:
