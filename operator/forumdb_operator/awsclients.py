@@ -4,9 +4,11 @@ boto3 clients are thread-safe once built and building one costs tens of millisec
 operator keeps one per (service, region). A botocore `before-call` hook records every API call
 (once per logical call, not per retry) into the Prometheus counter and into the CallLog of the
 reconcile running in this thread/context, which is how "a steady-state reconcile makes no
-write" is measured and asserted. A `request-created` hook (every attempt) takes a token from the
-rate limiter shared by every client of the process (forumdb_operator.ratelimit), so the
-operator stays under AWS's documented per-account rates.
+write" is measured and asserted. A `before-send` hook (every attempt, once it is signed, right
+before it goes out) takes a token from the rate limiter shared by every client of the process
+(forumdb_operator.ratelimit), so the operator stays under AWS's documented per-account rates:
+taken any earlier (`request-created`, before signing), a thread held up between its token and
+its send could bunch several calls into one second of AWS's window.
 """
 
 from __future__ import annotations
@@ -106,8 +108,9 @@ class Clients:
                 )
                 client.meta.events.register("before-call", _make_hook(service, region))
                 if self._limiter is not None:
-                    client.meta.events.register(
-                        "request-created", _limit_hook(self._limiter, service, region)
+                    # first: a handler that answers before-send itself (moto's in tests) ends it
+                    client.meta.events.register_first(
+                        "before-send", _limit_hook(self._limiter, service, region)
                     )
                 self._clients[key] = client
         return client
@@ -137,7 +140,8 @@ def _make_hook(service: str, region: str) -> Any:
 
 
 def _limit_hook(limiter: ratelimit.RateLimiter, service: str, region: str) -> Any:
-    def hook(operation_name: str = "", **_: Any) -> None:
-        limiter.take(region, service, operation_name)
+    def hook(event_name: str = "", **_: Any) -> None:
+        # before-send.SERVICE-ID.OPERATION: the operation is the event name's last part
+        limiter.take(region, service, event_name.rsplit(".", 1)[-1])
 
     return hook

@@ -5,10 +5,11 @@ itself (and every other client of the account) and leaning on retries.
 AWS counts these calls per account (and region) over any one-second window; a token bucket per
 (region, service, operation) with no burst and a rate a little under the limit spaces the calls
 so that no one-second window holds more than the limit, also with some network jitter. Every
-attempt takes a token (a botocore `request-created` hook, emitted per attempt, retries
-included). One operator runs with one account's credentials, so one limiter per process
-(`SHARED`, used by every forumdb_operator.awsclients.Clients) is one per account. botocore's
-retry mode (standard) stays: the limiter keeps the documented rates, retries handle the rest.
+attempt takes a token right before it is sent (a botocore `before-send` hook, emitted per
+attempt, retries included). One operator runs with one account's credentials, so one limiter
+per process (`SHARED`, used by every forumdb_operator.awsclients.Clients) is one per account.
+botocore's retry mode (standard) stays: the limiter keeps the documented rates, retries handle
+the rest.
 """
 
 from __future__ import annotations
