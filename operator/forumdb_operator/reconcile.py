@@ -302,7 +302,10 @@ class Reconciler:
             "phase": phase,
             "message": message,
             "observedGeneration": generation,
-            "readyGeneration": generation if phase == "Ready" else previous.get("readyGeneration"),
+            # Ready, or Degraded only by a non-blocking problem (status.in_shape)
+            "readyGeneration": generation
+            if status.in_shape(conds, plan)
+            else previous.get("readyGeneration"),
             "lastReconcileTime": now,
             **status.summary_fields(desired, obs),
             "conditions": status.merge_conditions(

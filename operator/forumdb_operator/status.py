@@ -509,14 +509,39 @@ def subscriptions_asked(previous: Mapping[str, Any]) -> frozenset[tuple[str, str
     )
 
 
+def held_back(conds: Sequence[Cond], plan: Plan) -> frozenset[str]:
+    """The conditions a non-blocking problem holds False (e.g. BackupsConfigured while a plan
+    of the same name is another's): their features wait for the user, the rest goes on."""
+    reasons = {p.reason for p in plan.problems if not p.blocking}
+    return frozenset(
+        c.type for c in conds if c.type != "Ready" and not c.ok and c.reason in reasons
+    )
+
+
+def in_shape(conds: Sequence[Cond], plan: Plan) -> bool:
+    """Everything the resource asks for is in shape but the features a non-blocking problem
+    holds back, and no problem blocks: the tables, replicas and PITR serve as the spec says.
+    The reconcile records readyGeneration on this (so drift repairs and the health monitor's
+    automatic failover are armed), not on phase Ready alone: a backup plan name taken by
+    someone else must not leave failover unarmed."""
+    if plan.blocked:
+        return False
+    held = held_back(conds, plan)
+    return all(c.ok for c in conds if c.type != "Ready" and c.type not in held)
+
+
 def phase_for(conds: Sequence[Cond], plan: Plan, was_ready: bool) -> str:
-    """Degraded: was Ready for this spec and something is out of shape (being repaired);
+    """Failed: a blocking problem (the user must act before anything goes on).
+    Ready: every condition True.
+    Degraded: was Ready for this spec and something is out of shape (being repaired), or only
+    features a non-blocking problem holds back are out of shape (their condition, the Ready
+    condition and a Warning event say why).
     Provisioning: a new spec is being brought about."""
-    if plan.problems:
+    if plan.blocked:
         return "Failed"
     if all(c.ok for c in conds):
         return "Ready"
-    return "Degraded" if was_ready else "Provisioning"
+    return "Degraded" if was_ready or in_shape(conds, plan) else "Provisioning"
 
 
 def pitr_seen_enabled(previous: Mapping[str, Any]) -> frozenset[tuple[str, str]]:
