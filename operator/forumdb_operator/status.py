@@ -11,7 +11,7 @@ from typing import Any
 from forumdb_operator.desired import DesiredBackups, DesiredState, DesiredTable
 from forumdb_operator.diff import Plan
 from forumdb_operator.diff.alarms import SUBSCRIPTION_DELETED, SUBSCRIPTION_PENDING
-from forumdb_operator.diff.ownership import describe_owner, foreign_record
+from forumdb_operator.diff.ownership import describe_owner, foreign_record, owns_replica
 from forumdb_operator.diff.replica_tags import missing_tags
 from forumdb_operator.observed import Observed, ObservedBackups, ObservedTable
 from forumdb_operator.remembered import arn_region
@@ -309,7 +309,7 @@ def region_problems(d: DesiredState, obs: Observed, region: str) -> list[str]:
             continue
         if o.status != "ACTIVE":
             out.append(f"table {t.name} is {o.status}")
-        tags = _tags_problem(d, t, o)
+        tags = _tags_problem(d, obs, t, o)
         if tags:
             out.append(tags)
         want = t.deletion_protection
@@ -340,12 +340,18 @@ def region_problems(d: DesiredState, obs: Observed, region: str) -> list[str]:
     return out
 
 
-def _tags_problem(d: DesiredState, t: DesiredTable, o: ObservedTable) -> str | None:
+def _tags_problem(d: DesiredState, obs: Observed, t: DesiredTable, o: ObservedTable) -> str | None:
     """Another resource's ownership record on the table, or the resource's tags it lacks
     (where they were read: every table that is not being created or deleted)."""
     if o.tags is None:
         return None
-    if foreign_record(d, o):
+    primary = d.primary_region
+    theirs = foreign_record(d, o) and not (
+        o.region != primary
+        and (p := obs.table(t.kind, primary)) is not None
+        and owns_replica(d, p, o)  # an earlier record of this name: re-tagged (replica_tags)
+    )
+    if theirs:
         return f"table {t.name} belongs to ForumDatabase {describe_owner(o.tags)}"
     missing = missing_tags(t, o.tags)
     if missing:

@@ -16,7 +16,12 @@ from collections.abc import Iterable
 
 from forumdb_operator.desired import DesiredState, DesiredTable
 from forumdb_operator.diff.model import Action, Plan, Problem
-from forumdb_operator.diff.ownership import describe_owner, foreign_record, owns_replica
+from forumdb_operator.diff.ownership import (
+    describe_owner,
+    earlier_self,
+    foreign_record,
+    owns_replica,
+)
 from forumdb_operator.observed import Observed, ObservedTable
 
 
@@ -36,23 +41,37 @@ def foreign_replica_tables(
 ) -> bool:
     """Tables of this name in the resource's replica regions that carry another resource's
     ownership record (a prefix that collides in another region, or a replica tagged by hand):
-    a problem each, and nothing is added, changed or tagged there. True: there is one."""
+    a problem each, and nothing is added, changed or tagged there. True: there is one.
+    `o`: the primary, owned or adopted in this plan; its replicas still tagged by an earlier
+    resource of the same name and cluster are not foreign (ownership.owns_replica)."""
     found = False
     for region in _regions(d, o):
         seen = obs.table(t.kind, region)
         if seen is None or seen.tags is None or not foreign_record(d, seen):
             continue
+        if owns_replica(d, o, seen):
+            continue  # re-tagged with this resource's record (replica_tag_actions)
         found = True
         plan.problems.append(
             Problem(
                 "spec.replicaRegions",
                 f"table {t.name} in {region} belongs to ForumDatabase "
-                f"{describe_owner(seen.tags)}; remove {region} from spec.replicaRegions or "
-                "choose another tablePrefix",
+                f"{describe_owner(seen.tags)}{_not_a_replica(d, o, seen)}; remove {region} "
+                "from spec.replicaRegions or choose another tablePrefix",
                 "TableOwnedByAnother",
             )
         )
     return found
+
+
+def _not_a_replica(d: DesiredState, o: ObservedTable, seen: ObservedTable) -> str:
+    """Why an earlier resource's table of the same name is not taken over with the primary."""
+    if not earlier_self(d, seen.tags or {}):
+        return ""
+    return (
+        f" and is not a replica of {o.name} in {o.region} (only its replicas are taken over "
+        "with the primary); delete it, or"
+    )
 
 
 def replica_tag_actions(

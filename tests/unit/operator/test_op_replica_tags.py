@@ -190,3 +190,73 @@ def test_deletion_leaves_a_table_another_resource_owns_in_a_replica_region_alone
     assert tags("forum-Posts", WEST) == {t["Key"]: t["Value"] for t in other_owner()}
     east = boto3.client("dynamodb", region_name="us-east-1")
     assert east.list_tables()["TableNames"] == []
+
+
+def test_a_recreated_resource_takes_over_its_retained_tables_with_their_replicas(ext):
+    """Deleted with deletionPolicy Retain and created again (a new metadata.uid): the person
+    follows the operator's advice (remove the UID tag from the primaries, set spec.adopt:
+    true). The primaries are adopted and their replicas, still tagged with the earlier UID,
+    are re-tagged with the new one (the primary's ownership decides): Ready. Before: the
+    replicas counted as another resource's tables and the resource stayed Failed."""
+    ext.configure(tags_settle_seconds=0)
+    r = reconciler()
+    first = converge(r, raw(), uid=UID)
+    assert first.phase == "Ready", first.status["message"]
+    gone = r.delete(namespace=NS, name=NAME, spec=raw(), previous=first.status, uid=UID)
+    assert gone.done
+    assert gone.applied == []  # Retain: nothing changed in AWS
+    new_uid = "5e1d2c3b-4a59-4687-9a0b-1c2d3e4f5a6b"
+    refused = converge(reconciler(), spec(backups=None, alarms=None, adopt=True), uid=new_uid)
+    assert refused.phase == "Failed"
+    message = refused.status["message"]
+    assert f"remove the table's {naming.TAG_OWNER_UID} tag and set spec.adopt: true" in message
+    east = boto3.client("dynamodb", region_name="us-east-1")
+    for t in TABLES:  # the advice
+        east.untag_resource(ResourceArn=arn(t, "us-east-1"), TagKeys=[naming.TAG_OWNER_UID])
+
+    again = converge(
+        reconciler(),
+        spec(backups=None, alarms=None, adopt=True),
+        previous=refused.status,
+        uid=new_uid,
+    )
+    assert again.phase == "Ready", again.status["message"]
+    for table in TABLES:
+        for region in ("us-east-1", WEST):
+            assert tags(table, region)[naming.TAG_OWNER_UID] == new_uid, (table, region)
+    assert sorted(
+        a.params["ResourceArn"]
+        for a in again.applied
+        if a.operation == "tag_resource"
+        if a.region == WEST
+    ) == sorted(arn(t, WEST) for t in TABLES)
+    assert not [a for a in again.applied if a.operation in ("create_table", "delete_table")]
+    assert all(region["inShape"] for region in again.status["regions"]), again.status["regions"]
+
+
+def test_an_earlier_resources_table_that_is_not_a_replica_of_ours_stays_foreign(ext):
+    """A table of the same name in a replica region tagged by an earlier resource of the same
+    name and cluster, but not a replica of this resource's primary: not taken over (only a
+    primary's own replicas follow it); the problem says so and what to do."""
+    ext.configure(tags_settle_seconds=0)
+    earlier = [
+        {"Key": naming.TAG_OWNER, "Value": f"{NS}/{NAME}"},
+        {"Key": naming.TAG_OWNER_UID, "Value": "uid-of-an-earlier-object"},
+        {"Key": naming.TAG_CLUSTER, "Value": CLUSTER},
+        {"Key": naming.TAG_MANAGED_BY, "Value": naming.MANAGED_BY},
+    ]
+    boto3.client("dynamodb", region_name=WEST).create_table(
+        TableName="forum-Posts",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        Tags=earlier,
+    )
+    out = converge(reconciler(), spec(backups=None, alarms=None, adopt=True), uid=UID)
+    assert out.phase == "Failed", out.status["message"]
+    message = out.status["message"]
+    assert "table forum-Posts in us-west-2 belongs to ForumDatabase" in message
+    assert "is not a replica of forum-Posts in us-east-1" in message
+    assert [a for a in out.applied if a.region == WEST] == []
+    assert not [a for a in out.applied if "ReplicaUpdates" in a.params]
+    assert tags("forum-Posts", WEST) == {t["Key"]: t["Value"] for t in earlier}
