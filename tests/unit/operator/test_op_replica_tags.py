@@ -7,15 +7,18 @@ strict emulator in-process."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import boto3
 from op_clock import pause, reconcile_rounds
 from op_factories import spec
+from test_op_crd_status_schema import pruned, status_schema
 from test_op_reconcile_moto import NAME, NS, converge
 
 from forumdb import naming
 from forumdb_operator.awsclients import Clients
+from forumdb_operator.diff import replica_tags
 from forumdb_operator.reconcile import Reconciler
 
 TABLES = ("forum-Users", "forum-Threads", "forum-Posts")
@@ -260,3 +263,79 @@ def test_an_earlier_resources_table_that_is_not_a_replica_of_ours_stays_foreign(
     assert [a for a in out.applied if a.region == WEST] == []
     assert not [a for a in out.applied if "ReplicaUpdates" in a.params]
     assert tags("forum-Posts", WEST) == {t["Key"]: t["Value"] for t in earlier}
+
+
+def _ago(seconds: float) -> str:
+    then = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds)
+    return then.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_replica_tag_lost_while_waited_for_is_sent_again_after_a_bounded_wait(ext):
+    """Tags sent to a replica and not listed are waited for (status.taggedReplicas records
+    when they were sent), not for ever: removed by hand while waited for, they are sent again
+    once RESEND_AFTER_SECONDS have passed since (TagResource is idempotent). Before: the
+    operator waited for ever."""
+    r = reconciler()
+    ready = converge(r, raw(), uid=UID)
+    assert ready.phase == "Ready", ready.status["message"]
+    ext.configure(tags_settle_seconds=0)
+    west = boto3.client("dynamodb", region_name=WEST)
+    posts = arn("forum-Posts", WEST)
+    west.untag_resource(ResourceArn=posts, TagKeys=[naming.TAG_OWNER_UID])
+
+    def again(previous: dict[str, Any]) -> Any:
+        return r.reconcile(
+            namespace=NS, name=NAME, spec=raw(), generation=1, previous=previous, uid=UID
+        )
+
+    sent = again(ready.status)
+    assert [str(a) for a in sent.applied] == [
+        f"tag table forum-Posts in {WEST} (tags {naming.TAG_OWNER_UID})"
+    ]
+    entries = sent.status["taggedReplicas"]
+    assert [e["replica"] for e in entries] == [f"{WEST}/forum-Posts"]
+    assert list(pruned(entries, status_schema()["properties"]["taggedReplicas"])) == []
+    west.untag_resource(ResourceArn=posts, TagKeys=[naming.TAG_OWNER_UID])  # lost meanwhile
+
+    waiting = again(sent.status)  # within the bound: waited for, not sent again
+    assert waiting.applied == []
+    assert waiting.status["taggedReplicas"] == entries
+    assert waiting.requeue_after is not None
+
+    aged = {
+        **waiting.status,
+        "taggedReplicas": [
+            {**e, "taggedAt": _ago(replica_tags.RESEND_AFTER_SECONDS + 1)} for e in entries
+        ],
+    }
+    resent = again(aged)
+    assert [str(a) for a in resent.applied] == [
+        f"tag table forum-Posts in {WEST} (tags {naming.TAG_OWNER_UID})"
+    ]
+    assert [e["taggedAt"] for e in resent.status["taggedReplicas"]] > [
+        e["taggedAt"] for e in aged["taggedReplicas"]
+    ]  # the wait starts again
+    done = converge(r, raw(), previous=resent.status, uid=UID)
+    assert done.phase == "Ready", done.status["message"]
+    assert tags("forum-Posts", WEST) == ownership("posts")
+    assert done.status["taggedReplicas"] == []
+
+
+def test_tagged_replicas_of_an_earlier_status_are_read_and_bounded():
+    """A bare REGION/TABLE (the status of an operator before taggedAt) counts as sent now; an
+    entry is waited on until RESEND_AFTER_SECONDS have passed."""
+    now = "2026-01-01T00:10:00Z"
+    sent = replica_tags.from_status(
+        [
+            f"{WEST}/forum-Posts",
+            {"replica": f"{WEST}/forum-Users", "taggedAt": "2026-01-01T00:00:00Z"},
+        ],
+        now,
+    )
+    assert sent == {("forum-Posts", WEST): now, ("forum-Users", WEST): "2026-01-01T00:00:00Z"}
+    assert replica_tags.waiting_on(sent, now, after=601) == set(sent)
+    assert replica_tags.waiting_on(sent, now, after=600) == {("forum-Posts", WEST)}
+    assert replica_tags.as_status(set(sent), sent, now) == [
+        {"replica": f"{WEST}/forum-Posts", "taggedAt": now},
+        {"replica": f"{WEST}/forum-Users", "taggedAt": "2026-01-01T00:00:00Z"},
+    ]
