@@ -150,7 +150,8 @@ class Observed:
     just_created: frozenset[tuple[str, str]] = frozenset()
     # (table name, region) of replica tables tagged by this reconcile, and by an earlier one
     # whose tags were not listed then (status.taggedReplicas): ListTagsOfResource may answer
-    # the previous set for a few seconds, so these are waited for, not tagged again.
+    # the previous set for a few seconds, so these are waited for, not tagged again (for a
+    # bounded time: diff.replica_tags.RESEND_AFTER_SECONDS).
     tagged_now: frozenset[tuple[str, str]] = frozenset()
     tags_pending: frozenset[tuple[str, str]] = frozenset()
 

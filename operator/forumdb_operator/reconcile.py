@@ -167,7 +167,9 @@ class Reconciler:
         was_ready = generation is not None and previous.get("readyGeneration") == generation
         applied: list[Action] = []
         claimed = set(previous.get(CLAIMED_KEY) or [])
-        tags_pending = replica_tags.from_status(previous.get(TAGGED_KEY))
+        # replica tags sent and not listed yet, and when (sent again after a bounded wait)
+        tags_sent = replica_tags.from_status(previous.get(TAGGED_KEY), now)
+        tags_pending = replica_tags.waiting_on(tags_sent, now)
         primary = desired.primary_region
         try:
             obs, plan = self._converge(
@@ -190,9 +192,7 @@ class Reconciler:
             if any(a.operation == "create_table" for a in applied):
                 outcome.status[immutable.STATUS_KEY] = _provisioned(spec)
             outcome.status[CLAIMED_KEY] = sorted(ownership.claims(claimed, applied, primary))
-            outcome.status[TAGGED_KEY] = replica_tags.as_status(
-                tags_pending | replica_tags.tagged(applied, primary)
-            )
+            outcome.status[TAGGED_KEY] = _tags_status(tags_sent, applied, primary, now)
             return outcome
         outcome = self._settled(
             spec, desired, obs, plan, applied, was_ready, generation, previous, now
@@ -201,12 +201,12 @@ class Reconciler:
             # Stopped mid-way: the last look predates the last writes; deletion must know
             # every table this reconcile made, tags listed or not.
             outcome.status[CLAIMED_KEY] = sorted(ownership.claims(claimed, applied, primary))
-            outcome.status[TAGGED_KEY] = replica_tags.as_status(
-                tags_pending | replica_tags.tagged(applied, primary)
-            )
+            outcome.status[TAGGED_KEY] = _tags_status(tags_sent, applied, primary, now)
         else:
             outcome.status[CLAIMED_KEY] = ownership.unconfirmed(desired, obs, set(obs.claimed))
-            outcome.status[TAGGED_KEY] = replica_tags.as_status(replica_tags.pending(desired, obs))
+            outcome.status[TAGGED_KEY] = replica_tags.as_status(
+                replica_tags.pending(desired, obs), _still_sent(tags_sent, applied, primary), now
+            )
         return outcome
 
     def _converge(
@@ -302,7 +302,10 @@ class Reconciler:
             "phase": phase,
             "message": message,
             "observedGeneration": generation,
-            "readyGeneration": generation if phase == "Ready" else previous.get("readyGeneration"),
+            # Ready, or Degraded only by a non-blocking problem (status.in_shape)
+            "readyGeneration": generation
+            if status.in_shape(conds, plan)
+            else previous.get("readyGeneration"),
             "lastReconcileTime": now,
             **status.summary_fields(desired, obs),
             "conditions": status.merge_conditions(
@@ -553,6 +556,22 @@ class Reconciler:
         )
         events.append(Event("Normal", "Deleted", msg))
         return Outcome({**base, "message": msg}, events, None, applied, desired=desired)
+
+
+def _still_sent(sent: replica_tags.Sent, applied: list[Action], primary: str) -> replica_tags.Sent:
+    """When each replica's tags were sent: earlier reconciles' times, except the ones this
+    reconcile sent again (their wait starts now: as_status gives them `now`)."""
+    again = replica_tags.tagged(applied, primary)
+    return {k: at for k, at in sent.items() if k not in again}
+
+
+def _tags_status(
+    sent: replica_tags.Sent, applied: list[Action], primary: str, now: str
+) -> list[dict[str, str]]:
+    """status.taggedReplicas when the passes ended early (an AWS error, a stop): every entry
+    still pending, and the replicas this reconcile tagged."""
+    keys = set(sent) | replica_tags.tagged(applied, primary)
+    return replica_tags.as_status(keys, _still_sent(sent, applied, primary), now)
 
 
 def _remember_answer(answers: dict[int, Any], action: Action, response: Any) -> None:

@@ -12,7 +12,7 @@ from forumdb.ownership import describe_owner
 from forumdb_operator.desired import DesiredBackups, DesiredState, DesiredTable
 from forumdb_operator.diff import Plan
 from forumdb_operator.diff.alarms import SUBSCRIPTION_DELETED, SUBSCRIPTION_PENDING
-from forumdb_operator.diff.ownership import foreign_record, stands_apart
+from forumdb_operator.diff.ownership import foreign_record, owns_replica, stands_apart
 from forumdb_operator.diff.replica_tags import missing_tags
 from forumdb_operator.observed import Observed, ObservedBackups, ObservedTable
 from forumdb_operator.remembered import arn_region
@@ -330,7 +330,7 @@ def region_problems(d: DesiredState, obs: Observed, region: str) -> list[str]:
             continue
         if o.status != "ACTIVE":
             out.append(f"table {t.name} is {o.status}")
-        tags = _tags_problem(d, t, o)
+        tags = _tags_problem(d, obs, t, o)
         if tags:
             out.append(tags)
         want = t.deletion_protection
@@ -361,12 +361,18 @@ def region_problems(d: DesiredState, obs: Observed, region: str) -> list[str]:
     return out
 
 
-def _tags_problem(d: DesiredState, t: DesiredTable, o: ObservedTable) -> str | None:
+def _tags_problem(d: DesiredState, obs: Observed, t: DesiredTable, o: ObservedTable) -> str | None:
     """Another resource's ownership record on the table, or the resource's tags it lacks
     (where they were read: every table that is not being created or deleted)."""
     if o.tags is None:
         return None
-    if foreign_record(d, o):
+    primary = d.primary_region
+    theirs = foreign_record(d, o) and not (
+        o.region != primary
+        and (p := obs.table(t.kind, primary)) is not None
+        and owns_replica(d, p, o)  # an earlier record of this name: re-tagged (replica_tags)
+    )
+    if theirs:
         return f"table {t.name} belongs to ForumDatabase {describe_owner(o.tags)}"
     missing = missing_tags(t, o.tags)
     if missing:
@@ -530,14 +536,39 @@ def subscriptions_asked(previous: Mapping[str, Any]) -> frozenset[tuple[str, str
     )
 
 
+def held_back(conds: Sequence[Cond], plan: Plan) -> frozenset[str]:
+    """The conditions a non-blocking problem holds False (e.g. BackupsConfigured while a plan
+    of the same name is another's): their features wait for the user, the rest goes on."""
+    reasons = {p.reason for p in plan.problems if not p.blocking}
+    return frozenset(
+        c.type for c in conds if c.type != "Ready" and not c.ok and c.reason in reasons
+    )
+
+
+def in_shape(conds: Sequence[Cond], plan: Plan) -> bool:
+    """Everything the resource asks for is in shape but the features a non-blocking problem
+    holds back, and no problem blocks: the tables, replicas and PITR serve as the spec says.
+    The reconcile records readyGeneration on this (so drift repairs and the health monitor's
+    automatic failover are armed), not on phase Ready alone: a backup plan name taken by
+    someone else must not leave failover unarmed."""
+    if plan.blocked:
+        return False
+    held = held_back(conds, plan)
+    return all(c.ok for c in conds if c.type != "Ready" and c.type not in held)
+
+
 def phase_for(conds: Sequence[Cond], plan: Plan, was_ready: bool) -> str:
-    """Degraded: was Ready for this spec and something is out of shape (being repaired);
+    """Failed: a blocking problem (the user must act before anything goes on).
+    Ready: every condition True.
+    Degraded: was Ready for this spec and something is out of shape (being repaired), or only
+    features a non-blocking problem holds back are out of shape (their condition, the Ready
+    condition and a Warning event say why).
     Provisioning: a new spec is being brought about."""
-    if plan.problems:
+    if plan.blocked:
         return "Failed"
     if all(c.ok for c in conds):
         return "Ready"
-    return "Degraded" if was_ready else "Provisioning"
+    return "Degraded" if was_ready or in_shape(conds, plan) else "Provisioning"
 
 
 def pitr_seen_enabled(previous: Mapping[str, Any]) -> frozenset[tuple[str, str]]:

@@ -122,7 +122,7 @@ def _table_removal(d: DesiredState, t: DesiredTable, obs: Observed, plan: Plan) 
         r
         for r in sorted(o.replicas)
         if (seen := obs.table(t.kind, r)) is not None and seen.tags is not None
-        if foreign_record(d, seen)
+        if foreign_record(d, seen) and not owns_replica(d, o, seen)
     ]
     if foreign:
         plan.problems.append(

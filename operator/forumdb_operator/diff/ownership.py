@@ -59,12 +59,28 @@ def foreign_record(d: DesiredState, o: ObservedTable) -> bool:
     return owner_of(o) is not None and not _record_matches(d, tags) and not unrecorded_uid(d, o)
 
 
+def earlier_self(d: DesiredState, tags: dict[str, str]) -> bool:
+    """The record of an earlier resource of this name and cluster (another UID): one deleted
+    with deletionPolicy Retain and created again."""
+    return (
+        bool(d.uid)
+        and tags.get(naming.TAG_OWNER) == d.owner
+        and tags.get(naming.TAG_CLUSTER, "") == d.cluster
+        and tags.get(naming.TAG_OWNER_UID, "") not in ("", d.uid)
+    )
+
+
 def owns_replica(d: DesiredState, primary: ObservedTable, replica: ObservedTable) -> bool:
-    """A table in a replica region belongs to the resource that owns `primary` (the caller's
-    check) when the primary lists its region among its replicas (one global table) and it
-    carries no other resource's ownership record. A replica is made without tags (each is a
-    table of its own in its region), so no tag is no sign of a foreign table here."""
-    return replica.region in primary.replicas and not foreign_record(d, replica)
+    """A table in a replica region belongs to the resource that owns (or adopts in this plan)
+    `primary` (the caller's check) when the primary lists its region among its replicas (one
+    global table) and it carries no other resource's ownership record. A replica is made
+    without tags (each is a table of its own in its region), so no tag is no sign of a foreign
+    table here. A replica still tagged by an earlier resource of the same name and cluster
+    (deleted with Retain, created again, its primaries adopted) is this resource's too: the
+    primary's ownership decides, and the replica is re-tagged with this resource's record."""
+    if replica.region not in primary.replicas:
+        return False
+    return not foreign_record(d, replica) or earlier_self(d, replica.tags or {})
 
 
 def stands_apart(d: DesiredState, primary: ObservedTable, seen: ObservedTable) -> bool:

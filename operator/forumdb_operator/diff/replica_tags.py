@@ -12,12 +12,13 @@ is never touched.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Iterable, Mapping
 
 from forumdb.ownership import describe_owner
 from forumdb_operator.desired import DesiredState, DesiredTable
 from forumdb_operator.diff.model import Action, Plan, Problem
-from forumdb_operator.diff.ownership import foreign_record, owns_replica
+from forumdb_operator.diff.ownership import earlier_self, foreign_record, owns_replica
 from forumdb_operator.observed import Observed, ObservedTable
 
 
@@ -37,23 +38,37 @@ def foreign_replica_tables(
 ) -> bool:
     """Tables of this name in the resource's replica regions that carry another resource's
     ownership record (a prefix that collides in another region, or a replica tagged by hand):
-    a problem each, and nothing is added, changed or tagged there. True: there is one."""
+    a problem each, and nothing is added, changed or tagged there. True: there is one.
+    `o`: the primary, owned or adopted in this plan; its replicas still tagged by an earlier
+    resource of the same name and cluster are not foreign (ownership.owns_replica)."""
     found = False
     for region in _regions(d, o):
         seen = obs.table(t.kind, region)
         if seen is None or seen.tags is None or not foreign_record(d, seen):
             continue
+        if owns_replica(d, o, seen):
+            continue  # re-tagged with this resource's record (replica_tag_actions)
         found = True
         plan.problems.append(
             Problem(
                 "spec.replicaRegions",
                 f"table {t.name} in {region} belongs to ForumDatabase "
-                f"{describe_owner(seen.tags)}; remove {region} from spec.replicaRegions or "
-                "choose another tablePrefix",
+                f"{describe_owner(seen.tags)}{_not_a_replica(d, o, seen)}; remove {region} "
+                "from spec.replicaRegions or choose another tablePrefix",
                 "TableOwnedByAnother",
             )
         )
     return found
+
+
+def _not_a_replica(d: DesiredState, o: ObservedTable, seen: ObservedTable) -> str:
+    """Why an earlier resource's table of the same name is not taken over with the primary."""
+    if not earlier_self(d, seen.tags or {}):
+        return ""
+    return (
+        f" and is not a replica of {o.name} in {o.region} (only its replicas are taken over "
+        "with the primary); delete it, or"
+    )
 
 
 def replica_tag_actions(
@@ -102,7 +117,10 @@ def tagged(applied: Iterable[Action], primary_region: str) -> set[tuple[str, str
 
 def pending(d: DesiredState, obs: Observed) -> set[tuple[str, str]]:
     """The replica tags still to wait for: set by this reconcile, or by an earlier one and not
-    listed at the last look (while the replica table still exists)."""
+    listed at the last look (while the replica table still exists). Entries sent longer ago
+    than RESEND_AFTER_SECONDS are not in obs.tags_pending (waiting_on): their tags, still
+    missing, were sent again by this reconcile (then in tagged_now) or are left out, so the
+    next look sends them."""
     out = set(obs.tagged_now)
     names = {t.name: t for t in d.tables}
     for name, region in obs.tags_pending - obs.tagged_now:
@@ -115,15 +133,53 @@ def pending(d: DesiredState, obs: Observed) -> set[tuple[str, str]]:
     return out
 
 
-def as_status(keys: Iterable[tuple[str, str]]) -> list[str]:
-    """status.taggedReplicas: REGION/TABLE, sorted."""
-    return sorted(f"{region}/{name}" for name, region in keys)
+# How long tags sent to a replica are waited for before TagResource is sent again. DynamoDB
+# lists new tags within seconds (ListTagsOfResource is eventually consistent); tags still
+# missing long after were removed (by hand) or the replica was made again, and would otherwise
+# be waited for for ever. TagResource is idempotent: sending again is safe.
+RESEND_AFTER_SECONDS = 300.0
+
+# (table, region) -> when this resource's TagResource was sent (ISO 8601, UTC)
+Sent = dict[tuple[str, str], str]
 
 
-def from_status(entries: Iterable[object] | None) -> frozenset[tuple[str, str]]:
-    out = set()
+def _seconds_between(earlier: str, later: str) -> float:
+    try:
+        a = dt.datetime.fromisoformat(earlier.replace("Z", "+00:00"))
+        b = dt.datetime.fromisoformat(later.replace("Z", "+00:00"))
+    except ValueError:
+        return float("inf")  # unreadable: as if long ago (a resend is harmless)
+    return (b - a).total_seconds()
+
+
+def waiting_on(
+    sent: Mapping[tuple[str, str], str], now: str, after: float = RESEND_AFTER_SECONDS
+) -> frozenset[tuple[str, str]]:
+    """The entries whose tags are still waited for: sent less than `after` seconds ago."""
+    return frozenset(k for k, at in sent.items() if _seconds_between(at, now) < after)
+
+
+def as_status(
+    keys: Iterable[tuple[str, str]], sent: Mapping[tuple[str, str], str], now: str
+) -> list[dict[str, str]]:
+    """status.taggedReplicas: {replica: REGION/TABLE, taggedAt}, sorted; `sent` gives when
+    each was tagged (else `now`: tagged by this reconcile)."""
+    return [
+        {"replica": f"{region}/{name}", "taggedAt": sent.get((name, region), now)}
+        for name, region in sorted(set(keys), key=lambda k: (k[1], k[0]))
+    ]
+
+
+def from_status(entries: Iterable[object] | None, now: str) -> Sent:
+    """status.taggedReplicas as written by as_status; a bare REGION/TABLE (an earlier
+    operator's status, without the time) counts as sent `now`."""
+    out: Sent = {}
     for entry in entries or []:
+        at = now
+        if isinstance(entry, Mapping):
+            at = str(entry.get("taggedAt") or now)
+            entry = entry.get("replica")
         if isinstance(entry, str) and "/" in entry:
             region, name = entry.split("/", 1)
-            out.add((name, region))
-    return frozenset(out)
+            out[(name, region)] = at
+    return out

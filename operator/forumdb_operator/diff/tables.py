@@ -70,7 +70,8 @@ def _foreign(d: DesiredState, t: DesiredTable, o: ObservedTable, plan: Plan) -> 
         how = (
             f"an earlier ForumDatabase of the same name ({who}), not this one (uid "
             f"{d.uid or 'unknown'}); to take it over, remove the table's "
-            f"{naming.TAG_OWNER_UID} tag and set spec.adopt: true"
+            f"{naming.TAG_OWNER_UID} tag and set spec.adopt: true (its replicas, still "
+            "tagged for the earlier resource, are re-tagged with this one's record)"
         )
     else:
         how = f"ForumDatabase {who}; choose another tablePrefix"

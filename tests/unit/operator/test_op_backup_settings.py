@@ -64,10 +64,11 @@ def all_text(out: Outcome) -> str:
 
 def test_copies_are_not_reported_while_advanced_dynamodb_backup_is_off(ext: Any):
     """Off: the plan and its copy rule are still made (the backups run), the tables are made
-    (the problem holds back nothing else), and the status names the setting, the region and
-    the way out instead of "copied to us-west-2"; a run of the plan shows why (its copy job
-    FAILED). The operator never calls UpdateRegionSettings. Turned on by a person, the next
-    reconcile reports the copies and a run copies."""
+    (the problem holds back nothing else: the resource is Degraded, not Failed, and its
+    readyGeneration is set, which arms automatic failover), and the status names the setting,
+    the region and the way out instead of "copied to us-west-2"; a run of the plan shows why
+    (its copy job FAILED). The operator never calls UpdateRegionSettings. Turned on by a
+    person, the next reconcile reports the copies and a run copies."""
     advanced_dynamodb(False)
     counter = CallCounter()
     r = Reconciler(counter.wrap(Clients()))
@@ -81,9 +82,17 @@ def test_copies_are_not_reported_while_advanced_dynamodb_backup_is_off(ext: Any)
     assert "--resource-type-management-preference DynamoDB=true" in backups["message"]
     assert "spec.backups.copyRegion" in backups["message"]
     assert "copied to" not in all_text(out)
-    assert out.phase == "Failed"
+    # A non-blocking problem: Degraded, not Failed, and readyGeneration recorded (the health
+    # monitor arms automatic failover on it); the condition and a Warning event say why.
+    assert out.phase == "Degraded"
+    assert out.status["readyGeneration"] == 1
     assert condition(out, "Ready")["reason"] == "AdvancedDynamoDBBackupOff"
     assert condition(out, "TablesReady")["status"] == "True"
+    assert condition(out, "ReplicationHealthy")["status"] == "True"
+    warnings = [e for o in outs for e in o.events if e.reason == "AdvancedDynamoDBBackupOff"]
+    assert warnings
+    assert {e.type for e in warnings} == {"Warning"}
+    assert "spec.backups.copyRegion" in warnings[0].message
     assert "UpdateRegionSettings" not in {c.operation for c in counter.calls}
     # at most one read of the setting per reconcile, however many passes it made
     assert counter.by_operation()["backup:DescribeRegionSettings"] <= len(outs)

@@ -380,7 +380,7 @@ def test_a_replicas_tags_are_read_once_a_reconcile_and_known_after_tagging(ext: 
     ]
     assert ops(counter, "ListTagsOfResource") == 6  # 3 tables x 2 regions, once each
     assert ops(counter, "TagResource") == 1
-    assert repairing.status["taggedReplicas"] == ["us-west-2/forum-Posts"]
+    assert [e["replica"] for e in repairing.status["taggedReplicas"]] == ["us-west-2/forum-Posts"]
     out = drift_check(counter, r, doc, repairing)
     assert counter.writes == []
     assert ops(counter, "ListTagsOfResource") == 6

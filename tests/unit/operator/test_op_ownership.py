@@ -6,6 +6,7 @@ limits for any name the CRD allows."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -104,6 +105,53 @@ def test_name_only_tables_without_a_status_of_ours_need_adopt():
     adopted = diff(desired_of(UID_B, adopt=True), obs)
     assert not adopted.problems
     assert sum(a.operation == "tag_resource" for a in adopted.actions) == 3
+
+
+def _retained(old: Any, primary_uid: bool) -> Any:
+    """`old`'s tables as a deletion with Retain leaves them: every replica tagged with the
+    record too; `primary_uid` False: the person removed the UID tag from the primaries."""
+    obs = in_shape(old)
+    for (kind, region), o in list(obs.tables.items()):
+        tags = dict(old.table(kind).tags)
+        if region == old.primary_region and not primary_uid:
+            del tags[naming.TAG_OWNER_UID]
+        obs.tables[(kind, region)] = replace(o, tags=tags)
+    return obs
+
+
+def test_replicas_of_an_adopted_primary_follow_it_others_stay_foreign():
+    """A recreated resource adopts its retained primaries (UID tag removed, spec.adopt true):
+    their replicas, still carrying the earlier UID under the same name and cluster, are
+    re-tagged with the new record, not called another resource's. While a primary is still
+    the earlier resource's, nothing of its replicas is touched (diff or deletion), and a
+    replica tagged for a resource of another name is foreign whatever its primary."""
+    old = desired_of(UID_A, "east")
+    new = desired_of(UID_B, "east", adopt=True, deletionPolicy="Delete")
+    plan = diff(new, _retained(old, primary_uid=False))
+    assert plan.problems == []
+    replicas = {r for r in new.replica_regions}
+    assert replicas
+    tagged = [a for a in plan.actions if a.operation == "tag_resource" and a.region in replicas]
+    assert len(tagged) == 3 * len(replicas)
+    for a in tagged:
+        assert {"Key": naming.TAG_OWNER_UID, "Value": UID_B} in a.params["Tags"]
+
+    theirs = _retained(old, primary_uid=True)
+    refused = diff(new, theirs)
+    assert {p.reason for p in refused.problems} == {"TableOwnedByAnother"}
+    assert not [a for a in refused.actions if a.service == "dynamodb"]
+    assert not [a for a in deletion_plan(new, theirs).actions if a.service == "dynamodb"]
+
+    other = _retained(old, primary_uid=False)
+    region = new.replica_regions[0]
+    posts = other.tables[("posts", region)]
+    other.tables[("posts", region)] = replace(
+        posts, tags={**(posts.tags or {}), naming.TAG_OWNER: "team-b/forum"}
+    )
+    plan = diff(new, other)
+    assert [p.reason for p in plan.problems] == ["TableOwnedByAnother"]
+    assert "team-b/forum" in plan.problems[0].message
+    assert not [a for a in plan.actions if posts.arn == a.params.get("ResourceArn")]
 
 
 # ---------------------------------------------------------------- adoption

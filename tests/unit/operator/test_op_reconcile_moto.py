@@ -33,7 +33,8 @@ def converge(
     name: str = NAME,
     uid: str = "",
 ) -> Outcome:
-    """Reconcile as the operator's loop would until Ready (or Failed), waiting between
+    """Reconcile as the operator's loop would until Ready (or Failed, or Degraded by a problem
+    that holds back only its own feature: nothing left to requeue), waiting between
     reconciles as it does (op_clock); the outcome returned carries the events and the applied
     actions of every reconcile it took."""
     previous = previous or {}
@@ -46,7 +47,7 @@ def converge(
         events += out.events
         applied += out.applied
         previous = out.status
-        if out.phase in ("Ready", "Failed") and out.requeue_after is None:
+        if out.phase in ("Ready", "Failed", "Degraded") and out.requeue_after is None:
             out.events = events
             out.applied = applied
             return out

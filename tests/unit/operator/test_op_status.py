@@ -98,6 +98,46 @@ def test_problem_makes_phase_failed():
     assert "spec.adopt" in cond_map(conds)["Ready"].message
 
 
+def test_a_non_blocking_problem_degrades_and_keeps_the_resource_in_shape():
+    """A problem that holds back only its feature (Problem.blocking False): the phase is
+    Degraded, not Failed, and the resource counts as in shape (readyGeneration, which arms
+    the health monitor's failover); its condition carries the reason and message. A blocking
+    problem beside it is still Failed; a feature still being made is Provisioning."""
+    d = desired(replicaRegions=[])
+    obs = in_shape(d)
+    assert obs.backups is not None
+    obs.backups.advanced_dynamodb = False
+    plan = diff(d, obs)
+    assert not plan.blocked
+    assert plan.problems
+    conds = status.conditions(d, obs, plan)
+    backups = cond_map(conds)["BackupsConfigured"]
+    assert (backups.ok, backups.reason) == (False, "AdvancedDynamoDBBackupOff")
+    assert "spec.backups.copyRegion" in backups.message
+    assert cond_map(conds)["Ready"].reason == "AdvancedDynamoDBBackupOff"
+    assert status.held_back(conds, plan) == {"BackupsConfigured"}
+    assert status.in_shape(conds, plan)
+    for was_ready in (True, False):
+        assert status.phase_for(conds, plan, was_ready=was_ready) == "Degraded"
+
+    obs.pitr[("users", "us-east-1")] = ObservedPitr(False, None)  # something else to do
+    plan = diff(d, obs)
+    conds = status.conditions(d, obs, plan)
+    assert not status.in_shape(conds, plan)
+    assert status.phase_for(conds, plan, was_ready=False) == "Provisioning"
+
+    from op_factories import untagged
+
+    obs = untagged(in_shape(d))
+    obs.backups.advanced_dynamodb = False  # type: ignore[union-attr]
+    d = desired(replicaRegions=[], adopt=False)
+    plan = diff(d, obs)
+    assert plan.blocked
+    conds = status.conditions(d, obs, plan)
+    assert not status.in_shape(conds, plan)
+    assert status.phase_for(conds, plan, was_ready=True) == "Failed"
+
+
 def test_out_of_shape_after_ready_is_degraded_else_provisioning():
     d = desired()
     obs = in_shape(d)
