@@ -427,9 +427,9 @@ def advance() -> int:
             continue
         # restore jobs keep their state in Status (PENDING first), the others in State
         state = "Status" if pending.kind == "restore" else "State"
-        if job[state] in ("CREATED", "PENDING") and now >= pending.running_at:
-            if not _begin(pending, job):
-                continue
+        due_to_run = job[state] in ("CREATED", "PENDING") and now >= pending.running_at
+        if due_to_run and not _begin(pending, job):
+            continue
         if job[state] == "RUNNING" and now >= pending.done_at:
             _complete(pending, job)
             continue
