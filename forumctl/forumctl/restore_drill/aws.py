@@ -159,9 +159,9 @@ def find_latest_recovery_point(
     known (AWS Backup), else among the table's DynamoDB backups.
 
     In a DR region (after a failover) the vault holds cross-region copies of the primary
-    region's table: their resource ARN names the same table in another region. Such copies
-    restore only through AWS Backup restore jobs, which a drill does not run, so when only
-    copies are found the restore is skipped (`plan.skip`), not failed."""
+    region's table: their resource ARN names the same table in another region. When it holds
+    only copies, the newest copy is restored (an AWS Backup recovery point: a restore job in
+    this region)."""
     table_arn = dynamodb.describe_table(TableName=plan.source)["Table"]["TableArn"]
     newest: tuple[datetime, str] | None = None
     if plan.vault:
@@ -169,18 +169,14 @@ def find_latest_recovery_point(
             backup, plan.vault, lambda arn: arn in (None, table_arn), table_arn
         )
         if newest is None:
-            copy = _newest_in_vault(
+            newest = _newest_in_vault(
                 backup, plan.vault, lambda arn: _table_name(arn) == plan.source, None
             )
-            if copy is not None:
-                plan.restore_point, plan.recovery_point_arn = copy
-                plan.skip = (
-                    f"recovery-point half not verified: vault {plan.vault} ({region}) holds "
-                    f"only cross-region copies of {plan.source} (newest {copy[1]}), which "
-                    "restore through AWS Backup restore jobs; restore-drill does not run "
-                    "those (point-in-time recovery is still drilled)"
+            if newest is not None:
+                log.info(
+                    "only cross-region copies in the vault: restoring the newest",
+                    extra={"vault": plan.vault, "source": plan.source, "copy": newest[1]},
                 )
-                return
         where = f"vault {plan.vault}"
     else:
         kwargs: dict[str, Any] = {"TableName": plan.source}

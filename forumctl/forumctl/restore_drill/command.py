@@ -143,11 +143,11 @@ def restore_drill(
     waits for ACTIVE, compares them with the source (item counts and content checksums),
     reports per table, and deletes them (unless --keep; also on failure, Ctrl-C, SIGTERM).
 
-    A restore that cannot be attempted though nothing is wrong is reported as skipped with
-    the reason (neither passed nor failed): in a DR region whose backup vault holds only
-    cross-region copies (AWS Backup recovery points, restored only by AWS Backup restore
-    jobs, which the drill does not run), the recovery-point half is skipped and
-    point-in-time recovery decides. No recovery point at all, not even a copy, fails.
+    Recovery points that are AWS Backup resources (arn:aws:backup:...:recovery-point:ID:
+    backups made while advanced DynamoDB backup is on, and cross-region copies) are restored
+    by AWS Backup restore jobs; in a DR region whose backup vault holds only copies of the
+    primary region's tables, the newest copy is restored. No recovery point at all, not even
+    a copy, fails.
 
     Exit 0 when no restore fails (skipped ones do not); 1 when one differs or cannot be
     restored (the report says why); 3 on AWS or configuration errors (a missing source
