@@ -331,6 +331,24 @@ def wait_restore_job(
         time.sleep(poll)
 
 
+def unfinished_restore_jobs(backup: Any, point_arn: str, since: datetime) -> list[str]:
+    """Restore jobs of the recovery point started since `since` and still PENDING or RUNNING
+    (ListRestoreJobs): how a drill finds a job whose StartRestoreJob answer it never got."""
+    found: list[str] = []
+    kwargs: dict[str, Any] = {"ByCreatedAfter": since}
+    while True:
+        page = backup.list_restore_jobs(**kwargs)
+        found += [
+            str(job["RestoreJobId"])
+            for job in page.get("RestoreJobs", [])
+            if job.get("RecoveryPointArn") == point_arn
+            and job.get("Status") in ("PENDING", "RUNNING")
+        ]
+        if not page.get("NextToken"):
+            return found
+        kwargs["NextToken"] = page["NextToken"]
+
+
 def drill_tags(plan: DrillRestore, drill: str, owner: str | None) -> list[dict[str, str]]:
     tags = {TAG_DRILL: drill, TAG_DRILL_SOURCE: plan.source, TAG_DRILL_METHOD: plan.method}
     if owner:

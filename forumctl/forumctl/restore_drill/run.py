@@ -7,6 +7,7 @@ import signal
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -22,6 +23,7 @@ from forumctl.restore_drill.aws import (
     start_restore,
     start_restore_job,
     tag_table,
+    unfinished_restore_jobs,
     wait_active,
     wait_restore_job,
 )
@@ -89,6 +91,8 @@ class DrillRunner:
         self.poll = poll
         self.dynamodb = tgt.pool().get()
         self.backup = tgt.pool().get("backup")
+        # restore jobs of this drill were created after this (a minute's leeway for clocks)
+        self.since = datetime.now(UTC) - timedelta(minutes=1)
 
     def run(self, plans: list[DrillRestore], rows: list[DrillRow], *, keep: bool) -> list[str]:
         """Fills in `rows`; returns the drill tables that could not be deleted."""
@@ -206,14 +210,25 @@ class DrillRunner:
 
     def _let_restore_job_finish(self, row: DrillRow) -> None:
         """A restore job still running creates its table later: wait for it to end (up to
-        --timeout) so that the table it makes can be deleted."""
-        if not row.restore_job_id or row.status == "ACTIVE":  # none, or seen completed
+        --timeout) so that the table it makes can be deleted. A job whose StartRestoreJob
+        answer was lost (interrupted) is looked for among the recovery point's jobs."""
+        by_aws_backup = row.method == "recovery-point" and is_backup_recovery_point(
+            row.recovery_point_arn
+        )
+        if not by_aws_backup or row.status == "ACTIVE":  # no job, or seen completed
             return
-        # failed or still running after --timeout: delete what is there
-        with suppress(RestoreProblem, ClientError):
-            wait_restore_job(
-                self.backup, row.restore_job_id, row.target, timeout=self.timeout, poll=self.poll
-            )
+        job_ids = [row.restore_job_id] if row.restore_job_id else []
+        if not job_ids:
+            with suppress(ClientError):
+                job_ids = unfinished_restore_jobs(
+                    self.backup, row.recovery_point_arn or "", self.since
+                )
+        for job_id in job_ids:
+            # failed or still running after --timeout: delete what is there
+            with suppress(RestoreProblem, ClientError):
+                wait_restore_job(
+                    self.backup, job_id, row.target, timeout=self.timeout, poll=self.poll
+                )
 
     def _cleanup(self, rows: list[DrillRow]) -> list[str]:
         left = []

@@ -130,3 +130,28 @@ def test_restore_table_from_backup_is_never_asked_for_a_backup_recovery_point(
         *("--method", "recovery-point", "--backup-vault", "forumdb-drill"),
     ).json
     assert [r["ok"] for r in report["tables"]] == [True, True, True]
+
+
+def test_interrupt_after_the_restore_job_started_but_before_its_answer_still_cleans_up(
+    backed_up: Any, dynamodb: Any, moto: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS Backup took StartRestoreJob but the answer never arrived (Ctrl-C): the drill has no
+    job id, finds the recovery point's unfinished job (ListRestoreJobs), waits for it and
+    deletes the table it made, which appears only once the job runs."""
+    moto.configure(job_created_seconds=0.5, job_running_seconds=0.5)
+    real_start = restore_drill_run.start_restore_job
+
+    def answer_lost(backup: Any, plan: Any) -> str:
+        real_start(backup, plan)  # AWS Backup took the request...
+        raise KeyboardInterrupt  # ...but the answer never arrived
+
+    monkeypatch.setattr(restore_drill_run, "start_restore_job", answer_lost)
+    forumctl(
+        "restore-drill",
+        *("--poll-interval", "0.05", "--table", "users"),
+        *("--method", "recovery-point", "--backup-vault", "forumdb-drill"),
+        expect=130,  # 128 + SIGINT
+    )
+    (job,) = backed_up.list_restore_jobs()["RestoreJobs"]
+    assert job["Status"] == "COMPLETED"  # it ran to the end while the drill waited
+    assert _tables(dynamodb) == SOURCES
