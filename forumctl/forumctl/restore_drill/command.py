@@ -35,7 +35,9 @@ WHAT_IS_CHECKED = (
     "with an AWS Backup restore job (StartRestoreJob, followed with DescribeRestoreJob), which "
     "assumes --iam-role-arn, else the ForumDatabase's spec.backups.iamRoleArn, else the role the "
     "backup used (it needs backup:StartRestoreJob, backup:DescribeRestoreJob, "
-    "backup:DescribeRecoveryPoint and iam:PassRole of that role to backup.amazonaws.com)."
+    "backup:DescribeRecoveryPoint, backup:ListRecoveryPointsByResource, backup:ListRestoreJobs "
+    "and iam:PassRole of that role to "
+    "backup.amazonaws.com)."
 )
 
 
