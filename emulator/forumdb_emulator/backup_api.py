@@ -3,6 +3,7 @@ rules on moto's own calls.
 
 Added: selections (Create/Get/List/Delete), UpdateBackupPlan, StartBackupJob,
 DescribeBackupJob, ListBackupJobs, StartCopyJob, DescribeCopyJob, ListCopyJobs,
+StartRestoreJob, DescribeRestoreJob, ListRestoreJobs (DynamoDB recovery points),
 DescribeRecoveryPoint, DeleteRecoveryPoint, ListRecoveryPointsByBackupVault,
 ListRecoveryPointsByResource, DescribeRegionSettings and UpdateRegionSettings (the account's
 settings per region: advanced DynamoDB backup, which copies of DynamoDB backups need). moto
@@ -13,8 +14,9 @@ AWS's rules (AwsRules; sources in emulator/README.md):
   AccessDeniedException (HTTP 403), not ResourceNotFoundException;
 - DeleteBackupPlan of a plan with selections and DeleteBackupVault of a vault with recovery
   points are refused (InvalidRequestException);
-- StartBackupJob answers no RecoveryPointArn for a DynamoDB table (it is returned only for EFS
-  and advanced DynamoDB backups); DescribeBackupJob shows it once the job runs.
+- StartBackupJob answers a RecoveryPointArn (arn:aws:backup:...) for a DynamoDB table only
+  while advanced DynamoDB backup is on (it is returned "only ... for Amazon EFS and Advanced
+  DynamoDB resources"); otherwise DescribeBackupJob shows it once the job runs.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from moto.backup.responses import BackupResponse
 from moto.core.utils import unix_time
 from moto.moto_api._internal import mock_random
 
-from . import backup_runs
+from . import backup_restores, backup_runs
 from .aws_errors import backup_access_denied
 from .backup_runs import backup_backend, regional
 from .state import STATE
@@ -51,6 +53,7 @@ log = logging.getLogger("forumdb.moto_ext.backup")
 _LIST_PATHS = (
     "{0}/backup-jobs",
     "{0}/copy-jobs",
+    "{0}/restore-jobs",
     "{0}/backup-vaults/(?P<name>[^/]+)/recovery-points",
     "{0}/resources/(?P<arn>.+)/recovery-points",
 )
@@ -58,6 +61,7 @@ _EXTRA_PATHS = (
     *(path + end for path in _LIST_PATHS for end in ("$", "/$")),
     "{0}/backup-jobs/(?P<job_id>[^/]+)$",
     "{0}/copy-jobs/(?P<job_id>[^/]+)$",
+    "{0}/restore-jobs/(?P<job_id>[^/]+)$",
     "{0}/backup-vaults/(?P<name>[^/]+)/recovery-points/(?P<arn>.+)$",
     "{0}/account-settings$",
 )
@@ -282,10 +286,15 @@ def start_backup_job(self: BackupResponse) -> str:
         iam_role_arn=params["IamRoleArn"],
         lifecycle=params.get("Lifecycle"),
     )
-    # no RecoveryPointArn: "only returned for Amazon EFS and Advanced DynamoDB resources"
-    return json.dumps(
-        {"BackupJobId": job["BackupJobId"], "CreationDate": job["CreationDate"], "IsParent": False}
-    )
+    answer = {
+        "BackupJobId": job["BackupJobId"],
+        "CreationDate": job["CreationDate"],
+        "IsParent": False,
+    }
+    # RecoveryPointArn: "only returned for Amazon EFS and Advanced DynamoDB resources"
+    if job.get("RecoveryPointArn"):
+        answer["RecoveryPointArn"] = job["RecoveryPointArn"]
+    return json.dumps(answer)
 
 
 def describe_backup_job(self: BackupResponse) -> str:
@@ -357,6 +366,44 @@ def list_copy_jobs(self: BackupResponse) -> str:
     return json.dumps({"CopyJobs": jobs})
 
 
+# -- restore jobs ----------------------------------------------------------------------------
+
+
+def start_restore_job(self: BackupResponse) -> str:
+    account, region = _where(self)
+    params = _body(self)
+    if not params.get("RecoveryPointArn"):
+        raise InvalidParameterValueException(msg="RecoveryPointArn is required")
+    job = backup_restores.start_restore_job(
+        account,
+        region,
+        recovery_point_arn=params["RecoveryPointArn"],
+        metadata=params.get("Metadata") or {},
+        iam_role_arn=params.get("IamRoleArn"),
+        resource_type=params.get("ResourceType"),
+    )
+    return json.dumps({"RestoreJobId": job["RestoreJobId"]})
+
+
+def describe_restore_job(self: BackupResponse) -> str:
+    account, region = _where(self)
+    job_id = _segments(self)[1]
+    job = regional(account, region).restore_jobs.get(job_id)
+    if job is None:
+        raise ResourceNotFoundException(msg=f"Restore job {job_id} not found in {region}")
+    return json.dumps(job)
+
+
+def list_restore_jobs(self: BackupResponse) -> str:
+    account, region = _where(self)
+    jobs = _filter(
+        list(regional(account, region).restore_jobs.values()),
+        Status=_query(self, "status"),
+        ResourceType=_query(self, "resourceType"),
+    )
+    return json.dumps({"RestoreJobs": jobs})
+
+
 # -- recovery points -------------------------------------------------------------------------
 
 
@@ -394,6 +441,7 @@ def delete_recovery_point(self: BackupResponse) -> str:
     vault_name, arn = _recovery_point_ref(self)
     backup_runs.find_recovery_point(account, region, vault_name, arn)
     del regional(account, region).recovery_points[vault_name][arn]
+    regional(account, region).snapshots.pop(arn, None)
     vault = backup_backend(account, region).describe_backup_vault(vault_name)
     vault.num_of_recovery_points = max(0, vault.num_of_recovery_points - 1)
     return "{}"
@@ -475,6 +523,9 @@ _HANDLERS: dict[str, Callable[[BackupResponse], str]] = {
         start_copy_job,
         describe_copy_job,
         list_copy_jobs,
+        start_restore_job,
+        describe_restore_job,
+        list_restore_jobs,
         list_recovery_points_by_backup_vault,
         describe_recovery_point,
         delete_recovery_point,

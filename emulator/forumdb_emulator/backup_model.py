@@ -1,4 +1,4 @@
-"""AWS Backup objects moto lacks: selections, backup and copy jobs, recovery points."""
+"""AWS Backup objects moto lacks: selections, backup, copy and restore jobs, recovery points."""
 
 from __future__ import annotations
 
@@ -28,8 +28,13 @@ class RegionalBackup:
     selections: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     backup_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     copy_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    restore_jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     # vault name -> recovery point arn -> description
     recovery_points: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # recovery point arn -> the table's data (a moto DynamoDB Backup registered nowhere) of an
+    # AWS Backup resource (arn:aws:backup:...): advanced DynamoDB backups and copies, which
+    # DynamoDB's own backup calls do not know
+    snapshots: dict[str, Any] = field(default_factory=dict)
     # the account's settings in this region (DescribeRegionSettings / UpdateRegionSettings)
     management_preference: dict[str, bool] = field(default_factory=_management_defaults)
     opt_in_preference: dict[str, bool] = field(default_factory=_opt_in_defaults)
@@ -37,10 +42,11 @@ class RegionalBackup:
 
 @dataclass
 class PendingJob:
-    """A backup or copy job on its way: CREATED until `running_at`, RUNNING until `done_at`
-    (monotonic times); what it does on the way is in backup_runs."""
+    """A backup, copy or restore job on its way: CREATED (a restore job: PENDING) until
+    `running_at`, RUNNING until `done_at` (monotonic times); what it does on the way is in
+    backup_runs."""
 
-    kind: Literal["backup", "copy"]
+    kind: Literal["backup", "copy", "restore"]
     account: str
     region: str
     job_id: str
@@ -50,6 +56,8 @@ class PendingJob:
     copy_actions: list[dict[str, Any]] = field(default_factory=list)
     # a backup job: the DynamoDB backup taken when it starts running
     backup_arn: str | None = None
+    # a restore job: the table it creates
+    target_table: str | None = None
 
 
 @dataclass

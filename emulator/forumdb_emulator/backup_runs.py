@@ -1,14 +1,22 @@
 """AWS Backup jobs: backups of DynamoDB tables into vaults, copies into other regions' vaults.
 
-A backup job of a DynamoDB table makes a real moto DynamoDB backup (type AWS_BACKUP), so the
-recovery point ARN restores with RestoreTableFromBackup; a copy is a recovery point of its own
-in the destination vault. Jobs go CREATED -> RUNNING -> COMPLETED (or FAILED) over time, as on
-AWS (BackupJob.State, CopyJob.State in the service model): CREATED for
-AwsRules.job_created_seconds, then RUNNING for job_running_seconds. A backup job takes its
-snapshot when it starts running and adds its recovery point when it completes; a plan's
-CopyActions start when the backup job completes. `advance` moves them on; it runs before every
-request. Running a plan "now" does what the scheduler does for each rule: one job per selected
-resource, copies after.
+What a backup job of a DynamoDB table makes depends on the account's advanced DynamoDB backup
+setting in the region (ResourceTypeManagementPreference "DynamoDB") when the job starts, as on
+AWS ("Backup resource names (ARNs) will change from arn:aws:dynamodb to arn:aws:backup",
+DynamoDB developer guide, Using AWS Backup with DynamoDB, usage notes):
+- on (a new account's default): an AWS Backup resource, recovery point
+  arn:aws:backup:REGION:ACCOUNT:recovery-point:ID, restorable only through AWS Backup
+  (StartRestoreJob, `backup_restores`); DynamoDB's backup calls do not know it;
+- off: a real moto DynamoDB backup (type AWS_BACKUP), arn:aws:dynamodb:...:table/T/backup/ID,
+  which RestoreTableFromBackup restores.
+A copy is a recovery point of its own (arn:aws:backup:...) in the destination vault. Jobs go
+CREATED -> RUNNING -> COMPLETED (or FAILED) over time, as on AWS (BackupJob.State,
+CopyJob.State in the service model): CREATED for AwsRules.job_created_seconds, then RUNNING
+for job_running_seconds; restore jobs go PENDING -> RUNNING -> COMPLETED likewise. A backup job
+takes its snapshot when it starts running and adds its recovery point when it completes; a
+plan's CopyActions start when the backup job completes. `advance` moves them on; it runs before
+every request. Running a plan "now" does what the scheduler does for each rule: one job per
+selected resource, copies after.
 """
 
 from __future__ import annotations
@@ -24,7 +32,10 @@ from moto.backup.models import BackupBackend, Plan, Vault, backup_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.utils import unix_time
 from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.table import Backup
+from moto.utilities.utils import get_partition
 
+from . import backup_restores
 from .backup_model import PendingJob, RegionalBackup
 from .models import RunPlanRequest
 from .state import STATE
@@ -45,6 +56,17 @@ def regional(account: str, region: str) -> RegionalBackup:
 
 def _new_id() -> str:
     return str(uuid.uuid4()).upper()
+
+
+def new_recovery_point_arn(account: str, region: str) -> str:
+    """An AWS Backup recovery point ARN, as the API reference's example:
+    arn:aws:backup:us-east-1:123456789012:recovery-point:1EB3B5E7-9EB0-435A-A80B-108B488B0D45."""
+    return f"arn:{get_partition(region)}:backup:{region}:{account}:recovery-point:{_new_id()}"
+
+
+def advanced_dynamodb(account: str, region: str) -> bool:
+    """The account's advanced DynamoDB backup setting in the region (UpdateRegionSettings)."""
+    return regional(account, region).management_preference.get("DynamoDB", False)
 
 
 def _parse_arn(arn: str) -> tuple[str, str, str, str]:
@@ -118,6 +140,10 @@ def start_backup_job(
         "IsParent": False,
         "Lifecycle": lifecycle or {},
     }
+    if ":dynamodb:" in resource_arn and advanced_dynamodb(account, region):
+        # an AWS Backup resource: its ARN is known from the start (StartBackupJob returns it
+        # "only ... for Amazon EFS and Advanced DynamoDB resources")
+        job["RecoveryPointArn"] = new_recovery_point_arn(account, region)
     if created_by:
         job["CreatedBy"] = created_by
     regional(account, region).backup_jobs[job["BackupJobId"]] = job
@@ -153,15 +179,22 @@ def _begin_backup(pending: PendingJob, job: dict[str, Any]) -> bool:
         _fail(job, problem)
         return False
     table_name = job["ResourceArn"].split(":table/", 1)[1]
-    backup = dynamodb_backends[pending.account][pending.region].create_backup(
-        table_name, f"AwsBackup-{job['BackupJobId']}"
-    )
-    backup.type = "AWS_BACKUP"
-    pending.backup_arn = backup.arn
+    dynamodb = dynamodb_backends[pending.account][pending.region]
+    name = f"AwsBackup-{job['BackupJobId']}"
+    if job.get("RecoveryPointArn"):  # advanced: AWS Backup keeps the data, DynamoDB knows nothing
+        backup = Backup(
+            pending.account, pending.region, name, dynamodb.get_table(table_name), "AWS_BACKUP"
+        )
+        regional(pending.account, pending.region).snapshots[job["RecoveryPointArn"]] = backup
+        pending.backup_arn = job["RecoveryPointArn"]
+    else:
+        backup = dynamodb.create_backup(table_name, name)
+        backup.type = "AWS_BACKUP"
+        pending.backup_arn = backup.arn
     job.update(
         State="RUNNING",
         PercentDone="50.0",
-        RecoveryPointArn=backup.arn,
+        RecoveryPointArn=pending.backup_arn,
         BackupSizeInBytes=max(1, len(backup.table)) * 100,
     )
     return True
@@ -329,7 +362,12 @@ def _complete_copy(pending: PendingJob, job: dict[str, Any]) -> None:
         _fail(job, f"source recovery point {job['SourceRecoveryPointArn']} was deleted")
         return
     now = unix_time()
-    point_arn = f"arn:aws:backup:{dest_region}:{dest_account}:recovery-point:{_new_id().lower()}"
+    point_arn = new_recovery_point_arn(dest_account, dest_region)
+    data = backup_restores.snapshot_of(
+        pending.account, pending.region, job["SourceRecoveryPointArn"]
+    )
+    if data is not None:  # the copy restores through StartRestoreJob in its own region
+        regional(dest_account, dest_region).snapshots[point_arn] = data
     point = {
         **source,
         "RecoveryPointArn": point_arn,
@@ -351,8 +389,29 @@ def _complete_copy(pending: PendingJob, job: dict[str, Any]) -> None:
 
 def _job(pending: PendingJob) -> dict[str, Any] | None:
     jobs = regional(pending.account, pending.region)
-    table = jobs.backup_jobs if pending.kind == "backup" else jobs.copy_jobs
+    table = {
+        "backup": jobs.backup_jobs,
+        "copy": jobs.copy_jobs,
+        "restore": jobs.restore_jobs,
+    }[pending.kind]
     return table.get(pending.job_id)
+
+
+def _begin(pending: PendingJob, job: dict[str, Any]) -> bool:
+    if pending.kind == "backup":
+        return _begin_backup(pending, job)
+    if pending.kind == "copy":
+        return _begin_copy(pending, job)
+    return backup_restores.begin(pending, job)
+
+
+def _complete(pending: PendingJob, job: dict[str, Any]) -> None:
+    if pending.kind == "backup":
+        _complete_backup(pending, job)
+    elif pending.kind == "copy":
+        _complete_copy(pending, job)
+    else:
+        backup_restores.complete(job)
 
 
 def advance() -> int:
@@ -366,19 +425,13 @@ def advance() -> int:
         job = _job(pending)
         if job is None:
             continue
-        if job["State"] == "CREATED" and now >= pending.running_at:
-            started = (
-                _begin_backup(pending, job)
-                if pending.kind == "backup"
-                else _begin_copy(pending, job)
-            )
-            if not started:
-                continue
-        if job["State"] == "RUNNING" and now >= pending.done_at:
-            if pending.kind == "backup":
-                _complete_backup(pending, job)
-            else:
-                _complete_copy(pending, job)
+        # restore jobs keep their state in Status (PENDING first), the others in State
+        state = "Status" if pending.kind == "restore" else "State"
+        due_to_run = job[state] in ("CREATED", "PENDING") and now >= pending.running_at
+        if due_to_run and not _begin(pending, job):
+            continue
+        if job[state] == "RUNNING" and now >= pending.done_at:
+            _complete(pending, job)
             continue
         still.append(pending)
     STATE.backup.pending[:0] = still

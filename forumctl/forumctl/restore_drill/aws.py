@@ -1,5 +1,15 @@
 """The AWS side of a restore drill: find what to restore from, restore into new tables, tag
-them, wait for ACTIVE, delete them."""
+them, wait for ACTIVE, delete them.
+
+A recovery point is restored the way AWS allows for its kind (DynamoDB developer guide, Using
+AWS Backup with DynamoDB: with AWS Backup's advanced DynamoDB backup, "Backup resource names
+(ARNs) will change from arn:aws:dynamodb to arn:aws:backup"):
+- arn:aws:dynamodb:REGION:ACCOUNT:table/T/backup/ID, a DynamoDB backup: RestoreTableFromBackup;
+- arn:aws:backup:REGION:ACCOUNT:recovery-point:ID, an AWS Backup resource (advanced DynamoDB
+  backup, on by default for accounts new to AWS Backup since November 2021, or a copy): only
+  AWS Backup restores it, with StartRestoreJob (Metadata targetTableName, the IAM role AWS
+  Backup assumes) followed with DescribeRestoreJob.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +27,10 @@ from forumctl.restore_drill.model import (
     DrillRestore,
 )
 from forumdb.naming import TAG_OWNER
+
+# The role AWS Backup uses unless told otherwise (the operator's default, CRD
+# spec.backups.iamRoleArn): the restore job assumes the same role as the backups.
+DEFAULT_BACKUP_ROLE = "arn:{partition}:iam::{account}:role/service-role/AWSBackupDefaultServiceRole"
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +108,23 @@ def _newer(
     return created, arn
 
 
+def is_backup_recovery_point(arn: str | None) -> bool:
+    """An AWS Backup resource (arn:PARTITION:backup:REGION:ACCOUNT:recovery-point:ID), restored
+    only through AWS Backup restore jobs."""
+    parts = (arn or "").split(":", 5)
+    return len(parts) == 6 and parts[2] == "backup" and parts[5].startswith("recovery-point:")
+
+
+def _is_dynamodb_backup(arn: str) -> bool:
+    return ":dynamodb:" in arn and "/backup/" in arn
+
+
+def default_restore_role(recovery_point_arn: str) -> str:
+    """AWS Backup's default service role in the recovery point's partition and account."""
+    parts = recovery_point_arn.split(":", 5)
+    return DEFAULT_BACKUP_ROLE.format(partition=parts[1], account=parts[4])
+
+
 def _table_name(arn: str | None) -> str | None:
     """The table name of a DynamoDB table ARN (arn:aws:dynamodb:REGION:ACCOUNT:table/NAME)."""
     if not arn or ":dynamodb:" not in arn or ":table/" not in arn:
@@ -128,9 +159,9 @@ def find_latest_recovery_point(
     known (AWS Backup), else among the table's DynamoDB backups.
 
     In a DR region (after a failover) the vault holds cross-region copies of the primary
-    region's table: their resource ARN names the same table in another region. Such copies
-    restore only through AWS Backup restore jobs, which a drill does not run, so when only
-    copies are found the restore is skipped (`plan.skip`), not failed."""
+    region's table: their resource ARN names the same table in another region. When it holds
+    only copies, the newest copy is restored (an AWS Backup recovery point: a restore job in
+    this region)."""
     table_arn = dynamodb.describe_table(TableName=plan.source)["Table"]["TableArn"]
     newest: tuple[datetime, str] | None = None
     if plan.vault:
@@ -138,18 +169,14 @@ def find_latest_recovery_point(
             backup, plan.vault, lambda arn: arn in (None, table_arn), table_arn
         )
         if newest is None:
-            copy = _newest_in_vault(
+            newest = _newest_in_vault(
                 backup, plan.vault, lambda arn: _table_name(arn) == plan.source, None
             )
-            if copy is not None:
-                plan.restore_point, plan.recovery_point_arn = copy
-                plan.skip = (
-                    f"recovery-point half not verified: vault {plan.vault} ({region}) holds "
-                    f"only cross-region copies of {plan.source} (newest {copy[1]}), which "
-                    "restore through AWS Backup restore jobs; restore-drill does not run "
-                    "those (point-in-time recovery is still drilled)"
+            if newest is not None:
+                log.info(
+                    "only cross-region copies in the vault: restoring the newest",
+                    extra={"vault": plan.vault, "source": plan.source, "copy": newest[1]},
                 )
-                return
         where = f"vault {plan.vault}"
     else:
         kwargs: dict[str, Any] = {"TableName": plan.source}
@@ -168,16 +195,21 @@ def find_latest_recovery_point(
     plan.restore_point, plan.recovery_point_arn = newest
 
 
-def describe_recovery_point(dynamodb: Any, plan: DrillRestore, region: str | None) -> None:
-    """Check that the recovery point is a DynamoDB backup of the source table (what
-    RestoreTableFromBackup restores); its creation time is the restore point."""
+def describe_recovery_point(
+    dynamodb: Any, backup: Any, plan: DrillRestore, region: str | None
+) -> None:
+    """Check that the recovery point is a completed backup of the source table: a DynamoDB
+    backup (RestoreTableFromBackup) or an AWS Backup recovery point (StartRestoreJob); its
+    creation time is the restore point."""
     arn = plan.recovery_point_arn or ""
-    if ":dynamodb:" not in arn or "/backup/" not in arn:
+    if is_backup_recovery_point(arn):
+        _describe_backup_point(dynamodb, backup, plan, region)
+        return
+    if not _is_dynamodb_backup(arn):
         raise RestoreProblem(
-            f"recovery point {arn} of {plan.source} ({region}) is not a DynamoDB backup ARN "
-            "(arn:aws:dynamodb:REGION:ACCOUNT:table/T/backup/ID): copies and AWS Backup "
-            "advanced DynamoDB backups restore through AWS Backup restore jobs, which "
-            "restore-drill does not run"
+            f"recovery point {arn} of {plan.source} ({region}) is neither a DynamoDB backup "
+            "(arn:aws:dynamodb:REGION:ACCOUNT:table/T/backup/ID) nor an AWS Backup recovery "
+            "point (arn:aws:backup:REGION:ACCOUNT:recovery-point:ID)"
         )
     details = dynamodb.describe_backup(BackupArn=arn)["BackupDescription"]
     created = _utc(details["BackupDetails"].get("BackupCreationDateTime"))
@@ -185,6 +217,49 @@ def describe_recovery_point(dynamodb: Any, plan: DrillRestore, region: str | Non
     source = details.get("SourceTableDetails", {}).get("TableName")
     if source and source != plan.source:
         raise RestoreProblem(f"recovery point {arn} is a backup of {source}, not of {plan.source}")
+
+
+def _vault_of(backup: Any, table_arn: str, arn: str) -> str | None:
+    """The vault that holds recovery point `arn` of the table (ListRecoveryPointsByResource)."""
+    kwargs: dict[str, Any] = {"ResourceArn": table_arn}
+    while True:
+        page = backup.list_recovery_points_by_resource(**kwargs)
+        for point in page.get("RecoveryPoints", []):
+            if point.get("RecoveryPointArn") == arn:
+                return str(point["BackupVaultName"])
+        if not page.get("NextToken"):
+            return None
+        kwargs["NextToken"] = page["NextToken"]
+
+
+def _describe_backup_point(
+    dynamodb: Any, backup: Any, plan: DrillRestore, region: str | None
+) -> None:
+    """DescribeRecoveryPoint: a COMPLETED DynamoDB recovery point of the source table; the
+    restore job assumes the role the backup used unless one was given."""
+    arn = plan.recovery_point_arn or ""
+    vault = plan.vault
+    if vault is None:
+        table_arn = dynamodb.describe_table(TableName=plan.source)["Table"]["TableArn"]
+        vault = _vault_of(backup, table_arn, arn)
+        if vault is None:
+            raise RestoreProblem(
+                f"recovery point {arn} is not a recovery point of {plan.source} ({region}) "
+                "that AWS Backup lists for the table: name its vault with --backup-vault"
+            )
+    point = backup.describe_recovery_point(BackupVaultName=vault, RecoveryPointArn=arn)
+    if point.get("ResourceType") != "DynamoDB" or point.get("Status") != "COMPLETED":
+        raise RestoreProblem(
+            f"recovery point {arn} in vault {vault} ({region}) is {point.get('Status')} "
+            f"{point.get('ResourceType')}, not a COMPLETED DynamoDB recovery point"
+        )
+    source = _table_name(point.get("ResourceArn"))
+    if source and source != plan.source:
+        raise RestoreProblem(f"recovery point {arn} is a backup of {source}, not of {plan.source}")
+    plan.restore_point = _utc(point.get("CreationDate")) or plan.restore_point
+    plan.restore_role_arn = (
+        plan.restore_role_arn or point.get("IamRoleArn") or default_restore_role(arn)
+    )
 
 
 # -- restoring -------------------------------------------------------------------------------
@@ -212,6 +287,66 @@ def start_restore(dynamodb: Any, plan: DrillRestore) -> dict[str, Any]:
     if plan.method == "pitr" and summary.get("RestoreDateTime") is not None:
         plan.restore_point = _utc(summary["RestoreDateTime"]) or plan.restore_point
     return desc
+
+
+def start_restore_job(backup: Any, plan: DrillRestore) -> str:
+    """AWS Backup restores an arn:aws:backup recovery point into `plan.target` (StartRestoreJob
+    with the DynamoDB metadata targetTableName; AWS Backup developer guide, Restore testing
+    inferred metadata); returns the restore job's id."""
+    arn = plan.recovery_point_arn or ""
+    job = backup.start_restore_job(
+        RecoveryPointArn=arn,
+        IamRoleArn=plan.restore_role_arn or default_restore_role(arn),
+        Metadata={"targetTableName": plan.target, "encryptionType": "Default"},
+        ResourceType="DynamoDB",
+    )
+    log.info(
+        "drill restore job started",
+        extra={"source": plan.source, "target": plan.target, "job": job["RestoreJobId"]},
+    )
+    return str(job["RestoreJobId"])
+
+
+def wait_restore_job(
+    backup: Any, job_id: str, target: str, *, timeout: float, poll: float
+) -> dict[str, Any]:
+    """DescribeRestoreJob until COMPLETED; a FAILED or ABORTED job, or one still running after
+    `timeout`, is a RestoreProblem naming the job, the table and AWS Backup's message."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job: dict[str, Any] = backup.describe_restore_job(RestoreJobId=job_id)
+        status = job.get("Status")
+        if status == "COMPLETED":
+            return job
+        if status in ("FAILED", "ABORTED"):
+            raise RestoreProblem(
+                f"AWS Backup restore job {job_id} into {target} {status}: "
+                f"{job.get('StatusMessage') or 'no message'}"
+            )
+        if time.monotonic() >= deadline:
+            raise RestoreProblem(
+                f"AWS Backup restore job {job_id} into {target} is still {status} after "
+                f"{timeout:g} s (--timeout): restore not finished"
+            )
+        time.sleep(poll)
+
+
+def unfinished_restore_jobs(backup: Any, point_arn: str, since: datetime) -> list[str]:
+    """Restore jobs of the recovery point started since `since` and still PENDING or RUNNING
+    (ListRestoreJobs): how a drill finds a job whose StartRestoreJob answer it never got."""
+    found: list[str] = []
+    kwargs: dict[str, Any] = {"ByCreatedAfter": since}
+    while True:
+        page = backup.list_restore_jobs(**kwargs)
+        found += [
+            str(job["RestoreJobId"])
+            for job in page.get("RestoreJobs", [])
+            if job.get("RecoveryPointArn") == point_arn
+            and job.get("Status") in ("PENDING", "RUNNING")
+        ]
+        if not page.get("NextToken"):
+            return found
+        kwargs["NextToken"] = page["NextToken"]
 
 
 def drill_tags(plan: DrillRestore, drill: str, owner: str | None) -> list[dict[str, str]]:

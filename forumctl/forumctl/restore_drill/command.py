@@ -14,7 +14,7 @@ from forumctl.context import App, common_options
 from forumctl.errors import AwsError, CheckFailed
 from forumctl.output import print_table, table
 from forumctl.restore_drill.model import TAG_DRILL, DrillRow, Method, drill_id
-from forumctl.restore_drill.plan import plan_drill, vault_and_owner
+from forumctl.restore_drill.plan import plan_drill, restore_role, vault_and_owner
 from forumctl.restore_drill.run import DrillRunner, row_for
 from forumdb.tables import KINDS, Kind
 
@@ -28,8 +28,16 @@ WHAT_IS_CHECKED = (
     "restorable time, or a recovery point). Items missing from the restore, and items that "
     "differ though not changed since the restore point, fail it. Against moto (tests): moto's "
     "RestoreTableToPointInTime ignores the time and copies the current table, unless the test "
-    "harness's PITR model is active (it keeps a change log and rewinds to the time); AWS "
-    "Backup recovery points are moto DynamoDB backups restored with RestoreTableFromBackup."
+    "harness's PITR model is active (it keeps a change log and rewinds to the time). Recovery "
+    "points: a DynamoDB backup (arn:aws:dynamodb:...:table/T/backup/ID) is restored with "
+    "RestoreTableFromBackup; an AWS Backup recovery point (arn:aws:backup:...:recovery-point:ID, "
+    "what AWS Backup makes while the account's advanced DynamoDB backup is on, the default) "
+    "with an AWS Backup restore job (StartRestoreJob, followed with DescribeRestoreJob), which "
+    "assumes --iam-role-arn, else the ForumDatabase's spec.backups.iamRoleArn, else the role the "
+    "backup used (it needs backup:StartRestoreJob, backup:DescribeRestoreJob, "
+    "backup:DescribeRecoveryPoint, backup:ListRecoveryPointsByResource, backup:ListRestoreJobs "
+    "and iam:PassRole of that role to "
+    "backup.amazonaws.com)."
 )
 
 
@@ -90,6 +98,13 @@ def _parse_time(_ctx: click.Context, _param: click.Parameter, value: str | None)
     metavar="NAMESPACE/NAME",
     help="The ForumDatabase the tables belong to, without reading it (vault name, owner tag).",
 )
+@click.option(
+    "--iam-role-arn",
+    "role_arn",
+    metavar="ARN",
+    help="Role AWS Backup assumes to restore an arn:aws:backup recovery point (default: the "
+    "ForumDatabase's spec.backups.iamRoleArn, else the role the backup used).",
+)
 @click.option("--keep", is_flag=True, help="Keep the drill tables (tagged forumdb.io/drill).")
 @click.option("--dry-run", is_flag=True, help="Check what would be restored; create nothing.")
 @click.option(
@@ -117,6 +132,7 @@ def restore_drill(
     latest_recovery_point: bool,
     backup_vault: str | None,
     owner: str | None,
+    role_arn: str | None,
     keep: bool,
     dry_run: bool,
     timeout: float,
@@ -129,11 +145,11 @@ def restore_drill(
     waits for ACTIVE, compares them with the source (item counts and content checksums),
     reports per table, and deletes them (unless --keep; also on failure, Ctrl-C, SIGTERM).
 
-    A restore that cannot be attempted though nothing is wrong is reported as skipped with
-    the reason (neither passed nor failed): in a DR region whose backup vault holds only
-    cross-region copies (AWS Backup recovery points, restored only by AWS Backup restore
-    jobs, which the drill does not run), the recovery-point half is skipped and
-    point-in-time recovery decides. No recovery point at all, not even a copy, fails.
+    Recovery points that are AWS Backup resources (arn:aws:backup:...:recovery-point:ID:
+    backups made while advanced DynamoDB backup is on, and cross-region copies) are restored
+    by AWS Backup restore jobs; in a DR region whose backup vault holds only copies of the
+    primary region's tables, the newest copy is restored. No recovery point at all, not even
+    a copy, fails.
 
     Exit 0 when no restore fails (skipped ones do not); 1 when one differs or cannot be
     restored (the report says why); 3 on AWS or configuration errors (a missing source
@@ -152,6 +168,7 @@ def restore_drill(
     kinds: tuple[Kind, ...] = KINDS if table_kind == "all" else (table_kind,)  # type: ignore[assignment]
     tgt = app.target
     vault, owner = vault_and_owner(tgt, backup_vault, owner)
+    role_arn = restore_role(tgt, role_arn)
     drill = drill_id()
     plans = plan_drill(
         tgt,
@@ -161,6 +178,7 @@ def restore_drill(
         point_in_time=point_in_time,
         recovery_point_arn=recovery_point_arn,
         vault=vault,
+        role_arn=role_arn,
     )
     rows = [row_for(p) for p in plans]
     left: list[str] = []

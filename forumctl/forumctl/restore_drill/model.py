@@ -41,9 +41,13 @@ class DrillRestore(_Camel):
     target: str
     # pitr: the requested time (None: the latest restorable time)
     point_in_time: datetime | None = None
-    # recovery-point: a DynamoDB backup ARN (an AWS Backup recovery point of a DynamoDB table)
+    # recovery-point: a DynamoDB backup ARN (arn:aws:dynamodb:...:table/T/backup/ID, restored
+    # with RestoreTableFromBackup) or an AWS Backup recovery point (arn:aws:backup:...:
+    # recovery-point:ID, an advanced DynamoDB backup or a copy, restored with StartRestoreJob)
     recovery_point_arn: str | None = None
     vault: str | None = None
+    # the IAM role AWS Backup assumes for StartRestoreJob (arn:aws:backup recovery points)
+    restore_role_arn: str | None = None
     # the moment the restored content should represent, when known (for the comparison)
     restore_point: datetime | None = None
     # why this restore cannot run (found while planning); the row fails with it
@@ -109,6 +113,7 @@ class DrillRow(_Camel):
     source: str
     target: str
     recovery_point_arn: str | None = None
+    restore_job_id: str | None = None  # AWS Backup's restore job (arn:aws:backup points)
     restore_point: datetime | None = None
     status: str | None = None  # the restored table's TableStatus when last seen
     source_count: int | None = None

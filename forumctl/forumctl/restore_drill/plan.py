@@ -45,6 +45,19 @@ def vault_and_owner(
     return backup_vault, owner
 
 
+def restore_role(tgt: Target, role_arn: str | None) -> str | None:
+    """The IAM role AWS Backup assumes to restore an arn:aws:backup recovery point: the flag,
+    else the ForumDatabase's spec.backups.iamRoleArn (the role its backups use); None lets the
+    recovery point's own role (DescribeRecoveryPoint IamRoleArn) decide."""
+    if role_arn:
+        return role_arn
+    fdb = tgt.forumdb
+    if fdb:
+        configured = (fdb.spec.get("backups") or {}).get("iamRoleArn")
+        return str(configured) if configured else None
+    return None
+
+
 def plan_drill(
     tgt: Target,
     kinds: tuple[Kind, ...],
@@ -54,6 +67,7 @@ def plan_drill(
     point_in_time: datetime | None,
     recovery_point_arn: str | None,
     vault: str | None,
+    role_arn: str | None = None,
 ) -> list[DrillRestore]:
     dynamodb, backup = tgt.pool().get(), tgt.pool().get("backup")
     # Configuration errors (exit 3), not findings of the drill: a source table or a vault
@@ -78,6 +92,7 @@ def plan_drill(
                 point_in_time=point_in_time if method == "pitr" else None,
                 recovery_point_arn=recovery_point_arn if method == "recovery-point" else None,
                 vault=vault if method == "recovery-point" else None,
+                restore_role_arn=role_arn if method == "recovery-point" else None,
             )
             try:
                 _check(dynamodb, backup, plan, tgt.region)
@@ -118,4 +133,4 @@ def _check(dynamodb: object, backup: object, plan: DrillRestore, region: str | N
         find_latest_recovery_point(backup, dynamodb, plan, region)
         if plan.skip:
             return
-    describe_recovery_point(dynamodb, plan, region)
+    describe_recovery_point(dynamodb, backup, plan, region)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -18,9 +19,13 @@ from forumctl.restore_drill.aws import (
     aws_code,
     delete_table,
     drill_tags,
+    is_backup_recovery_point,
     start_restore,
+    start_restore_job,
     tag_table,
+    unfinished_restore_jobs,
     wait_active,
+    wait_restore_job,
 )
 from forumctl.restore_drill.compare import compare_tables
 from forumctl.restore_drill.model import DrillRestore, DrillRow
@@ -85,6 +90,9 @@ class DrillRunner:
         self.timeout = timeout
         self.poll = poll
         self.dynamodb = tgt.pool().get()
+        self.backup = tgt.pool().get("backup")
+        # restore jobs of this drill were created after this (a minute's leeway for clocks)
+        self.since = datetime.now(UTC) - timedelta(minutes=1)
 
     def run(self, plans: list[DrillRestore], rows: list[DrillRow], *, keep: bool) -> list[str]:
         """Fills in `rows`; returns the drill tables that could not be deleted."""
@@ -125,7 +133,14 @@ class DrillRunner:
         # took the request but before its answer must still lead to the table's deletion.
         # The name is this drill's own (checked absent while planning), so that is safe.
         row.created = True
+        by_aws_backup = plan.method == "recovery-point" and is_backup_recovery_point(
+            plan.recovery_point_arn
+        )
         try:
+            if by_aws_backup:  # the table appears while the job runs: tagged once ACTIVE
+                row.restore_job_id = start_restore_job(self.backup, plan)
+                row.restore_point = plan.restore_point
+                return True
             desc = start_restore(self.dynamodb, plan)
         except ClientError as exc:
             row.created = False  # AWS refused it: nothing was created
@@ -146,6 +161,14 @@ class DrillRunner:
 
     def _wait(self, plan: DrillRestore, row: DrillRow, began: float) -> bool:
         try:
+            if row.restore_job_id:
+                wait_restore_job(
+                    self.backup,
+                    row.restore_job_id,
+                    plan.target,
+                    timeout=self.timeout,
+                    poll=self.poll,
+                )
             row.status = wait_active(
                 self.dynamodb, plan.target, timeout=self.timeout, poll=self.poll
             )
@@ -185,11 +208,34 @@ class DrillRunner:
         row.state = "pass" if row.ok else "fail"
         row.reason = "; ".join(reasons) or None
 
+    def _let_restore_job_finish(self, row: DrillRow) -> None:
+        """A restore job still running creates its table later: wait for it to end (up to
+        --timeout) so that the table it makes can be deleted. A job whose StartRestoreJob
+        answer was lost (interrupted) is looked for among the recovery point's jobs."""
+        by_aws_backup = row.method == "recovery-point" and is_backup_recovery_point(
+            row.recovery_point_arn
+        )
+        if not by_aws_backup or row.status == "ACTIVE":  # no job, or seen completed
+            return
+        job_ids = [row.restore_job_id] if row.restore_job_id else []
+        if not job_ids:
+            with suppress(ClientError):
+                job_ids = unfinished_restore_jobs(
+                    self.backup, row.recovery_point_arn or "", self.since
+                )
+        for job_id in job_ids:
+            # failed or still running after --timeout: delete what is there
+            with suppress(RestoreProblem, ClientError):
+                wait_restore_job(
+                    self.backup, job_id, row.target, timeout=self.timeout, poll=self.poll
+                )
+
     def _cleanup(self, rows: list[DrillRow]) -> list[str]:
         left = []
         for row in rows:
             if not row.created:
                 continue
+            self._let_restore_job_finish(row)
             row.cleaned_up = delete_table(
                 self.dynamodb, row.target, timeout=self.timeout, poll=self.poll
             )

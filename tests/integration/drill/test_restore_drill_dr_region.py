@@ -1,7 +1,8 @@
 """restore-drill in a DR region (after a failover): the backup vault there holds only
-cross-region copies of the primary region's tables, which the drill cannot restore (AWS Backup
-restore jobs). The recovery-point half is skipped with the reason, PITR decides; and with no
-recovery point at all the drill still fails."""
+cross-region copies of the primary region's tables, AWS Backup recovery points
+(arn:aws:backup:...) that the drill restores through AWS Backup restore jobs in that region;
+with no recovery point at all (e.g. no copy was made while advanced DynamoDB backup was off)
+the drill still fails."""
 
 from __future__ import annotations
 
@@ -63,9 +64,10 @@ def _drill(*extra: str) -> tuple[int, Any, str]:
     )
 
 
-def test_dr_region_with_only_copies_skips_the_recovery_point_half(aws: Any) -> None:
+def test_dr_region_with_only_copies_restores_the_newest_copy(aws: Any) -> None:
     _tables_in_both_regions()
     copy_arn = _copy_to_dr_vault(aws)
+    assert copy_arn.startswith(f"arn:aws:backup:{WEST}:")
 
     code, report, err = _drill("--backup-vault", "forumdb-dr")
 
@@ -73,17 +75,28 @@ def test_dr_region_with_only_copies_skips_the_recovery_point_half(aws: Any) -> N
     assert report["ok"] is True
     rows = {r["method"]: r for r in report["tables"]}
     assert rows["pitr"]["state"] == "pass"
-    assert rows["pitr"]["ok"] is True
-    skipped = rows["recovery-point"]
-    assert skipped["state"] == "skipped"
-    assert skipped["ok"] is False
-    assert skipped["recoveryPointArn"] == copy_arn
-    assert "cross-region copies" in skipped["reason"]
-    assert skipped["created"] is False
-    assert "not verified (skipped): forum-Users recovery-point" in report["summary"]
+    restored = rows["recovery-point"]
+    assert restored["state"] == "pass", restored
+    assert restored["recoveryPointArn"] == copy_arn
+    assert restored["sourceCount"] == restored["restoredCount"] == 1
+    job = boto3.client("backup", region_name=WEST).describe_restore_job(
+        RestoreJobId=restored["restoreJobId"]
+    )
+    assert job["Status"] == "COMPLETED"
+    assert job["RecoveryPointArn"] == copy_arn
+    assert restored["cleanedUp"] is True
+    assert (
+        report["summary"] == "verified: forum-Users pitr, forum-Users recovery-point; failed: none"
+    )
+    dynamodb = boto3.client("dynamodb", region_name=WEST)
+    assert sorted(dynamodb.list_tables()["TableNames"]) == [
+        "forum-Posts",
+        "forum-Threads",
+        USERS,
+    ]
 
 
-def test_dr_region_text_report_says_skipped(aws: Any) -> None:
+def test_dr_region_text_report_shows_both_restores(aws: Any) -> None:
     _tables_in_both_regions()
     _copy_to_dr_vault(aws)
 
@@ -98,8 +111,8 @@ def test_dr_region_text_report_says_skipped(aws: Any) -> None:
     )
 
     assert result.exit_code == 0, result.output
-    assert "skipped" in result.stdout
-    assert "not verified (skipped)" in result.stdout
+    assert "verified: forum-Users pitr, forum-Users recovery-point" in result.stdout
+    assert "skipped" not in result.stdout
 
 
 def test_dr_region_without_any_recovery_point_still_fails(aws: Any) -> None:
@@ -111,5 +124,35 @@ def test_dr_region_without_any_recovery_point_still_fails(aws: Any) -> None:
     assert code == 1
     assert report["ok"] is False
     rows = {r["method"]: r for r in report["tables"]}
+    assert rows["recovery-point"]["state"] == "fail"
+    assert "no completed recovery point" in rows["recovery-point"]["reason"]
+
+
+def test_dr_region_without_copies_made_while_advanced_backup_was_off_fails(aws: Any) -> None:
+    """With advanced DynamoDB backup off in the primary region, the plan's backups are DynamoDB
+    backups there and their copies to the DR vault fail (AWS Backup developer guide, Advanced
+    DynamoDB backup): the DR vault holds nothing to restore and the recovery-point half fails."""
+    _tables_in_both_regions()
+    east = boto3.client("backup", region_name=EAST)
+    east.update_region_settings(ResourceTypeManagementPreference={"DynamoDB": False})
+    table_arn = boto3.client("dynamodb", region_name=EAST).describe_table(TableName=USERS)["Table"][
+        "TableArn"
+    ]
+    plan = daily_backup_plan(
+        east,
+        plan_name="forumdb-daily",
+        vault="forumdb",
+        resources=[table_arn],
+        copy_to=boto3.client("backup", region_name=WEST),
+        copy_vault="forumdb-dr",
+    )
+    run = aws.control.run_backup_plan_now(plan.plan_id, region=EAST)
+    assert [job["State"] for job in run["copy_jobs"]] == ["FAILED"]
+
+    code, report, _ = _drill("--backup-vault", "forumdb-dr")
+
+    assert code == 1
+    rows = {r["method"]: r for r in report["tables"]}
+    assert rows["pitr"]["state"] == "pass"
     assert rows["recovery-point"]["state"] == "fail"
     assert "no completed recovery point" in rows["recovery-point"]["reason"]

@@ -74,6 +74,12 @@ def test_drill_passes_on_an_operator_deployment(
     )["RecoveryPoints"]
     from_points = [r for r in report["tables"] if r["method"] == "recovery-point"]
     assert {r["recoveryPointArn"] for r in from_points} == {p["RecoveryPointArn"] for p in points}
+    # advanced DynamoDB backup is on (a new account's default): AWS Backup resources, restored
+    # by AWS Backup restore jobs
+    for row in from_points:
+        assert row["recoveryPointArn"].startswith("arn:aws:backup:us-east-1:")
+        job = vault.describe_restore_job(RestoreJobId=row["restoreJobId"])
+        assert job["Status"] == "COMPLETED"
     for row in report["tables"]:
         assert row["ok"] is True, row
         assert row["sourceCount"] == row["restoredCount"] > 0

@@ -75,8 +75,12 @@ def test_selection_needs_an_existing_plan(setup):
     assert error_code(err) == "ResourceNotFoundException"
 
 
-def test_on_demand_backup_job_makes_a_restorable_recovery_point(setup):
+@pytest.mark.parametrize("advanced", [True, False], ids=["advanced", "not-advanced"])
+def test_on_demand_backup_job_makes_a_restorable_recovery_point(setup, advanced: bool):
+    """With advanced DynamoDB backup on, the recovery point restores through an AWS Backup
+    restore job; off, it is a DynamoDB backup that RestoreTableFromBackup restores."""
     backup, dynamodb = setup.client("backup", EAST), setup.client("dynamodb", EAST)
+    backup.update_region_settings(ResourceTypeManagementPreference={"DynamoDB": advanced})
 
     started = backup.start_backup_job(
         BackupVaultName="forumdb",
@@ -94,10 +98,20 @@ def test_on_demand_backup_job_makes_a_restorable_recovery_point(setup):
     assert point["Lifecycle"] == {"DeleteAfterDays": 7}
     deleted_after = point["CalculatedLifecycle"]["DeleteAt"] - point["CreationDate"]
     assert round(deleted_after.total_seconds()) == 7 * DAY
-    # the recovery point is a DynamoDB backup that restores
-    dynamodb.restore_table_from_backup(
-        TargetTableName="forum-Posts-restored", BackupArn=job["RecoveryPointArn"]
-    )
+    if advanced:  # an AWS Backup resource: restored by AWS Backup
+        assert job["RecoveryPointArn"].startswith(f"arn:aws:backup:{EAST}:{ACCOUNT}:")
+        restore = backup.start_restore_job(
+            RecoveryPointArn=job["RecoveryPointArn"],
+            IamRoleArn=ROLE,
+            Metadata={"targetTableName": "forum-Posts-restored"},
+        )
+        restored_job = backup.describe_restore_job(RestoreJobId=restore["RestoreJobId"])
+        assert restored_job["Status"] == "COMPLETED"
+    else:  # a DynamoDB backup that DynamoDB restores
+        assert ":table/forum-Posts/backup/" in job["RecoveryPointArn"]
+        dynamodb.restore_table_from_backup(
+            TargetTableName="forum-Posts-restored", BackupArn=job["RecoveryPointArn"]
+        )
     restored = dynamodb.scan(TableName="forum-Posts-restored")["Items"]
     assert restored == [post(1)]
 

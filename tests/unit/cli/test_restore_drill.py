@@ -70,10 +70,15 @@ def test_drill_passes_for_pitr_and_latest_backup_and_cleans_up(deployment: Any) 
     assert _tables(deployment) == SOURCES
 
 
+@pytest.mark.parametrize("advanced", [True, False], ids=["advanced", "not-advanced"])
 def test_drill_takes_the_newest_recovery_point_of_the_operators_vault(
-    deployment: Any, moto: Any
+    deployment: Any, moto: Any, advanced: bool
 ) -> None:
+    """With AWS Backup's advanced DynamoDB backup on (the default), the vault's recovery points
+    are arn:aws:backup resources restored through AWS Backup restore jobs; off, DynamoDB
+    backups restored with RestoreTableFromBackup."""
     backup = pytest.importorskip("boto3").client("backup", region_name=REGION)
+    backup.update_region_settings(ResourceTypeManagementPreference={"DynamoDB": advanced})
     vault = naming.vault_name("shop", "forum")
     arns = [deployment.describe_table(TableName=n)["Table"]["TableArn"] for n in SOURCES]
     plan = daily_backup_plan(
@@ -87,6 +92,18 @@ def test_drill_takes_the_newest_recovery_point_of_the_operators_vault(
     assert {r["recoveryPointArn"] for r in report["tables"]} == {
         p["RecoveryPointArn"] for p in points
     }
+    for row in report["tables"]:
+        assert row["ok"] is True, row
+        assert row["sourceCount"] == row["restoredCount"] == COUNTS[row["kind"]]
+        if advanced:
+            assert row["recoveryPointArn"].startswith(f"arn:aws:backup:{REGION}:")
+            job = backup.describe_restore_job(RestoreJobId=row["restoreJobId"])
+            assert job["Status"] == "COMPLETED"
+            assert job["RecoveryPointArn"] == row["recoveryPointArn"]
+            assert job["CreatedResourceArn"].endswith(f":table/{row['target']}")
+        else:
+            assert "/backup/" in row["recoveryPointArn"]
+            assert row["restoreJobId"] is None
     users = next(r for r in report["tables"] if r["kind"] == "users")
     arn = deployment.describe_table(TableName=users["target"])["Table"]["TableArn"]
 

@@ -3,6 +3,7 @@ Backup selections and recovery points, fault injection): AWS-level behaviour wit
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import boto3
@@ -280,15 +281,27 @@ def test_region_outage_is_transient_not_failed(reconciler, ext):
     assert converge(reconciler, spec(), previous=out.status).phase == "Ready"
 
 
-def test_backup_run_shows_last_recovery_point(reconciler, ext):
+@pytest.mark.parametrize("advanced", [True, False], ids=["advanced", "not-advanced"])
+def test_backup_run_shows_last_recovery_point(reconciler, ext, advanced):
+    """With advanced DynamoDB backup on (the default) a table's recovery point is an AWS Backup
+    resource (arn:aws:backup:...:recovery-point:ID); off, the table's DynamoDB backup ARN."""
+    backup = boto3.client("backup", region_name="us-east-1")
+    backup.update_region_settings(ResourceTypeManagementPreference={"DynamoDB": advanced})
     ready = converge(reconciler, spec())
     ext.run_backup_plan_now(ready.status["backups"]["planId"], region="us-east-1")
     out = reconciler.reconcile(
         namespace=NS, name=NAME, spec=spec(), generation=1, previous=ready.status
     )
     assert out.status["lastBackup"] != "never"
-    # DynamoDB recovery points are table backups: their ARN is the table's backup ARN
-    assert "table/forum-" in out.status["backups"]["lastRecoveryPoint"]["arn"]
+    arn = out.status["backups"]["lastRecoveryPoint"]["arn"]
+    points = backup.list_recovery_points_by_backup_vault(
+        BackupVaultName=out.status["backups"]["vaultName"]
+    )["RecoveryPoints"]
+    assert arn in {p["RecoveryPointArn"] for p in points}
+    if advanced:
+        assert re.match(r"^arn:aws:backup:us-east-1:\d{12}:recovery-point:[0-9A-F-]{36}$", arn)
+    else:
+        assert re.match(r"^arn:aws:dynamodb:us-east-1:\d{12}:table/forum-[A-Za-z]+/backup/", arn)
 
 
 def test_delete_policy_removes_everything_but_vaults(reconciler):
