@@ -139,14 +139,7 @@ def diff_shared_alarm(
             {"Key": k, "Value": v} for k, v in sorted({**s.tags, s.user_key: mine}.items())
         ]
         plan.actions.append(
-            Action(
-                "alarm",
-                "cloudwatch",
-                region,
-                "put_metric_alarm",
-                req,
-                f"create alarm {name} in {region} (account-level, shared)",
-            )
+            _put(region, req, f"create alarm {name} in {region} (account-level, shared)")
         )
         return
     users = _users(oa)
@@ -168,12 +161,14 @@ def diff_shared_alarm(
     req = shared_request(s.alarm, users)
     if not alarm_matches(req, have):
         plan.actions.append(
-            Action(
-                "alarm",
-                "cloudwatch",
+            _put(
                 region,
-                "put_metric_alarm",
                 req,
                 f"update alarm {name} in {region} (to its users' most sensitive settings)",
             )
         )
+
+
+def _put(region: str, request: dict[str, Any], summary: str) -> Action:
+    """PutMetricAlarm of the shared alarm (it creates or replaces the whole alarm)."""
+    return Action("alarm", "cloudwatch", region, "put_metric_alarm", request, summary)
