@@ -8,8 +8,10 @@ import socket
 import threading
 
 from forumctl.dev.procs import (
+    _LISTEN_PORTS,
     GiveUp,
     ToolError,
+    _ephemeral_low,
     discard_on_failure,
     group_alive,
     kill_group,
@@ -53,26 +55,18 @@ __all__ = [
 # workers can pick the same port and the second process to bind it dies ("Address already in
 # use", seen once in a CI run). Each worker here takes ports from a slice of its own, and never
 # hands out the same port twice in one run.
-_FIRST, _END = 20000, 32768
 _given: set[int] = set()
 _given_lock = threading.Lock()
 
 
-def _ephemeral_low() -> int:
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            return int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return _END
-
-
 def _slice() -> range:
-    end = min(_END, _ephemeral_low())
+    """This worker's share of the product's listen range (below the ephemeral range)."""
+    end = min(_LISTEN_PORTS.stop, _ephemeral_low())
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
     index = int(worker) if worker.isdigit() else 0
-    size = max(1, (end - _FIRST) // max(1, workers))
-    start = _FIRST + size * (index % max(1, workers))
+    size = max(1, (end - _LISTEN_PORTS.start) // max(1, workers))
+    start = _LISTEN_PORTS.start + size * (index % max(1, workers))
     return range(start, min(end, start + size))
 
 
