@@ -22,15 +22,21 @@ def apply_actions(
     done: list[Action] | None = None,
     stop: Callable[[], bool] | None = None,
     answered: Callable[[Action, Any], None] | None = None,
+    hand_off: Callable[[Action], bool] | None = None,
 ) -> list[Action]:
     """Run each action; stop at the first error (raised as errors.ReconcileError) so the next
     reconcile re-observes before trying again. `done` collects what succeeded, also on error.
     `stop()` true before an action: return without it (the resource is being deleted).
-    `answered(action, response)`: each success with AWS's answer (the ids a create returns)."""
+    `answered(action, response)`: each success with AWS's answer (the ids a create returns).
+    `hand_off(action)` true: the action was queued to be sent in the background
+    (replica_tagger), and counts as done."""
     done = [] if done is None else done
     for action in actions:
         if stop is not None and stop():
             break
+        if hand_off is not None and hand_off(action):
+            done.append(action)
+            continue
         client = clients(action.service, action.region)
         try:
             response = getattr(client, action.operation)(**action.params)

@@ -34,6 +34,11 @@ ACTIONS = Counter(
     "Changes applied to AWS, by feature (table, replica, pitr, backup, alarm, topic, tags).",
     ["feature"],
 )
+REPLICA_TAGS_QUEUED = Counter(
+    "forumdb_replica_tags_queued_total",
+    "Replica TagResource calls sent in the background because the account's TagResource rate "
+    "in the region was taken (forumdb_operator.replica_tagger).",
+)
 MANAGED = Gauge("forumdb_managed_resources", "ForumDatabases this operator reconciles.")
 REGION_HEALTHY = Gauge(
     "forumdb_region_healthy",

@@ -154,6 +154,9 @@ class Observed:
     # bounded time: diff.replica_tags.RESEND_AFTER_SECONDS).
     tagged_now: frozenset[tuple[str, str]] = frozenset()
     tags_pending: frozenset[tuple[str, str]] = frozenset()
+    # Primary tables whose tags are the ones this resource sent (while it is provisioned:
+    # ReadMemo.provisioning), not a listing: their claims stay until a listing confirms them.
+    tags_trusted: frozenset[str] = frozenset()
 
     def table(self, kind: str, region: str) -> ObservedTable | None:
         return self.tables.get((kind, region))
@@ -184,6 +187,23 @@ class Observed:
 _KEEPS_TAGS = frozenset({"update_table"})
 
 
+def _pitr_changed(operation: str, key: tuple[str, str], params: Mapping[str, Any]) -> bool:
+    """Whether `operation` on table key[0] may have changed the PITR of (table, region) key.
+    UpdateTable has no PITR setting (UpdateContinuousBackups is the only call that changes
+    it): only the regions whose replica it adds or removes are read again. Without this,
+    each new resource read its tables' PITR (DescribeContinuousBackups, 10 a second per
+    account) again right after adding their replicas."""
+    if operation != "update_table":
+        return True
+    touched = {
+        str(action.get("RegionName"))
+        for update in params.get("ReplicaUpdates") or []
+        for action in update.values()
+        if isinstance(action, Mapping)
+    }
+    return key[1] in touched
+
+
 @dataclass
 class ReadMemo:
     """What one reconcile has read already: PITR and tags, the reads AWS limits to 10 calls a
@@ -198,6 +218,10 @@ class ReadMemo:
     # (table, region) -> the tags of a replica table: read once, then known from the calls
     # that change them (a replica ReplicaUpdates creates has none; TagResource's keys added)
     replica_tags: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    # Primary tables whose tags in `tags` are the ones sent, not read (provisioning, or a
+    # TagResource/UntagResource of this reconcile): their claims stay until a listing
+    trusted: set[str] = field(default_factory=set)
+    primary_region: str | None = None  # where `tags` were read
     # Whole features read once ("kms", "autoscaling", "backup", "alarm"), read again after an
     # action of theirs.
     features: dict[str, Any] = field(default_factory=dict)
@@ -206,16 +230,27 @@ class ReadMemo:
     tables: tuple[dict[Any, Any], dict[Any, Any]] | None = None
 
     @classmethod
-    def provisioning(cls, previous: Mapping[str, Any], generation: int | None) -> ReadMemo:
+    def provisioning(
+        cls,
+        previous: Mapping[str, Any],
+        generation: int | None,
+        sent_tags: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> ReadMemo:
         """While a spec is being provisioned (the last status: Provisioning, this generation),
         the PITR an earlier reconcile of it saw or set (ENABLED with its period, or DISABLED)
-        is not read again (DescribeContinuousBackups: 10 calls a second per account); the
-        first drift check after Ready reads everything."""
+        is not read again (DescribeContinuousBackups: 10 calls a second per account), nor the
+        tags of the primary tables it made or tagged itself (`sent_tags`: table -> the tags
+        sent, status.claimedTables; ListTagsOfResource: 10 a second per account, and it may
+        still answer the previous set): CreateTable and TagResource answered success, so the
+        tags are as sent. The first drift check after Ready reads everything."""
         memo = cls()
         if previous.get("phase") != "Provisioning" or generation is None:
             return memo
         if previous.get("observedGeneration") != generation:
             return memo
+        for table, tags in (sent_tags or {}).items():
+            memo.tags[table] = dict(tags)
+            memo.trusted.add(table)
         for table in previous.get("tables") or []:
             if not isinstance(table, Mapping):
                 continue
@@ -261,6 +296,8 @@ class ReadMemo:
             return
         if self._replica_tags_changed(operation, region, table, params):
             return
+        if self._primary_tags_changed(operation, region, table, params):
+            return
         if operation == "update_continuous_backups":
             spec = params.get("PointInTimeRecoverySpecification") or {}
             on = bool(spec.get("PointInTimeRecoveryEnabled"))
@@ -273,7 +310,7 @@ class ReadMemo:
         # new resource added its replicas and then listed its tables' tags again.
         if operation not in _KEEPS_TAGS:
             self.tags.pop(table, None)
-        for key in [k for k in self.pitr if k[0] == table]:
+        for key in [k for k in self.pitr if k[0] == table and _pitr_changed(operation, k, params)]:
             del self.pitr[key]
 
     def _replica_tags_changed(
@@ -297,6 +334,24 @@ class ReadMemo:
             known[str(tag["Key"])] = str(tag["Value"])
         for key in params.get("TagKeys") or []:
             known.pop(str(key), None)
+        return True
+
+    def _primary_tags_changed(
+        self, operation: str, region: str, table: str, params: dict[str, Any]
+    ) -> bool:
+        """A primary table's tags known from what was sent: TagResource (adoption, a repair)
+        answered success, so they are in place, though ListTagsOfResource may answer the
+        previous set for a few seconds; reading them back would only find the stale set."""
+        known = self.tags.get(table)
+        if region != self.primary_region or known is None:
+            return False
+        if operation not in ("tag_resource", "untag_resource"):
+            return False
+        for tag in params.get("Tags") or []:
+            known[str(tag["Key"])] = str(tag["Value"])
+        for key in params.get("TagKeys") or []:
+            known.pop(str(key), None)
+        self.trusted.add(table)
         return True
 
     def _created(self, operation: str, region: str, params: dict[str, Any], response: Any) -> bool:
@@ -445,6 +500,7 @@ class Observer:
                 )
                 tag_map = {x["Key"]: x["Value"] for x in (tags or {}).get("Tags", [])}
                 memo.tags[t.name] = tag_map
+                memo.trusted.discard(t.name)
             obs.tables[(t.kind, desired.primary_region)] = _with_tags(primary, tag_map)
             regions = [desired.primary_region]
             regions += [r for r in desired.replica_regions if r != desired.primary_region]
@@ -463,6 +519,7 @@ class Observer:
                     read = memo.pitr.get((t.name, region))
                     obs.pitr[(t.kind, region)] = read or self.pitr(t.name, region, memo)
         memo.tables = (dict(obs.tables), dict(obs.pitr))
+        obs.tags_trusted = frozenset(memo.trusted)
         if resolve_kms:
             if "kms" not in memo.features:
                 self._resolve_kms(desired, obs)

@@ -65,6 +65,12 @@ class TokenBucket:
             self._tokens -= 1.0
             return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
 
+    def backlog(self) -> float:
+        """The seconds a token taken now would wait (nothing is taken)."""
+        with self._lock:
+            tokens = min(self.burst, self._tokens + (self.clock() - self._at) * self.rate)
+            return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
     def take(self) -> float:
         wait = self.reserve()
         if wait > 0:
@@ -93,16 +99,27 @@ class RateLimiter:
     def limit(self, service: str, operation: str) -> float | None:
         return self._limits.get((service, operation))
 
-    def take(self, region: str, service: str, operation: str) -> None:
+    def _bucket(self, region: str, service: str, operation: str) -> TokenBucket | None:
         rate = self._limits.get((service, operation))
         if rate is None:
-            return
+            return None
         key = (region, service, operation)
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
                 bucket = TokenBucket(rate, 1.0, self._clock, self._sleep)
                 self._buckets[key] = bucket
+        return bucket
+
+    def backlog(self, region: str, service: str, operation: str) -> float:
+        """The seconds a call sent now would wait for its turn (0: no limit, or free)."""
+        bucket = self._bucket(region, service, operation)
+        return 0.0 if bucket is None else bucket.backlog()
+
+    def take(self, region: str, service: str, operation: str) -> None:
+        bucket = self._bucket(region, service, operation)
+        if bucket is None:
+            return
         waited = bucket.take()
         if waited:
             with self._lock:

@@ -20,6 +20,7 @@ from forumdb_operator.desired import DesiredState, desired_state
 from forumdb_operator.diff import Action, Plan, deletion_plan, diff, ownership, replica_tags
 from forumdb_operator.observed import Observed, Observer, ReadMemo
 from forumdb_operator.remembered import Remembered
+from forumdb_operator.replica_tagger import ReplicaTagger
 from forumdb_operator.spec import ForumDatabaseSpec, SpecInvalid, parse_spec
 
 log = logging.getLogger("forumdb_operator.reconcile")
@@ -85,8 +86,12 @@ class Reconciler:
         allowed_regions: frozenset[str] | None = None,
         max_passes: int = MAX_PASSES,
         cluster_id: str = "",
+        tagger: ReplicaTagger | None = None,
     ) -> None:
         self.clients = clients
+        # Replica TagResource calls queued when the account's rate in a region is taken (None:
+        # every call is sent by the reconcile itself).
+        self.tagger = tagger
         # The operator's --cluster-id: joins the owner record and the names of what it makes.
         self.cluster_id = cluster_id
         self.observer = Observer(clients)
@@ -181,7 +186,11 @@ class Reconciler:
                 _provisioned_here(spec, previous),
                 stop,
                 Remembered.from_status(previous, desired),
-                ReadMemo.provisioning(previous, generation),
+                ReadMemo.provisioning(
+                    previous,
+                    generation,
+                    {t.name: t.tags for t in desired.tables if t.name in claimed},
+                ),
                 tags_pending,
                 status.subscriptions_asked(previous),
             )
@@ -233,6 +242,7 @@ class Reconciler:
         `asked`: (region, e-mail) subscriptions asked for or seen before (status)."""
         known = [remembered or Remembered()]
         memo = memo or ReadMemo()  # PITR and tags read by an earlier pass (rate-limited reads)
+        memo.primary_region = desired.primary_region
 
         def look() -> Observed:
             obs = self.observer.observe(desired, remembered=known[0], memo=memo)
@@ -269,12 +279,26 @@ class Reconciler:
                     done=applied,
                     stop=stop,
                     answered=functools.partial(_remember_answer, answers),
+                    hand_off=functools.partial(self._hand_off, resource, desired.primary_region),
                 )
             finally:
                 for a in applied[before:]:
                     memo.applied(a.operation, a.region, a.params, a.feature, answers.get(id(a)))
         obs = look()
         return obs, diff(desired, obs)
+
+    def _hand_off(self, resource: str, primary_region: str, action: Action) -> bool:
+        """Queue a replica's TagResource when the region's TagResource calls are backed up
+        (replica_tagger): its tags are an ownership record, not what serves the data, and the
+        status takes them as sent (status.taggedReplicas) until DynamoDB lists them."""
+        if self.tagger is None or action.region == primary_region:
+            return False
+        if action.service != "dynamodb" or action.operation != "tag_resource":
+            return False
+        if not self.tagger.takes(action):
+            return False
+        self.tagger.submit(action, resource)
+        return True
 
     def _settled(
         self,

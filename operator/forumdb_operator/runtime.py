@@ -10,11 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from forumdb_operator import health
+from forumdb_operator import health, ratelimit
 from forumdb_operator.awsclients import Clients
 from forumdb_operator.kube import Kube
 from forumdb_operator.probes import RegionProbes
 from forumdb_operator.reconcile import Reconciler
+from forumdb_operator.replica_tagger import ReplicaTagger
 
 MEMO_KEY = "runtime"
 
@@ -47,9 +48,13 @@ class Runtime:
         """AWS endpoint, region and credentials from boto3's standard settings."""
         endpoint = os.environ.get("AWS_ENDPOINT_URL") or None
         probe_clients = Clients(endpoint, config=health.probe_config(5.0))
+        clients = Clients(endpoint)
         return cls(
             reconciler=Reconciler(
-                Clients(endpoint), allowed_regions=allowed_regions, cluster_id=cluster_id
+                clients,
+                allowed_regions=allowed_regions,
+                cluster_id=cluster_id,
+                tagger=ReplicaTagger(clients, ratelimit.SHARED),
             ),
             kube=kube,
             pool=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reconcile"),

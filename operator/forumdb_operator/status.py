@@ -13,7 +13,7 @@ from forumdb_operator.desired import DesiredBackups, DesiredState, DesiredTable
 from forumdb_operator.diff import Plan
 from forumdb_operator.diff.alarms import SUBSCRIPTION_DELETED, SUBSCRIPTION_PENDING
 from forumdb_operator.diff.ownership import foreign_record, owns_replica, stands_apart
-from forumdb_operator.diff.replica_tags import missing_tags
+from forumdb_operator.diff.replica_tags import missing_tags, sent_not_listed
 from forumdb_operator.observed import Observed, ObservedBackups, ObservedTable
 from forumdb_operator.remembered import arn_region
 
@@ -375,7 +375,7 @@ def _tags_problem(d: DesiredState, obs: Observed, t: DesiredTable, o: ObservedTa
     if theirs:
         return f"table {t.name} belongs to ForumDatabase {describe_owner(o.tags)}"
     missing = missing_tags(t, o.tags)
-    if missing:
+    if missing and not (o.region != primary and sent_not_listed(obs, t.name, o.region)):
         return f"tags of {t.name} not set: {', '.join(sorted(missing))}"
     return None
 

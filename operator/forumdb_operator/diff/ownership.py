@@ -106,11 +106,14 @@ def claims(names: set[str], applied: list[Action], region: str | None = None) ->
 
 
 def unconfirmed(d: DesiredState, obs: Observed, claimed: set[str]) -> list[str]:
-    """The claims still to keep: tables that exist with no owner tag listed yet."""
+    """The claims still to keep: tables that exist with no owner tag listed yet (or whose
+    tags were taken as sent, not listed: obs.tags_trusted)."""
     keep = []
     for t in d.tables:
         o = obs.table(t.kind, d.primary_region)
-        if t.name in claimed and o is not None and owner_of(o) is None:
+        if t.name not in claimed or o is None:
+            continue
+        if owner_of(o) is None or t.name in obs.tags_trusted:
             keep.append(t.name)
     return keep
 

@@ -75,8 +75,9 @@ def replica_tag_actions(
     d: DesiredState, t: DesiredTable, o: ObservedTable, obs: Observed, plan: Plan
 ) -> None:
     """TagResource of the tags each ACTIVE replica of an owned primary `o` lacks, in the
-    replica's region with its ARN. Tags this or an earlier reconcile set and DynamoDB does not
-    list yet (ListTagsOfResource is eventually consistent) are waited for, not set again."""
+    replica's region with its ARN. Tags this or an earlier reconcile sent (TagResource answered
+    success) are in place though DynamoDB may not list them yet (ListTagsOfResource is
+    eventually consistent): neither sent again nor waited for, until RESEND_AFTER_SECONDS."""
     for region in _regions(d, o):
         member = o.replicas.get(region)
         replica = obs.table(t.kind, region)
@@ -85,11 +86,7 @@ def replica_tag_actions(
         if replica.status != "ACTIVE" or replica.tags is None or not owns_replica(d, o, replica):
             continue
         missing = missing_tags(t, replica.tags)
-        key = (t.name, region)
-        if key in obs.tagged_now or (missing and key in obs.tags_pending):
-            plan.waiting.append(f"tags of table {t.name} in {region} are not listed yet")
-            continue
-        if not missing:
+        if not missing or sent_not_listed(obs, t.name, region):
             continue
         plan.actions.append(
             Action(
@@ -104,6 +101,13 @@ def replica_tag_actions(
                 f"tag table {t.name} in {region} (tags {', '.join(sorted(missing))})",
             )
         )
+
+
+def sent_not_listed(obs: Observed, table: str, region: str) -> bool:
+    """The replica's tags were sent by this reconcile, or by an earlier one less than
+    RESEND_AFTER_SECONDS ago (status.taggedReplicas): in place, whatever the listing says."""
+    key = (table, region)
+    return key in obs.tagged_now or key in obs.tags_pending
 
 
 def tagged(applied: Iterable[Action], primary_region: str) -> set[tuple[str, str]]:

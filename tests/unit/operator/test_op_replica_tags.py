@@ -8,11 +8,12 @@ strict emulator in-process."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import replace
 from typing import Any
 
 import boto3
-from op_clock import pause, reconcile_rounds
+from op_clock import SETTLE_TIMEOUT_SECONDS, pause, reconcile_rounds
 from op_factories import desired_of, in_shape, spec
 from test_op_crd_status_schema import pruned, status_schema
 from test_op_reconcile_moto import NAME, NS, converge
@@ -21,7 +22,9 @@ from forumdb import naming
 from forumdb_operator.awsclients import Clients
 from forumdb_operator.diff import diff, replica_tags
 from forumdb_operator.observed import ObservedPitr
+from forumdb_operator.ratelimit import RateLimiter
 from forumdb_operator.reconcile import Reconciler
+from forumdb_operator.replica_tagger import ReplicaTagger
 
 TABLES = ("forum-Users", "forum-Threads", "forum-Posts")
 UID = "0b6f4c52-8d1e-4f0e-9a57-3c2d1e0f9a11"
@@ -53,6 +56,22 @@ def region_entry(status: dict[str, Any], region: str) -> dict[str, Any]:
     return next(x for x in status["regions"] if x["region"] == region)
 
 
+def listed(r: Reconciler, ready: Any) -> Any:
+    """Once DynamoDB lists the replicas' tags that `ready` sent (ListTagsOfResource is
+    eventually consistent: AwsRules.tags_settle_seconds), a drift check confirms them: no
+    write, status.taggedReplicas empty. Its outcome."""
+    for _ in reconcile_rounds(SETTLE_TIMEOUT_SECONDS):
+        if all(tags(t, WEST).get(naming.TAG_OWNER) for t in TABLES):
+            break
+        pause(0.2)
+    check = r.reconcile(
+        namespace=NS, name=NAME, spec=raw(), generation=1, previous=ready.status, uid=UID
+    )
+    assert check.applied == [], check.applied
+    assert check.status["taggedReplicas"] == []
+    return check
+
+
 def ownership(kind: str) -> dict[str, str]:
     return {
         naming.TAG_OWNER: f"{NS}/{NAME}",
@@ -64,26 +83,33 @@ def ownership(kind: str) -> dict[str, str]:
 
 
 def test_replica_tables_get_the_resources_tags_in_their_region(ext):
-    """Each replica gets the ownership record by TagResource in its region, once: while
-    ListTagsOfResource still answers the previous (empty) set, the operator waits for it
-    (status.taggedReplicas) instead of tagging again."""
+    """Each replica gets the ownership record by TagResource in its region, once. TagResource's
+    success puts the tags in place; ListTagsOfResource may answer the previous (empty) set for
+    a few seconds, so the tags sent are remembered (status.taggedReplicas) and taken as in
+    place: neither sent again nor waited for (issue 14: no reconcile spent waiting for the
+    listing), until a later look sees them listed."""
     ext.configure(tags_settle_seconds=3)  # longer than the pauses: stale reads happen
-    ready = converge(reconciler(), raw(), uid=UID)
+    r = reconciler()
+    ready = converge(r, raw(), uid=UID)
     assert ready.phase == "Ready", ready.status["message"]
-    for table, kind in zip(TABLES, ("users", "threads", "posts"), strict=True):
-        assert tags(table, WEST) == ownership(kind), table
-        assert tags(table, "us-east-1") == ownership(kind), table
     west_tagging = [a for a in ready.applied if a.operation == "tag_resource" and a.region == WEST]
     assert sorted(a.params["ResourceArn"] for a in west_tagging) == sorted(
         arn(t, WEST) for t in TABLES
     )
-    assert ready.status["taggedReplicas"] == []
+    assert [e["replica"] for e in ready.status["taggedReplicas"]] == [
+        f"{WEST}/{t}" for t in sorted(TABLES)
+    ]
     assert all(region["inShape"] for region in ready.status["regions"]), ready.status["regions"]
+    check = listed(r, ready)
+    for table, kind in zip(TABLES, ("users", "threads", "posts"), strict=True):
+        assert tags(table, WEST) == ownership(kind), table
+        assert tags(table, "us-east-1") == ownership(kind), table
+    assert all(region["inShape"] for region in check.status["regions"]), check.status["regions"]
 
 
 def test_a_tag_removed_by_hand_from_a_replica_is_shown_per_region_and_put_back(ext):
     r = reconciler()
-    ready = converge(r, raw(), uid=UID)
+    ready = listed(r, converge(r, raw(), uid=UID))
     assert ready.phase == "Ready", ready.status["message"]
     ext.configure(tags_settle_seconds=0)  # the hand-made change is listed at once
     west = boto3.client("dynamodb", region_name=WEST)
@@ -149,7 +175,7 @@ def test_a_replica_tagged_for_another_resource_is_left_as_it_is(ext):
     """A replica whose tags name another owner (tagged by hand, or by another cluster) is not
     re-tagged over: a problem says whose it claims to be."""
     r = reconciler()
-    ready = converge(r, raw(), uid=UID)
+    ready = listed(r, converge(r, raw(), uid=UID))
     assert ready.phase == "Ready", ready.status["message"]
     ext.configure(tags_settle_seconds=0)
     west = boto3.client("dynamodb", region_name=WEST)
@@ -379,12 +405,12 @@ def _ago(seconds: float) -> str:
 
 
 def test_a_replica_tag_lost_while_waited_for_is_sent_again_after_a_bounded_wait(ext):
-    """Tags sent to a replica and not listed are waited for (status.taggedReplicas records
-    when they were sent), not for ever: removed by hand while waited for, they are sent again
+    """Tags sent to a replica and not listed are taken as in place (status.taggedReplicas
+    records when they were sent), not for ever: removed by hand meanwhile, they are sent again
     once RESEND_AFTER_SECONDS have passed since (TagResource is idempotent). Before: the
-    operator waited for ever."""
+    operator waited for the listing for ever."""
     r = reconciler()
-    ready = converge(r, raw(), uid=UID)
+    ready = listed(r, converge(r, raw(), uid=UID))
     assert ready.phase == "Ready", ready.status["message"]
     ext.configure(tags_settle_seconds=0)
     west = boto3.client("dynamodb", region_name=WEST)
@@ -405,10 +431,11 @@ def test_a_replica_tag_lost_while_waited_for_is_sent_again_after_a_bounded_wait(
     assert list(pruned(entries, status_schema()["properties"]["taggedReplicas"])) == []
     west.untag_resource(ResourceArn=posts, TagKeys=[naming.TAG_OWNER_UID])  # lost meanwhile
 
-    waiting = again(sent.status)  # within the bound: waited for, not sent again
+    waiting = again(sent.status)  # within the bound: taken as sent, not sent again
     assert waiting.applied == []
     assert waiting.status["taggedReplicas"] == entries
-    assert waiting.requeue_after is not None
+    assert waiting.phase == "Ready", waiting.status["message"]
+    assert region_entry(waiting.status, WEST)["inShape"] is True
 
     aged = {
         **waiting.status,
@@ -447,3 +474,78 @@ def test_tagged_replicas_of_an_earlier_status_are_read_and_bounded():
         {"replica": f"{WEST}/forum-Posts", "taggedAt": now},
         {"replica": f"{WEST}/forum-Users", "taggedAt": "2026-01-01T00:00:00Z"},
     ]
+
+
+class HeldClients:
+    """Clients whose TagResource waits for `release` (a queued call's moment is the test's)."""
+
+    def __init__(self) -> None:
+        self.clients = Clients(limiter=None)
+        self.release = threading.Event()
+
+    def __call__(self, service: str, region: str) -> Any:
+        client = self.clients(service, region)
+        held = self
+
+        class Held:
+            def tag_resource(self, **params: Any) -> Any:
+                assert held.release.wait(SETTLE_TIMEOUT_SECONDS)
+                return client.tag_resource(**params)
+
+        return Held()
+
+
+def backed_up(seconds: float) -> RateLimiter:
+    """A limiter whose TagResource calls in the replica region wait `seconds` for their turn
+    (other resources' calls ahead of them)."""
+    limiter = RateLimiter(sleep=lambda _: None)  # takes turns without waiting for them
+    rate = limiter.limit("dynamodb", "TagResource") or 1.0
+    for _ in range(int(seconds * rate) + 1):
+        limiter.take(WEST, "dynamodb", "TagResource")
+    assert limiter.backlog(WEST, "dynamodb", "TagResource") > seconds - 1
+    return limiter
+
+
+def test_replica_tags_backed_up_in_the_region_are_queued_and_ready_does_not_wait(ext):
+    """Issue 14: 100 resources provisioned at once tag 300 replicas in one region, where
+    TagResource is limited to 5 calls a second per account. A reconcile whose replica tags
+    would wait for their turn hands them to the operator's queue (replica_tagger), which
+    sends them at the allowed rate; the status takes them as sent (taggedReplicas) and the
+    resource is Ready without holding a worker for a minute. Once sent and listed, a drift
+    check confirms them and writes nothing."""
+    ext.configure(tags_settle_seconds=0)
+    held = HeldClients()
+    tagger = ReplicaTagger(held, backed_up(30.0))
+    r = reconciler(tagger=tagger)
+    ready = converge(r, raw(), uid=UID)
+    assert ready.phase == "Ready", ready.status["message"]
+    assert tagger.queued() == 3
+    assert all(tags(t, WEST) == {} for t in TABLES)  # not sent yet
+    assert [e["replica"] for e in ready.status["taggedReplicas"]] == [
+        f"{WEST}/{t}" for t in sorted(TABLES)
+    ]
+    assert region_entry(ready.status, WEST)["inShape"] is True
+
+    held.release.set()
+    assert tagger.drain(SETTLE_TIMEOUT_SECONDS)
+    for table, kind in zip(TABLES, ("users", "threads", "posts"), strict=True):
+        assert tags(table, WEST) == ownership(kind), table
+    check = r.reconcile(
+        namespace=NS, name=NAME, spec=raw(), generation=1, previous=ready.status, uid=UID
+    )
+    assert check.applied == []
+    assert check.status["taggedReplicas"] == []
+
+
+def test_without_a_backlog_the_reconcile_sends_its_replica_tags_itself(ext):
+    """A lone resource: its replicas are tagged by its own reconcile, before Ready."""
+    ext.configure(tags_settle_seconds=0)
+    held = HeldClients()
+    held.release.set()
+    tagger = ReplicaTagger(held, RateLimiter())
+    ready = converge(reconciler(tagger=tagger), raw(), uid=UID)
+    assert ready.phase == "Ready", ready.status["message"]
+    assert tagger.queued() == 0
+    assert [a.region for a in ready.applied if a.operation == "tag_resource"] == [WEST] * 3
+    for table, kind in zip(TABLES, ("users", "threads", "posts"), strict=True):
+        assert tags(table, WEST) == ownership(kind), table
