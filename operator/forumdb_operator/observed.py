@@ -235,6 +235,7 @@ class ReadMemo:
         previous: Mapping[str, Any],
         generation: int | None,
         sent_tags: Mapping[str, Mapping[str, str]] | None = None,
+        pitr_wanted: bool = False,
     ) -> ReadMemo:
         """While a spec is being provisioned (the last status: Provisioning, this generation),
         the PITR an earlier reconcile of it saw or set (ENABLED with its period, or DISABLED)
@@ -242,7 +243,10 @@ class ReadMemo:
         tags of the primary tables it made or tagged itself (`sent_tags`: table -> the tags
         sent, status.claimedTables; ListTagsOfResource: 10 a second per account, and it may
         still answer the previous set): CreateTable and TagResource answered success, so the
-        tags are as sent. The first drift check after Ready reads everything."""
+        tags are as sent. A replica the last status showed CREATING is new: it has no tags
+        (ReplicaUpdates' Create takes none; each replica is tagged in its own region), and
+        where PITR is wanted on, it is enabled without reading it first (idempotent; PITR is
+        set per replica). The first drift check after Ready reads everything."""
         memo = cls()
         if previous.get("phase") != "Provisioning" or generation is None:
             return memo
@@ -258,6 +262,11 @@ class ReadMemo:
                 if not isinstance(r, Mapping) or not r.get("region"):
                     continue
                 key = (str(table.get("name")), str(r["region"]))
+                if r.get("role") == "replica" and r.get("status") == "CREATING":
+                    memo.replica_tags[key] = {}
+                    if pitr_wanted:
+                        memo.pitr[key] = ObservedPitr(False, None)
+                    continue
                 days = r.get("pitrRecoveryPeriodDays")
                 if r.get("pitr") == "ENABLED" and isinstance(days, int):
                     memo.pitr[key] = ObservedPitr(True, days)

@@ -190,6 +190,7 @@ class Reconciler:
                     previous,
                     generation,
                     {t.name: t.tags for t in desired.tables if t.name in claimed},
+                    pitr_wanted=desired.pitr is not None and desired.pitr.enabled,
                 ),
                 tags_pending,
                 status.subscriptions_asked(previous),

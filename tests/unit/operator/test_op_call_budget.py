@@ -17,6 +17,7 @@ from op_clock import SETTLE_TIMEOUT_SECONDS, pause, reconcile_rounds
 from op_factories import ROOT, spec
 
 from forumdb_operator.awsclients import Clients
+from forumdb_operator.observed import ObservedPitr, ReadMemo
 from forumdb_operator.reconcile import LONG_WAIT_DELAY, Outcome, Reconciler
 
 NS = "ns1"
@@ -310,6 +311,37 @@ def test_provisioning_trusts_the_pitr_an_earlier_reconcile_of_the_same_spec_saw(
         assert ops(counter, "DescribeContinuousBackups") == reads, (previous["phase"], generation)
 
 
+def test_while_provisioned_sent_tags_and_new_replicas_are_known_without_reading():
+    """ReadMemo.provisioning: the primary tables' tags this resource sent (status.claimedTables)
+    and a replica the last status showed CREATING (no tags: ReplicaUpdates' Create takes none;
+    PITR enabled unread where wanted) are known without ListTagsOfResource or
+    DescribeContinuousBackups (10 a second per account each); a drift check or a new spec
+    reads them."""
+    sent = {"forum-Users": {"forumdb.io/owner": "ns1/forum"}}
+    previous = {
+        "phase": "Provisioning",
+        "observedGeneration": 1,
+        "tables": [
+            {
+                "name": "forum-Users",
+                "regions": [
+                    {"region": "us-east-1", "role": "primary", "status": "ACTIVE"},
+                    {"region": "us-west-2", "role": "replica", "status": "CREATING"},
+                ],
+            }
+        ],
+    }
+    memo = ReadMemo.provisioning(previous, 1, sent, pitr_wanted=True)
+    assert memo.tags == sent
+    assert memo.trusted == {"forum-Users"}
+    assert memo.replica_tags == {("forum-Users", "us-west-2"): {}}
+    assert memo.pitr == {("forum-Users", "us-west-2"): ObservedPitr(False, None)}
+    assert ReadMemo.provisioning(previous, 1, sent, pitr_wanted=False).pitr == {}
+    for later, generation in (({**previous, "phase": "Ready"}, 1), (previous, 2)):
+        memo = ReadMemo.provisioning(later, generation, sent, pitr_wanted=True)
+        assert (memo.tags, memo.replica_tags, memo.pitr) == ({}, {}, {})
+
+
 # A full provisioning of examples/forumdatabase.yaml, from nothing to Ready: every AWS call of
 # every reconcile, reads and writes. 143 before the create calls' answers were remembered and
 # scaling policies were looked for only where a scalable target exists, 103 after (3 reconciles
@@ -321,7 +353,8 @@ def test_provisioning_trusts_the_pitr_an_earlier_reconcile_of_the_same_spec_saw(
 # alarm by name with its tags (3 more reads at each look at the alarms): 149 measured (4
 # reconciles, twice in a row). Issue 14 again: a replica's TagResource answer is trusted (no
 # reconcile that waits for the listing), the primary tables' tags and PITR are not read again
-# while the spec is provisioned, and UpdateTable keeps the PITR read: 118 measured (3
+# while the spec is provisioned, UpdateTable keeps the PITR read, and a replica the last
+# status showed CREATING is known to have no tags and is enabled PITR unread: 112 measured (3
 # reconciles). An upper bound with room for one more reconcile that only waits on a replica
 # still CREATING (about 25 calls): the emulator's timing decides how many wait.
 PROVISIONING_CALLS = 145
@@ -363,9 +396,12 @@ def test_provisioning_the_example_stays_within_its_call_budget(ext: Any):
         and c.region == primary
     ]
     assert limited_reads == [], waits
-    # ... and in the replica's region, each replica's once, when it is ACTIVE
-    for operation in ("ListTagsOfResource", "DescribeContinuousBackups", "TagResource"):
-        assert ops(counter, operation) == 3, operation
+    # ... and in the replica's region at most once each (none where the last status showed
+    # the replica CREATING: a new replica has no tags and its PITR is enabled unread), and
+    # each replica tagged once
+    for operation in ("ListTagsOfResource", "DescribeContinuousBackups"):
+        assert ops(counter, operation) <= 3, operation
+    assert ops(counter, "TagResource") == 3
     assert len(counter) <= PROVISIONING_CALLS, sorted(calls.items())
 
 
