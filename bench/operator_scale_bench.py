@@ -60,6 +60,12 @@ def aws_calls(metrics_url: str) -> Counter[tuple[str, str, str]]:
     return out
 
 
+def gauge(metrics_url: str, name: str) -> float:
+    """One unlabelled series of the operator's /metrics (0 where absent)."""
+    found = re.search(rf"^{name} ([0-9.e+]+)$", requests.get(metrics_url, timeout=10).text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
 def load() -> str:
     return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -96,6 +102,13 @@ def run_latency(
     after = proc_stats(op.pid)
     out["cpu_to_ready_s"] = after["cpu_s"] - before["cpu_s"]
     out["load_ready"] = load()
+
+    # Replica tags queued behind the account's TagResource rate (replica_tagger): sent after
+    # Ready; the steady state starts once the queue is empty.
+    out["tags_queued"] = gauge(op.metrics_url, "forumdb_replica_tags_queued_total")
+    while gauge(op.metrics_url, "forumdb_replica_tags_pending") > 0:
+        time.sleep(0.5)
+    out["tags_sent_s"] = time.monotonic() - t0
 
     # Steady state: a window of one drift interval after every resource is Ready (and the
     # Ready reconciles' own wake-ups are over).
@@ -136,7 +149,7 @@ def report(results: list[dict[str, Any]], args: Any) -> str:
         "copy, 13 alarms, failover Manual, health every 10 s)",
         f"- latency: the emulator's latency fault on every AWS call; steady state: the "
         f"operator's `forumdb_aws_calls_total` over {args.steady_seconds:.0f} s after all Ready "
-        f"(+{args.settle:.0f} s settling)",
+        f"and every queued replica tag sent (+{args.settle:.0f} s settling)",
         "",
         "| measurement | goal | " + " | ".join(f"{r['latency']} ms" for r in results) + " |",
         "| --- | --- | " + " | ".join("---" for _ in results) + " |",
@@ -150,6 +163,11 @@ def report(results: list[dict[str, Any]], args: Any) -> str:
         f"{args.count} applied at once -> all Ready",
         "< 60 s",
         lambda r: f"{r['all_ready_s']:.1f} s",
+    )
+    row(
+        "replica tags queued behind TagResource's rate / all sent, from the apply",
+        "",
+        lambda r: f"{r['tags_queued']:.0f} / {r['tags_sent_s']:.1f} s",
     )
     row("operator peak RSS (VmHWM)", "< 200 MB", lambda r: f"{r['peak_rss_mib']:.0f} MiB")
     row(

@@ -39,6 +39,10 @@ REPLICA_TAGS_QUEUED = Counter(
     "Replica TagResource calls sent in the background because the account's TagResource rate "
     "in the region was taken (forumdb_operator.replica_tagger).",
 )
+REPLICA_TAGS_PENDING = Gauge(
+    "forumdb_replica_tags_pending",
+    "Replica TagResource calls queued and not sent yet (forumdb_operator.replica_tagger).",
+)
 MANAGED = Gauge("forumdb_managed_resources", "ForumDatabases this operator reconciles.")
 REGION_HEALTHY = Gauge(
     "forumdb_region_healthy",

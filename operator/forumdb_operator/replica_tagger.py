@@ -69,6 +69,7 @@ class ReplicaTagger:
             if key in self._pending:
                 return
             self._pending.add(key)
+            metrics.REPLICA_TAGS_PENDING.set(len(self._pending))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._run, name="replica-tagger", daemon=True
@@ -103,6 +104,7 @@ class ReplicaTagger:
             finally:
                 with self._idle:
                     self._pending.discard((action.region, str(action.params.get("ResourceArn"))))
+                    metrics.REPLICA_TAGS_PENDING.set(len(self._pending))
                     self._idle.notify_all()
 
     def _send(self, action: Action, resource: str) -> None:
