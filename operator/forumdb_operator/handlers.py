@@ -46,9 +46,11 @@ def _post(body: Mapping[str, Any], events: list[Event]) -> None:
 
 @kopf.on.create(naming.GROUP, naming.VERSION, naming.PLURAL)
 @kopf.on.update(naming.GROUP, naming.VERSION, naming.PLURAL, field="spec")
-async def spec_changed(memo: kopf.Memo, name: str, namespace: str, **_: Any) -> None:
+async def spec_changed(
+    memo: kopf.Memo, name: str, namespace: str, meta: kopf.Meta, **_: Any
+) -> None:
     """The reconcile loop does the work; a new spec only wakes it up (and the health loop)."""
-    loops.wake(memo)
+    loops.wake(memo, meta.get("generation"))
     log.info("spec changed", extra={"resource": f"{namespace}/{name}"})
 
 

@@ -50,6 +50,8 @@ T = TypeVar("T")
 
 WAKE_KEY = "forumdb_wake"
 HEALTH_WAKE_KEY = "forumdb_health_wake"
+# the generation of the spec change that set the wake (None: wake whatever was reconciled)
+WAKE_GENERATION_KEY = "forumdb_wake_generation"
 MONITOR_KEY = "forumdb_monitor"
 DEFAULT_HEALTH_INTERVAL = 10.0
 STOP_POLL = 1.0  # seconds: how often an idle loop checks whether it should stop
@@ -92,10 +94,27 @@ def wake_event(memo: Memo, key: str = WAKE_KEY) -> asyncio.Event:
     return event
 
 
-def wake(memo: Memo) -> None:
-    """A new spec: reconcile now, and check health now (a manual failover takes effect)."""
+def wake(memo: Memo, generation: int | None = None) -> None:
+    """A new spec (`generation`, where known): reconcile now, and check health now (a manual
+    failover takes effect). A reconcile of that generation already under way makes the wake
+    redundant (reconcile_loop): a new resource's loop starts its first reconcile as Kopf's
+    create handler wakes it, and a second reconcile right after would only read everything
+    again."""
+    memo[WAKE_GENERATION_KEY] = generation
     wake_event(memo).set()
     wake_event(memo, HEALTH_WAKE_KEY).set()
+
+
+def wake_reconcile(memo: Memo) -> None:
+    """Reconcile now, whatever generation the last reconcile had (the active region moved)."""
+    memo[WAKE_GENERATION_KEY] = None
+    wake_event(memo).set()
+
+
+def _redundant_wake(memo: Memo, reconciled: int | None) -> bool:
+    """The pending wake is a spec change a reconcile that has ended already saw."""
+    woken_for = memo.get(WAKE_GENERATION_KEY)
+    return woken_for is not None and reconciled is not None and woken_for <= reconciled
 
 
 def monitor(memo: Memo, namespace: str, name: str) -> health.Monitor:
@@ -184,10 +203,14 @@ async def reconcile_loop(
             if wake.is_set():
                 state.attempt = 0  # a new spec: its waits start short again
             wake.clear()
+            memo[WAKE_GENERATION_KEY] = None
             if live.meta.get("deletionTimestamp") or guard.of(memo).stop_requested():
                 break
             state.handled = _reconcile_request(live.meta)
+            generation = live.meta.get("generation")
             delay = await _reconcile_once(rt, memo, live, state, post)
+            if wake.is_set() and _redundant_wake(memo, generation):
+                wake.clear()
     finally:
         metrics.MANAGED.dec()
 
@@ -372,7 +395,7 @@ async def health_loop(rt: Runtime, memo: Memo, live: Live, stopped: Any, post: P
             )
             post(snapshot, events)
             if before is not None and checks.active_region != before:
-                wake_event(memo).set()  # the alarms follow the active region: reconcile now
+                wake_reconcile(memo)  # the alarms follow the active region: reconcile now
         except Exception as exc:  # keep checking; a Kubernetes hiccup must not end the loop
             log.exception(
                 "health check error", extra={"resource": live.resource, "cause": repr(exc)}

@@ -4,6 +4,7 @@ with a recording stand-in for the Kubernetes adapter and a scripted reconciler."
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
@@ -200,6 +201,60 @@ def test_spec_change_wakes_both_loops():
     loops.wake(memo)
     assert loops.wake_event(memo).is_set()
     assert loops.wake_event(memo, loops.HEALTH_WAKE_KEY).is_set()
+
+
+async def _reconciles_after_a_wake_during_the_first(wake_with: Callable[..., None]) -> int:
+    """Reconciles a loop makes within a second when `wake_with(memo, meta)` runs (in the event
+    loop, as Kopf's handlers do) while its first reconcile is under way."""
+    kube, stop = RecordingKube(), Stop()
+    memo: dict[str, Any] = {}
+    meta: dict[str, Any] = {"name": NAME, "namespace": NS, "uid": "u1", "generation": 1}
+    started, proceed = threading.Event(), threading.Event()
+    calls: list[Any] = []
+
+    def reconcile(**kwargs: Any) -> Outcome:
+        calls.append(kwargs["generation"])
+        started.set()
+        assert proceed.wait(GUARD)
+        return ready_outcome()  # in shape: next look after the drift interval (an hour)
+
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(
+        loops.reconcile_loop(runtime(kube, reconcile), memo, live(meta), stop, lambda *a: None)
+    )
+    assert await loop.run_in_executor(None, started.wait, GUARD)
+    wake_with(memo, meta)
+    proceed.set()
+    await asyncio.sleep(1.0)  # a wake that is not redundant has reconciled again by now
+    stop.set = True
+    await task
+    return len(calls)
+
+
+@pytest.mark.parametrize(
+    ("why", "reconciles"),
+    [
+        ("the create handler, for the spec being reconciled", 1),
+        ("a newer spec", 2),
+        ("the active region moved", 2),
+    ],
+)
+def test_a_wake_for_the_spec_being_reconciled_adds_no_reconcile(why: str, reconciles: int):
+    """Kopf's create handler wakes a new resource's loop while its first reconcile already runs
+    with that spec: no second reconcile follows at once (each reads everything again; 100 new
+    resources made 100 of them). A newer generation, or a wake for another reason, still
+    reconciles at once."""
+
+    def wake_with(memo: dict[str, Any], meta: dict[str, Any]) -> None:
+        if why == "a newer spec":
+            meta["generation"] = 2
+            loops.wake(memo, 2)
+        elif why == "the active region moved":
+            loops.wake_reconcile(memo)
+        else:
+            loops.wake(memo, 1)
+
+    assert asyncio.run(_reconciles_after_a_wake_during_the_first(wake_with)) == reconciles
 
 
 def test_the_reconcile_gets_the_region_in_force_from_the_health_monitor():
