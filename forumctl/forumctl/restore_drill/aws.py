@@ -152,11 +152,62 @@ def _newest_in_vault(
         kwargs["NextToken"] = page["NextToken"]
 
 
+def _newest_dynamodb_backup(dynamodb: Any, table: str) -> tuple[datetime, str] | None:
+    """The newest AVAILABLE backup that DynamoDB's ListBackups lists for the table.
+
+    BackupType ALL: without it ListBackups lists USER backups only (botocore DynamoDB model,
+    ListBackupsInput.BackupType: "USER - On-demand backup created by you. (The default setting
+    if no other backup types are specified.)"; "ALL - All types of on-demand backups (USER and
+    SYSTEM)."). Backups made by AWS Backup are not among them (ListBackups lists backups that
+    "weren't made with Amazon Web Services Backup"): _newest_of_resource finds those."""
+    newest: tuple[datetime, str] | None = None
+    kwargs: dict[str, Any] = {"TableName": table, "BackupType": "ALL"}
+    while True:
+        page = dynamodb.list_backups(**kwargs)
+        for b in page.get("BackupSummaries", []):
+            created = _utc(b.get("BackupCreationDateTime"))
+            if b.get("BackupStatus") == "AVAILABLE" and created is not None:
+                newest = _newer(newest, created, b["BackupArn"])
+        if not page.get("LastEvaluatedBackupArn"):
+            return newest
+        kwargs["ExclusiveStartBackupArn"] = page["LastEvaluatedBackupArn"]
+
+
+def _newest_of_resource(
+    backup: Any, table_arn: str, region: str | None
+) -> tuple[datetime, str] | None:
+    """The newest COMPLETED recovery point AWS Backup made of the table, in whichever vault
+    (ListRecoveryPointsByResource): an arn:aws:backup resource (advanced DynamoDB backup) or a
+    DynamoDB backup of type AWS_BACKUP. None as well when the caller may not list them."""
+    newest: tuple[datetime, str] | None = None
+    kwargs: dict[str, Any] = {"ResourceArn": table_arn}
+    while True:
+        try:
+            page = backup.list_recovery_points_by_resource(**kwargs)
+        except ClientError as exc:
+            if aws_code(exc) != "AccessDeniedException":
+                raise
+            log.warning(
+                "AWS Backup's recovery points of the table cannot be listed: only its "
+                "DynamoDB backups are looked at",
+                extra={"table": table_arn, "region": region, "cause": str(exc)},
+            )
+            return newest
+        for point in page.get("RecoveryPoints", []):
+            created = _utc(point.get("CreationDate"))
+            if point.get("Status") == "COMPLETED" and created is not None:
+                newest = _newer(newest, created, point["RecoveryPointArn"])
+        if not page.get("NextToken"):
+            return newest
+        kwargs["NextToken"] = page["NextToken"]
+
+
 def find_latest_recovery_point(
     backup: Any, dynamodb: Any, plan: DrillRestore, region: str | None
 ) -> None:
     """The newest completed recovery point of the source table: in the vault when one is
-    known (AWS Backup), else among the table's DynamoDB backups.
+    known (AWS Backup), else among the table's DynamoDB backups and the recovery points AWS
+    Backup made of it in any vault.
 
     In a DR region (after a failover) the vault holds cross-region copies of the primary
     region's table: their resource ARN names the same table in another region. When it holds
@@ -179,17 +230,14 @@ def find_latest_recovery_point(
                 )
         where = f"vault {plan.vault}"
     else:
-        kwargs: dict[str, Any] = {"TableName": plan.source}
-        while True:
-            page = dynamodb.list_backups(**kwargs)
-            for b in page.get("BackupSummaries", []):
-                created = _utc(b.get("BackupCreationDateTime"))
-                if b.get("BackupStatus") == "AVAILABLE" and created is not None:
-                    newest = _newer(newest, created, b["BackupArn"])
-            if not page.get("LastEvaluatedBackupArn"):
-                break
-            kwargs["ExclusiveStartBackupArn"] = page["LastEvaluatedBackupArn"]
-        where = "its DynamoDB backups (no backup vault known: --forumdb, --owner, --backup-vault)"
+        newest = _newest_dynamodb_backup(dynamodb, plan.source)
+        made_by_backup = _newest_of_resource(backup, table_arn, region)
+        if made_by_backup is not None:
+            newest = _newer(newest, *made_by_backup)
+        where = (
+            "its DynamoDB backups nor AWS Backup's recovery points of it "
+            "(no backup vault known: --forumdb, --owner, --backup-vault)"
+        )
     if newest is None:
         raise RestoreProblem(f"no completed recovery point of {plan.source} ({region}) in {where}")
     plan.restore_point, plan.recovery_point_arn = newest
