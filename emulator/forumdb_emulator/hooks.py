@@ -19,6 +19,7 @@ from . import (
     batch_faults,
     cloudwatch,
     global_tables,
+    list_backups,
     pitr,
     ratelimits,
     replication,
@@ -53,6 +54,7 @@ def install() -> None:
         global_tables.install()
         replication.install()
         pitr.install()
+        list_backups.install()
         tags.install()
         batch_faults.install()  # after pitr and replication: they see only the processed items
         transactions.install()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -132,31 +133,80 @@ def _table_name(arn: str | None) -> str | None:
     return arn.split(":table/", 1)[1].split("/", 1)[0]
 
 
+def _newest_completed(points: Iterable[dict[str, Any]]) -> tuple[datetime, str] | None:
+    """The newest COMPLETED one of AWS Backup's recovery points (either List call's entries)."""
+    newest: tuple[datetime, str] | None = None
+    for point in points:
+        if point.get("Status") == "COMPLETED":
+            newest = _newer(newest, _utc(point.get("CreationDate")), point["RecoveryPointArn"])
+    return newest
+
+
 def _newest_in_vault(
     backup: Any, vault: str, wanted: Any, by_resource_arn: str | None
 ) -> tuple[datetime, str] | None:
     """The newest COMPLETED recovery point in the vault whose resource ARN `wanted` accepts."""
-    newest: tuple[datetime, str] | None = None
     kwargs: dict[str, Any] = {"BackupVaultName": vault}
     if by_resource_arn:
         kwargs["ByResourceArn"] = by_resource_arn
-    while True:
-        page = backup.list_recovery_points_by_backup_vault(**kwargs)
-        for rp in page.get("RecoveryPoints", []):
-            created = _utc(rp.get("CreationDate"))
-            usable = rp.get("Status") == "COMPLETED" and created is not None
-            if usable and wanted(rp.get("ResourceArn")):
-                newest = _newer(newest, created, rp["RecoveryPointArn"])
-        if not page.get("NextToken"):
-            return newest
-        kwargs["NextToken"] = page["NextToken"]
+    pages = backup.get_paginator("list_recovery_points_by_backup_vault").paginate(**kwargs)
+    return _newest_completed(
+        rp
+        for page in pages
+        for rp in page.get("RecoveryPoints", [])
+        if wanted(rp.get("ResourceArn"))
+    )
+
+
+def _newest_dynamodb_backup(dynamodb: Any, table: str) -> tuple[datetime, str] | None:
+    """The newest AVAILABLE backup that DynamoDB's ListBackups lists for the table.
+
+    BackupType ALL: without it ListBackups lists USER backups only (botocore DynamoDB model,
+    ListBackupsInput.BackupType: "USER - On-demand backup created by you. (The default setting
+    if no other backup types are specified.)"; "ALL - All types of on-demand backups (USER and
+    SYSTEM)."). Backups made by AWS Backup are not among them (ListBackups lists backups that
+    "weren't made with Amazon Web Services Backup"): _newest_of_resource finds those."""
+    newest: tuple[datetime, str] | None = None
+    pages = dynamodb.get_paginator("list_backups").paginate(TableName=table, BackupType="ALL")
+    for page in pages:
+        for b in page.get("BackupSummaries", []):
+            if b.get("BackupStatus") == "AVAILABLE":
+                newest = _newer(newest, _utc(b.get("BackupCreationDateTime")), b["BackupArn"])
+    return newest
+
+
+def _points_of_resource(backup: Any, table_arn: str) -> Iterator[dict[str, Any]]:
+    """AWS Backup's recovery points of the table, in whichever vault."""
+    pages = backup.get_paginator("list_recovery_points_by_resource").paginate(ResourceArn=table_arn)
+    for page in pages:
+        yield from page.get("RecoveryPoints", [])
+
+
+def _newest_of_resource(
+    backup: Any, table_arn: str, region: str | None
+) -> tuple[datetime, str] | None:
+    """The newest COMPLETED recovery point AWS Backup made of the table, in whichever vault
+    (ListRecoveryPointsByResource): an arn:aws:backup resource (advanced DynamoDB backup) or a
+    DynamoDB backup of type AWS_BACKUP. None as well when the caller may not list them."""
+    try:
+        return _newest_completed(_points_of_resource(backup, table_arn))
+    except ClientError as exc:
+        if aws_code(exc) != "AccessDeniedException":
+            raise
+        log.warning(
+            "AWS Backup's recovery points of the table cannot be listed: only its "
+            "DynamoDB backups are looked at",
+            extra={"table": table_arn, "region": region, "cause": str(exc)},
+        )
+        return None
 
 
 def find_latest_recovery_point(
     backup: Any, dynamodb: Any, plan: DrillRestore, region: str | None
 ) -> None:
     """The newest completed recovery point of the source table: in the vault when one is
-    known (AWS Backup), else among the table's DynamoDB backups.
+    known (AWS Backup), else among the table's DynamoDB backups and the recovery points AWS
+    Backup made of it in any vault.
 
     In a DR region (after a failover) the vault holds cross-region copies of the primary
     region's table: their resource ARN names the same table in another region. When it holds
@@ -179,17 +229,14 @@ def find_latest_recovery_point(
                 )
         where = f"vault {plan.vault}"
     else:
-        kwargs: dict[str, Any] = {"TableName": plan.source}
-        while True:
-            page = dynamodb.list_backups(**kwargs)
-            for b in page.get("BackupSummaries", []):
-                created = _utc(b.get("BackupCreationDateTime"))
-                if b.get("BackupStatus") == "AVAILABLE" and created is not None:
-                    newest = _newer(newest, created, b["BackupArn"])
-            if not page.get("LastEvaluatedBackupArn"):
-                break
-            kwargs["ExclusiveStartBackupArn"] = page["LastEvaluatedBackupArn"]
-        where = "its DynamoDB backups (no backup vault known: --forumdb, --owner, --backup-vault)"
+        newest = _newest_dynamodb_backup(dynamodb, plan.source)
+        made_by_backup = _newest_of_resource(backup, table_arn, region)
+        if made_by_backup is not None:
+            newest = _newer(newest, *made_by_backup)
+        where = (
+            "its DynamoDB backups nor AWS Backup's recovery points of it "
+            "(no backup vault known: --forumdb, --owner, --backup-vault)"
+        )
     if newest is None:
         raise RestoreProblem(f"no completed recovery point of {plan.source} ({region}) in {where}")
     plan.restore_point, plan.recovery_point_arn = newest
@@ -221,15 +268,10 @@ def describe_recovery_point(
 
 def _vault_of(backup: Any, table_arn: str, arn: str) -> str | None:
     """The vault that holds recovery point `arn` of the table (ListRecoveryPointsByResource)."""
-    kwargs: dict[str, Any] = {"ResourceArn": table_arn}
-    while True:
-        page = backup.list_recovery_points_by_resource(**kwargs)
-        for point in page.get("RecoveryPoints", []):
-            if point.get("RecoveryPointArn") == arn:
-                return str(point["BackupVaultName"])
-        if not page.get("NextToken"):
-            return None
-        kwargs["NextToken"] = page["NextToken"]
+    for point in _points_of_resource(backup, table_arn):
+        if point.get("RecoveryPointArn") == arn:
+            return str(point["BackupVaultName"])
+    return None
 
 
 def _describe_backup_point(

@@ -88,7 +88,8 @@ def _parse_time(_ctx: click.Context, _param: click.Parameter, value: str | None)
     "--latest-recovery-point",
     is_flag=True,
     help="Restore the newest completed recovery point of each table (the default): from "
-    "the operator's backup vault when known, else from the table's DynamoDB backups.",
+    "the operator's backup vault when known, else from the table's DynamoDB backups and "
+    "AWS Backup's recovery points of it in any vault.",
 )
 @click.option(
     "--backup-vault", help="Vault to take recovery points from (default: the operator's)."

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from harness.alarms import user_errors_alarm
 from harness.emulator_support import EAST
 
 WEST = "us-west-2"
@@ -87,16 +88,7 @@ def test_deleting_an_alarm_deletes_its_tags(ext):
     """An alarm made again under the name of a deleted one starts without tags (AWS deletes a
     resource's tags with it; moto kept them by ARN)."""
     cloudwatch = ext.client("cloudwatch", EAST)
-    alarm = {
-        "AlarmName": "forumdb-account/UserErrors",
-        "Namespace": "AWS/DynamoDB",
-        "MetricName": "UserErrors",
-        "Statistic": "Sum",
-        "Period": 300,
-        "EvaluationPeriods": 1,
-        "Threshold": 10.0,
-        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-    }
+    alarm = user_errors_alarm(AlarmName="forumdb-account/UserErrors")
     cloudwatch.put_metric_alarm(**alarm, Tags=[{"Key": "forumdb.io/user/a", "Value": "x"}])
     (found,) = cloudwatch.describe_alarms(AlarmNames=[alarm["AlarmName"]])["MetricAlarms"]
     arn = found["AlarmArn"]

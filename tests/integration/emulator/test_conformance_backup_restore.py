@@ -87,7 +87,7 @@ def test_recovery_points_are_aws_backup_resources_while_advanced_backup_is_on(fo
         "RecoveryPoints"
     ]
     assert point["RecoveryPointArn"] == started["RecoveryPointArn"]
-    # BackupType: ListBackups lists USER backups unless asked (API reference; moto >= 5.2.6)
+    # BackupType: ListBackups lists USER backups unless asked (botocore model; list_backups.py)
     listed = forum.client("dynamodb", EAST).list_backups(TableName=TABLE, BackupType="AWS_BACKUP")[
         "BackupSummaries"
     ]
@@ -109,6 +109,27 @@ def test_recovery_points_are_dynamodb_backups_while_advanced_backup_is_off(forum
     assert (summary["BackupArn"], summary["BackupType"]) == (arn, "AWS_BACKUP")
     dynamodb.restore_table_from_backup(TargetTableName="restored", BackupArn=arn)
     assert dynamodb.scan(TableName="restored")["Count"] == 2
+
+
+def test_list_backups_lists_the_backup_type_asked_for_user_by_default(forum):
+    """ListBackups lists the BackupType asked for (botocore DynamoDB model, ListBackupsInput):
+    "USER - On-demand backup created by you. (The default setting if no other backup types are
+    specified.)" and "ALL - All types of on-demand backups (USER and SYSTEM)", so neither the
+    default nor ALL lists the AWS_BACKUP backup AWS Backup made (advanced backup off)."""
+    _advanced(forum, False)
+    made_by_backup = _backed_up(forum)
+    dynamodb = forum.client("dynamodb", EAST)
+    user = dynamodb.create_backup(TableName=TABLE, BackupName="by-hand")["BackupDetails"]
+
+    def listed(**kwargs: str) -> set[tuple[str, str]]:
+        summaries = dynamodb.list_backups(TableName=TABLE, **kwargs)["BackupSummaries"]
+        return {(s["BackupArn"], s["BackupType"]) for s in summaries}
+
+    assert listed() == {(user["BackupArn"], "USER")}
+    assert listed(BackupType="USER") == {(user["BackupArn"], "USER")}
+    assert listed(BackupType="ALL") == {(user["BackupArn"], "USER")}
+    assert listed(BackupType="SYSTEM") == set()
+    assert listed(BackupType="AWS_BACKUP") == {(made_by_backup, "AWS_BACKUP")}
 
 
 def test_restore_table_from_backup_refuses_an_aws_backup_recovery_point(forum):

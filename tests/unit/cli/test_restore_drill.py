@@ -121,6 +121,38 @@ def test_drill_takes_the_newest_recovery_point_of_the_operators_vault(
     assert len(_tables(deployment)) == 6  # kept
 
 
+@pytest.mark.parametrize("advanced", [True, False], ids=["advanced", "not-advanced"])
+def test_without_a_vault_the_drill_finds_the_recovery_points_aws_backup_made(
+    deployment: Any, moto: Any, advanced: bool
+) -> None:
+    """No vault known (no --forumdb, --owner, --backup-vault) and the tables' only backups made
+    by AWS Backup into a vault the drill does not know: DynamoDB's ListBackups does not list
+    them (USER backups by default; ALL is USER and SYSTEM), AWS Backup's
+    ListRecoveryPointsByResource does, advanced (arn:aws:backup) or not (a DynamoDB backup of
+    type AWS_BACKUP)."""
+    backup = pytest.importorskip("boto3").client("backup", region_name=REGION)
+    backup.update_region_settings(ResourceTypeManagementPreference={"DynamoDB": advanced})
+    arns = [deployment.describe_table(TableName=n)["Table"]["TableArn"] for n in SOURCES]
+    plan = daily_backup_plan(
+        backup, plan_name="someone-elses-plan", vault="someone-elses-vault", resources=arns
+    )
+    moto.run_backup_plan_now(plan.plan_id)
+    points = backup.list_recovery_points_by_backup_vault(BackupVaultName="someone-elses-vault")[
+        "RecoveryPoints"
+    ]
+    assert len(points) == len(SOURCES)
+    report = _drill("--method", "recovery-point")
+    assert report["ok"] is True, report
+    assert {r["recoveryPointArn"] for r in report["tables"]} == {
+        p["RecoveryPointArn"] for p in points
+    }
+    for row in report["tables"]:
+        assert row["ok"] is True, row
+        assert row["sourceCount"] == row["restoredCount"] == COUNTS[row["kind"]]
+        assert (row["restoreJobId"] is not None) is advanced
+    assert _tables(deployment) == SOURCES
+
+
 def test_drill_fails_with_the_reason_when_restored_content_differs(
     deployment: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

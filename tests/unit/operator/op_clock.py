@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from forumdb_operator.reconcile import Outcome, Reconciler
 
 PAUSE_CAP_SECONDS = 0.25  # the longest wait between two reconciles in a unit test
 SETTLE_TIMEOUT_SECONDS = 45.0  # reconciles of one convergence, at most this long
@@ -28,3 +32,28 @@ def pause(requeue_after: float | None) -> None:
     """Wait before the next reconcile as the operator would (requeue_after), capped."""
     if requeue_after:
         time.sleep(min(requeue_after, PAUSE_CAP_SECONDS))
+
+
+def settle_outcomes(
+    r: Reconciler,
+    *,
+    namespace: str,
+    name: str,
+    spec: dict[str, Any],
+    previous: dict[str, Any],
+    uid: str,
+) -> list[Outcome]:
+    """Reconciles generation 1, pausing as the operator would, until nothing is left to wait
+    for (requeue_after None): every outcome, in order. Fails with the last status message when
+    that takes longer than SETTLE_TIMEOUT_SECONDS."""
+    outs: list[Outcome] = []
+    for _ in reconcile_rounds():
+        out = r.reconcile(
+            namespace=namespace, name=name, spec=spec, generation=1, previous=previous, uid=uid
+        )
+        outs.append(out)
+        previous = out.status
+        if out.requeue_after is None:
+            return outs
+        pause(out.requeue_after)
+    raise AssertionError(previous.get("message"))

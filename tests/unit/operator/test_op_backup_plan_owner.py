@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from op_calls import CallCounter
-from op_clock import pause, reconcile_rounds
+from op_clock import pause, reconcile_rounds, settle_outcomes
 from op_factories import desired_of, in_shape, spec
 
 from forumdb import naming
@@ -43,16 +43,22 @@ def _raw(**changes: Any) -> dict[str, Any]:
 
 
 def settle(r: Reconciler, raw: dict[str, Any], previous: dict[str, Any], uid: str = UID) -> Outcome:
-    out = None
-    for _ in reconcile_rounds():
-        out = r.reconcile(
-            namespace=NS, name=NAME, spec=raw, generation=1, previous=previous, uid=uid
-        )
-        previous = out.status
-        if out.requeue_after is None:
-            return out
-        pause(out.requeue_after)
-    raise AssertionError(previous.get("message"))
+    """Reconciles until nothing is left to wait for: the last outcome."""
+    return settle_outcomes(r, namespace=NS, name=NAME, spec=raw, previous=previous, uid=uid)[-1]
+
+
+def settle_forgetting_backups(raw: dict[str, Any], ready: Outcome) -> tuple[Outcome, CallCounter]:
+    """A new reconciler, its calls counted, settles again from `ready`'s status without
+    status.backups (what it knew of the plan): Ready, with the same plan. (The outcome, the
+    calls.)"""
+    plan_id = ready.status["backups"]["planId"]
+    counter = CallCounter()
+    r = Reconciler(counter.wrap(Clients()))
+    forgotten = {k: v for k, v in ready.status.items() if k != "backups"}
+    again = settle(r, raw, forgotten)
+    assert again.phase == "Ready", again.status["message"]
+    assert again.status["backups"]["planId"] == plan_id
+    return again, counter
 
 
 def condition(out: Outcome, kind: str) -> dict[str, Any]:
@@ -168,12 +174,7 @@ def test_its_own_plan_is_found_by_its_tags_when_the_status_lost_its_id(ext: Any)
     assert tags[naming.TAG_OWNER] == f"{NS}/{NAME}"
     assert tags[naming.TAG_OWNER_UID] == UID
 
-    counter = CallCounter()
-    r = Reconciler(counter.wrap(Clients()))
-    forgotten = {k: v for k, v in ready.status.items() if k != "backups"}
-    again = settle(r, raw, forgotten)
-    assert again.phase == "Ready", again.status["message"]
-    assert again.status["backups"]["planId"] == plan_id
+    _, counter = settle_forgetting_backups(raw, ready)
     assert counter.by_operation()["backup:ListTags"] == 1
     assert not [c for c in counter.writes if c.service == "backup"], counter.writes
 
@@ -202,12 +203,7 @@ def test_its_own_plan_is_chosen_beside_a_foreign_one_of_the_same_name(ext: Any):
         plan_id,
     ]
 
-    counter = CallCounter()
-    r = Reconciler(counter.wrap(Clients()))
-    forgotten = {k: v for k, v in ready.status.items() if k != "backups"}
-    again = settle(r, raw, forgotten)
-    assert again.phase == "Ready", again.status["message"]
-    assert again.status["backups"]["planId"] == plan_id
+    _, counter = settle_forgetting_backups(raw, ready)
     assert [c for c in counter.writes if c.params.get("BackupPlanId") == other] == []
 
 

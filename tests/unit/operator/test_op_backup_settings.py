@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from op_calls import CallCounter
-from op_clock import pause, reconcile_rounds
+from op_clock import settle_outcomes
 from op_factories import desired, in_shape, spec
 
 from forumdb_operator import status
@@ -31,17 +31,7 @@ def _raw() -> dict[str, Any]:
 
 def settle(r: Reconciler, raw: dict[str, Any], previous: dict[str, Any]) -> list[Outcome]:
     """Reconciles until nothing is left to wait for (requeue_after None); every outcome."""
-    outs: list[Outcome] = []
-    for _ in reconcile_rounds():
-        out = r.reconcile(
-            namespace=NS, name=NAME, spec=raw, generation=1, previous=previous, uid=UID
-        )
-        outs.append(out)
-        previous = out.status
-        if out.requeue_after is None:
-            return outs
-        pause(out.requeue_after)
-    raise AssertionError(previous.get("message"))
+    return settle_outcomes(r, namespace=NS, name=NAME, spec=raw, previous=previous, uid=UID)
 
 
 def condition(out: Outcome, kind: str) -> dict[str, Any]:

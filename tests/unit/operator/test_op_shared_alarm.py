@@ -14,6 +14,7 @@ from op_factories import spec
 from forumdb import naming
 from forumdb_operator.awsclients import Clients
 from forumdb_operator.reconcile import Outcome, Reconciler
+from harness.alarms import user_errors_alarm
 
 NS = "ns1"
 EAST = "us-east-1"
@@ -97,15 +98,7 @@ def test_disabling_alarms_leaves_the_shared_alarm_to_the_others(ext):
 
 
 def test_the_per_resource_alarm_of_earlier_versions_goes_where_it_is_ours(ext):
-    legacy = {
-        "Namespace": "AWS/DynamoDB",
-        "MetricName": "UserErrors",
-        "Statistic": "Sum",
-        "Period": 300,
-        "EvaluationPeriods": 1,
-        "Threshold": 10.0,
-        "ComparisonOperator": "GreaterThanOrEqualToThreshold",
-    }
+    legacy = user_errors_alarm()
     mine = naming.account_alarm_name(NS, "a", "UserErrors")
     others = naming.account_alarm_name(NS, "b", "UserErrors")
     for name in (mine, others):

@@ -1,0 +1,41 @@
+"""ListBackups honours BackupType, which moto 5.2.5 ignores (it lists every type).
+
+The botocore DynamoDB model (2012-08-10), ListBackupsInput.BackupType (enum BackupTypeFilter
+USER | SYSTEM | AWS_BACKUP | ALL):
+- "USER - On-demand backup created by you. (The default setting if no other backup types are
+  specified.)": no BackupType lists USER backups only;
+- "SYSTEM - On-demand backup automatically created by DynamoDB.";
+- "ALL - All types of on-demand backups (USER and SYSTEM).": not AWS_BACKUP.
+AWS_BACKUP, a value of the enum the text does not describe, lists the backups of that type,
+as moto's own type filter would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from moto.dynamodb.responses import DynamoHandler, DynamoResult
+
+from .global_tables import backend, wrap_when_active
+
+DEFAULT_TYPE = "USER"
+TYPES_LISTED: dict[str, frozenset[str]] = {
+    "USER": frozenset({"USER"}),
+    "SYSTEM": frozenset({"SYSTEM"}),
+    "AWS_BACKUP": frozenset({"AWS_BACKUP"}),
+    "ALL": frozenset({"USER", "SYSTEM"}),
+}
+
+
+def install() -> None:
+    wrap_when_active(DynamoHandler, "list_backups", _list_backups)
+
+
+def _list_backups(original: Callable[..., Any], self: DynamoHandler) -> Any:
+    # an unknown value never gets here: botocore validates the enum on the client side
+    wanted = TYPES_LISTED.get(self.body.get("BackupType") or DEFAULT_TYPE)
+    if wanted is None:
+        return original(self)
+    backups = backend(self.current_account, self.region).list_backups(self.body.get("TableName"))
+    return DynamoResult({"BackupSummaries": [b.summary for b in backups if b.type in wanted]})
