@@ -180,6 +180,11 @@ class Observed:
             plan_id=b.plan_id if b else None,
             selection_id=b.selection_id if b else None,
             topic_arn=a.topic_arn if a else None,
+            alarm_regions=frozenset(
+                r for r, found in (a.other_alarms if a else {}).items() if found
+            )
+            if a
+            else None,
         )
 
 
@@ -874,7 +879,13 @@ class Observer:
         a = desired.alarms
         assert a is not None
         out = ObservedAlarms()
+        seen_in = known.alarm_regions if known is not None else None
         for region in a.regions or (a.region,):
+            if seen_in is not None and region not in seen_in and region not in a.alarm_regions:
+                # No alarm of ours there at the last look, and none wanted: nothing to remove.
+                # (ReplicationLatency alarms move with the active region; the region they
+                # leave is in the last status until a look finds it empty.)
+                continue
             found: dict[str, dict[str, Any]] = {}
             for page in self._pages(
                 "cloudwatch",

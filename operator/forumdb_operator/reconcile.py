@@ -11,7 +11,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from forumdb_operator import awsclients, errors, immutable, metrics, status
@@ -522,7 +522,10 @@ class Reconciler:
                 obs = self.observer.observe(
                     desired,
                     resolve_kms=False,
-                    remembered=Remembered.from_status(previous, desired),
+                    # every region's alarms: deletion removes ours wherever they are
+                    remembered=replace(
+                        Remembered.from_status(previous, desired), alarm_regions=None
+                    ),
                     account_settings=False,
                 )
                 obs.claimed = frozenset(previous.get(CLAIMED_KEY) or [])

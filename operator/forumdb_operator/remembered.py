@@ -21,10 +21,14 @@ class Remembered:
     plan_id: str | None = None
     selection_id: str | None = None
     topic_arn: str | None = None
+    # Regions the last look found the resource's alarms in (status.alarms.items); None: not
+    # known (an earlier operator's status, or deletion), every region of the resource is read.
+    alarm_regions: frozenset[str] | None = None
 
     @classmethod
     def from_status(cls, status: Mapping[str, Any] | None, desired: DesiredState) -> Remembered:
-        """status.backups (vaultArn, copyVaultArn, planId, selectionId), status.alarms.topicArn."""
+        """status.backups (vaultArn, copyVaultArn, planId, selectionId), status.alarms
+        (topicArn, and the regions of its items)."""
         status = status or {}
         backups = status.get("backups") if isinstance(status.get("backups"), Mapping) else {}
         alarms = status.get("alarms") if isinstance(status.get("alarms"), Mapping) else {}
@@ -40,7 +44,14 @@ class Remembered:
             plan_id=_text(backups.get("planId")),
             selection_id=_text(backups.get("selectionId")),
             topic_arn=_text(alarms.get("topicArn")),
+            alarm_regions=_regions_of(alarms.get("items")),
         )
+
+
+def _regions_of(items: Any) -> frozenset[str] | None:
+    if not isinstance(items, list):
+        return None
+    return frozenset(str(x["region"]) for x in items if isinstance(x, Mapping) and x.get("region"))
 
 
 def _text(value: Any) -> str | None:

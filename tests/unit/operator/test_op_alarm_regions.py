@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+from op_calls import CallCounter
 from op_clock import SETTLE_TIMEOUT_SECONDS, pause, reconcile_rounds
 from op_factories import spec
 
@@ -139,3 +140,43 @@ def test_a_spec_topic_of_another_region_is_no_action_of_the_moved_alarms(ext):
     assert all(a["AlarmActions"] == [topic] for a in alarms(EAST).values())
     (cond,) = [c for c in ready.status["conditions"] if c["type"] == "AlarmsConfigured"]
     assert f"the alarms in {WEST} notify no one" in cond["message"]
+
+
+def test_alarms_are_looked_for_where_wanted_or_last_seen_and_everywhere_on_deletion(ext):
+    """A drift check lists the resource's alarms (DescribeAlarms by prefix) in the regions that
+    hold wanted alarms or held ours at the last look (status.alarms.items), not in every
+    region of the resource: one read less per check for the example (issue 14). An earlier
+    operator's status (no items) and deletion look in every region."""
+    counter = CallCounter()
+    r = Reconciler(counter.wrap(Clients()))
+    raw = lean(alarms={"enabled": True})
+    ready = converge(r, raw, None, None)
+    assert ready.phase == "Ready", ready.status["message"]
+
+    def looked_in(previous: dict[str, Any]) -> set[str]:
+        counter.reset()
+        r.reconcile(namespace=NS, name=NAME, spec=raw, generation=1, previous=previous)
+        return {
+            c.region
+            for c in counter.calls
+            if c.operation == "DescribeAlarms" and "AlarmNamePrefix" in c.params
+        }
+
+    assert looked_in(ready.status) == {EAST}
+    listed_west = {
+        **ready.status,
+        "alarms": {**ready.status["alarms"], "items": [{"name": f"{PREFIX}x", "region": WEST}]},
+    }
+    assert looked_in(listed_west) == {EAST, WEST}
+    unlisted = {k: v for k, v in ready.status["alarms"].items() if k != "items"}
+    assert looked_in({**ready.status, "alarms": unlisted}) == {EAST, WEST}
+
+    counter.reset()
+    raw_delete = {**raw, "deletionPolicy": "Delete"}
+    deleting = r.delete(namespace=NS, name=NAME, spec=raw_delete, previous=ready.status)
+    assert deleting.status["phase"] == "Deleting"
+    assert {
+        c.region
+        for c in counter.calls
+        if c.operation == "DescribeAlarms" and "AlarmNamePrefix" in c.params
+    } == {EAST, WEST}

@@ -39,10 +39,12 @@ DRIFT_CHECK: dict[str, Counter[str]] = {
             "backup:ListRecoveryPointsByBackupVault": 1,
             # the account's advanced DynamoDB backup setting, which the copies need (issue 13)
             "backup:DescribeRegionSettings": 1,
-            # AlarmNamePrefix: the resource's own, in each of its regions (ReplicationLatency
-            # alarms follow the active region; ours left in another are found and removed);
-            # and the shared account-level UserErrors alarm by its name, with its user tags
-            "cloudwatch:DescribeAlarms": 3,
+            # AlarmNamePrefix: the resource's own, in each region that holds wanted alarms or
+            # held ours at the last look (status.alarms.items: ReplicationLatency alarms follow
+            # the active region; ours left in another are found and removed), here the
+            # primary's only; and the shared account-level UserErrors alarm by its name, with
+            # its user tags
+            "cloudwatch:DescribeAlarms": 2,
             "cloudwatch:ListTagsForResource": 1,
             # no auto scaling read: on-demand tables can hold no leftovers to remove
         }
@@ -61,7 +63,8 @@ DRIFT_CHECK: dict[str, Counter[str]] = {
             "backup:GetBackupSelection": 1,
             "backup:ListRecoveryPointsByBackupVault": 1,
             "backup:DescribeRegionSettings": 1,
-            "cloudwatch:DescribeAlarms": 4,  # each region, and the shared alarm by name
+            # the primary's (no other region held ours at the last look), the shared by name
+            "cloudwatch:DescribeAlarms": 2,
             "cloudwatch:ListTagsForResource": 1,  # the shared alarm's users
             # the operator's topic by its ARN in each region (alarms need a topic of their own
             # region; one a failover left is removed on deletion)
