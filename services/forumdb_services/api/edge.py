@@ -1,0 +1,222 @@
+"""The edge cache: whole GET answers replayed by the bridge without entering Flask.
+
+A GET of a record or of a list page is answered from one of the collection's encoded answers
+(`answers.py`); the rest of Flask's answer is a function of the request's method, path and
+query, of whether its If-None-Match names the answer's tag, and of its request id. The app
+says so for such an answer (`mark_reusable`, a `Reusable` in the environ), and the bridge
+keeps what Flask produced (status, headers, body) under (method, path, query). The next
+such request is answered on the event loop, as Flask answered it, with a request id of its
+own, for as long as the collection still keeps that very answer (`peek_memoized`: the
+freshness check of the answer cache, which sees every write by this worker or another
+process). It gets the same access line and metrics as any request.
+
+Everything else goes to Flask: another method, a path or query nobody marked, an answer
+that is not current, a request with a body, credentials (Authorization, Cookie), an
+Upgrade, or a head the request guard would refuse; and in DynamoDB mode every request
+(nothing is kept there to peek at). Only 200 and 304 answers that match the answer they
+were marked with are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.http import parse_etags
+
+from forumdb_services.api.guard import REJECTION_KEY, RequestLimits, head_rejection
+from forumdb_services.api.observability import REQUEST_ID_HEADER, RequestRecorder, request_id_for
+from forumdb_services.api.runtime import Generation, StoreRuntime
+from forumdb_services.storage import NOT_KEPT, Collection
+
+if TYPE_CHECKING:
+    from forumdb_services.api.answers import Answer
+
+log = logging.getLogger("forumdb.api.edge")
+
+Headers = list[tuple[str, str]]
+# (method, path as granian gives it, query string)
+Key = tuple[str, str, str]
+
+REUSABLE_KEY = "forumdb.reusable"
+METHODS = frozenset({"GET", "HEAD"})
+# Requests that never use the cache, nor fill it: a body, credentials, a protocol switch.
+_PASSING_HEADERS = (
+    "CONTENT_LENGTH",
+    "HTTP_TRANSFER_ENCODING",
+    "HTTP_AUTHORIZATION",
+    "HTTP_COOKIE",
+    "HTTP_UPGRADE",
+    REJECTION_KEY,
+)
+# Answers with these headers are not replayed (none of the marked views sets them).
+_UNREPLAYABLE_HEADERS = frozenset({"set-cookie", "connection", "vary"})
+MAX_ENTRIES = 4096
+_REQUEST_ID_NAME = REQUEST_ID_HEADER.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Reusable:
+    """Left in the environ by the app (`mark_reusable`): this answer is made from `answer`,
+    which `collection` keeps under `memo_key`, with the request's path and query."""
+
+    collection: Collection
+    memo_key: Hashable
+    answer: Answer
+    generation: Generation
+    route: str
+    path: str
+
+
+def mark_reusable(environ: dict[str, Any], reusable: Reusable) -> None:
+    environ[REUSABLE_KEY] = reusable
+
+
+@dataclass(frozen=True, slots=True)
+class _Replay:
+    """One answer as Flask produced it; `id_at`: where its X-Request-Id header is."""
+
+    status: int
+    headers: Headers
+    body: bytes
+    id_at: int
+
+
+@dataclass(slots=True)
+class _Entry:
+    source: Reusable
+    etag: str | None
+    # By whether the request's If-None-Match named the tag: the 200 and the 304.
+    replays: dict[bool, _Replay] = field(default_factory=dict)
+
+
+def _passes_by(environ: dict[str, Any]) -> bool:
+    return any(name in environ for name in _PASSING_HEADERS)
+
+
+def _not_modified(environ: dict[str, Any], tag: str | None) -> bool:
+    # answers.not_modified, on the environ: werkzeug's parse of If-None-Match, as
+    # `request.if_none_match` makes it.
+    if tag is None or "HTTP_IF_NONE_MATCH" not in environ:
+        return False
+    return parse_etags(environ["HTTP_IF_NONE_MATCH"]).contains_weak(tag)
+
+
+class EdgeCache:
+    """Whole answers of one worker, kept and replayed on its event loop (see the module)."""
+
+    def __init__(
+        self, runtime: StoreRuntime, recorder: RequestRecorder, limits: RequestLimits
+    ) -> None:
+        self._runtime = runtime
+        self._recorder = recorder
+        self._limits = limits
+        self._entries: dict[Key, _Entry] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def known(self, key: Key) -> bool:
+        """Whether an answer is kept under `key` (a cheap test before building an environ)."""
+        return key in self._entries
+
+    def answer(self, key: Key, environ: dict[str, Any]) -> tuple[int, Headers, bytes] | None:
+        """The kept answer to this request, when it is still what Flask would answer; None
+        sends the request to Flask. Records the request's metrics and access line."""
+        started = time.perf_counter()
+        entry = self._entries.get(key)
+        if entry is None or _passes_by(environ):
+            return None
+        if head_rejection(environ, self._limits) is not None:
+            return None  # the guard's error is Flask's to answer
+        source = entry.source
+        generation = self._runtime.hold_current()
+        if generation is None:
+            return None
+        try:
+            if generation is not source.generation:
+                self._drop(key, entry)
+                return None
+            current = source.collection.peek_memoized(source.memo_key)
+            if current is not source.answer:
+                if current is not NOT_KEPT:
+                    self._drop(key, entry)  # overtaken by a newer answer
+                return None  # (NOT_KEPT: not current, or another thread holds the store)
+            replay = entry.replays.get(_not_modified(environ, source.answer.tag))
+            if replay is None:
+                return None  # Flask answers it first (the 304 of a kept 200, or the other way)
+            request_id = request_id_for(environ)
+            headers = list(replay.headers)
+            headers[replay.id_at] = (REQUEST_ID_HEADER, request_id)
+            self._recorder.record(
+                method=key[0],
+                path=source.path,
+                route=source.route,
+                status=replay.status,
+                duration=time.perf_counter() - started,
+                request_id=request_id,
+                generation=generation.number,
+            )
+            return replay.status, headers, replay.body
+        finally:
+            generation.release()
+
+    def keep(
+        self, key: Key, environ: dict[str, Any], status: int, headers: Headers, body: bytes
+    ) -> None:
+        """Keeps Flask's answer to this request, if the app marked it reusable and it is the
+        answer it was marked with."""
+        source: Reusable | None = environ.get(REUSABLE_KEY)
+        if source is None or key[0] not in METHODS or _passes_by(environ):
+            return
+        replay = self._replay(key[0], source, environ, status, headers, body)
+        if replay is None:
+            return
+        # Only while the collection still keeps that answer: a write since leaves it out.
+        if source.collection.peek_memoized(source.memo_key) is not source.answer:
+            return
+        entry = self._entries.get(key)
+        if entry is None or entry.source.answer is not source.answer:
+            if entry is None and len(self._entries) >= MAX_ENTRIES:
+                self._entries.clear()  # keys come from clients: bounded
+            tag = source.answer.tag
+            entry = self._entries[key] = _Entry(source, f'"{tag}"' if tag is not None else None)
+        entry.replays[status == 304] = replay
+
+    def _replay(
+        self,
+        method: str,
+        source: Reusable,
+        environ: dict[str, Any],
+        status: int,
+        headers: Headers,
+        body: bytes,
+    ) -> _Replay | None:
+        """Flask's answer as a replay, or None when it is not plainly the marked answer."""
+        not_modified = _not_modified(environ, source.answer.tag)
+        if status != (304 if not_modified else 200):
+            return None
+        expected = b"" if not_modified or method == "HEAD" else source.answer.body
+        if body != expected:
+            return None
+        etag = f'"{source.answer.tag}"' if source.answer.tag is not None else None
+        etags = []
+        ids = []
+        for i, (name, value) in enumerate(headers):
+            lowered = name.lower()
+            if lowered in _UNREPLAYABLE_HEADERS:
+                return None
+            if lowered == "etag":
+                etags.append(value)
+            elif lowered == _REQUEST_ID_NAME:
+                ids.append(i)
+        if etags != ([] if etag is None else [etag]) or len(ids) != 1:
+            return None
+        return _Replay(status, list(headers), body, ids[0])
+
+    def _drop(self, key: Key, entry: _Entry) -> None:
+        if self._entries.get(key) is entry:
+            del self._entries[key]
