@@ -34,7 +34,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.exceptions import BadRequest, RequestTimeout
 
-from forumdb_services.api.edge import EdgeCache
+from forumdb_services.api.edge import EdgeCache, request_key
 from forumdb_services.api.guard import REJECTION_KEY, Rejection, RequestGuard
 from forumdb_services.api.observability import RECORDER_KEY
 from forumdb_services.api.runtime import EXTENSION_KEY, StoreRuntime
@@ -247,7 +247,7 @@ class WSGIBridge:
             return  # websockets are off in granian's settings
         environ = self.environ(scope)
         edge = self.edge
-        key = (scope.method, scope.path, scope.query_string)
+        key = request_key(environ)
         if edge is not None and edge.known(key):
             try:
                 kept = edge.answer(key, environ)

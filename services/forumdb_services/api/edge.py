@@ -4,7 +4,7 @@ A GET of a record or of a list page is answered from one of the collection's enc
 (`answers.py`); the rest of Flask's answer is a function of the request's method, path and
 query, of whether its If-None-Match names the answer's tag, and of its request id. The app
 says so for such an answer (`mark_reusable`, a `Reusable` in the environ), and the bridge
-keeps what Flask produced (status, headers, body) under (method, path, query). The next
+keeps what Flask produced (status, headers, body) under (method, path, query, host). The next
 such request is answered on the event loop, as Flask answered it, with a request id of its
 own, for as long as the collection still keeps that very answer (`peek_memoized`: the
 freshness check of the answer cache, which sees every write by this worker or another
@@ -38,8 +38,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("forumdb.api.edge")
 
 Headers = list[tuple[str, str]]
-# (method, path as granian gives it, query string)
-Key = tuple[str, str, str]
+# What Flask's answer to a marked request depends on besides the kept answer, If-None-Match
+# and X-Request-Id: the method, path and query, and the host and scheme Flask binds its URL
+# adapter to (an odd Host header can make it a 400).
+Key = tuple[str, str, str, str | None, str]
 
 REUSABLE_KEY = "forumdb.reusable"
 METHODS = frozenset({"GET", "HEAD"})
@@ -93,6 +95,16 @@ class _Entry:
     replays: dict[bool, _Replay] = field(default_factory=dict)
 
 
+def request_key(environ: dict[str, Any]) -> Key:
+    return (
+        environ["REQUEST_METHOD"],
+        environ["PATH_INFO"],
+        environ["QUERY_STRING"],
+        environ.get("HTTP_HOST"),
+        environ["wsgi.url_scheme"],
+    )
+
+
 def _passes_by(environ: dict[str, Any]) -> bool:
     return any(name in environ for name in _PASSING_HEADERS)
 
@@ -120,7 +132,7 @@ class EdgeCache:
         return len(self._entries)
 
     def known(self, key: Key) -> bool:
-        """Whether an answer is kept under `key` (a cheap test before building an environ)."""
+        """Whether an answer is kept under `key`: one dict lookup, for every request."""
         return key in self._entries
 
     def answer(self, key: Key, environ: dict[str, Any]) -> tuple[int, Headers, bytes] | None:
@@ -138,7 +150,7 @@ class EdgeCache:
             return None
         try:
             if generation is not source.generation:
-                self._drop(key, entry)
+                self._entries.clear()  # the settings changed: every answer is of the old store
                 return None
             current = source.collection.peek_memoized(source.memo_key)
             if current is not source.answer:
