@@ -56,7 +56,9 @@ _PASSING_HEADERS = (
 )
 # Answers with these headers are not replayed (none of the marked views sets them).
 _UNREPLAYABLE_HEADERS = frozenset({"set-cookie", "connection", "vary"})
+# Bounds of one worker's kept answers (keys come from clients): past either, all are dropped.
 MAX_ENTRIES = 4096
+MAX_BYTES = 64 * 1024 * 1024
 _REQUEST_ID_NAME = REQUEST_ID_HEADER.lower()
 
 
@@ -127,9 +129,15 @@ class EdgeCache:
         self._recorder = recorder
         self._limits = limits
         self._entries: dict[Key, _Entry] = {}
+        self._bytes = 0  # of the bodies kept (a body the collection keeps too counts here)
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def kept_bytes(self) -> int:
+        """Bytes of the bodies kept."""
+        return self._bytes
 
     def known(self, key: Key) -> bool:
         """Whether an answer is kept under `key`: one dict lookup, for every request."""
@@ -150,7 +158,7 @@ class EdgeCache:
             return None
         try:
             if generation is not source.generation:
-                self._entries.clear()  # the settings changed: every answer is of the old store
+                self._clear()  # the settings changed: every answer is of the old store
                 return None
             current = source.collection.peek_memoized(source.memo_key)
             if current is not source.answer:
@@ -191,12 +199,21 @@ class EdgeCache:
         if source.collection.peek_memoized(source.memo_key) is not source.answer:
             return
         entry = self._entries.get(key)
-        if entry is None or entry.source.answer is not source.answer:
-            if entry is None and len(self._entries) >= MAX_ENTRIES:
-                self._entries.clear()  # keys come from clients: bounded
+        if entry is not None and entry.source.answer is not source.answer:
+            self._drop(key, entry)
+            entry = None
+        if entry is None:
+            if len(self._entries) >= MAX_ENTRIES or self._bytes + len(replay.body) > MAX_BYTES:
+                self._clear()
             tag = source.answer.tag
             entry = self._entries[key] = _Entry(source, f'"{tag}"' if tag is not None else None)
+        replaced = entry.replays.get(status == 304)
+        self._bytes += len(replay.body) - (len(replaced.body) if replaced is not None else 0)
         entry.replays[status == 304] = replay
+
+    def _clear(self) -> None:
+        self._entries.clear()
+        self._bytes = 0
 
     def _replay(
         self,
@@ -227,8 +244,10 @@ class EdgeCache:
                 ids.append(i)
         if etags != ([] if etag is None else [etag]) or len(ids) != 1:
             return None
-        return _Replay(status, list(headers), body, ids[0])
+        # The collection's own bytes for a body (not a copy): kept once in memory.
+        return _Replay(status, list(headers), expected, ids[0])
 
     def _drop(self, key: Key, entry: _Entry) -> None:
         if self._entries.get(key) is entry:
             del self._entries[key]
+            self._bytes -= sum(len(replay.body) for replay in entry.replays.values())

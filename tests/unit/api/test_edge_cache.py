@@ -19,6 +19,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from forumdb.config import SettingsWatcher
+from forumdb_services.api import edge as edge_module
 from forumdb_services.api.app import create_app
 from forumdb_services.api.bridge import WSGIBridge
 from forumdb_services.api.guard import RequestLimits
@@ -304,6 +305,38 @@ def test_the_host_is_part_of_the_key(served: Served, user: dict[str, Any]) -> No
         assert refused[0] == 400
         assert json.loads(refused[2])["error"]["code"] == "bad_request"
     assert len(served.calls) == 3
+
+
+def test_what_is_kept_stays_bounded(
+    served: Served, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users = JsonStore(data_dir).users
+    # Records of one size: ids of as many digits.
+    ids = [users.create({"id": 100 + i, "username": f"u{i}"})["id"] for i in range(6)]
+    paths = [f"/api/users/{record_id}" for record_id in ids]
+    edge = served.bridge.edge
+    assert edge is not None
+    body = len(served.get(paths[0])[2])
+    assert (len(edge), edge.kept_bytes) == (1, body)
+    served.get(paths[0], "", ("if-none-match", '"1"'))  # the 304 has no body
+    assert (len(edge), edge.kept_bytes) == (1, body)
+
+    monkeypatch.setattr(edge_module, "MAX_ENTRIES", 3)
+    for path in paths:
+        served.get(path)
+        assert 1 <= len(edge) <= 3
+    monkeypatch.setattr(edge_module, "MAX_BYTES", 2 * body)
+    for path in paths:
+        served.get(path)
+        assert 1 <= len(edge) <= 2
+        assert edge.kept_bytes == len(edge) * body
+
+    # A newer answer replaces the old one: its bytes are counted once.
+    served.patch(paths[-1], {"bio": "x" * 10})
+    longer = len(served.get(paths[-1])[2])
+    assert longer > body
+    assert edge.kept_bytes <= 2 * body
+    assert edge.kept_bytes in (longer, longer + body)
 
 
 @pytest.fixture
