@@ -249,13 +249,14 @@ class WSGIBridge:
         edge = self.edge
         key = request_key(environ)
         if edge is not None and edge.known(key):
+            kept = None
             try:
                 kept = edge.answer(key, environ)
             except Exception:
                 log.exception("the edge cache failed; the app answers instead")
-                kept = None
             if kept is not None:
-                protocol.response_bytes(*kept)
+                protocol.response_bytes(kept.status, kept.headers, kept.body)
+                edge.record(kept)
                 return
         close = False
         if "CONTENT_LENGTH" in environ or "HTTP_TRANSFER_ENCODING" in environ:

@@ -75,6 +75,19 @@ class Reusable(NamedTuple):
     path: str
 
 
+class Kept(NamedTuple):
+    """A kept answer to one request: what to send, and what its access line says."""
+
+    status: int
+    headers: Headers
+    body: bytes
+    method: str
+    source: Reusable
+    request_id: str
+    generation: int
+    duration: float
+
+
 def mark_reusable(environ: dict[str, Any], reusable: Reusable) -> None:
     environ[REUSABLE_KEY] = reusable
 
@@ -143,9 +156,9 @@ class EdgeCache:
         """Whether an answer is kept under `key`: one dict lookup, for every request."""
         return key in self._entries
 
-    def answer(self, key: Key, environ: dict[str, Any]) -> tuple[int, Headers, bytes] | None:
+    def answer(self, key: Key, environ: dict[str, Any]) -> Kept | None:
         """The kept answer to this request, when it is still what Flask would answer; None
-        sends the request to Flask. Records the request's metrics and access line."""
+        sends the request to Flask. Once it is sent, `record` it."""
         started = time.perf_counter()
         entry = self._entries.get(key)
         if entry is None or _passes_by(environ):
@@ -168,21 +181,32 @@ class EdgeCache:
             replay = entry.replays.get(_not_modified(environ, source.answer.tag))
             if replay is None:
                 return None  # Flask answers it first (the 304 of a kept 200, or the other way)
-            request_id = request_id_for(environ)
-            headers = list(replay.headers)
-            headers[replay.id_at] = (REQUEST_ID_HEADER, request_id)
-            self._recorder.record(
-                method=key[0],
-                path=source.path,
-                route=source.route,
-                status=replay.status,
-                duration=time.perf_counter() - started,
-                request_id=request_id,
-                generation=generation.number,
-            )
-            return replay.status, headers, replay.body
+            number = generation.number
         finally:
             generation.release()
+        request_id = request_id_for(environ)
+        headers = list(replay.headers)
+        headers[replay.id_at] = (REQUEST_ID_HEADER, request_id)
+        duration = time.perf_counter() - started
+        return Kept(
+            replay.status, headers, replay.body, key[0], source, request_id, number, duration
+        )
+
+    def record(self, kept: Kept) -> None:
+        """The metrics and access line of a kept answer, once it is sent (so a slow log
+        write delays the next request, never this one's answer)."""
+        try:
+            self._recorder.record(
+                method=kept.method,
+                path=kept.source.path,
+                route=kept.source.route,
+                status=kept.status,
+                duration=kept.duration,
+                request_id=kept.request_id,
+                generation=kept.generation,
+            )
+        except Exception:
+            log.exception("recording a kept answer failed", extra={"path": kept.source.path})
 
     def keep(
         self, key: Key, environ: dict[str, Any], status: int, headers: Headers, body: bytes
