@@ -286,7 +286,8 @@ def _report(args: argparse.Namespace, runs: dict[str, list[dict[str, float]]], l
         f"best of {args.repeats} repeats (1,000 requests, 100 for POST) per round, "
         f"{args.rounds} rounds alternating before and after; medians over rounds. Load average "
         f"{load} at the start; Python {platform.python_version()}. The bridge rows are whole "
-        "requests through the RSGI bridge (granian's side played by stand-ins, one at a time). "
+        "requests through the RSGI bridge (granian's side played by stand-ins, one at a time; "
+        "run after the POSTs, so GET /api/users is a page of 50 there). "
         "The storage rows are the store's own calls (`collection.get`, `collection.list`), "
         "part of the rows above.",
         "",
