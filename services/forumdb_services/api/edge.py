@@ -4,7 +4,7 @@ A GET of a record or of a list page is answered from one of the collection's enc
 (`answers.py`); the rest of Flask's answer is a function of the request's method, path and
 query, of whether its If-None-Match names the answer's tag, and of its request id. The app
 says so for such an answer (`mark_reusable`, a `Reusable` in the environ), and the bridge
-keeps what Flask produced (status, headers, body) under (method, path, query, host). The next
+keeps what Flask produced (status, headers, body) under (method, path, query, Host). The next
 such request is answered on the event loop, as Flask answered it, with a request id of its
 own, for as long as the collection still keeps that very answer (`peek_memoized`: the
 freshness check of the answer cache, which sees every write by this worker or another
@@ -105,7 +105,6 @@ class _Replay:
 @dataclass(slots=True)
 class _Entry:
     source: Reusable
-    etag: str | None
     # By whether the request's If-None-Match named the tag: the 200 and the 304.
     replays: dict[bool, _Replay] = field(default_factory=dict)
 
@@ -229,8 +228,7 @@ class EdgeCache:
         if entry is None:
             if len(self._entries) >= MAX_ENTRIES or self._bytes + len(replay.body) > MAX_BYTES:
                 self._clear()
-            tag = source.answer.tag
-            entry = self._entries[key] = _Entry(source, f'"{tag}"' if tag is not None else None)
+            entry = self._entries[key] = _Entry(source)
         replaced = entry.replays.get(status == 304)
         self._bytes += len(replay.body) - (len(replaced.body) if replaced is not None else 0)
         entry.replays[status == 304] = replay
