@@ -11,6 +11,10 @@ no timeout; bench/results/serving.md measures what the bridge costs instead.
 
 What the bridge refuses (a late or short body) reaches the app as a `guard.Rejection`, so
 every answer is the app's: the JSON error body, the access line, the metrics.
+
+A GET whose whole answer the app produced before and marked reusable, and that is still
+current, is answered on the event loop from the edge cache (`edge.py`): no thread, no
+Flask. Everything else goes to the app unchanged.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ from typing import Any
 from flask import Flask
 from werkzeug.exceptions import BadRequest, RequestTimeout
 
-from forumdb_services.api.guard import REJECTION_KEY, Rejection
+from forumdb_services.api.edge import EdgeCache, request_key
+from forumdb_services.api.guard import REJECTION_KEY, Rejection, RequestGuard
+from forumdb_services.api.observability import RECORDER_KEY
 from forumdb_services.api.runtime import EXTENSION_KEY, StoreRuntime
 
 log = logging.getLogger("forumdb.api.bridge")
@@ -156,8 +162,10 @@ class WSGIBridge:
         body_timeout: float,
         max_body_bytes: Callable[[], int],
         cpu_bound: Callable[[], bool] = lambda: False,
+        edge: EdgeCache | None = None,
     ) -> None:
         self.app = app
+        self.edge = edge
         self.body_timeout = body_timeout
         self._max_body_bytes = max_body_bytes
         self._cpu_bound = cpu_bound
@@ -179,14 +187,18 @@ class WSGIBridge:
     @classmethod
     def for_app(cls, app: Flask, *, threads: int, body_timeout: float) -> WSGIBridge:
         """The bridge to one of our apps, with its body limit (MAX_REQUEST_BYTES) and its
-        storage mode, both of which may change with the settings."""
+        storage mode, both of which may change with the settings, and its edge cache."""
         runtime: StoreRuntime = app.extensions[EXTENSION_KEY]
+        guard = app.wsgi_app
+        if not isinstance(guard, RequestGuard):
+            raise TypeError(f"{app.name}: the app's WSGI callable is not its RequestGuard")
         return cls(
-            app.wsgi_app,
+            guard,
             threads=threads,
             body_timeout=body_timeout,
             max_body_bytes=lambda: runtime.settings.max_request_bytes,
             cpu_bound=lambda: runtime.settings.storage_mode == "json",
+            edge=EdgeCache(runtime, app.extensions[RECORDER_KEY], guard.limits),
         )
 
     # granian calls these in the worker, around serving (its RSGI lifecycle hooks).
@@ -234,6 +246,18 @@ class WSGIBridge:
         if scope.proto != "http":
             return  # websockets are off in granian's settings
         environ = self.environ(scope)
+        edge = self.edge
+        key = request_key(environ)
+        if edge is not None and edge.known(key):
+            kept = None
+            try:
+                kept = edge.answer(key, environ)
+            except Exception:
+                log.exception("the edge cache failed; the app answers instead")
+            if kept is not None:
+                protocol.response_bytes(kept.status, kept.headers, kept.body)
+                edge.record(kept)
+                return
         close = False
         if "CONTENT_LENGTH" in environ or "HTTP_TRANSFER_ENCODING" in environ:
             body, close = await self._body(environ, protocol)
@@ -252,6 +276,8 @@ class WSGIBridge:
             close = True
         if close and not any(name.lower() == "connection" for name, _ in headers):
             headers.append(_CLOSE)
+        elif edge is not None and status in (200, 304):
+            edge.keep(key, environ, status, headers, payload)
         protocol.response_bytes(status, headers, payload)
 
     async def _body(self, environ: dict[str, Any], protocol: Any) -> tuple[bytes, bool]:

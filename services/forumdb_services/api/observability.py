@@ -86,12 +86,17 @@ class RequestIds:
 _new_request_id = RequestIds()
 
 
-def _request_id() -> str:
-    # Keep a caller's id (so one id follows a request across services) if it is sane.
-    given = request.environ.get("HTTP_X_REQUEST_ID")
+def request_id_for(environ: dict[str, Any]) -> str:
+    """The id of a request: the caller's X-Request-Id if it is sane (so one id follows a
+    request across services), else a new one."""
+    given = environ.get("HTTP_X_REQUEST_ID")
     if given and _CLIENT_REQUEST_ID.fullmatch(given):
         return given
     return _new_request_id()
+
+
+def _request_id() -> str:
+    return request_id_for(request.environ)
 
 
 def _route() -> str:
@@ -231,47 +236,49 @@ class _MetricChildren:
         histogram.observe(seconds)
 
 
-def install_request_observability(app: Flask, service: str) -> None:
-    metrics = _MetricChildren(service)
+# Where the app keeps its RequestRecorder (app.extensions), for answers made outside Flask.
+RECORDER_KEY = "forumdb.observability"
 
-    @app.before_request
-    def _start() -> None:
-        ctx_g = g._get_current_object()  # one lookup through the proxy, not one per use
-        ctx_g.request_started = time.perf_counter()
-        ctx_g.request_id = _request_id()
 
-    @app.after_request
-    def _finish(response: Response) -> Response:
-        req = request._get_current_object()
-        ctx_g = g._get_current_object()
-        started = ctx_g.get("request_started")
-        duration = time.perf_counter() - started if started is not None else 0.0
-        route = _route()
-        method = req.method
-        status = response.status_code
-        metrics.observe(route, method, status, duration)
-        request_id = ctx_g.get("request_id") or _request_id()
-        response.headers[REQUEST_ID_HEADER] = request_id
+class RequestRecorder:
+    """The metrics and the access line of one answered request: Flask's after_request hook
+    and the bridge's edge cache (`edge.py`) both record through it, so a request counts and
+    logs the same whoever answered it."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._metrics = _MetricChildren(service)
+
+    def record(
+        self,
+        *,
+        method: str,
+        path: str,
+        route: str,
+        status: int,
+        duration: float,
+        request_id: str,
+        generation: int | None,
+    ) -> None:
+        self._metrics.observe(route, method, status, duration)
         if not access_log.isEnabledFor(logging.INFO):
-            return response
-        generation = ctx_g.get("generation")
-        path = req.path
+            return
         fields = {
             "method": method,
             "path": path,
             "route": route,
             "status": status,
             "duration_ms": round(duration * 1000, 3),
-            "service": service,
+            "service": self.service,
             "request_id": request_id,
             # Which worker process answered, and with which settings generation.
             "pid": os.getpid(),
-            "config_generation": generation.number if generation is not None else None,
+            "config_generation": generation,
         }
         handler = _fast_access_handler()
         if handler is not None:
             handler.write_fields(f"{method} {path} {status}", fields)
-            return response
+            return
         # makeRecord, not info(): the caller's file and line are not logged, and finding
         # them walks the stack.
         record = access_log.makeRecord(
@@ -285,6 +292,35 @@ def install_request_observability(app: Flask, service: str) -> None:
             extra=fields,
         )
         access_log.handle(record)
+
+
+def install_request_observability(app: Flask, service: str) -> None:
+    recorder = app.extensions[RECORDER_KEY] = RequestRecorder(service)
+
+    @app.before_request
+    def _start() -> None:
+        ctx_g = g._get_current_object()  # one lookup through the proxy, not one per use
+        ctx_g.request_started = time.perf_counter()
+        ctx_g.request_id = _request_id()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        req = request._get_current_object()
+        ctx_g = g._get_current_object()
+        started = ctx_g.get("request_started")
+        duration = time.perf_counter() - started if started is not None else 0.0
+        request_id = ctx_g.get("request_id") or _request_id()
+        response.headers[REQUEST_ID_HEADER] = request_id
+        generation = ctx_g.get("generation")
+        recorder.record(
+            method=req.method,
+            path=req.path,
+            route=_route(),
+            status=response.status_code,
+            duration=duration,
+            request_id=request_id,
+            generation=generation.number if generation is not None else None,
+        )
         return response
 
 

@@ -104,6 +104,23 @@ class StoreRuntime:
             active._acquire()
             return active
 
+    def hold_current(self) -> Generation | None:
+        """The generation in use, held until `release()`, when it is the current settings'
+        one; None when a switch is due or under way (the next `acquire()` makes it). Never
+        opens a store and never waits for a thread that does: an event loop may ask."""
+        self.watcher.current()
+        number = self.watcher.generation
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            active = self._active
+            if active is None or active.number != number:
+                return None
+            active._acquire()
+            return active
+        finally:
+            self._lock.release()
+
     def _switch(self, old: Generation | None, number: int, settings: Settings) -> Generation:
         try:
             store = self._opener(settings)

@@ -12,6 +12,7 @@ from forumdb.config import Settings
 from forumdb.tables import THREAD_FEED_VALUE
 from forumdb_services.storage.base import (
     DEFAULT_PAGE_SIZE,
+    NOT_KEPT,
     AlreadyExists,
     Collection,
     Health,
@@ -25,6 +26,7 @@ from forumdb_services.storage.base import (
 )
 
 __all__ = [
+    "NOT_KEPT",
     "AlreadyExists",
     "Collection",
     "Health",

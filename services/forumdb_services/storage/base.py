@@ -25,7 +25,8 @@ Rules every backend keeps:
 - Transient errors are retried inside the backend; what is left after retries is
   `StoreUnavailable`.
 - `memoized(key, compute)` may hand back an earlier result of `compute` only while no write
-  (by this process or any other) reached the collection since it was computed.
+  (by this process or any other) reached the collection since it was computed;
+  `peek_memoized(key)` hands back such a result without computing, or `NOT_KEPT`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from forumdb.tables import TableDef
 T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 50
+# What `Collection.peek_memoized` answers when it has no current result to hand back.
+NOT_KEPT: Any = object()
 MAX_PAGE_SIZE = 1000
 
 
@@ -184,6 +187,12 @@ class Collection(ABC):
         changed since. A backend that cannot tell cheaply whether its records changed (a
         DynamoDB table, written by other processes) computes every time."""
         return compute()
+
+    def peek_memoized(self, key: Hashable) -> Any:
+        """What `memoized(key, ...)` would hand back without computing, when it keeps a
+        result for `key` that no write has overtaken; `NOT_KEPT` otherwise. Never waits for
+        another thread and never changes the collection: a caller on an event loop may ask."""
+        return NOT_KEPT
 
 
 class Store(ABC):

@@ -57,6 +57,7 @@ from forumdb_services.storage import _journal, _records
 from forumdb_services.storage._memview import MemoryView, detached
 from forumdb_services.storage.base import (
     DEFAULT_PAGE_SIZE,
+    NOT_KEPT,
     AlreadyExists,
     Collection,
     Health,
@@ -371,6 +372,38 @@ class JsonCollection(Collection):
                     self._memo.clear()
                 self._memo[key] = value
             return value
+
+    def peek_memoized(self, key: Hashable) -> Any:
+        # The check `memoized` makes, without catching up: the files must still be where the
+        # view left them (db.json the same file, the journal no longer than what was read),
+        # and the memo must be of that state. Whatever moved is for `memoized` to catch up.
+        if not self._mutex.acquire(blocking=False):
+            return NOT_KEPT  # another thread reads or writes: never wait for it
+        try:
+            if self._view is None or self._memo_state != self._state() or key not in self._memo:
+                return NOT_KEPT
+            if not self._files_unmoved():
+                return NOT_KEPT
+            return self._memo[key]
+        finally:
+            self._mutex.release()
+
+    def _files_unmoved(self) -> bool:
+        """Whether the files hold nothing the view has not read (as `_refresh` would find:
+        the same db.json, the journal's length where the view stopped)."""
+        try:
+            try:
+                identity: tuple[int, int, int, int] | None = _file_identity(os.stat(self._snapshot))
+            except FileNotFoundError:
+                identity = None
+            if identity != self._snapshot_id:
+                return False
+            try:
+                return os.stat(self._journal).st_size == self._offset
+            except FileNotFoundError:
+                return True  # read_tail reads a missing journal as an empty one
+        except OSError:
+            return False
 
     # -- the contract -------------------------------------------------------------------------
 

@@ -132,3 +132,28 @@ def test_given_store_serves_the_first_generation(config_dir: Path) -> None:
     assert moved.store is not given
     assert given.closed == 1
     moved.release()
+
+
+def test_hold_current_holds_the_store_in_use_and_never_opens_one(config_dir: Path) -> None:
+    # The edge cache asks on the event loop: it must never wait for a store to open.
+    opener = Opener()
+    runtime = StoreRuntime(SettingsWatcher(config_dir, interval=0), opener=opener)
+    assert runtime.hold_current() is None  # nothing open yet
+    assert opener.opened == []
+    runtime.acquire().release()
+    held = runtime.hold_current()
+    assert held is not None
+    assert held.store is opener.opened[0][1]
+
+    _write(config_dir, AWS_REGION="us-west-2")
+    assert runtime.hold_current() is None  # a switch is due: the app's path makes it
+    assert len(opener.opened) == 1
+    # The generation held before the change stays open until it is released.
+    after = runtime.acquire()
+    assert held.store.closed == 0
+    held.release()
+    assert held.store.closed == 1
+    again = runtime.hold_current()
+    assert again is after
+    again.release()
+    after.release()

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
-from forumdb_services.storage import jsonstore
+from forumdb_services.storage import NOT_KEPT, jsonstore
 from forumdb_services.storage.jsonstore import JsonStore
 
 
@@ -104,3 +105,57 @@ def test_the_memo_stays_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     for key in range(10):
         assert store.users.memoized(key, lambda key=key: key * 2) == key * 2
     assert len(store.users._memo) <= 3
+
+
+def test_a_peek_hands_back_what_is_kept_and_computes_nothing(tmp_path: Path) -> None:
+    store = JsonStore(tmp_path)
+    user = store.users.create({"username": "finn", "bio": "a"})
+    assert store.users.peek_memoized("bio") is NOT_KEPT
+    compute = Counting(store, user["id"])
+    kept = store.users.memoized("bio", compute)
+    assert store.users.peek_memoized("bio") is kept
+    assert store.users.peek_memoized("other") is NOT_KEPT
+    assert compute.calls == 1
+
+
+@pytest.mark.parametrize("compacting", [False, True], ids=["appended", "compacted"])
+def test_a_peek_after_a_write_elsewhere_is_not_kept(tmp_path: Path, compacting: bool) -> None:
+    mine = JsonStore(tmp_path)
+    other = JsonStore(tmp_path, compact_min_bytes=0 if compacting else jsonstore.COMPACT_MIN_BYTES)
+    user = mine.users.create({"username": "finn", "bio": "a"})
+    mine.users.memoized("bio", Counting(mine, user["id"]))
+    other.users.update(user["id"], {"bio": "b"})
+    assert mine.users.peek_memoized("bio") is NOT_KEPT
+    # A peek changes nothing: the next memoized call catches up and computes anew.
+    assert mine.users.memoized("bio", Counting(mine, user["id"])) == "b"
+    assert mine.users.peek_memoized("bio") == "b"
+
+
+def test_a_peek_after_a_write_here_is_not_kept(tmp_path: Path) -> None:
+    store = JsonStore(tmp_path)
+    user = store.users.create({"username": "finn", "bio": "a"})
+    store.users.memoized("bio", Counting(store, user["id"]))
+    store.users.update(user["id"], {"bio": "b"})
+    assert store.users.peek_memoized("bio") is NOT_KEPT
+
+
+def test_a_peek_never_waits_for_another_thread(tmp_path: Path) -> None:
+    store = JsonStore(tmp_path)
+    user = store.users.create({"username": "finn", "bio": "a"})
+    store.users.memoized("bio", Counting(store, user["id"]))
+    holding, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store.users._mutex:  # a read or a write of another thread, under way
+            holding.set()
+            done.wait(30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    try:
+        assert holding.wait(30)
+        assert store.users.peek_memoized("bio") is NOT_KEPT
+    finally:
+        done.set()
+        thread.join()
+    assert store.users.peek_memoized("bio") == "a"
