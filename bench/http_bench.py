@@ -52,10 +52,12 @@ from httpkit import (
     clean_env,
     free_port,
     idle_probe,
+    json_store_env,
     keepalive_probe,
     load_average,
     median_run,
     process_group,
+    revision_source,
     run_wrk,
     stalled_body_probe,
     tree_cpu_seconds,
@@ -470,19 +472,6 @@ KOA_NAME = "Koa 1.x (the classic sample)"
 OURS = "forum-service users"
 
 
-def _baseline_source(revision: str, workdir: Path) -> Path:
-    """That revision's core/ and services/, exported to a folder of `workdir`."""
-    target = workdir / "baseline"
-    target.mkdir()
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", revision, "core", "services"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    return target
-
-
 def _forum_argv(port: int, args: argparse.Namespace, source: Path | None) -> list[str]:
     options = ["users", "--host", "127.0.0.1", "--port", str(port)]
     options += ["--workers", str(args.workers), "--threads", str(args.threads)]
@@ -531,15 +520,10 @@ def run_peer(args: argparse.Namespace) -> str:
             )
             forums = {OURS: None}
             if baseline:
-                forums[baseline] = _baseline_source(args.baseline, workdir)
+                forums[baseline] = revision_source(args.baseline, workdir / "baseline")
             for name, source in forums.items():
                 port = free_port()
-                data = workdir / f"data-{port}"
-                shutil.copytree(SAMPLE, data)
-                env = {**clean_env(), "STORAGE_MODE": "json", "DATA_DIR": str(data)}
-                env["LOG_LEVEL"] = "INFO"
-                if source is not None:
-                    env["PYTHONPATH"] = f"{source / 'core'}{os.pathsep}{source / 'services'}"
+                env = json_store_env(SAMPLE, workdir / f"data-{port}", source)
                 servers[name] = f"http://127.0.0.1:{port}"
                 processes[name] = exits.enter_context(
                     process_group(

@@ -7,6 +7,7 @@ import contextlib
 import functools
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -262,3 +263,25 @@ def keepalive_probe(port: int, requests_: int = 5) -> str:
             if re.search(rb"(?i)^connection: *close", head, re.M):
                 return f"closed after {served}"
     return f"{served} of {requests_}"
+
+
+def revision_source(revision: str, target: Path) -> Path:
+    """That revision's core/ and services/, exported to the folder `target` (made here)."""
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", revision, "core", "services"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def json_store_env(sample: Path, data: Path, source: Path | None) -> dict[str, str]:
+    """forum-service's environment in JSON mode on a copy of `sample` at `data` (made here),
+    with access lines on; `source`: another revision's code (revision_source) to serve."""
+    shutil.copytree(sample, data)
+    env = {**clean_env(), "STORAGE_MODE": "json", "DATA_DIR": str(data), "LOG_LEVEL": "INFO"}
+    if source is not None:
+        env["PYTHONPATH"] = f"{source / 'core'}{os.pathsep}{source / 'services'}"
+    return env

@@ -16,11 +16,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,10 +28,11 @@ import requests
 from httpkit import (
     FORUM_SERVICE,
     REPO,
-    clean_env,
     free_port,
+    json_store_env,
     load_average,
     process_group,
+    revision_source,
     run_wrk,
     tree_cpu_seconds,
     wait_until_up,
@@ -41,18 +40,6 @@ from httpkit import (
 
 SAMPLE = REPO / "examples" / "sample-data"
 ROUTES = ("/api/users", "/api/users/2")
-
-
-def _source(revision: str, workdir: Path) -> Path:
-    target = workdir / "before"
-    target.mkdir()
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", revision, "core", "services"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    return target
 
 
 def _argv(port: int, source: Path | None) -> list[str]:
@@ -78,14 +65,12 @@ def main() -> int:
     try:
         with contextlib.ExitStack() as exits:
             servers: dict[str, tuple[str, int]] = {}
-            for name, source in (("before", _source(args.before, workdir)), ("after", None)):
+            for name, source in (
+                ("before", revision_source(args.before, workdir / "before")),
+                ("after", None),
+            ):
                 port = free_port()
-                data = workdir / f"data-{name}"
-                shutil.copytree(SAMPLE, data)
-                env = {**clean_env(), "STORAGE_MODE": "json", "DATA_DIR": str(data)}
-                env["LOG_LEVEL"] = "INFO"
-                if source is not None:
-                    env["PYTHONPATH"] = f"{source / 'core'}{os.pathsep}{source / 'services'}"
+                env = json_store_env(SAMPLE, workdir / f"data-{name}", source)
                 process = exits.enter_context(
                     process_group(_argv(port, source), env, workdir / f"{name}.log")
                 )

@@ -49,23 +49,34 @@ def apply_actions(
                     extra={"resource": resource, "region": action.region, "action": str(action)},
                 )
                 continue
-            err = errors.classify(exc, action.summary, action.region, service=action.service)
-            log.warning(
-                "action failed",
-                extra={
-                    "resource": resource,
-                    "region": action.region,
-                    "action": str(action),
-                    "cause": str(err),
-                    "transient": err.transient,
-                },
-            )
-            raise err from exc
-        metrics.ACTIONS.labels(feature=action.feature).inc()
-        log.info(
-            "applied", extra={"resource": resource, "region": action.region, "action": str(action)}
-        )
+            raise failed(action, resource, exc) from exc
+        succeeded(action, resource)
         done.append(action)
         if answered is not None:
             answered(action, response)
     return done
+
+
+def failed(action: Action, resource: str, exc: Exception) -> errors.ReconcileError:
+    """The error an action's exception means (errors.classify), logged with the resource,
+    region and cause."""
+    err = errors.classify(exc, action.summary, action.region, service=action.service)
+    log.warning(
+        "action failed",
+        extra={
+            "resource": resource,
+            "region": action.region,
+            "action": str(action),
+            "cause": str(err),
+            "transient": err.transient,
+        },
+    )
+    return err
+
+
+def succeeded(action: Action, resource: str) -> None:
+    """An action AWS accepted: counted and logged."""
+    metrics.ACTIONS.labels(feature=action.feature).inc()
+    log.info(
+        "applied", extra={"resource": resource, "region": action.region, "action": str(action)}
+    )

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from forumdb_operator import errors, metrics
+from forumdb_operator import apply, metrics
 from forumdb_operator.diff import Action
 from forumdb_operator.ratelimit import RateLimiter
 
@@ -112,19 +112,6 @@ class ReplicaTagger:
             client = self._clients(action.service, action.region)
             getattr(client, action.operation)(**action.params)
         except Exception as exc:  # logged; a later reconcile sends it again
-            err = errors.classify(exc, action.summary, action.region, service=action.service)
-            log.warning(
-                "queued action failed",
-                extra={
-                    "resource": resource,
-                    "region": action.region,
-                    "action": str(action),
-                    "cause": str(err),
-                    "transient": err.transient,
-                },
-            )
+            apply.failed(action, resource, exc)
             return
-        metrics.ACTIONS.labels(feature=action.feature).inc()
-        log.info(
-            "applied", extra={"resource": resource, "region": action.region, "action": str(action)}
-        )
+        apply.succeeded(action, resource)
