@@ -1,4 +1,5 @@
-"""ListBackups honours BackupType, which moto 5.2.5 ignores (it lists every type).
+"""ListBackups honours BackupType (moto 5.2.5 ignores it and lists every type; 5.2.6 filters
+by it in the backend): the emulator filters the backend's backups itself, the same with both.
 
 The botocore DynamoDB model (2012-08-10), ListBackupsInput.BackupType (enum BackupTypeFilter
 USER | SYSTEM | AWS_BACKUP | ALL):
@@ -37,5 +38,12 @@ def _list_backups(original: Callable[..., Any], self: DynamoHandler) -> Any:
     wanted = TYPES_LISTED.get(self.body.get("BackupType") or DEFAULT_TYPE)
     if wanted is None:
         return original(self)
-    backups = backend(self.current_account, self.region).list_backups(self.body.get("TableName"))
+    # every backup of the backend, filtered here (moto's list_backups filters by type from
+    # 5.2.6 on, with its own default): one answer whatever moto's version
+    table = self.body.get("TableName")
+    backups = [
+        b
+        for b in backend(self.current_account, self.region).backups.values()
+        if table is None or table in (b.table.name, b.table.table_arn)
+    ]
     return DynamoResult({"BackupSummaries": [b.summary for b in backups if b.type in wanted]})
