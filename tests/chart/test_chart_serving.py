@@ -5,6 +5,7 @@ and values the server would refuse are refused by helm first."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from click.testing import CliRunner
 from forumdb_services.api import serve
 from forumdb_services.api.guard import RequestLimits
 from forumdb_services.api.server import ServerOptions
+
+DRAIN_FILE = Path("/tmp/forum-service.draining")  # on the pod's emptyDir /tmp
 
 
 def _main_container(objects: list[dict[str, Any]], name: str) -> dict[str, Any]:
@@ -40,7 +43,7 @@ def test_default_values_are_forum_services_defaults(render, monkeypatch) -> None
     objects = render({})
     for name in SERVICE_NAMES:
         options = _options_of(_main_container(objects, name), monkeypatch)
-        assert options == ServerOptions(host="0.0.0.0", port=8080)
+        assert options == ServerOptions(host="0.0.0.0", port=8080, drain_file=DRAIN_FILE)
 
 
 def test_every_serving_value_reaches_the_server(render, monkeypatch) -> None:
@@ -67,6 +70,7 @@ def test_every_serving_value_reaches_the_server(render, monkeypatch) -> None:
         header_timeout=12,
         graceful_timeout=9,
         max_connections=500,
+        drain_file=DRAIN_FILE,
         limits=RequestLimits(
             max_request_line=4094, max_header_bytes=16384, max_headers=40, body_timeout=2.5
         ),
@@ -79,13 +83,17 @@ def test_the_pod_keeps_serving_then_drains_within_its_grace_period(render) -> No
         deployment = named(objects, "Deployment", f"forum-{name}")
         spec = deployment["spec"]["template"]["spec"]
         main = _main_container(objects, name)
-        sleep = main["lifecycle"]["preStop"]["exec"]["command"]
-        assert sleep == ["sleep", "5"]
         args = main["args"]
+        drain = args[args.index("--drain-file") + 1]
+        assert drain.startswith("/tmp/")  # the pod's writable emptyDir
+        # lame-duck mode first (every answer closes its connection), then the sleep
+        hook = main["lifecycle"]["preStop"]["exec"]["command"]
+        assert hook == ["sh", "-c", f"touch {drain} && exec sleep 5"]
         graceful = int(args[args.index("--graceful-timeout") + 1])
-        assert int(sleep[1]) + graceful < spec["terminationGracePeriodSeconds"]
+        assert 5 + graceful < spec["terminationGracePeriodSeconds"]
     quiet = render({"services": {"server": {"preStopSleepSeconds": 0}}})
     assert "lifecycle" not in _main_container(quiet, "users")
+    assert "--drain-file" not in _main_container(quiet, "users")["args"]
 
 
 @pytest.mark.parametrize(

@@ -426,3 +426,11 @@ aws.endpointUrl's (already opened).
 {{- end }}
 {{- $ports | toJson }}
 {{- end }}
+
+{{/*
+The file whose existence puts forum-service in lame-duck mode (every answer closes its
+connection); the preStop hook creates it on the pod's writable /tmp (an emptyDir).
+*/}}
+{{- define "forum.drainFile" -}}
+/tmp/forum-service.draining
+{{- end }}

@@ -29,6 +29,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -36,6 +37,7 @@ from werkzeug.exceptions import BadRequest, RequestTimeout
 
 from forumdb_services.api.edge import EdgeCache, request_key
 from forumdb_services.api.guard import REJECTION_KEY, Rejection, RequestGuard
+from forumdb_services.api.lameduck import LameDuck
 from forumdb_services.api.observability import RECORDER_KEY
 from forumdb_services.api.runtime import EXTENSION_KEY, StoreRuntime
 
@@ -163,9 +165,11 @@ class WSGIBridge:
         max_body_bytes: Callable[[], int],
         cpu_bound: Callable[[], bool] = lambda: False,
         edge: EdgeCache | None = None,
+        lame_duck: LameDuck | None = None,
     ) -> None:
         self.app = app
         self.edge = edge
+        self.lame_duck = lame_duck or LameDuck(None)
         self.body_timeout = body_timeout
         self._max_body_bytes = max_body_bytes
         self._cpu_bound = cpu_bound
@@ -185,9 +189,17 @@ class WSGIBridge:
         }
 
     @classmethod
-    def for_app(cls, app: Flask, *, threads: int, body_timeout: float) -> WSGIBridge:
+    def for_app(
+        cls,
+        app: Flask,
+        *,
+        threads: int,
+        body_timeout: float,
+        drain_file: Path | None = None,
+    ) -> WSGIBridge:
         """The bridge to one of our apps, with its body limit (MAX_REQUEST_BYTES) and its
-        storage mode, both of which may change with the settings, and its edge cache."""
+        storage mode, both of which may change with the settings, its edge cache, and the
+        drain file that puts it in lame-duck mode (lameduck.py)."""
         runtime: StoreRuntime = app.extensions[EXTENSION_KEY]
         guard = app.wsgi_app
         if not isinstance(guard, RequestGuard):
@@ -199,6 +211,7 @@ class WSGIBridge:
             max_body_bytes=lambda: runtime.settings.max_request_bytes,
             cpu_bound=lambda: runtime.settings.storage_mode == "json",
             edge=EdgeCache(runtime, app.extensions[RECORDER_KEY], guard.limits),
+            lame_duck=LameDuck(drain_file),
         )
 
     # granian calls these in the worker, around serving (its RSGI lifecycle hooks).
@@ -255,7 +268,10 @@ class WSGIBridge:
             except Exception:
                 log.exception("the edge cache failed; the app answers instead")
             if kept is not None:
-                protocol.response_bytes(kept.status, kept.headers, kept.body)
+                headers = kept.headers  # shared by every replay: never changed in place
+                if self.lame_duck.on():
+                    headers = [*headers, _CLOSE]
+                protocol.response_bytes(kept.status, headers, kept.body)
                 edge.record(kept)
                 return
         close = False
@@ -278,6 +294,8 @@ class WSGIBridge:
             headers.append(_CLOSE)
         elif edge is not None and status in (200, 304):
             edge.keep(key, environ, status, headers, payload)
+        if not close and self.lame_duck.on():
+            headers = [*headers, _CLOSE]  # a new list: the edge cache may hold this one
         protocol.response_bytes(status, headers, payload)
 
     async def _body(self, environ: dict[str, Any], protocol: Any) -> tuple[bytes, bool]:

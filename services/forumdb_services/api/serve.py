@@ -176,6 +176,13 @@ def server_options(**given: Any) -> ServerOptions:
     help="Connections one worker holds at once; more wait in the listen backlog.",
 )
 @click.option(
+    "--drain-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Once this file exists, every answer says `Connection: close`, so clients leave "
+    "before the stop (the chart's preStop hook creates it). Removed at start.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(LOG_LEVELS, case_sensitive=False),
     default=None,
@@ -203,4 +210,7 @@ def main(service: str, port: int | None, log_level: str | None, **options: Any) 
 
 def run_server(service: str, options: ServerOptions) -> None:
     """Serves until SIGTERM or SIGINT (a seam for tests of the command line)."""
+    if options.drain_file is not None:
+        # left by an earlier container of this pod (a restart keeps its emptyDir /tmp)
+        options.drain_file.unlink(missing_ok=True)
     serve(service, options)

@@ -15,7 +15,9 @@ What hyper's settings cover here:
   wait in the listen backlog.
 - A graceful stop: on SIGTERM the workers stop accepting, finish the requests in flight
   (answering them with `Connection: close`) and close idle connections; a worker still busy
-  after `graceful_timeout` seconds is killed.
+  after `graceful_timeout` seconds is killed. Before that, once `drain_file` exists (the
+  pod's preStop hook makes it), every answer closes its connection (lameduck.py), so no
+  client is left sending on an idle connection when SIGTERM closes it.
 
 This module imports neither Flask nor prometheus_client at the top: the workers build the
 app after PROMETHEUS_MULTIPROC_DIR is set, each in its own process.
@@ -58,6 +60,8 @@ class ServerOptions(BaseModel):
     graceful_timeout: int = Field(20, ge=1, le=1800)
     max_connections: int = Field(2048, ge=16, le=65536)
     log_level: str = "info"
+    # Its existence puts the workers in lame-duck mode (lameduck.py); the preStop hook makes it.
+    drain_file: Path | None = None
     limits: RequestLimits = RequestLimits()
 
 
@@ -119,7 +123,10 @@ def build_worker_app(service: str, options: ServerOptions) -> Any:
         reap_dead_workers_gauges(Path(folder))
     app = create_app(service, limits=options.limits)
     return WSGIBridge.for_app(
-        app, threads=options.threads, body_timeout=options.limits.body_timeout
+        app,
+        threads=options.threads,
+        body_timeout=options.limits.body_timeout,
+        drain_file=options.drain_file,
     )
 
 

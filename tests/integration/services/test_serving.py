@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -184,6 +185,51 @@ def test_sigterm_drains_a_request_in_flight(
     found = requests.get(f"{again.url}/api/users/{response.json()['id']}", timeout=5)
     assert found.status_code == 200
     assert found.json()["bio"] == "sent across a SIGTERM"
+
+
+def test_once_the_drain_file_exists_every_answer_closes_its_connection(
+    service_runner: ServiceRunner, data_dir: Path, tmp_path: Path
+) -> None:
+    """Lame-duck mode (the pod's preStop hook makes the file): a client on a kept-alive
+    connection is told to leave at its next answer, from the app or from the edge cache, so
+    none is left sending on an idle connection when SIGTERM closes it. A file left by an
+    earlier container is removed at start."""
+    drain = tmp_path / "draining"
+    drain.touch()
+    env = {"STORAGE_MODE": "json", "DATA_DIR": str(data_dir)}
+    users = service_runner.start(
+        "users", env, workers=1, args=(*_serving_args(), "--drain-file", str(drain))
+    )
+    assert not drain.exists()
+    paths = ("/api/users", "/api/users", "/healthz", "/api/users/2")  # the 2nd: edge cache
+    with rawhttp.connect(users.port) as sock:
+        for path in paths:
+            sock.sendall(rawhttp.request_bytes("GET", path))
+            response = rawhttp.read_response(sock)
+            assert response.status == 200, response
+            assert response.headers.get("connection", "").lower() != "close", path
+        drain.touch()
+        # Looked for at most every half second: an answer meanwhile may still keep it open.
+        deadline = time.monotonic() + 5
+        while True:
+            sock.sendall(rawhttp.request_bytes("GET", "/api/users"))
+            response = rawhttp.read_response(sock)
+            assert response.status == 200, response
+            if response.headers.get("connection", "").lower() == "close":
+                break
+            assert time.monotonic() < deadline, "no Connection: close 5 s after the file"
+            time.sleep(0.1)
+        assert rawhttp.closed_by_peer(sock, within=5)
+    for path in paths:  # every later answer, kept or not, closes its connection too
+        with rawhttp.connect(users.port) as sock:
+            sock.sendall(rawhttp.request_bytes("GET", path))
+            response = rawhttp.read_response(sock)
+            assert response.status == 200, response
+            assert response.headers["connection"] == "close", path
+            assert rawhttp.closed_by_peer(sock, within=5)
+    made = requests.post(f"{users.url}/api/users", json={"username": "lameduck"}, timeout=5)
+    assert made.status_code == 201, made.text
+    assert made.headers["connection"] == "close"
 
 
 def _long_headers(count: int, size: int) -> dict[str, str]:
