@@ -31,6 +31,7 @@ from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 from moto.kms.models import kms_backends
+from moto.moto_api._internal import mock_random
 
 from .aws_errors import DynamoError, resource_in_use, table_not_visible, validation
 from .global_model import GLOBAL_TABLE_VERSION, GlobalTable, Replica, Transition
@@ -57,6 +58,7 @@ SOURCE_REGION_MESSAGE = (
 )
 
 _original_describe = Table.describe
+_TABLE_ID = "_forumdb_table_id"  # the attribute that holds a Table's TableId
 
 
 def install() -> None:
@@ -141,6 +143,7 @@ def _table_describe(self: Table, base_key: str = "TableDescription") -> dict[str
     if not STATE.active:
         return result
     body = result[base_key]
+    body["TableId"] = table_id(self)
     if (self.account_id, self.region_name, self.name) in STATE.lingering:
         body["TableStatus"] = "DELETING"
         return result
@@ -151,6 +154,15 @@ def _table_describe(self: Table, base_key: str = "TableDescription") -> dict[str
         body["GlobalTableVersion"] = GLOBAL_TABLE_VERSION
     _forced_states(body, self.region_name, self.name)
     return result
+
+
+def table_id(table: Table) -> str:
+    """DescribeTable's (and CreateTable's) TableId, which moto does not answer: a UUID of the
+    table itself, another one for a table of the same name made again after a deletion."""
+    found = table.__dict__.get(_TABLE_ID)
+    if found is None:
+        found = table.__dict__.setdefault(_TABLE_ID, str(mock_random.uuid4()))
+    return str(found)
 
 
 def _forced_states(body: dict[str, Any], region: str, name: str) -> None:

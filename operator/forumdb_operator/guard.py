@@ -24,9 +24,10 @@ MEMO_KEY = "forumdb_guard"
 class ResourceGuard:
     lock: threading.Lock = field(default_factory=threading.Lock)
     deleting: threading.Event = field(default_factory=threading.Event)
-    # Tables a reconcile made or tagged (status.claimedTables) as of the last one that ran:
-    # a reconcile stopped by deletion writes no status, yet the delete step must know them.
-    claimed: set[str] = field(default_factory=set)
+    # Tables a reconcile made or tagged (status.claimedTables: name -> TableId) as of the last
+    # one that ran: a reconcile stopped by deletion writes no status, yet the delete step must
+    # know them.
+    claimed: dict[str, str] = field(default_factory=dict)
 
     def stop_requested(self) -> bool:
         """The reconcile's stop check between AWS writes."""

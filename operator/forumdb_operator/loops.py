@@ -40,6 +40,7 @@ from kubernetes.client.exceptions import ApiException
 from forumdb import naming
 from forumdb_operator import backoff, guard, health, metrics
 from forumdb_operator.configmap import configmap_data, configmap_manifest
+from forumdb_operator.diff import ownership
 from forumdb_operator.kube import cause
 from forumdb_operator.reconcile import CLAIMED_KEY, WAIT_DELAY, Event, Outcome
 from forumdb_operator.runtime import Runtime
@@ -272,7 +273,7 @@ def _reconcile_and_publish(
             **kwargs, stop=resource_guard.stop_requested, active_region=in_force
         )
         if CLAIMED_KEY in outcome.status:
-            resource_guard.claimed = set(outcome.status[CLAIMED_KEY])
+            resource_guard.claimed = ownership.from_status(outcome.status[CLAIMED_KEY])
         if resource_guard.stop_requested():
             return None
         if handled is not None:
@@ -435,8 +436,9 @@ def _delete_guarded(rt: Runtime, resource_guard: guard.ResourceGuard, live: Live
             message = f"deleting {live.resource}: waiting for its running reconcile to stop"
             return Outcome({"phase": "Deleting", "message": message}, [], WAIT_DELAY, done=False)
         previous = dict(live.status)
-        claimed = set(previous.get(CLAIMED_KEY) or []) | resource_guard.claimed
-        previous[CLAIMED_KEY] = sorted(claimed)
+        # the guard's (the last reconcile's, maybe unpublished) over the published status's
+        claimed = {**ownership.from_status(previous.get(CLAIMED_KEY)), **resource_guard.claimed}
+        previous[CLAIMED_KEY] = ownership.as_status(claimed)
         return rt.reconciler.delete(
             namespace=live.namespace,
             name=live.name,

@@ -62,6 +62,9 @@ class ObservedTable:
     tags: dict[str, str] | None = None
     # AttributeDefinitions: name -> S | N | B (what an adoption compares besides the keys)
     attribute_types: dict[str, str] = field(default_factory=dict)
+    # DescribeTable's TableId: a UUID that changes when a table of the name is made again
+    # (deleted and created by someone else): what a claim is bound to ("" where not answered).
+    table_id: str = ""
 
     @property
     def busy(self) -> bool:
@@ -134,8 +137,10 @@ class Observed:
     scalable_targets: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
     scaling_policies: set[tuple[str, str]] = field(default_factory=set)
     # Primary-region tables this resource created or tagged whose owner tag may not be listed
-    # yet (ListTagsOfResource is eventually consistent); from the status, not from AWS.
-    claimed: frozenset[str] = frozenset()
+    # yet (ListTagsOfResource is eventually consistent); from the status, not from AWS. Name ->
+    # the TableId of the table claimed ("" unbound: an earlier status's bare name): a table of
+    # the name with another TableId was made again by someone else, and is not claimed.
+    claimed: Mapping[str, str] = field(default_factory=dict)
     # (table name, region) whose PITR an earlier reconcile saw enabled (status.tables): turning
     # it on again is a repair, turning it on the first time is not; from the status too.
     pitr_seen_enabled: frozenset[tuple[str, str]] = frozenset()
@@ -226,6 +231,12 @@ class ReadMemo:
     # Primary tables whose tags in `tags` are the ones sent, not read (provisioning, or a
     # TagResource/UntagResource of this reconcile): their claims stay until a listing
     trusted: set[str] = field(default_factory=set)
+    # Primary table -> the TableId of the table whose tags `tags` holds: a table described with
+    # another TableId (deleted and made again) has its tags read, whatever `tags` says.
+    tag_ids: dict[str, str] = field(default_factory=dict)
+    # Primary table -> the TableId of the table this reconcile created (CreateTable's answer)
+    # or tagged (as described before the TagResource): what its claim is bound to.
+    claim_ids: dict[str, str] = field(default_factory=dict)
     primary_region: str | None = None  # where `tags` were read
     # Whole features read once ("kms", "autoscaling", "backup", "alarm"), read again after an
     # action of theirs.
@@ -241,6 +252,7 @@ class ReadMemo:
         generation: int | None,
         sent_tags: Mapping[str, Mapping[str, str]] | None = None,
         pitr_wanted: bool = False,
+        claimed: Mapping[str, str] | None = None,
     ) -> ReadMemo:
         """While a spec is being provisioned (the last status: Provisioning, this generation),
         the PITR an earlier reconcile of it saw or set (ENABLED with its period, or DISABLED)
@@ -248,17 +260,24 @@ class ReadMemo:
         tags of the primary tables it made or tagged itself (`sent_tags`: table -> the tags
         sent, status.claimedTables; ListTagsOfResource: 10 a second per account, and it may
         still answer the previous set): CreateTable and TagResource answered success, so the
-        tags are as sent. A replica the last status showed CREATING is new: it has no tags
-        (ReplicaUpdates' Create takes none; each replica is tagged in its own region), and
-        where PITR is wanted on, it is enabled without reading it first (idempotent; PITR is
-        set per replica). The first drift check after Ready reads everything."""
+        tags are as sent, on the table they were sent to: only a claim bound to a TableId
+        (`claimed`: table -> TableId) is taken, and only while DescribeTable answers that
+        TableId (Observer.observe: a table made again by someone else is read). A replica the
+        last status showed CREATING is new: it has no tags (ReplicaUpdates' Create takes none;
+        each replica is tagged in its own region), and where PITR is wanted on, it is enabled
+        without reading it first (idempotent; PITR is set per replica). The first drift check
+        after Ready reads everything."""
         memo = cls()
         if previous.get("phase") != "Provisioning" or generation is None:
             return memo
         if previous.get("observedGeneration") != generation:
             return memo
         for table, tags in (sent_tags or {}).items():
+            table_id = (claimed or {}).get(table)
+            if not table_id:
+                continue  # unbound (an earlier status's bare name): read, not trusted
             memo.tags[table] = dict(tags)
+            memo.tag_ids[table] = table_id
             memo.trusted.add(table)
         for table in previous.get("tables") or []:
             if not isinstance(table, Mapping):
@@ -307,7 +326,14 @@ class ReadMemo:
             # reference): neither is worth a read in this reconcile.
             self.pitr[(table, region)] = ObservedPitr(False, None)
             self.tags[table] = {}
+            description = response.get("TableDescription") if isinstance(response, Mapping) else {}
+            self.tag_ids[table] = str((description or {}).get("TableId") or "")
+            if region == self.primary_region:
+                self.claim_ids[table] = self.tag_ids[table]
             return
+        if operation == "tag_resource" and region == self.primary_region:
+            # the table as the look before this tag described it
+            self.claim_ids[table] = self.tag_ids.get(table, "")
         if self._replica_tags_changed(operation, region, table, params):
             return
         if self._primary_tags_changed(operation, region, table, params):
@@ -458,6 +484,7 @@ def parse_table(desc: dict[str, Any], region: str) -> ObservedTable:
         attribute_types={
             a["AttributeName"]: a["AttributeType"] for a in desc.get("AttributeDefinitions") or []
         },
+        table_id=str(desc.get("TableId") or ""),
     )
 
 
@@ -504,6 +531,10 @@ class Observer:
             if primary is None:
                 continue
             tag_map = memo.tags.get(t.name)
+            if tag_map is not None and memo.tag_ids.get(t.name, "") != primary.table_id:
+                # Known for another table of the name (deleted and made again since): read.
+                tag_map = None
+                memo.trusted.discard(t.name)
             if tag_map is None:
                 tags = self._call(
                     "dynamodb",
@@ -514,6 +545,7 @@ class Observer:
                 )
                 tag_map = {x["Key"]: x["Value"] for x in (tags or {}).get("Tags", [])}
                 memo.tags[t.name] = tag_map
+                memo.tag_ids[t.name] = primary.table_id
                 memo.trusted.discard(t.name)
             obs.tables[(t.kind, desired.primary_region)] = _with_tags(primary, tag_map)
             regions = [desired.primary_region]

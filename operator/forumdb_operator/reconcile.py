@@ -33,7 +33,8 @@ WAIT_DELAY = 2.0
 # replica's first copy (AWS: proportional to the table's size).
 LONG_WAIT_DELAY = 30.0
 BLOCKED_DELAY = 15.0
-# status field: tables made or tagged whose owner tag is not listed yet (diff.ownership)
+# status field: tables made or tagged whose owner tag is not listed yet, each with the TableId
+# of the table claimed (diff.ownership)
 CLAIMED_KEY = "claimedTables"
 # status field: replica tables tagged whose tags were not listed yet (diff.replica_tags)
 TAGGED_KEY = "taggedReplicas"
@@ -171,11 +172,23 @@ class Reconciler:
         # Actions on a resource that was Ready for this very spec are drift repairs.
         was_ready = generation is not None and previous.get("readyGeneration") == generation
         applied: list[Action] = []
-        claimed = set(previous.get(CLAIMED_KEY) or [])
+        claimed = ownership.from_status(previous.get(CLAIMED_KEY))
         # replica tags sent and not listed yet, and when (sent again after a bounded wait)
         tags_sent = replica_tags.from_status(previous.get(TAGGED_KEY), now)
         tags_pending = replica_tags.waiting_on(tags_sent, now)
         primary = desired.primary_region
+        memo = ReadMemo.provisioning(
+            previous,
+            generation,
+            {t.name: t.tags for t in desired.tables if t.name in claimed},
+            pitr_wanted=desired.pitr is not None and desired.pitr.enabled,
+            claimed=claimed,
+        )
+
+        def claims_now() -> list[dict[str, str]]:
+            # every table this reconcile made or tagged, tags listed or not
+            return ownership.as_status(ownership.claims(claimed, applied, primary, memo.claim_ids))
+
         try:
             obs, plan = self._converge(
                 desired,
@@ -186,12 +199,7 @@ class Reconciler:
                 _provisioned_here(spec, previous),
                 stop,
                 Remembered.from_status(previous, desired),
-                ReadMemo.provisioning(
-                    previous,
-                    generation,
-                    {t.name: t.tags for t in desired.tables if t.name in claimed},
-                    pitr_wanted=desired.pitr is not None and desired.pitr.enabled,
-                ),
+                memo,
                 tags_pending,
                 status.subscriptions_asked(previous),
             )
@@ -201,7 +209,7 @@ class Reconciler:
             )
             if any(a.operation == "create_table" for a in applied):
                 outcome.status[immutable.STATUS_KEY] = _provisioned(spec)
-            outcome.status[CLAIMED_KEY] = sorted(ownership.claims(claimed, applied, primary))
+            outcome.status[CLAIMED_KEY] = claims_now()
             outcome.status[TAGGED_KEY] = _tags_status(tags_sent, applied, primary, now)
             return outcome
         outcome = self._settled(
@@ -210,10 +218,12 @@ class Reconciler:
         if stop is not None and stop():
             # Stopped mid-way: the last look predates the last writes; deletion must know
             # every table this reconcile made, tags listed or not.
-            outcome.status[CLAIMED_KEY] = sorted(ownership.claims(claimed, applied, primary))
+            outcome.status[CLAIMED_KEY] = claims_now()
             outcome.status[TAGGED_KEY] = _tags_status(tags_sent, applied, primary, now)
         else:
-            outcome.status[CLAIMED_KEY] = ownership.unconfirmed(desired, obs, set(obs.claimed))
+            outcome.status[CLAIMED_KEY] = ownership.as_status(
+                ownership.unconfirmed(desired, obs, obs.claimed)
+            )
             outcome.status[TAGGED_KEY] = replica_tags.as_status(
                 replica_tags.pending(desired, obs), _still_sent(tags_sent, applied, primary), now
             )
@@ -224,7 +234,7 @@ class Reconciler:
         desired: DesiredState,
         resource: str,
         applied: list[Action],
-        claimed: set[str],
+        claimed: Mapping[str, str],
         pitr_seen: frozenset[tuple[str, str]] = frozenset(),
         provisioned_here: bool = False,
         stop: Callable[[], bool] | None = None,
@@ -235,7 +245,8 @@ class Reconciler:
     ) -> tuple[Observed, Plan]:
         """Observe -> diff -> apply, pass after pass, until nothing is left to do, something
         must be waited for, or a problem stops it; after max_passes, one last look. `claimed`:
-        the tables this resource made or tagged before (status), to which this adds its own.
+        the tables this resource made or tagged before (status), each with the TableId of the
+        table claimed, to which this adds its own.
         `stop()` true: no further write, the plan as last seen is returned.
         `remembered`: ids the status holds; each look passes what it found to the next.
         `memo`: PITR and tags already known (observed.ReadMemo), added to pass after pass.
@@ -248,7 +259,7 @@ class Reconciler:
         def look() -> Observed:
             obs = self.observer.observe(desired, remembered=known[0], memo=memo)
             known[0] = obs.remembered()
-            obs.claimed = frozenset(ownership.claims(claimed, applied, desired.primary_region))
+            obs.claimed = ownership.claims(claimed, applied, desired.primary_region, memo.claim_ids)
             obs.tags_pending = tags_pending
             obs.tagged_now = frozenset(replica_tags.tagged(applied, desired.primary_region))
             obs.pitr_seen_enabled = pitr_seen
@@ -528,7 +539,7 @@ class Reconciler:
                     ),
                     account_settings=False,
                 )
-                obs.claimed = frozenset(previous.get(CLAIMED_KEY) or [])
+                obs.claimed = ownership.from_status(previous.get(CLAIMED_KEY))
                 obs.provisioned_here = _provisioned_here(spec, previous)
                 plan = deletion_plan(desired, obs)
                 if plan.problems or not plan.actions:

@@ -3,7 +3,9 @@ ConfigMap share."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from forumdb import naming
 from forumdb_operator.desired import DesiredState
@@ -32,11 +34,26 @@ def unrecorded_uid(d: DesiredState, o: ObservedTable) -> bool:
     )
 
 
+def claim_holds(d: DesiredState, o: ObservedTable, obs: Observed) -> bool:
+    """This resource claims `o` itself, not only its name: the claim's TableId is the one
+    DescribeTable answers now. A table of the name deleted and made again (by another resource,
+    a person, forumctl) has another TableId: it is judged by its own tags, never by the claim.
+    An unbound claim (an earlier status's bare name) holds for the table seen, as it did then;
+    it is bound to that table's TableId when kept (unconfirmed)."""
+    return o.region == d.primary_region and _bound_to(obs.claimed, o)
+
+
+def _bound_to(claimed: Mapping[str, str], o: ObservedTable) -> bool:
+    if o.name not in claimed:
+        return False
+    return not claimed[o.name] or claimed[o.name] == o.table_id
+
+
 def awaiting_tags(d: DesiredState, o: ObservedTable, obs: Observed) -> bool:
     """A table this resource created or tagged moments ago whose tags DynamoDB does not list
     yet: right after CreateTable/TagResource, ListTagsOfResource may answer the previous (empty)
     set for a few seconds (TagResource API reference)."""
-    return owner_of(o) is None and o.region == d.primary_region and o.name in obs.claimed
+    return owner_of(o) is None and claim_holds(d, o, obs)
 
 
 def owns(d: DesiredState, o: ObservedTable, obs: Observed) -> bool:
@@ -91,30 +108,68 @@ def stands_apart(d: DesiredState, primary: ObservedTable, seen: ObservedTable) -
     return seen.region != d.primary_region and seen.region not in primary.replicas
 
 
-def claims(names: set[str], applied: list[Action], region: str | None = None) -> set[str]:
+# status.claimedTables: {name, tableId} entries; table name -> TableId ("" unbound).
+Claims = dict[str, str]
+
+
+def from_status(raw: Any) -> Claims:
+    """status.claimedTables as claims: {name, tableId} entries; a bare name (the status of an
+    operator before claims were bound to a TableId) is an unbound claim: its tags are read,
+    never taken as sent."""
+    out: Claims = {}
+    for entry in raw or []:
+        if isinstance(entry, str) and entry:
+            out.setdefault(entry, "")
+        elif isinstance(entry, Mapping) and entry.get("name"):
+            out[str(entry["name"])] = str(entry.get("tableId") or "")
+    return out
+
+
+def as_status(claims: Mapping[str, str]) -> list[dict[str, str]]:
+    """Claims as status.claimedTables, by table name (tableId only where known)."""
+    return [
+        {"name": name, "tableId": claims[name]} if claims[name] else {"name": name}
+        for name in sorted(claims)
+    ]
+
+
+def claims(
+    names: Mapping[str, str],
+    applied: list[Action],
+    region: str | None = None,
+    ids: Mapping[str, str] | None = None,
+) -> Claims:
     """`names` plus the tables `applied` created or tagged (in `region`, the primary region,
-    where given: a replica's tags are claimed apart, diff.replica_tags)."""
-    out = set(names)
+    where given: a replica's tags are claimed apart, diff.replica_tags), each bound to `ids`:
+    the TableId of the table the action was on (observed.ReadMemo.claim_ids: CreateTable's
+    answer, or the table as described before TagResource); "" where not known."""
+    out = dict(names)
     for a in applied:
         if region is not None and a.region != region:
             continue
         if a.operation == "create_table":
-            out.add(str(a.params["TableName"]))
+            name = str(a.params["TableName"])
         elif a.operation == "tag_resource" and a.service == "dynamodb":
-            out.add(str(a.params["ResourceArn"]).rsplit("/", 1)[-1])
+            name = str(a.params["ResourceArn"]).rsplit("/", 1)[-1]
+        else:
+            continue
+        out[name] = (ids or {}).get(name, "")
     return out
 
 
-def unconfirmed(d: DesiredState, obs: Observed, claimed: set[str]) -> list[str]:
-    """The claims still to keep: tables that exist with no owner tag listed yet (or whose
-    tags were taken as sent, not listed: obs.tags_trusted)."""
-    keep = []
+def unconfirmed(d: DesiredState, obs: Observed, claimed: Mapping[str, str]) -> Claims:
+    """The claims still to keep: tables that exist, are the very tables claimed (claim_holds),
+    and have no owner tag listed yet (or whose tags were taken as sent, not listed:
+    obs.tags_trusted); an unbound claim kept is bound to the table's TableId now."""
+    keep: Claims = {}
     for t in d.tables:
         o = obs.table(t.kind, d.primary_region)
         if t.name not in claimed or o is None:
             continue
+        if not _bound_to(claimed, o):
+            continue  # another table of the name now: no claim of this resource's on it
         if owner_of(o) is None or t.name in obs.tags_trusted:
-            keep.append(t.name)
+            keep[t.name] = claimed[t.name] or o.table_id
     return keep
 
 

@@ -38,6 +38,22 @@ def test_tags_given_to_create_table_are_listed_only_after_a_while(ext):
     wait_until(lambda: tags_of(dynamodb, arn) == {"app": "forum", "owner": "ns1/forum"}, "tags")
 
 
+def test_a_table_made_again_has_another_table_id(ext):
+    """TableId (TableDescription, in CreateTable's and DescribeTable's answers) identifies the
+    table itself: the same at each look, another one once a table of the name is deleted and
+    made again. Source: DescribeTable / CreateTable API reference ("TableId: Unique identifier
+    for the table")."""
+    dynamodb = ext.client("dynamodb", EAST)
+    made = create_table(dynamodb)["TableId"]
+    assert made
+    assert describe(dynamodb)["TableId"] == made == describe(dynamodb)["TableId"]
+    dynamodb.delete_table(TableName=TABLE)
+    again = create_table(dynamodb)["TableId"]
+    assert again
+    assert again != made
+    assert describe(dynamodb)["TableId"] == again
+
+
 def test_tag_resource_shows_the_previous_set_for_a_while(ext):
     """After TagResource (and UntagResource) ListTagsOfResource answers the previous tag set
     for a while, then the new one ("The application or removal of tags using TagResource and

@@ -334,14 +334,19 @@ def test_while_provisioned_sent_tags_and_new_replicas_are_known_without_reading(
             }
         ],
     }
-    memo = ReadMemo.provisioning(previous, 1, sent, pitr_wanted=True)
+    claimed = {"forum-Users": "3b0e7a7c-0000-4000-8000-00000000000a"}
+    memo = ReadMemo.provisioning(previous, 1, sent, pitr_wanted=True, claimed=claimed)
     assert memo.tags == sent
     assert memo.trusted == {"forum-Users"}
+    assert memo.tag_ids == claimed  # taken only while DescribeTable answers that TableId
     assert memo.replica_tags == {("forum-Users", "us-west-2"): {}}
     assert memo.pitr == {("forum-Users", "us-west-2"): ObservedPitr(False, None)}
-    assert ReadMemo.provisioning(previous, 1, sent, pitr_wanted=False).pitr == {}
+    assert ReadMemo.provisioning(previous, 1, sent, claimed=claimed).pitr == {}
+    # an unbound claim (an earlier status's bare name): its tags are read
+    unbound = ReadMemo.provisioning(previous, 1, sent, claimed={"forum-Users": ""})
+    assert (unbound.tags, unbound.trusted) == ({}, set())
     for later, generation in (({**previous, "phase": "Ready"}, 1), (previous, 2)):
-        memo = ReadMemo.provisioning(later, generation, sent, pitr_wanted=True)
+        memo = ReadMemo.provisioning(later, generation, sent, pitr_wanted=True, claimed=claimed)
         assert (memo.tags, memo.replica_tags, memo.pitr) == ({}, {}, {})
 
 

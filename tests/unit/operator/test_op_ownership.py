@@ -16,7 +16,7 @@ from test_op_reconcile_moto import NAME, NS, converge
 
 from forumdb import naming, tables
 from forumdb_operator.awsclients import Clients
-from forumdb_operator.diff import deletion_plan, diff
+from forumdb_operator.diff import deletion_plan, diff, ownership
 from forumdb_operator.observed import ObservedIndex
 from forumdb_operator.reconcile import Reconciler
 from forumdb_operator.spec import parse_spec
@@ -272,3 +272,111 @@ def test_a_recreated_resource_is_refused_its_predecessors_tables(ext):
     assert again.phase == "Failed"
     assert UID_A in again.status["message"]
     assert not again.calls.writes
+
+
+# ---------------------------------------------------------------- claims bound to a TableId
+
+
+USERS = tables.table_name("users")
+
+
+def _made_again(tags: dict[str, str]) -> str:
+    """forum-Users deleted and made again by someone else (another resource of the prefix,
+    `forumctl tables create`): the same layout, PITR off, `tags`; its new TableId."""
+    east = _ddb("us-east-1")
+    before = east.describe_table(TableName=USERS)["Table"]["TableId"]
+    east.delete_table(TableName=USERS)
+    request = dict(desired_of(UID_A).table("users").create_request)
+    request["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+    if not request["Tags"]:
+        del request["Tags"]
+    made = east.create_table(**request)["TableDescription"]["TableId"]
+    assert made != before
+    return str(made)
+
+
+def _touches(actions: list[Any], name: str) -> list[Any]:
+    return [
+        a
+        for a in actions
+        if a.params.get("TableName") == name
+        or str(a.params.get("ResourceArn", "")).endswith("/" + name)
+    ]
+
+
+FOREIGN = {naming.TAG_OWNER: "team-b/forum", naming.TAG_OWNER_UID: UID_B}
+
+
+def _provisioning_then_made_again(tags: dict[str, str]) -> tuple[Reconciler, Any, Any, str]:
+    """A's first reconcile (deletionPolicy Delete), its status as Provisioning, then forum-Users
+    made again by someone else with `tags`: the reconciler, spec, status and new TableId."""
+    r = Reconciler(Clients())
+    raw = _raw(deletionPolicy="Delete", deletionProtection=False)
+    first = r.reconcile(namespace=NS, name=NAME, spec=raw, generation=1, uid=UID_A)
+    assert USERS in str(first.status["claimedTables"]), first.status
+    provisioning = {**first.status, "phase": "Provisioning", "observedGeneration": 1}
+    return r, raw, provisioning, _made_again(tags)
+
+
+@pytest.mark.parametrize(
+    ("tags", "reason"),
+    [(FOREIGN, "TableOwnedByAnother"), ({}, "TableExists")],
+    ids=["foreign", "untagged"],
+)
+def test_a_table_made_again_while_provisioning_is_judged_by_its_own_tags(ext, tags, reason):
+    """status.claimedTables binds each claim to the TableId of the table claimed: a claimed
+    table deleted and made again by someone else while the spec is provisioned has another
+    TableId, so its tags are read (not taken as the ones this resource sent) and it is judged
+    by them: never tagged, changed (PITR, UpdateTable) or claimed again."""
+    # the made-again table's tags listed, and its PITR open to changes, at once
+    ext.configure(tags_settle_seconds=0, pitr_unavailable_seconds=0)
+    r, raw, provisioning, _ = _provisioning_then_made_again(tags)
+    out = r.reconcile(
+        namespace=NS, name=NAME, spec=raw, generation=1, previous=provisioning, uid=UID_A
+    )
+    assert _touches(out.applied, USERS) == []
+    assert reason in {c.get("reason") for c in out.status["conditions"]}, out.status
+    assert USERS not in str(out.status["claimedTables"])
+    assert USERS in out.foreign_tables
+    east = _ddb("us-east-1")
+    pitr = east.describe_continuous_backups(TableName=USERS)["ContinuousBackupsDescription"]
+    assert pitr["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "DISABLED"
+    arn = east.describe_table(TableName=USERS)["Table"]["TableArn"]
+    listed = {t["Key"]: t["Value"] for t in east.list_tags_of_resource(ResourceArn=arn)["Tags"]}
+    assert listed == tags
+
+
+@pytest.mark.parametrize("tags", [FOREIGN, {}], ids=["foreign", "untagged"])
+def test_a_deletion_leaves_a_table_made_again_while_provisioning(ext, tags):
+    """deletionPolicy Delete right after (the status still claims forum-Users): the table made
+    again has another TableId, so the claim does not make it this resource's, and a table whose
+    tags are not listed yet (or that has none) is not deleted; the resource's own tables go."""
+    ext.configure(tags_settle_seconds=5)  # the made-again table's tags not listed yet
+    r, raw, provisioning, table_id = _provisioning_then_made_again(tags)
+    gone = r.delete(namespace=NS, name=NAME, spec=raw, previous=provisioning, uid=UID_A)
+    assert _touches(gone.applied, USERS) == []
+    assert _touches(gone.applied, tables.table_name("posts")), gone.applied
+    assert _ddb("us-east-1").describe_table(TableName=USERS)["Table"]["TableId"] == table_id
+
+
+def test_claims_of_an_earlier_status_are_unbound_and_bound_once_kept():
+    """status.claimedTables of an operator before TableIds: bare names, read as unbound
+    claims (tags read, not taken as sent); one kept is bound to the TableId seen then. A
+    bound claim holds only for the table of its TableId."""
+    claimed = ownership.from_status(["forum-Users", {"name": "forum-Posts", "tableId": "p1"}])
+    assert claimed == {"forum-Users": "", "forum-Posts": "p1"}
+    d = desired_of(UID_A, replicaRegions=[])
+    obs = untagged(in_shape(d))
+    for kind, table_id in (("users", "u1"), ("posts", "p2"), ("threads", "t1")):
+        obs = with_table(obs, kind, "us-east-1", table_id=table_id)
+    obs.claimed = claimed
+    users, posts = obs.table("users", "us-east-1"), obs.table("posts", "us-east-1")
+    assert users is not None
+    assert posts is not None
+    assert ownership.awaiting_tags(d, users, obs)
+    assert not ownership.awaiting_tags(d, posts, obs)  # made again: p2, not p1
+    assert ownership.unconfirmed(d, obs, claimed) == {"forum-Users": "u1"}
+    assert ownership.as_status({"forum-Users": "u1", "forum-Posts": ""}) == [
+        {"name": "forum-Posts"},
+        {"name": "forum-Users", "tableId": "u1"},
+    ]

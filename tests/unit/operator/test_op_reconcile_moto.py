@@ -216,17 +216,19 @@ def test_tables_it_just_created_are_its_own_while_their_tags_are_not_listed(reco
     raw = spec(replicaRegions=[], backups=None, pointInTimeRecovery=None, adopt=adopt)
     first = reconciler.reconcile(namespace=NS, name=NAME, spec=raw, generation=1)
     assert first.phase == "Provisioning", first.status["message"]
-    assert sorted(first.status["claimedTables"]) == sorted(
-        tables.table_name(k) for k in tables.KINDS
-    )
+    east = ddb("us-east-1")
+    names = sorted(tables.table_name(k) for k in tables.KINDS)
+    # each claim bound to the table made (its TableId), not only to its name
+    assert first.status["claimedTables"] == [
+        {"name": n, "tableId": east.describe_table(TableName=n)["Table"]["TableId"]} for n in names
+    ]
     out = converge(reconciler, raw, previous=first.status)
     assert out.phase == "Ready", out.status["message"]
     events = first.events + out.events
     assert not [e for e in events if e.type == "Warning"], events
     assert not [a for a in first.applied + out.applied if a.operation == "tag_resource"]
-    names = sorted(tables.table_name(k) for k in tables.KINDS)
-    assert sorted(out.status["claimedTables"]) == names  # taken as sent while provisioned
-    east = ddb("us-east-1")
+    # taken as sent while provisioned
+    assert out.status["claimedTables"] == first.status["claimedTables"]
     for _ in reconcile_rounds(SETTLE_TIMEOUT_SECONDS):
         arns = [east.describe_table(TableName=n)["Table"]["TableArn"] for n in names]
         if all(east.list_tags_of_resource(ResourceArn=a)["Tags"] for a in arns):
