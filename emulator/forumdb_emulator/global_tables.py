@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from functools import cache, wraps
 from typing import Any
@@ -141,6 +142,7 @@ def _table_describe(self: Table, base_key: str = "TableDescription") -> dict[str
     if not STATE.active:
         return result
     body = result[base_key]
+    body.setdefault("TableId", table_id(self))
     if (self.account_id, self.region_name, self.name) in STATE.lingering:
         body["TableStatus"] = "DELETING"
         return result
@@ -151,6 +153,12 @@ def _table_describe(self: Table, base_key: str = "TableDescription") -> dict[str
         body["GlobalTableVersion"] = GLOBAL_TABLE_VERSION
     _forced_states(body, self.region_name, self.name)
     return result
+
+
+def table_id(table: Table) -> str:
+    """AWS's TableId (moto has none): the table's own, so a table deleted and made again under
+    its name (same ARN) answers another one."""
+    return str(table.__dict__.setdefault("_forumdb_table_id", str(uuid.uuid4())))
 
 
 def _forced_states(body: dict[str, Any], region: str, name: str) -> None:

@@ -62,6 +62,8 @@ class ObservedTable:
     tags: dict[str, str] | None = None
     # AttributeDefinitions: name -> S | N | B (what an adoption compares besides the keys)
     attribute_types: dict[str, str] = field(default_factory=dict)
+    # DescribeTable's TableId: a table made again under its name (same ARN) has another one
+    table_id: str = ""
 
     @property
     def busy(self) -> bool:
@@ -458,6 +460,7 @@ def parse_table(desc: dict[str, Any], region: str) -> ObservedTable:
         attribute_types={
             a["AttributeName"]: a["AttributeType"] for a in desc.get("AttributeDefinitions") or []
         },
+        table_id=str(desc.get("TableId") or ""),
     )
 
 
