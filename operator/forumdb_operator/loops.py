@@ -32,7 +32,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, MutableMapping
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from kubernetes.client.exceptions import ApiException
@@ -43,6 +43,7 @@ from forumdb_operator.configmap import configmap_data, configmap_manifest
 from forumdb_operator.diff import ownership
 from forumdb_operator.kube import cause
 from forumdb_operator.reconcile import CLAIMED_KEY, WAIT_DELAY, Event, Outcome
+from forumdb_operator.replica_tagger import Hooks
 from forumdb_operator.runtime import Runtime
 from forumdb_operator.spec import SpecInvalid, parse_spec
 
@@ -163,6 +164,9 @@ class _Reconciling:
     handled: str | None = None
     # Reconciles in a row that ended waiting or retrying without progress (backoff).
     attempt: int = 0
+    # Set when the loop ends (deletion, or Kopf stopped it: another operator leads): replica
+    # tags it queued are no longer sent (replica_tagger.Hooks)
+    ended: threading.Event = field(default_factory=threading.Event)
 
     def next_delay(self, outcome: Outcome | None, drift_interval: float) -> float:
         """The drift interval once settled; else the outcome's first wait, doubled with
@@ -213,7 +217,32 @@ async def reconcile_loop(
             if wake.is_set() and _redundant_wake(memo, generation):
                 wake.clear()
     finally:
+        state.ended.set()
+        _purge_tags(rt, live)
         metrics.MANAGED.dec()
+
+
+def _purge_tags(rt: Runtime, live: Live) -> None:
+    """The resource's queued replica tags go: nothing of this process reconciles it now."""
+    tagger = getattr(rt.reconciler, "tagger", None)  # a stand-in reconciler may have none
+    if tagger is not None:
+        tagger.purge((live.resource, str(live.meta.get("uid") or "")))
+
+
+def _tag_hooks(memo: Memo, resource_guard: guard.ResourceGuard, state: _Reconciling) -> Hooks:
+    """The loop as the replica tag queue sees it: cancelled once deletion began or the loop
+    ended; a queued call that failed wakes it (from the sender's thread)."""
+    loop = asyncio.get_running_loop()
+    ended = state.ended
+
+    def cancelled() -> bool:
+        return resource_guard.stop_requested() or ended.is_set()
+
+    def wake() -> None:
+        if not ended.is_set():
+            loop.call_soon_threadsafe(wake_reconcile, memo)
+
+    return Hooks(cancelled=cancelled, wake=wake)
 
 
 async def _reconcile_once(
@@ -237,6 +266,7 @@ async def _reconcile_once(
             generation=live.meta.get("generation"),
             previous=state.last_status if state.last_status is not None else dict(live.status),
             uid=str(live.meta.get("uid") or ""),
+            hooks=_tag_hooks(memo, guard.of(memo), state),
         )
         if outcome is None:  # deletion began: the delete handler writes from now on
             return 0.0  # the loop's next look sees it and ends
@@ -432,6 +462,7 @@ async def delete_step(rt: Runtime, memo: Memo, live: Live) -> Outcome:
 
 def _delete_guarded(rt: Runtime, resource_guard: guard.ResourceGuard, live: Live) -> Outcome:
     with resource_guard.deleting_now() as mine:
+        _purge_tags(rt, live)  # deletion began: queued replica tags are not sent
         if not mine:
             message = f"deleting {live.resource}: waiting for its running reconcile to stop"
             return Outcome({"phase": "Deleting", "message": message}, [], WAIT_DELAY, done=False)

@@ -20,7 +20,7 @@ from forumdb_operator.desired import DesiredState, desired_state
 from forumdb_operator.diff import Action, Plan, deletion_plan, diff, ownership, replica_tags
 from forumdb_operator.observed import Observed, Observer, ReadMemo
 from forumdb_operator.remembered import Remembered
-from forumdb_operator.replica_tagger import ReplicaTagger
+from forumdb_operator.replica_tagger import Call, Hooks, ReplicaTagger, record_of
 from forumdb_operator.spec import ForumDatabaseSpec, SpecInvalid, parse_spec
 
 log = logging.getLogger("forumdb_operator.reconcile")
@@ -64,6 +64,8 @@ class Outcome:
     done: bool = True  # deletion: finished
     # Tables of the layout that exist but are not this resource's: no ConfigMap for them.
     foreign_tables: list[str] = field(default_factory=list)
+    # Of `applied`: replica TagResource calls queued to be sent in the background
+    queued: list[Action] = field(default_factory=list)
 
     @property
     def phase(self) -> str:
@@ -72,6 +74,17 @@ class Outcome:
 
 def _short(text: str) -> str:
     return text if len(text) <= MAX_EVENT_LEN else text[: MAX_EVENT_LEN - 3] + "..."
+
+
+@dataclass
+class _HandOff:
+    """One reconcile's use of the replica tag queue (replica_tagger)."""
+
+    owner: tuple[str, str]  # (NAMESPACE/NAME, uid)
+    hooks: Hooks
+    # (table, region) whose queued call failed or was dropped: this reconcile sends them itself
+    inline: set[tuple[str, str]] = field(default_factory=set)
+    queued: list[Action] = field(default_factory=list)
 
 
 def _changed(previous: Mapping[str, Any], generation: int | None, message: str) -> bool:
@@ -112,17 +125,32 @@ class Reconciler:
         uid: str = "",
         stop: Callable[[], bool] | None = None,
         active_region: str | None = None,
+        hooks: Hooks | None = None,
     ) -> Outcome:
         """`uid`: the resource's metadata.uid, part of the ownership record of its tables.
         `stop()`: checked before every AWS write; once true, the passes end (deletion began).
         `active_region`: the region the services use now (the health monitor's, which may be
-        an automatic failover's decision); None: the spec's."""
+        an automatic failover's decision); None: the spec's.
+        `hooks`: the resource's loop as the replica tag queue sees it (None: cancelled by
+        `stop`, nothing to wake)."""
         previous = previous or {}
         resource = f"{namespace}/{name}"
         started = time.monotonic()
+        if hooks is None:
+            hooks = Hooks(cancelled=stop) if stop is not None else Hooks()
+        hand_off = _HandOff((resource, uid), hooks)
         with awsclients.recording() as calls:
             outcome = self._reconcile(
-                resource, namespace, name, uid, spec, generation, previous, stop, active_region
+                resource,
+                namespace,
+                name,
+                uid,
+                spec,
+                generation,
+                previous,
+                stop,
+                active_region,
+                hand_off,
             )
         if immutable.STATUS_KEY not in outcome.status and previous.get(immutable.STATUS_KEY):
             # The loop passes its own last status as `previous`: keep the record in it.
@@ -157,8 +185,10 @@ class Reconciler:
         previous: Mapping[str, Any],
         stop: Callable[[], bool] | None = None,
         active_region: str | None = None,
+        hand_off: _HandOff | None = None,
     ) -> Outcome:
         now = status.now_iso()
+        hand_off = hand_off or _HandOff((resource, uid), Hooks())
         try:
             spec = parse_spec(raw_spec, allowed_regions=self.allowed_regions)
         except SpecInvalid as exc:
@@ -175,6 +205,10 @@ class Reconciler:
         claimed = ownership.from_status(previous.get(CLAIMED_KEY))
         # replica tags sent and not listed yet, and when (sent again after a bounded wait)
         tags_sent = replica_tags.from_status(previous.get(TAGGED_KEY), now)
+        if self.tagger is not None:
+            # queued calls that failed or were dropped: not in place, sent by this reconcile
+            hand_off.inline = self.tagger.take_failed(hand_off.owner)
+            tags_sent = {k: at for k, at in tags_sent.items() if k not in hand_off.inline}
         tags_pending = replica_tags.waiting_on(tags_sent, now)
         primary = desired.primary_region
         memo = ReadMemo.provisioning(
@@ -202,10 +236,11 @@ class Reconciler:
                 memo,
                 tags_pending,
                 status.subscriptions_asked(previous),
+                hand_off,
             )
         except errors.ReconcileError as exc:
             outcome = self._failed(
-                exc, desired, spec, applied, was_ready, generation, previous, now
+                exc, desired, spec, applied, was_ready, generation, previous, now, hand_off
             )
             if any(a.operation == "create_table" for a in applied):
                 outcome.status[immutable.STATUS_KEY] = _provisioned(spec)
@@ -213,7 +248,7 @@ class Reconciler:
             outcome.status[TAGGED_KEY] = _tags_status(tags_sent, applied, primary, now)
             return outcome
         outcome = self._settled(
-            spec, desired, obs, plan, applied, was_ready, generation, previous, now
+            spec, desired, obs, plan, applied, was_ready, generation, previous, now, hand_off
         )
         if stop is not None and stop():
             # Stopped mid-way: the last look predates the last writes; deletion must know
@@ -242,6 +277,7 @@ class Reconciler:
         memo: ReadMemo | None = None,
         tags_pending: frozenset[tuple[str, str]] = frozenset(),
         asked: frozenset[tuple[str, str]] = frozenset(),
+        hand_off: _HandOff | None = None,
     ) -> tuple[Observed, Plan]:
         """Observe -> diff -> apply, pass after pass, until nothing is left to do, something
         must be waited for, or a problem stops it; after max_passes, one last look. `claimed`:
@@ -251,7 +287,8 @@ class Reconciler:
         `remembered`: ids the status holds; each look passes what it found to the next.
         `memo`: PITR and tags already known (observed.ReadMemo), added to pass after pass.
         `tags_pending`: replica tables an earlier reconcile tagged, tags not listed then.
-        `asked`: (region, e-mail) subscriptions asked for or seen before (status)."""
+        `asked`: (region, e-mail) subscriptions asked for or seen before (status).
+        `hand_off`: where replica tags go when their region's TagResource calls are backed up."""
         known = [remembered or Remembered()]
         memo = memo or ReadMemo()  # PITR and tags read by an earlier pass (rate-limited reads)
         memo.primary_region = desired.primary_region
@@ -291,7 +328,9 @@ class Reconciler:
                     done=applied,
                     stop=stop,
                     answered=functools.partial(_remember_answer, answers),
-                    hand_off=functools.partial(self._hand_off, resource, desired.primary_region),
+                    hand_off=functools.partial(self._hand_off, hand_off, desired, obs)
+                    if hand_off is not None
+                    else None,
                 )
             finally:
                 for a in applied[before:]:
@@ -299,17 +338,36 @@ class Reconciler:
         obs = look()
         return obs, diff(desired, obs)
 
-    def _hand_off(self, resource: str, primary_region: str, action: Action) -> bool:
+    def _hand_off(
+        self, hand_off: _HandOff, desired: DesiredState, obs: Observed, action: Action
+    ) -> bool:
         """Queue a replica's TagResource when the region's TagResource calls are backed up
         (replica_tagger): its tags are an ownership record, not what serves the data, and the
-        status takes them as sent (status.taggedReplicas) until DynamoDB lists them."""
-        if self.tagger is None or action.region == primary_region:
+        status takes them as sent (status.taggedReplicas) until DynamoDB lists them. Queued
+        with what the decision was made on (the replica's TableId and owner tags as `obs`
+        saw them), which the sender checks again before sending."""
+        if self.tagger is None or action.region == desired.primary_region:
             return False
         if action.service != "dynamodb" or action.operation != "tag_resource":
             return False
+        name = str(action.params.get("ResourceArn")).rsplit("/", 1)[-1]
+        t = next((t for t in desired.tables if t.name == name), None)
+        replica = obs.table(t.kind, action.region) if t is not None else None
+        if replica is None or (name, action.region) in hand_off.inline:
+            return False
         if not self.tagger.takes(action):
             return False
-        self.tagger.submit(action, resource)
+        self.tagger.submit(
+            Call(
+                action,
+                hand_off.owner,
+                desired.record,
+                replica.table_id,
+                record_of(replica.tags),
+                hand_off.hooks,
+            )
+        )
+        hand_off.queued.append(action)
         return True
 
     def _settled(
@@ -323,13 +381,14 @@ class Reconciler:
         generation: int | None,
         previous: Mapping[str, Any],
         now: str,
+        hand_off: _HandOff | None = None,
     ) -> Outcome:
         """The status, events and next look after passes that ended without an AWS error.
         Tables that are another resource's are left out of it: nothing about them is shown as
         this resource's (healthy or not), and the services get no ConfigMap pointing at them."""
         foreign = ownership.foreign_kinds(desired, obs, plan.actions)
         obs = ownership.without_kinds(obs, foreign)
-        conds = status.conditions(desired, obs, plan)
+        conds = self._with_queued(status.conditions(desired, obs, plan), hand_off)
         if any(c.get("type") == immutable.CONDITION for c in previous.get("conditions") or []):
             conds.append(status.Cond(immutable.CONDITION, True, "Accepted", "spec accepted"))
         phase = status.phase_for(conds, plan, was_ready)
@@ -350,7 +409,7 @@ class Reconciler:
         }
         if _owns_tables(desired, obs):
             new_status[immutable.STATUS_KEY] = _provisioned(spec)
-        events = self._action_events(applied, was_ready)
+        events = self._action_events(applied, was_ready, hand_off)
         if plan.problems and _changed(previous, generation, message):
             metrics.RECONCILE_ERRORS.labels(kind="problem").inc()
             events.append(Event("Warning", plan.problems[0].reason, _short(message)))
@@ -367,21 +426,54 @@ class Reconciler:
             desired=desired,
             replica_regions=status.replica_regions(desired, obs),
             foreign_tables=sorted(t.name for t in desired.tables if t.kind in foreign),
+            queued=list(hand_off.queued) if hand_off is not None else [],
         )
 
-    def _action_events(self, applied: list[Action], was_ready: bool) -> list[Event]:
-        if not applied:
-            return []
+    def _with_queued(
+        self, conds: list[status.Cond], hand_off: _HandOff | None
+    ) -> list[status.Cond]:
+        """The resource's replica tags still queued (this reconcile's or an earlier one's) are
+        named in TablesReady and a Ready message: taken as in place, not sent yet."""
+        if self.tagger is None or hand_off is None:
+            return conds
+        waiting = self.tagger.queued_for(hand_off.owner)
+        if not waiting:
+            return conds
+        note = queued_note(waiting)
+        return [
+            replace(c, message=f"{c.message}; {note}")
+            if c.type == "TablesReady" or (c.type == "Ready" and c.ok)
+            else c
+            for c in conds
+        ]
+
+    def _action_events(
+        self, applied: list[Action], was_ready: bool, hand_off: _HandOff | None = None
+    ) -> list[Event]:
+        """What this reconcile changed; replica tags it queued are told apart (not sent yet,
+        not counted as drift repaired)."""
+        queued = {id(a) for a in hand_off.queued} if hand_off is not None else set()
+        done = [a for a in applied if id(a) not in queued]
+        events = []
+        if queued:
+            waiting = [
+                (str(a.params.get("ResourceArn")).rsplit("/", 1)[-1], a.region)
+                for a in applied
+                if id(a) in queued
+            ]
+            events.append(Event("Normal", "ReplicaTagsQueued", _short(queued_note(waiting))))
+        if not done:
+            return events
         if was_ready:
-            for a in applied:
+            for a in done:
                 metrics.DRIFT_REPAIRS.labels(feature=a.feature).inc()
             return [
-                Event("Normal", "DriftRepaired", _short(f"repaired drift: {a}")) for a in applied
-            ]
+                Event("Normal", "DriftRepaired", _short(f"repaired drift: {a}")) for a in done
+            ] + events
         return [
-            Event("Normal", "Provisioned", _short("; ".join(str(a) for a in applied[i : i + 10])))
-            for i in range(0, len(applied), 10)
-        ]
+            Event("Normal", "Provisioned", _short("; ".join(str(a) for a in done[i : i + 10])))
+            for i in range(0, len(done), 10)
+        ] + events
 
     def _immutable_changed(
         self,
@@ -443,6 +535,7 @@ class Reconciler:
         generation: int | None,
         previous: Mapping[str, Any],
         now: str,
+        hand_off: _HandOff | None = None,
     ) -> Outcome:
         transient = exc.transient
         metrics.RECONCILE_ERRORS.labels(kind="transient" if transient else "permanent").inc()
@@ -464,7 +557,7 @@ class Reconciler:
                 conds, previous.get("conditions"), generation, now
             ),
         }
-        events = self._action_events(applied, was_ready)
+        events = self._action_events(applied, was_ready, hand_off)
         if _changed(previous, generation, message):
             events.append(Event("Warning", "Retrying" if transient else reason, _short(message)))
         log.warning(
@@ -478,7 +571,14 @@ class Reconciler:
         )
         # Permanent: no retry storm; the drift interval (or a spec change) brings it back.
         requeue = getattr(exc, "delay", 30.0) if transient else None
-        return Outcome(new_status, events, requeue, applied, desired=desired)
+        return Outcome(
+            new_status,
+            events,
+            requeue,
+            applied,
+            desired=desired,
+            queued=list(hand_off.queued) if hand_off is not None else [],
+        )
 
     # ------------------------------------------------------------------ deletion
 
@@ -595,6 +695,16 @@ class Reconciler:
         )
         events.append(Event("Normal", "Deleted", msg))
         return Outcome({**base, "message": msg}, events, None, applied, desired=desired)
+
+
+def queued_note(waiting: list[tuple[str, str]]) -> str:
+    """E.g. "3 replica tags queued (TagResource backlog): forum-Posts, ... in us-west-2"."""
+    regions: dict[str, list[str]] = {}
+    for table, region in sorted(waiting, key=lambda k: (k[1], k[0])):
+        regions.setdefault(region, []).append(table)
+    where = "; ".join(f"{', '.join(tables)} in {r}" for r, tables in regions.items())
+    n = len(waiting)
+    return f"{n} replica tag{'s' if n != 1 else ''} queued (TagResource backlog): {where}"
 
 
 def _still_sent(sent: replica_tags.Sent, applied: list[Action], primary: str) -> replica_tags.Sent:

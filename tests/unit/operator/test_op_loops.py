@@ -145,6 +145,30 @@ def test_a_new_reconcile_request_wakes_the_loop_and_is_echoed_in_the_status():
     assert kube.statuses[-1]["lastReconcileRequest"] == "42"
 
 
+def test_the_replica_tag_sender_wakes_the_loop_through_the_hooks_each_reconcile_gets():
+    """A queued replica tag that failed (replica_tagger, its own thread) wakes the resource's
+    loop through the hooks the loop passes to each reconcile: the next reconcile comes well
+    before the drift interval. Once the loop has ended (deletion, or Kopf stopped it), the
+    hooks say cancelled: what it queued is not sent."""
+    kube, stop = RecordingKube(), Stop()
+    hooks: list[Any] = []
+
+    def reconcile(**kwargs: Any) -> Outcome:
+        hooks.append(kwargs["hooks"])
+        if len(hooks) == 1:
+            assert not kwargs["hooks"].cancelled()
+            sender = threading.Thread(target=kwargs["hooks"].wake)  # as the sender would
+            sender.start()
+            sender.join()
+        else:
+            stop.set = True
+        return ready_outcome()
+
+    run(loops.reconcile_loop(runtime(kube, reconcile), {}, live(), stop, lambda *a: None))
+    assert len(hooks) == 2  # woken well before the hour-long drift interval
+    assert hooks[0].cancelled()
+
+
 def test_a_reconcile_that_raises_does_not_end_the_loop(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(loops, "ERROR_DELAY", 0.01)
     kube, stop = RecordingKube(), Stop()

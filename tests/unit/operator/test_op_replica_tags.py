@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 from op_clock import SETTLE_TIMEOUT_SECONDS, pause, reconcile_rounds
 from op_factories import desired_of, in_shape, spec
 from test_op_crd_status_schema import pruned, status_schema
@@ -477,20 +478,32 @@ def test_tagged_replicas_of_an_earlier_status_are_read_and_bounded():
 
 
 class HeldClients:
-    """Clients whose TagResource waits for `release` (a queued call's moment is the test's)."""
+    """The sender's clients: every call waits for `release` (a queued call's moment is the
+    test's); with `refuse_tags`, TagResource answers AccessDeniedException."""
 
     def __init__(self) -> None:
         self.clients = Clients(limiter=None)
         self.release = threading.Event()
+        self.refuse_tags = False
 
     def __call__(self, service: str, region: str) -> Any:
         client = self.clients(service, region)
         held = self
 
         class Held:
-            def tag_resource(self, **params: Any) -> Any:
-                assert held.release.wait(SETTLE_TIMEOUT_SECONDS)
-                return client.tag_resource(**params)
+            def __getattr__(self, operation: str) -> Any:
+                method = getattr(client, operation)
+
+                def call(**params: Any) -> Any:
+                    assert held.release.wait(SETTLE_TIMEOUT_SECONDS)
+                    if operation == "tag_resource" and held.refuse_tags:
+                        raise ClientError(
+                            {"Error": {"Code": "AccessDeniedException", "Message": "denied"}},
+                            "TagResource",
+                        )
+                    return method(**params)
+
+                return call
 
         return Held()
 
@@ -547,5 +560,209 @@ def test_without_a_backlog_the_reconcile_sends_its_replica_tags_itself(ext):
     assert ready.phase == "Ready", ready.status["message"]
     assert tagger.queued() == 0
     assert [a.region for a in ready.applied if a.operation == "tag_resource"] == [WEST] * 3
+    for table, kind in zip(TABLES, ("users", "threads", "posts"), strict=True):
+        assert tags(table, WEST) == ownership(kind), table
+
+
+OWNER = (f"{NS}/{NAME}", UID)
+
+
+class Looped(Reconciler):
+    """Called as the operator's reconcile loop calls it: with the loop's hooks (whether the
+    resource is still reconciled here, and how to wake its loop)."""
+
+    def __init__(self, hooks: Any, **kw: Any) -> None:
+        super().__init__(Clients(), cluster_id=CLUSTER, **kw)
+        self.hooks = hooks
+
+    def reconcile(self, **kw: Any) -> Any:
+        return super().reconcile(**kw, hooks=self.hooks)
+
+
+def queued_and_ready(r: Reconciler, tagger: ReplicaTagger, raw_spec: Any = None, **kw: Any) -> Any:
+    ready = converge(r, raw_spec or raw(), **kw)
+    assert ready.phase == "Ready", ready.status["message"]
+    assert tagger.queued() >= 3
+    assert all(tags(t, WEST) == {} for t in TABLES)  # not sent yet
+    return ready
+
+
+def test_queued_replica_tags_are_told_as_queued_not_as_done(ext):
+    """The events and the ready conditions say the replica tags are queued, not sent: no
+    "tag table ..." in the Provisioned event as if it were done. Once sent, the message no
+    longer says so. Before: a queued tag was reported as done."""
+    ext.configure(tags_settle_seconds=0)
+    held = HeldClients()
+    tagger = ReplicaTagger(held, backed_up(60.0))
+    r = reconciler(tagger=tagger)
+    ready = queued_and_ready(r, tagger, uid=UID)
+    said = [e.message for e in ready.events]
+    assert not [m for m in said if f"in {WEST} (tags" in m], said
+    queued = [e.message for e in ready.events if e.reason == "ReplicaTagsQueued"]
+    assert queued == [
+        "3 replica tags queued (TagResource backlog): forum-Posts, forum-Threads, forum-Users "
+        f"in {WEST}"
+    ]
+    assert "3 replica tags queued" in ready.status["message"]
+    tables = next(c for c in ready.status["conditions"] if c["type"] == "TablesReady")
+    assert "3 replica tags queued" in tables["message"]
+
+    held.release.set()
+    assert tagger.drain(SETTLE_TIMEOUT_SECONDS)
+    check = r.reconcile(
+        namespace=NS, name=NAME, spec=raw(), generation=1, previous=ready.status, uid=UID
+    )
+    assert "queued" not in check.status["message"]
+
+
+def test_replica_tags_queued_to_repair_drift_are_not_counted_as_repaired(ext):
+    """A tag removed by hand from a replica while the region is backed up: the tag is queued,
+    and said to be; forumdb_drift_repairs_total counts only what was done."""
+    from prometheus_client import REGISTRY
+
+    ext.configure(tags_settle_seconds=0)
+    ready = listed(reconciler(), converge(reconciler(), raw(), uid=UID))
+    west = boto3.client("dynamodb", region_name=WEST)
+    west.untag_resource(ResourceArn=arn("forum-Posts", WEST), TagKeys=[naming.TAG_OWNER_UID])
+    held = HeldClients()
+    tagger = ReplicaTagger(held, backed_up(60.0))
+
+    def repaired() -> float:
+        value = REGISTRY.get_sample_value("forumdb_drift_repairs_total", {"feature": "tags"})
+        return value or 0.0
+
+    before = repaired()
+    out = reconciler(tagger=tagger).reconcile(
+        namespace=NS, name=NAME, spec=raw(), generation=1, previous=ready.status, uid=UID
+    )
+    assert [e.reason for e in out.events] == ["ReplicaTagsQueued"]
+    assert [str(a) for a in out.queued] == [
+        f"tag table forum-Posts in {WEST} (tags {naming.TAG_OWNER_UID})"
+    ]
+    assert repaired() == before
+    held.release.set()
+    assert tagger.drain(SETTLE_TIMEOUT_SECONDS)
+    assert tags("forum-Posts", WEST) == ownership("posts")
+
+
+def test_a_queued_replica_tag_is_not_sent_once_the_resources_deletion_began(ext):
+    """Deletion begins while the resource's replica tags wait in the queue: they are dropped
+    (the delete handler purges them; one already taken by the sender checks before sending).
+    Before: sent a minute later, whatever happened to the resource meanwhile."""
+    from forumdb_operator.replica_tagger import Hooks
+
+    ext.configure(tags_settle_seconds=0)
+    held = HeldClients()
+    tagger = ReplicaTagger(held, backed_up(60.0))
+    deleting = threading.Event()
+    woken: list[int] = []
+    r = Looped(Hooks(cancelled=deleting.is_set, wake=lambda: woken.append(1)), tagger=tagger)
+    queued_and_ready(r, tagger, uid=UID)
+    deleting.set()  # the delete handler marks the resource's guard, then purges its calls
+    tagger.purge(OWNER)
+    assert tagger.queued() <= 1  # the one the sender took, held before its checks
+    held.release.set()
+    assert tagger.drain(SETTLE_TIMEOUT_SECONDS)
+    assert all(tags(t, WEST) == {} for t in TABLES)
+    assert woken == []  # nothing to reconcile: the resource goes
+
+
+def test_a_queued_replica_tag_is_not_sent_to_a_table_made_again_or_now_anothers(ext):
+    """While the replica tags wait in the queue, one replica is deleted and a table of its
+    name made again (same ARN, another TableId), and another gets another resource's
+    ownership record: neither is tagged (TagResource overwrites keys), the third is. The two
+    are handed back to the resource's next reconcile. Before: the queued calls were sent by
+    ARN whatever the table had become."""
+    ext.configure(tags_settle_seconds=0)
+    held = HeldClients()
+    tagger = ReplicaTagger(held, backed_up(60.0))
+    queued_and_ready(reconciler(tagger=tagger), tagger, uid=UID)
+
+    west = boto3.client("dynamodb", region_name=WEST)
+    posts = west.describe_table(TableName="forum-Posts")["Table"]
+    west.delete_table(TableName="forum-Posts")
+    keys = {k["AttributeName"] for k in posts["KeySchema"]}
+    west.create_table(
+        TableName="forum-Posts",
+        KeySchema=posts["KeySchema"],
+        AttributeDefinitions=[
+            a for a in posts["AttributeDefinitions"] if a["AttributeName"] in keys
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    again = west.describe_table(TableName="forum-Posts")["Table"]
+    assert again["TableArn"] == posts["TableArn"]
+    assert again["TableId"] != posts["TableId"]
+    theirs = {
+        naming.TAG_OWNER: "other/db",
+        naming.TAG_OWNER_UID: "uid-of-another-resource",
+        naming.TAG_CLUSTER: CLUSTER,
+        naming.TAG_MANAGED_BY: naming.MANAGED_BY,
+    }
+    west.tag_resource(
+        ResourceArn=arn("forum-Threads", WEST),
+        Tags=[{"Key": k, "Value": v} for k, v in theirs.items()],
+    )
+
+    held.release.set()
+    assert tagger.drain(SETTLE_TIMEOUT_SECONDS)
+    assert tags("forum-Posts", WEST) == {}
+    assert tags("forum-Threads", WEST) == theirs
+    assert tags("forum-Users", WEST) == ownership("users")
+    assert tagger.take_failed(OWNER) == {("forum-Posts", WEST), ("forum-Threads", WEST)}
+
+
+def test_a_newer_call_for_a_queued_replica_replaces_the_queued_one(ext):
+    """A resource made again under its name (another UID) while its predecessor's replica
+    tags still wait in the queue: its own calls replace them, and its replicas get its
+    record. Before: the newer call was dropped as a duplicate (and counted as done), and the
+    replicas got the earlier UID."""
+    ext.configure(tags_settle_seconds=0)
+    held = HeldClients()
+    tagger = ReplicaTagger(held, backed_up(90.0))
+    queued_and_ready(reconciler(tagger=tagger), tagger, uid=UID)
+    east = boto3.client("dynamodb", region_name="us-east-1")
+    for t in TABLES:  # deleted with Retain, made again, its primaries adopted
+        east.untag_resource(ResourceArn=arn(t, "us-east-1"), TagKeys=[naming.TAG_OWNER_UID])
+    new_uid = "5e1d2c3b-4a59-4687-9a0b-1c2d3e4f5a6b"
+    adopt = spec(backups=None, alarms=None, adopt=True)
+    r = reconciler(tagger=tagger)
+    again = queued_and_ready(r, tagger, adopt, uid=new_uid)
+
+    held.release.set()
+    assert tagger.drain(SETTLE_TIMEOUT_SECONDS)
+    uids = {t: tags(t, WEST).get(naming.TAG_OWNER_UID) for t in TABLES}
+    # the call the sender had already taken went (the earlier UID); the rest were replaced
+    assert sorted(uids.values()).count(new_uid) >= 2, uids
+    done = converge(r, adopt, previous=again.status, uid=new_uid)
+    assert done.phase == "Ready", done.status["message"]
+    for t in TABLES:
+        assert tags(t, WEST)[naming.TAG_OWNER_UID] == new_uid, t
+
+
+def test_a_failed_queued_call_wakes_the_loop_and_the_next_reconcile_sends_it_itself(ext):
+    """A queued TagResource that fails wakes the resource's loop; the next reconcile no
+    longer takes those tags as in place and sends them itself (its own error, if any, is the
+    status's). Before: the failure was only logged, and the status said the tags were in
+    place for 300 s."""
+    from forumdb_operator.replica_tagger import Hooks
+
+    ext.configure(tags_settle_seconds=0)
+    held = HeldClients()
+    held.refuse_tags = True
+    tagger = ReplicaTagger(held, backed_up(60.0))
+    woken = threading.Event()
+    r = Looped(Hooks(wake=woken.set), tagger=tagger)
+    ready = queued_and_ready(r, tagger, uid=UID)
+    held.release.set()
+    assert tagger.drain(SETTLE_TIMEOUT_SECONDS)
+    assert woken.is_set()
+    again = r.reconcile(
+        namespace=NS, name=NAME, spec=raw(), generation=1, previous=ready.status, uid=UID
+    )
+    assert again.queued == []
+    assert sorted(
+        a.params["ResourceArn"] for a in again.applied if a.operation == "tag_resource"
+    ) == sorted(arn(t, WEST) for t in TABLES)
     for table, kind in zip(TABLES, ("users", "threads", "posts"), strict=True):
         assert tags(table, WEST) == ownership(kind), table
