@@ -480,7 +480,8 @@ def test_an_answer_past_the_byte_bound_is_not_kept(
     edge = _edge(served)
     served.get(path)
     one = edge.kept_bytes
-    edge._clear(None)
+    edge._entries.clear()
+    edge._bytes = 0
 
     monkeypatch.setattr(edge_module, "MAX_BYTES", one - 1)
     served.get(path), served.get(path)
