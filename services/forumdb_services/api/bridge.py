@@ -293,7 +293,13 @@ class WSGIBridge:
         if close and not any(name.lower() == "connection" for name, _ in headers):
             headers.append(_CLOSE)
         elif edge is not None and status in (200, 304):
-            edge.keep(key, environ, status, headers, payload)
+            try:
+                edge.keep(key, environ, status, headers, payload)
+            except Exception:  # the app's answer is sent all the same, and only it
+                log.exception(
+                    "keeping an answer in the edge cache failed",
+                    extra={"path": environ["PATH_INFO"]},
+                )
         if not close and self.lame_duck.on():
             headers = [*headers, _CLOSE]  # a new list: the edge cache may hold this one
         protocol.response_bytes(status, headers, payload)

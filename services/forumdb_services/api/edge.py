@@ -4,23 +4,30 @@ A GET of a record or of a list page is answered from one of the collection's enc
 (`answers.py`); the rest of Flask's answer is a function of the request's method, path and
 query, of whether its If-None-Match names the answer's tag, and of its request id. The app
 says so for such an answer (`mark_reusable`, a `Reusable` in the environ), and the bridge
-keeps what Flask produced (status, headers, body) under (method, path, query, Host). The next
-such request is answered on the event loop, as Flask answered it, with a request id of its
-own, for as long as the collection still keeps that very answer (`peek_memoized`: the
-freshness check of the answer cache, which sees every write by this worker or another
-process). It gets the same access line and metrics as any request.
+keeps what Flask produced (status, headers, body) under (method, path, query, Host,
+scheme). The next such request is answered on the event loop, as Flask answered it, with a
+request id of its own, for as long as the collection still keeps that very answer
+(`peek_memoized`: the freshness check of the answer cache, which sees every write by this
+worker or another process). It gets the same access line and metrics as any request.
 
 Everything else goes to Flask: another method, a path or query nobody marked, an answer
 that is not current, a request with a body, credentials (Authorization, Cookie), an
 Upgrade, or a head the request guard would refuse; and in DynamoDB mode every request
 (nothing is kept there to peek at). Only 200 and 304 answers that match the answer they
-were marked with are kept.
+were marked with are kept, and only for a short Host and a short query of the parameters
+the route reads (`Reusable.params`, each once): keys come from clients.
+
+A worker keeps at most MAX_ENTRIES answers and MAX_BYTES, counting bodies, keys and
+headers (and a rough cost of the objects holding them); past either, the least recently
+used are dropped. The answers of one settings generation are kept at a time: another
+generation, seen by `keep` or `answer`, drops them all (and the old store with them).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -56,9 +63,21 @@ _PASSING_HEADERS = (
 )
 # Answers with these headers are not replayed (none of the marked views sets them).
 _UNREPLAYABLE_HEADERS = frozenset({"set-cookie", "connection", "vary"})
-# Bounds of one worker's kept answers (keys come from clients): past either, all are dropped.
+# Bounds of one worker's kept answers (keys come from clients): past either, the least
+# recently used go. MAX_BYTES counts bodies, key strings and headers.
 MAX_ENTRIES = 4096
 MAX_BYTES = 64 * 1024 * 1024
+# Longer Host headers or query strings are answered by Flask and not kept: a client could
+# fill MAX_BYTES with few, large keys of its own choosing (the longest DNS name is 253).
+MAX_HOST_LENGTH = 256
+MAX_QUERY_LENGTH = 256
+# Rough size of the Python objects around the counted strings: an entry (its key tuple,
+# dict slots, _Entry, its Reusable, replay dict), a replay (_Replay, the headers list), each
+# header (its tuple and two str). With them an entry counts a little more than tracemalloc
+# sees it hold (CPython 3.11: 1.8 KiB counted for 1.6 KiB of a record's answer).
+_ENTRY_OVERHEAD = 600
+_REPLAY_OVERHEAD = 200
+_HEADER_OVERHEAD = 180
 _REQUEST_ID_NAME = REQUEST_ID_HEADER.lower()
 
 
@@ -73,6 +92,8 @@ class Reusable(NamedTuple):
     generation: Generation
     route: str
     path: str
+    # The query parameters the view reads: a query with any other is not kept.
+    params: frozenset[str] = frozenset()
 
 
 class Kept(NamedTuple):
@@ -94,17 +115,20 @@ def mark_reusable(environ: dict[str, Any], reusable: Reusable) -> None:
 
 @dataclass(frozen=True, slots=True)
 class _Replay:
-    """One answer as Flask produced it; `id_at`: where its X-Request-Id header is."""
+    """One answer as Flask produced it; `id_at`: where its X-Request-Id header is; `size`:
+    what it counts towards MAX_BYTES."""
 
     status: int
     headers: Headers
     body: bytes
     id_at: int
+    size: int
 
 
 @dataclass(slots=True)
 class _Entry:
     source: Reusable
+    size: int  # towards MAX_BYTES: its key and its replays
     # By whether the request's If-None-Match named the tag: the 200 and the 304.
     replays: dict[bool, _Replay] = field(default_factory=dict)
 
@@ -121,6 +145,27 @@ def request_key(environ: dict[str, Any]) -> Key:
 
 def _passes_by(environ: dict[str, Any]) -> bool:
     return any(name in environ for name in _PASSING_HEADERS)
+
+
+def _keepable_key(key: Key, params: frozenset[str]) -> bool:
+    """Whether answers under `key` may be kept: a short Host, and a short query that names
+    only parameters the view reads, each once (spelled as is: `%6Cimit` is not kept)."""
+    host, query = key[3], key[2]
+    if (host is not None and len(host) > MAX_HOST_LENGTH) or len(query) > MAX_QUERY_LENGTH:
+        return False
+    if not query:
+        return True
+    seen = set()
+    for part in query.split("&"):
+        name = part.partition("=")[0]
+        if name not in params or name in seen:
+            return False
+        seen.add(name)
+    return True
+
+
+def _key_size(key: Key) -> int:
+    return _ENTRY_OVERHEAD + sum(len(part) for part in key if part is not None)
 
 
 def _not_modified(environ: dict[str, Any], tag: str | None) -> bool:
@@ -140,15 +185,19 @@ class EdgeCache:
         self._runtime = runtime
         self._recorder = recorder
         self._limits = limits
-        self._entries: dict[Key, _Entry] = {}
-        self._bytes = 0  # of the bodies kept (a body the collection keeps too counts here)
+        # Least recently used first.
+        self._entries: OrderedDict[Key, _Entry] = OrderedDict()
+        # Of the entries: bodies (a body the collection keeps too counts here), keys, headers.
+        self._bytes = 0
+        # The settings generation of every kept answer.
+        self._generation: Generation | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
 
     @property
     def kept_bytes(self) -> int:
-        """Bytes of the bodies kept."""
+        """What the kept answers count towards MAX_BYTES: bodies, keys, headers."""
         return self._bytes
 
     def known(self, key: Key) -> bool:
@@ -169,8 +218,8 @@ class EdgeCache:
         if generation is None:
             return None
         try:
-            if generation is not source.generation:
-                self._clear()  # the settings changed: every answer is of the old store
+            if generation is not self._generation:
+                self._clear(generation)  # the settings changed: every answer is of the old store
                 return None
             current = source.collection.peek_memoized(source.memo_key)
             if current is not source.answer:
@@ -183,6 +232,7 @@ class EdgeCache:
             number = generation.number
         finally:
             generation.release()
+        self._entries.move_to_end(key)
         request_id = request_id_for(environ)
         headers = list(replay.headers)
         headers[replay.id_at] = (REQUEST_ID_HEADER, request_id)
@@ -215,27 +265,54 @@ class EdgeCache:
         source: Reusable | None = environ.get(REUSABLE_KEY)
         if source is None or key[0] not in METHODS or _passes_by(environ):
             return
-        replay = self._replay(key[0], source, environ, status, headers, body)
-        if replay is None:
-            return
-        # Only while the collection still keeps that answer: a write since leaves it out.
-        if source.collection.peek_memoized(source.memo_key) is not source.answer:
-            return
+        generation = self._runtime.hold_current()
+        if generation is None:
+            return  # a switch is due: the next answer will tell
+        try:
+            if generation is not self._generation:
+                self._clear(generation)  # the old store's answers go, and the store with them
+            if source.generation is not generation:
+                return  # made by a store the settings replaced since
+            if not _keepable_key(key, source.params):
+                return
+            replay = self._replay(key[0], source, environ, status, headers, body)
+            if replay is None:
+                return
+            # Only while the collection still keeps that answer: a write since leaves it out.
+            if source.collection.peek_memoized(source.memo_key) is not source.answer:
+                return
+            self._add(key, source, status == 304, replay)
+        finally:
+            generation.release()
+
+    def _add(self, key: Key, source: Reusable, not_modified: bool, replay: _Replay) -> None:
         entry = self._entries.get(key)
         if entry is not None and entry.source.answer is not source.answer:
             self._drop(key, entry)
             entry = None
         if entry is None:
-            if len(self._entries) >= MAX_ENTRIES or self._bytes + len(replay.body) > MAX_BYTES:
-                self._clear()
-            entry = self._entries[key] = _Entry(source)
-        replaced = entry.replays.get(status == 304)
-        self._bytes += len(replay.body) - (len(replaced.body) if replaced is not None else 0)
-        entry.replays[status == 304] = replay
+            entry = _Entry(source, _key_size(key))
+        replaced = entry.replays.get(not_modified)
+        size = entry.size + replay.size - (replaced.size if replaced is not None else 0)
+        if size > MAX_BYTES:
+            return  # one answer past the bound: not kept (nor anything dropped for it)
+        if self._entries.get(key) is entry:
+            self._bytes -= entry.size
+            self._entries.move_to_end(key)
+        else:
+            self._entries[key] = entry
+        entry.size = size
+        entry.replays[not_modified] = replay
+        self._bytes += size
+        # The least recently used go (never this one: alone, it is within both bounds).
+        while len(self._entries) > MAX_ENTRIES or self._bytes > MAX_BYTES:
+            _, oldest = self._entries.popitem(last=False)
+            self._bytes -= oldest.size
 
-    def _clear(self) -> None:
+    def _clear(self, generation: Generation | None) -> None:
         self._entries.clear()
         self._bytes = 0
+        self._generation = generation
 
     def _replay(
         self,
@@ -267,9 +344,11 @@ class EdgeCache:
         if etags != ([] if etag is None else [etag]) or len(ids) != 1:
             return None
         # The collection's own bytes for a body (not a copy): kept once in memory.
-        return _Replay(status, list(headers), expected, ids[0])
+        size = _REPLAY_OVERHEAD + len(expected)
+        size += sum(_HEADER_OVERHEAD + len(name) + len(value) for name, value in headers)
+        return _Replay(status, list(headers), expected, ids[0], size)
 
     def _drop(self, key: Key, entry: _Entry) -> None:
         if self._entries.get(key) is entry:
             del self._entries[key]
-            self._bytes -= sum(len(replay.body) for replay in entry.replays.values())
+            self._bytes -= entry.size

@@ -21,6 +21,8 @@ from forumdb_services.auth.policy import public
 from forumdb_services.storage.base import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Collection, Page
 
 MAX_CURSOR_LENGTH = 2048
+# The query parameters of a page (page_request).
+PAGE_PARAMS = frozenset({"limit", "cursor"})
 # Cursors are urlsafe base64 without padding (forumdb_services.storage.base.encode_cursor).
 _CURSOR_CHARS = re.compile(r"[A-Za-z0-9_\-]+")
 
@@ -73,7 +75,7 @@ def _respond_page(answer: Answer) -> Response:
     if answer.next_cursor:
         headers.append(("Link", f'<{_next_link(answer.next_cursor)}>; rel="next"'))
         headers.append(("X-Next-Cursor", answer.next_cursor))
-    return respond(answer, headers)
+    return respond(answer, headers, PAGE_PARAMS)
 
 
 def cached_page_response(records: Collection, key: Hashable, read: Callable[[], Page]) -> Response:

@@ -24,6 +24,7 @@ from forumdb_services.api.app import create_app
 from forumdb_services.api.bridge import WSGIBridge
 from forumdb_services.api.guard import RequestLimits
 from forumdb_services.api.observability import AccessLineHandler, access_log
+from forumdb_services.api.runtime import EXTENSION_KEY, StoreRuntime
 from forumdb_services.storage.jsonstore import JsonStore
 
 from .conftest import create_tables, dynamo_watcher, json_watcher
@@ -63,9 +64,11 @@ class Served:
         headers: list[tuple[str, str]] | None = None,
         body: bytes = b"",
         host: str | None = None,
+        scheme: str = "http",
     ) -> Answer:
         protocol = RawProtocol(body)
         request = scope(method, path, headers, query)
+        request.scheme = scheme
         if host is not None:
             request.headers = Headers([("host", host), *(headers or [])])
         asyncio.run(self.bridge.__rsgi__(request, protocol))
@@ -106,10 +109,19 @@ def user(data_dir: Path) -> dict[str, Any]:
     return JsonStore(data_dir).users.create({"username": "finn", "bio": "a"})
 
 
+def _edge(served: Served) -> edge_module.EdgeCache:
+    assert served.bridge.edge is not None
+    return served.bridge.edge
+
+
 def _kept(served: Served) -> int:
     """How many answers the bridge's edge cache keeps."""
-    assert served.bridge.edge is not None
-    return len(served.bridge.edge)
+    return len(_edge(served))
+
+
+def _entries(served: Served) -> dict[Any, Any]:
+    """The edge cache's entries by key (each with its `source` and its `replays`)."""
+    return dict(_edge(served)._entries)
 
 
 def _headers(answer: Answer) -> dict[str, str]:
@@ -262,12 +274,22 @@ def test_requests_with_credentials_or_a_body_go_to_the_app(
     served: Served, user: dict[str, Any], headers: list[tuple[str, str]], body: bytes
 ) -> None:
     path = f"/api/users/{user['id']}"
-    served.get(path), served.get(path)
-    assert len(served.calls) == 1
+    # Nothing is kept from them...
     for _ in range(2):
-        served.request("GET", path, headers=headers, body=body)
+        assert served.request("GET", path, headers=headers, body=body)[0] == 200
+    assert _kept(served) == 0
+    served.get(path), served.get(path)
     assert len(served.calls) == 3
-    assert _kept(served) == 1  # and they kept nothing of their own
+    # ... nor are they answered from what is kept, nor do they replace it.
+    (entry,) = _entries(served).values()
+    replays = dict(entry.replays)
+    assert list(replays) == [False]  # the 200
+    for _ in range(2):
+        assert served.request("GET", path, headers=headers, body=body)[0] == 200
+    assert len(served.calls) == 5
+    assert list(_entries(served).values()) == [entry]
+    assert entry.replays.keys() == replays.keys()
+    assert all(entry.replays[k] is replay for k, replay in replays.items())
 
 
 def test_what_is_not_marked_goes_to_the_app(served: Served, user: dict[str, Any]) -> None:
@@ -307,6 +329,101 @@ def test_the_host_is_part_of_the_key(served: Served, user: dict[str, Any]) -> No
     assert len(served.calls) == 3
 
 
+def test_the_query_is_part_of_the_key(served: Served, data_dir: Path) -> None:
+    users = JsonStore(data_dir).users
+    for name in ("ann", "bob", "cy"):
+        users.create({"username": name})
+
+    def names(answer: Answer) -> list[str]:
+        assert answer[0] == 200
+        return [record["username"] for record in json.loads(answer[2])]
+
+    first = served.get("/api/users", "limit=1")
+    assert names(served.get("/api/users", "limit=1")) == ["ann"]
+    assert len(served.calls) == 1  # kept
+    cursor = _headers(first)["x-next-cursor"]
+    for _ in range(2):  # each one the app's, then kept in turn
+        assert names(served.get("/api/users", "limit=2")) == ["ann", "bob"]
+        assert names(served.get("/api/users", f"limit=1&cursor={cursor}")) == ["bob"]
+        assert names(served.get("/api/users", f"cursor={cursor}")) == ["bob", "cy"]
+        assert names(served.get("/api/users")) == ["ann", "bob", "cy"]
+        assert names(served.get("/api/users", "limit=1")) == ["ann"]
+    assert len(served.calls) == 5
+    assert _kept(served) == 5
+
+
+@pytest.mark.parametrize("first", ["GET", "HEAD"])
+def test_the_method_is_part_of_the_key(served: Served, user: dict[str, Any], first: str) -> None:
+    path = f"/api/users/{user['id']}"
+    other = "HEAD" if first == "GET" else "GET"
+    answers: dict[str, list[Answer]] = {"GET": [], "HEAD": []}
+    for method in (first, other, first, other):
+        answers[method].append(served.request(method, path))
+    assert served.calls == [f"{first} {path}", f"{other} {path}"]  # then both kept
+    gets, heads = answers["GET"], answers["HEAD"]
+    body = gets[0][2]
+    assert json.loads(body)["username"] == "finn"
+    for answer in gets + heads:
+        assert answer[0] == 200
+        assert _headers(answer)["content-length"] == str(len(body))
+    assert [get[2] for get in gets] == [body, body]
+    assert [head[2] for head in heads] == [b"", b""]
+
+
+def test_the_scheme_is_part_of_the_key(served: Served, user: dict[str, Any]) -> None:
+    # Flask binds its URL adapter to the scheme (as to the host): an answer over one is not
+    # taken for an answer over the other, though no kept answer differs by it today.
+    path = f"/api/users/{user['id']}"
+    for scheme in ("http", "https", "http", "https"):
+        assert served.request("GET", path, scheme=scheme)[0] == 200
+    assert len(served.calls) == 2
+    assert sorted(key[4] for key in _entries(served)) == ["http", "https"]
+
+
+def test_a_long_host_or_an_odd_query_is_answered_but_not_kept(
+    served: Served, user: dict[str, Any]
+) -> None:
+    path = f"/api/users/{user['id']}"
+    long_host = ".".join(["a" * 63] * 5)  # 319 characters, a name Flask takes
+    requests = [
+        (path, "", long_host),
+        (path, "x=" + "y" * 300, None),  # a parameter the view does not read, long
+        (path, "x=1", None),  # or short
+        (path, "limit=1", None),  # a record takes none
+        ("/api/users", "limit=2&x=1", None),
+        ("/api/users", "limit=2&limit=2", None),  # once each
+        ("/api/users", "li%6Dit=2", None),  # as spelled
+        ("/api/users", "limit=2&" + "&" * 300, None),  # long
+    ]
+    for target, query, host in requests * 2:
+        assert served.request("GET", target, query, host=host)[0] == 200
+    assert len(served.calls) == 2 * len(requests)
+    assert _kept(served) == 0
+    # The parameters a list reads are kept, an empty cursor too.
+    for _ in range(2):
+        assert served.get("/api/users", "limit=2&cursor=")[0] == 200
+        assert served.request("GET", path, host=".".join(["a" * 63] * 4))[0] == 200  # 255
+    assert len(served.calls) == 2 * len(requests) + 2
+    assert _kept(served) == 2
+
+
+def test_the_bound_counts_keys_and_headers(served: Served, data_dir: Path) -> None:
+    users = JsonStore(data_dir).users
+    for name in ("ann", "bob"):
+        users.create({"username": name})
+    edge = _edge(served)
+    short_host, long_host = "svc.test", ".".join(["b" * 63] * 3)
+    answer = served.request("GET", "/api/users", "limit=1", host=short_host)
+    one = edge.kept_bytes
+    headers = sum(len(name) + len(value) for name, value in answer[1])
+    assert "link" in _headers(answer)  # a header that repeats the query
+    key = sum(map(len, ("GET", "/api/users", "limit=1", short_host, "http")))
+    assert one >= len(answer[2]) + headers + key
+    served.request("GET", "/api/users", "limit=1", host=long_host)
+    assert len(served.calls) == 2
+    assert edge.kept_bytes == 2 * one + len(long_host) - len(short_host)
+
+
 def test_what_is_kept_stays_bounded(
     served: Served, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -314,29 +431,82 @@ def test_what_is_kept_stays_bounded(
     # Records of one size: ids of as many digits.
     ids = [users.create({"id": 100 + i, "username": f"u{i}"})["id"] for i in range(6)]
     paths = [f"/api/users/{record_id}" for record_id in ids]
-    edge = served.bridge.edge
-    assert edge is not None
+    edge = _edge(served)
     body = len(served.get(paths[0])[2])
-    assert (len(edge), edge.kept_bytes) == (1, body)
-    served.get(paths[0], "", ("if-none-match", '"1"'))  # the 304 has no body
-    assert (len(edge), edge.kept_bytes) == (1, body)
+    one = edge.kept_bytes  # an entry: its body, key and headers
+    assert (len(edge), one > body) == (1, True)
+    served.get(paths[0], "", ("if-none-match", '"1"'))  # the 304 counts too
+    assert len(edge) == 1
+    with_304 = edge.kept_bytes
+    assert with_304 > one
 
     monkeypatch.setattr(edge_module, "MAX_ENTRIES", 3)
     for path in paths:
         served.get(path)
         assert 1 <= len(edge) <= 3
-    monkeypatch.setattr(edge_module, "MAX_BYTES", 2 * body)
+    monkeypatch.setattr(edge_module, "MAX_BYTES", 2 * one)
     for path in paths:
         served.get(path)
         assert 1 <= len(edge) <= 2
-        assert edge.kept_bytes == len(edge) * body
+        assert edge.kept_bytes == len(edge) * one
 
     # A newer answer replaces the old one: its bytes are counted once.
     served.patch(paths[-1], {"bio": "x" * 10})
     longer = len(served.get(paths[-1])[2])
     assert longer > body
-    assert edge.kept_bytes <= 2 * body
-    assert edge.kept_bytes in (longer, longer + body)
+    assert edge.kept_bytes <= 2 * one
+    (entry,) = _entries(served).values()  # the other went to make room
+    assert entry.source.path == paths[-1]
+    assert edge.kept_bytes - one in range(longer - body, longer - body + 3)  # Content-Length
+
+
+def test_the_least_recently_used_go_first(
+    served: Served, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users = JsonStore(data_dir).users
+    a, b, c = (f"/api/users/{users.create({'username': n})['id']}" for n in ("ann", "bob", "cy"))
+    monkeypatch.setattr(edge_module, "MAX_ENTRIES", 2)
+    for path in (a, b, a, c, a, b):  # c pushes b out, not a (used since)
+        served.get(path)
+    assert served.calls == [f"GET {path}" for path in (a, b, c, b)]
+    assert [entry.source.path for entry in _entries(served).values()] == [a, b]
+
+
+def test_an_answer_past_the_byte_bound_is_not_kept(
+    served: Served, user: dict[str, Any], data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = f"/api/users/{user['id']}"
+    other = f"/api/users/{JsonStore(data_dir).users.create({'username': 'finx', 'bio': 'b'})['id']}"
+    edge = _edge(served)
+    served.get(path)
+    one = edge.kept_bytes
+    edge._entries.clear()
+    edge._bytes = 0
+
+    monkeypatch.setattr(edge_module, "MAX_BYTES", one - 1)
+    served.get(path), served.get(path)
+    assert len(served.calls) == 3
+    assert (len(edge), edge.kept_bytes) == (0, 0)
+
+    # Room for the 200 alone: its 304 is not added (and the 200 stays).
+    monkeypatch.setattr(edge_module, "MAX_BYTES", one)
+    served.get(path), served.get(path)
+    assert len(served.calls) == 4
+    for _ in range(2):
+        assert served.get(path, "", ("if-none-match", '"1"'))[0] == 304
+    assert len(served.calls) == 6
+    assert edge.kept_bytes == one
+    (entry,) = _entries(served).values()
+    assert entry.replays.keys() == {False}
+
+    # Room for two 200s: a 304 added to one pushes the other out.
+    monkeypatch.setattr(edge_module, "MAX_BYTES", 2 * one)
+    served.get(other), served.get(path)
+    assert len(edge) == 2
+    served.get(path, "", ("if-none-match", '"1"'))
+    assert edge.kept_bytes <= 2 * one
+    (entry,) = _entries(served).values()
+    assert (entry.source.path, entry.replays.keys()) == (path, {False, True})
 
 
 @pytest.fixture
@@ -430,9 +600,84 @@ def test_a_new_settings_generation_goes_to_the_app(tmp_path: Path) -> None:
         assert len(served.calls) == 2
         (config / "DATA_DIR").write_text(str(second))
         assert _bio(served.get("/api/users/7")) == "second"  # the app switches stores
-        # An answer kept from the first store is not replayed on the second.
+        # An answer kept from the first store is not replayed on the second (keeping the
+        # first answer of the second dropped them all).
         assert [u["bio"] for u in json.loads(served.get("/api/users")[2])] == ["second"]
-        # (Finding an answer of the old store dropped every kept answer: asked again.)
         assert _bio(served.get("/api/users/7")) == "second"
         assert _bio(served.get("/api/users/7")) == "second"
-        assert len(served.calls) == 5
+        assert len(served.calls) == 4
+
+
+def _two_stores(tmp_path: Path) -> tuple[Path, Path]:
+    """A settings folder on the first of two stores; the folder, and the second store."""
+    config = tmp_path / "config"
+    config.mkdir()
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, bio in ((first, "first"), (second, "second")):
+        JsonStore(folder).users.create({"id": 7, "username": "finn", "bio": bio})
+    (config / "STORAGE_MODE").write_text("json")
+    (config / "DATA_DIR").write_text(str(first))
+    return config, second
+
+
+def test_a_new_generation_drops_what_the_old_store_kept(tmp_path: Path) -> None:
+    config, second = _two_stores(tmp_path)
+    for served in _served(create_app("users", SettingsWatcher(config, interval=0))):
+        served.get("/api/users/7"), served.get("/api/users"), served.get("/api/users", "limit=1")
+        assert _kept(served) == 3
+        old = next(iter(_entries(served).values())).source.generation
+        (config / "DATA_DIR").write_text(str(second))
+        # An answer nobody kept: the first kept of the new store drops the old store's.
+        assert json.loads(served.get("/api/users", "limit=2")[2])[0]["bio"] == "second"
+        (entry,) = _entries(served).values()
+        assert entry.source.generation is not old
+        assert entry.source.path == "/api/users"
+
+
+def test_an_answer_of_a_replaced_store_is_not_kept(tmp_path: Path) -> None:
+    config, second = _two_stores(tmp_path)
+    app = create_app("users", SettingsWatcher(config, interval=0))
+    runtime: StoreRuntime = app.extensions[EXTENSION_KEY]
+    for served in _served(app):
+        flask = served.bridge.app
+
+        def switching(environ: dict[str, Any], start_response: Any, flask: Any = flask) -> Any:
+            # The settings change while the app answers: a later request opens the new store
+            # before this answer reaches the edge cache.
+            answer = flask(environ, start_response)
+            (config / "DATA_DIR").write_text(str(second))
+            runtime.acquire().release()
+            return answer
+
+        served.bridge.app = switching
+        assert _bio(served.get("/api/users/7")) == "first"
+        assert _kept(served) == 0
+        served.bridge.app = flask
+        assert _bio(served.get("/api/users/7")) == "second"
+        assert _bio(served.get("/api/users/7")) == "second"
+        assert served.calls == ["GET /api/users/7"] * 2
+        assert _kept(served) == 1
+
+
+def test_a_failing_keep_leaves_the_apps_answer(
+    served: Served,
+    user: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def keep(*_args: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(_edge(served), "keep", keep)
+    path = f"/api/users/{user['id']}"
+    with caplog.at_level("ERROR", logger="forumdb.api.bridge"):
+        answers = [served.get(path), served.get(path)]
+    assert [(status, _bio((status, headers, body))) for status, headers, body in answers] == [
+        (200, "a"),
+        (200, "a"),
+    ]
+    assert len(served.calls) == 2
+    assert _kept(served) == 0
+    failures = [r for r in caplog.records if "edge cache failed" in r.getMessage()]
+    assert len(failures) == 2
+    assert all(r.exc_info is not None and "boom" in str(r.exc_info[1]) for r in failures)
