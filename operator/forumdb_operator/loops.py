@@ -100,7 +100,7 @@ def wake(memo: Memo, generation: int | None = None) -> None:
     redundant (reconcile_loop): a new resource's loop starts its first reconcile as Kopf's
     create handler wakes it, and a second reconcile right after would only read everything
     again."""
-    memo[WAKE_GENERATION_KEY] = generation
+    memo[WAKE_GENERATION_KEY] = _merged_wake(memo, generation)
     wake_event(memo).set()
     wake_event(memo, HEALTH_WAKE_KEY).set()
 
@@ -109,6 +109,18 @@ def wake_reconcile(memo: Memo) -> None:
     """Reconcile now, whatever generation the last reconcile had (the active region moved)."""
     memo[WAKE_GENERATION_KEY] = None
     wake_event(memo).set()
+
+
+def _merged_wake(memo: Memo, generation: int | None) -> int | None:
+    """The wake key once `generation` joins a wake still pending: a generation-less one (the
+    active region moved: reconcile whatever the generation) is never narrowed to a generation
+    a reconcile under way may already have, which would drop it; else the highest."""
+    if not wake_event(memo).is_set():
+        return generation
+    pending = memo.get(WAKE_GENERATION_KEY)
+    if pending is None or generation is None:
+        return None
+    return max(pending, generation)
 
 
 def _redundant_wake(memo: Memo, reconciled: int | None) -> bool:
