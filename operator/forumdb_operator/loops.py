@@ -174,6 +174,12 @@ class _Reconciling:
     handled: str | None = None
     # Reconciles in a row that ended waiting or retrying without progress (backoff).
     attempt: int = 0
+    # The status the next reconcile starts from may lack the last writes to AWS: none written
+    # yet by this loop (a restart, a new leader: the live status may predate a lost write),
+    # or the last reconcile raised (its status patch may have failed). The next reconcile
+    # then looks for the resource's alarms in every region, not only where that status saw
+    # them (a ReplicationLatency alarm made in a region it leaves out would stay unseen).
+    unsure: bool = True
 
     def next_delay(self, outcome: Outcome | None, drift_interval: float) -> float:
         """The drift interval once settled; else the outcome's first wait, doubled with
@@ -248,16 +254,18 @@ async def _reconcile_once(
             generation=live.meta.get("generation"),
             previous=state.last_status if state.last_status is not None else dict(live.status),
             uid=str(live.meta.get("uid") or ""),
+            alarms_everywhere=state.unsure,
         )
         if outcome is None:  # deletion began: the delete handler writes from now on
             return 0.0  # the loop's next look sees it and ends
         if outcome.phase != (state.last_status or live.status).get("phase"):
             # e.g. the tables now exist: check their health now, not an interval later
             wake_event(memo, HEALTH_WAKE_KEY).set()
-        state.last_status = outcome.status
+        state.last_status, state.unsure = outcome.status, False
         post(snapshot, outcome.events)
         return state.next_delay(outcome, rt.drift_interval)
     except Exception as exc:  # keep the loop alive; Kubernetes/API hiccups retry soon
+        state.unsure = True
         log.exception("reconcile loop error", extra={"resource": live.resource, "cause": repr(exc)})
         return state.next_delay(None, rt.drift_interval)
 

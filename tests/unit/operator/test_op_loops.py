@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 from op_factories import desired, spec
 
 from forumdb_operator import loops
@@ -164,6 +165,35 @@ def test_a_reconcile_that_raises_does_not_end_the_loop(monkeypatch: pytest.Monke
     )
     assert len(attempts) == 2
     assert kube.statuses[-1]["phase"] == "Ready"
+
+
+def test_alarms_are_looked_for_everywhere_until_the_loop_has_written_a_status():
+    """The status a reconcile starts from may lack its predecessor's last writes (the process
+    started with the live status; or the last status patch failed): that reconcile looks for
+    the resource's alarms in every region; one after a written status only where it says."""
+    kube, stop = RecordingKube(), Stop()
+    everywhere: list[bool] = []
+    patch = kube.patch_status
+
+    def patch_status(namespace: str, name: str, status: dict[str, Any]) -> bool:
+        if len(everywhere) == 2:
+            raise ApiException(status=500, reason="etcd timeout")
+        return patch(namespace, name, status)
+
+    def reconcile(**kwargs: Any) -> Outcome:
+        everywhere.append(kwargs["alarms_everywhere"])
+        stop.set = len(everywhere) == 4
+        out = ready_outcome()
+        out.requeue_after = 0.01
+        return out
+
+    kube.patch_status = patch_status  # type: ignore[method-assign]
+    rt = runtime(kube, reconcile)
+    memo: dict[str, Any] = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(loops, "ERROR_DELAY", 0.01)
+        run(loops.reconcile_loop(rt, memo, live(status={"phase": "Ready"}), stop, lambda *a: None))
+    assert everywhere == [True, False, True, False]
 
 
 def test_health_loop_ticks_with_the_adapter_and_marks_a_woken_check():
