@@ -102,7 +102,7 @@ def wake(memo: Memo, generation: int | None = None) -> None:
     redundant (reconcile_loop): a new resource's loop starts its first reconcile as Kopf's
     create handler wakes it, and a second reconcile right after would only read everything
     again."""
-    memo[WAKE_GENERATION_KEY] = generation
+    memo[WAKE_GENERATION_KEY] = _merged_wake(memo, generation)
     wake_event(memo).set()
     wake_event(memo, HEALTH_WAKE_KEY).set()
 
@@ -111,6 +111,18 @@ def wake_reconcile(memo: Memo) -> None:
     """Reconcile now, whatever generation the last reconcile had (the active region moved)."""
     memo[WAKE_GENERATION_KEY] = None
     wake_event(memo).set()
+
+
+def _merged_wake(memo: Memo, generation: int | None) -> int | None:
+    """The wake key once `generation` joins a wake still pending: a generation-less one (the
+    active region moved: reconcile whatever the generation) is never narrowed to a generation
+    a reconcile under way may already have, which would drop it; else the highest."""
+    if not wake_event(memo).is_set():
+        return generation
+    pending = memo.get(WAKE_GENERATION_KEY)
+    if pending is None or generation is None:
+        return None
+    return max(pending, generation)
 
 
 def _redundant_wake(memo: Memo, reconciled: int | None) -> bool:
@@ -167,6 +179,12 @@ class _Reconciling:
     # Set when the loop ends (deletion, or Kopf stopped it: another operator leads): replica
     # tags it queued are no longer sent (replica_tagger.Hooks)
     ended: threading.Event = field(default_factory=threading.Event)
+    # The status the next reconcile starts from may lack the last writes to AWS: none written
+    # yet by this loop (a restart, a new leader: the live status may predate a lost write),
+    # or the last reconcile raised (its status patch may have failed). The next reconcile
+    # then looks for the resource's alarms in every region, not only where that status saw
+    # them (a ReplicationLatency alarm made in a region it leaves out would stay unseen).
+    unsure: bool = True
 
     def next_delay(self, outcome: Outcome | None, drift_interval: float) -> float:
         """The drift interval once settled; else the outcome's first wait, doubled with
@@ -267,16 +285,18 @@ async def _reconcile_once(
             previous=state.last_status if state.last_status is not None else dict(live.status),
             uid=str(live.meta.get("uid") or ""),
             hooks=_tag_hooks(memo, guard.of(memo), state),
+            alarms_everywhere=state.unsure,
         )
         if outcome is None:  # deletion began: the delete handler writes from now on
             return 0.0  # the loop's next look sees it and ends
         if outcome.phase != (state.last_status or live.status).get("phase"):
             # e.g. the tables now exist: check their health now, not an interval later
             wake_event(memo, HEALTH_WAKE_KEY).set()
-        state.last_status = outcome.status
+        state.last_status, state.unsure = outcome.status, False
         post(snapshot, outcome.events)
         return state.next_delay(outcome, rt.drift_interval)
     except Exception as exc:  # keep the loop alive; Kubernetes/API hiccups retry soon
+        state.unsure = True
         log.exception("reconcile loop error", extra={"resource": live.resource, "cause": repr(exc)})
         return state.next_delay(None, rt.drift_interval)
 

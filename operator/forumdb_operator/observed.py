@@ -15,7 +15,7 @@ from typing import Any
 
 from forumdb.ownership import ListedPlan, plans_named, remembered_plan_holds
 from forumdb_operator import errors
-from forumdb_operator.desired import AUTOSCALING_POLICY, DesiredState
+from forumdb_operator.desired import AUTOSCALING_POLICY, DesiredAlarms, DesiredState
 from forumdb_operator.remembered import Remembered, arn_partition, arn_region
 
 ClientFactory = Callable[[str, str], Any]
@@ -911,9 +911,13 @@ class Observer:
         a = desired.alarms
         assert a is not None
         out = ObservedAlarms()
-        seen_in = known.alarm_regions if known is not None else None
-        for region in a.regions or (a.region,):
-            if seen_in is not None and region not in seen_in and region not in a.alarm_regions:
+        everywhere = _alarms_everywhere(a, known)
+        seen_in = (known.alarm_regions if known is not None else None) or frozenset()
+        own = a.regions or (a.region,)
+        # a region the status saw ours in that left the spec (a replica removed): ours there
+        # are found and removed too
+        for region in (*own, *sorted(seen_in - set(own))):
+            if not everywhere and region not in seen_in and region not in a.alarm_regions:
                 # No alarm of ours there at the last look, and none wanted: nothing to remove.
                 # (ReplicationLatency alarms move with the active region; the region they
                 # leave is in the last status until a look finds it empty.)
@@ -1044,3 +1048,15 @@ class Observer:
 
 def _with_tags(table: ObservedTable, tags: dict[str, str]) -> ObservedTable:
     return replace(table, tags=tags)
+
+
+def _alarms_everywhere(a: DesiredAlarms, known: Remembered | None) -> bool:
+    """Whether to list the resource's alarms in each of its regions, not only where they are
+    wanted or the last look saw ours: no last look known, asked for, or the regions beyond the
+    primary that should hold ours differ from those that did (the active region moved): a
+    status that missed a region at such a move would otherwise never list it again, and the
+    alarms left there would fire unseen. A settled resource reads nothing more."""
+    if known is None or known.alarm_regions is None or known.alarms_everywhere:
+        return True
+    wanted = set(a.alarm_regions) if a.enabled else set()
+    return bool((wanted ^ known.alarm_regions) - {a.region})

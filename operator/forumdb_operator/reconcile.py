@@ -126,13 +126,17 @@ class Reconciler:
         stop: Callable[[], bool] | None = None,
         active_region: str | None = None,
         hooks: Hooks | None = None,
+        alarms_everywhere: bool = False,
     ) -> Outcome:
         """`uid`: the resource's metadata.uid, part of the ownership record of its tables.
         `stop()`: checked before every AWS write; once true, the passes end (deletion began).
         `active_region`: the region the services use now (the health monitor's, which may be
         an automatic failover's decision); None: the spec's.
         `hooks`: the resource's loop as the replica tag queue sees it (None: cancelled by
-        `stop`, nothing to wake)."""
+        `stop`, nothing to wake).
+        `alarms_everywhere`: look for the resource's alarms in each of its regions, not only
+        where `previous` saw them (the caller does not know that its last status was written:
+        a process that just started, a status write that failed)."""
         previous = previous or {}
         resource = f"{namespace}/{name}"
         started = time.monotonic()
@@ -151,6 +155,7 @@ class Reconciler:
                 stop,
                 active_region,
                 hand_off,
+                alarms_everywhere,
             )
         if immutable.STATUS_KEY not in outcome.status and previous.get(immutable.STATUS_KEY):
             # The loop passes its own last status as `previous`: keep the record in it.
@@ -186,6 +191,7 @@ class Reconciler:
         stop: Callable[[], bool] | None = None,
         active_region: str | None = None,
         hand_off: _HandOff | None = None,
+        alarms_everywhere: bool = False,
     ) -> Outcome:
         now = status.now_iso()
         hand_off = hand_off or _HandOff((resource, uid), Hooks())
@@ -232,7 +238,9 @@ class Reconciler:
                 status.pitr_seen_enabled(previous),
                 _provisioned_here(spec, previous),
                 stop,
-                Remembered.from_status(previous, desired),
+                replace(
+                    Remembered.from_status(previous, desired), alarms_everywhere=alarms_everywhere
+                ),
                 memo,
                 tags_pending,
                 status.subscriptions_asked(previous),
@@ -246,6 +254,7 @@ class Reconciler:
                 outcome.status[immutable.STATUS_KEY] = _provisioned(spec)
             outcome.status[CLAIMED_KEY] = claims_now()
             outcome.status[TAGGED_KEY] = _tags_status(tags_sent, applied, primary, now)
+            _keep_alarms_made(outcome.status, applied)
             return outcome
         outcome = self._settled(
             spec, desired, obs, plan, applied, was_ready, generation, previous, now, hand_off
@@ -255,6 +264,7 @@ class Reconciler:
             # every table this reconcile made, tags listed or not.
             outcome.status[CLAIMED_KEY] = claims_now()
             outcome.status[TAGGED_KEY] = _tags_status(tags_sent, applied, primary, now)
+            _keep_alarms_made(outcome.status, applied)
         else:
             outcome.status[CLAIMED_KEY] = ownership.as_status(
                 ownership.unconfirmed(desired, obs, obs.claimed)
@@ -635,7 +645,7 @@ class Reconciler:
                     resolve_kms=False,
                     # every region's alarms: deletion removes ours wherever they are
                     remembered=replace(
-                        Remembered.from_status(previous, desired), alarm_regions=None
+                        Remembered.from_status(previous, desired), alarms_everywhere=True
                     ),
                     account_settings=False,
                 )
@@ -721,6 +731,34 @@ def _tags_status(
     still pending, and the replicas this reconcile tagged."""
     keys = set(sent) | replica_tags.tagged(applied, primary)
     return replica_tags.as_status(keys, _still_sent(sent, applied, primary), now)
+
+
+def _keep_alarms_made(new_status: dict[str, Any], applied: list[Action]) -> None:
+    """status.alarms.items when the passes ended early (an AWS error, a stop): the last look
+    predates the last writes, so the alarms this reconcile put are added (state unknown until
+    a look) and those it deleted taken out. The items are where the next drift check looks for
+    ours: an alarm made in a region they leave out would never be looked for again."""
+    alarms = new_status.get("alarms")
+    if not isinstance(alarms, Mapping) or not isinstance(alarms.get("items"), list):
+        return  # no items: not known where ours are, the next look reads every region
+    deleted = {
+        (a.region, str(n))
+        for a in applied
+        if a.service == "cloudwatch" and a.operation == "delete_alarms"
+        for n in a.params.get("AlarmNames") or []
+    }
+    items = [
+        i
+        for i in alarms.get("items") or []
+        if not (isinstance(i, Mapping) and (i.get("region"), i.get("name")) in deleted)
+    ]
+    listed = {(i.get("region"), i.get("name")) for i in items if isinstance(i, Mapping)}
+    for a in applied:
+        key = (a.region, str(a.params.get("AlarmName")))
+        if a.service == "cloudwatch" and a.operation == "put_metric_alarm" and key not in listed:
+            items.append({"name": key[1], "region": a.region, "state": "UNKNOWN"})
+            listed.add(key)
+    new_status["alarms"] = {**alarms, "items": items}
 
 
 def _remember_answer(answers: dict[int, Any], action: Action, response: Any) -> None:

@@ -24,6 +24,9 @@ class Remembered:
     # Regions the last look found the resource's alarms in (status.alarms.items); None: not
     # known (an earlier operator's status, or deletion), every region of the resource is read.
     alarm_regions: frozenset[str] | None = None
+    # Look for the resource's alarms in every region (its own, and those above) whatever the
+    # status says: deletion, or a status that may lack this process's last writes.
+    alarms_everywhere: bool = False
 
     @classmethod
     def from_status(cls, status: Mapping[str, Any] | None, desired: DesiredState) -> Remembered:

@@ -475,7 +475,8 @@ def _alarm_summary(d: DesiredState, obs: Observed) -> dict[str, Any]:
         return {}
     a, oa = d.alarms, obs.alarms
     topic = a.topic_arn or oa.topic_arn
-    regions = (a.region, *sorted(set(a.regions) - {a.region}))
+    # ours in a region that left the spec stay listed (and looked for) until removed
+    regions = (a.region, *sorted((set(a.regions) | set(oa.other_alarms)) - {a.region}))
     alarms: dict[str, Any] = {
         "items": [
             {"name": n, "region": region, "state": x.get("StateValue", "UNKNOWN")}

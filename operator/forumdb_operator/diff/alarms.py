@@ -96,7 +96,8 @@ def diff_alarms(d: DesiredState, obs: Observed, plan: Plan) -> None:
     oa = obs.alarms
     if a is None or oa is None:
         return
-    regions = (a.region, *sorted(set(a.regions or ()) - {a.region}))
+    # and a region that left the spec where ours were found (observed.alarms)
+    regions = (a.region, *sorted((set(a.regions or ()) | set(oa.other_alarms)) - {a.region}))
     if not a.enabled:
         for region in regions:
             have = oa.alarms_in(region, a.region)

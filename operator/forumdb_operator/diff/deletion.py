@@ -22,8 +22,9 @@ def deletion_plan(d: DesiredState, obs: Observed) -> Plan:
     oa, a = obs.alarms, d.alarms
     if oa is not None and a is not None:
         leave_shared_alarm(a, oa, plan, "deleting")
-        # ours in every region of the resource (ReplicationLatency follows the active region)
-        for region in (a.region, *sorted(set(a.regions) - {a.region})):
+        # ours in every region of the resource (ReplicationLatency follows the active region),
+        # and where the status saw ours in a region that left the spec
+        for region in (a.region, *sorted((set(a.regions) | set(oa.other_alarms)) - {a.region})):
             plan.actions.extend(
                 delete_alarms(list(oa.alarms_in(region, a.region)), region, "deleting")
             )

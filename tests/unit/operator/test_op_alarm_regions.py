@@ -146,16 +146,24 @@ def test_alarms_are_looked_for_where_wanted_or_last_seen_and_everywhere_on_delet
     """A drift check lists the resource's alarms (DescribeAlarms by prefix) in the regions that
     hold wanted alarms or held ours at the last look (status.alarms.items), not in every
     region of the resource: one read less per check for the example (issue 14). An earlier
-    operator's status (no items) and deletion look in every region."""
+    operator's status (no items), a caller unsure its last status was written, and deletion
+    look in every region."""
     counter = CallCounter()
     r = Reconciler(counter.wrap(Clients()))
     raw = lean(alarms={"enabled": True})
     ready = converge(r, raw, None, None)
     assert ready.phase == "Ready", ready.status["message"]
 
-    def looked_in(previous: dict[str, Any]) -> set[str]:
+    def looked_in(previous: dict[str, Any], everywhere: bool = False) -> set[str]:
         counter.reset()
-        r.reconcile(namespace=NS, name=NAME, spec=raw, generation=1, previous=previous)
+        r.reconcile(
+            namespace=NS,
+            name=NAME,
+            spec=raw,
+            generation=1,
+            previous=previous,
+            alarms_everywhere=everywhere,
+        )
         return {
             c.region
             for c in counter.calls
@@ -163,6 +171,8 @@ def test_alarms_are_looked_for_where_wanted_or_last_seen_and_everywhere_on_delet
         }
 
     assert looked_in(ready.status) == {EAST}
+    # a caller unsure its last status was written (a restart, a failed status patch)
+    assert looked_in(ready.status, everywhere=True) == {EAST, WEST}
     listed_west = {
         **ready.status,
         "alarms": {**ready.status["alarms"], "items": [{"name": f"{PREFIX}x", "region": WEST}]},
@@ -180,3 +190,79 @@ def test_alarms_are_looked_for_where_wanted_or_last_seen_and_everywhere_on_delet
         for c in counter.calls
         if c.operation == "DescribeAlarms" and "AlarmNamePrefix" in c.params
     } == {EAST, WEST}
+
+
+def test_alarms_a_failed_reconcile_made_are_looked_for_after_the_active_region_moves_back(ext):
+    """A failover reconcile makes the ReplicationLatency alarms in the new active region, then
+    a later action fails: its status keeps the last status's alarms and adds the ones it made,
+    so once the active region is back before a clean reconcile, ours there are still looked
+    for and removed (they were left firing, absent from status, for good)."""
+    r = Reconciler(Clients())
+    raw = lean(alarms={"enabled": True})
+    ready = converge(r, raw, None, None)
+    assert ready.phase == "Ready", ready.status["message"]
+    # failover: the alarms are made in WEST, then removing ours from EAST fails
+    ext.set_fault(region=EAST, operation="DeleteAlarms", error_rate=1.0)
+    failed = r.reconcile(
+        namespace=NS, name=NAME, spec=raw, generation=1, previous=ready.status, active_region=WEST
+    )
+    assert failed.phase == "Degraded", failed.status["message"]
+    made = latency(alarms(WEST))
+    assert len(made) == 3
+    items = {(i["region"], i["name"]) for i in failed.status["alarms"]["items"]}
+    assert {(WEST, n) for n in made} <= items
+    ext.clear_faults()
+
+    back = converge(r, raw, failed.status, None)
+
+    assert back.phase == "Ready", back.status["message"]
+    assert alarms(WEST) == {}
+    assert {receiving(a) for a in latency(alarms(EAST)).values()} == {WEST}
+    assert {i["region"] for i in back.status["alarms"]["items"]} == {EAST}
+
+
+def test_a_move_of_the_active_region_looks_for_ours_in_every_region(ext):
+    """The alarms of a failover to EU were made but no status recorded them (the process
+    ended first); the active region then moves to WEST: that move lists every region of the
+    resource, so ours in EU are found and removed. A settled drift check reads no more."""
+    counter = CallCounter()
+    r = Reconciler(counter.wrap(Clients()))
+    raw = lean(replicaRegions=[WEST, EU], alarms={"enabled": True})
+    ready = converge(r, raw, None, None)
+    assert ready.phase == "Ready", ready.status["message"]
+    converge(r, raw, ready.status, EU)  # its status is lost
+    assert len(latency(alarms(EU))) == 6  # three tables, two receiving regions
+
+    moved = converge(r, raw, ready.status, WEST)
+
+    assert moved.phase == "Ready", moved.status["message"]
+    assert alarms(EU) == {}
+    assert {receiving(a) for a in latency(alarms(WEST)).values()} == {EAST, EU}
+    counter.reset()
+    r.reconcile(
+        namespace=NS, name=NAME, spec=raw, generation=1, previous=moved.status, active_region=WEST
+    )
+    listed = [
+        c.region
+        for c in counter.calls
+        if c.operation == "DescribeAlarms" and "AlarmNamePrefix" in c.params
+    ]
+    assert sorted(listed) == [EAST, WEST]
+
+
+def test_ours_in_a_region_that_left_the_spec_are_removed(ext):
+    """The status saw ours in a region that is no longer the resource's (a replica removed
+    while the alarms were measured from there): they are looked for there, and removed, on a
+    drift check as on deletion."""
+    r = Reconciler(Clients())
+    three = lean(replicaRegions=[WEST, EU], alarms={"enabled": True})
+    ready = converge(r, three, None, None)
+    in_eu = converge(r, three, ready.status, EU)
+    assert len(latency(alarms(EU))) == 6  # three tables, two receiving regions
+    two = lean(alarms={"enabled": True})  # EU left the spec (the replica is not looked at)
+
+    out = converge(r, two, in_eu.status, None)
+
+    assert out.phase == "Ready", out.status["message"]
+    assert alarms(EU) == {}
+    assert {i["region"] for i in out.status["alarms"]["items"]} == {EAST}
