@@ -581,14 +581,9 @@ class Reconciler:
         )
         # Permanent: no retry storm; the drift interval (or a spec change) brings it back.
         requeue = getattr(exc, "delay", 30.0) if transient else None
-        return Outcome(
-            new_status,
-            events,
-            requeue,
-            applied,
-            desired=desired,
-            queued=list(hand_off.queued) if hand_off is not None else [],
-        )
+        outcome = Outcome(new_status, events, requeue, applied, desired=desired)
+        outcome.queued = list(hand_off.queued) if hand_off is not None else []
+        return outcome
 
     # ------------------------------------------------------------------ deletion
 

@@ -587,13 +587,7 @@ def test_dynamodb_mode_keeps_nothing() -> None:
 
 
 def test_a_new_settings_generation_goes_to_the_app(tmp_path: Path) -> None:
-    config = tmp_path / "config"
-    config.mkdir()
-    first, second = tmp_path / "first", tmp_path / "second"
-    for folder, bio in ((first, "first"), (second, "second")):
-        JsonStore(folder).users.create({"id": 7, "username": "finn", "bio": bio})
-    (config / "STORAGE_MODE").write_text("json")
-    (config / "DATA_DIR").write_text(str(first))
+    config, second = _two_stores(tmp_path)
     for served in _served(create_app("users", SettingsWatcher(config, interval=0))):
         served.get("/api/users/7"), served.get("/api/users")
         assert _bio(served.get("/api/users/7")) == "first"
