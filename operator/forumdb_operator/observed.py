@@ -530,23 +530,7 @@ class Observer:
             obs.tables[(t.kind, desired.primary_region)] = primary
             if primary is None:
                 continue
-            tag_map = memo.tags.get(t.name)
-            if tag_map is not None and memo.tag_ids.get(t.name, "") != primary.table_id:
-                # Known for another table of the name (deleted and made again since): read.
-                tag_map = None
-                memo.trusted.discard(t.name)
-            if tag_map is None:
-                tags = self._call(
-                    "dynamodb",
-                    desired.primary_region,
-                    "list_tags_of_resource",
-                    f"list tags of table {t.name}",
-                    ResourceArn=primary.arn,
-                )
-                tag_map = {x["Key"]: x["Value"] for x in (tags or {}).get("Tags", [])}
-                memo.tags[t.name] = tag_map
-                memo.tag_ids[t.name] = primary.table_id
-                memo.trusted.discard(t.name)
+            tag_map = self._primary_tags(t.name, primary, desired.primary_region, memo)
             obs.tables[(t.kind, desired.primary_region)] = _with_tags(primary, tag_map)
             regions = [desired.primary_region]
             regions += [r for r in desired.replica_regions if r != desired.primary_region]
@@ -592,6 +576,30 @@ class Observer:
             obs.scalable_targets, obs.scaling_policies = dict(targets), set(policies)
         self._backups_and_alarms(desired, known, obs, memo, account_settings)
         return obs
+
+    def _primary_tags(
+        self, name: str, primary: ObservedTable, region: str, memo: ReadMemo
+    ) -> dict[str, str]:
+        """A primary table's tags: known (`memo`) for this very table (its TableId), else
+        read (ListTagsOfResource) and remembered."""
+        tag_map = memo.tags.get(name)
+        if tag_map is not None and memo.tag_ids.get(name, "") != primary.table_id:
+            # Known for another table of the name (deleted and made again since): read.
+            tag_map = None
+            memo.trusted.discard(name)
+        if tag_map is None:
+            tags = self._call(
+                "dynamodb",
+                region,
+                "list_tags_of_resource",
+                f"list tags of table {name}",
+                ResourceArn=primary.arn,
+            )
+            tag_map = {x["Key"]: x["Value"] for x in (tags or {}).get("Tags", [])}
+            memo.tags[name] = tag_map
+            memo.tag_ids[name] = primary.table_id
+            memo.trusted.discard(name)
+        return tag_map
 
     def _backups_and_alarms(
         self,

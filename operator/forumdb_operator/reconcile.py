@@ -92,6 +92,43 @@ def _changed(previous: Mapping[str, Any], generation: int | None, message: str) 
     return previous.get("message") != message or previous.get("observedGeneration") != generation
 
 
+def _provisioning_memo(
+    desired: DesiredState,
+    previous: Mapping[str, Any],
+    generation: int | None,
+    claimed: Mapping[str, str],
+) -> ReadMemo:
+    """What an earlier reconcile of this spec, still provisioning it, saw or sent
+    (observed.ReadMemo.provisioning): not read again."""
+    return ReadMemo.provisioning(
+        previous,
+        generation,
+        {t.name: t.tags for t in desired.tables if t.name in claimed},
+        pitr_wanted=desired.pitr is not None and desired.pitr.enabled,
+        claimed=claimed,
+    )
+
+
+def _cut_short(
+    outcome: Outcome,
+    claimed: Mapping[str, str],
+    applied: list[Action],
+    primary: str,
+    memo: ReadMemo,
+    tags_sent: replica_tags.Sent,
+    now: str,
+) -> Outcome:
+    """The status of a reconcile that failed or stopped mid-way, whose last look predates its
+    last writes: every table it made or tagged (tags listed or not: deletion must know), the
+    replica tags and the alarms it sent."""
+    outcome.status[CLAIMED_KEY] = ownership.as_status(
+        ownership.claims(claimed, applied, primary, memo.claim_ids)
+    )
+    outcome.status[TAGGED_KEY] = _tags_status(tags_sent, applied, primary, now)
+    _keep_alarms_made(outcome.status, applied)
+    return outcome
+
+
 class Reconciler:
     def __init__(
         self,
@@ -209,25 +246,10 @@ class Reconciler:
         was_ready = generation is not None and previous.get("readyGeneration") == generation
         applied: list[Action] = []
         claimed = ownership.from_status(previous.get(CLAIMED_KEY))
-        # replica tags sent and not listed yet, and when (sent again after a bounded wait)
-        tags_sent = replica_tags.from_status(previous.get(TAGGED_KEY), now)
-        if self.tagger is not None:
-            # queued calls that failed or were dropped: not in place, sent by this reconcile
-            hand_off.inline = self.tagger.take_failed(hand_off.owner)
-            tags_sent = {k: at for k, at in tags_sent.items() if k not in hand_off.inline}
+        tags_sent = self._replica_tags_sent(previous, now, hand_off)
         tags_pending = replica_tags.waiting_on(tags_sent, now)
         primary = desired.primary_region
-        memo = ReadMemo.provisioning(
-            previous,
-            generation,
-            {t.name: t.tags for t in desired.tables if t.name in claimed},
-            pitr_wanted=desired.pitr is not None and desired.pitr.enabled,
-            claimed=claimed,
-        )
-
-        def claims_now() -> list[dict[str, str]]:
-            # every table this reconcile made or tagged, tags listed or not
-            return ownership.as_status(ownership.claims(claimed, applied, primary, memo.claim_ids))
+        memo = _provisioning_memo(desired, previous, generation, claimed)
 
         try:
             obs, plan = self._converge(
@@ -252,19 +274,12 @@ class Reconciler:
             )
             if any(a.operation == "create_table" for a in applied):
                 outcome.status[immutable.STATUS_KEY] = _provisioned(spec)
-            outcome.status[CLAIMED_KEY] = claims_now()
-            outcome.status[TAGGED_KEY] = _tags_status(tags_sent, applied, primary, now)
-            _keep_alarms_made(outcome.status, applied)
-            return outcome
+            return _cut_short(outcome, claimed, applied, primary, memo, tags_sent, now)
         outcome = self._settled(
             spec, desired, obs, plan, applied, was_ready, generation, previous, now, hand_off
         )
-        if stop is not None and stop():
-            # Stopped mid-way: the last look predates the last writes; deletion must know
-            # every table this reconcile made, tags listed or not.
-            outcome.status[CLAIMED_KEY] = claims_now()
-            outcome.status[TAGGED_KEY] = _tags_status(tags_sent, applied, primary, now)
-            _keep_alarms_made(outcome.status, applied)
+        if stop is not None and stop():  # stopped mid-way (deletion began)
+            _cut_short(outcome, claimed, applied, primary, memo, tags_sent, now)
         else:
             outcome.status[CLAIMED_KEY] = ownership.as_status(
                 ownership.unconfirmed(desired, obs, obs.claimed)
@@ -273,6 +288,18 @@ class Reconciler:
                 replica_tags.pending(desired, obs), _still_sent(tags_sent, applied, primary), now
             )
         return outcome
+
+    def _replica_tags_sent(
+        self, previous: Mapping[str, Any], now: str, hand_off: _HandOff
+    ) -> replica_tags.Sent:
+        """Replica tags sent and not listed yet, and when (sent again after a bounded wait),
+        less the queued calls that failed or were dropped: not in place, this reconcile sends
+        them itself (`hand_off.inline`)."""
+        sent = replica_tags.from_status(previous.get(TAGGED_KEY), now)
+        if self.tagger is None:
+            return sent
+        hand_off.inline = self.tagger.take_failed(hand_off.owner)
+        return {k: at for k, at in sent.items() if k not in hand_off.inline}
 
     def _converge(
         self,
