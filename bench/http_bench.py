@@ -44,6 +44,7 @@ from pathlib import Path
 
 import boto3
 import requests
+from history import write_with_history
 from httpkit import (
     FORUM_SERVICE,
     POST_SCRIPT,
@@ -634,8 +635,7 @@ def main() -> int:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 2
     report = {"modes": run_modes, "stacks": run_stacks, "peer": run_peer}[args.command](args)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report)
+    write_with_history(args.output, report)  # earlier runs stay below it
     print(report)
     return 0
 

@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
 
+from history import write_with_history  # noqa: E402
 from operator_bench import EXAMPLE, many, proc_stats, wait_all_ready  # noqa: E402
 
 from harness.apiserver import ApiServer  # noqa: E402
@@ -65,14 +66,6 @@ def gauge(metrics_url: str, name: str) -> float:
     """One unlabelled series of the operator's /metrics (0 where absent)."""
     found = re.search(rf"^{name} ([0-9.e+]+)$", requests.get(metrics_url, timeout=10).text, re.M)
     return float(found.group(1)) if found else 0.0
-
-
-def with_history(new: str, old: str) -> str:
-    """The new run as the file's first section, the earlier runs kept below it."""
-    title, _, body = new.partition("\n\n")
-    _, _, earlier = old.partition("\n\n")
-    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    return f"{title}\n\n## {stamp}\n\n{body.rstrip()}\n\n{earlier}".rstrip() + "\n"
 
 
 def load() -> str:
@@ -254,7 +247,7 @@ def main() -> None:
         api.stop()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     text = report(results, args)
-    RESULTS.write_text(with_history(text, RESULTS.read_text() if RESULTS.exists() else ""))
+    write_with_history(RESULTS, text)
     print(text)
 
 
