@@ -245,7 +245,6 @@ def main() -> None:
         runner.stop_all()
         moto.stop()
         api.stop()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     text = report(results, args)
     write_with_history(RESULTS, text)
     print(text)

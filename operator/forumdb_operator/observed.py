@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -118,6 +118,11 @@ class ObservedAlarms:
 
     def alarms_in(self, region: str, primary: str) -> dict[str, dict[str, Any]]:
         return self.alarms if region == primary else self.other_alarms.get(region, {})
+
+    def regions_of_ours(self, primary: str, regions: Iterable[str]) -> tuple[str, ...]:
+        """Where ours are kept in shape: the primary region first, then the resource's other
+        `regions` and any region ours were found in that left the spec, sorted."""
+        return (primary, *sorted((set(regions) | set(self.other_alarms)) - {primary}))
 
     def topic_in(self, region: str, primary: str) -> str | None:
         return self.topic_arn if region == primary else self.other_topics.get(region)

@@ -489,14 +489,12 @@ class Reconciler:
     ) -> list[Event]:
         """What this reconcile changed; replica tags it queued are told apart (not sent yet,
         not counted as drift repaired)."""
-        queued = {id(a) for a in hand_off.queued} if hand_off is not None else set()
-        done = [a for a in applied if id(a) not in queued]
+        queued = hand_off.queued if hand_off is not None else []
+        done = [a for a in applied if not any(a is q for q in queued)]
         events = []
         if queued:
             waiting = [
-                (str(a.params.get("ResourceArn")).rsplit("/", 1)[-1], a.region)
-                for a in applied
-                if id(a) in queued
+                (str(a.params.get("ResourceArn")).rsplit("/", 1)[-1], a.region) for a in queued
             ]
             events.append(Event("Normal", "ReplicaTagsQueued", _short(queued_note(waiting))))
         if not done:

@@ -476,7 +476,7 @@ def _alarm_summary(d: DesiredState, obs: Observed) -> dict[str, Any]:
     a, oa = d.alarms, obs.alarms
     topic = a.topic_arn or oa.topic_arn
     # ours in a region that left the spec stay listed (and looked for) until removed
-    regions = (a.region, *sorted((set(a.regions) | set(oa.other_alarms)) - {a.region}))
+    regions = oa.regions_of_ours(a.region, a.regions or ())
     alarms: dict[str, Any] = {
         "items": [
             {"name": n, "region": region, "state": x.get("StateValue", "UNKNOWN")}

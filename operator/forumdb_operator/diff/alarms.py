@@ -97,7 +97,7 @@ def diff_alarms(d: DesiredState, obs: Observed, plan: Plan) -> None:
     if a is None or oa is None:
         return
     # and a region that left the spec where ours were found (observed.alarms)
-    regions = (a.region, *sorted((set(a.regions or ()) | set(oa.other_alarms)) - {a.region}))
+    regions = oa.regions_of_ours(a.region, a.regions or ())
     if not a.enabled:
         for region in regions:
             have = oa.alarms_in(region, a.region)

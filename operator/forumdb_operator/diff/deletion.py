@@ -24,7 +24,7 @@ def deletion_plan(d: DesiredState, obs: Observed) -> Plan:
         leave_shared_alarm(a, oa, plan, "deleting")
         # ours in every region of the resource (ReplicationLatency follows the active region),
         # and where the status saw ours in a region that left the spec
-        for region in (a.region, *sorted((set(a.regions) | set(oa.other_alarms)) - {a.region})):
+        for region in oa.regions_of_ours(a.region, a.regions or ()):
             plan.actions.extend(
                 delete_alarms(list(oa.alarms_in(region, a.region)), region, "deleting")
             )

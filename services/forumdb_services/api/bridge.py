@@ -268,10 +268,9 @@ class WSGIBridge:
             except Exception:
                 log.exception("the edge cache failed; the app answers instead")
             if kept is not None:
-                headers = kept.headers  # shared by every replay: never changed in place
                 if self.lame_duck.on():
-                    headers = [*headers, _CLOSE]
-                protocol.response_bytes(kept.status, headers, kept.body)
+                    kept.headers.append(_CLOSE)  # this replay's own list (edge.answer)
+                protocol.response_bytes(kept.status, kept.headers, kept.body)
                 edge.record(kept)
                 return
         close = False
@@ -290,18 +289,18 @@ class WSGIBridge:
             log.exception("the app failed outside its own error handling")
             status, headers, payload = 500, [("content-type", "application/json")], _INTERNAL_ERROR
             close = True
-        if close and not any(name.lower() == "connection" for name, _ in headers):
-            headers.append(_CLOSE)
-        elif edge is not None and status in (200, 304):
+        if not close and edge is not None and status in (200, 304):
             try:
-                edge.keep(key, environ, status, headers, payload)
+                edge.keep(key, environ, status, headers, payload)  # keeps a copy
             except Exception:  # the app's answer is sent all the same, and only it
                 log.exception(
                     "keeping an answer in the edge cache failed",
                     extra={"path": environ["PATH_INFO"]},
                 )
-        if not close and self.lame_duck.on():
-            headers = [*headers, _CLOSE]  # a new list: the edge cache may hold this one
+        if (close or self.lame_duck.on()) and not any(
+            name.lower() == "connection" for name, _ in headers
+        ):
+            headers.append(_CLOSE)
         protocol.response_bytes(status, headers, payload)
 
     async def _body(self, environ: dict[str, Any], protocol: Any) -> tuple[bytes, bool]:
