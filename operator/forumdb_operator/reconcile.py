@@ -189,9 +189,9 @@ class Reconciler:
                 spec,
                 generation,
                 previous,
+                hand_off,
                 stop,
                 active_region,
-                hand_off,
                 alarms_everywhere,
             )
         if immutable.STATUS_KEY not in outcome.status and previous.get(immutable.STATUS_KEY):
@@ -225,13 +225,12 @@ class Reconciler:
         raw_spec: Mapping[str, Any],
         generation: int | None,
         previous: Mapping[str, Any],
+        hand_off: _HandOff,
         stop: Callable[[], bool] | None = None,
         active_region: str | None = None,
-        hand_off: _HandOff | None = None,
         alarms_everywhere: bool = False,
     ) -> Outcome:
         now = status.now_iso()
-        hand_off = hand_off or _HandOff((resource, uid), Hooks())
         try:
             spec = parse_spec(raw_spec, allowed_regions=self.allowed_regions)
         except SpecInvalid as exc:
@@ -266,7 +265,7 @@ class Reconciler:
                 memo,
                 tags_pending,
                 status.subscriptions_asked(previous),
-                hand_off,
+                hand_off=hand_off,
             )
         except errors.ReconcileError as exc:
             outcome = self._failed(
@@ -314,7 +313,8 @@ class Reconciler:
         memo: ReadMemo | None = None,
         tags_pending: frozenset[tuple[str, str]] = frozenset(),
         asked: frozenset[tuple[str, str]] = frozenset(),
-        hand_off: _HandOff | None = None,
+        *,
+        hand_off: _HandOff,
     ) -> tuple[Observed, Plan]:
         """Observe -> diff -> apply, pass after pass, until nothing is left to do, something
         must be waited for, or a problem stops it; after max_passes, one last look. `claimed`:
@@ -365,9 +365,7 @@ class Reconciler:
                     done=applied,
                     stop=stop,
                     answered=functools.partial(_remember_answer, answers),
-                    hand_off=functools.partial(self._hand_off, hand_off, desired, obs)
-                    if hand_off is not None
-                    else None,
+                    hand_off=functools.partial(self._hand_off, hand_off, desired, obs),
                 )
             finally:
                 for a in applied[before:]:
@@ -418,7 +416,7 @@ class Reconciler:
         generation: int | None,
         previous: Mapping[str, Any],
         now: str,
-        hand_off: _HandOff | None = None,
+        hand_off: _HandOff,
     ) -> Outcome:
         """The status, events and next look after passes that ended without an AWS error.
         Tables that are another resource's are left out of it: nothing about them is shown as
@@ -463,15 +461,13 @@ class Reconciler:
             desired=desired,
             replica_regions=status.replica_regions(desired, obs),
             foreign_tables=sorted(t.name for t in desired.tables if t.kind in foreign),
-            queued=list(hand_off.queued) if hand_off is not None else [],
+            queued=list(hand_off.queued),
         )
 
-    def _with_queued(
-        self, conds: list[status.Cond], hand_off: _HandOff | None
-    ) -> list[status.Cond]:
+    def _with_queued(self, conds: list[status.Cond], hand_off: _HandOff) -> list[status.Cond]:
         """The resource's replica tags still queued (this reconcile's or an earlier one's) are
         named in TablesReady and a Ready message: taken as in place, not sent yet."""
-        if self.tagger is None or hand_off is None:
+        if self.tagger is None:
             return conds
         waiting = self.tagger.queued_for(hand_off.owner)
         if not waiting:
@@ -485,11 +481,11 @@ class Reconciler:
         ]
 
     def _action_events(
-        self, applied: list[Action], was_ready: bool, hand_off: _HandOff | None = None
+        self, applied: list[Action], was_ready: bool, hand_off: _HandOff
     ) -> list[Event]:
         """What this reconcile changed; replica tags it queued are told apart (not sent yet,
         not counted as drift repaired)."""
-        queued = hand_off.queued if hand_off is not None else []
+        queued = hand_off.queued
         done = [a for a in applied if not any(a is q for q in queued)]
         events = []
         if queued:
@@ -570,7 +566,7 @@ class Reconciler:
         generation: int | None,
         previous: Mapping[str, Any],
         now: str,
-        hand_off: _HandOff | None = None,
+        hand_off: _HandOff,
     ) -> Outcome:
         transient = exc.transient
         metrics.RECONCILE_ERRORS.labels(kind="transient" if transient else "permanent").inc()
@@ -607,7 +603,7 @@ class Reconciler:
         # Permanent: no retry storm; the drift interval (or a spec change) brings it back.
         requeue = getattr(exc, "delay", 30.0) if transient else None
         outcome = Outcome(new_status, events, requeue, applied, desired=desired)
-        outcome.queued = list(hand_off.queued) if hand_off is not None else []
+        outcome.queued = list(hand_off.queued)
         return outcome
 
     # ------------------------------------------------------------------ deletion
