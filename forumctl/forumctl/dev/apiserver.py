@@ -10,6 +10,7 @@ harness runs it in a throwaway folder on tmpfs (/dev/shm: etcd 3.4 cannot skip f
 from __future__ import annotations
 
 import base64
+import logging
 import secrets
 import shutil
 import subprocess
@@ -38,6 +39,18 @@ ETCD_LOG = "etcd.log"
 APISERVER_LOG = "apiserver.log"
 # `kubectl(*args)`: runs kubectl against this server, raises on failure
 KubectlCall = Callable[..., subprocess.CompletedProcess[str]]
+# Starts on freshly picked ports when one was taken between its pick and its bind.
+_PORT_ATTEMPTS = 3
+
+log = logging.getLogger("forumdb.devstack.apiserver")
+
+
+class PortTaken(GiveUp):
+    """etcd or kube-apiserver exited because its port was already in use."""
+
+    def __init__(self, message: str, *, brief: str) -> None:
+        super().__init__(message)
+        self.brief = brief
 
 
 def _state_root() -> str | None:
@@ -126,13 +139,52 @@ class ApiServer:
 
         Without `workdir` a throwaway folder (on tmpfs where there is one) is made and removed
         again if the start fails; a given `workdir` is the caller's, kept with its logs.
+        Without `ports`, free ones are picked, and picked again (up to 3 starts) if another
+        process binds one between the pick and etcd's or kube-apiserver's bind.
         """
+        attempts = 1 if ports else _PORT_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            try:
+                return cls._start_once(
+                    kube_apiserver=kube_apiserver,
+                    etcd=etcd,
+                    timeout=timeout,
+                    workdir=workdir,
+                    ports=ports or ApiServerPorts.free(),
+                    cluster_name=cluster_name,
+                    address=address,
+                    extra_sans=extra_sans,
+                    service_accounts=service_accounts,
+                )
+            except PortTaken as exc:
+                if attempt == attempts:
+                    raise
+                log.warning(
+                    "%s; starting again on other ports (%d/%d)", exc.brief, attempt, attempts
+                )
+                if workdir is not None:  # etcd may have written a member with the old ports
+                    shutil.rmtree(workdir / "etcd", ignore_errors=True)
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _start_once(
+        cls,
+        *,
+        kube_apiserver: Path,
+        etcd: Path,
+        timeout: float,
+        workdir: Path | None,
+        ports: ApiServerPorts,
+        cluster_name: str,
+        address: str,
+        extra_sans: tuple[str, ...],
+        service_accounts: bool,
+    ) -> ApiServer:
         owned = workdir is None
         if workdir is None:
             workdir = Path(tempfile.mkdtemp(prefix="forumdb-apiserver-", dir=_state_root()))
         else:
             workdir.mkdir(parents=True, exist_ok=True)
-        ports = ports or ApiServerPorts.free()
         processes: dict[str, Popen[bytes]] = {}
         with discard_on_failure(workdir if owned else None, processes.values()):
             pki = write_pki(
@@ -276,8 +328,12 @@ def _wait_ready(
     def ready() -> bool:
         for name, proc in processes.items():
             if proc.poll() is not None:
-                log = workdir / (ETCD_LOG if name == "etcd" else APISERVER_LOG)
-                raise GiveUp(f"{name} exited with {proc.returncode} (log {log}):\n{tail(log)}")
+                path = workdir / (ETCD_LOG if name == "etcd" else APISERVER_LOG)
+                text = tail(path)
+                brief = f"{name} exited with {proc.returncode} (log {path})"
+                if "address already in use" in text.lower():
+                    raise PortTaken(f"{brief}:\n{text}", brief=brief)
+                raise GiveUp(f"{brief}:\n{text}")
         return session.get(f"{url}/readyz", timeout=2).status_code == 200
 
     try:

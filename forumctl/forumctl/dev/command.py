@@ -76,7 +76,12 @@ def dev() -> None:
     "kube-apiserver, etcd (2), operator health and metrics, OIDC issuer, and the operator's "
     "admission webhook.",
 )
-@click.option("--free-ports", is_flag=True, help="Let the OS pick free ports instead.")
+@click.option(
+    "--free-ports",
+    is_flag=True,
+    help="Pick free ports at random instead: from 20000 up to the kernel's ephemeral range, "
+    "or in $FORUMDB_FREE_PORT_RANGE (LOW-HIGH) when set.",
+)
 @click.option(
     "--timeout",
     type=click.FloatRange(10, 1800),

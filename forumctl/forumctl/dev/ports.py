@@ -1,5 +1,6 @@
 """Which 127.0.0.1 port each part of the local stack listens on: fixed from a base
-(services on BASE+1..BASE+3, so 8081..8083 by default) or free ports picked by the OS."""
+(services on BASE+1..BASE+3, so 8081..8083 by default) or free ports picked at random
+(`procs.free_port`)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,10 @@ class PortPlan:
 
     @classmethod
     def free(cls) -> PortPlan:
-        return cls(**{name: free_port() for name in cls.__dataclass_fields__})
+        try:
+            return cls(**{name: free_port() for name in cls.__dataclass_fields__})
+        except ValueError as exc:  # a bad $FORUMDB_FREE_PORT_RANGE
+            raise DevStackError(str(exc)) from None
 
     def service(self, name: str) -> int:
         return int(getattr(self, name))

@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -71,6 +72,13 @@ def run_tool(
 # range (ip_local_port_range, 32768-60999 by default): a port the OS picks from that range can
 # be taken meanwhile by any outgoing connection's local end ("Address already in use").
 _LISTEN_PORTS = range(20000, 32768)
+# Runs side by side on one host (pytest-xdist workers, CI jobs) each give this "LOW-HIGH"
+# share of the range, so that they never pick the same port; their children inherit it.
+FREE_PORT_RANGE_ENV = "FORUMDB_FREE_PORT_RANGE"
+# Ports this process handed out: one caller's picks for etcd's two ports and kube-apiserver's
+# are all still unbound when the next is picked, so a bind test alone could repeat one.
+_handed_out: set[int] = set()
+_handed_out_lock = threading.Lock()
 
 
 def _ephemeral_low() -> int:
@@ -80,21 +88,44 @@ def _ephemeral_low() -> int:
         return 32768
 
 
+def listen_range() -> range:
+    """Where `free_port` picks: $FORUMDB_FREE_PORT_RANGE (LOW-HIGH, inclusive) when set, else
+    from 20000 up to the kernel's ephemeral range."""
+    given = os.environ.get(FREE_PORT_RANGE_ENV, "").strip()
+    if not given:
+        return range(_LISTEN_PORTS.start, min(_LISTEN_PORTS.stop, _ephemeral_low()))
+    low, _, high = given.partition("-")
+    try:
+        ports = range(int(low), int(high) + 1)
+    except ValueError:
+        ports = range(0)
+    if not ports or ports.start < 1024 or ports.stop > 65536:
+        raise ValueError(
+            f"{FREE_PORT_RANGE_ENV}={given!r} is not a port range LOW-HIGH within 1024-65535"
+        )
+    return ports
+
+
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now, outside the ephemeral range where one is left,
-    so that it stays free until the process it is meant for binds it."""
-    low = min(_LISTEN_PORTS.stop, _ephemeral_low())
-    for _ in range(50):
-        port = random.randrange(_LISTEN_PORTS.start, low) if low > _LISTEN_PORTS.start else 0
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
+    """A TCP port free on 127.0.0.1 right now and never handed out before by this process,
+    picked at random in `listen_range()` so that it stays free until the process it is meant
+    for binds it. When the range is used up, the kernel picks one."""
+    ports = listen_range()
+    with _handed_out_lock:
+        for _ in range(200):
+            port = random.choice(ports)
+            if port in _handed_out:
                 continue
-            return s.getsockname()[1]
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            _handed_out.add(port)
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
