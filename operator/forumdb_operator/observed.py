@@ -15,8 +15,9 @@ from typing import Any
 
 from forumdb.ownership import ListedPlan, plans_named, remembered_plan_holds
 from forumdb_operator import errors
+from forumdb_operator.arns import partition_of, region_of, table_of
 from forumdb_operator.desired import AUTOSCALING_POLICY, DesiredAlarms, DesiredState
-from forumdb_operator.remembered import Remembered, arn_partition, arn_region
+from forumdb_operator.remembered import Remembered
 
 ClientFactory = Callable[[str, str], Any]
 log = logging.getLogger("forumdb_operator.observed")
@@ -180,7 +181,7 @@ class Observed:
 
     @property
     def partition(self) -> str:
-        return next((arn_partition(t.arn) for t in self.tables.values() if t and t.arn), "aws")
+        return next((partition_of(t.arn) for t in self.tables.values() if t and t.arn), "aws")
 
     def remembered(self) -> Remembered:
         """The ids this look found, for the next look (a later pass of the same reconcile)."""
@@ -322,7 +323,7 @@ class ReadMemo:
                 self.features.pop(name, None)
         if feature not in ("backup", "alarm", "topic"):
             self.tables = None
-        table = str(params.get("TableName") or "") or _table_of_arn(params.get("ResourceArn"))
+        table = str(params.get("TableName") or "") or table_of(params.get("ResourceArn"))
         if not table:
             return
         if operation == "create_table":
@@ -430,14 +431,6 @@ class ReadMemo:
             b.selection = copy.deepcopy(params.get("BackupSelection"))
             return True
         return False
-
-
-def _table_of_arn(arn: Any) -> str:
-    return (
-        arn.split(":table/", 1)[1].split("/", 1)[0]
-        if isinstance(arn, str) and ":table/" in arn
-        else ""
-    )
 
 
 def _key_schema(raw: list[dict[str, str]]) -> tuple[tuple[str, str], ...]:
@@ -864,7 +857,7 @@ class Observer:
         by name; one not seen before, or whose description fails, is found by listing: AWS
         answers DescribeBackupVault of a missing vault with AccessDeniedException (403), the
         same answer as a real permission problem (aws-sdk-js#2625, boto3#2269)."""
-        if known_arn and known_arn.endswith(f":{vault}") and arn_region(known_arn) == region:
+        if known_arn and known_arn.endswith(f":{vault}") and region_of(known_arn) == region:
             try:
                 got = self.clients("backup", region).describe_backup_vault(BackupVaultName=vault)
                 if got.get("BackupVaultName") == vault and got.get("BackupVaultArn"):
@@ -960,7 +953,7 @@ class Observer:
                 (
                     t
                     for t in created
-                    if t.endswith(":" + str(a.create_topic_name)) and arn_region(t) == region
+                    if t.endswith(":" + str(a.create_topic_name)) and region_of(t) == region
                 ),
                 None,
             ) or self._topic_arn(str(a.create_topic_name), region, known, obs)
@@ -1028,7 +1021,7 @@ class Observer:
         known."""
         suffix = ":" + name
         arn = known.topic_arn if known else None
-        if not (arn and arn.endswith(suffix) and arn_region(arn) == region):
+        if not (arn and arn.endswith(suffix) and region_of(arn) == region):
             account = obs.account_id if obs else None
             partition = obs.partition if obs else "aws"
             arn = f"arn:{partition}:sns:{region}:{account}:{name}" if account else None

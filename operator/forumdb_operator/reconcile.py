@@ -16,6 +16,7 @@ from typing import Any
 
 from forumdb_operator import awsclients, errors, immutable, metrics, status
 from forumdb_operator.apply import apply_actions
+from forumdb_operator.arns import table_of
 from forumdb_operator.desired import DesiredState, desired_state
 from forumdb_operator.diff import Action, Plan, deletion_plan, diff, ownership, replica_tags
 from forumdb_operator.observed import Observed, Observer, ReadMemo
@@ -385,7 +386,7 @@ class Reconciler:
             return False
         if action.service != "dynamodb" or action.operation != "tag_resource":
             return False
-        name = str(action.params.get("ResourceArn")).rsplit("/", 1)[-1]
+        name = table_of(action.params.get("ResourceArn"))
         t = next((t for t in desired.tables if t.name == name), None)
         replica = obs.table(t.kind, action.region) if t is not None else None
         if replica is None or (name, action.region) in hand_off.inline:
@@ -489,9 +490,7 @@ class Reconciler:
         done = [a for a in applied if not any(a is q for q in queued)]
         events = []
         if queued:
-            waiting = [
-                (str(a.params.get("ResourceArn")).rsplit("/", 1)[-1], a.region) for a in queued
-            ]
+            waiting = [(table_of(a.params.get("ResourceArn")), a.region) for a in queued]
             events.append(Event("Normal", "ReplicaTagsQueued", _short(queued_note(waiting))))
         if not done:
             return events

@@ -59,13 +59,3 @@ def _regions_of(items: Any) -> frozenset[str] | None:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def arn_region(arn: str) -> str | None:
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 5 else None
-
-
-def arn_partition(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[1] if len(parts) > 5 and parts[1] else "aws"

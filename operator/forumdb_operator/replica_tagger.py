@@ -39,6 +39,7 @@ from typing import Any
 
 from forumdb.ownership import RECORD_KEYS, OwnerRecord, describe_owner
 from forumdb_operator import apply, errors, metrics
+from forumdb_operator.arns import table_of
 from forumdb_operator.diff import Action
 from forumdb_operator.ratelimit import RateLimiter
 
@@ -97,7 +98,7 @@ class Call:
 
     @property
     def table(self) -> str:
-        return self.arn.rsplit("/", 1)[-1]
+        return table_of(self.arn)
 
 
 def record_of(tags: Mapping[str, str] | None) -> dict[str, str]:

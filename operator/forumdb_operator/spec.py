@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from forumdb.tables import DEFAULT_TABLE_PREFIX
+from forumdb_operator.arns import region_of
 from forumdb_operator.backup_schedule import schedule_problem
 
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"
@@ -136,11 +137,6 @@ class ForumDatabaseSpec(_Model):
 def _kms_key_is_region_bound(key: str) -> bool:
     """Key ids and ARNs name one key in one region; an alias name can exist in every region."""
     return not key.startswith("alias/")
-
-
-def _region_of_arn(arn: str) -> str | None:
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 4 and parts[0] == "arn" else None
 
 
 @functools.cache
@@ -322,14 +318,14 @@ def _encryption_errors(spec: ForumDatabaseSpec) -> list[str]:
         for region in enc.replica_kms_key_ids
         if region not in spec.replicas
     ]
-    arn_region = _region_of_arn(enc.kms_key_id) if enc.kms_key_id else None
+    arn_region = region_of(enc.kms_key_id) if enc.kms_key_id else None
     if arn_region and arn_region != spec.primary_region:
         errors.append(
             f"spec.encryption.kmsKeyId: the key is in {arn_region}, "
             f"the tables in {spec.primary_region}"
         )
     for region, key in enc.replica_kms_key_ids.items():
-        if (arn_region := _region_of_arn(key)) and arn_region != region:
+        if (arn_region := region_of(key)) and arn_region != region:
             errors.append(f"spec.encryption.replicaKmsKeyIds.{region}: the key is in {arn_region}")
     if enc.kms_key_id and _kms_key_is_region_bound(enc.kms_key_id):
         for region in spec.replicas:
@@ -352,7 +348,7 @@ def _alarm_errors(spec: ForumDatabaseSpec) -> list[str]:
         errors.append(
             "spec.alarms.emailSubscriptions: needs a topic: set createTopic: true or snsTopicArn"
         )
-    if alarms.sns_topic_arn and _region_of_arn(alarms.sns_topic_arn) != spec.primary_region:
+    if alarms.sns_topic_arn and region_of(alarms.sns_topic_arn) != spec.primary_region:
         errors.append(
             f"spec.alarms.snsTopicArn: alarm actions need a topic in {spec.primary_region}, "
             f"the alarms' region"

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from forumdb.ownership import describe_owner
+from forumdb_operator.arns import region_of
 from forumdb_operator.desired import DesiredBackups, DesiredState, DesiredTable
 from forumdb_operator.diff import Plan
 from forumdb_operator.diff.alarms import SUBSCRIPTION_DELETED, SUBSCRIPTION_PENDING
 from forumdb_operator.diff.ownership import foreign_record, owns_replica, stands_apart
 from forumdb_operator.diff.replica_tags import missing_tags, sent_not_listed
 from forumdb_operator.observed import Observed, ObservedBackups, ObservedTable
-from forumdb_operator.remembered import arn_region
 
 CONDITION_TYPES = (
     "Ready",
@@ -222,14 +222,12 @@ def _alarms_configured(d: DesiredState, plan: Plan) -> Cond:
     if not a.enabled:
         return Cond("AlarmsConfigured", True, "Disabled", "spec.alarms.enabled is false")
     message = f"{len(a.alarms)} alarms in {', '.join(a.alarm_regions)}"
-    silent = [
-        r for r in a.alarm_regions if a.topic_arn and arn_region(a.topic_arn) not in (r, None)
-    ]
+    silent = [r for r in a.alarm_regions if a.topic_arn and region_of(a.topic_arn) not in (r, None)]
     if silent:
         # CloudWatch refuses an action topic of another region: those alarms notify no one.
         message += (
             f"; the alarms in {', '.join(silent)} notify no one: spec.alarms.snsTopicArn is in "
-            f"{arn_region(a.topic_arn or '')} and an alarm's topic must be in its own region "
+            f"{region_of(a.topic_arn or '')} and an alarm's topic must be in its own region "
             "(spec.alarms.createTopic makes one in each)"
         )
     return Cond("AlarmsConfigured", True, "AlarmsInPlace", message)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from forumdb import naming
+from forumdb_operator.arns import region_of
 from forumdb_operator.desired import DesiredAlarms, DesiredState
 from forumdb_operator.diff.alarm_shape import alarm_matches
 from forumdb_operator.diff.model import Action, Plan
 from forumdb_operator.diff.shared_alarm import diff_shared_alarm, leave_shared_alarm
 from forumdb_operator.observed import Observed, ObservedAlarms
-from forumdb_operator.remembered import arn_region
 
 ALARM_DELETE_BATCH = 100
 
@@ -87,7 +87,7 @@ def alarm_topic(a: DesiredAlarms, oa: ObservedAlarms, region: str) -> str | None
     topic where it is in that region (an alarm's action must be in the alarm's region); None:
     those alarms notify no one."""
     if a.topic_arn:
-        return a.topic_arn if arn_region(a.topic_arn) in (region, None) else None
+        return a.topic_arn if region_of(a.topic_arn) in (region, None) else None
     return oa.topic_in(region, a.region)
 
 

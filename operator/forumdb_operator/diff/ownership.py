@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from forumdb import naming
+from forumdb_operator.arns import table_of
 from forumdb_operator.desired import DesiredState
 from forumdb_operator.diff.model import Action
 from forumdb_operator.observed import Observed, ObservedTable
@@ -150,7 +151,7 @@ def claims(
         if a.operation == "create_table":
             name = str(a.params["TableName"])
         elif a.operation == "tag_resource" and a.service == "dynamodb":
-            name = str(a.params["ResourceArn"]).rsplit("/", 1)[-1]
+            name = table_of(a.params["ResourceArn"])
         else:
             continue
         out[name] = (ids or {}).get(name, "")

@@ -16,6 +16,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 
 from forumdb.ownership import describe_owner
+from forumdb_operator.arns import table_of
 from forumdb_operator.desired import DesiredState, DesiredTable
 from forumdb_operator.diff.model import Action, Plan, Problem
 from forumdb_operator.diff.ownership import earlier_self, foreign_record, owns_replica
@@ -113,7 +114,7 @@ def sent_not_listed(obs: Observed, table: str, region: str) -> bool:
 def tagged(applied: Iterable[Action], primary_region: str) -> set[tuple[str, str]]:
     """(table, region) of the replica tables `applied` tagged."""
     return {
-        (str(a.params["ResourceArn"]).rsplit("/", 1)[-1], a.region)
+        (table_of(a.params["ResourceArn"]), a.region)
         for a in applied
         if a.operation == "tag_resource" and a.service == "dynamodb" and a.region != primary_region
     }
