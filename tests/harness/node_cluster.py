@@ -19,6 +19,7 @@ from harness.helm import Helm
 from harness.kind import Cluster
 from harness.node import Node
 from harness.node_image import PROJECT_IMAGE, BuiltImage, build_project_image
+from harness.procs import port_open, wait_for
 from harness.provision import REPO_ROOT, require_tool
 
 # Every node test runs in one xdist worker: one node per machine (fixed bridge and ports).
@@ -32,6 +33,20 @@ NODE_TEST_ID = re.compile(r"^tests/kind/test_node_\w+\.py::|^tests/kind/[^@]*\[n
 
 def is_node_test(nodeid: str) -> bool:
     return NODE_TEST_ID.search(nodeid) is not None
+
+
+def service_url(cluster: Cluster, namespace: str, name: str, *, timeout: float = 30) -> str:
+    """http://CLUSTER-IP of a Service (port 80), once a connection to it is accepted.
+
+    kube-proxy writes a Service's rules a moment after its pods turn Ready, and until then the
+    cluster IP refuses connections: seen in CI right after `kubectl rollout status`."""
+    ip = cluster.kubectl.json("get", "service", name, "-n", namespace)["spec"]["clusterIP"]
+    wait_for(
+        lambda: port_open(80, host=ip),
+        timeout=timeout,
+        what=f"service/{name} in {namespace} to accept connections at {ip}:80",
+    )
+    return f"http://{ip}"
 
 
 def image_values(ref: str = PROJECT_IMAGE) -> tuple[str, ...]:

@@ -20,6 +20,7 @@ import requests
 from harness.kind import Cluster
 from harness.kube import FORUMDB_RESOURCE, delete_namespace
 from harness.motoserver import FAKE_CREDENTIALS
+from harness.node_cluster import service_url
 from harness.operator_runner import OperatorRunner
 from harness.procs import free_port, run_tool, start_group, stop_group, wait_for
 from harness.scenario import (
@@ -194,12 +195,7 @@ def _check_api_answers(cluster: Cluster, namespace: str, workdir: Path) -> None:
     kube-proxy routes), on kind through `kubectl port-forward`."""
     if cluster.flavour == "node":
         urls = {
-            service: "http://{}/api/{}".format(
-                cluster.kubectl.json("get", "service", f"{RELEASE}-{service}", "-n", namespace)[
-                    "spec"
-                ]["clusterIP"],
-                service,
-            )
+            service: f"{service_url(cluster, namespace, f'{RELEASE}-{service}')}/api/{service}"
             for service in SERVICES
         }
         for service, url in urls.items():

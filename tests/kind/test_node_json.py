@@ -15,7 +15,7 @@ import requests
 
 from harness.kind import Cluster
 from harness.kube import delete_namespace
-from harness.node_cluster import NODE_MARKS
+from harness.node_cluster import NODE_MARKS, service_url
 from harness.procs import wait_for
 
 pytestmark = [pytest.mark.slow, *NODE_MARKS]
@@ -77,15 +77,9 @@ def json_release(node: Cluster) -> Iterator[tuple[Cluster, str]]:
 
 def test_json_mode_keeps_its_data_across_a_pod_restart(json_release: tuple[Cluster, str]) -> None:
     cluster, ns = json_release
-    ip = cluster.kubectl.json("get", "service", f"{RELEASE}-users", "-n", ns)["spec"]["clusterIP"]
-    url = f"http://{ip}/api/users"
+    url = f"{service_url(cluster, ns, f'{RELEASE}-users')}/api/users"
     name = f"kept-{uuid.uuid4().hex[:6]}"
-    # kube-proxy may lag the rollout by a moment: "connection refused" until its rules are in
-    created = wait_for(
-        lambda: requests.post(url, json={"username": name}, timeout=10),
-        timeout=20,
-        what=f"the users Service at {url}",
-    )
+    created = requests.post(url, json={"username": name}, timeout=10)
     assert created.status_code == 201, created.text
     selector = "app.kubernetes.io/component=users"
     old = cluster.kubectl.json("get", "pods", "-n", ns, "-l", selector)["items"]

@@ -25,7 +25,7 @@ from forumdb import naming
 from harness.kind import Cluster
 from harness.kube import FORUMDB_RESOURCE, delete_namespace
 from harness.motoserver import FAKE_CREDENTIALS
-from harness.node_cluster import NODE_MARKS
+from harness.node_cluster import NODE_MARKS, service_url
 from harness.procs import wait_for
 from harness.scenario import example_forumdatabase, wait_for_phase
 from harness.webhook_certs import webhook_secret_data
@@ -65,8 +65,7 @@ class Release:
         ]
 
     def service_url(self, service: str) -> str:
-        ip = self.json("get", "service", f"{RELEASE}-{service}")["spec"]["clusterIP"]
-        return f"http://{ip}"
+        return service_url(self.cluster, self.namespace, f"{RELEASE}-{service}")
 
     def rollout(self, deployment: str, timeout: int = 50) -> None:
         self.kubectl(
