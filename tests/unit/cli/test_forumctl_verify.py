@@ -46,13 +46,17 @@ def deployment(moto: Any) -> Deployment:
     """What the operator would build: tables with a DR replica, PITR on both sides, a backup
     plan with a copy to the DR vault (run once), and alarms."""
     moto.set_replication(replica_activation_calls=0)
+    # how long backup and copy jobs run is not what these tests are about
+    moto.configure(job_created_seconds=0.05, job_running_seconds=0.05)
     dep = Deployment(moto)
     forumctl("tables", "create")
     ddb, ddb_dr = dep.client("dynamodb"), dep.client("dynamodb", DR)
-    arns = []
     for name in TABLES:
         ddb.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": DR}}])
+    arns = []
+    for name in TABLES:
         # as on AWS: the replica is there once ACTIVE, PITR can be enabled seconds after create
+        # (the replicas were all asked for first, so those seconds pass once, not per table)
         wait_settled(ddb, name)
         for client in (ddb, ddb_dr):
             enable_pitr(client, name)
