@@ -65,12 +65,9 @@ def _slice(ports: range) -> range:
 
 
 def share_ports() -> None:
-    """Narrow FORUMDB_FREE_PORT_RANGE to this worker's slice (once per process)."""
-    if os.environ.get("FORUMDB_TEST_PORT_SLICE") == str(os.getpid()):
-        return
+    """Narrow FORUMDB_FREE_PORT_RANGE to this worker's slice; run once, at import."""
     part = _slice(listen_range())
     os.environ[FREE_PORT_RANGE_ENV] = f"{part.start}-{part.stop - 1}"
-    os.environ["FORUMDB_TEST_PORT_SLICE"] = str(os.getpid())
 
 
 share_ports()
